@@ -18,6 +18,7 @@
 #   SLUICE_KAFKA_LIB   where the jars are laid out; default build/kafka-lib (shared by all
 #                      instances of one checkout).
 #   SLUICE_KAFKA_HEAP  JVM heap options; default "-Xms256m -Xmx768m".
+#   SLUICE_JAVA        the java binary (JDK 17+); default Debian's OpenJDK 17.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +27,14 @@ home=${SLUICE_KAFKA_HOME:-$repo/build/kafka}
 lib=${SLUICE_KAFKA_LIB:-$repo/build/kafka-lib}
 heap=${SLUICE_KAFKA_HEAP:-"-Xms256m -Xmx768m"}
 start_timeout=${SLUICE_KAFKA_START_TIMEOUT:-120}
+# The broker needs JDK 17+; prefer Debian's 17 when several JDKs are installed.
+if [[ -n ${SLUICE_JAVA:-} ]]; then
+  java=$SLUICE_JAVA
+elif [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]]; then
+  java=/usr/lib/jvm/java-17-openjdk-amd64/bin/java
+else
+  java=java
+fi
 
 kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom"; }
 
@@ -51,7 +60,7 @@ install_jars() {
 
 java_tool() {
   install_jars
-  java -cp "$lib/*" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn "$@"
+  "$java" -cp "$lib/*" -Dorg.slf4j.simpleLogger.defaultLogLevel=warn "$@"
 }
 
 pid_alive() {
@@ -129,6 +138,11 @@ cmd_start() {
   install_jars
   command -v kcat >/dev/null || die "kcat not found; run scripts/install-deps.sh first"
 
+  # Instances starting at the same moment would otherwise pick the same free port: choosing a
+  # port and binding it happen under one machine-wide lock.
+  exec 9>"${TMPDIR:-/tmp}/sluice-kafka-start.lock"
+  flock 9
+
   local port cport
   if [[ -n ${SLUICE_KAFKA_PORT:-} ]]; then
     port=$SLUICE_KAFKA_PORT
@@ -158,7 +172,7 @@ cmd_start() {
   # A fresh log per start; the previous one is kept beside it for post-mortems.
   [[ -f $home/logs/server.log ]] && mv "$home/logs/server.log" "$home/logs/server.log.1"
   # shellcheck disable=SC2086
-  nohup java $heap -XX:+UseG1GC -Djava.awt.headless=true \
+  nohup "$java" $heap -XX:+UseG1GC -Djava.awt.headless=true \
     -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
     -Dorg.slf4j.simpleLogger.showDateTime=true \
     -Dorg.slf4j.simpleLogger.log.kafka.log=warn \
@@ -180,6 +194,7 @@ cmd_start() {
     sleep 1
     waited=$((waited + 1))
   done
+  flock -u 9
   echo "kafka.sh: Apache Kafka $(kafka_version) running (pid $(cat "$home/broker.pid")), home $home" >&2
   echo "BOOTSTRAP_SERVERS=127.0.0.1:$port"
 }

@@ -1,0 +1,38 @@
+# The two commands the README opens with, and the steps under them.
+#   make demo   install what is missing, build, run the demo end to end
+#   make test   install what is missing, build, run every test (one shared broker)
+BUILD_DIR ?= build
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test demo format clean broker-start broker-stop
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DSLUICE_WERROR=ON $(CMAKE_FLAGS); \
+	fi
+	@cmake --build $(BUILD_DIR)
+
+test: build
+	@scripts/run-tests.sh $(BUILD_DIR)
+
+demo: build
+	@scripts/demo.sh $(BUILD_DIR)
+
+format:
+	@git ls-files '*.h' '*.cc' | xargs clang-format -i
+
+broker-start:
+	@scripts/kafka.sh start
+
+broker-stop:
+	@scripts/kafka.sh stop
+
+clean:
+	@scripts/kafka.sh stop || true
+	@SLUICE_KAFKA_HOME=$(BUILD_DIR)/test-kafka scripts/kafka.sh stop || true
+	rm -rf $(BUILD_DIR)

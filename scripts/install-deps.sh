@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what Sluice needs to build, test and run the demo on Debian 12, and nothing twice:
+# when every package is present and the Kafka jars are laid out it is a fast no-op.
+# Everything comes from Debian packages, plus the Apache Kafka jars from Maven Central.
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(
+  # toolchain
+  g++ make cmake ninja-build ccache pkg-config git
+  # libraries Sluice links
+  librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
+  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # the broker (JDK 17) and Maven to fetch its jars
+  openjdk-17-jdk-headless maven
+  # real Kafka clients not written by us, for tests and by hand
+  kcat python3 python3-kafka python3-confluent-kafka
+  # formatting and linting
+  clang-format clang-tidy
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=()
+  if [[ $(id -u) != 0 ]]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+"$repo/scripts/kafka.sh" install
