@@ -1,0 +1,85 @@
+// librdkafka configuration from key/value maps; secrets are redacted in every message.
+#include "runtime/kafka/config.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include "fmt/format.h"
+
+namespace sluice::kafka {
+namespace {
+
+constexpr char kRedacted[] = "[redacted]";
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// Replaces every occurrence of `secret` in `text`.
+std::string scrub(std::string text, std::string_view secret) {
+  if (secret.empty()) {
+    return text;
+  }
+  for (size_t pos = text.find(secret); pos != std::string::npos;
+       pos = text.find(secret, pos + sizeof(kRedacted) - 1)) {
+    text.replace(pos, secret.size(), kRedacted);
+  }
+  return text;
+}
+
+}  // namespace
+
+bool is_secret_key(std::string_view key) {
+  const std::string k = lower(key);
+  static constexpr std::array<std::string_view, 7> kMarkers = {
+      "password", "secret", "ssl.key.pem", "private", "sasl.oauthbearer.config",
+      "token",    "ssl_key"};
+  return std::any_of(kMarkers.begin(), kMarkers.end(),
+                     [&](std::string_view m) { return k.find(m) != std::string::npos; });
+}
+
+std::string describe_config(const ConfigMap& config) {
+  std::string out;
+  for (const auto& [key, value] : config) {
+    if (!out.empty()) {
+      out += ", ";
+    }
+    out += fmt::format("{}={}", key, is_secret_key(key) ? std::string(kRedacted) : value);
+  }
+  return out;
+}
+
+absl::Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+                      std::string_view client) {
+  char errstr[512] = {0};
+  rd_kafka_conf_res_t res =
+      rd_kafka_conf_set(conf, key.c_str(), value.c_str(), errstr, sizeof(errstr));
+  if (res == RD_KAFKA_CONF_OK) {
+    return absl::OkStatus();
+  }
+  const bool secret = is_secret_key(key);
+  std::string detail = secret ? scrub(errstr, value) : std::string(errstr);
+  std::string shown = secret ? std::string(kRedacted) : value;
+  if (res == RD_KAFKA_CONF_UNKNOWN) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid {} config: unknown key '{}': {}", client, key, detail));
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("invalid {} config '{}'='{}': {}", client, key, shown, detail));
+}
+
+absl::StatusOr<ConfPtr> make_conf(const ConfigMap& config, std::string_view client) {
+  ConfPtr conf(rd_kafka_conf_new());
+  for (const auto& [key, value] : config) {
+    if (absl::Status s = set_conf(conf.get(), key, value, client); !s.ok()) {
+      return s;
+    }
+  }
+  return conf;
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,42 @@
+// Building librdkafka configuration objects from key/value maps, with errors that name the
+// offending key and without ever printing a secret.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace sluice::kafka {
+
+// librdkafka property -> value, exactly as librdkafka documents them (CONFIGURATION.md).
+using ConfigMap = std::map<std::string, std::string>;
+
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const noexcept { rd_kafka_conf_destroy(conf); }
+};
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+
+// True for properties whose values must never reach a log or an error message
+// (sasl.password, ssl.key.password, ssl.keystore.password, sasl.oauthbearer.client.secret,
+// ssl.key.pem, ...): any key naming a password, secret, private key or token.
+bool is_secret_key(std::string_view key);
+
+// "key=value" pairs joined by ", " for logs, with secret values shown as "[redacted]".
+std::string describe_config(const ConfigMap& config);
+
+// Creates an rd_kafka_conf_t holding `config`. `client` ("producer", "consumer", "admin")
+// only appears in error messages: "invalid consumer config 'session.timeout.ms'='abc': ...".
+// An error names the key; the value is shown unless the key is secret, and librdkafka's
+// error text is scrubbed of a secret value too.
+absl::StatusOr<ConfPtr> make_conf(const ConfigMap& config, std::string_view client);
+
+// Sets one property on an existing conf, with the same error rules as make_conf.
+absl::Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
+                      std::string_view client);
+
+}  // namespace sluice::kafka

@@ -1,0 +1,447 @@
+// Consumer and Message: librdkafka consumer handle, rebalance handling for both protocols.
+#include "runtime/kafka/consumer.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <utility>
+
+#include "fmt/format.h"
+#include "runtime/kafka/error.h"
+
+namespace sluice::kafka {
+namespace {
+
+int to_ms(std::chrono::milliseconds timeout) {
+  return static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX));
+}
+
+}  // namespace
+
+// ---- Message ----
+
+std::string_view Message::topic() const {
+  return msg_->rkt != nullptr ? std::string_view(rd_kafka_topic_name(msg_->rkt))
+                              : std::string_view();
+}
+
+std::optional<std::string_view> Message::key() const {
+  if (msg_->key == nullptr) {
+    return std::nullopt;
+  }
+  return std::string_view(static_cast<const char*>(msg_->key), msg_->key_len);
+}
+
+std::optional<std::string_view> Message::value() const {
+  if (msg_->payload == nullptr) {
+    return std::nullopt;
+  }
+  return std::string_view(static_cast<const char*>(msg_->payload), msg_->len);
+}
+
+TimestampMs Message::timestamp() const { return rd_kafka_message_timestamp(msg_.get(), nullptr); }
+
+TimestampType Message::timestamp_type() const {
+  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  (void)rd_kafka_message_timestamp(msg_.get(), &type);
+  switch (type) {
+    case RD_KAFKA_TIMESTAMP_CREATE_TIME:
+      return TimestampType::kCreateTime;
+    case RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME:
+      return TimestampType::kLogAppendTime;
+    default:
+      return TimestampType::kNotAvailable;
+  }
+}
+
+rd_kafka_headers_t* Message::header_list() const {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(msg_.get(), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return nullptr;
+  }
+  return headers;
+}
+
+size_t Message::header_count() const {
+  rd_kafka_headers_t* headers = header_list();
+  return headers != nullptr ? rd_kafka_header_cnt(headers) : 0;
+}
+
+std::optional<HeaderView> Message::header(size_t index) const {
+  rd_kafka_headers_t* headers = header_list();
+  if (headers == nullptr) {
+    return std::nullopt;
+  }
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_all(headers, index, &name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::nullopt;
+  }
+  HeaderView view{name, std::nullopt};
+  if (value != nullptr) {
+    view.value = std::string_view(static_cast<const char*>(value), size);
+  }
+  return view;
+}
+
+std::optional<HeaderView> Message::last_header(std::string_view name) const {
+  std::optional<HeaderView> found;
+  for (size_t i = 0;; ++i) {
+    std::optional<HeaderView> h = header(i);
+    if (!h) {
+      break;
+    }
+    if (h->key == name) {
+      found = h;
+    }
+  }
+  return found;
+}
+
+std::vector<HeaderView> Message::headers() const {
+  std::vector<HeaderView> out;
+  for (size_t i = 0;; ++i) {
+    std::optional<HeaderView> h = header(i);
+    if (!h) {
+      break;
+    }
+    out.push_back(*h);
+  }
+  return out;
+}
+
+// ---- Consumer ----
+
+Consumer::Consumer(ConsumerOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions options) {
+  auto& config = options.config;
+  config.try_emplace("enable.auto.commit", "false");
+  config.try_emplace("enable.auto.offset.store", "false");
+  config.try_emplace("auto.offset.reset", "earliest");
+  config.try_emplace("isolation.level", "read_committed");
+  std::unique_ptr<Consumer> consumer(new Consumer(std::move(options)));
+  if (auto it = consumer->options_.config.find("group.id"); it != consumer->options_.config.end()) {
+    consumer->group_id_ = it->second;
+  }
+  auto conf = make_conf(consumer->options_.config, "consumer");
+  if (!conf.ok()) {
+    return conf.status();
+  }
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::on_rebalance);
+  rd_kafka_conf_set_opaque(conf->get(), consumer.get());
+  char errstr[512] = {0};
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr));
+  if (rk == nullptr) {
+    return absl::InvalidArgumentError(
+        fmt::format("creating consumer for group '{}' failed: {}", consumer->group_id_, errstr));
+  }
+  (void)conf->release();
+  consumer->rk_.reset(rk);
+  // One queue for everything: rebalances and errors are served by rd_kafka_consumer_poll().
+  rd_kafka_poll_set_consumer(rk);
+  return consumer;
+}
+
+Consumer::~Consumer() {
+  if (rk_ && !closed_) {
+    (void)close();
+  }
+}
+
+std::string Consumer::context(std::string_view operation) const {
+  return fmt::format("{} for group '{}'", operation, group_id_);
+}
+
+absl::Status Consumer::check_open(std::string_view operation) const {
+  if (closed_) {
+    return absl::FailedPreconditionError(fmt::format("{}: consumer is closed", context(operation)));
+  }
+  return absl::OkStatus();
+}
+
+void Consumer::record_rebalance_error(absl::Status status) noexcept {
+  if (rebalance_error_.ok()) {
+    rebalance_error_ = std::move(status);
+  }
+}
+
+void Consumer::on_rebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t* partitions, void* opaque) noexcept {
+  auto* self = static_cast<Consumer*>(opaque);
+  try {
+    self->handle_rebalance(err, partitions);
+  } catch (const std::exception& e) {
+    self->record_rebalance_error(absl::InternalError(
+        fmt::format("rebalance for group '{}' failed: {}", self->group_id_, e.what())));
+  } catch (...) {
+    self->record_rebalance_error(absl::InternalError(
+        fmt::format("rebalance for group '{}' failed with a non-std exception", self->group_id_)));
+  }
+}
+
+void Consumer::handle_rebalance(rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t* partitions) {
+  rd_kafka_t* rk = rk_.get();
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  RebalanceListener* listener = options_.listener;
+  // Listener exceptions must not stop the (un)assignment: the group would stall.
+  auto notify = [&](auto&& call) {
+    if (listener == nullptr) {
+      return;
+    }
+    try {
+      call();
+    } catch (const std::exception& e) {
+      record_rebalance_error(absl::InternalError(
+          fmt::format("rebalance listener for group '{}' threw: {}", group_id_, e.what())));
+    } catch (...) {
+      record_rebalance_error(absl::InternalError(
+          fmt::format("rebalance listener for group '{}' threw a non-std exception", group_id_)));
+    }
+  };
+
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    absl::Status assigned =
+        cooperative
+            ? take_error(rd_kafka_incremental_assign(rk, partitions), context("incremental_assign"))
+            : code_status(rd_kafka_assign(rk, partitions), context("assign"));
+    if (!assigned.ok()) {
+      record_rebalance_error(assigned);
+    }
+    const std::vector<TopicPartition> list = partitions_of(partitions);
+    notify([&] { listener->on_partitions_assigned(list); });
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    const std::vector<TopicPartition> list = partitions_of(partitions);
+    if (rd_kafka_assignment_lost(rk)) {
+      notify([&] { listener->on_partitions_lost(list); });
+    } else {
+      notify([&] { listener->on_partitions_revoked(list); });
+    }
+    absl::Status unassigned = cooperative
+                                  ? take_error(rd_kafka_incremental_unassign(rk, partitions),
+                                               context("incremental_unassign"))
+                                  : code_status(rd_kafka_assign(rk, nullptr), context("unassign"));
+    if (!unassigned.ok()) {
+      record_rebalance_error(unassigned);
+    }
+    return;
+  }
+  // Any other code is a rebalance error: drop the assignment, librdkafka rejoins.
+  record_rebalance_error(code_status(err, context("rebalance")));
+  if (cooperative) {
+    (void)take_error(rd_kafka_incremental_unassign(rk, partitions), "");
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+absl::Status Consumer::subscribe(const std::vector<std::string>& topics) {
+  if (absl::Status s = check_open("subscribe"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  std::string names;
+  for (const auto& t : topics) {
+    rd_kafka_topic_partition_list_add(list.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+    names += names.empty() ? t : ", " + t;
+  }
+  return code_status(rd_kafka_subscribe(rk_.get(), list.get()),
+                     context(fmt::format("subscribe to [{}]", names)));
+}
+
+absl::Status Consumer::unsubscribe() {
+  if (absl::Status s = check_open("unsubscribe"); !s.ok()) {
+    return s;
+  }
+  return code_status(rd_kafka_unsubscribe(rk_.get()), context("unsubscribe"));
+}
+
+absl::Status Consumer::assign(const OffsetMap& start) {
+  if (absl::Status s = check_open("assign"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(start);
+  return code_status(rd_kafka_assign(rk_.get(), list.get()), context("assign"));
+}
+
+absl::StatusOr<std::vector<TopicPartition>> Consumer::assignment() const {
+  if (absl::Status s = check_open("assignment"); !s.ok()) {
+    return s;
+  }
+  rd_kafka_topic_partition_list_t* raw = nullptr;
+  if (rd_kafka_resp_err_t err = rd_kafka_assignment(rk_.get(), &raw); err) {
+    return code_status(err, context("assignment"));
+  }
+  PartitionListPtr list(raw);
+  return partitions_of(list.get());
+}
+
+absl::StatusOr<std::optional<Message>> Consumer::poll(std::chrono::milliseconds timeout) {
+  if (absl::Status s = check_open("poll"); !s.ok()) {
+    return s;
+  }
+  if (pending_) {
+    // Held back by the previous poll, which had a rebalance error to report first.
+    return std::exchange(pending_, std::nullopt);
+  }
+  rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), to_ms(timeout));
+  if (!rebalance_error_.ok()) {
+    // The fetch position has already moved past this record: keep it for the next poll
+    // rather than dropping it.
+    if (raw != nullptr && raw->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      pending_.emplace(raw);
+    } else if (raw != nullptr) {
+      rd_kafka_message_destroy(raw);
+    }
+    return std::exchange(rebalance_error_, absl::OkStatus());
+  }
+  if (raw == nullptr) {
+    return std::optional<Message>();
+  }
+  Message message(raw);
+  if (raw->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::optional<Message>(std::move(message));
+  }
+  if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    return std::optional<Message>();
+  }
+  char errstr[512] = {0};
+  if (rd_kafka_resp_err_t fatal = rd_kafka_fatal_error(rk_.get(), errstr, sizeof(errstr));
+      fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka_error(KafkaErrorKind::kFatal, fatal, context("poll"), errstr);
+  }
+  std::string where = raw->rkt != nullptr
+                          ? fmt::format("poll of {}-{}", message.topic(), raw->partition)
+                          : std::string("poll");
+  return code_status(raw->err, context(where), rd_kafka_message_errstr(raw));
+}
+
+absl::Status Consumer::commit(const OffsetMap& offsets) {
+  if (absl::Status s = check_open("commit"); !s.ok()) {
+    return s;
+  }
+  if (offsets.empty()) {
+    return absl::OkStatus();
+  }
+  PartitionListPtr list = to_partition_list(offsets);
+  if (rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list.get(), /*async=*/0); err) {
+    return code_status(err, context("commit"));
+  }
+  return partition_errors(list.get(), context("commit"));
+}
+
+absl::StatusOr<OptionalOffsetMap> Consumer::committed(const std::vector<TopicPartition>& partitions,
+                                                      std::chrono::milliseconds timeout) const {
+  if (absl::Status s = check_open("committed"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(partitions);
+  if (rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), list.get(), to_ms(timeout)); err) {
+    return code_status(err, context("committed"));
+  }
+  if (absl::Status s = partition_errors(list.get(), context("committed")); !s.ok()) {
+    return s;
+  }
+  return offsets_of(list.get());
+}
+
+absl::StatusOr<OptionalOffsetMap> Consumer::position(
+    const std::vector<TopicPartition>& partitions) const {
+  if (absl::Status s = check_open("position"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(partitions);
+  if (rd_kafka_resp_err_t err = rd_kafka_position(rk_.get(), list.get()); err) {
+    return code_status(err, context("position"));
+  }
+  return offsets_of(list.get());
+}
+
+absl::Status Consumer::seek(const OffsetMap& offsets, std::chrono::milliseconds timeout) {
+  if (absl::Status s = check_open("seek"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(offsets);
+  if (absl::Status s = take_error(rd_kafka_seek_partitions(rk_.get(), list.get(), to_ms(timeout)),
+                                  context("seek"));
+      !s.ok()) {
+    return s;
+  }
+  return partition_errors(list.get(), context("seek"));
+}
+
+absl::Status Consumer::pause(const std::vector<TopicPartition>& partitions) {
+  if (absl::Status s = check_open("pause"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(partitions);
+  if (rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk_.get(), list.get()); err) {
+    return code_status(err, context("pause"));
+  }
+  return partition_errors(list.get(), context("pause"));
+}
+
+absl::Status Consumer::resume(const std::vector<TopicPartition>& partitions) {
+  if (absl::Status s = check_open("resume"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(partitions);
+  if (rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_.get(), list.get()); err) {
+    return code_status(err, context("resume"));
+  }
+  return partition_errors(list.get(), context("resume"));
+}
+
+absl::StatusOr<ConsumerGroupMetadata> Consumer::group_metadata() const {
+  if (absl::Status s = check_open("group_metadata"); !s.ok()) {
+    return s;
+  }
+  rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata(rk_.get());
+  if (cgmd == nullptr) {
+    return absl::FailedPreconditionError(
+        "group_metadata: the consumer has no group.id, so no group metadata");
+  }
+  return ConsumerGroupMetadata(cgmd);
+}
+
+std::string Consumer::rebalance_protocol() const {
+  if (closed_) {
+    return "NONE";
+  }
+  const char* protocol = rd_kafka_rebalance_protocol(rk_.get());
+  return protocol != nullptr ? protocol : "NONE";
+}
+
+std::string Consumer::member_id() const {
+  if (closed_) {
+    return {};
+  }
+  char* id = rd_kafka_memberid(rk_.get());
+  if (id == nullptr) {
+    return {};
+  }
+  std::string out(id);
+  rd_kafka_mem_free(rk_.get(), id);
+  return out;
+}
+
+absl::Status Consumer::close() {
+  if (closed_) {
+    return absl::OkStatus();
+  }
+  closed_ = true;
+  pending_.reset();
+  absl::Status status = code_status(rd_kafka_consumer_close(rk_.get()), context("close"));
+  if (status.ok() && !rebalance_error_.ok()) {
+    status = std::exchange(rebalance_error_, absl::OkStatus());
+  }
+  rk_.reset();
+  return status;
+}
+
+}  // namespace sluice::kafka

@@ -1,0 +1,152 @@
+// Producer: an RAII idempotent or transactional Kafka producer over librdkafka's C API, with
+// per-message delivery reports that are collected and surfaced, never dropped.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/kafka/config.h"
+#include "runtime/kafka/types.h"
+#include "sluice/core/types.h"
+
+namespace sluice::kafka {
+
+// One record to send. Everything is borrowed for the duration of produce() only (librdkafka
+// copies the bytes). A nullopt key or value is sent as null (a null value is a tombstone).
+struct ProducerRecord {
+  std::string_view topic;
+  std::optional<Partition> partition;  // nullopt: the configured partitioner picks
+  std::optional<std::string_view> key;
+  std::optional<std::string_view> value;
+  std::optional<TimestampMs> timestamp;  // nullopt: librdkafka stamps the current time
+  std::span<const HeaderView> headers;
+};
+
+// The outcome of one produced record, as the delivery report callback sees it. The views are
+// valid during the listener call only.
+struct DeliveryReport {
+  std::string_view topic;
+  Partition partition;
+  Offset offset;  // valid when ok()
+  rd_kafka_resp_err_t error = RD_KAFKA_RESP_ERR_NO_ERROR;
+  bool ok() const { return error == RD_KAFKA_RESP_ERR_NO_ERROR; }
+};
+
+struct ProducerOptions {
+  // librdkafka properties: bootstrap.servers, transactional.id, acks, linger.ms, ...
+  // enable.idempotence defaults to true here (librdkafka's default is false).
+  ConfigMap config;
+  // Called for every delivered or failed record, on the thread inside produce(), poll(),
+  // flush() or commit_transaction(). Must not throw; an exception is caught, counted as a
+  // delivery error and surfaced like one.
+  std::function<void(const DeliveryReport&)> on_delivery;
+  // How long produce() keeps serving delivery reports while librdkafka's queue is full
+  // before giving up with a retriable error (Kafka's max.block.ms).
+  std::chrono::milliseconds max_block{std::chrono::seconds(60)};
+};
+
+// Producer
+//
+// Operation: produce() enqueues a copy of the record in librdkafka and returns; librdkafka
+// batches and sends it. Delivery reports are served by polling INSIDE our own calls (there is
+// no background thread): produce() polls without waiting after every record, and flush(),
+// poll(), commit_transaction() and close() serve all pending reports. A failed delivery is
+// counted and its first error kept until take_delivery_error() or flush() returns it, so it
+// is never lost. With transactional.id set, the transactional API (init_transactions, begin,
+// send_offsets_to_transaction, commit, abort) is available; without it the producer is
+// idempotent (unless the config says enable.idempotence=false).
+//
+// Concurrency: not thread-safe; one thread at a time (the stream thread owning it). The
+// delivery listener runs on that thread.
+//
+// Limitations: one rd_kafka_t per Producer; no custom partitioner beyond librdkafka's
+// `partitioner` property; headers cost one allocation per record that has them (librdkafka's
+// header list).
+class Producer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Producer>> create(ProducerOptions options);
+
+  // close() with a 30 s flush timeout when not closed yet.
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Enqueues one record. Errors: the topic/partition is unknown, the record is too large,
+  // the queue stayed full for max_block (retriable), or the producer hit a fatal error
+  // (fatal; e.g. fenced).
+  absl::Status produce(const ProducerRecord& record);
+
+  // Serves delivery reports for up to `timeout`; returns how many events were served.
+  int poll(std::chrono::milliseconds timeout);
+
+  // Waits until every enqueued record is delivered or failed, then returns the first
+  // delivery error since the last check (clearing it), or a deadline error if records are
+  // still in flight after `timeout`.
+  absl::Status flush(std::chrono::milliseconds timeout);
+
+  // The first delivery error since the last call (then cleared), summarizing how many
+  // records failed; OK when none failed.
+  absl::Status take_delivery_error();
+  // Records that failed delivery since the Producer was created.
+  int64_t delivery_failures() const { return delivery_failures_total_; }
+  // Records enqueued but not yet reported.
+  int in_flight() const;
+
+  // The transactional API; each needs transactional.id in the config. Fatal statuses
+  // (is_fatal) mean the producer is unusable; requires_abort means call abort_transaction.
+  absl::Status init_transactions(std::chrono::milliseconds timeout);
+  absl::Status begin_transaction();
+  // Offsets are the next offsets to read, committed for the group in `group` atomically with
+  // the transaction.
+  absl::Status send_offsets_to_transaction(const OffsetMap& offsets,
+                                           const ConsumerGroupMetadata& group,
+                                           std::chrono::milliseconds timeout);
+  // Flushes, then commits. A delivery error of this transaction makes it fail with
+  // requires_abort before anything is committed.
+  absl::Status commit_transaction(std::chrono::milliseconds timeout);
+  // Aborts; delivery errors of the aborted records (purged) are discarded.
+  absl::Status abort_transaction(std::chrono::milliseconds timeout);
+
+  // Flushes for up to `timeout`, reports any delivery error, and destroys the client.
+  // Further calls fail with FailedPrecondition. Idempotent.
+  absl::Status close(std::chrono::milliseconds timeout);
+
+  bool transactional() const { return !transactional_id_.empty(); }
+  const std::string& transactional_id() const { return transactional_id_; }
+  // The fatal error the client is in, if any (OK otherwise); classified fatal.
+  absl::Status fatal_error() const;
+  // For calls this wrapper does not cover; stays owned by the Producer.
+  rd_kafka_t* handle() const { return rk_.get(); }
+
+ private:
+  explicit Producer(ProducerOptions options);
+  static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) noexcept;
+  void record_delivery_failure(rd_kafka_resp_err_t err, std::string_view topic, int32_t partition,
+                               std::string_view detail) noexcept;
+  std::string txn_context(std::string_view operation) const;
+  absl::Status check_open(std::string_view operation) const;
+  absl::Status fatal_status(std::string_view context) const;
+  // A status for a failed call; when the client is in a fatal state, that fatal error
+  // (e.g. PRODUCER_FENCED) is reported instead of librdkafka's generic __FATAL.
+  absl::Status failure(rd_kafka_error_t* error, std::string_view context) const;
+
+  ProducerOptions options_;
+  std::string transactional_id_;
+  std::string topic_buffer_;  // NUL-terminated copy of the topic, reused across produce()
+  HandlePtr rk_;
+  absl::Status first_delivery_error_;
+  int64_t delivery_failures_since_check_ = 0;
+  int64_t delivery_failures_total_ = 0;
+};
+
+}  // namespace sluice::kafka
