@@ -28,6 +28,11 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::create(ProducerOptions optio
   if (!options.config.contains("enable.idempotence")) {
     options.config["enable.idempotence"] = "true";
   }
+  // Java's default partitioner (murmur2 of the key bytes; null keys spread), so that topics we
+  // write co-partition with those that Java and Python clients write.
+  if (!options.config.contains("partitioner")) {
+    options.config["partitioner"] = "murmur2_random";
+  }
   std::unique_ptr<Producer> producer(new Producer(std::move(options)));
   if (auto it = producer->options_.config.find("transactional.id");
       it != producer->options_.config.end()) {

@@ -44,7 +44,8 @@ struct DeliveryReport {
 
 struct ProducerOptions {
   // librdkafka properties: bootstrap.servers, transactional.id, acks, linger.ms, ...
-  // enable.idempotence defaults to true here (librdkafka's default is false).
+  // enable.idempotence defaults to true here (librdkafka's default is false), and
+  // partitioner to murmur2_random, Java's default (librdkafka's is consistent_random).
   ConfigMap config;
   // Called for every delivered or failed record, on the thread inside produce(), poll(),
   // flush() or commit_transaction(). Must not throw; an exception is caught, counted as a

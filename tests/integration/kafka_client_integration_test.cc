@@ -220,6 +220,30 @@ TEST(KafkaClientTest, IdempotentProduceAndGroupConsumeRoundTrip) {
   EXPECT_EQ(got[3].timestamp, 5);
 }
 
+// Keyed records land where Java's default partitioner puts them, so our topics co-partition
+// with topics that Java clients write. Expected partitions computed with Kafka's own
+// Utils.toPositive(Utils.murmur2(key.getBytes())) % 6 (kafka-clients 4.1.1).
+TEST(KafkaClientTest, DefaultPartitionerMatchesJava) {
+  auto admin = make_admin();
+  ASSERT_NE(admin, nullptr);
+  const std::string topic = create_topic(*admin, "java-partitioner", 6);
+  const std::map<std::string, int32_t> java_partition = {
+      {"1", 3}, {"2", 2}, {"3", 5}, {"sensor-7", 4}, {"hello", 3}};
+  std::map<std::string, int32_t> delivered;
+  std::string last_key;
+  auto producer = make_producer({}, [&](const DeliveryReport& r) {
+    EXPECT_TRUE(r.ok());
+    delivered[last_key] = r.partition.value();
+  });
+  ASSERT_NE(producer, nullptr);
+  for (const auto& [key, expected] : java_partition) {
+    last_key = key;
+    ASSERT_TRUE(producer->produce({.topic = topic, .key = key, .value = "v"}).ok());
+    ASSERT_TRUE(producer->flush(kTimeout).ok());
+  }
+  EXPECT_EQ(delivered, java_partition);
+}
+
 TEST(KafkaClientTest, MessageAccessorsReadHeadersByName) {
   auto admin = make_admin();
   ASSERT_NE(admin, nullptr);
