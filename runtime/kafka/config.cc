@@ -1,23 +1,12 @@
 // librdkafka configuration from key/value maps; secrets are redacted in every message.
 #include "runtime/kafka/config.h"
 
-#include <algorithm>
-#include <array>
-#include <cctype>
-
 #include "fmt/format.h"
 
 namespace sluice::kafka {
 namespace {
 
 constexpr char kRedacted[] = "[redacted]";
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 // Replaces every occurrence of `secret` in `text`.
 std::string scrub(std::string text, std::string_view secret) {
@@ -32,15 +21,6 @@ std::string scrub(std::string text, std::string_view secret) {
 }
 
 }  // namespace
-
-bool is_secret_key(std::string_view key) {
-  const std::string k = lower(key);
-  static constexpr std::array<std::string_view, 7> kMarkers = {
-      "password", "secret", "ssl.key.pem", "private", "sasl.oauthbearer.config",
-      "token",    "ssl_key"};
-  return std::any_of(kMarkers.begin(), kMarkers.end(),
-                     [&](std::string_view m) { return k.find(m) != std::string::npos; });
-}
 
 std::string describe_config(const ConfigMap& config) {
   std::string out;

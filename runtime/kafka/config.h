@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sluice/core/streams_config.h"
 
 namespace sluice::kafka {
 
@@ -21,10 +22,8 @@ struct ConfDeleter {
 };
 using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
 
-// True for properties whose values must never reach a log or an error message
-// (sasl.password, ssl.key.password, ssl.keystore.password, sasl.oauthbearer.client.secret,
-// ssl.key.pem, ...): any key naming a password, secret, private key or token.
-bool is_secret_key(std::string_view key);
+// Which properties are secret is decided by sluice::is_secret_key (streams_config.h), the one
+// rule for every config message and log line.
 
 // "key=value" pairs joined by ", " for logs, with secret values shown as "[redacted]".
 std::string describe_config(const ConfigMap& config);

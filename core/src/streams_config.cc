@@ -1,0 +1,344 @@
+// StreamsConfig: parsing, validation, environment and properties-file sources.
+#include "sluice/core/streams_config.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+#include "fmt/format.h"
+
+extern char** environ;
+
+namespace sluice {
+namespace {
+
+constexpr std::string_view kRedacted = "[redacted]";
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+// The Streams keys this class interprets; they are not passed to the Kafka clients.
+const std::set<std::string, std::less<>>& streams_keys() {
+  static const std::set<std::string, std::less<>> keys = {
+      std::string(StreamsConfig::kApplicationId),
+      std::string(StreamsConfig::kProcessingGuarantee),
+      std::string(StreamsConfig::kNumStreamThreads),
+      std::string(StreamsConfig::kCommitIntervalMs),
+      std::string(StreamsConfig::kStateDir),
+      std::string(StreamsConfig::kCacheMaxBytesBuffering),
+      std::string(StreamsConfig::kStatestoreCacheMaxBytes),
+      std::string(StreamsConfig::kNumStandbyReplicas),
+      std::string(StreamsConfig::kMaxTaskIdleMs),
+      std::string(StreamsConfig::kReplicationFactor),
+      std::string(StreamsConfig::kGroupInstanceId),
+      std::string(StreamsConfig::kDeserializationExceptionHandler),
+      std::string(StreamsConfig::kProcessingExceptionHandler),
+      std::string(StreamsConfig::kDeadLetterQueueTopic),
+      std::string(StreamsConfig::kIdleWallClockAdvanceMs),
+      std::string(StreamsConfig::kRocksDbBlockCacheBytes),
+      std::string(StreamsConfig::kRocksDbWriteBufferBytes),
+  };
+  return keys;
+}
+
+template <typename Int>
+absl::Status parse_int(const Properties& props, std::string_view key, Int min, Int max, Int& out) {
+  auto it = props.find(std::string(key));
+  if (it == props.end()) return absl::OkStatus();
+  const std::string_view text = trim(it->second);
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid config '{}'='{}': not an integer", key, it->second));
+  }
+  if (value < static_cast<int64_t>(min) || value > static_cast<int64_t>(max)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "invalid config '{}'='{}': must be between {} and {}", key, it->second, min, max));
+  }
+  out = static_cast<Int>(value);
+  return absl::OkStatus();
+}
+
+absl::Status parse_choice(const Properties& props, std::string_view key,
+                          std::initializer_list<std::string_view> choices, std::string& out) {
+  auto it = props.find(std::string(key));
+  if (it == props.end()) return absl::OkStatus();
+  const std::string value = lower(trim(it->second));
+  for (std::string_view c : choices) {
+    if (value == c) {
+      out = value;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(fmt::format("invalid config '{}'='{}': must be one of {}", key,
+                                                it->second, fmt::join(choices, ", ")));
+}
+
+std::optional<std::string> optional_string(const Properties& props, std::string_view key) {
+  auto it = props.find(std::string(key));
+  if (it == props.end() || trim(it->second).empty()) return std::nullopt;
+  return std::string(trim(it->second));
+}
+
+std::string default_state_dir() {
+  const char* tmp = std::getenv("TMPDIR");
+  return (std::filesystem::path(tmp && *tmp ? tmp : "/tmp") / "sluice-streams").string();
+}
+
+#define SLUICE_RETURN_IF_ERROR(expr)          \
+  do {                                        \
+    if (absl::Status s_ = (expr); !s_.ok()) { \
+      return s_;                              \
+    }                                         \
+  } while (false)
+
+}  // namespace
+
+std::string_view to_string(ProcessingGuarantee guarantee) {
+  return guarantee == ProcessingGuarantee::kExactlyOnceV2 ? "exactly_once_v2" : "at_least_once";
+}
+
+bool is_secret_key(std::string_view key) {
+  const std::string k = lower(key);
+  static constexpr std::array<std::string_view, 7> kMarkers = {
+      "password", "secret", "ssl.key.pem", "private", "sasl.oauthbearer.config",
+      "token",    "ssl_key"};
+  return std::any_of(kMarkers.begin(), kMarkers.end(),
+                     [&](std::string_view m) { return k.find(m) != std::string::npos; });
+}
+
+absl::StatusOr<Properties> parse_properties(std::string_view text, std::string_view source) {
+  Properties props;
+  std::string logical;  // a line with its continuations joined
+  int line_no = 0;
+  int start_line = 0;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view raw = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
+    std::string_view line = trim(raw);
+    if (logical.empty()) {
+      if (line.empty() || line.front() == '#' || line.front() == '!') {
+        if (end == text.size()) break;
+        continue;
+      }
+      start_line = line_no;
+    }
+    if (!line.empty() && line.back() == '\\') {
+      logical.append(line.substr(0, line.size() - 1));
+      if (end == text.size()) break;
+      continue;
+    }
+    logical.append(line);
+    const size_t sep = logical.find_first_of("=:");
+    if (sep == std::string::npos) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}:{}: expected 'key=value', got '{}'", source, start_line, logical));
+    }
+    const std::string key(trim(std::string_view(logical).substr(0, sep)));
+    if (key.empty()) {
+      return absl::InvalidArgumentError(fmt::format("{}:{}: empty key", source, start_line));
+    }
+    props[key] = std::string(trim(std::string_view(logical).substr(sep + 1)));
+    logical.clear();
+    if (end == text.size()) break;
+  }
+  if (!logical.empty()) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: the last line ends in a continuation '\\'", source, start_line));
+  }
+  return props;
+}
+
+absl::StatusOr<Properties> load_properties_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::NotFoundError(fmt::format("cannot read properties file '{}'", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  if (in.bad()) {
+    return absl::DataLossError(fmt::format("error reading properties file '{}'", path));
+  }
+  return parse_properties(buffer.str(), path);
+}
+
+Properties properties_from_environment(const std::function<const char*(const char*)>& getenv,
+                                       const char* const* environ_override) {
+  static constexpr std::array<std::pair<const char*, const char*>, 17> kWellKnown = {{
+      {"BOOTSTRAP_SERVERS", "bootstrap.servers"},
+      {"APPLICATION_ID", "application.id"},
+      {"PROCESSING_GUARANTEE", "processing.guarantee"},
+      {"STATE_DIR", "state.dir"},
+      {"NUM_STREAM_THREADS", "num.stream.threads"},
+      {"COMMIT_INTERVAL_MS", "commit.interval.ms"},
+      {"NUM_STANDBY_REPLICAS", "num.standby.replicas"},
+      {"GROUP_INSTANCE_ID", "group.instance.id"},
+      {"SECURITY_PROTOCOL", "security.protocol"},
+      {"SASL_MECHANISM", "sasl.mechanism"},
+      {"SASL_MECHANISMS", "sasl.mechanisms"},
+      {"SASL_USERNAME", "sasl.username"},
+      {"SASL_PASSWORD", "sasl.password"},
+      {"SSL_CA_LOCATION", "ssl.ca.location"},
+      {"SSL_CERTIFICATE_LOCATION", "ssl.certificate.location"},
+      {"SSL_KEY_LOCATION", "ssl.key.location"},
+      {"SSL_KEY_PASSWORD", "ssl.key.password"},
+  }};
+  auto get = [&](const char* name) -> const char* {
+    return getenv ? getenv(name) : std::getenv(name);
+  };
+  Properties props;
+  for (const auto& [env, key] : kWellKnown) {
+    if (const char* v = get(env); v != nullptr && *v != '\0') props[key] = v;
+  }
+  constexpr std::string_view kPrefix = "SLUICE_";
+  for (const char* const* e = environ_override ? environ_override : environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    const size_t eq = entry.find('=');
+    if (eq == std::string_view::npos || !entry.starts_with(kPrefix)) continue;
+    std::string_view name = entry.substr(kPrefix.size(), eq - kPrefix.size());
+    if (name.empty()) continue;
+    std::string key;
+    for (size_t i = 0; i < name.size(); ++i) {
+      if (name[i] == '_' && i + 1 < name.size() && name[i + 1] == '_') {
+        key += '_';
+        ++i;
+      } else if (name[i] == '_') {
+        key += '.';
+      } else {
+        key += static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
+      }
+    }
+    props[key] = std::string(entry.substr(eq + 1));
+  }
+  return props;
+}
+
+absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
+  StreamsConfig c;
+  auto required = [&](std::string_view key, std::string& out) -> absl::Status {
+    auto v = optional_string(props, key);
+    if (!v) {
+      return absl::InvalidArgumentError(fmt::format("missing required config '{}'", key));
+    }
+    out = *v;
+    return absl::OkStatus();
+  };
+  SLUICE_RETURN_IF_ERROR(required(kApplicationId, c.application_id_));
+  for (char ch : c.application_id_) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-')) {
+      return absl::InvalidArgumentError(fmt::format(
+          "invalid config '{}'='{}': only letters, digits, '.', '_' and '-' may appear in topic "
+          "names derived from it",
+          kApplicationId, c.application_id_));
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(required(kBootstrapServers, c.bootstrap_servers_));
+
+  std::string guarantee = "at_least_once";
+  SLUICE_RETURN_IF_ERROR(
+      parse_choice(props, kProcessingGuarantee, {"at_least_once", "exactly_once_v2"}, guarantee));
+  c.guarantee_ = guarantee == "exactly_once_v2" ? ProcessingGuarantee::kExactlyOnceV2
+                                                : ProcessingGuarantee::kAtLeastOnce;
+  c.commit_interval_ms_ = c.exactly_once() ? 100 : 30000;
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
+      props, kCommitIntervalMs, 0, std::numeric_limits<int64_t>::max(), c.commit_interval_ms_));
+  SLUICE_RETURN_IF_ERROR(
+      parse_int<int32_t>(props, kNumStreamThreads, 1, 1024, c.num_stream_threads_));
+  c.state_dir_ = optional_string(props, kStateDir).value_or(default_state_dir());
+  // statestore.cache.max.bytes is the newer name; it wins when both are given.
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
+      props, kCacheMaxBytesBuffering, 0, std::numeric_limits<int64_t>::max(), c.cache_max_bytes_));
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
+      props, kStatestoreCacheMaxBytes, 0, std::numeric_limits<int64_t>::max(), c.cache_max_bytes_));
+  SLUICE_RETURN_IF_ERROR(
+      parse_int<int32_t>(props, kNumStandbyReplicas, 0, 32, c.num_standby_replicas_));
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
+      props, kMaxTaskIdleMs, -1, std::numeric_limits<int64_t>::max(), c.max_task_idle_ms_));
+  SLUICE_RETURN_IF_ERROR(
+      parse_int<int16_t>(props, kReplicationFactor, -1, 32767, c.replication_factor_));
+  if (c.replication_factor_ == 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid config '{}'='0': use -1 for the broker's default or a positive count",
+                    kReplicationFactor));
+  }
+  c.group_instance_id_ = optional_string(props, kGroupInstanceId);
+  SLUICE_RETURN_IF_ERROR(parse_choice(props, kDeserializationExceptionHandler,
+                                      {"log_and_fail", "log_and_continue", "dead_letter_queue"},
+                                      c.deser_handler_));
+  SLUICE_RETURN_IF_ERROR(parse_choice(props, kProcessingExceptionHandler,
+                                      {"log_and_fail", "log_and_continue", "dead_letter_queue"},
+                                      c.processing_handler_));
+  c.dlq_topic_ = optional_string(props, kDeadLetterQueueTopic);
+  for (std::string_view key : {kDeserializationExceptionHandler, kProcessingExceptionHandler}) {
+    const std::string& handler =
+        key == kDeserializationExceptionHandler ? c.deser_handler_ : c.processing_handler_;
+    if (handler == "dead_letter_queue" && !c.dlq_topic_) {
+      return absl::InvalidArgumentError(
+          fmt::format("config '{}'=dead_letter_queue needs '{}' to name the topic", key,
+                      kDeadLetterQueueTopic));
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
+      props, kIdleWallClockAdvanceMs, -1, std::numeric_limits<int64_t>::max(), c.idle_advance_ms_));
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbBlockCacheBytes, 0,
+                                            std::numeric_limits<int64_t>::max(),
+                                            c.rocksdb_block_cache_bytes_));
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbWriteBufferBytes, 0,
+                                            std::numeric_limits<int64_t>::max(),
+                                            c.rocksdb_write_buffer_bytes_));
+  for (const auto& [key, value] : props) {
+    if (key.empty()) return absl::InvalidArgumentError("config with an empty key");
+  }
+  c.props_ = std::move(props);
+  return c;
+}
+
+Properties StreamsConfig::client_config(std::string_view prefix) const {
+  static constexpr std::array<std::string_view, 3> kPrefixes = {"consumer.", "producer.", "admin."};
+  Properties out;
+  for (const auto& [key, value] : props_) {
+    const bool prefixed = std::any_of(kPrefixes.begin(), kPrefixes.end(),
+                                      [&](std::string_view p) { return key.starts_with(p); });
+    if (!prefixed && !streams_keys().contains(key)) out[key] = value;
+  }
+  out[std::string(kBootstrapServers)] = bootstrap_servers_;
+  for (const auto& [key, value] : props_) {
+    if (key.starts_with(prefix) && key.size() > prefix.size()) {
+      out[key.substr(prefix.size())] = value;
+    }
+  }
+  return out;
+}
+
+std::string StreamsConfig::describe() const {
+  std::string out;
+  for (const auto& [key, value] : props_) {
+    out += fmt::format("{}={}\n", key, is_secret_key(key) ? std::string(kRedacted) : value);
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,189 @@
+// StreamsConfig: defaults, validation naming the key, client prefixes, properties files and
+// environment variables, secrets never shown.
+#include "sluice/core/streams_config.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test_support.h"
+
+namespace sluice {
+namespace {
+
+using ::testing::HasSubstr;
+
+Properties minimal() {
+  return {{"application.id", "app"}, {"bootstrap.servers", "127.0.0.1:9092"}};
+}
+
+std::string message(const absl::Status& s) { return std::string(s.message()); }
+
+TEST(StreamsConfigTest, DefaultsFollowKafkaStreams) {
+  auto c = StreamsConfig::create(minimal());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->application_id(), "app");
+  EXPECT_EQ(c->processing_guarantee(), ProcessingGuarantee::kAtLeastOnce);
+  EXPECT_EQ(c->commit_interval_ms(), 30000);
+  EXPECT_EQ(c->num_stream_threads(), 1);
+  EXPECT_EQ(c->cache_max_bytes_buffering(), 10 * 1024 * 1024);
+  EXPECT_EQ(c->num_standby_replicas(), 0);
+  EXPECT_EQ(c->replication_factor(), -1);
+  EXPECT_EQ(c->deserialization_exception_handler(), "log_and_fail");
+  EXPECT_FALSE(c->group_instance_id().has_value());
+  EXPECT_THAT(c->state_dir(), HasSubstr("sluice-streams"));
+}
+
+TEST(StreamsConfigTest, ExactlyOnceCommitsEvery100MsUnlessSet) {
+  auto props = minimal();
+  props["processing.guarantee"] = "exactly_once_v2";
+  auto c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->exactly_once());
+  EXPECT_EQ(c->commit_interval_ms(), 100);
+  props["commit.interval.ms"] = "250";
+  EXPECT_EQ(StreamsConfig::create(props)->commit_interval_ms(), 250);
+}
+
+TEST(StreamsConfigTest, BadValuesFailNamingTheKey) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"processing.guarantee", "exactly_once"},
+      {"num.stream.threads", "0"},
+      {"num.stream.threads", "two"},
+      {"commit.interval.ms", "-5"},
+      {"commit.interval.ms", "10s"},
+      {"replication.factor", "0"},
+      {"cache.max.bytes.buffering", "1e6"},
+      {"default.deserialization.exception.handler", "ignore"},
+      {"application.id", "my app"},
+  };
+  for (const auto& [key, value] : bad) {
+    auto props = minimal();
+    props[key] = value;
+    auto c = StreamsConfig::create(props);
+    ASSERT_FALSE(c.ok()) << key << "=" << value;
+    EXPECT_THAT(message(c.status()), HasSubstr("'" + key + "'")) << c.status();
+  }
+}
+
+TEST(StreamsConfigTest, RequiredKeysAreNamed) {
+  auto c = StreamsConfig::create({{"bootstrap.servers", "x:1"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(message(c.status()), HasSubstr("'application.id'"));
+  c = StreamsConfig::create({{"application.id", "a"}});
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(message(c.status()), HasSubstr("'bootstrap.servers'"));
+}
+
+TEST(StreamsConfigTest, DeadLetterHandlerNeedsATopic) {
+  auto props = minimal();
+  props["default.deserialization.exception.handler"] = "dead_letter_queue";
+  auto c = StreamsConfig::create(props);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(message(c.status()), HasSubstr("errors.dead.letter.queue.topic.name"));
+  props["errors.dead.letter.queue.topic.name"] = "dlq";
+  c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->dead_letter_queue_topic(), "dlq");
+}
+
+TEST(StreamsConfigTest, ClientConfigsTakeSharedAndPrefixedKeys) {
+  auto props = minimal();
+  props["security.protocol"] = "SASL_SSL";
+  props["consumer.fetch.max.bytes"] = "1000";
+  props["producer.linger.ms"] = "5";
+  props["admin.request.timeout.ms"] = "7000";
+  props["consumer.security.protocol"] = "SSL";  // the prefixed value wins for that client
+  props["num.stream.threads"] = "2";            // a Streams key reaches no client
+  auto c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const Properties consumer = c->consumer_config();
+  EXPECT_EQ(consumer.at("bootstrap.servers"), "127.0.0.1:9092");
+  EXPECT_EQ(consumer.at("fetch.max.bytes"), "1000");
+  EXPECT_EQ(consumer.at("security.protocol"), "SSL");
+  EXPECT_FALSE(consumer.contains("linger.ms"));
+  EXPECT_FALSE(consumer.contains("num.stream.threads"));
+  EXPECT_FALSE(consumer.contains("application.id"));
+  const Properties producer = c->producer_config();
+  EXPECT_EQ(producer.at("linger.ms"), "5");
+  EXPECT_EQ(producer.at("security.protocol"), "SASL_SSL");
+  EXPECT_FALSE(producer.contains("fetch.max.bytes"));
+  EXPECT_EQ(c->admin_config().at("request.timeout.ms"), "7000");
+}
+
+TEST(StreamsConfigTest, DescribeRedactsSecrets) {
+  auto props = minimal();
+  props["sasl.password"] = "hunter2";
+  props["producer.ssl.key.password"] = "s3cret";
+  props["sasl.username"] = "alice";
+  auto c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string text = c->describe();
+  EXPECT_THAT(text, HasSubstr("sasl.username=alice"));
+  EXPECT_THAT(text, HasSubstr("sasl.password=[redacted]"));
+  EXPECT_THAT(text, HasSubstr("producer.ssl.key.password=[redacted]"));
+  EXPECT_EQ(text.find("hunter2"), std::string::npos);
+  EXPECT_EQ(text.find("s3cret"), std::string::npos);
+  EXPECT_TRUE(is_secret_key("SASL.PASSWORD"));
+  EXPECT_FALSE(is_secret_key("bootstrap.servers"));
+}
+
+TEST(StreamsConfigTest, ParsesJavaPropertiesText) {
+  auto p = parse_properties(
+      "# comment\n! also a comment\n\n application.id = app \nbootstrap.servers:h:1\n"
+      "long.value=a\\\n    b\\\n c\nempty=\r\n",
+      "test.properties");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->at("application.id"), "app");
+  EXPECT_EQ(p->at("bootstrap.servers"), "h:1");
+  EXPECT_EQ(p->at("long.value"), "abc");
+  EXPECT_EQ(p->at("empty"), "");
+  EXPECT_EQ(p->size(), 4u);
+
+  auto bad = parse_properties("a=1\nno separator here\n", "x.properties");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(message(bad.status()), HasSubstr("x.properties:2"));
+}
+
+TEST(StreamsConfigTest, LoadsPropertiesFileAndNamesMissingFile) {
+  const std::string dir = testing::temp_dir("streams-config");
+  const std::string path = dir + "/app.properties";
+  std::ofstream(path) << "application.id=from-file\nbootstrap.servers=h:1\n";
+  auto p = load_properties_file(path);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->at("application.id"), "from-file");
+
+  auto missing = load_properties_file(dir + "/nope.properties");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(message(missing.status()), HasSubstr("nope.properties"));
+}
+
+TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
+  const std::map<std::string, std::string> env = {
+      {"BOOTSTRAP_SERVERS", "h:9"},
+      {"APPLICATION_ID", "env-app"},
+      {"PROCESSING_GUARANTEE", "exactly_once_v2"},
+      {"SASL_PASSWORD", "pw"},
+      {"NUM_STREAM_THREADS", ""},  // empty means unset
+  };
+  const char* environ_list[] = {"SLUICE_CONSUMER_FETCH_MAX_BYTES=42", "SLUICE_SOME__ODD_KEY=x",
+                                "PATH=/bin", "SLUICE_=ignored", nullptr};
+  Properties p = properties_from_environment(
+      [&](const char* name) -> const char* {
+        auto it = env.find(name);
+        return it == env.end() ? nullptr : it->second.c_str();
+      },
+      environ_list);
+  EXPECT_EQ(p.at("bootstrap.servers"), "h:9");
+  EXPECT_EQ(p.at("application.id"), "env-app");
+  EXPECT_EQ(p.at("processing.guarantee"), "exactly_once_v2");
+  EXPECT_EQ(p.at("sasl.password"), "pw");
+  EXPECT_EQ(p.at("consumer.fetch.max.bytes"), "42");
+  EXPECT_EQ(p.at("some_odd.key"), "x");
+  EXPECT_FALSE(p.contains("num.stream.threads"));
+  EXPECT_FALSE(p.contains("path"));
+  EXPECT_EQ(p.size(), 6u);
+}
+
+}  // namespace
+}  // namespace sluice
