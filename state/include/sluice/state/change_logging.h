@@ -1,0 +1,37 @@
+// Change-logging decorators: every update of the wrapped store also goes to the changelog
+// topic `<application.id>-<store>-changelog` through the ChangelogWriter the runtime injects.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sluice/state/key_value_store.h"
+#include "sluice/state/window_store.h"
+
+namespace sluice::state {
+
+// "<application.id>-<store>-changelog", Kafka Streams' name.
+std::string changelog_topic(std::string_view application_id, std::string_view store_name);
+
+enum class StoreKind { kKeyValue, kWindow, kSession };
+
+// Topic configs a changelog needs: compacted for key-value stores; compact,delete with
+// retention.ms = store retention + `additional_retention_ms` (Kafka Streams'
+// windowstore.changelog.additional.retention.ms, 1 day) for windowed stores.
+std::map<std::string, std::string> changelog_topic_configs(
+    StoreKind kind, int64_t retention_ms = 0, int64_t additional_retention_ms = 24 * 3600 * 1000);
+
+// Decorators. At init() they take the writer from StateStoreContext::changelog_writer() (an
+// error when it is null) and stamp records with StateStoreContext::record_timestamp().
+// Changelog keys: the plain key for key-value stores; the window / session key schema (see
+// window_store.h) for windowed stores, so restore_batch() takes them back verbatim.
+// restore_batch() does not log. write_batch() logs every write: a runtime that applies writes
+// already in the changelog (exactly-once, after the transaction commits) calls the inner store.
+std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner);
+std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner);
+std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner);
+
+}  // namespace sluice::state

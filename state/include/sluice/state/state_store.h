@@ -1,0 +1,138 @@
+// The base of every state store: StateStore, the context a task hands a store at init, the
+// changelog writer the runtime injects, and the byte iterator stores return.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sluice/core/types.h"
+
+namespace sluice::state {
+
+// Where change-logging stores send every update. The runtime implements it with the task's
+// record collector (producing to `<application.id>-<store>-changelog`, partition = the task's
+// partition, inside the transaction under exactly-once); tests implement it with a vector.
+//
+// Contract: log() must not block on the broker; it may return an error (fenced producer, queue
+// full and not retriable) which the store passes to its caller. A null value is a tombstone.
+class ChangelogWriter {
+ public:
+  virtual ~ChangelogWriter() = default;
+  virtual absl::Status log(std::string_view store_name, std::string_view key,
+                           std::optional<std::string_view> value, TimestampMs timestamp) = 0;
+};
+
+// What a task tells a store at init. The runtime implements it; BasicStateStoreContext serves
+// tests and the broker-less driver.
+class StateStoreContext {
+ public:
+  virtual ~StateStoreContext() = default;
+  virtual const std::string& application_id() const = 0;
+  virtual TaskId task_id() const = 0;
+  // <state.dir>: persistent stores live under <state.dir>/<application.id>/<task>/rocksdb/<store>.
+  virtual const std::filesystem::path& state_dir() const = 0;
+  // Null when the task keeps no changelog (logging disabled, or a test without one).
+  virtual ChangelogWriter* changelog_writer() = 0;
+  // Timestamp of the record being processed; change-logging stores stamp changelog records with
+  // it. A cache sets it to each entry's own timestamp while it flushes, as Kafka Streams does.
+  virtual TimestampMs record_timestamp() const = 0;
+  virtual void set_record_timestamp(TimestampMs timestamp) = 0;
+};
+
+class BasicStateStoreContext final : public StateStoreContext {
+ public:
+  BasicStateStoreContext(std::string application_id, TaskId task_id,
+                         std::filesystem::path state_dir, ChangelogWriter* writer = nullptr)
+      : application_id_(std::move(application_id)),
+        task_id_(task_id),
+        state_dir_(std::move(state_dir)),
+        writer_(writer) {}
+  const std::string& application_id() const override { return application_id_; }
+  TaskId task_id() const override { return task_id_; }
+  const std::filesystem::path& state_dir() const override { return state_dir_; }
+  ChangelogWriter* changelog_writer() override { return writer_; }
+  TimestampMs record_timestamp() const override { return timestamp_; }
+  void set_record_timestamp(TimestampMs timestamp) override { timestamp_ = timestamp; }
+
+ private:
+  std::string application_id_;
+  TaskId task_id_;
+  std::filesystem::path state_dir_;
+  ChangelogWriter* writer_;
+  TimestampMs timestamp_ = 0;
+};
+
+// One record read back from a changelog topic during restoration. Keys are in the store's own
+// changelog format (the plain key for key-value stores, the window/session key schema for
+// windowed ones); a null value is a tombstone.
+struct ChangelogRecord {
+  std::string_view key;
+  std::optional<std::string_view> value;
+  TimestampMs timestamp = 0;
+  Offset offset;
+};
+
+// Forward iteration over ordered byte keys (unsigned byte-wise order, as RocksDB's default
+// comparator and std::string compare). RAII: destroying the iterator releases everything it
+// holds. key()/value() are valid until the next call to next(). When valid() turns false,
+// status() says whether iteration ended normally or stopped on an error (a RocksDB I/O error,
+// a closed store); callers must check it.
+class KeyValueIterator {
+ public:
+  virtual ~KeyValueIterator() = default;
+  virtual bool valid() const = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual void next() = 0;
+  virtual absl::Status status() const = 0;
+};
+using KeyValueIteratorPtr = std::unique_ptr<KeyValueIterator>;
+
+// An iterator that yields nothing and reports `status` (OK for an empty range).
+KeyValueIteratorPtr empty_iterator(absl::Status status = absl::OkStatus());
+
+// A state store, the unit a task owns and registers under its name.
+//
+// Operation: constructed closed; init() opens it (a persistent store opens its RocksDB
+// directory); put/get/...; commit() records how far the changelog has been applied; close().
+// Concurrency: a store belongs to one task and is used by one thread at a time.
+// Limitations: interactive queries from other threads are not supported.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  virtual const std::string& name() const = 0;
+  virtual bool persistent() const = 0;
+  virtual absl::Status init(StateStoreContext& context) = 0;
+  // Makes buffered writes (caches, memtables) reach the layer below / disk.
+  virtual absl::Status flush() = 0;
+  virtual absl::Status close() = 0;
+  virtual bool is_open() const = 0;
+
+  // Applies changelog records without logging them again. Persistent stores write the batch
+  // with the WAL disabled, together with `offset of the last record + 1` as the committed
+  // offset, so a crash during restoration loses nothing that a replay cannot redo.
+  virtual absl::Status restore_batch(std::span<const ChangelogRecord> records) = 0;
+  // Flushes and records `changelog_offset` (the next changelog offset to read, one past the last
+  // applied record) durably with the data it covers. nullopt keeps the stored offset.
+  virtual absl::Status commit(std::optional<Offset> changelog_offset) = 0;
+  // The offset written by the last commit()/restore_batch(); nullopt for a fresh store. An
+  // in-memory store remembers it only while it lives, so a new one restores from the beginning.
+  virtual std::optional<Offset> committed_offset() const = 0;
+};
+
+// <state.dir>/<application.id>/<task>: the task directory (holds .checkpoint).
+std::filesystem::path task_dir(const std::filesystem::path& state_dir,
+                               std::string_view application_id, TaskId task);
+// <state.dir>/<application.id>/<task>/rocksdb/<store>: one RocksDB instance per store per task.
+std::filesystem::path rocksdb_store_dir(const std::filesystem::path& state_dir,
+                                        std::string_view application_id, TaskId task,
+                                        std::string_view store_name);
+
+}  // namespace sluice::state

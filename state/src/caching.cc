@@ -1,0 +1,316 @@
+// The caching key-value store: an LRU, byte-bounded write-back cache over any key-value store.
+#include "sluice/state/caching.h"
+
+#include <list>
+#include <map>
+#include <vector>
+
+#include "fmt/format.h"
+
+namespace sluice::state {
+namespace {
+
+constexpr size_t kEntryOverhead = 64;
+
+struct Entry {
+  std::optional<std::string> value;  // nullopt: a cached delete
+  bool dirty = false;
+  TimestampMs timestamp = 0;
+  std::list<const std::string*>::iterator lru;
+  std::list<const std::string*>::iterator dirty_pos;
+};
+using EntryMap = std::map<std::string, Entry, std::less<>>;
+
+size_t entry_bytes(std::string_view key, const std::optional<std::string>& value) {
+  return key.size() + (value ? value->size() : 0) + kEntryOverhead;
+}
+
+// Merges cache entries in [from, to] (or with `prefix`) with the store's iterator; cache wins
+// on equal keys and cached deletes hide store entries. The cache side keeps a copy of its
+// current entry and re-seeks, so writes and evictions during iteration are safe.
+class MergedIterator final : public KeyValueIterator {
+ public:
+  struct Bounds {
+    std::optional<std::string> from, to, prefix;
+  };
+  MergedIterator(const EntryMap& cache, Bounds bounds, KeyValueIteratorPtr store)
+      : cache_(cache), bounds_(std::move(bounds)), store_(std::move(store)) {
+    auto start = bounds_.prefix ? *bounds_.prefix : bounds_.from.value_or("");
+    position_cache(cache_.lower_bound(start));
+    settle();
+  }
+  bool valid() const override { return on_cache_ || store_->valid(); }
+  std::string_view key() const override { return on_cache_ ? cache_key_ : store_->key(); }
+  std::string_view value() const override { return on_cache_ ? *cache_value_ : store_->value(); }
+  void next() override {
+    if (on_cache_) {
+      position_cache(cache_.upper_bound(cache_key_));
+    } else if (store_->valid()) {
+      store_->next();
+    }
+    settle();
+  }
+  absl::Status status() const override { return store_->status(); }
+
+ private:
+  void position_cache(EntryMap::const_iterator it) {
+    cache_valid_ = it != cache_.end() && (!bounds_.to || it->first <= *bounds_.to) &&
+                   (!bounds_.prefix || std::string_view(it->first).starts_with(*bounds_.prefix));
+    if (cache_valid_) {
+      cache_key_.assign(it->first);
+      cache_value_ = it->second.value;
+    }
+  }
+  void settle() {
+    on_cache_ = false;
+    while (cache_valid_) {
+      bool store_valid = store_->valid();
+      if (store_valid && store_->key() < std::string_view(cache_key_)) return;  // store first
+      if (store_valid && store_->key() == std::string_view(cache_key_)) store_->next();
+      if (cache_value_) {
+        on_cache_ = true;
+        return;
+      }
+      position_cache(cache_.upper_bound(cache_key_));  // a cached delete: skip it
+    }
+  }
+
+  const EntryMap& cache_;
+  Bounds bounds_;
+  KeyValueIteratorPtr store_;
+  bool cache_valid_ = false;
+  bool on_cache_ = false;
+  std::string cache_key_;
+  std::optional<std::string> cache_value_;
+};
+
+class CachingStore final : public CachingKeyValueStore {
+ public:
+  CachingStore(std::unique_ptr<KeyValueBytesStore> inner, size_t max_bytes)
+      : inner_(std::move(inner)), max_bytes_(max_bytes) {}
+
+  void set_flush_listener(CacheFlushListener listener, bool send_old_values) override {
+    listener_ = std::move(listener);
+    send_old_values_ = send_old_values;
+  }
+  size_t cached_bytes() const override { return bytes_; }
+  size_t cached_entries() const override { return entries_.size(); }
+
+  const std::string& name() const override { return inner_->name(); }
+  bool persistent() const override { return inner_->persistent(); }
+  absl::Status init(StateStoreContext& context) override {
+    context_ = &context;
+    return inner_->init(context);
+  }
+  absl::Status flush() override { return flush_dirty(); }
+  absl::Status close() override {
+    absl::Status s = flush_dirty();
+    clear();
+    absl::Status c = inner_->close();
+    return s.ok() ? c : s;
+  }
+  bool is_open() const override { return inner_->is_open(); }
+  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
+    if (absl::Status s = flush_dirty(); !s.ok()) return s;
+    clear();
+    return inner_->restore_batch(records);
+  }
+  absl::Status commit(std::optional<Offset> offset) override {
+    if (absl::Status s = flush_dirty(); !s.ok()) return s;
+    return inner_->commit(offset);
+  }
+  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+
+  absl::Status put(std::string_view key, std::string_view value) override {
+    if (!is_open()) return closed();
+    return write(key, std::optional<std::string_view>(value));
+  }
+  absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
+                                                           std::string_view value) override {
+    auto old = get(key);
+    if (!old.ok() || old->has_value()) return old;
+    if (absl::Status s = write(key, value); !s.ok()) return s;
+    return old;
+  }
+  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
+    if (!is_open()) return closed();
+    if (auto it = entries_.find(key); it != entries_.end()) {
+      touch(it->second);
+      return it->second.value;
+    }
+    auto value = inner_->get(key);
+    if (!value.ok()) return value;
+    // Cache the read too: aggregations read a key right before writing it.
+    auto [it, inserted] = entries_.try_emplace(std::string(key));
+    it->second.value = *value;
+    it->second.lru = lru_.insert(lru_.end(), &it->first);
+    it->second.dirty_pos = dirty_.end();
+    bytes_ += entry_bytes(key, it->second.value);
+    if (absl::Status s = evict(); !s.ok()) return s;
+    return value;
+  }
+  absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
+    auto old = get(key);
+    if (!old.ok()) return old;
+    if (absl::Status s = write(key, std::nullopt); !s.ok()) return s;
+    return old;
+  }
+  absl::Status write_batch(std::span<const KeyValueWrite> writes,
+                           std::optional<Offset> offset) override {
+    if (!is_open()) return closed();
+    if (absl::Status s = flush_dirty(); !s.ok()) return s;
+    for (const auto& w : writes) erase(w.key);  // stale after the batch
+    return inner_->write_batch(writes, offset);
+  }
+  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
+    if (!is_open()) return empty_iterator(closed());
+    if (from > to) return empty_iterator();
+    return std::make_unique<MergedIterator>(
+        entries_, MergedIterator::Bounds{std::string(from), std::string(to), std::nullopt},
+        inner_->range(from, to));
+  }
+  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
+    if (!is_open()) return empty_iterator(closed());
+    return std::make_unique<MergedIterator>(
+        entries_, MergedIterator::Bounds{std::nullopt, std::nullopt, std::string(prefix)},
+        inner_->prefix_scan(prefix));
+  }
+  KeyValueIteratorPtr all() override {
+    if (!is_open()) return empty_iterator(closed());
+    return std::make_unique<MergedIterator>(entries_, MergedIterator::Bounds{}, inner_->all());
+  }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    // Writes still in the cache are not counted; the estimate is only an estimate anyway.
+    return inner_->approximate_num_entries();
+  }
+
+ private:
+  absl::Status closed() const {
+    return absl::FailedPreconditionError(fmt::format("state store '{}' is not open", name()));
+  }
+  void touch(Entry& e) { lru_.splice(lru_.end(), lru_, e.lru); }
+
+  absl::Status write(std::string_view key, std::optional<std::string_view> value) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      it = entries_.try_emplace(std::string(key)).first;
+      it->second.lru = lru_.insert(lru_.end(), &it->first);
+      it->second.dirty_pos = dirty_.end();
+    } else {
+      bytes_ -= entry_bytes(key, it->second.value);
+      touch(it->second);
+    }
+    Entry& e = it->second;
+    if (value) {
+      if (e.value) {
+        e.value->assign(*value);
+      } else {
+        e.value.emplace(*value);
+      }
+    } else {
+      e.value.reset();
+    }
+    bytes_ += entry_bytes(key, e.value);
+    e.timestamp = context_ != nullptr ? context_->record_timestamp() : 0;
+    if (e.dirty) {
+      dirty_.splice(dirty_.end(), dirty_, e.dirty_pos);
+    } else {
+      e.dirty = true;
+      e.dirty_pos = dirty_.insert(dirty_.end(), &it->first);
+    }
+    return evict();
+  }
+
+  absl::Status evict() {
+    while (bytes_ > max_bytes_ && !lru_.empty()) {
+      auto it = entries_.find(*lru_.front());
+      if (it->second.dirty) {
+        // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
+        if (flushing_) return absl::OkStatus();
+        if (absl::Status s = flush_dirty(); !s.ok()) return s;
+      }
+      erase(it->first);
+    }
+    return absl::OkStatus();
+  }
+
+  void erase(std::string_view key) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return;
+    if (it->second.dirty) dirty_.erase(it->second.dirty_pos);
+    lru_.erase(it->second.lru);
+    bytes_ -= entry_bytes(it->first, it->second.value);
+    entries_.erase(it);
+  }
+
+  void clear() {
+    entries_.clear();
+    lru_.clear();
+    dirty_.clear();
+    bytes_ = 0;
+  }
+
+  absl::Status flush_dirty() {
+    if (dirty_.empty()) return absl::OkStatus();
+    if (flushing_) return absl::OkStatus();  // a listener wrote back into this store
+    flushing_ = true;
+    TimestampMs saved = context_ != nullptr ? context_->record_timestamp() : 0;
+    absl::Status result;
+    while (!dirty_.empty()) {
+      const std::string& key = *dirty_.front();
+      Entry& e = entries_.find(key)->second;
+      if (context_ != nullptr) context_->set_record_timestamp(e.timestamp);
+      std::optional<std::string> old;
+      if (listener_ && send_old_values_) {
+        auto got = inner_->get(key);
+        if (!got.ok()) {
+          result = got.status();
+          break;
+        }
+        old = std::move(*got);
+      }
+      absl::Status s;
+      if (e.value) {
+        s = inner_->put(key, *e.value);
+      } else {
+        s = inner_->remove(key).status();
+      }
+      if (!s.ok()) {
+        result = s;
+        break;
+      }
+      dirty_.pop_front();
+      e.dirty = false;
+      e.dirty_pos = dirty_.end();
+      if (listener_) {
+        std::optional<std::string_view> new_view, old_view;
+        if (e.value) new_view = *e.value;
+        if (old) old_view = *old;
+        listener_(key, new_view, old_view, e.timestamp);
+      }
+    }
+    if (context_ != nullptr) context_->set_record_timestamp(saved);
+    flushing_ = false;
+    return result;
+  }
+
+  std::unique_ptr<KeyValueBytesStore> inner_;
+  size_t max_bytes_;
+  StateStoreContext* context_ = nullptr;
+  EntryMap entries_;
+  std::list<const std::string*> lru_;
+  std::list<const std::string*> dirty_;
+  size_t bytes_ = 0;
+  CacheFlushListener listener_;
+  bool send_old_values_ = false;
+  bool flushing_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<CachingKeyValueStore> with_caching(std::unique_ptr<KeyValueBytesStore> inner,
+                                                   size_t max_bytes) {
+  return std::make_unique<CachingStore>(std::move(inner), max_bytes);
+}
+
+}  // namespace sluice::state

@@ -1,0 +1,82 @@
+// RocksDBDatabase: one store's RocksDB instance with its metadata column family (changelog
+// offset, stream time), checked statuses, and the restore path with the WAL disabled.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "rocksdb/db.h"
+#include "rocksdb/write_batch.h"
+#include "sluice/state/rocksdb_store.h"
+#include "sluice/state/state_store.h"
+
+namespace sluice::state::internal {
+
+// Operation: open() creates or opens <dir> with every column family it has; writes go through
+// the WAL except restore writes, which skip it and are flushed to SST files before any later
+// logged write (so the WAL never holds an offset whose data exists only in a lost memtable).
+// The changelog offset lives in the "sluice.meta" column family and is written in the same
+// WriteBatch as the data it covers; atomic_flush keeps the two consistent on disk.
+// Concurrency: single-threaded (one task). Limitations: iterators must be destroyed before
+// close(); close() reports an error while any is open.
+class RocksDBDatabase {
+ public:
+  static absl::StatusOr<std::unique_ptr<RocksDBDatabase>> open(const std::filesystem::path& dir,
+                                                               const std::string& store_name,
+                                                               const RocksDBResources& resources);
+  ~RocksDBDatabase();
+
+  rocksdb::ColumnFamilyHandle* default_cf() const { return db_->DefaultColumnFamily(); }
+  // The named column family, created when `create`; nullptr when absent and not created.
+  absl::StatusOr<rocksdb::ColumnFamilyHandle*> column_family(const std::string& name, bool create);
+  // Names of the data column families besides "default" and the meta family.
+  std::vector<std::string> extra_column_families() const;
+  absl::Status drop_column_family(const std::string& name);
+
+  absl::Status put(rocksdb::ColumnFamilyHandle* cf, std::string_view key, std::string_view value);
+  absl::Status remove(rocksdb::ColumnFamilyHandle* cf, std::string_view key);
+  absl::StatusOr<std::optional<std::string>> get(rocksdb::ColumnFamilyHandle* cf,
+                                                 std::string_view key);
+  // Keys in [from, to] (inclusive), or starting with `prefix` when given.
+  KeyValueIteratorPtr iterate(rocksdb::ColumnFamilyHandle* cf, std::optional<std::string_view> from,
+                              std::optional<std::string_view> to,
+                              std::optional<std::string_view> prefix = std::nullopt);
+  // Writes `batch` plus, when given, the offset and stream time, atomically. `restoring` skips
+  // the WAL.
+  absl::Status write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,
+                     std::optional<TimestampMs> stream_time, bool restoring);
+  std::optional<Offset> committed_offset() const { return offset_; }
+  TimestampMs committed_stream_time() const { return stream_time_; }
+  absl::StatusOr<uint64_t> approximate_num_entries(rocksdb::ColumnFamilyHandle* cf);
+  // Persists writes made with the WAL disabled; a no-op otherwise (logged writes are durable).
+  absl::Status flush();
+  absl::Status close();
+  const std::string& store_name() const { return store_name_; }
+
+  // "<what> failed for state store '<name>' at <dir>: <rocksdb status>"
+  absl::Status error(std::string_view what, const rocksdb::Status& status) const;
+
+ private:
+  RocksDBDatabase(std::string store_name, std::filesystem::path dir)
+      : store_name_(std::move(store_name)), dir_(std::move(dir)) {}
+  absl::Status before_logged_write();
+  absl::Status load_meta();
+
+  std::string store_name_;
+  std::filesystem::path dir_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+  rocksdb::ColumnFamilyOptions cf_options_;
+  std::optional<Offset> offset_;
+  TimestampMs stream_time_ = -1;
+  bool unlogged_writes_ = false;
+  std::shared_ptr<int> open_iterators_ = std::make_shared<int>(0);
+};
+
+}  // namespace sluice::state::internal

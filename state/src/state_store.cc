@@ -1,0 +1,102 @@
+// Store directories, the empty iterator, window/session key schemas, segment sizing.
+#include <algorithm>
+#include <cstring>
+
+#include "sluice/state/state_store.h"
+#include "sluice/state/window_store.h"
+
+namespace sluice::state {
+
+std::filesystem::path task_dir(const std::filesystem::path& state_dir,
+                               std::string_view application_id, TaskId task) {
+  return state_dir / std::string(application_id) / task.to_string();
+}
+
+std::filesystem::path rocksdb_store_dir(const std::filesystem::path& state_dir,
+                                        std::string_view application_id, TaskId task,
+                                        std::string_view store_name) {
+  return task_dir(state_dir, application_id, task) / "rocksdb" / std::string(store_name);
+}
+
+namespace {
+class EmptyIterator final : public KeyValueIterator {
+ public:
+  explicit EmptyIterator(absl::Status status) : status_(std::move(status)) {}
+  bool valid() const override { return false; }
+  std::string_view key() const override { return {}; }
+  std::string_view value() const override { return {}; }
+  void next() override {}
+  absl::Status status() const override { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+int64_t default_segment_interval(int64_t retention_ms, int64_t configured) {
+  if (configured > 0) return configured;
+  return std::max<int64_t>(retention_ms / 2, 60'000);
+}
+
+void append_be64(std::string& out, int64_t v) {
+  auto u = static_cast<uint64_t>(v);
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
+}
+void append_be32(std::string& out, int32_t v) {
+  auto u = static_cast<uint32_t>(v);
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((u >> shift) & 0xff));
+}
+uint64_t read_be(std::string_view bytes) {
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
+  return v;
+}
+}  // namespace
+
+KeyValueIteratorPtr empty_iterator(absl::Status status) {
+  return std::make_unique<EmptyIterator>(std::move(status));
+}
+
+int64_t WindowStoreOptions::effective_segment_interval() const {
+  return default_segment_interval(retention_ms, segment_interval_ms);
+}
+int64_t SessionStoreOptions::effective_segment_interval() const {
+  return default_segment_interval(retention_ms, segment_interval_ms);
+}
+
+namespace schema {
+
+void window_key(std::string_view key, TimestampMs start, int32_t seq, std::string& out) {
+  out.clear();
+  out.reserve(key.size() + kWindowSuffix);
+  out.append(key);
+  append_be64(out, start);
+  append_be32(out, seq);
+}
+
+void session_key(std::string_view key, Window session, std::string& out) {
+  out.clear();
+  out.reserve(key.size() + kSessionSuffix);
+  out.append(key);
+  append_be64(out, session.end);
+  append_be64(out, session.start);
+}
+
+std::optional<WindowKey> parse_window_key(std::string_view bytes) {
+  if (bytes.size() < kWindowSuffix) return std::nullopt;
+  size_t n = bytes.size() - kWindowSuffix;
+  return WindowKey{bytes.substr(0, n), static_cast<int64_t>(read_be(bytes.substr(n, 8))),
+                   static_cast<int32_t>(static_cast<uint32_t>(read_be(bytes.substr(n + 8, 4))))};
+}
+
+std::optional<SessionKey> parse_session_key(std::string_view bytes) {
+  if (bytes.size() < kSessionSuffix) return std::nullopt;
+  size_t n = bytes.size() - kSessionSuffix;
+  return SessionKey{bytes.substr(0, n),
+                    Window{static_cast<int64_t>(read_be(bytes.substr(n + 8, 8))),
+                           static_cast<int64_t>(read_be(bytes.substr(n, 8)))}};
+}
+
+}  // namespace schema
+}  // namespace sluice::state

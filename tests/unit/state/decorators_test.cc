@@ -1,0 +1,217 @@
+// Change-logging and caching decorators: a store rebuilt from its changelog equals the
+// original; caching changes how often the changelog is written, never the final values.
+#include <memory>
+#include <random>
+
+#include "fmt/format.h"
+#include "gtest/gtest.h"
+#include "sluice/state/caching.h"
+#include "sluice/state/change_logging.h"
+#include "sluice/state/in_memory_stores.h"
+#include "sluice/state/rocksdb_store.h"
+#include "state_test_util.h"
+#include "test_support.h"
+
+namespace sluice::state {
+namespace {
+
+using testing::drain;
+using testing::KeyValues;
+using testing::RecordingChangelogWriter;
+
+class DecoratorTest : public ::testing::Test {
+ protected:
+  DecoratorTest()
+      : dir_(sluice::testing::temp_dir("decorators")),
+        context_("app", TaskId{0, Partition(0)}, dir_, &writer_) {}
+
+  // A deterministic workload of puts and deletes over a small key space, with timestamps.
+  void run_workload(KeyValueBytesStore& store, int ops) {
+    std::mt19937 rng(7);
+    for (int i = 0; i < ops; ++i) {
+      context_.set_record_timestamp(1000 + i);
+      std::string key = fmt::format("k{:02}", rng() % 20);
+      if (rng() % 5 == 0) {
+        ASSERT_TRUE(store.remove(key).ok());
+      } else {
+        ASSERT_TRUE(store.put(key, fmt::format("v{}", i)).ok());
+      }
+    }
+  }
+
+  std::string dir_;
+  RecordingChangelogWriter writer_;
+  BasicStateStoreContext context_;
+};
+
+TEST_F(DecoratorTest, ChangelogTopicNameAndConfigs) {
+  EXPECT_EQ(changelog_topic("app", "counts"), "app-counts-changelog");
+  EXPECT_EQ(changelog_topic_configs(StoreKind::kKeyValue).at("cleanup.policy"), "compact");
+  auto windowed = changelog_topic_configs(StoreKind::kWindow, 3600000);
+  EXPECT_EQ(windowed.at("cleanup.policy"), "compact,delete");
+  EXPECT_EQ(windowed.at("retention.ms"), std::to_string(3600000 + 86400000));
+}
+
+TEST_F(DecoratorTest, LoggingWithoutAWriterFailsAtInit) {
+  BasicStateStoreContext no_writer("app", TaskId{0, Partition(0)}, dir_);
+  auto store = with_change_logging(make_in_memory_key_value_store("kv"));
+  absl::Status s = store->init(no_writer);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("'kv'"), std::string_view::npos);
+}
+
+TEST_F(DecoratorTest, KeyValueStoreRebuiltFromChangelogEqualsOriginal) {
+  auto original =
+      with_change_logging(make_rocksdb_key_value_store("kv", RocksDBResources::create()));
+  ASSERT_TRUE(original->init(context_).ok());
+  run_workload(*original, 300);
+  EXPECT_EQ(writer_.records.size(), 300u);
+  EXPECT_EQ(writer_.records.front().store, "kv");
+  EXPECT_EQ(writer_.records.front().timestamp, 1000);
+
+  auto changelog = writer_.as_changelog();
+  auto rebuilt = make_in_memory_key_value_store("kv");
+  ASSERT_TRUE(rebuilt->init(context_).ok());
+  // Restore in batches, as the runtime does.
+  for (size_t i = 0; i < changelog.size(); i += 64) {
+    size_t n = std::min<size_t>(64, changelog.size() - i);
+    ASSERT_TRUE(rebuilt->restore_batch(std::span(changelog).subspan(i, n)).ok());
+  }
+  EXPECT_EQ(drain(rebuilt->all()), drain(original->all()));
+  EXPECT_EQ(rebuilt->committed_offset(), Offset(300));
+}
+
+TEST_F(DecoratorTest, WindowStoreRebuiltFromChangelogEqualsOriginal) {
+  WindowStoreOptions options;
+  options.retention_ms = 10'000;
+  options.window_size_ms = 100;
+  options.retain_duplicates = true;
+  auto original = with_change_logging(make_in_memory_window_store("win", options));
+  ASSERT_TRUE(original->init(context_).ok());
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(
+        original->put(fmt::format("k{}", i % 3), fmt::format("v{}", i), (i / 2) * 100).ok());
+  }
+  auto rebuilt = make_rocksdb_window_store("win", options, RocksDBResources::create());
+  ASSERT_TRUE(rebuilt->init(context_).ok());
+  ASSERT_TRUE(rebuilt->restore_batch(writer_.as_changelog()).ok());
+  EXPECT_EQ(drain(rebuilt->all()), drain(original->all()));
+  EXPECT_EQ(drain(rebuilt->all()).size(), 50u);
+  EXPECT_EQ(rebuilt->observed_stream_time(), original->observed_stream_time());
+}
+
+TEST_F(DecoratorTest, SessionStoreRebuiltFromChangelogEqualsOriginal) {
+  SessionStoreOptions options;
+  options.retention_ms = 10'000;
+  auto original =
+      with_change_logging(make_rocksdb_session_store("s", options, RocksDBResources::create()));
+  ASSERT_TRUE(original->init(context_).ok());
+  ASSERT_TRUE(original->put("a", Window{0, 10}, "1").ok());
+  ASSERT_TRUE(original->put("a", Window{50, 60}, "2").ok());
+  // Merging two sessions: remove both, put the merged one.
+  ASSERT_TRUE(original->remove("a", Window{0, 10}).ok());
+  ASSERT_TRUE(original->remove("a", Window{50, 60}).ok());
+  ASSERT_TRUE(original->put("a", Window{0, 60}, "merged").ok());
+  ASSERT_TRUE(original->put("b", Window{5, 5}, "3").ok());
+  auto rebuilt = make_in_memory_session_store("s", options);
+  ASSERT_TRUE(rebuilt->init(context_).ok());
+  ASSERT_TRUE(rebuilt->restore_batch(writer_.as_changelog()).ok());
+  for (const char* key : {"a", "b"}) {
+    EXPECT_EQ(drain(rebuilt->fetch(key)), drain(original->fetch(key))) << key;
+  }
+  EXPECT_EQ(drain(rebuilt->fetch("a")), (std::vector<testing::Windowed>{{"a", 0, 60, "merged"}}));
+}
+
+TEST_F(DecoratorTest, CachingOnAndOffGiveTheSameValuesWithFewerChangelogWrites) {
+  RecordingChangelogWriter uncached_log;
+  BasicStateStoreContext uncached_context("app", TaskId{0, Partition(0)}, dir_, &uncached_log);
+  auto uncached = with_change_logging(make_in_memory_key_value_store("kv"));
+  ASSERT_TRUE(uncached->init(uncached_context).ok());
+  for (int i = 0; i < 200; ++i) {
+    uncached_context.set_record_timestamp(1000 + i);
+    ASSERT_TRUE(uncached->put(fmt::format("k{:02}", i % 20), fmt::format("v{}", i)).ok());
+  }
+
+  auto cached = with_caching(with_change_logging(make_in_memory_key_value_store("kv")), 1 << 20);
+  ASSERT_TRUE(cached->init(context_).ok());
+  for (int i = 0; i < 200; ++i) {
+    context_.set_record_timestamp(1000 + i);
+    ASSERT_TRUE(cached->put(fmt::format("k{:02}", i % 20), fmt::format("v{}", i)).ok());
+  }
+  // Reads see the cached writes before anything reached the store or the changelog.
+  EXPECT_EQ(*cached->get("k05"), "v185");
+  EXPECT_TRUE(writer_.records.empty());
+  ASSERT_TRUE(cached->commit(Offset(1)).ok());
+
+  EXPECT_EQ(drain(cached->all()), drain(uncached->all()));
+  EXPECT_EQ(uncached_log.records.size(), 200u);
+  EXPECT_EQ(writer_.records.size(), 20u);  // one per key
+  // Each changelog record carries the timestamp of the write that produced its value.
+  for (const auto& r : writer_.records) {
+    int i = std::stoi(r.value->substr(1));
+    EXPECT_EQ(r.timestamp, 1000 + i);
+  }
+}
+
+TEST_F(DecoratorTest, CachedStoreMatchesUncachedUnderEvictionAndDeletes) {
+  auto plain = make_in_memory_key_value_store("kv");
+  ASSERT_TRUE(plain->init(context_).ok());
+  run_workload(*plain, 500);
+
+  for (size_t cache_bytes : {size_t{0}, size_t{200}, size_t{1000}, size_t{1} << 20}) {
+    RecordingChangelogWriter log;
+    BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir_, &log);
+    auto inner =
+        make_rocksdb_key_value_store(fmt::format("kv{}", cache_bytes), RocksDBResources::create());
+    auto cached = with_caching(with_change_logging(std::move(inner)), cache_bytes);
+    ASSERT_TRUE(cached->init(ctx).ok());
+    run_workload(*cached, 500);
+    // Before the flush the merged view already equals the uncached store.
+    EXPECT_EQ(drain(cached->all()), drain(plain->all())) << cache_bytes;
+    EXPECT_EQ(drain(cached->range("k05", "k10")), drain(plain->range("k05", "k10")));
+    EXPECT_EQ(drain(cached->prefix_scan("k1")), drain(plain->prefix_scan("k1")));
+    ASSERT_TRUE(cached->flush().ok());
+    EXPECT_EQ(drain(cached->all()), drain(plain->all())) << cache_bytes;
+    EXPECT_LE(log.records.size(), 500u);
+    ASSERT_TRUE(cached->close().ok());
+  }
+}
+
+TEST_F(DecoratorTest, CacheStaysWithinItsBudget) {
+  auto cached = with_caching(make_in_memory_key_value_store("kv"), 4096);
+  ASSERT_TRUE(cached->init(context_).ok());
+  for (int i = 0; i < 1000; ++i) {
+    ASSERT_TRUE(cached->put(fmt::format("key{}", i), std::string(100, 'x')).ok());
+    EXPECT_LE(cached->cached_bytes(), 4096u);
+  }
+  EXPECT_GT(cached->cached_entries(), 0u);
+  EXPECT_EQ(drain(cached->all()).size(), 1000u);
+}
+
+TEST_F(DecoratorTest, FlushListenerSeesNewAndOldValuesInWriteOrder) {
+  auto cached = with_caching(make_in_memory_key_value_store("kv"), 1 << 20);
+  ASSERT_TRUE(cached->init(context_).ok());
+  std::vector<std::tuple<std::string, std::optional<std::string>, std::optional<std::string>>> seen;
+  cached->set_flush_listener(
+      [&](std::string_view key, std::optional<std::string_view> value,
+          std::optional<std::string_view> old, TimestampMs) {
+        seen.emplace_back(std::string(key),
+                          value ? std::optional<std::string>(*value) : std::nullopt,
+                          old ? std::optional<std::string>(*old) : std::nullopt);
+      },
+      /*send_old_values=*/true);
+  ASSERT_TRUE(cached->put("b", "1").ok());
+  ASSERT_TRUE(cached->put("a", "1").ok());
+  ASSERT_TRUE(cached->put("b", "2").ok());
+  ASSERT_TRUE(cached->flush().ok());
+  ASSERT_TRUE(cached->remove("a").ok());
+  ASSERT_TRUE(cached->flush().ok());
+  using T = decltype(seen)::value_type;
+  EXPECT_EQ(seen, (std::vector<T>{T{"a", "1", std::nullopt}, T{"b", "2", std::nullopt},
+                                  T{"a", std::nullopt, "1"}}));
+  ASSERT_TRUE(cached->flush().ok());
+  EXPECT_EQ(seen.size(), 3u);  // nothing dirty, nothing forwarded
+}
+
+}  // namespace
+}  // namespace sluice::state

@@ -1,0 +1,236 @@
+// RocksDB specifics: persistence across close/reopen, atomic batch + changelog offset,
+// restoration with the WAL off, errors surfaced as statuses, shared resources and the hook.
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "fmt/format.h"
+#include "gtest/gtest.h"
+#include "rocksdb/options.h"
+#include "sluice/state/rocksdb_store.h"
+#include "state_test_util.h"
+#include "test_support.h"
+
+namespace sluice::state {
+namespace {
+
+using testing::drain;
+using testing::KeyValues;
+
+// Death tests run "threadsafe" (re-executing the binary): a plain fork() would leave the child
+// without RocksDB's background threads, and its flushes would wait forever. The child finds the
+// parent's directory through the environment.
+constexpr const char* kDirEnv = "SLUICE_STATE_TEST_DIR";
+std::string death_test_dir() {
+  if (const char* dir = std::getenv(kDirEnv); dir != nullptr) {
+    return dir;
+  }
+  return sluice::testing::temp_dir("rocksdb-store");
+}
+
+class RocksDBStoreTest : public ::testing::Test {
+ public:
+  void run_child(void (RocksDBStoreTest::*body)()) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    ::setenv(kDirEnv, dir_.c_str(), 1);
+    EXPECT_EXIT((this->*body)(), ::testing::ExitedWithCode(0), "");
+    ::unsetenv(kDirEnv);
+  }
+
+  RocksDBStoreTest()
+      : dir_(death_test_dir()),
+        context_("app", TaskId{2, Partition(3)}, dir_),
+        resources_(RocksDBResources::create()) {}
+
+  std::unique_ptr<KeyValueBytesStore> open_kv() {
+    auto store = make_rocksdb_key_value_store("counts", resources_);
+    EXPECT_TRUE(store->init(context_).ok());
+    return store;
+  }
+
+  void write_batches_and_die() {
+    auto store = open_kv();
+    std::vector<KeyValueWrite> first{{"a", "1"}, {"b", "1"}};
+    bool ok = store->write_batch(first, Offset(10)).ok();
+    std::vector<KeyValueWrite> second{{"a", "2"}, {"b", std::nullopt}, {"c", "2"}};
+    ok = ok && store->write_batch(second, Offset(13)).ok();
+    std::_Exit(ok ? 0 : 1);
+  }
+
+  void restore_write_and_die() {
+    auto store = open_kv();
+    std::vector<ChangelogRecord> batch1{{"a", "1", 0, Offset(100)}, {"b", "2", 0, Offset(101)}};
+    std::vector<ChangelogRecord> batch2{{"a", std::nullopt, 0, Offset(102)},
+                                        {"c", "3", 0, Offset(103)}};
+    bool ok = store->restore_batch(batch1).ok() && store->restore_batch(batch2).ok() &&
+              store->committed_offset() == Offset(104);
+    // A logged write after restoration must not leave the unlogged restore behind.
+    ok = ok && store->put("d", "4").ok();
+    std::_Exit(ok ? 0 : 1);
+  }
+
+  std::string dir_;
+  BasicStateStoreContext context_;
+  std::shared_ptr<RocksDBResources> resources_;
+};
+
+TEST_F(RocksDBStoreTest, StoreDirectoryFollowsTheLayout) {
+  auto store = open_kv();
+  EXPECT_TRUE(std::filesystem::is_directory(std::filesystem::path(dir_) / "app" / "2_3" /
+                                            "rocksdb" / "counts"));
+  EXPECT_EQ(rocksdb_store_dir(dir_, "app", TaskId{2, Partition(3)}, "counts"),
+            std::filesystem::path(dir_) / "app" / "2_3" / "rocksdb" / "counts");
+  EXPECT_TRUE(store->close().ok());
+}
+
+TEST_F(RocksDBStoreTest, DataSurvivesCloseAndReopen) {
+  {
+    auto store = open_kv();
+    ASSERT_TRUE(store->put("a", "1").ok());
+    ASSERT_TRUE(store->put("b", "2").ok());
+    ASSERT_TRUE(store->remove("a").ok());
+    ASSERT_TRUE(store->commit(Offset(42)).ok());
+    ASSERT_TRUE(store->close().ok());
+  }
+  auto store = open_kv();
+  EXPECT_EQ(drain(store->all()), (KeyValues{{"b", "2"}}));
+  EXPECT_EQ(store->committed_offset(), Offset(42));
+  EXPECT_TRUE(store->close().ok());
+}
+
+TEST_F(RocksDBStoreTest, DataSurvivesDestructionWithoutClose) {
+  {
+    auto store = open_kv();
+    ASSERT_TRUE(store->put("a", "1").ok());
+  }  // the destructor closes
+  auto store = open_kv();
+  EXPECT_EQ(*store->get("a"), "1");
+}
+
+TEST_F(RocksDBStoreTest, FreshStoreHasNoOffset) {
+  auto store = open_kv();
+  EXPECT_EQ(store->committed_offset(), std::nullopt);
+}
+
+TEST_F(RocksDBStoreTest, BatchAndOffsetAreAppliedTogether) {
+  // A child process writes two batches and dies without closing anything (no destructors, no
+  // flush): the WAL is the only record of the batches.
+  run_child(&RocksDBStoreTest::write_batches_and_die);
+  auto store = open_kv();
+  EXPECT_EQ(store->committed_offset(), Offset(13));
+  EXPECT_EQ(drain(store->all()), (KeyValues{{"a", "2"}, {"c", "2"}}));
+}
+
+TEST_F(RocksDBStoreTest, BatchWithoutOffsetKeepsTheStoredOne) {
+  auto store = open_kv();
+  std::vector<KeyValueWrite> w{{"a", "1"}};
+  ASSERT_TRUE(store->write_batch(w, Offset(5)).ok());
+  ASSERT_TRUE(store->write_batch(w, std::nullopt).ok());
+  EXPECT_EQ(store->committed_offset(), Offset(5));
+}
+
+TEST_F(RocksDBStoreTest, RestoreBatchesAreDurableAndRecordTheOffset) {
+  // The child restores with the WAL off, makes one logged write, and dies without closing.
+  run_child(&RocksDBStoreTest::restore_write_and_die);
+  auto store = open_kv();
+  EXPECT_EQ(store->committed_offset(), Offset(104));
+  EXPECT_EQ(drain(store->all()), (KeyValues{{"b", "2"}, {"c", "3"}, {"d", "4"}}));
+}
+
+TEST_F(RocksDBStoreTest, DirectoryThatIsAFileIsAnErrorNamingThePath) {
+  auto path = rocksdb_store_dir(dir_, "app", TaskId{2, Partition(3)}, "counts");
+  std::filesystem::create_directories(path.parent_path());
+  std::ofstream(path) << "not a directory";
+  auto store = make_rocksdb_key_value_store("counts", resources_);
+  absl::Status s = store->init(context_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(path.string()), std::string_view::npos) << s;
+  EXPECT_NE(s.message().find("counts"), std::string_view::npos) << s;
+  EXPECT_FALSE(store->is_open());
+  EXPECT_FALSE(store->get("a").ok());
+}
+
+TEST_F(RocksDBStoreTest, CorruptDatabaseIsAnErrorNotAnEmptyStore) {
+  {
+    auto store = open_kv();
+    ASSERT_TRUE(store->put("a", "1").ok());
+    ASSERT_TRUE(store->close().ok());
+  }
+  auto path = rocksdb_store_dir(dir_, "app", TaskId{2, Partition(3)}, "counts");
+  std::ofstream(path / "CURRENT", std::ios::trunc) << "MANIFEST-999999\n";
+  auto store = make_rocksdb_key_value_store("counts", resources_);
+  absl::Status s = store->init(context_);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("counts"), std::string_view::npos) << s;
+}
+
+TEST_F(RocksDBStoreTest, OpenIteratorBlocksClose) {
+  auto store = open_kv();
+  ASSERT_TRUE(store->put("a", "1").ok());
+  auto it = store->all();
+  EXPECT_EQ(store->close().code(), absl::StatusCode::kFailedPrecondition);
+  it.reset();
+  EXPECT_TRUE(store->close().ok());
+}
+
+TEST_F(RocksDBStoreTest, ConfigSetterSeesEveryStore) {
+  std::vector<std::string> seen;
+  RocksDBConfig config;
+  config.config_setter = [&](const std::string& name, rocksdb::Options& options) {
+    seen.push_back(name);
+    options.max_write_buffer_number = 3;
+  };
+  auto resources = RocksDBResources::create(config);
+  auto kv = make_rocksdb_key_value_store("one", resources);
+  auto win = make_rocksdb_window_store("two", WindowStoreOptions{}, resources);
+  ASSERT_TRUE(kv->init(context_).ok());
+  ASSERT_TRUE(win->init(context_).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"one", "two"}));
+}
+
+TEST_F(RocksDBStoreTest, StoresShareOneBlockCache) {
+  RocksDBConfig config;
+  config.block_cache_bytes = 8u << 20;
+  config.write_buffer_bytes = 4u << 20;
+  auto resources = RocksDBResources::create(config);
+  std::vector<std::unique_ptr<KeyValueBytesStore>> stores;
+  for (int i = 0; i < 3; ++i) {
+    stores.push_back(make_rocksdb_key_value_store(fmt::format("s{}", i), resources));
+    ASSERT_TRUE(stores.back()->init(context_).ok());
+  }
+  std::string value(1000, 'x');
+  for (auto& store : stores) {
+    for (int i = 0; i < 200; ++i) ASSERT_TRUE(store->put(fmt::format("k{}", i), value).ok());
+  }
+  // Memtables of all three stores are charged to the one cache.
+  EXPECT_GT(resources->cache_usage(), 0u);
+  EXPECT_LE(resources->cache_usage(), config.block_cache_bytes + (1u << 20));
+}
+
+TEST_F(RocksDBStoreTest, WindowStoreSurvivesReopenWithRetention) {
+  WindowStoreOptions options;
+  options.retention_ms = 1000;
+  options.segment_interval_ms = 500;
+  options.window_size_ms = 10;
+  {
+    auto store = make_rocksdb_window_store("win", options, resources_);
+    ASSERT_TRUE(store->init(context_).ok());
+    ASSERT_TRUE(store->put("k", "a", 100).ok());
+    ASSERT_TRUE(store->put("k", "b", 600).ok());
+    ASSERT_TRUE(store->put("k", "c", 1300).ok());  // stream time 1300: 100 expired
+    ASSERT_TRUE(store->commit(Offset(3)).ok());
+    ASSERT_TRUE(store->close().ok());
+  }
+  auto store = make_rocksdb_window_store("win", options, resources_);
+  ASSERT_TRUE(store->init(context_).ok());
+  EXPECT_EQ(store->committed_offset(), Offset(3));
+  EXPECT_EQ(store->observed_stream_time(), 1300);
+  auto all = testing::drain(store->fetch("k", 0, 5000));
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(std::get<3>(all[0]), "b");
+  EXPECT_EQ(std::get<3>(all[1]), "c");
+  EXPECT_TRUE(store->close().ok());
+}
+
+}  // namespace
+}  // namespace sluice::state
