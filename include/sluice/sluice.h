@@ -1,12 +1,22 @@
 // The one header a Sluice application includes.
 #pragma once
 
+#include "sluice/core/error_handlers.h"
+#include "sluice/core/headers.h"
 #include "sluice/core/json_serde.h"
+#include "sluice/core/partitioner.h"
+#include "sluice/core/processor.h"
 #include "sluice/core/protobuf_serde.h"
+#include "sluice/core/record.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/streams_config.h"
+#include "sluice/core/timestamp_extractor.h"
+#include "sluice/core/topology.h"
 #include "sluice/core/types.h"
 #include "sluice/core/windowed.h"
+#include "sluice/dsl/streams_builder.h"
+#include "sluice/runtime/topology_test_driver.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/checkpoint.h"

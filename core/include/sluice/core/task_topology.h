@@ -1,0 +1,96 @@
+// TaskTopology: one sub-topology instantiated for one task, the unit the runtime's StreamTask
+// and the TopologyTestDriver drive.
+//
+// Operation: Topology::build_task makes it; init() once; then process() for each record read
+// from one of source_topics(), punctuate_wall_clock() as time passes; close() at the end.
+// Stream time is the highest record timestamp seen; stream-time punctuators fire after the
+// record that advanced it. Failures configured to stop the task come back as a non-OK Status
+// naming topic, partition and offset; after that the task must be closed and dropped.
+// Concurrency: single-threaded (one task, one thread).
+// Limitations: stores are created but not initialized/restored here; that is the state
+// layer's and the runtime's job.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "sluice/core/processor_context.h"
+#include "sluice/core/processor_node.h"
+#include "sluice/core/topology.h"
+
+namespace sluice {
+
+class TaskTopology final : public TaskContext {
+ public:
+  ~TaskTopology() override;
+
+  absl::Status init();
+  // `raw.topic` is the resolved topic name (see Topology::resolve_topic).
+  absl::Status process(const RawRecord& raw);
+  absl::Status punctuate_wall_clock(TimestampMs now);
+  void close();
+
+  // Resolved names of the topics this task reads.
+  std::vector<std::string> source_topics() const;
+  // Stores owned by this task, by name.
+  StateStore* store(std::string_view name) const;
+  const std::vector<std::string>& store_names() const { return store_names_; }
+
+  // TaskContext
+  const std::string& application_id() const override { return env_.application_id; }
+  const TaskId& task_id() const override { return env_.task_id; }
+  std::optional<RecordMetadata> record_metadata() const override;
+  TimestampMs stream_time() const override { return stream_time_; }
+  TimestampMs wall_clock_ms() const override;
+  TimestampMs partition_time() const override;
+  StateStore* get_state_store(std::string_view name) override { return store(name); }
+  Cancellable schedule(std::chrono::milliseconds interval, PunctuationType type,
+                       std::function<void(TimestampMs)> punctuator,
+                       std::string_view node_name) override;
+  RecordCollector& collector() override { return *env_.collector; }
+  void on_record_timestamp(TimestampMs timestamp) override;
+  void handle_processing_error(std::string_view node, std::string_view error) override;
+  void handle_deserialization_error(std::string_view node, std::string_view error) override;
+
+ private:
+  friend class Topology;
+  struct Punctuation {
+    std::string node;
+    std::chrono::milliseconds interval;
+    std::function<void(TimestampMs)> punctuator;
+    std::shared_ptr<bool> cancelled;
+    TimestampMs next = -1;  // -1: stream-time punctuator waiting for the first stream time
+  };
+
+  explicit TaskTopology(TaskEnvironment env);
+  absl::Status punctuate(std::deque<Punctuation>& queue, TimestampMs now);
+  ErrorHandlerContext error_context(std::string_view node, std::string_view error) const;
+
+  TaskEnvironment env_;
+  std::vector<std::unique_ptr<ProcessorNodeBase>> nodes_;
+  std::vector<std::vector<std::string>> node_stores_;
+  std::map<std::string, SourceNodeBase*, std::less<>> sources_by_topic_;
+  std::map<std::string, std::shared_ptr<StateStore>, std::less<>> stores_;
+  std::vector<std::string> store_names_;
+  std::deque<Punctuation> stream_time_punctuations_;
+  std::deque<Punctuation> wall_clock_punctuations_;
+  struct PartitionTime {
+    std::string topic;
+    int32_t partition;
+    TimestampMs time;
+  };
+  // Few entries (one per input partition of the task): a vector avoids per-record allocation.
+  std::vector<PartitionTime> partition_times_;
+  const RawRecord* current_ = nullptr;  // the source record being processed, if any
+  TimestampMs current_timestamp_ = -1;
+  TimestampMs stream_time_ = -1;
+  bool initialized_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace sluice

@@ -1,0 +1,261 @@
+// TaskTopology (one sub-topology instantiated for one task) and Topology::build_task.
+#include <algorithm>
+
+#include "fmt/format.h"
+#include "sluice/core/task_topology.h"
+
+namespace sluice {
+
+absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
+    int32_t subtopology, TaskEnvironment environment) const {
+  if (environment.collector == nullptr) {
+    return absl::InvalidArgumentError("TaskEnvironment.collector must be set");
+  }
+  if (!environment.deserialization_handler) {
+    environment.deserialization_handler = error_handlers::deserialization_log_and_fail();
+  }
+  if (!environment.processing_handler) {
+    environment.processing_handler = error_handlers::processing_log_and_fail();
+  }
+  if (!environment.wall_clock) environment.wall_clock = [] { return TimestampMs{0}; };
+
+  const auto subs = subtopologies();
+  auto sub = std::find_if(subs.begin(), subs.end(),
+                          [&](const SubtopologyInfo& s) { return s.id == subtopology; });
+  if (sub == subs.end()) {
+    return absl::NotFoundError(fmt::format("the topology has no sub-topology {}", subtopology));
+  }
+  const std::string app_id = environment.application_id;
+  std::unique_ptr<TaskTopology> task(new TaskTopology(std::move(environment)));
+
+  std::map<std::string, ProcessorNodeBase*, std::less<>> made;
+  for (const auto& name : sub->nodes) {
+    const TopologyNode& n = *node(name);
+    std::unique_ptr<ProcessorNodeBase> instance = n.factory ? n.factory() : nullptr;
+    if (!instance) {
+      return absl::InternalError(fmt::format("the factory of node '{}' made no node", name));
+    }
+    if (n.kind == NodeKind::kSource) {
+      auto* source = dynamic_cast<SourceNodeBase*>(instance.get());
+      if (source == nullptr) {
+        return absl::InvalidArgumentError(
+            fmt::format("the factory of source '{}' made a node that is not a source", name));
+      }
+      for (const auto& t : n.topics)
+        task->sources_by_topic_.emplace(resolve_topic(app_id, t), source);
+    } else if (n.kind == NodeKind::kSink && !n.topics.empty()) {
+      auto* sink = dynamic_cast<SinkNodeBase*>(instance.get());
+      if (sink == nullptr) {
+        return absl::InvalidArgumentError(
+            fmt::format("the factory of sink '{}' made a node that is not a sink", name));
+      }
+      sink->set_topic(resolve_topic(app_id, n.topics.front()));
+    }
+    made.emplace(name, instance.get());
+    task->nodes_.push_back(std::move(instance));
+    task->node_stores_.push_back(n.stores);
+  }
+  for (const auto& name : sub->nodes) {
+    for (const auto& child : node(name)->children) {
+      if (auto st = made.at(name)->add_child(*made.at(child)); !st.ok()) return st;
+    }
+  }
+  for (const auto& s : sub->stores) {
+    auto it = stores_.find(s);
+    if (it == stores_.end()) {
+      return absl::InvalidArgumentError(fmt::format(
+          "store '{}' is connected to a processor but was never added to the topology", s));
+    }
+    std::shared_ptr<StateStore> store = it->second();
+    if (!store)
+      return absl::InternalError(fmt::format("the factory of store '{}' made no store", s));
+    task->stores_.emplace(s, std::move(store));
+    task->store_names_.push_back(s);
+  }
+  return task;
+}
+
+TaskTopology::TaskTopology(TaskEnvironment env) : env_(std::move(env)) {}
+
+TaskTopology::~TaskTopology() { close(); }
+
+absl::Status TaskTopology::init() {
+  if (initialized_) return absl::OkStatus();
+  initialized_ = true;
+  try {
+    for (size_t i = 0; i < nodes_.size(); ++i) nodes_[i]->init(*this, node_stores_[i]);
+  } catch (const StreamsException& e) {
+    return absl::InternalError(e.what());
+  }
+  return absl::OkStatus();
+}
+
+void TaskTopology::close() {
+  if (!initialized_ || closed_) return;
+  closed_ = true;
+  for (auto& n : nodes_) {
+    try {
+      n->close();
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "sluice: task {}: closing node {} failed: {}\n", env_.task_id.to_string(),
+                 n->name(), e.what());
+    }
+  }
+}
+
+std::vector<std::string> TaskTopology::source_topics() const {
+  std::vector<std::string> out;
+  for (const auto& [t, s] : sources_by_topic_) out.push_back(t);
+  return out;
+}
+
+StateStore* TaskTopology::store(std::string_view name) const {
+  auto it = stores_.find(name);
+  return it == stores_.end() ? nullptr : it->second.get();
+}
+
+absl::Status TaskTopology::process(const RawRecord& raw) {
+  if (!initialized_ || closed_) {
+    return absl::FailedPreconditionError(
+        fmt::format("task {} is not running", env_.task_id.to_string()));
+  }
+  auto it = sources_by_topic_.find(raw.topic);
+  if (it == sources_by_topic_.end()) {
+    return absl::InvalidArgumentError(
+        fmt::format("task {} does not read topic {}", env_.task_id.to_string(), raw.topic));
+  }
+  const TimestampMs before = stream_time_;
+  current_ = &raw;
+  current_timestamp_ = raw.timestamp;
+  absl::Status status;
+  try {
+    it->second->process_raw(raw);
+  } catch (const StreamsException& e) {
+    status = absl::InternalError(e.what());
+  }
+  current_ = nullptr;
+  if (!status.ok()) return status;
+  if (stream_time_ > before) return punctuate(stream_time_punctuations_, stream_time_);
+  return absl::OkStatus();
+}
+
+absl::Status TaskTopology::punctuate_wall_clock(TimestampMs now) {
+  if (!initialized_ || closed_) return absl::OkStatus();
+  return punctuate(wall_clock_punctuations_, now);
+}
+
+absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs now) {
+  // Index loop: a punctuator may schedule more (deque keeps references stable on push_back).
+  const size_t n = queue.size();
+  for (size_t i = 0; i < n; ++i) {
+    Punctuation& p = queue[i];
+    if (*p.cancelled || now < p.next) continue;
+    const int64_t interval = p.interval.count();
+    try {
+      run_guarded(*this, p.node, [&] { p.punctuator(now); });
+    } catch (const StreamsException& e) {
+      return absl::InternalError(e.what());
+    }
+    // Kafka Streams' PunctuationSchedule.next: skip missed intervals instead of firing
+    // repeatedly after a gap.
+    TimestampMs next = p.next + interval;
+    if (now >= next) next = p.next + ((now - p.next) / interval + 1) * interval;
+    queue[i].next = next;
+  }
+  std::erase_if(queue, [](const Punctuation& p) { return *p.cancelled; });
+  return absl::OkStatus();
+}
+
+std::optional<RecordMetadata> TaskTopology::record_metadata() const {
+  if (current_ == nullptr) return std::nullopt;
+  return RecordMetadata{current_->topic, current_->partition, current_->offset, current_timestamp_,
+                        &current_->headers};
+}
+
+TimestampMs TaskTopology::wall_clock_ms() const { return env_.wall_clock(); }
+
+TimestampMs TaskTopology::partition_time() const {
+  if (current_ == nullptr) return -1;
+  for (const auto& pt : partition_times_) {
+    if (pt.partition == current_->partition && pt.topic == current_->topic) return pt.time;
+  }
+  return -1;
+}
+
+Cancellable TaskTopology::schedule(std::chrono::milliseconds interval, PunctuationType type,
+                                   std::function<void(TimestampMs)> punctuator,
+                                   std::string_view node_name) {
+  if (interval.count() < 1) {
+    throw StreamsException(
+        fmt::format("node '{}' scheduled a punctuation with interval {} ms; it "
+                    "must be at least 1 ms",
+                    node_name, interval.count()));
+  }
+  Punctuation p;
+  p.node = std::string(node_name);
+  p.interval = interval;
+  p.punctuator = std::move(punctuator);
+  p.cancelled = std::make_shared<bool>(false);
+  Cancellable handle(p.cancelled);
+  if (type == PunctuationType::kStreamTime) {
+    // Aligned to 0: the first fires as soon as there is a stream time (Kafka Streams).
+    p.next = 0;
+    stream_time_punctuations_.push_back(std::move(p));
+  } else {
+    p.next = wall_clock_ms() + interval.count();
+    wall_clock_punctuations_.push_back(std::move(p));
+  }
+  return handle;
+}
+
+void TaskTopology::on_record_timestamp(TimestampMs timestamp) {
+  current_timestamp_ = timestamp;
+  stream_time_ = std::max(stream_time_, timestamp);
+  if (current_ == nullptr) return;
+  for (auto& pt : partition_times_) {
+    if (pt.partition == current_->partition && pt.topic == current_->topic) {
+      pt.time = std::max(pt.time, timestamp);
+      return;
+    }
+  }
+  partition_times_.push_back({std::string(current_->topic), current_->partition, timestamp});
+}
+
+ErrorHandlerContext TaskTopology::error_context(std::string_view node,
+                                                std::string_view error) const {
+  ErrorHandlerContext ctx;
+  if (current_ != nullptr) {
+    ctx.topic = current_->topic;
+    ctx.partition = current_->partition;
+    ctx.offset = current_->offset;
+    ctx.timestamp = current_timestamp_;
+    ctx.headers = &current_->headers;
+    ctx.raw_key = current_->key;
+    ctx.raw_value = current_->value;
+  }
+  ctx.processor_node = node;
+  ctx.error = error;
+  return ctx;
+}
+
+void TaskTopology::handle_processing_error(std::string_view node, std::string_view error) {
+  const std::string task = env_.task_id.to_string();
+  ErrorHandlerContext ctx = error_context(node, error);
+  ctx.task_id = task;
+  if (env_.processing_handler->handle(ctx, *env_.collector) == HandlerResponse::kFail) {
+    throw StreamsException(error_handlers::describe_failure(
+        "Processing exception handler is set to fail upon a processing error.", ctx));
+  }
+}
+
+void TaskTopology::handle_deserialization_error(std::string_view node, std::string_view error) {
+  const std::string task = env_.task_id.to_string();
+  ErrorHandlerContext ctx = error_context(node, error);
+  ctx.task_id = task;
+  if (env_.deserialization_handler->handle(ctx, *env_.collector) == HandlerResponse::kFail) {
+    throw StreamsException(error_handlers::describe_failure(
+        "Deserialization exception handler is set to fail upon a deserialization error.", ctx));
+  }
+}
+
+}  // namespace sluice

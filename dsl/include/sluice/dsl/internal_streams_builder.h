@@ -1,0 +1,34 @@
+// InternalStreamsBuilder: the untyped state behind StreamsBuilder and every KStream handle —
+// the Topology being built and the first error a DSL call ran into.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "sluice/core/topology.h"
+#include "sluice/dsl/options.h"
+
+namespace sluice {
+
+// Operation: DSL calls return handles for chaining, so they cannot return a Status; a
+// failing call records its error here and StreamsBuilder::build() reports the first one.
+// Concurrency: build a topology on one thread.
+class InternalStreamsBuilder {
+ public:
+  Topology& topology() { return topology_; }
+  const Topology& topology() const { return topology_; }
+
+  // The user's name if given, else a generated "<prefix>0000000007".
+  std::string name(const Named& named, std::string_view prefix);
+  std::string name(const std::string& given, std::string_view prefix);
+  // Keeps the first error; `context` says which DSL call failed.
+  void record(const absl::Status& status, std::string_view context);
+  const absl::Status& status() const { return status_; }
+
+ private:
+  Topology topology_;
+  absl::Status status_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,134 @@
+// Options of DSL operators, in Kafka Streams' words: Named, Consumed, Produced, Repartitioned,
+// Branched. Typed options are made by static factories that deduce K and V from the serdes:
+//   Consumed::with(key_serde, value_serde).with_timestamp_extractor(...).with_name("src")
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "sluice/core/partitioner.h"
+#include "sluice/core/serde.h"
+#include "sluice/core/timestamp_extractor.h"
+
+namespace sluice {
+
+namespace dsl_detail {
+template <typename S>
+using SerdeType = typename std::remove_const_t<S>::Type;
+}  // namespace dsl_detail
+
+// A processor name chosen by the user instead of a generated KSTREAM-...-0000000001.
+struct Named {
+  std::string name;
+  static Named as(std::string name) { return Named{std::move(name)}; }
+};
+
+template <typename K, typename V>
+struct ConsumedOptions {
+  SerdePtr<K> key_serde;
+  SerdePtr<V> value_serde;
+  TimestampExtractor<K, V> timestamp_extractor;  // empty: the record timestamp
+  std::string name;                              // of the source node
+
+  ConsumedOptions with_timestamp_extractor(TimestampExtractor<K, V> e) const {
+    ConsumedOptions c = *this;
+    c.timestamp_extractor = std::move(e);
+    return c;
+  }
+  ConsumedOptions with_name(std::string n) const {
+    ConsumedOptions c = *this;
+    c.name = std::move(n);
+    return c;
+  }
+};
+
+struct Consumed {
+  template <typename KS, typename VS>
+  static ConsumedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+      std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
+    return {std::move(key_serde), std::move(value_serde), nullptr, ""};
+  }
+};
+
+template <typename K, typename V>
+struct ProducedOptions {
+  SerdePtr<K> key_serde;  // null: the stream's serde
+  SerdePtr<V> value_serde;
+  StreamPartitioner<K, V> partitioner;  // empty: the producer hashes the key bytes
+  std::string name;                     // of the sink node
+
+  ProducedOptions with_stream_partitioner(StreamPartitioner<K, V> p) const {
+    ProducedOptions c = *this;
+    c.partitioner = std::move(p);
+    return c;
+  }
+  ProducedOptions with_name(std::string n) const {
+    ProducedOptions c = *this;
+    c.name = std::move(n);
+    return c;
+  }
+};
+
+struct Produced {
+  template <typename KS, typename VS>
+  static ProducedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+      std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
+    return {std::move(key_serde), std::move(value_serde), nullptr, ""};
+  }
+};
+
+template <typename K, typename V>
+struct RepartitionedOptions {
+  SerdePtr<K> key_serde;  // null: the stream's serde
+  SerdePtr<V> value_serde;
+  StreamPartitioner<K, V> partitioner;
+  // The topic becomes "<application.id>-<name>-repartition"; empty: generated.
+  std::string name;
+  std::optional<int32_t> number_of_partitions;
+
+  RepartitionedOptions with_name(std::string n) const {
+    RepartitionedOptions c = *this;
+    c.name = std::move(n);
+    return c;
+  }
+  RepartitionedOptions with_stream_partitioner(StreamPartitioner<K, V> p) const {
+    RepartitionedOptions c = *this;
+    c.partitioner = std::move(p);
+    return c;
+  }
+  RepartitionedOptions with_number_of_partitions(int32_t n) const {
+    RepartitionedOptions c = *this;
+    c.number_of_partitions = n;
+    return c;
+  }
+};
+
+// Untyped repartition options (name, partition count) for Repartitioned::as(name).
+struct RepartitionedName {
+  std::string name;
+  std::optional<int32_t> number_of_partitions;
+  RepartitionedName with_number_of_partitions(int32_t n) const {
+    return RepartitionedName{name, n};
+  }
+};
+
+struct Repartitioned {
+  template <typename KS, typename VS>
+  static RepartitionedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+      std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
+    return {std::move(key_serde), std::move(value_serde), nullptr, "", std::nullopt};
+  }
+  static RepartitionedName as(std::string name) { return RepartitionedName{std::move(name), {}}; }
+};
+
+// The name of one branch of split(): the branch's stream is "<split name><branch name>".
+struct Branched {
+  std::string name;
+  static Branched as(std::string name) { return Branched{std::move(name)}; }
+};
+
+}  // namespace sluice

@@ -1,0 +1,124 @@
+// TaskTopology without the driver: what the runtime's StreamTask relies on (build_task per
+// sub-topology, resolved topic names, bytes in, bytes out through a RecordCollector).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "sluice/core/serdes.h"
+#include "sluice/core/task_topology.h"
+#include "sluice/core/topology.h"
+
+namespace sluice {
+namespace {
+
+SerdePtr<std::string> strings() { return serdes::string(); }
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class Upper final : public Processor<std::string, std::string, std::string, std::string> {
+ public:
+  void process(Record<std::string, std::string> r) override {
+    std::string v = *r.value();
+    for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    context().forward(std::move(r).with_value(std::move(v)));
+  }
+};
+
+struct VectorCollector final : RecordCollector {
+  void send(const OutgoingRecord& r) override {
+    sent.push_back(std::string(r.topic) + "|" + std::string(r.key.value_or("<null>")) + "|" +
+                   std::string(r.value.value_or("<null>")) + "|" + std::to_string(r.timestamp));
+  }
+  std::optional<int32_t> partitions_for(std::string_view) override { return std::nullopt; }
+  std::vector<std::string> sent;
+};
+
+Topology two_subtopologies() {
+  Topology t;
+  EXPECT_TRUE((t.add_source<std::string, std::string>("src", {"in"}, strings(), strings())).ok());
+  EXPECT_TRUE((t.add_processor<std::string, std::string, std::string, std::string>(
+                   "upper", [] { return std::make_unique<Upper>(); }, {"src"}))
+                  .ok());
+  t.add_internal_topic("x-repartition");
+  EXPECT_TRUE((t.add_sink<std::string, std::string>("sink", "x-repartition", strings(), strings(),
+                                                    {"upper"}))
+                  .ok());
+  EXPECT_TRUE(
+      (t.add_source<std::string, std::string>("src2", {"x-repartition"}, strings(), strings()))
+          .ok());
+  EXPECT_TRUE(
+      (t.add_sink<std::string, std::string>("out", "final", strings(), strings(), {"src2"})).ok());
+  return t;
+}
+
+TEST(TopologyTask, NamesFollowKafkaStreams) {
+  Topology t;
+  EXPECT_EQ(t.new_node_name("KSTREAM-FILTER-"), "KSTREAM-FILTER-0000000000");
+  EXPECT_EQ(t.new_node_name("KSTREAM-SINK-"), "KSTREAM-SINK-0000000001");
+}
+
+TEST(TopologyTask, EachSubtopologyBecomesATaskReadingResolvedTopics) {
+  Topology t = two_subtopologies();
+  auto subs = t.subtopologies();
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_THAT(subs[0].source_topics, ElementsAre("in"));
+  EXPECT_THAT(subs[0].sink_topics, ElementsAre("x-repartition"));
+  EXPECT_THAT(subs[1].repartition_source_topics, ElementsAre("x-repartition"));
+
+  VectorCollector collector;
+  TaskEnvironment env;
+  env.application_id = "app";
+  env.collector = &collector;
+  auto first = t.build_task(0, env);
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = t.build_task(1, env);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT((*second)->source_topics(), ElementsAre("app-x-repartition"));
+  ASSERT_TRUE((*first)->init().ok());
+  ASSERT_TRUE((*second)->init().ok());
+
+  RawRecord raw;
+  raw.topic = "in";
+  raw.key = "k";
+  raw.value = "hello";
+  raw.timestamp = 5;
+  ASSERT_TRUE((*first)->process(raw).ok());
+  RawRecord tombstone;
+  tombstone.topic = "app-x-repartition";
+  tombstone.timestamp = 6;
+  ASSERT_TRUE((*second)->process(tombstone).ok());
+  EXPECT_THAT(collector.sent, ElementsAre("app-x-repartition|k|HELLO|5", "final|<null>|<null>|6"));
+  EXPECT_EQ((*second)->stream_time(), 6);
+
+  raw.topic = "elsewhere";
+  absl::Status st = (*first)->process(raw);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("does not read topic elsewhere"));
+}
+
+TEST(TopologyTask, BuildTaskChecksItsArguments) {
+  Topology t = two_subtopologies();
+  VectorCollector collector;
+  TaskEnvironment env;
+  EXPECT_FALSE(t.build_task(0, env).ok());  // no collector
+  env.collector = &collector;
+  auto missing = t.build_task(7, env);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("no sub-topology 7"));
+}
+
+TEST(TopologyTask, StoresMustBeAddedBeforeUse) {
+  Topology t = two_subtopologies();
+  ASSERT_TRUE(t.connect_processor_and_state_stores("upper", {"ghost"}).ok());
+  EXPECT_FALSE(t.connect_processor_and_state_stores("src", {"ghost"}).ok());
+  VectorCollector collector;
+  TaskEnvironment env;
+  env.collector = &collector;
+  auto task = t.build_task(0, env);
+  ASSERT_FALSE(task.ok());
+  EXPECT_THAT(std::string(task.status().message()), HasSubstr("store 'ghost'"));
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,180 @@
+// describe() and to_dot() of topologies built with the DSL: generated and user-given names,
+// sub-topologies split at repartition topics, Kafka Streams' text layout.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <set>
+#include <string>
+
+#include "sluice/core/serdes.h"
+#include "sluice/dsl/streams_builder.h"
+
+namespace sluice {
+namespace {
+
+SerdePtr<std::string> strings() { return serdes::string(); }
+
+TEST(DslDescribe, FilterToSink) {
+  StreamsBuilder builder;
+  builder.stream("input", Consumed::with(strings(), strings()))
+      .filter([](const std::string& v) { return !v.empty(); })
+      .to("output");
+  const std::string expected =
+      "Topologies:\n"
+      "   Sub-topology: 0\n"
+      "    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n"
+      "      --> KSTREAM-FILTER-0000000001\n"
+      "    Processor: KSTREAM-FILTER-0000000001 (stores: [])\n"
+      "      --> KSTREAM-SINK-0000000002\n"
+      "      <-- KSTREAM-SOURCE-0000000000\n"
+      "    Sink: KSTREAM-SINK-0000000002 (topic: output)\n"
+      "      <-- KSTREAM-FILTER-0000000001\n"
+      "\n";
+  EXPECT_EQ(builder.build().value().describe(), expected);
+}
+
+TEST(DslDescribe, RepartitionSplitsSubtopologies) {
+  StreamsBuilder builder;
+  builder.stream("input", Consumed::with(strings(), strings()))
+      .select_key([](const std::string& v) { return v; })
+      .repartition()
+      .filter([](const std::string&) { return true; }, Named::as("after"))
+      .to("output");
+  Topology topology = builder.build().value();
+  const std::string expected =
+      "Topologies:\n"
+      "   Sub-topology: 0\n"
+      "    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n"
+      "      --> KSTREAM-KEY-SELECT-0000000001\n"
+      "    Processor: KSTREAM-KEY-SELECT-0000000001 (stores: [])\n"
+      "      --> KSTREAM-REPARTITION-0000000002-repartition-sink\n"
+      "      <-- KSTREAM-SOURCE-0000000000\n"
+      "    Sink: KSTREAM-REPARTITION-0000000002-repartition-sink (topic: "
+      "KSTREAM-REPARTITION-0000000002-repartition)\n"
+      "      <-- KSTREAM-KEY-SELECT-0000000001\n"
+      "\n"
+      "  Sub-topology: 1\n"
+      "    Source: KSTREAM-REPARTITION-0000000002-repartition-source (topics: "
+      "[KSTREAM-REPARTITION-0000000002-repartition])\n"
+      "      --> after\n"
+      "    Processor: after (stores: [])\n"
+      "      --> KSTREAM-SINK-0000000003\n"
+      "      <-- KSTREAM-REPARTITION-0000000002-repartition-source\n"
+      "    Sink: KSTREAM-SINK-0000000003 (topic: output)\n"
+      "      <-- after\n"
+      "\n";
+  EXPECT_EQ(topology.describe(), expected);
+  EXPECT_TRUE(topology.is_internal_topic("KSTREAM-REPARTITION-0000000002-repartition"));
+  EXPECT_EQ(topology.resolve_topic("app", "KSTREAM-REPARTITION-0000000002-repartition"),
+            "app-KSTREAM-REPARTITION-0000000002-repartition");
+  auto subs = topology.subtopologies();
+  ASSERT_EQ(subs.size(), 2u);
+  EXPECT_THAT(subs[1].repartition_source_topics,
+              ::testing::ElementsAre("KSTREAM-REPARTITION-0000000002-repartition"));
+}
+
+TEST(DslDescribe, SplitBranchesAndNamedRepartition) {
+  StreamsBuilder builder;
+  auto branches = builder.stream("input", Consumed::with(strings(), strings()))
+                      .split(Named::as("split-"))
+                      .branch([](const std::string& v) { return v == "a"; }, Branched::as("a"))
+                      .branch([](const std::string& v) { return v == "b"; })
+                      .default_branch();
+  ASSERT_EQ(branches.size(), 3u);
+  branches.at("split-a").to("out-a");
+  branches.at("split-2").repartition(Repartitioned::as("by-b")).to("out-b");
+  branches.at("split-0").to("out-other");
+  const std::string expected =
+      "Topologies:\n"
+      "   Sub-topology: 0\n"
+      "    Source: KSTREAM-SOURCE-0000000000 (topics: [input])\n"
+      "      --> split-\n"
+      "    Processor: split- (stores: [])\n"
+      "      --> split-0, split-2, split-a\n"
+      "      <-- KSTREAM-SOURCE-0000000000\n"
+      "    Processor: split-0 (stores: [])\n"
+      "      --> KSTREAM-SINK-0000000003\n"
+      "      <-- split-\n"
+      "    Processor: split-2 (stores: [])\n"
+      "      --> by-b-repartition-sink\n"
+      "      <-- split-\n"
+      "    Processor: split-a (stores: [])\n"
+      "      --> KSTREAM-SINK-0000000001\n"
+      "      <-- split-\n"
+      "    Sink: KSTREAM-SINK-0000000001 (topic: out-a)\n"
+      "      <-- split-a\n"
+      "    Sink: KSTREAM-SINK-0000000003 (topic: out-other)\n"
+      "      <-- split-0\n"
+      "    Sink: by-b-repartition-sink (topic: by-b-repartition)\n"
+      "      <-- split-2\n"
+      "\n"
+      "  Sub-topology: 1\n"
+      "    Source: by-b-repartition-source (topics: [by-b-repartition])\n"
+      "      --> KSTREAM-SINK-0000000002\n"
+      "    Sink: KSTREAM-SINK-0000000002 (topic: out-b)\n"
+      "      <-- by-b-repartition-source\n"
+      "\n";
+  EXPECT_EQ(builder.build().value().describe(), expected);
+}
+
+// Minimal structural check of the DOT text: one digraph, balanced braces, every edge between
+// declared nodes, every node of the topology present.
+TEST(DslDescribe, DotIsWellFormed) {
+  StreamsBuilder builder;
+  auto s = builder.stream("input", Consumed::with(strings(), strings()));
+  s.select_key([](const std::string& v) { return v; }).repartition().to("output");
+  s.to([](const std::string& v) { return v; });
+  Topology topology = builder.build().value();
+  const std::string dot = topology.to_dot();
+  ASSERT_EQ(dot.rfind("digraph topology {", 0), 0u);
+  int depth = 0;
+  for (char c : dot) {
+    depth += c == '{' ? 1 : c == '}' ? -1 : 0;
+    ASSERT_GE(depth, 0);
+  }
+  EXPECT_EQ(depth, 0);
+  std::set<std::string> declared;
+  std::regex decl(R"re(^\s*("(?:[^"\\]|\\.)*")\s*\[)re");
+  std::regex edge(R"re(^\s*("(?:[^"\\]|\\.)*")\s*->\s*("(?:[^"\\]|\\.)*"))re");
+  std::istringstream lines(dot);
+  std::vector<std::pair<std::string, std::string>> edges;
+  for (std::string line; std::getline(lines, line);) {
+    std::smatch m;
+    if (std::regex_search(line, m, edge)) {
+      edges.emplace_back(m[1], m[2]);
+    } else if (std::regex_search(line, m, decl)) {
+      declared.insert(m[1]);
+    }
+  }
+  for (const auto& [from, to] : edges) {
+    EXPECT_TRUE(declared.count(from)) << from;
+    EXPECT_TRUE(declared.count(to)) << to;
+  }
+  for (const auto& n : topology.nodes())
+    EXPECT_TRUE(declared.count("\"" + n.name + "\"")) << n.name;
+  EXPECT_TRUE(declared.count("\"topic:input\""));
+  EXPECT_THAT(dot, ::testing::HasSubstr("subgraph cluster_1"));
+}
+
+TEST(DslDescribe, DuplicateNameIsReportedByBuild) {
+  StreamsBuilder builder;
+  auto s = builder.stream("input", Consumed::with(strings(), strings()));
+  s.filter([](const std::string&) { return true; }, Named::as("same"));
+  s.filter([](const std::string&) { return true; }, Named::as("same"));
+  auto topology = builder.build();
+  ASSERT_FALSE(topology.ok());
+  EXPECT_THAT(std::string(topology.status().message()),
+              ::testing::HasSubstr("node name 'same' is already used"));
+}
+
+// Compile-time misuse is checked by static_assert; for example
+//   s.filter([](int) { return true; });
+// fails with "filter: the predicate must be callable as bool(const K&, const V&) or
+// bool(const V&)", and
+//   s.map([](const std::string& v) { return v; });
+// with "map: the mapper must return KeyValue<K2,V2> or std::pair<K2,V2>".
+
+}  // namespace
+}  // namespace sluice
