@@ -29,6 +29,10 @@ namespace sluice {
 
 template <typename K, typename V>
 class BranchedKStream;
+template <typename K, typename V>
+class KGroupedStream;
+template <typename K, typename V>
+class KTable;
 
 namespace dsl_detail {
 template <typename To, typename From>
@@ -240,6 +244,15 @@ class KStream {
     return through_repartition_topic(name_prefix, options, true);
   }
 
+  // Groups by the current key for count/reduce/aggregate (kgrouped_stream.h). Repartitions
+  // at the aggregation if a key-changing operator came before.
+  KGroupedStream<K, V> group_by_key(const GroupedOptions<K, V>& grouped = {}) const;
+  // Groups by selector(key, value) or selector(value): select_key, then group_by_key; the
+  // aggregation repartitions through "<Grouped name or store name>-repartition".
+  // `grouped` is Grouped::as(name) or Grouped::with(key_serde, value_serde).
+  template <typename F, typename G = GroupedName>
+  auto group_by(F selector, const G& grouped = {}) const;
+
   // Writes to a topic with the stream's serdes or those of `produced`.
   void to(const std::string& topic, const ProducedOptions<K, V>& produced = {}) const {
     auto [ks, vs] = sink_serdes(produced, "to(" + topic + ")");
@@ -309,6 +322,8 @@ class KStream {
   friend class KStream;
   template <typename, typename>
   friend class BranchedKStream;
+  template <typename, typename>
+  friend class KGroupedStream;
 
   template <typename F, bool Negate>
   KStream filter_impl(F predicate, const Named& named) const {
@@ -468,3 +483,7 @@ BranchedKStream<K, V> KStream<K, V>::split(const Named& named) const {
 }
 
 }  // namespace sluice
+
+// Grouping and tables need the complete KStream; included last on purpose.
+#include "sluice/dsl/kgrouped_stream.h"  // IWYU pragma: export
+#include "sluice/dsl/ktable.h"           // IWYU pragma: export

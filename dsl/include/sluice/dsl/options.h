@@ -1,5 +1,6 @@
 // Options of DSL operators, in Kafka Streams' words: Named, Consumed, Produced, Repartitioned,
-// Branched. Typed options are made by static factories that deduce K and V from the serdes:
+// Branched, Grouped, Materialized. Typed options are made by static factories that deduce K and V
+// from the serdes:
 //   Consumed::with(key_serde, value_serde).with_timestamp_extractor(...).with_name("src")
 #pragma once
 
@@ -129,6 +130,99 @@ struct Repartitioned {
 struct Branched {
   std::string name;
   static Branched as(std::string name) { return Branched{std::move(name)}; }
+};
+
+// How an aggregation's key-value store is built. kRocksDB (Kafka Streams' default) opens the
+// store under state.dir (the TopologyTestDriver makes a temporary one); kInMemory keeps it in
+// a std::map.
+enum class StoreType { kRocksDB, kInMemory };
+
+// Kafka Streams' Materialized for key-value stores: the store name (queryable through
+// TopologyTestDriver::get_state_store / ProcessorContext), its serdes and its kind.
+template <typename K, typename V>
+struct MaterializedOptions {
+  std::string store_name;  // empty: a generated KSTREAM-AGGREGATE-STATE-STORE-0000000003
+  SerdePtr<K> key_serde;   // null: the grouped stream's serde, else DefaultSerde<K>
+  SerdePtr<V> value_serde;
+  StoreType store_type = StoreType::kRocksDB;
+
+  MaterializedOptions with_name(std::string n) const {
+    MaterializedOptions c = *this;
+    c.store_name = std::move(n);
+    return c;
+  }
+  MaterializedOptions with_store_type(StoreType t) const {
+    MaterializedOptions c = *this;
+    c.store_type = t;
+    return c;
+  }
+};
+
+// Untyped Materialized (name and store kind only); converts to any MaterializedOptions<K,V>.
+struct MaterializedName {
+  std::string store_name;
+  StoreType store_type = StoreType::kRocksDB;
+
+  MaterializedName with_store_type(StoreType t) const { return MaterializedName{store_name, t}; }
+  template <typename K, typename V>
+  operator MaterializedOptions<K, V>() const {  // NOLINT(google-explicit-constructor)
+    MaterializedOptions<K, V> o;
+    o.store_name = store_name;
+    o.store_type = store_type;
+    return o;
+  }
+};
+
+struct Materialized {
+  static MaterializedName as(std::string store_name) {
+    return MaterializedName{std::move(store_name), StoreType::kRocksDB};
+  }
+  static MaterializedName in_memory(std::string store_name = {}) {
+    return MaterializedName{std::move(store_name), StoreType::kInMemory};
+  }
+  template <typename KS, typename VS>
+  static MaterializedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+      std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
+    MaterializedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> o;
+    o.key_serde = std::move(key_serde);
+    o.value_serde = std::move(value_serde);
+    return o;
+  }
+};
+
+// Kafka Streams' Grouped: serdes for the repartition topic group_by needs, and its name
+// ("<application.id>-<name>-repartition").
+template <typename K, typename V>
+struct GroupedOptions {
+  SerdePtr<K> key_serde;  // null: the stream's serde
+  SerdePtr<V> value_serde;
+  std::string name;
+
+  GroupedOptions with_name(std::string n) const {
+    GroupedOptions c = *this;
+    c.name = std::move(n);
+    return c;
+  }
+};
+
+// Untyped Grouped (name only); converts to any GroupedOptions<K,V>.
+struct GroupedName {
+  std::string name;
+  template <typename K, typename V>
+  operator GroupedOptions<K, V>() const {  // NOLINT(google-explicit-constructor)
+    GroupedOptions<K, V> o;
+    o.name = name;
+    return o;
+  }
+};
+
+struct Grouped {
+  static GroupedName as(std::string name) { return GroupedName{std::move(name)}; }
+  template <typename KS, typename VS>
+  static GroupedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+      std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
+    return {std::move(key_serde), std::move(value_serde), ""};
+  }
 };
 
 }  // namespace sluice

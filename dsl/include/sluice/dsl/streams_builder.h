@@ -22,7 +22,7 @@ namespace sluice {
 
 // Operation: each DSL call adds nodes at once; build() returns a copy of the Topology, or the
 // first error a DSL call ran into (an unknown serde, a duplicate name, ...).
-// Concurrency: one thread. Limitations: stateless operators only so far.
+// Concurrency: one thread. Limitations: no windowed aggregations, joins or global tables yet.
 class StreamsBuilder {
  public:
   StreamsBuilder();

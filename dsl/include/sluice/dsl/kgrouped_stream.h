@@ -1,0 +1,134 @@
+// KGroupedStream<K,V>: a stream grouped by key (KStream::group_by_key / group_by), with the
+// non-windowed aggregations count, reduce and aggregate, each producing a KTable backed by a
+// key-value store.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "sluice/core/serdes.h"
+#include "sluice/dsl/detail/table_processors.h"
+#include "sluice/dsl/kstream.h"
+#include "sluice/dsl/ktable.h"
+#include "sluice/dsl/options.h"
+
+namespace sluice {
+
+// Operation: holds the grouped stream; nothing is added to the topology until an aggregation
+// is called. If the key was changed upstream (group_by, map, select_key...), the aggregation
+// first repartitions through "<name>-repartition" where name is the Grouped name, else the
+// store name (Kafka Streams' naming); records with a null key are dropped before it.
+// Records with a null key or null value are skipped by the aggregation.
+// Limitations: no windowing, no cogroup, no record cache in front of the store.
+template <typename K, typename V>
+class KGroupedStream {
+ public:
+  KGroupedStream(KStream<K, V> stream, GroupedOptions<K, V> grouped)
+      : stream_(std::move(stream)), grouped_(std::move(grouped)) {}
+
+  // Records per key, as int64.
+  KTable<K, int64_t> count(const MaterializedOptions<K, int64_t>& materialized = {}) const {
+    return aggregate_impl<int64_t>(
+        [](const K&, const V&, const std::optional<int64_t>& n) { return n.value_or(0) + 1; },
+        materialized, "count");
+  }
+
+  // new = reducer(old, value); the first value of a key is stored as it is.
+  template <typename F>
+  KTable<K, V> reduce(F reducer, const MaterializedOptions<K, V>& materialized = {}) const {
+    static_assert(std::is_invocable_r_v<V, F&, const V&, const V&>,
+                  "reduce: the reducer must be callable as V(const V& aggregate, const V& value)");
+    return aggregate_impl<V>(
+        [reducer](const K&, const V& value, const std::optional<V>& old) mutable {
+          return old ? V(reducer(*old, value)) : value;
+        },
+        materialized, "reduce");
+  }
+
+  // new = aggregator(key, value, old or initializer()).
+  template <typename I, typename F, typename M = MaterializedName>
+  auto aggregate(I initializer, F aggregator, const M& materialized = {}) const {
+    static_assert(std::is_invocable_v<I&>, "aggregate: the initializer must be callable as VR()");
+    using VR = std::remove_cvref_t<std::invoke_result_t<I&>>;
+    static_assert(std::is_invocable_r_v<VR, F&, const K&, const V&, const VR&>,
+                  "aggregate: the aggregator must be callable as "
+                  "VR(const K& key, const V& value, const VR& aggregate)");
+    const MaterializedOptions<K, VR> m = materialized;
+    return aggregate_impl<VR>(
+        [initializer, aggregator](const K& k, const V& v, const std::optional<VR>& old) mutable {
+          return VR(aggregator(k, v, old ? *old : VR(initializer())));
+        },
+        m, "aggregate");
+  }
+
+ private:
+  // `add(key, value, old)` returns the new aggregate; old is null for a new key.
+  template <typename VR, typename Add>
+  KTable<K, VR> aggregate_impl(Add add, const MaterializedOptions<K, VR>& materialized,
+                               const char* what) const {
+    InternalStreamsBuilder* b = stream_.builder_;
+    const std::string store = b->name(materialized.store_name, "KSTREAM-AGGREGATE-STATE-STORE-");
+    RepartitionedOptions<K, V> rp;
+    rp.key_serde = grouped_.key_serde;
+    rp.value_serde = grouped_.value_serde;
+    KStream<K, V> input =
+        stream_.repartition_if_required(grouped_.name.empty() ? store : grouped_.name, rp);
+    const std::string name = b->name(Named{}, "KSTREAM-AGGREGATE-");
+
+    SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde
+                     : grouped_.key_serde   ? grouped_.key_serde
+                                            : input.key_serde();
+    SerdePtr<VR> vs = materialized.value_serde;
+    if constexpr (std::is_same_v<VR, V>) {
+      if (!vs) vs = grouped_.value_serde ? grouped_.value_serde : input.value_serde();
+    }
+    if constexpr (HasDefaultSerde<K>) {
+      if (!ks) ks = DefaultSerde<K>::make();
+    }
+    if constexpr (HasDefaultSerde<VR>) {
+      if (!vs) vs = DefaultSerde<VR>::make();
+    }
+    if (!ks || !vs) {
+      b->record(absl::InvalidArgumentError(fmt::format(
+                    "no {} serde is known for store '{}'; pass it with Materialized::with(...)",
+                    ks ? "value" : "key", store)),
+                what);
+    }
+
+    ProcessorSupplier<K, V, K, Change<VR>> supplier =
+        [store, ks, vs, add]() -> std::unique_ptr<Processor<K, V, K, Change<VR>>> {
+      return std::make_unique<dsl_detail::StreamAggregateProcessor<K, V, VR, Add>>(store, ks, vs,
+                                                                                   add);
+    };
+    b->record(b->topology().add_processor<K, V, K, Change<VR>>(name, std::move(supplier),
+                                                               {input.node_name()}),
+              what);
+    b->record(b->topology().add_state_store(
+                  store, b->key_value_store_factory(store, materialized.store_type), {name}),
+              what);
+    return KTable<K, VR>(b, name, ks, vs, store);
+  }
+
+  KStream<K, V> stream_;
+  GroupedOptions<K, V> grouped_;
+};
+
+template <typename K, typename V>
+KGroupedStream<K, V> KStream<K, V>::group_by_key(const GroupedOptions<K, V>& grouped) const {
+  return KGroupedStream<K, V>(*this, grouped);
+}
+
+template <typename K, typename V>
+template <typename F, typename G>
+auto KStream<K, V>::group_by(F selector, const G& grouped) const {
+  auto rekeyed = select_key(std::move(selector));
+  using K2 = typename decltype(rekeyed)::KeyType;
+  const GroupedOptions<K2, V> options = grouped;
+  return KGroupedStream<K2, V>(rekeyed, options);
+}
+
+}  // namespace sluice
