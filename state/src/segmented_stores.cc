@@ -144,6 +144,18 @@ class SegmentedBase {
     return segments_->drop_before(live);
   }
 
+  // Applies writes restored from the changelog up to `last` (dropping those the batch's final
+  // stream time already expired), records the next changelog offset, then expires segments.
+  absl::Status apply_restored(std::vector<SegmentWrite>& writes, Offset last) {
+    const int64_t live = segment_of(min_live());
+    std::erase_if(writes, [&](const SegmentWrite& w) { return w.segment < live; });
+    if (absl::Status s = segments_->apply_restore(writes, Offset(last.value() + 1), observed_);
+        !s.ok()) {
+      return s;
+    }
+    return expire();
+  }
+
   std::vector<int64_t> segments_between(int64_t from, int64_t to) const {
     std::vector<int64_t> ids;
     for (int64_t id : segments_->segment_ids()) {
@@ -196,15 +208,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
       seq_ = std::max(seq_, parsed->seq);
       writes.push_back(SegmentWrite{segment_of(parsed->start), r.key, r.value});
     }
-    // Drop writes that the final stream time already expired.
-    std::erase_if(writes,
-                  [&](const SegmentWrite& w) { return w.segment < segment_of(min_live()); });
-    if (absl::Status s =
-            segments_->apply_restore(writes, Offset(records.back().offset.value() + 1), observed_);
-        !s.ok()) {
-      return s;
-    }
-    return expire();
+    return apply_restored(writes, records.back().offset);
   }
   absl::Status commit(std::optional<Offset> offset) override {
     return segments_->commit(offset, observed_);
@@ -319,14 +323,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
       observed_ = std::max(observed_, parsed->session.end);
       writes.push_back(SegmentWrite{segment_of(parsed->session.end), r.key, r.value});
     }
-    std::erase_if(writes,
-                  [&](const SegmentWrite& w) { return w.segment < segment_of(min_live()); });
-    if (absl::Status s =
-            segments_->apply_restore(writes, Offset(records.back().offset.value() + 1), observed_);
-        !s.ok()) {
-      return s;
-    }
-    return expire();
+    return apply_restored(writes, records.back().offset);
   }
   absl::Status commit(std::optional<Offset> offset) override {
     return segments_->commit(offset, observed_);
