@@ -1,15 +1,17 @@
 // The built-in deserialization and processing exception handlers.
 #include "sluice/core/error_handlers.h"
 
-#include <cstdio>
-
 #include "fmt/format.h"
+#include "sluice/core/log.h"
 
 namespace sluice::error_handlers {
 namespace {
 
-void log(std::string_view what, const ErrorHandlerContext& context) {
-  fmt::print(stderr, "sluice: {}\n", describe_failure(what, context));
+// A logger per call: handlers are shared, stateless objects and errors are the slow path.
+void log(log::Level level, std::string_view what, const ErrorHandlerContext& context) {
+  const log::Logger logger("sluice.errors");
+  if (logger.enabled(level))
+    logger.write(level, describe_failure(what, context), {}, context.task_id);
 }
 
 constexpr std::string_view kDeserialization = "deserialization";
@@ -20,7 +22,7 @@ class LogAndFail final : public Base {
  public:
   explicit LogAndFail(std::string_view kind) : kind_(kind) {}
   HandlerResponse handle(const ErrorHandlerContext& context, RecordCollector&) const override {
-    log(fmt::format("{} error, failing.", kind_), context);
+    log(log::Level::kError, fmt::format("{} error, failing.", kind_), context);
     return HandlerResponse::kFail;
   }
 
@@ -33,7 +35,7 @@ class LogAndContinue final : public Base {
  public:
   explicit LogAndContinue(std::string_view kind) : kind_(kind) {}
   HandlerResponse handle(const ErrorHandlerContext& context, RecordCollector&) const override {
-    log(fmt::format("{} error, skipping the record.", kind_), context);
+    log(log::Level::kWarn, fmt::format("{} error, skipping the record.", kind_), context);
     return HandlerResponse::kContinue;
   }
 
@@ -48,11 +50,13 @@ class DeadLetterQueue final : public Base {
       : kind_(kind), topic_(std::move(topic)) {}
   HandlerResponse handle(const ErrorHandlerContext& context,
                          RecordCollector& collector) const override {
-    log(fmt::format("{} error, sending the record to dead-letter topic {}.", kind_, topic_),
+    log(log::Level::kWarn,
+        fmt::format("{} error, sending the record to dead-letter topic {}.", kind_, topic_),
         context);
     send_dead_letter(context, kind_, topic_, collector);
     return HandlerResponse::kContinue;
   }
+  bool writes_dead_letters() const override { return true; }
 
  private:
   std::string_view kind_;

@@ -54,6 +54,7 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kIdleWallClockAdvanceMs),
       std::string(StreamsConfig::kRocksDbBlockCacheBytes),
       std::string(StreamsConfig::kRocksDbWriteBufferBytes),
+      std::string(StreamsConfig::kApplicationServer),
   };
   return keys;
 }
@@ -185,6 +186,20 @@ absl::StatusOr<Properties> load_properties_file(const std::string& path) {
   return parse_properties(buffer.str(), path);
 }
 
+namespace {
+// SLUICE_* variables that configure Sluice's own tooling (the broker script, the log level,
+// tests), not a KafkaStreams instance: turning SLUICE_KAFKA_HOME into "kafka.home" would make
+// librdkafka reject the config, SLUICE_LOG_LEVEL into librdkafka's numeric "log.level" worse.
+bool is_tooling_variable(std::string_view name) {
+  static constexpr std::array<std::string_view, 5> kPrefixes = {"KAFKA_", "LOG_", "JAVA", "TEST_",
+                                                                "DEMO_"};
+  for (std::string_view p : kPrefixes) {
+    if (name.starts_with(p)) return true;
+  }
+  return false;
+}
+}  // namespace
+
 Properties properties_from_environment(const std::function<const char*(const char*)>& getenv,
                                        const char* const* environ_override) {
   static constexpr std::array<std::pair<const char*, const char*>, 17> kWellKnown = {{
@@ -219,7 +234,7 @@ Properties properties_from_environment(const std::function<const char*(const cha
     const size_t eq = entry.find('=');
     if (eq == std::string_view::npos || !entry.starts_with(kPrefix)) continue;
     std::string_view name = entry.substr(kPrefix.size(), eq - kPrefix.size());
-    if (name.empty()) continue;
+    if (name.empty() || is_tooling_variable(name)) continue;
     std::string key;
     for (size_t i = 0; i < name.size(); ++i) {
       if (name[i] == '_' && i + 1 < name.size() && name[i + 1] == '_') {

@@ -69,6 +69,10 @@ TEST(ErrorHandling, DeserializationLogAndContinueSkipsTheRecord) {
   ASSERT_OK(in.raw.pipe_input("k", "bad"));
   ASSERT_OK(in.typed.pipe_input("k", 5));
   EXPECT_THAT(in.out.read_values_to_list(), ElementsAre(6));
+  const auto m = driver->metrics();
+  EXPECT_EQ(m.records_processed, 2);
+  EXPECT_EQ(m.dropped_records, 1);
+  EXPECT_EQ(m.dead_letter_records, 0);
 }
 
 TEST(ErrorHandling, DeserializationDeadLetterQueueKeepsBytesAndAddsHeaders) {
@@ -95,6 +99,10 @@ TEST(ErrorHandling, DeserializationDeadLetterQueueKeepsBytesAndAddsHeaders) {
               HasSubstr("int64 deserializer expects exactly 8 bytes, got 3"));
   EXPECT_EQ(r.headers.last_value(kDlqHeaderException), "deserialization error");
   EXPECT_TRUE(dlq.is_empty());
+  const auto m = driver->metrics();
+  EXPECT_EQ(m.records_processed, 3);
+  EXPECT_EQ(m.dropped_records, 1);
+  EXPECT_EQ(m.dead_letter_records, 1);
 }
 
 TEST(ErrorHandling, ProcessingFailsByDefaultNamingNodeTopicPartitionOffset) {

@@ -166,8 +166,14 @@ TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
       {"SASL_PASSWORD", "pw"},
       {"NUM_STREAM_THREADS", ""},  // empty means unset
   };
-  const char* environ_list[] = {"SLUICE_CONSUMER_FETCH_MAX_BYTES=42", "SLUICE_SOME__ODD_KEY=x",
-                                "PATH=/bin", "SLUICE_=ignored", nullptr};
+  const char* environ_list[] = {"SLUICE_CONSUMER_FETCH_MAX_BYTES=42",
+                                "SLUICE_SOME__ODD_KEY=x",
+                                "PATH=/bin",
+                                "SLUICE_=ignored",
+                                "SLUICE_KAFKA_HOME=/tmp/k",
+                                "SLUICE_LOG_LEVEL=debug",
+                                "SLUICE_JAVA=/usr/bin/java",
+                                nullptr};
   Properties p = properties_from_environment(
       [&](const char* name) -> const char* {
         auto it = env.find(name);
@@ -182,6 +188,8 @@ TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
   EXPECT_EQ(p.at("some_odd.key"), "x");
   EXPECT_FALSE(p.contains("num.stream.threads"));
   EXPECT_FALSE(p.contains("path"));
+  EXPECT_FALSE(p.contains("kafka.home"));  // tooling variables are not config
+  EXPECT_FALSE(p.contains("log.level"));
   EXPECT_EQ(p.size(), 6u);
 }
 

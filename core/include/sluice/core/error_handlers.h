@@ -58,6 +58,8 @@ class DeserializationExceptionHandler {
   virtual ~DeserializationExceptionHandler() = default;
   virtual HandlerResponse handle(const ErrorHandlerContext& context,
                                  RecordCollector& collector) const = 0;
+  // True when kContinue means "written to a dead-letter topic" (counted in TaskMetrics).
+  virtual bool writes_dead_letters() const { return false; }
 };
 
 class ProcessingExceptionHandler {
@@ -65,6 +67,8 @@ class ProcessingExceptionHandler {
   virtual ~ProcessingExceptionHandler() = default;
   virtual HandlerResponse handle(const ErrorHandlerContext& context,
                                  RecordCollector& collector) const = 0;
+  // True when kContinue means "written to a dead-letter topic" (counted in TaskMetrics).
+  virtual bool writes_dead_letters() const { return false; }
 };
 
 namespace error_handlers {

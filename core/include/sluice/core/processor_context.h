@@ -17,6 +17,7 @@
 #include "sluice/core/headers.h"
 #include "sluice/core/record.h"
 #include "sluice/core/record_collector.h"
+#include "sluice/core/task_metrics.h"
 #include "sluice/core/types.h"
 
 namespace sluice {
@@ -81,6 +82,8 @@ class TaskContext {
   // dropped at that node), throws StreamsException when it says fail.
   virtual void handle_processing_error(std::string_view node, std::string_view error) = 0;
   virtual void handle_deserialization_error(std::string_view node, std::string_view error) = 0;
+  // The task's counters (late records, dropped records...); see task_metrics.h.
+  virtual TaskMetrics& metrics() = 0;
 };
 
 template <typename K, typename V>
@@ -126,6 +129,7 @@ class ProcessorContext {
   TimestampMs current_stream_time_ms() const { return task_->stream_time(); }
   TimestampMs current_system_time_ms() const { return task_->wall_clock_ms(); }
   const std::string& node_name() const { return node_name_; }
+  TaskMetrics& metrics() const { return task_->metrics(); }
 
   // A store connected to this processor (Topology::connect_processor_and_state_stores or the
   // DSL); nullptr for unknown or unconnected names.

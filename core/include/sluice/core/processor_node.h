@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "fmt/format.h"
 #include "sluice/core/error_handlers.h"
+#include "sluice/core/log.h"
 #include "sluice/core/partitioner.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/processor_context.h"
@@ -196,10 +197,9 @@ class SourceNode final : public SourceNodeBase {
       }
       if (!ok) return;
       if (ts < 0) {
-        fmt::print(stderr,
-                   "sluice: skipping record with invalid timestamp {} (topic {}, partition {}, "
-                   "offset {})\n",
-                   ts, raw.topic, raw.partition, raw.offset);
+        const log::Logger logger("sluice.source");
+        logger.warn("skipping record with invalid timestamp {} (topic {}, partition {}, offset {})",
+                    ts, raw.topic, raw.partition, raw.offset);
         return;
       }
       record.set_timestamp(ts);

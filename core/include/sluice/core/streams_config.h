@@ -44,7 +44,8 @@ absl::StatusOr<Properties> load_properties_file(const std::string& path);
 //   SSL_CA_LOCATION, SSL_CERTIFICATE_LOCATION, SSL_KEY_LOCATION, SSL_KEY_PASSWORD
 //   map to their dotted lower-case keys;
 // - any SLUICE_<NAME> maps <NAME> to a key: lower case, `_` becomes `.`, `__` becomes `_`
-//   (SLUICE_CONSUMER_FETCH_MAX_BYTES -> consumer.fetch.max.bytes).
+//   (SLUICE_CONSUMER_FETCH_MAX_BYTES -> consumer.fetch.max.bytes), except the variables of
+//   Sluice's own tooling: SLUICE_KAFKA_*, SLUICE_LOG_*, SLUICE_JAVA*, SLUICE_TEST_*, SLUICE_DEMO_*.
 // `getenv` is injectable for tests; `environ` is read when it is null.
 Properties properties_from_environment(
     const std::function<const char*(const char*)>& getenv = nullptr,
@@ -74,6 +75,8 @@ class StreamsConfig {
   // Sluice's own: the RocksDB block cache and write buffer budget shared by all stores.
   static constexpr std::string_view kRocksDbBlockCacheBytes = "rocksdb.block.cache.bytes";
   static constexpr std::string_view kRocksDbWriteBufferBytes = "rocksdb.write.buffer.bytes";
+  // host:port where this instance serves interactive queries (Kafka Streams' key).
+  static constexpr std::string_view kApplicationServer = "application.server";
 
   // Validates `props`: application.id and bootstrap.servers are required; every Streams key
   // must parse and be in range. The first problem found is returned, naming the key.

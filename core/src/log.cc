@@ -1,0 +1,244 @@
+// Structured one-line logging: line format, sinks, the default sink and thread context.
+#include "sluice/core/log.h"
+
+#include <unistd.h>
+
+#include <cctype>
+#include <cstdlib>
+#include <ctime>
+
+namespace sluice::log {
+namespace {
+
+// The thread's context; strings so a ScopedLogContext's argument need not outlive it.
+struct ThreadContext {
+  std::string thread;
+  std::string task;
+};
+thread_local ThreadContext t_context;
+
+struct DefaultSink {
+  std::mutex mu;
+  std::shared_ptr<Sink> sink = std::make_shared<StderrSink>();
+};
+DefaultSink& default_sink_holder() {
+  static DefaultSink* holder = new DefaultSink();  // never destroyed: loggers may run at exit
+  return *holder;
+}
+
+void append_escaped(std::string& out, std::string_view text) {
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out.push_back(c);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<Level> parse_level(std::string_view text) {
+  std::string lower;
+  lower.reserve(text.size());
+  for (char c : text)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (lower == "trace") return Level::kTrace;
+  if (lower == "debug") return Level::kDebug;
+  if (lower == "info") return Level::kInfo;
+  if (lower == "warn" || lower == "warning") return Level::kWarn;
+  if (lower == "error") return Level::kError;
+  if (lower == "off" || lower == "none") return Level::kOff;
+  return std::nullopt;
+}
+
+std::string_view level_name(Level level) {
+  switch (level) {
+    case Level::kTrace:
+      return "TRACE";
+    case Level::kDebug:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      return "ERROR";
+    case Level::kOff:
+      return "OFF";
+  }
+  return "?";
+}
+
+Level level_from_env(Level fallback) {
+  const char* value = std::getenv("SLUICE_LOG_LEVEL");
+  if (value == nullptr) return fallback;
+  return parse_level(value).value_or(fallback);
+}
+
+std::string format_line(const LogRecord& record) {
+  const auto since_epoch = record.time.time_since_epoch();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000;
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(record.time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  std::string line;
+  line.reserve(64 + record.component.size() + record.message.size());
+  fmt::format_to(std::back_inserter(line), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {:<5} ",
+                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                 utc.tm_sec, ms < 0 ? ms + 1000 : ms, level_name(record.level));
+  if (!record.thread.empty() || !record.task.empty()) {
+    line += '[';
+    if (!record.thread.empty()) {
+      line += "thread=";
+      append_escaped(line, record.thread);
+    }
+    if (!record.task.empty()) {
+      if (!record.thread.empty()) line += ' ';
+      line += "task=";
+      append_escaped(line, record.task);
+    }
+    line += "] ";
+  }
+  append_escaped(line, record.component);
+  line += ": ";
+  append_escaped(line, record.message);
+  return line;
+}
+
+void StderrSink::write(const LogRecord& record) noexcept {
+  try {
+    std::string line = format_line(record);
+    line += '\n';
+    std::lock_guard lock(mu_);
+    size_t done = 0;
+    while (done < line.size()) {
+      ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+      if (n <= 0) break;  // stderr closed or full: drop the line rather than block or throw
+      done += static_cast<size_t>(n);
+    }
+  } catch (...) {  // allocation failure: a log line is not worth dying for
+  }
+}
+
+void CapturingSink::write(const LogRecord& record) noexcept {
+  try {
+    Entry entry{record.level,
+                std::string(record.component),
+                std::string(record.thread),
+                std::string(record.task),
+                std::string(record.message),
+                format_line(record)};
+    std::lock_guard lock(mu_);
+    entries_.push_back(std::move(entry));
+  } catch (...) {
+  }
+}
+
+std::vector<CapturingSink::Entry> CapturingSink::entries() const {
+  std::lock_guard lock(mu_);
+  return entries_;
+}
+
+std::vector<CapturingSink::Entry> CapturingSink::find(std::string_view needle) const {
+  std::lock_guard lock(mu_);
+  std::vector<Entry> out;
+  for (const Entry& e : entries_) {
+    if (e.message.find(needle) != std::string::npos) out.push_back(e);
+  }
+  return out;
+}
+
+void CapturingSink::clear() {
+  std::lock_guard lock(mu_);
+  entries_.clear();
+}
+
+std::shared_ptr<Sink> default_sink() {
+  DefaultSink& holder = default_sink_holder();
+  std::lock_guard lock(holder.mu);
+  return holder.sink;
+}
+
+void set_default_sink(std::shared_ptr<Sink> sink) {
+  if (sink == nullptr) sink = std::make_shared<StderrSink>();
+  DefaultSink& holder = default_sink_holder();
+  std::lock_guard lock(holder.mu);
+  holder.sink = std::move(sink);
+}
+
+ScopedLogContext::ScopedLogContext(Thread thread)
+    : is_thread_(true), previous_(std::move(t_context.thread)) {
+  t_context.thread.assign(thread.name.data(), thread.name.size());
+}
+
+ScopedLogContext::ScopedLogContext(Task task)
+    : is_thread_(false), previous_(std::move(t_context.task)) {
+  t_context.task.assign(task.id.data(), task.id.size());
+}
+
+ScopedLogContext::~ScopedLogContext() {
+  (is_thread_ ? t_context.thread : t_context.task) = std::move(previous_);
+}
+
+std::string_view current_thread_name() { return t_context.thread; }
+std::string_view current_task() { return t_context.task; }
+
+Logger::Logger() : Logger("sluice") {}
+
+Logger::Logger(std::string component)
+    : component_(std::move(component)), level_(static_cast<int>(level_from_env())) {}
+
+Logger::Logger(std::string component, Level level, std::shared_ptr<Sink> sink)
+    : component_(std::move(component)), level_(static_cast<int>(level)), sink_(std::move(sink)) {}
+
+Logger::Logger(const Logger& other)
+    : component_(other.component_),
+      level_(other.level_.load(std::memory_order_relaxed)),
+      sink_(other.sink_) {}
+
+Logger& Logger::operator=(const Logger& other) {
+  if (this != &other) {
+    component_ = other.component_;
+    level_.store(other.level_.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    sink_ = other.sink_;
+  }
+  return *this;
+}
+
+Logger Logger::with_component(std::string component) const {
+  return Logger(std::move(component), level(), sink_);
+}
+
+void Logger::write(Level level, std::string_view message, std::string_view thread,
+                   std::string_view task) const noexcept {
+  if (!enabled(level)) return;
+  LogRecord record;
+  record.time = std::chrono::system_clock::now();
+  record.level = level;
+  record.component = component_;
+  record.thread = thread.empty() ? current_thread_name() : thread;
+  record.task = task.empty() ? current_task() : task;
+  record.message = message;
+  if (sink_ != nullptr) {
+    sink_->write(record);
+    return;
+  }
+  // default_sink() copies a shared_ptr under a lock; only paid for lines actually written.
+  std::shared_ptr<Sink> sink;
+  try {
+    sink = default_sink();
+  } catch (...) {
+    return;
+  }
+  sink->write(record);
+}
+
+}  // namespace sluice::log

@@ -1,0 +1,175 @@
+// Structured logging: line format, levels, context, sinks and concurrency.
+#include "sluice/core/log.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+namespace sluice::log {
+namespace {
+
+TEST(LogTest, LineFormatHasTimestampLevelContextAndComponent) {
+  LogRecord record;
+  // 2026-11-25T16:20:01.123Z
+  record.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795623601123));
+  record.level = Level::kInfo;
+  record.component = "sluice.runtime";
+  record.thread = "app-StreamThread-1";
+  record.task = "0_3";
+  record.message = "committed offsets=3";
+  EXPECT_EQ(format_line(record),
+            "2026-11-25T16:20:01.123Z INFO  [thread=app-StreamThread-1 task=0_3] "
+            "sluice.runtime: committed offsets=3");
+  record.thread = {};
+  record.task = {};
+  record.level = Level::kError;
+  EXPECT_EQ(format_line(record),
+            "2026-11-25T16:20:01.123Z ERROR sluice.runtime: committed offsets=3");
+}
+
+TEST(LogTest, MessagesStayOnOneLine) {
+  LogRecord record;
+  record.component = "c";
+  record.message = "a\nb\rc\td\x01";
+  const std::string line = format_line(record);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_NE(line.find("c: a\\nb\\rc\\td\\x01"), std::string::npos) << line;
+}
+
+TEST(LogTest, ParsesLevelNames) {
+  EXPECT_EQ(parse_level("debug"), Level::kDebug);
+  EXPECT_EQ(parse_level("WARN"), Level::kWarn);
+  EXPECT_EQ(parse_level("Warning"), Level::kWarn);
+  EXPECT_EQ(parse_level("off"), Level::kOff);
+  EXPECT_EQ(parse_level("loud"), std::nullopt);
+  EXPECT_EQ(level_name(Level::kTrace), "TRACE");
+}
+
+TEST(LogTest, LevelFromEnvironment) {
+  ::setenv("SLUICE_LOG_LEVEL", "error", 1);
+  EXPECT_EQ(level_from_env(), Level::kError);
+  EXPECT_EQ(Logger("x").level(), Level::kError);
+  ::setenv("SLUICE_LOG_LEVEL", "nonsense", 1);
+  EXPECT_EQ(level_from_env(Level::kWarn), Level::kWarn);
+  ::unsetenv("SLUICE_LOG_LEVEL");
+  EXPECT_EQ(level_from_env(), Level::kInfo);
+}
+
+TEST(LogTest, LevelFiltersAndDisabledLevelsDoNotEvaluateArguments) {
+  auto sink = std::make_shared<CapturingSink>();
+  Logger logger("sluice.test", Level::kWarn, sink);
+  int evaluated = 0;
+  auto expensive = [&] {
+    ++evaluated;
+    return 42;
+  };
+  SLUICE_LOG_DEBUG(logger, "debug {}", expensive());
+  logger.info("info {}", 1);
+  logger.warn("warn {}", 2);
+  SLUICE_LOG_ERROR(logger, "error {}", expensive());
+  EXPECT_EQ(evaluated, 1);
+  auto entries = sink->entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].level, Level::kWarn);
+  EXPECT_EQ(entries[0].message, "warn 2");
+  EXPECT_EQ(entries[1].message, "error 42");
+  EXPECT_EQ(entries[1].component, "sluice.test");
+
+  logger.set_level(Level::kOff);
+  logger.error("gone");
+  EXPECT_EQ(sink->entries().size(), 2u);
+}
+
+TEST(LogTest, ScopedContextNestsAndRestores) {
+  auto sink = std::make_shared<CapturingSink>();
+  Logger logger("sluice.runtime", Level::kInfo, sink);
+  {
+    ScopedLogContext thread(ScopedLogContext::Thread{"app-StreamThread-1"});
+    logger.info("no task");
+    {
+      ScopedLogContext task(ScopedLogContext::Task{"0_3"});
+      logger.info("in task");
+      {
+        ScopedLogContext inner(ScopedLogContext::Task{"1_0"});
+        logger.info("inner task");
+      }
+      logger.info("back");
+    }
+  }
+  logger.info("outside");
+  auto e = sink->entries();
+  ASSERT_EQ(e.size(), 5u);
+  EXPECT_EQ(e[0].thread, "app-StreamThread-1");
+  EXPECT_EQ(e[0].task, "");
+  EXPECT_EQ(e[1].task, "0_3");
+  EXPECT_NE(e[1].line.find("[thread=app-StreamThread-1 task=0_3] sluice.runtime: in task"),
+            std::string::npos)
+      << e[1].line;
+  EXPECT_EQ(e[2].task, "1_0");
+  EXPECT_EQ(e[3].task, "0_3");
+  EXPECT_EQ(e[4].thread, "");
+  EXPECT_EQ(e[4].line.find('['), std::string::npos);
+}
+
+TEST(LogTest, KeyValueQuotesWhenNeeded) {
+  EXPECT_EQ(fmt::format("{}", kv("task", std::string("0_3"))), "task=0_3");
+  EXPECT_EQ(fmt::format("{}", kv("n", 7)), "n=7");
+  EXPECT_EQ(fmt::format("{}", kv("msg", std::string("a b \"c\""))), "msg=\"a b \\\"c\\\"\"");
+  EXPECT_EQ(fmt::format("{}", kv("empty", std::string())), "empty=\"\"");
+}
+
+TEST(LogTest, TwoLoggersKeepTheirOwnSinksAndLevels) {
+  auto a = std::make_shared<CapturingSink>();
+  auto b = std::make_shared<CapturingSink>();
+  Logger one("one", Level::kDebug, a);
+  Logger two("two", Level::kError, b);
+  one.debug("to a");
+  two.warn("dropped");
+  two.error("to b");
+  EXPECT_EQ(a->entries().size(), 1u);
+  ASSERT_EQ(b->entries().size(), 1u);
+  EXPECT_EQ(b->entries()[0].message, "to b");
+  Logger child = one.with_component("one.child");
+  child.debug("child");
+  EXPECT_EQ(a->entries().back().component, "one.child");
+}
+
+TEST(LogTest, DefaultSinkIsReplaceable) {
+  auto sink = std::make_shared<CapturingSink>();
+  set_default_sink(sink);
+  Logger logger("sluice.default", Level::kInfo, nullptr);
+  logger.info("hello {}", "world");
+  set_default_sink(nullptr);  // back to stderr
+  auto e = sink->find("hello world");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_EQ(e[0].component, "sluice.default");
+}
+
+TEST(LogTest, ConcurrentWritersProduceWholeLines) {
+  auto sink = std::make_shared<CapturingSink>();
+  Logger logger("sluice.mt", Level::kInfo, sink);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string name = fmt::format("worker-{}", t);
+      ScopedLogContext ctx(ScopedLogContext::Thread{name});
+      for (int i = 0; i < 500; ++i) logger.info("line {} {}", t, i);
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto entries = sink->entries();
+  ASSERT_EQ(entries.size(), 2000u);
+  const std::regex pattern(
+      R"(^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO  \[thread=worker-(\d)\] sluice\.mt: line (\d) \d+$)");
+  for (const auto& e : entries) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_match(e.line, m, pattern)) << e.line;
+    EXPECT_EQ(m[1].str(), m[2].str());
+  }
+}
+
+}  // namespace
+}  // namespace sluice::log
