@@ -131,15 +131,44 @@ std::string Topology::resolve_topic(std::string_view application_id, std::string
 
 absl::Status Topology::add_state_store(std::string name, StoreFactory factory,
                                        std::vector<std::string> processors) {
+  return add_state_store(std::move(name), std::move(factory), StoreSpec{}, std::move(processors));
+}
+
+absl::Status Topology::add_state_store(std::string name, StoreFactory factory, StoreSpec spec,
+                                       std::vector<std::string> processors) {
   if (name.empty()) return absl::InvalidArgumentError("a store name must not be empty");
   if (stores_.count(name) != 0) {
     return absl::InvalidArgumentError(fmt::format("store '{}' is already added", name));
   }
   stores_.emplace(name, std::move(factory));
+  store_specs_.emplace(name, std::move(spec));
   for (const auto& p : processors) {
     if (auto st = connect_processor_and_state_stores(p, {name}); !st.ok()) return st;
   }
   return absl::OkStatus();
+}
+
+const StoreSpec* Topology::store_spec(std::string_view store) const {
+  auto it = store_specs_.find(store);
+  return it == store_specs_.end() ? nullptr : &it->second;
+}
+
+std::string Topology::changelog_topic_name(std::string_view application_id,
+                                           std::string_view store) {
+  return fmt::format("{}-{}-changelog", application_id, store);
+}
+
+std::map<std::string, std::string> Topology::changelog_topics(std::string_view application_id,
+                                                              int32_t subtopology) const {
+  std::map<std::string, std::string> out;
+  for (const auto& sub : subtopologies()) {
+    if (sub.id != subtopology) continue;
+    for (const auto& s : sub.stores) {
+      const StoreSpec* spec = store_spec(s);
+      if (spec != nullptr && spec->logging) out.emplace(s, changelog_topic_name(application_id, s));
+    }
+  }
+  return out;
 }
 
 absl::Status Topology::connect_processor_and_state_stores(const std::string& processor,
@@ -287,6 +316,16 @@ std::string Topology::describe() const {
       out += "\n";
     }
     out += "\n";
+  }
+  // Global stores last, numbered after the sub-topologies (Kafka Streams' wording).
+  int32_t global_id = static_cast<int32_t>(subtopologies().size());
+  for (const auto& g : global_stores_) {
+    out += fmt::format(
+        "  Sub-topology: {} for global store (will not generate tasks)\n"
+        "    Source: {} (topics: [{}])\n      --> {}\n"
+        "    Processor: {} (stores: [{}])\n      --> none\n      <-- {}\n\n",
+        global_id++, g.source_node, g.topic, g.processor_node, g.processor_node, g.store,
+        g.source_node);
   }
   return out;
 }

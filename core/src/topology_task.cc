@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "sluice/core/log.h"
 #include "sluice/core/task_topology.h"
 
 namespace sluice {
@@ -97,10 +98,33 @@ void TaskTopology::close() {
     try {
       n->close();
     } catch (const std::exception& e) {
-      fmt::print(stderr, "sluice: task {}: closing node {} failed: {}\n", env_.task_id.to_string(),
-                 n->name(), e.what());
+      const std::string task = env_.task_id.to_string();
+      log::Logger("sluice.task")
+          .write(log::Level::kError, fmt::format("closing node {} failed: {}", n->name(), e.what()),
+                 {}, task);
     }
   }
+}
+
+absl::Status TaskTopology::flush_stores(const std::function<absl::Status(StateStore&)>& flush) {
+  if (!initialized_ || closed_) return absl::OkStatus();
+  for (const auto& name : store_names_) {
+    StateStore* s = store(name);
+    absl::Status status;
+    try {
+      status = flush(*s);
+    } catch (const std::exception& e) {
+      // StreamsException from a "fail" handler downstream of a cache, or a value the cache
+      // could not decode.
+      status = absl::InternalError(e.what());
+    }
+    if (!status.ok()) {
+      return absl::Status(status.code(), fmt::format("task {}: flushing store {} failed: {}",
+                                                     env_.task_id.to_string(), name,
+                                                     std::string(status.message())));
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> TaskTopology::source_topics() const {
@@ -128,6 +152,7 @@ absl::Status TaskTopology::process(const RawRecord& raw) {
   current_ = &raw;
   current_timestamp_ = raw.timestamp;
   absl::Status status;
+  TaskMetrics::add(metrics_.records_processed);
   try {
     it->second->process_raw(raw);
   } catch (const StreamsException& e) {
@@ -144,6 +169,13 @@ absl::Status TaskTopology::punctuate_wall_clock(TimestampMs now) {
   return punctuate(wall_clock_punctuations_, now);
 }
 
+absl::Status TaskTopology::advance_stream_time(TimestampMs t) {
+  if (!initialized_ || closed_ || t <= stream_time_) return absl::OkStatus();
+  stream_time_ = t;
+  current_timestamp_ = t;  // what punctuators' forwards carry unless they set one
+  return punctuate(stream_time_punctuations_, stream_time_);
+}
+
 absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs now) {
   // Index loop: a punctuator may schedule more (deque keeps references stable on push_back).
   const size_t n = queue.size();
@@ -152,6 +184,7 @@ absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs
     if (*p.cancelled || now < p.next) continue;
     const int64_t interval = p.interval.count();
     try {
+      TaskMetrics::add(metrics_.punctuations);
       run_guarded(*this, p.node, [&] { p.punctuator(now); });
     } catch (const StreamsException& e) {
       return absl::InternalError(e.what());
@@ -246,6 +279,9 @@ void TaskTopology::handle_processing_error(std::string_view node, std::string_vi
     throw StreamsException(error_handlers::describe_failure(
         "Processing exception handler is set to fail upon a processing error.", ctx));
   }
+  TaskMetrics::add(metrics_.dropped_records);
+  if (env_.processing_handler->writes_dead_letters())
+    TaskMetrics::add(metrics_.dead_letter_records);
 }
 
 void TaskTopology::handle_deserialization_error(std::string_view node, std::string_view error) {
@@ -256,6 +292,9 @@ void TaskTopology::handle_deserialization_error(std::string_view node, std::stri
     throw StreamsException(error_handlers::describe_failure(
         "Deserialization exception handler is set to fail upon a deserialization error.", ctx));
   }
+  TaskMetrics::add(metrics_.dropped_records);
+  if (env_.deserialization_handler->writes_dead_letters())
+    TaskMetrics::add(metrics_.dead_letter_records);
 }
 
 }  // namespace sluice

@@ -88,6 +88,9 @@ class CachingStore final : public CachingKeyValueStore {
  public:
   CachingStore(std::unique_ptr<KeyValueBytesStore> inner, size_t max_bytes)
       : inner_(std::move(inner)), max_bytes_(max_bytes) {}
+  ~CachingStore() override {
+    if (budget_ != nullptr) budget_->release(bytes_);
+  }
 
   void set_flush_listener(CacheFlushListener listener, bool send_old_values) override {
     listener_ = std::move(listener);
@@ -100,6 +103,9 @@ class CachingStore final : public CachingKeyValueStore {
   bool persistent() const override { return inner_->persistent(); }
   absl::Status init(StateStoreContext& context) override {
     context_ = &context;
+    if (budget_ != nullptr) budget_->release(bytes_);
+    budget_ = context.cache_budget();
+    if (budget_ != nullptr) budget_->charge(bytes_);
     return inner_->init(context);
   }
   absl::Status flush() override { return flush_dirty(); }
@@ -145,7 +151,7 @@ class CachingStore final : public CachingKeyValueStore {
     it->second.value = *value;
     it->second.lru = lru_.insert(lru_.end(), &it->first);
     it->second.dirty_pos = dirty_.end();
-    bytes_ += entry_bytes(key, it->second.value);
+    add_bytes(entry_bytes(key, it->second.value));
     if (absl::Status s = evict(); !s.ok()) return s;
     return value;
   }
@@ -197,7 +203,7 @@ class CachingStore final : public CachingKeyValueStore {
       it->second.lru = lru_.insert(lru_.end(), &it->first);
       it->second.dirty_pos = dirty_.end();
     } else {
-      bytes_ -= entry_bytes(key, it->second.value);
+      sub_bytes(entry_bytes(key, it->second.value));
       touch(it->second);
     }
     Entry& e = it->second;
@@ -210,7 +216,7 @@ class CachingStore final : public CachingKeyValueStore {
     } else {
       e.value.reset();
     }
-    bytes_ += entry_bytes(key, e.value);
+    add_bytes(entry_bytes(key, e.value));
     e.timestamp = context_ != nullptr ? context_->record_timestamp() : 0;
     if (e.dirty) {
       dirty_.splice(dirty_.end(), dirty_, e.dirty_pos);
@@ -222,7 +228,7 @@ class CachingStore final : public CachingKeyValueStore {
   }
 
   absl::Status evict() {
-    while (bytes_ > max_bytes_ && !lru_.empty()) {
+    while (over_budget() && !lru_.empty()) {
       auto it = entries_.find(*lru_.front());
       if (it->second.dirty) {
         // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
@@ -239,7 +245,7 @@ class CachingStore final : public CachingKeyValueStore {
     if (it == entries_.end()) return;
     if (it->second.dirty) dirty_.erase(it->second.dirty_pos);
     lru_.erase(it->second.lru);
-    bytes_ -= entry_bytes(it->first, it->second.value);
+    sub_bytes(entry_bytes(it->first, it->second.value));
     entries_.erase(it);
   }
 
@@ -247,7 +253,18 @@ class CachingStore final : public CachingKeyValueStore {
     entries_.clear();
     lru_.clear();
     dirty_.clear();
-    bytes_ = 0;
+    sub_bytes(bytes_);
+  }
+  void add_bytes(size_t n) {
+    bytes_ += n;
+    if (budget_ != nullptr) budget_->charge(n);
+  }
+  void sub_bytes(size_t n) {
+    bytes_ -= n;
+    if (budget_ != nullptr) budget_->release(n);
+  }
+  bool over_budget() const {
+    return budget_ != nullptr ? budget_->exceeded() : bytes_ > max_bytes_;
   }
 
   absl::Status flush_dirty() {
@@ -255,6 +272,15 @@ class CachingStore final : public CachingKeyValueStore {
     if (flushing_) return absl::OkStatus();  // a listener wrote back into this store
     flushing_ = true;
     TimestampMs saved = context_ != nullptr ? context_->record_timestamp() : 0;
+    // Restores the flag and the timestamp also when a listener throws.
+    struct Restore {
+      CachingStore* self;
+      TimestampMs saved;
+      ~Restore() {
+        if (self->context_ != nullptr) self->context_->set_record_timestamp(saved);
+        self->flushing_ = false;
+      }
+    } restore{this, saved};
     absl::Status result;
     while (!dirty_.empty()) {
       const std::string& key = *dirty_.front();
@@ -289,14 +315,13 @@ class CachingStore final : public CachingKeyValueStore {
         listener_(key, new_view, old_view, e.timestamp);
       }
     }
-    if (context_ != nullptr) context_->set_record_timestamp(saved);
-    flushing_ = false;
     return result;
   }
 
   std::unique_ptr<KeyValueBytesStore> inner_;
   size_t max_bytes_;
   StateStoreContext* context_ = nullptr;
+  CacheBudget* budget_ = nullptr;
   EntryMap entries_;
   std::list<const std::string*> lru_;
   std::list<const std::string*> dirty_;

@@ -57,6 +57,14 @@ class LoggingBase : public Base {
 class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> {
  public:
   using LoggingBase::LoggingBase;
+  absl::Status init(StateStoreContext& context) override {
+    // Once: the runtime's exactly-once write buffer goes between us and the bytes store.
+    if (!wrapped_) {
+      inner_ = context.wrap_logged_key_value_store(std::move(inner_));
+      wrapped_ = true;
+    }
+    return LoggingBase::init(context);
+  }
   absl::Status put(std::string_view key, std::string_view value) override {
     if (absl::Status s = inner_->put(key, value); !s.ok()) return s;
     return log(key, value);
@@ -97,6 +105,9 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
   absl::StatusOr<uint64_t> approximate_num_entries() override {
     return inner_->approximate_num_entries();
   }
+
+ private:
+  bool wrapped_ = false;
 };
 
 class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {

@@ -2,10 +2,16 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sluice/state/key_value_store.h"
 #include "sluice/state/state_store.h"
 #include "sluice/state/window_store.h"
 
 namespace sluice::state {
+
+std::unique_ptr<KeyValueBytesStore> StateStoreContext::wrap_logged_key_value_store(
+    std::unique_ptr<KeyValueBytesStore> inner) {
+  return inner;
+}
 
 std::filesystem::path task_dir(const std::filesystem::path& state_dir,
                                std::string_view application_id, TaskId task) {

@@ -33,6 +33,19 @@ class TaskTopology final : public TaskContext {
   // `raw.topic` is the resolved topic name (see Topology::resolve_topic).
   absl::Status process(const RawRecord& raw);
   absl::Status punctuate_wall_clock(TimestampMs now);
+  // Moves stream time to `t` without a record when `t` is higher, then fires the stream-time
+  // punctuators as process() would (the runtime's idle.wall.clock.advance.ms: windows of a
+  // partition that stopped receiving data still close). No-op when `t` is not higher.
+  absl::Status advance_stream_time(TimestampMs t);
+  // The first step of a commit (Kafka Streams' task flush): calls `flush` on every store of
+  // the task in the order the topology added them, which for the DSL is upstream before
+  // downstream. Flushing a record cache forwards its dirty entries downstream (table updates
+  // then reach sinks and repartition topics through the collector), so the caller must then
+  // send what was collected before committing offsets. The runtime and the driver pass
+  // [](StateStore& s) { return s.flush(); }; core cannot call it itself (state/ sits above
+  // core). Call it before close() on a clean shutdown; an error (a store, or a "fail"
+  // exception handler downstream) means the task must be closed dirty.
+  absl::Status flush_stores(const std::function<absl::Status(StateStore&)>& flush);
   void close();
 
   // Resolved names of the topics this task reads.
@@ -48,7 +61,11 @@ class TaskTopology final : public TaskContext {
   TimestampMs stream_time() const override { return stream_time_; }
   TimestampMs wall_clock_ms() const override;
   TimestampMs partition_time() const override;
-  StateStore* get_state_store(std::string_view name) override { return store(name); }
+  // The task's own stores, then global stores (TaskEnvironment::global_store).
+  StateStore* get_state_store(std::string_view name) override {
+    StateStore* s = store(name);
+    return s != nullptr || !env_.global_store ? s : env_.global_store(name);
+  }
   Cancellable schedule(std::chrono::milliseconds interval, PunctuationType type,
                        std::function<void(TimestampMs)> punctuator,
                        std::string_view node_name) override;
@@ -56,6 +73,8 @@ class TaskTopology final : public TaskContext {
   void on_record_timestamp(TimestampMs timestamp) override;
   void handle_processing_error(std::string_view node, std::string_view error) override;
   void handle_deserialization_error(std::string_view node, std::string_view error) override;
+  TaskMetrics& metrics() override { return metrics_; }
+  const TaskMetrics& metrics() const { return metrics_; }
 
  private:
   friend class Topology;
@@ -89,6 +108,7 @@ class TaskTopology final : public TaskContext {
   const RawRecord* current_ = nullptr;  // the source record being processed, if any
   TimestampMs current_timestamp_ = -1;
   TimestampMs stream_time_ = -1;
+  TaskMetrics metrics_;
   bool initialized_ = false;
   bool closed_ = false;
 };

@@ -8,7 +8,8 @@
 // to_dot() a Graphviz picture.
 // Concurrency: build it on one thread; after that it is immutable and build_task may be
 // called concurrently (factories must allow that: they only copy captured state).
-// Limitations: no topic patterns, no global stores yet.
+// Global stores (GlobalKTable) live outside the sub-topologies: see GlobalStoreInfo and
+// build_global_task. Limitations: no topic patterns.
 #pragma once
 
 #include <cstdint>
@@ -44,6 +45,26 @@ using StoreFactory = std::function<std::shared_ptr<StateStore>()>;
 
 enum class NodeKind { kSource, kProcessor, kSink };
 
+// What the runtime needs to know about a state store beyond its factory.
+//
+// How the runtime uses it: for every store of a sub-topology (SubtopologyInfo::stores) with
+// `logging` set, it creates the changelog topic changelog_topic_name(application.id, store)
+// (`<application.id>-<store>-changelog`) with `changelog_config` as topic configs
+// (cleanup.policy, retention.ms...) and as many partitions as the sub-topology has tasks;
+// hands each store a ChangelogWriter that produces to partition = task partition; and
+// restores the store from that topic (StateStore::restore_batch) before processing. Stores
+// without logging are neither logged nor restored. Change-logging stores and caches stamp
+// entries with StateStoreContext::record_timestamp(): set it to each record's timestamp before
+// TaskTopology::process (the driver does). The TopologyTestDriver captures changelog writes as
+// produced records of that topic.
+struct StoreSpec {
+  enum class Kind { kKeyValue, kWindow, kSession, kOther };
+  Kind kind = Kind::kOther;
+  // True when the store's factory wraps it in a change-logging decorator.
+  bool logging = false;
+  std::map<std::string, std::string> changelog_config;
+};
+
 struct TopologyNode {
   std::string name;
   NodeKind kind = NodeKind::kProcessor;
@@ -75,6 +96,24 @@ struct TaskEnvironment {
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
   // The wall clock in ms (mock time in the test driver).
   std::function<TimestampMs()> wall_clock;
+  // Optional: finds a global store by name (the instance's global task, see
+  // Topology::build_global_task). Processors reach global stores through
+  // TaskContext::get_state_store without connecting them.
+  std::function<StateStore*(std::string_view store_name)> global_store;
+};
+
+// A global store (GlobalKTable): every instance reads all partitions of `topic` into it.
+// How the runtime uses it (Kafka Streams' GlobalStreamThread): one global task per instance
+// (Topology::build_global_task), fed by a consumer without a group that is assigned every
+// partition of every global topic; at start-up it reads each partition from the checkpointed
+// (or earliest) offset to the end offset (restoration) before any stream task processes a
+// record, then keeps polling and processing new records; its stores are handed to the
+// stream tasks through TaskEnvironment::global_store. Offsets are checkpointed, not committed.
+struct GlobalStoreInfo {
+  std::string store;
+  std::string topic;
+  std::string source_node;
+  std::string processor_node;  // the updater that writes the store
 };
 
 class Topology {
@@ -97,7 +136,11 @@ class Topology {
   // routes records written to it back into the sub-topology that reads it.
   // `partitions`: the partition count to create it with (nullopt: as many as the input).
   void add_internal_topic(std::string topic, std::optional<int32_t> partitions = std::nullopt);
+  // Without a StoreSpec the store counts as not change-logged (Sluice cannot see whether a
+  // user's factory logs); the DSL always passes one.
   absl::Status add_state_store(std::string name, StoreFactory factory,
+                               std::vector<std::string> processors = {});
+  absl::Status add_state_store(std::string name, StoreFactory factory, StoreSpec spec,
                                std::vector<std::string> processors = {});
   absl::Status connect_processor_and_state_stores(const std::string& processor,
                                                   const std::vector<std::string>& stores);
@@ -148,6 +191,30 @@ class Topology {
                          std::move(factory));
   }
 
+  // --- global stores (GlobalKTable) ---
+  // A source over `topic` and an updater processor (its child) that owns the store. These
+  // nodes belong to no sub-topology; build_global_task instantiates them.
+  absl::Status add_global_store(std::string store_name, StoreFactory store_factory,
+                                std::string source_name, std::string topic,
+                                NodeFactory source_factory, std::string processor_name,
+                                NodeFactory processor_factory);
+  const std::vector<GlobalStoreInfo>& global_stores() const { return global_stores_; }
+  // The global task: every global source, updater and store (task id: subtopology -1).
+  // Fails when the topology has no global store.
+  absl::StatusOr<std::unique_ptr<TaskTopology>> build_global_task(
+      TaskEnvironment environment) const;
+
+  // --- co-partitioning (joins) ---
+  // The source topics (unresolved names) upstream of `node`, following parents to sources.
+  std::set<std::string> source_topics_upstream(std::string_view node) const;
+  // Records that `topics` (the inputs of one join) must have equal partition counts; the
+  // runtime checks this at start-up (check_copartitioning in copartitioning.h) and creates
+  // internal topics of a group with the count of the group's other topics.
+  void add_copartition_group(std::set<std::string> topics);
+  const std::vector<std::set<std::string>>& copartition_groups() const {
+    return copartition_groups_;
+  }
+
   // --- inspection ---
   const TopologyNode* node(std::string_view name) const;
   const std::vector<TopologyNode>& nodes() const { return nodes_; }
@@ -159,6 +226,13 @@ class Topology {
   // "<application.id>-<topic>" for internal topics, `topic` otherwise.
   std::string resolve_topic(std::string_view application_id, std::string_view topic) const;
   std::vector<SubtopologyInfo> subtopologies() const;
+  // The spec a store was added with; nullptr for unknown stores.
+  const StoreSpec* store_spec(std::string_view store) const;
+  // "<application.id>-<store>-changelog", Kafka Streams' changelog topic name.
+  static std::string changelog_topic_name(std::string_view application_id, std::string_view store);
+  // Resolved changelog topics of the change-logged stores of one sub-topology, by store name.
+  std::map<std::string, std::string> changelog_topics(std::string_view application_id,
+                                                      int32_t subtopology) const;
 
   // Kafka Streams' TopologyDescription#toString text.
   std::string describe() const;
@@ -179,7 +253,16 @@ class Topology {
   std::map<std::string, size_t, std::less<>> index_;
   std::map<std::string, std::optional<int32_t>, std::less<>> internal_topics_;
   std::map<std::string, StoreFactory, std::less<>> stores_;
+  std::map<std::string, StoreSpec, std::less<>> store_specs_;
   int64_t next_index_ = 0;
+  struct GlobalNodes {
+    NodeFactory source;
+    NodeFactory processor;
+    StoreFactory store;
+  };
+  std::vector<GlobalStoreInfo> global_stores_;
+  std::vector<GlobalNodes> global_nodes_;  // parallel to global_stores_
+  std::vector<std::set<std::string>> copartition_groups_;
 };
 
 }  // namespace sluice

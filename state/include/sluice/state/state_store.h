@@ -16,6 +16,9 @@
 
 namespace sluice::state {
 
+class CacheBudget;         // caching.h
+class KeyValueBytesStore;  // key_value_store.h
+
 // Where change-logging stores send every update. The runtime implements it with the task's
 // record collector (producing to `<application.id>-<store>-changelog`, partition = the task's
 // partition, inside the transaction under exactly-once); tests implement it with a vector.
@@ -44,6 +47,15 @@ class StateStoreContext {
   // it. A cache sets it to each entry's own timestamp while it flushes, as Kafka Streams does.
   virtual TimestampMs record_timestamp() const = 0;
   virtual void set_record_timestamp(TimestampMs timestamp) = 0;
+  // The byte budget shared by the record caches of the task's thread
+  // (cache.max.bytes.buffering); null: each caching store uses its own fallback size.
+  virtual CacheBudget* cache_budget() { return nullptr; }
+  // Exactly-once: a change-logging key-value store calls this once at init with the store it
+  // logs for and uses what it returns instead, so the runtime can put its write buffer between
+  // the changelog and the bytes store (writes reach the bytes store only after the Kafka
+  // transaction commits). The default returns `inner` unchanged.
+  virtual std::unique_ptr<KeyValueBytesStore> wrap_logged_key_value_store(
+      std::unique_ptr<KeyValueBytesStore> inner);
 };
 
 class BasicStateStoreContext final : public StateStoreContext {
@@ -60,12 +72,16 @@ class BasicStateStoreContext final : public StateStoreContext {
   ChangelogWriter* changelog_writer() override { return writer_; }
   TimestampMs record_timestamp() const override { return timestamp_; }
   void set_record_timestamp(TimestampMs timestamp) override { timestamp_ = timestamp; }
+  CacheBudget* cache_budget() override { return budget_; }
+  // `budget` must outlive the stores initialized with this context.
+  void set_cache_budget(CacheBudget* budget) { budget_ = budget; }
 
  private:
   std::string application_id_;
   TaskId task_id_;
   std::filesystem::path state_dir_;
   ChangelogWriter* writer_;
+  CacheBudget* budget_ = nullptr;
   TimestampMs timestamp_ = 0;
 };
 

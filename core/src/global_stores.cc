@@ -1,0 +1,115 @@
+// Global stores (GlobalKTable) and co-partitioning groups of the Topology, and the global task.
+#include <algorithm>
+#include <functional>
+
+#include "fmt/format.h"
+#include "sluice/core/task_topology.h"
+#include "sluice/core/topology.h"
+
+namespace sluice {
+
+absl::Status Topology::add_global_store(std::string store_name, StoreFactory store_factory,
+                                        std::string source_name, std::string topic,
+                                        NodeFactory source_factory, std::string processor_name,
+                                        NodeFactory processor_factory) {
+  if (store_name.empty() || topic.empty()) {
+    return absl::InvalidArgumentError("a global store needs a store name and a topic");
+  }
+  if (auto st = check_new_name(source_name); !st.ok()) return st;
+  if (auto st = check_new_name(processor_name); !st.ok()) return st;
+  if (stores_.count(store_name) != 0) {
+    return absl::InvalidArgumentError(fmt::format("store '{}' is already added", store_name));
+  }
+  for (const auto& g : global_stores_) {
+    if (g.store == store_name || g.source_node == source_name || g.processor_node == source_name ||
+        g.source_node == processor_name || g.processor_node == processor_name) {
+      return absl::InvalidArgumentError(
+          fmt::format("global store '{}' (nodes '{}', '{}') clashes with global store '{}'",
+                      store_name, source_name, processor_name, g.store));
+    }
+    if (g.topic == topic) {
+      return absl::InvalidArgumentError(
+          fmt::format("topic '{}' is already read by global store '{}' (global store '{}')", topic,
+                      g.store, store_name));
+    }
+  }
+  for (const auto& n : nodes_) {
+    if (n.kind == NodeKind::kSource &&
+        std::find(n.topics.begin(), n.topics.end(), topic) != n.topics.end()) {
+      return absl::InvalidArgumentError(
+          fmt::format("topic '{}' is already read by source '{}' (global store '{}')", topic,
+                      n.name, store_name));
+    }
+  }
+  global_stores_.push_back(GlobalStoreInfo{store_name, topic, source_name, processor_name});
+  global_nodes_.push_back(GlobalNodes{std::move(source_factory), std::move(processor_factory),
+                                      std::move(store_factory)});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
+    TaskEnvironment environment) const {
+  if (global_stores_.empty()) return absl::NotFoundError("the topology has no global store");
+  if (environment.collector == nullptr) {
+    return absl::InvalidArgumentError("TaskEnvironment.collector must be set");
+  }
+  if (!environment.deserialization_handler) {
+    environment.deserialization_handler = error_handlers::deserialization_log_and_fail();
+  }
+  if (!environment.processing_handler) {
+    environment.processing_handler = error_handlers::processing_log_and_fail();
+  }
+  if (!environment.wall_clock) environment.wall_clock = [] { return TimestampMs{0}; };
+  environment.task_id = TaskId{-1, Partition(0)};
+  std::unique_ptr<TaskTopology> task(new TaskTopology(std::move(environment)));
+  for (size_t i = 0; i < global_stores_.size(); ++i) {
+    const GlobalStoreInfo& info = global_stores_[i];
+    const GlobalNodes& nodes = global_nodes_[i];
+    std::unique_ptr<ProcessorNodeBase> source = nodes.source ? nodes.source() : nullptr;
+    std::unique_ptr<ProcessorNodeBase> updater = nodes.processor ? nodes.processor() : nullptr;
+    auto* typed_source = dynamic_cast<SourceNodeBase*>(source.get());
+    if (typed_source == nullptr || !updater) {
+      return absl::InternalError(fmt::format(
+          "the node factories of global store '{}' made no source or no updater", info.store));
+    }
+    if (auto st = source->add_child(*updater); !st.ok()) return st;
+    std::shared_ptr<StateStore> store = nodes.store ? nodes.store() : nullptr;
+    if (!store) {
+      return absl::InternalError(
+          fmt::format("the factory of global store '{}' made no store", info.store));
+    }
+    task->sources_by_topic_.emplace(info.topic, typed_source);
+    task->nodes_.push_back(std::move(source));
+    task->node_stores_.push_back({});
+    task->nodes_.push_back(std::move(updater));
+    task->node_stores_.push_back({info.store});
+    task->stores_.emplace(info.store, std::move(store));
+    task->store_names_.push_back(info.store);
+  }
+  return task;
+}
+
+std::set<std::string> Topology::source_topics_upstream(std::string_view name) const {
+  std::set<std::string> out;
+  std::set<std::string, std::less<>> seen;
+  std::function<void(std::string_view)> walk = [&](std::string_view n) {
+    if (!seen.emplace(n).second) return;
+    const TopologyNode* node = this->node(n);
+    if (node == nullptr) return;
+    if (node->kind == NodeKind::kSource) out.insert(node->topics.begin(), node->topics.end());
+    for (const auto& p : node->parents) walk(p);
+  };
+  walk(name);
+  return out;
+}
+
+void Topology::add_copartition_group(std::set<std::string> topics) {
+  if (topics.size() < 2) return;
+  if (std::find(copartition_groups_.begin(), copartition_groups_.end(), topics) !=
+      copartition_groups_.end()) {
+    return;
+  }
+  copartition_groups_.push_back(std::move(topics));
+}
+
+}  // namespace sluice
