@@ -1,0 +1,332 @@
+// The processor behind KTable::suppress (Kafka Streams' KTableSuppressProcessor with its
+// time-ordered buffer) and the DSL wiring that adds it with its buffer store.
+//
+// The buffer lives in a key-value store (in memory, change-logged, like Kafka Streams'
+// InMemoryTimeOrderedKeyValueBuffer), so a restored store restores the held-back updates:
+//   key   = [buffer time: 8 bytes, big-endian, sign bit flipped][serialized table key]
+//   value = [record timestamp: 8 bytes][flags: 1 byte][new value size: 4 bytes][new][prior]
+// Store keys therefore sort by buffer time, and eviction scans from the front. The buffer time
+// is the window end (until_window_closes) or the timestamp of the key's first held update
+// (until_time_limit). "prior" is the value the downstream last saw for the key (the old value
+// of the first held change), so the emitted Change{new, prior} subtracts correctly.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fmt/format.h"
+#include "sluice/core/error_handlers.h"
+#include "sluice/core/processor.h"
+#include "sluice/core/serde.h"
+#include "sluice/core/serdes.h"
+#include "sluice/core/windowed.h"
+#include "sluice/dsl/detail/table_processors.h"
+#include "sluice/dsl/internal_streams_builder.h"
+#include "sluice/dsl/suppressed.h"
+
+namespace sluice::dsl_detail {
+
+// The part of a key-value store the suppress buffer uses.
+class BufferBytes {
+ public:
+  virtual ~BufferBytes() = default;
+  virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
+  virtual absl::Status put(std::string_view key, std::string_view value) = 0;
+  virtual absl::Status remove(std::string_view key) = 0;
+  // f(key, value) in key order until f returns false. f must not write to the store.
+  virtual absl::Status scan(absl::FunctionRef<bool(std::string_view, std::string_view)> f) = 0;
+};
+std::unique_ptr<BufferBytes> buffer_bytes(StateStore* store);
+
+template <typename K>
+struct IsWindowedKey : std::false_type {};
+template <typename K>
+struct IsWindowedKey<Windowed<K>> : std::true_type {};
+
+template <typename K, typename V>
+class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
+ public:
+  // `delay_ms`: the window close delay (until_window_closes) or the time limit.
+  SuppressProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<V> values,
+                    SuppressedSpec spec, int64_t delay_ms)
+      : store_name_(std::move(store_name)),
+        keys_(std::move(keys)),
+        values_(std::move(values)),
+        spec_(std::move(spec)),
+        delay_ms_(delay_ms) {}
+
+  void init(ProcessorContext<K, Change<V>>& ctx) override {
+    Processor<K, Change<V>, K, Change<V>>::init(ctx);
+    buffer_ = buffer_bytes(ctx.get_state_store(store_name_));
+    if (buffer_ == nullptr) {
+      throw StreamsException(
+          fmt::format("suppress: store '{}' is not a connected key-value store", store_name_));
+    }
+    // Stream time can also move without a record (the runtime's idle.wall.clock.advance.ms,
+    // TaskTopology::advance_stream_time): evict on every advance, not only on arrival. After
+    // a record, process() has already evicted, so this returns early.
+    ctx.schedule(std::chrono::milliseconds(1), PunctuationType::kStreamTime,
+                 [this](TimestampMs stream_time) {
+                   if (!loaded_) load();
+                   if (stream_time <= observed_) return;
+                   observed_ = stream_time;
+                   evict();
+                 });
+  }
+
+  void process(Record<K, Change<V>> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    if (!loaded_) load();
+    auto& ctx = this->context();
+    observed_ = std::max({observed_, ctx.current_stream_time_ms(), r.timestamp()});
+    hold(r);
+    evict();
+  }
+
+ private:
+  static constexpr size_t kHeader = 8 + 1 + 4;
+
+  static uint64_t sortable(TimestampMs t) { return static_cast<uint64_t>(t) ^ (uint64_t{1} << 63); }
+  static TimestampMs time_of(std::string_view store_key) {
+    return static_cast<TimestampMs>(serdes::read_big_endian<uint64_t>(store_key.data()) ^
+                                    (uint64_t{1} << 63));
+  }
+
+  [[noreturn]] void fail(const absl::Status& st) const {
+    throw std::runtime_error(
+        fmt::format("suppress buffer '{}': {}", store_name_, std::string(st.message())));
+  }
+
+  // Rebuilds the in-memory index from the store (which may have been restored).
+  void load() {
+    loaded_ = true;
+    auto st = buffer_->scan([&](std::string_view key, std::string_view value) {
+      if (key.size() < 8) return true;
+      index_[std::string(key.substr(8))] = time_of(key);
+      count_ += 1;
+      bytes_ += static_cast<int64_t>(key.size() + value.size());
+      min_time_ = std::min(min_time_, time_of(key));
+      return true;
+    });
+    if (!st.ok()) fail(st);
+  }
+
+  void hold(Record<K, Change<V>>& r) {
+    keys_->serialize(store_name_, *r.key(), key_buf_);
+    const Change<V>& change = *r.value();
+    auto it = index_.find(key_buf_);
+    TimestampMs time;
+    if (it != index_.end()) {
+      time = it->second;
+    } else if constexpr (IsWindowedKey<K>::value) {
+      time = spec_.kind == SuppressedSpec::Kind::kUntilWindowCloses ? r.key()->window.end
+                                                                    : r.timestamp();
+    } else {
+      time = r.timestamp();
+    }
+    store_key_.clear();
+    serdes::append_big_endian(store_key_, sortable(time));
+    store_key_.append(key_buf_);
+
+    // The prior value: kept from the entry already held, else the change's old value.
+    std::string prior;
+    bool has_prior = false;
+    if (it != index_.end()) {
+      auto existing = held_value(store_key_);
+      if (existing.size() >= kHeader) {
+        const auto flags = static_cast<uint8_t>(existing[8]);
+        const uint32_t new_size = serdes::read_big_endian<uint32_t>(existing.data() + 9);
+        has_prior = (flags & 2) != 0;
+        if (has_prior) prior.assign(existing.substr(kHeader + new_size));
+      }
+      bytes_ -= static_cast<int64_t>(store_key_.size() + existing.size());
+      count_ -= 1;
+    } else if (change.old_value) {
+      values_->serialize(store_name_, *change.old_value, prior);
+      has_prior = true;
+    }
+    value_buf_.clear();
+    if (change.new_value) values_->serialize(store_name_, *change.new_value, value_buf_);
+    entry_.clear();
+    serdes::append_big_endian(entry_, r.timestamp());
+    entry_.push_back(static_cast<char>((change.new_value ? 1 : 0) | (has_prior ? 2 : 0)));
+    serdes::append_big_endian(entry_, static_cast<uint32_t>(value_buf_.size()));
+    entry_.append(value_buf_);
+    entry_.append(prior);
+    if (auto st = buffer_->put(store_key_, entry_); !st.ok()) fail(st);
+    if (it == index_.end()) index_.emplace(key_buf_, time);
+    count_ += 1;
+    bytes_ += static_cast<int64_t>(store_key_.size() + entry_.size());
+    min_time_ = std::min(min_time_, time);
+  }
+
+  std::string held_value(std::string_view store_key) {
+    auto v = buffer_->get(store_key);
+    if (!v.ok()) fail(v.status());
+    return v->value_or(std::string());
+  }
+
+  bool over_limit() const {
+    return (spec_.buffer.max_record_count && count_ > *spec_.buffer.max_record_count) ||
+           (spec_.buffer.max_byte_count && bytes_ > *spec_.buffer.max_byte_count);
+  }
+
+  void evict() {
+    const TimestampMs expiry = observed_ - delay_ms_;
+    if (min_time_ > expiry && !over_limit()) return;
+    if (over_limit() && spec_.buffer.when_full == BufferConfig::WhenFull::kShutDown) {
+      throw StreamsException(fmt::format(
+          "suppress buffer '{}' is full: {} records, {} bytes (limits: records {}, bytes {})",
+          store_name_, count_, bytes_, spec_.buffer.max_record_count.value_or(-1),
+          spec_.buffer.max_byte_count.value_or(-1)));
+    }
+    // Collect first (the scan's views must not outlive it, and the store must not change under
+    // it), then remove and emit in buffer-time order.
+    evicted_.clear();
+    int64_t count = count_, bytes = bytes_;
+    min_time_ = std::numeric_limits<TimestampMs>::max();
+    auto st = buffer_->scan([&](std::string_view key, std::string_view value) {
+      const TimestampMs t = time_of(key);
+      const bool over = (spec_.buffer.max_record_count && count > *spec_.buffer.max_record_count) ||
+                        (spec_.buffer.max_byte_count && bytes > *spec_.buffer.max_byte_count);
+      if (t > expiry && !over) {
+        min_time_ = t;
+        return false;
+      }
+      evicted_.emplace_back(std::string(key), std::string(value));
+      count -= 1;
+      bytes -= static_cast<int64_t>(key.size() + value.size());
+      return true;
+    });
+    if (!st.ok()) fail(st);
+    for (auto& [key, value] : evicted_) {
+      if (auto rm = buffer_->remove(key); !rm.ok()) fail(rm);
+      index_.erase(key.substr(8));
+      count_ -= 1;
+      bytes_ -= static_cast<int64_t>(key.size() + value.size());
+      emit(key, value);
+    }
+  }
+
+  void emit(std::string_view store_key, std::string_view value) {
+    if (value.size() < kHeader) return;
+    const TimestampMs ts = serdes::read_big_endian<int64_t>(value.data());
+    const auto flags = static_cast<uint8_t>(value[8]);
+    const uint32_t new_size = serdes::read_big_endian<uint32_t>(value.data() + 9);
+    // Final results never forward a deletion: the window simply has no result.
+    if ((flags & 1) == 0 && spec_.kind == SuppressedSpec::Kind::kUntilWindowCloses) return;
+    K key;
+    if (auto st = keys_->deserialize(store_name_, store_key.substr(8), key); !st.ok()) fail(st);
+    Change<V> change;
+    if (flags & 1) {
+      change.new_value.emplace();
+      if (auto st =
+              values_->deserialize(store_name_, value.substr(kHeader, new_size), *change.new_value);
+          !st.ok()) {
+        fail(st);
+      }
+    }
+    if (flags & 2) {
+      change.old_value.emplace();
+      if (auto st = values_->deserialize(store_name_, value.substr(kHeader + new_size),
+                                         *change.old_value);
+          !st.ok()) {
+        fail(st);
+      }
+    }
+    this->context().forward(Record<K, Change<V>>(std::move(key), std::move(change), ts));
+  }
+
+  std::string store_name_;
+  SerdePtr<K> keys_;
+  SerdePtr<V> values_;
+  SuppressedSpec spec_;
+  int64_t delay_ms_;
+  std::unique_ptr<BufferBytes> buffer_;
+  bool loaded_ = false;
+  TimestampMs observed_ = -1;
+  std::unordered_map<std::string, TimestampMs> index_;
+  int64_t count_ = 0;
+  int64_t bytes_ = 0;
+  TimestampMs min_time_ = std::numeric_limits<TimestampMs>::max();
+  std::vector<std::pair<std::string, std::string>> evicted_;
+  std::string key_buf_, store_key_, value_buf_, entry_;
+};
+
+// Adds the suppress node and its buffer store after `parent`; returns the node name.
+template <typename K, typename V>
+std::string add_suppress(InternalStreamsBuilder* b, const std::string& parent,
+                         const SerdePtr<K>& key_serde, const SerdePtr<V>& value_serde,
+                         const SuppressedSpec& spec) {
+  const std::string name = b->name(spec.name, "KTABLE-SUPPRESS-");
+  const std::string store =
+      spec.name.empty() ? b->name("", "KTABLE-SUPPRESS-STATE-STORE-") : spec.name + "-store";
+  const std::string what = "suppress(" + name + ")";
+  int64_t delay = spec.time_limit_ms;
+  if (spec.kind == SuppressedSpec::Kind::kUntilWindowCloses) {
+    if constexpr (!IsWindowedKey<K>::value) {
+      b->record(absl::InvalidArgumentError(
+                    "until_window_closes needs a windowed table (KTable<Windowed<K>, V>)"),
+                what);
+    }
+    const std::optional<int64_t> close = b->window_close_delay(parent);
+    if (!close) {
+      b->record(absl::InvalidArgumentError(fmt::format(
+                    "until_window_closes: table node '{}' does not come from a windowed "
+                    "aggregation",
+                    parent)),
+                what);
+    }
+    delay = close.value_or(0);
+    if (spec.buffer.bounded() && spec.buffer.when_full == BufferConfig::WhenFull::kEmitEarly) {
+      b->record(
+          absl::InvalidArgumentError("until_window_closes needs a buffer that never emits early: "
+                                     "BufferConfig::unbounded() or ...shut_down_when_full()"),
+          what);
+    }
+  } else if (spec.time_limit_ms < 0) {
+    b->record(absl::InvalidArgumentError(
+                  fmt::format("until_time_limit: the time limit must not be negative, got {} ms",
+                              spec.time_limit_ms)),
+              what);
+  }
+  SerdePtr<K> ks = key_serde;
+  SerdePtr<V> vs = value_serde;
+  if constexpr (HasDefaultSerde<K>) {
+    if (!ks) ks = DefaultSerde<K>::make();
+  }
+  if constexpr (HasDefaultSerde<V>) {
+    if (!vs) vs = DefaultSerde<V>::make();
+  }
+  if (!ks || !vs) {
+    b->record(absl::InvalidArgumentError(
+                  fmt::format("no {} serde is known for the suppress buffer '{}'; give the table's "
+                              "aggregation serdes through Materialized::with(...)",
+                              ks ? "value" : "key", store)),
+              what);
+  }
+  ProcessorSupplier<K, Change<V>, K, Change<V>> supplier =
+      [store, ks, vs, spec, delay]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<V>>> {
+    return std::make_unique<SuppressProcessor<K, V>>(store, ks, vs, spec, delay);
+  };
+  b->record(
+      b->topology().add_processor<K, Change<V>, K, Change<V>>(name, std::move(supplier), {parent}),
+      what);
+  b->record(b->add_suppress_buffer_store(store, {name}), what);
+  return name;
+}
+
+}  // namespace sluice::dsl_detail

@@ -1,0 +1,485 @@
+// The processors behind windowed aggregations (Kafka Streams' KStreamWindowAggregate,
+// KStreamSlidingWindowAggregate, KStreamSessionWindowAggregate) and the window / session store
+// views they use. DSL headers stay free of the state layer: dsl/src/window_stores.cc binds the
+// views to state::WindowBytesStore / state::SessionBytesStore.
+//
+// Store formats (the same as Kafka Streams', so a store can be read with state:: facades):
+// window stores hold Kafka Streams' timestamped values, [8-byte big-endian timestamp][value],
+// the timestamp being the largest record timestamp in the window; session stores hold plain
+// values.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "fmt/format.h"
+#include "sluice/core/log.h"
+#include "sluice/core/processor.h"
+#include "sluice/core/serde.h"
+#include "sluice/core/serdes.h"
+#include "sluice/core/windowed.h"
+#include "sluice/dsl/detail/table_processors.h"
+
+namespace sluice::dsl_detail {
+
+// The part of a window store the windowed aggregations use.
+class WindowBytes {
+ public:
+  virtual ~WindowBytes() = default;
+  virtual absl::StatusOr<std::optional<std::string>> fetch(std::string_view key,
+                                                           TimestampMs window_start) = 0;
+  virtual absl::Status put(std::string_view key, std::string_view value,
+                           TimestampMs window_start) = 0;
+  // f(start, value) for the key's windows with start in [from, to], ascending by start. f must
+  // not write to the store.
+  virtual absl::Status for_each(std::string_view key, TimestampMs from, TimestampMs to,
+                                absl::FunctionRef<void(TimestampMs, std::string_view)> f) = 0;
+};
+// Null unless `store` is a window store; borrows it.
+std::unique_ptr<WindowBytes> window_bytes(StateStore* store);
+
+// The part of a session store the session aggregations use.
+class SessionBytes {
+ public:
+  virtual ~SessionBytes() = default;
+  // f(session, value) for the key's sessions with end >= earliest_end and
+  // start <= latest_start. f must not write to the store.
+  virtual absl::Status find_sessions(std::string_view key, TimestampMs earliest_end,
+                                     TimestampMs latest_start,
+                                     absl::FunctionRef<void(Window, std::string_view)> f) = 0;
+  virtual absl::Status put(std::string_view key, Window session, std::string_view value) = 0;
+  virtual absl::Status remove(std::string_view key, Window session) = 0;
+};
+std::unique_ptr<SessionBytes> session_bytes(StateStore* store);
+
+// Late records: counted in TaskMetrics::late_records_dropped, logged for the 1st, 2nd, 4th,
+// 8th... one per processor so a flood of late data costs a counter, not a log line each.
+class LateRecords {
+ public:
+  template <typename Ctx>
+  void drop(Ctx& ctx, std::string_view store, TimestampMs timestamp, Window window,
+            TimestampMs stream_time) {
+    TaskMetrics::add(ctx.metrics().late_records_dropped);
+    ++count_;
+    if ((count_ & (count_ - 1)) != 0) return;
+    if (!logger_) logger_.emplace("sluice.dsl.window");
+    logger_->warn(
+        "skipping record for expired window: store={} timestamp={} window=[{},{}] "
+        "stream_time={} (late records dropped by this processor so far: {})",
+        store, timestamp, window.start, window.end, stream_time, count_);
+  }
+
+ private:
+  int64_t count_ = 0;
+  std::optional<log::Logger> logger_;
+};
+
+// Kafka Streams' ValueAndTimestamp in a window store value.
+inline void encode_timestamped(TimestampMs timestamp, std::string_view value, std::string& out) {
+  out.clear();
+  serdes::append_big_endian(out, timestamp);
+  out.append(value);
+}
+inline bool decode_timestamped(std::string_view bytes, TimestampMs& timestamp,
+                               std::string_view& value) {
+  if (bytes.size() < 8) return false;
+  timestamp = serdes::read_big_endian<int64_t>(bytes.data());
+  value = bytes.substr(8);
+  return true;
+}
+
+// State shared by the windowed aggregate processors: store name, serdes, buffers.
+template <typename K, typename VR>
+class WindowedAggregateBase {
+ protected:
+  WindowedAggregateBase(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values)
+      : store_name_(std::move(store_name)), keys_(std::move(keys)), values_(std::move(values)) {}
+
+  [[noreturn]] void fail(const absl::Status& st) const {
+    throw std::runtime_error(
+        fmt::format("windowed aggregate store '{}': {}", store_name_, std::string(st.message())));
+  }
+  [[noreturn]] void fail(std::string_view what) const {
+    throw std::runtime_error(fmt::format("windowed aggregate store '{}': {}", store_name_, what));
+  }
+  VR decode_value(std::string_view bytes) const {
+    VR v;
+    if (auto st = values_->deserialize(store_name_, bytes, v); !st.ok()) fail(st);
+    return v;
+  }
+  // Stream time as Kafka Streams: the largest timestamp this task has seen.
+  template <typename Ctx>
+  TimestampMs observe(Ctx& ctx, TimestampMs timestamp) {
+    observed_ = std::max({observed_, ctx.current_stream_time_ms(), timestamp});
+    return observed_;
+  }
+
+  std::string store_name_;
+  SerdePtr<K> keys_;
+  SerdePtr<VR> values_;
+  TimestampMs observed_ = -1;
+  LateRecords late_;
+  std::string key_buf_, value_buf_, stored_buf_;
+};
+
+// Tumbling and hopping windows (KStreamWindowAggregate): for every window [start, start+size)
+// holding the record, new = add(key, value, old) where old is null for a new window. A window
+// with end + grace <= stream time is closed: the record is not added to it, and the record is
+// counted once as late (Kafka Streams counts once per closed window). Forwards Change{new, old}
+// with the largest record timestamp of the window.
+template <typename K, typename V, typename VR, typename Add>
+class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VR>>,
+                                           WindowedAggregateBase<K, VR> {
+  using Base = WindowedAggregateBase<K, VR>;
+
+ public:
+  TimeWindowAggregateProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values,
+                               int64_t size_ms, int64_t advance_ms, int64_t grace_ms, Add add)
+      : Base(std::move(store_name), std::move(keys), std::move(values)),
+        size_ms_(size_ms),
+        advance_ms_(advance_ms),
+        grace_ms_(grace_ms),
+        add_(std::move(add)) {}
+
+  void init(ProcessorContext<Windowed<K>, Change<VR>>& ctx) override {
+    Processor<K, V, Windowed<K>, Change<VR>>::init(ctx);
+    store_ = window_bytes(ctx.get_state_store(this->store_name_));
+    if (store_ == nullptr) this->fail("not a connected window store");
+  }
+
+  void process(Record<K, V> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    auto& ctx = this->context();
+    const TimestampMs ts = r.timestamp();
+    const TimestampMs stream_time = this->observe(ctx, ts);
+    const TimestampMs close = stream_time - grace_ms_;
+    this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
+    const int64_t from = ts - size_ms_ + advance_ms_;
+    TimestampMs start = (from > 0 ? from : 0) / advance_ms_ * advance_ms_;
+    std::optional<Window> late;
+    for (; start <= ts; start += advance_ms_) {
+      const TimestampMs end = start + size_ms_;
+      if (end <= close) {
+        if (!late) late = Window{start, end};
+        continue;
+      }
+      auto bytes = store_->fetch(this->key_buf_, start);
+      if (!bytes.ok()) this->fail(bytes.status());
+      std::optional<VR> old;
+      TimestampMs new_ts = ts;
+      if (bytes->has_value()) {
+        TimestampMs old_ts = 0;
+        std::string_view value;
+        if (!decode_timestamped(**bytes, old_ts, value)) this->fail("truncated stored value");
+        old.emplace(this->decode_value(value));
+        new_ts = std::max(ts, old_ts);
+      }
+      VR next = add_(*r.key(), *r.value(), old);
+      this->values_->serialize(this->store_name_, next, this->value_buf_);
+      encode_timestamped(new_ts, this->value_buf_, this->stored_buf_);
+      if (auto st = store_->put(this->key_buf_, this->stored_buf_, start); !st.ok()) {
+        this->fail(st);
+      }
+      ctx.forward(Record<Windowed<K>, Change<VR>>(
+          Windowed<K>{*r.key(), Window{start, end}},
+          Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, new_ts, r.headers()));
+    }
+    if (late) this->late_.drop(ctx, this->store_name_, ts, *late, stream_time);
+  }
+
+ private:
+  int64_t size_ms_;
+  int64_t advance_ms_;
+  int64_t grace_ms_;
+  Add add_;
+  std::unique_ptr<WindowBytes> store_;
+};
+
+// Sliding windows (KStreamSlidingWindowAggregate, the forward-iterator variant): windows
+// [start, start + diff] with both ends inclusive exist only where records are. Each record
+// updates every existing window that holds it, creates its own left window [t - diff, t] (from
+// the aggregate of the window just before when records precede it within diff), its right
+// window [t + 1, t + 1 + diff] when later records exist within diff, and the right window of
+// the record before it. Records before diff go to the window [0, diff]. A window closes when
+// end + grace < stream time.
+//
+// Unlike Kafka Streams, which sends the previous window's aggregate as the "old" value of a
+// newly created left window, Change::old_value is what the store held for that window (null
+// for a new window), so downstream subtraction stays exact.
+template <typename K, typename V, typename VR, typename Add>
+class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VR>>,
+                                              WindowedAggregateBase<K, VR> {
+  using Base = WindowedAggregateBase<K, VR>;
+
+ public:
+  SlidingWindowAggregateProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values,
+                                  int64_t difference_ms, int64_t grace_ms, Add add)
+      : Base(std::move(store_name), std::move(keys), std::move(values)),
+        diff_(difference_ms),
+        grace_ms_(grace_ms),
+        add_(std::move(add)) {}
+
+  void init(ProcessorContext<Windowed<K>, Change<VR>>& ctx) override {
+    Processor<K, V, Windowed<K>, Change<VR>>::init(ctx);
+    store_ = window_bytes(ctx.get_state_store(this->store_name_));
+    if (store_ == nullptr) this->fail("not a connected window store");
+  }
+
+  void process(Record<K, V> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    auto& ctx = this->context();
+    const TimestampMs t = r.timestamp();
+    const TimestampMs stream_time = this->observe(ctx, t);
+    const TimestampMs close = stream_time - grace_ms_;
+    if (t + 1 + diff_ <= close) {
+      this->late_.drop(ctx, this->store_name_, t, Window{t - diff_, t}, stream_time);
+      return;
+    }
+    this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
+    dropped_ = false;
+    if (t < diff_) {
+      process_early(r, close);
+    } else {
+      process_in_order(r, close);
+    }
+    if (dropped_) {
+      this->late_.drop(ctx, this->store_name_, t, Window{t - diff_, t}, stream_time);
+    }
+  }
+
+ private:
+  // A window's aggregate and the largest record timestamp in it; value null stands for the
+  // initializer's result (reduce has none), `existed` for "read from the store".
+  struct Agg {
+    std::optional<VR> value;
+    TimestampMs timestamp = 0;
+    bool existed = false;
+  };
+  struct Entry {
+    TimestampMs start;
+    Agg agg;
+  };
+
+  void load(TimestampMs from, TimestampMs to) {
+    windows_.clear();
+    auto st =
+        store_->for_each(this->key_buf_, from, to, [&](TimestampMs start, std::string_view v) {
+          TimestampMs ts = 0;
+          std::string_view value;
+          if (!decode_timestamped(v, ts, value)) this->fail("truncated stored value");
+          windows_.push_back(Entry{start, Agg{this->decode_value(value), ts, true}});
+        });
+    if (!st.ok()) this->fail(st);
+  }
+  bool has_start(TimestampMs start) const {
+    return std::any_of(windows_.begin(), windows_.end(),
+                       [&](const Entry& e) { return e.start == start; });
+  }
+
+  void process_in_order(Record<K, V>& r, TimestampMs close) {
+    const TimestampMs t = r.timestamp();
+    load(std::max<TimestampMs>(0, t - 2 * diff_), t + 1);
+    const Agg* left_agg = nullptr;
+    const Agg* right_agg = nullptr;
+    bool left_created = false, right_created = false;
+    std::optional<TimestampMs> previous;
+    for (const Entry& w : windows_) {
+      const TimestampMs end = w.start + diff_;
+      if (end < t) {
+        left_agg = &w.agg;
+        previous = w.agg.timestamp;
+      } else if (end == t) {
+        left_created = true;
+        if (w.agg.timestamp < t) previous = w.agg.timestamp;
+        update(r, w.start, w.agg, close);
+      } else if (w.start <= t) {
+        right_agg = &w.agg;
+        update(r, w.start, w.agg, close);
+      } else if (w.start == t + 1) {
+        right_created = true;
+      } else {
+        this->fail(
+            fmt::format("unexpected sliding window start {} for a record at {}", w.start, t));
+      }
+    }
+    if (previous) {
+      const TimestampMs previous_right = *previous + 1;
+      if (!has_start(previous_right) && previous_right + diff_ >= t) {
+        update(r, previous_right, Agg{std::nullopt, t, false}, close);
+      }
+    }
+    if (!left_created) {
+      Agg agg{std::nullopt, t, false};
+      if (previous && t - diff_ <= *previous && left_agg != nullptr) agg.value = left_agg->value;
+      update(r, t - diff_, agg, close);
+    }
+    if (!right_created && right_agg != nullptr && right_agg->timestamp > t) {
+      create_right_window(r, *right_agg);
+    }
+  }
+
+  void process_early(Record<K, V>& r, TimestampMs close) {
+    const TimestampMs t = r.timestamp();
+    load(0, t + 1);
+    const Entry* combined = nullptr;
+    const Agg* right_agg = nullptr;
+    bool right_created = false;
+    std::optional<TimestampMs> previous;
+    for (const Entry& w : windows_) {
+      if (w.start == 0) {
+        combined = &w;
+        if (w.agg.timestamp < t) previous = w.agg.timestamp;
+      } else if (w.start <= t) {
+        right_agg = &w.agg;
+        update(r, w.start, w.agg, close);
+      } else if (w.start == t + 1) {
+        right_created = true;
+      } else {
+        this->fail(
+            fmt::format("unexpected sliding window start {} for a record at {}", w.start, t));
+      }
+    }
+    if (right_agg == nullptr && combined != nullptr && combined->agg.timestamp > t) {
+      right_agg = &combined->agg;
+    }
+    if (!right_created && right_agg != nullptr && right_agg->timestamp > t) {
+      create_right_window(r, *right_agg);
+    }
+    if (previous && !has_start(*previous + 1)) {
+      update(r, *previous + 1, Agg{std::nullopt, t, false}, close);
+    }
+    if (combined == nullptr) {
+      update(r, 0, Agg{std::nullopt, t, false}, close);
+    } else {
+      update(r, 0, combined->agg, close);
+    }
+  }
+
+  // Adds the record to window [start, start + diff] holding `agg`, if the window is open.
+  void update(Record<K, V>& r, TimestampMs start, const Agg& agg, TimestampMs close) {
+    const TimestampMs end = start + diff_;
+    if (end < close) {
+      dropped_ = true;
+      return;
+    }
+    VR next = add_(*r.key(), *r.value(), agg.value);
+    const TimestampMs new_ts = std::max(r.timestamp(), agg.timestamp);
+    put_and_forward(r, start, std::move(next), agg.existed ? agg.value : std::nullopt, new_ts);
+  }
+
+  // The record's right window starts with the aggregate of the records after it.
+  void create_right_window(Record<K, V>& r, const Agg& agg) {
+    if (!agg.value) return;
+    put_and_forward(r, r.timestamp() + 1, *agg.value, std::nullopt, agg.timestamp);
+  }
+
+  void put_and_forward(Record<K, V>& r, TimestampMs start, VR next, std::optional<VR> old,
+                       TimestampMs timestamp) {
+    this->values_->serialize(this->store_name_, next, this->value_buf_);
+    encode_timestamped(timestamp, this->value_buf_, this->stored_buf_);
+    if (auto st = store_->put(this->key_buf_, this->stored_buf_, start); !st.ok()) this->fail(st);
+    this->context().forward(Record<Windowed<K>, Change<VR>>(
+        Windowed<K>{*r.key(), Window{start, start + diff_}},
+        Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, timestamp, r.headers()));
+  }
+
+  int64_t diff_;
+  int64_t grace_ms_;
+  Add add_;
+  std::unique_ptr<WindowBytes> store_;
+  std::vector<Entry> windows_;
+  bool dropped_ = false;
+};
+
+// Session windows (KStreamSessionWindowAggregate): a record at t joins every session of its
+// key that ends at or after t - gap and starts at or before t + gap; they merge into one
+// session [min start, max end] with agg = merge(merge(init, s1), s2)..., then
+// add(key, value, agg). The merged-away sessions are removed and forwarded as
+// Change{null, old}; the new session as Change{new, old}, old being set only when the session
+// kept its bounds (Kafka Streams sends a tombstone and then the new value for that case, which
+// its record cache collapses into this one update). A session closes when
+// end + gap + grace < stream time; a record whose merged session would be closed is late.
+template <typename K, typename V, typename VR, typename Add, typename Merge>
+class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, Change<VR>>,
+                                              WindowedAggregateBase<K, VR> {
+  using Base = WindowedAggregateBase<K, VR>;
+
+ public:
+  SessionWindowAggregateProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values,
+                                  int64_t gap_ms, int64_t grace_ms, Add add, Merge merge)
+      : Base(std::move(store_name), std::move(keys), std::move(values)),
+        gap_ms_(gap_ms),
+        grace_ms_(grace_ms),
+        add_(std::move(add)),
+        merge_(std::move(merge)) {}
+
+  void init(ProcessorContext<Windowed<K>, Change<VR>>& ctx) override {
+    Processor<K, V, Windowed<K>, Change<VR>>::init(ctx);
+    store_ = session_bytes(ctx.get_state_store(this->store_name_));
+    if (store_ == nullptr) this->fail("not a connected session store");
+  }
+
+  void process(Record<K, V> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    auto& ctx = this->context();
+    const TimestampMs t = r.timestamp();
+    const TimestampMs stream_time = this->observe(ctx, t);
+    const TimestampMs close = stream_time - grace_ms_ - gap_ms_;
+    this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
+
+    sessions_.clear();
+    auto st = store_->find_sessions(
+        this->key_buf_, t - gap_ms_, t + gap_ms_,
+        [&](Window w, std::string_view v) { sessions_.emplace_back(w, this->decode_value(v)); });
+    if (!st.ok()) this->fail(st);
+    Window merged{t, t};
+    std::optional<VR> agg;
+    for (auto& [w, v] : sessions_) {
+      agg.emplace(merge_(*r.key(), agg, v));
+      merged.start = std::min(merged.start, w.start);
+      merged.end = std::max(merged.end, w.end);
+    }
+    if (merged.end < close) {
+      this->late_.drop(ctx, this->store_name_, t, merged, stream_time);
+      return;
+    }
+    std::optional<VR> old;
+    for (auto& [w, v] : sessions_) {
+      if (w == merged) {
+        old = std::move(v);
+        continue;
+      }
+      if (auto rm = store_->remove(this->key_buf_, w); !rm.ok()) this->fail(rm);
+      ctx.forward(Record<Windowed<K>, Change<VR>>(
+          Windowed<K>{*r.key(), w}, Change<VR>{std::nullopt, std::move(v)}, t, r.headers()));
+    }
+    VR next = add_(*r.key(), *r.value(), agg);
+    this->values_->serialize(this->store_name_, next, this->value_buf_);
+    if (auto put = store_->put(this->key_buf_, merged, this->value_buf_); !put.ok()) {
+      this->fail(put);
+    }
+    ctx.forward(Record<Windowed<K>, Change<VR>>(
+        Windowed<K>{*r.key(), merged},
+        Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, t, r.headers()));
+  }
+
+ private:
+  int64_t gap_ms_;
+  int64_t grace_ms_;
+  Add add_;
+  Merge merge_;
+  std::unique_ptr<SessionBytes> store_;
+  std::vector<std::pair<Window, VR>> sessions_;
+};
+
+}  // namespace sluice::dsl_detail
