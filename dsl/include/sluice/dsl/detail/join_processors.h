@@ -1,0 +1,559 @@
+// The processors behind joins: stream-stream (windowed, with the shared outer-join buffer of
+// non-joined records), stream-table, table-table, stream-global, table materialization and the
+// global-table updater. They follow Kafka Streams' KStreamKStreamJoin, KStreamKTableJoin,
+// KTableKTable{Inner,Left,Right,Outer}Join and KStreamGlobalKTableJoin.
+#pragma once
+
+#include <algorithm>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "fmt/format.h"
+#include "sluice/core/processor.h"
+#include "sluice/core/serde.h"
+#include "sluice/dsl/detail/join_stores.h"
+#include "sluice/dsl/detail/table_processors.h"
+
+namespace sluice::dsl_detail {
+
+enum class JoinKind { kInner, kLeft, kOuter };
+
+// Calls a user joiner for one join kind with the key first if it takes one. Inner joiners take
+// (const VL&, const VR&), left joiners (const VL&, const std::optional<VR>&), outer joiners
+// (const std::optional<VL>&, const std::optional<VR>&); each optionally with const K& first.
+template <JoinKind Kind, typename K, typename VL, typename VR>
+struct JoinerArgs {
+  using L = std::conditional_t<Kind == JoinKind::kOuter, const std::optional<VL>&, const VL&>;
+  using R = std::conditional_t<Kind == JoinKind::kInner, const VR&, const std::optional<VR>&>;
+};
+
+template <JoinKind Kind, typename K, typename VL, typename VR, typename F>
+constexpr bool joiner_valid() {
+  using A = JoinerArgs<Kind, K, VL, VR>;
+  return std::is_invocable_v<F&, const K&, typename A::L, typename A::R> ||
+         std::is_invocable_v<F&, typename A::L, typename A::R>;
+}
+
+template <JoinKind Kind, typename K, typename VL, typename VR, typename F,
+          bool WithKey = std::is_invocable_v<F&, const K&, typename JoinerArgs<Kind, K, VL, VR>::L,
+                                             typename JoinerArgs<Kind, K, VL, VR>::R>>
+struct JoinerResultOf {
+  using A = JoinerArgs<Kind, K, VL, VR>;
+  using type =
+      std::remove_cvref_t<std::invoke_result_t<F&, const K&, typename A::L, typename A::R>>;
+};
+template <JoinKind Kind, typename K, typename VL, typename VR, typename F>
+struct JoinerResultOf<Kind, K, VL, VR, F, false> {
+  using A = JoinerArgs<Kind, K, VL, VR>;
+  using type = std::remove_cvref_t<std::invoke_result_t<F&, typename A::L, typename A::R>>;
+};
+template <JoinKind Kind, typename K, typename VL, typename VR, typename F>
+using JoinerResult = typename JoinerResultOf<Kind, K, VL, VR, F>::type;
+
+// Normalises a user joiner to out(key, optional left, optional right). The caller guarantees
+// the sides the kind requires are present.
+template <JoinKind Kind, typename K, typename VL, typename VR, typename VOut, typename F>
+struct Joiner {
+  F f;
+  VOut operator()(const K& key, const std::optional<VL>& l, const std::optional<VR>& r) {
+    decltype(auto) la = [&]() -> decltype(auto) {
+      if constexpr (Kind == JoinKind::kOuter) {
+        return (l);
+      } else {
+        return (*l);
+      }
+    }();
+    decltype(auto) ra = [&]() -> decltype(auto) {
+      if constexpr (Kind == JoinKind::kInner) {
+        return (*r);
+      } else {
+        return (r);
+      }
+    }();
+    using A = JoinerArgs<Kind, K, VL, VR>;
+    if constexpr (std::is_invocable_v<F&, const K&, typename A::L, typename A::R>) {
+      return VOut(f(key, la, ra));
+    } else {
+      return VOut(f(la, ra));
+    }
+  }
+};
+
+[[noreturn]] inline void join_store_failure(const std::string& store, const absl::Status& st) {
+  throw std::runtime_error(fmt::format("join store '{}': {}", store, std::string(st.message())));
+}
+
+template <typename T>
+T deserialize_or_throw(const Serde<T>& serde, const std::string& store, std::string_view bytes) {
+  T out{};
+  if (auto st = serde.deserialize(store, bytes, out); !st.ok()) join_store_failure(store, st);
+  return out;
+}
+
+// Configuration shared by the two processors of one stream-stream join.
+template <typename K, typename VL, typename VR>
+struct StreamStreamJoinSpec {
+  std::string left_store;
+  std::string right_store;
+  std::string outer_store;  // empty for inner joins
+  int64_t before_ms = 0;
+  int64_t after_ms = 0;
+  int64_t grace_ms = 0;
+  SerdePtr<K> key_serde;
+  SerdePtr<VL> left_serde;
+  SerdePtr<VR> right_serde;
+};
+
+// Outer-join buffer layout (Kafka's TimestampedKeyAndJoinSide order: timestamp, side, key):
+//   key   = [timestamp: int64 BE][side: 1 left, 0 right][key bytes]
+//   value = repeated [length: int32 BE][value bytes]   (records of that key, side and time)
+inline constexpr char kLeftSide = 1;
+inline constexpr char kRightSide = 0;
+
+// One side of a stream-stream join. IsLeft: this processor receives the left stream.
+// Operation: put the record in this side's window store, emit buffered non-joined records
+// whose window closed if the record advanced stream time, join with the other side's records
+// in [t - before, t + after] (reversed for the right side). Unmatched records of an outer side
+// go to the shared outer buffer and are emitted only when stream time passes t + after + grace
+// (left) or t + before + grace (right), unless a later match removes them. Late records
+// (their own window already closed) are dropped and counted.
+template <typename K, typename VL, typename VR, typename VOut, JoinKind Kind, typename F,
+          bool IsLeft>
+class StreamStreamJoinProcessor final
+    : public Processor<K, std::conditional_t<IsLeft, VL, VR>, K, VOut> {
+ public:
+  using VThis = std::conditional_t<IsLeft, VL, VR>;
+  using Base = Processor<K, VThis, K, VOut>;
+
+  StreamStreamJoinProcessor(StreamStreamJoinSpec<K, VL, VR> spec, F joiner)
+      : spec_(std::move(spec)), joiner_{std::move(joiner)} {}
+
+  void init(ProcessorContext<K, VOut>& ctx) override {
+    Base::init(ctx);
+    this_store_ = join_window_bytes(ctx.get_state_store(this_name()));
+    other_store_ = join_window_bytes(ctx.get_state_store(other_name()));
+    if (!this_store_ || !other_store_) {
+      throw std::logic_error(fmt::format("join: window stores '{}' and '{}' must be connected",
+                                         spec_.left_store, spec_.right_store));
+    }
+    if (!spec_.outer_store.empty()) {
+      outer_ = join_key_value_bytes(ctx.get_state_store(spec_.outer_store));
+      if (!outer_) {
+        throw std::logic_error(fmt::format(
+            "join: outer store '{}' must be a connected key-value store", spec_.outer_store));
+      }
+    }
+  }
+
+  void process(Record<K, VThis> r) override {
+    if (!r.has_key() || !r.has_value()) return;  // Kafka Streams skips these with a warning
+    const TimestampMs ts = r.timestamp();
+    const TimestampMs stream_time =
+        std::max({ts, this_store_->observed_stream_time(), other_store_->observed_stream_time()});
+    const int64_t this_lookback = IsLeft ? spec_.after_ms : spec_.before_ms;
+    if (ts + this_lookback + spec_.grace_ms < stream_time) {
+      TaskMetrics::add(this->context().metrics().late_records_dropped);
+      return;
+    }
+    spec_.key_serde->serialize(this_name(), *r.key(), key_buf_);
+    serde_this().serialize(this_name(), *r.value(), value_buf_);
+    if (auto st = this_store_->put(key_buf_, value_buf_, ts); !st.ok()) {
+      join_store_failure(this_name(), st);
+    }
+    if (outer_ && ts == stream_time) emit_non_joined(stream_time);
+
+    const int64_t before = IsLeft ? spec_.before_ms : spec_.after_ms;
+    const int64_t after = IsLeft ? spec_.after_ms : spec_.before_ms;
+    const TimestampMs from = std::max<TimestampMs>(0, ts - before);
+    const TimestampMs to = std::max<TimestampMs>(0, ts + after);
+    bool matched = false;
+    matches_.clear();
+    auto st =
+        other_store_->fetch(key_buf_, from, to, [&](TimestampMs other_ts, std::string_view bytes) {
+          matches_.emplace_back(other_ts, std::string(bytes));
+        });
+    if (!st.ok()) join_store_failure(other_name(), st);
+    for (auto& [other_ts, bytes] : matches_) {
+      matched = true;
+      if (outer_) remove_buffered(other_ts, IsLeft ? kRightSide : kLeftSide);
+      auto other = deserialize_or_throw(serde_other(), other_name(), bytes);
+      std::optional<VOut> out(call(*r.key(), &*r.value(), &other));
+      this->context().forward(
+          Record<K, VOut>(r.key(), std::move(out), std::max(ts, other_ts), r.headers()));
+    }
+    if (matched || !this_outer()) return;
+    if (!outer_ || to < stream_time) {
+      std::optional<VOut> out(call(*r.key(), &*r.value(), static_cast<const VOther*>(nullptr)));
+      this->context().forward(
+          Record<K, VOut>(std::move(r.mutable_key()), std::move(out), ts, std::move(r.headers())));
+      return;
+    }
+    buffer(ts);
+  }
+
+ private:
+  static constexpr bool this_outer() {
+    return Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && IsLeft);
+  }
+  const std::string& this_name() const { return IsLeft ? spec_.left_store : spec_.right_store; }
+  const std::string& other_name() const { return IsLeft ? spec_.right_store : spec_.left_store; }
+  const Serde<VThis>& serde_this() const {
+    if constexpr (IsLeft) {
+      return *spec_.left_serde;
+    } else {
+      return *spec_.right_serde;
+    }
+  }
+  const auto& serde_other() const {
+    if constexpr (IsLeft) {
+      return *spec_.right_serde;
+    } else {
+      return *spec_.left_serde;
+    }
+  }
+
+  using VOther = std::conditional_t<IsLeft, VR, VL>;
+  // this_v/other_v: null when absent.
+  VOut call(const K& key, const VThis* this_v, const VOther* other_v) {
+    std::optional<VL> l;
+    std::optional<VR> rr;
+    if constexpr (IsLeft) {
+      if (this_v) l = *this_v;
+      if (other_v) rr = *other_v;
+    } else {
+      if (this_v) rr = *this_v;
+      if (other_v) l = *other_v;
+    }
+    return joiner_(key, l, rr);
+  }
+
+  void outer_key(TimestampMs ts, char side, std::string_view key, std::string& out) const {
+    out.clear();
+    append_be64(out, ts);
+    out.push_back(side);
+    out.append(key);
+  }
+
+  void buffer(TimestampMs ts) {
+    outer_key(ts, IsLeft ? kLeftSide : kRightSide, key_buf_, outer_key_buf_);
+    auto existing = outer_->get(outer_key_buf_);
+    if (!existing.ok()) join_store_failure(spec_.outer_store, existing.status());
+    std::string list = existing->value_or(std::string());
+    append_be32(list, static_cast<int32_t>(value_buf_.size()));
+    list.append(value_buf_);
+    if (auto st = outer_->put(outer_key_buf_, list); !st.ok()) {
+      join_store_failure(spec_.outer_store, st);
+    }
+  }
+
+  void remove_buffered(TimestampMs other_ts, char side) {
+    outer_key(other_ts, side, key_buf_, outer_key_buf_);
+    if (auto st = outer_->remove(outer_key_buf_); !st.ok()) {
+      join_store_failure(spec_.outer_store, st);
+    }
+  }
+
+  // Emits buffered records (either side) whose window closed before `stream_time`, oldest
+  // first, and removes them from the buffer.
+  void emit_non_joined(TimestampMs stream_time) {
+    const int64_t min_lookback = std::min(spec_.before_ms, spec_.after_ms);
+    std::vector<std::pair<std::string, std::string>> closed;
+    auto st = outer_->scan("", [&](std::string_view key, std::string_view value) {
+      const TimestampMs ts = read_be64(key);
+      if (ts + min_lookback + spec_.grace_ms >= stream_time) return false;  // all later open
+      const bool left = key[8] == kLeftSide;
+      const int64_t lookback = left ? spec_.after_ms : spec_.before_ms;
+      if (ts + lookback + spec_.grace_ms >= stream_time) return true;  // this side still open
+      closed.emplace_back(std::string(key), std::string(value));
+      return true;
+    });
+    if (!st.ok()) join_store_failure(spec_.outer_store, st);
+    for (const auto& [key, list] : closed) {
+      if (auto rs = outer_->remove(key); !rs.ok()) join_store_failure(spec_.outer_store, rs);
+      const TimestampMs ts = read_be64(key);
+      const bool left = key[8] == kLeftSide;
+      K k = deserialize_or_throw(*spec_.key_serde, spec_.outer_store,
+                                 std::string_view(key).substr(9));
+      std::string_view rest = list;
+      while (rest.size() >= 4) {
+        const auto len = static_cast<size_t>(read_be32(rest));
+        std::string_view bytes = rest.substr(4, len);
+        rest.remove_prefix(4 + len);
+        std::optional<VL> l;
+        std::optional<VR> rr;
+        if (left) {
+          l = deserialize_or_throw(*spec_.left_serde, spec_.outer_store, bytes);
+        } else {
+          rr = deserialize_or_throw(*spec_.right_serde, spec_.outer_store, bytes);
+        }
+        std::optional<VOut> out(joiner_(k, l, rr));
+        this->context().forward(Record<K, VOut>(k, std::move(out), ts));
+      }
+    }
+  }
+
+  StreamStreamJoinSpec<K, VL, VR> spec_;
+  Joiner<Kind, K, VL, VR, VOut, F> joiner_;
+  std::unique_ptr<JoinWindowBytes> this_store_;
+  std::unique_ptr<JoinWindowBytes> other_store_;
+  std::unique_ptr<JoinKeyValueBytes> outer_;
+  std::string key_buf_, value_buf_, outer_key_buf_;
+  std::vector<std::pair<TimestampMs, std::string>> matches_;
+};
+
+// Reads a materialized table's current value for a key (KTableValueGetter).
+template <typename K, typename V>
+class TableLookup {
+ public:
+  TableLookup() = default;
+  TableLookup(std::string store, SerdePtr<K> keys, SerdePtr<V> values)
+      : store_name_(std::move(store)), keys_(std::move(keys)), values_(std::move(values)) {}
+  // Copies are unbound: suppliers copy the configuration, each task's processor binds its own.
+  TableLookup(const TableLookup& o)
+      : store_name_(o.store_name_), keys_(o.keys_), values_(o.values_) {}
+  TableLookup& operator=(const TableLookup& o) {
+    if (this != &o) {
+      store_name_ = o.store_name_;
+      keys_ = o.keys_;
+      values_ = o.values_;
+      store_.reset();
+    }
+    return *this;
+  }
+  TableLookup(TableLookup&&) noexcept = default;
+  TableLookup& operator=(TableLookup&&) noexcept = default;
+
+  // `store` may be a global store (looked up through the task, not the node's connections).
+  void init(StateStore* store) {
+    store_ = join_key_value_bytes(store);
+    if (!store_) {
+      throw std::logic_error(
+          fmt::format("join: table store '{}' is not a reachable key-value store", store_name_));
+    }
+  }
+  const std::string& store_name() const { return store_name_; }
+  std::optional<V> get(const K& key) {
+    keys_->serialize(store_name_, key, key_buf_);
+    return get_bytes(key_buf_);
+  }
+  std::optional<V> get_bytes(std::string_view key) {
+    auto bytes = store_->get(key);
+    if (!bytes.ok()) join_store_failure(store_name_, bytes.status());
+    if (!bytes->has_value()) return std::nullopt;
+    return deserialize_or_throw(*values_, store_name_, **bytes);
+  }
+
+ private:
+  std::string store_name_;
+  SerdePtr<K> keys_;
+  SerdePtr<V> values_;
+  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::string key_buf_;
+};
+
+// KStream-KTable join: each stream record looks up the table's current value for its key.
+// Table updates produce nothing. Inner: no output without a table row; left: joiner(v, null).
+template <typename K, typename V, typename VT, typename VOut, JoinKind Kind, typename F>
+class StreamTableJoinProcessor final : public Processor<K, V, K, VOut> {
+ public:
+  StreamTableJoinProcessor(TableLookup<K, VT> table, F joiner)
+      : table_(std::move(table)), joiner_{std::move(joiner)} {}
+  void init(ProcessorContext<K, VOut>& ctx) override {
+    Processor<K, V, K, VOut>::init(ctx);
+    table_.init(ctx.get_state_store(table_.store_name()));
+  }
+  void process(Record<K, V> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    std::optional<VT> row = table_.get(*r.key());
+    if (Kind == JoinKind::kInner && !row) return;
+    std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
+    this->context().forward(std::move(r).with_value(std::move(out)));
+  }
+
+ private:
+  TableLookup<K, VT> table_;
+  Joiner<Kind, K, V, VT, VOut, F> joiner_;
+};
+
+// KStream-GlobalKTable join: the global row is found by key_mapper(key, value); stores of
+// global tables are reached through the task, not the node's connections.
+template <typename K, typename V, typename KG, typename VG, typename VOut, JoinKind Kind,
+          typename M, typename F>
+class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
+ public:
+  StreamGlobalJoinProcessor(TableLookup<KG, VG> table, M mapper, F joiner)
+      : table_(std::move(table)), mapper_(std::move(mapper)), joiner_{std::move(joiner)} {}
+  void init(ProcessorContext<K, VOut>& ctx) override {
+    Processor<K, V, K, VOut>::init(ctx);
+    table_.init(ctx.task().get_state_store(table_.store_name()));
+  }
+  void process(Record<K, V> r) override {
+    if (!r.has_value()) return;
+    std::optional<KG> global_key;
+    if constexpr (std::is_invocable_v<M&, const K&, const V&>) {
+      if (!r.has_key()) return;
+      global_key = to_optional(mapper_(*r.key(), *r.value()));
+    } else {
+      global_key = to_optional(mapper_(*r.value()));
+    }
+    std::optional<VG> row;
+    if (global_key) row = table_.get(*global_key);
+    if (Kind == JoinKind::kInner && !row) return;
+    if (!r.has_key()) return;
+    std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
+    this->context().forward(std::move(r).with_value(std::move(out)));
+  }
+
+ private:
+  template <typename T>
+  static std::optional<KG> to_optional(T&& v) {
+    if constexpr (IsOptional<std::remove_cvref_t<T>>::value) {
+      return std::forward<T>(v);
+    } else {
+      return std::optional<KG>(std::forward<T>(v));
+    }
+  }
+  TableLookup<KG, VG> table_;
+  M mapper_;
+  Joiner<Kind, K, V, VG, VOut, F> joiner_;
+};
+
+// One side of a KTable-KTable join. IsLeft: this processor receives the left table's
+// updates. Follows KTableKTableInnerJoin / LeftJoin / RightJoin / OuterJoin: the new and old
+// joined values are computed against the other table's current row, so a deletion or a row
+// that stops joining yields a null new value (a tombstone downstream) and old values retract.
+// Limitation: the result timestamp is the update's own, not max(left, right).
+template <typename K, typename VL, typename VR, typename VOut, JoinKind Kind, typename F,
+          bool IsLeft>
+class TableTableJoinProcessor final
+    : public Processor<K, Change<std::conditional_t<IsLeft, VL, VR>>, K, Change<VOut>> {
+ public:
+  using VThis = std::conditional_t<IsLeft, VL, VR>;
+  using VOther = std::conditional_t<IsLeft, VR, VL>;
+  using Base = Processor<K, Change<VThis>, K, Change<VOut>>;
+
+  TableTableJoinProcessor(TableLookup<K, VOther> other, F joiner)
+      : other_(std::move(other)), joiner_{std::move(joiner)} {}
+  void init(ProcessorContext<K, Change<VOut>>& ctx) override {
+    Base::init(ctx);
+    other_.init(ctx.get_state_store(other_.store_name()));
+  }
+  void process(Record<K, Change<VThis>> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    const Change<VThis>& c = *r.value();
+    std::optional<VOther> other = other_.get(*r.key());
+    const bool this_outer = Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && IsLeft);
+    const bool other_outer = Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && !IsLeft);
+    // This side's row must exist unless the other side is outer; the other side's row must
+    // exist unless this side is outer.
+    if (!other && !this_outer) return;
+    if (!other && !c.new_value && !c.old_value) return;
+    Change<VOut> out;
+    auto joined = [&](const std::optional<VThis>& v) -> std::optional<VOut> {
+      if (!v && !other_outer) return std::nullopt;
+      if (!v && !other) return std::nullopt;
+      if constexpr (IsLeft) {
+        return std::optional<VOut>(joiner_(*r.key(), v, other));
+      } else {
+        return std::optional<VOut>(joiner_(*r.key(), other, v));
+      }
+    };
+    out.new_value = joined(c.new_value);
+    out.old_value = joined(c.old_value);
+    if (!out.new_value && !out.old_value) return;
+    this->context().forward(std::move(r).with_value(std::optional<Change<VOut>>(std::move(out))));
+  }
+
+ private:
+  TableLookup<K, VOther> other_;
+  Joiner<Kind, K, VL, VR, VOut, F> joiner_;
+};
+
+// Keeps a table's rows in a key-value store (for tables that are joined but were not
+// materialized by the operator that made them) and forwards the updates unchanged.
+template <typename K, typename V>
+class TableMaterializeProcessor final : public Processor<K, Change<V>, K, Change<V>> {
+ public:
+  TableMaterializeProcessor(std::string store, SerdePtr<K> keys, SerdePtr<V> values)
+      : store_name_(std::move(store)), keys_(std::move(keys)), values_(std::move(values)) {}
+  void init(ProcessorContext<K, Change<V>>& ctx) override {
+    Processor<K, Change<V>, K, Change<V>>::init(ctx);
+    store_ = join_key_value_bytes(ctx.get_state_store(store_name_));
+    if (!store_) {
+      throw std::logic_error(
+          fmt::format("store '{}' is not a connected key-value store", store_name_));
+    }
+  }
+  void process(Record<K, Change<V>> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    keys_->serialize(store_name_, *r.key(), key_buf_);
+    const auto& nv = r.value()->new_value;
+    absl::Status st;
+    if (nv) {
+      values_->serialize(store_name_, *nv, value_buf_);
+      st = store_->put(key_buf_, value_buf_);
+    } else {
+      st = store_->remove(key_buf_);
+    }
+    if (!st.ok()) join_store_failure(store_name_, st);
+    this->context().forward(std::move(r));
+  }
+
+ private:
+  std::string store_name_;
+  SerdePtr<K> keys_;
+  SerdePtr<V> values_;
+  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::string key_buf_, value_buf_;
+};
+
+// A table read from a topic straight into a store: the global-table updater (one per
+// instance, fed every partition) and the source of builder.table-like tables. A null value
+// deletes the row. Forwards Change<V> with the previous row as old value.
+template <typename K, typename V>
+class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
+ public:
+  GlobalTableUpdater(std::string store, SerdePtr<K> keys, SerdePtr<V> values)
+      : store_name_(std::move(store)), keys_(std::move(keys)), values_(std::move(values)) {}
+  void init(ProcessorContext<K, Change<V>>& ctx) override {
+    Processor<K, V, K, Change<V>>::init(ctx);
+    store_ = join_key_value_bytes(ctx.task().get_state_store(store_name_));
+    if (!store_) {
+      throw std::logic_error(
+          fmt::format("store '{}' is not a reachable key-value store", store_name_));
+    }
+  }
+  void process(Record<K, V> r) override {
+    if (!r.has_key()) return;
+    keys_->serialize(store_name_, *r.key(), key_buf_);
+    auto old_bytes = store_->get(key_buf_);
+    if (!old_bytes.ok()) join_store_failure(store_name_, old_bytes.status());
+    std::optional<V> old;
+    if (old_bytes->has_value()) old = deserialize_or_throw(*values_, store_name_, **old_bytes);
+    absl::Status st;
+    if (r.has_value()) {
+      values_->serialize(store_name_, *r.value(), value_buf_);
+      st = store_->put(key_buf_, value_buf_);
+    } else {
+      if (!old) return;
+      st = store_->remove(key_buf_);
+    }
+    if (!st.ok()) join_store_failure(store_name_, st);
+    Change<V> change{std::move(r.mutable_value()), std::move(old)};
+    this->context().forward(std::move(r).with_value(std::optional<Change<V>>(std::move(change))));
+  }
+
+ private:
+  std::string store_name_;
+  SerdePtr<K> keys_;
+  SerdePtr<V> values_;
+  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::string key_buf_, value_buf_;
+};
+
+}  // namespace sluice::dsl_detail

@@ -1,0 +1,161 @@
+// KTable's foreign-key joins (KIP-213), declared in ktable.h. The processors and the wire
+// formats of the two internal topics are in detail/fk_join_processors.h.
+// The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
+// first whichever of them a program includes, so every class is complete where it is used.
+#include "sluice/dsl/kstream.h"
+#ifndef SLUICE_DSL_FK_JOINS_H_
+#define SLUICE_DSL_FK_JOINS_H_
+
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "sluice/dsl/detail/fk_join_processors.h"
+#include "sluice/dsl/joins.h"
+
+namespace sluice {
+
+// Graph: left table -> <base>-subscription-send -> sink of the internal topic
+// "<base>-subscription-registration-topic" (keyed by foreign key) -> source ->
+// <base>-subscription-receive (subscription store "<base>-subscription-store", right table
+// store) -> sink of "<base>-subscription-response-topic" (keyed by primary key), which
+// <base>-foreign-table-change (after the right table) also writes -> source ->
+// <base>-output (left table store) -> the result table. base: the Named name, else
+// KTABLE-FK-JOIN-<n>. The registration topic is co-partitioned with the right table's
+// topics, the response topic with the left table's.
+template <typename K, typename V>
+template <dsl_detail::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
+auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joiner,
+                           const Named& named) const {
+  using dsl_detail::JoinKind;
+  static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
+                "join: the foreign-key joiner must be callable as VR(const V&, const VO&) for "
+                "join or VR(const V&, const std::optional<VO>&) for left_join");
+  using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
+  InternalStreamsBuilder* b = builder_;
+  KTable<K, V> left = materialized_for_join();
+  KTable<KO, VO> right = other_in.materialized_for_join();
+  const std::string base =
+      named.name.empty() ? b->topology().new_node_name("KTABLE-FK-JOIN-") : named.name;
+  dsl_detail::FkJoinSpec<K, V, KO> spec;
+  spec.subscription_store = base + "-subscription-store";
+  spec.left_store = left.store_name();
+  spec.right_store = right.store_name();
+  spec.left_keys = dsl_detail::first_serde<K>(left.key_serde());
+  spec.left_values = dsl_detail::first_serde<V>(left.value_serde());
+  spec.right_keys = dsl_detail::first_serde<KO>(right.key_serde());
+  spec.left_join = Kind == JoinKind::kLeft;
+  SerdePtr<VO> right_values = dsl_detail::first_serde<VO>(right.value_serde());
+  if (!spec.left_keys || !spec.left_values || !spec.right_keys || !right_values) {
+    b->record(absl::InvalidArgumentError(fmt::format(
+                  "foreign-key join '{}': the serdes of both tables must be known (give the "
+                  "tables' operators a Materialized with serdes)",
+                  base)),
+              "join");
+    return KTable<K, VOut>(b, left.node_name(), spec.left_keys, nullptr, "");
+  }
+  Topology& t = b->topology();
+  const std::string registration = base + "-subscription-registration-topic";
+  const std::string response = base + "-subscription-response-topic";
+  const std::string send = base + "-subscription-send";
+  const std::string receive = base + "-subscription-receive";
+  const std::string foreign = base + "-foreign-table-change";
+  const std::string output = base + "-output";
+  using Sub = dsl_detail::SubscriptionWrapper<K>;
+  using Resp = dsl_detail::SubscriptionResponse<VO>;
+  SerdePtr<Sub> sub_serde =
+      std::make_shared<dsl_detail::SubscriptionWrapperSerde<K>>(spec.left_keys);
+  SerdePtr<Resp> resp_serde =
+      std::make_shared<dsl_detail::SubscriptionResponseSerde<VO>>(right_values);
+  dsl_detail::TableLookup<KO, VO> right_lookup(right.store_name(), spec.right_keys, right_values);
+
+  // Left side: subscriptions out.
+  ProcessorSupplier<K, Change<V>, KO, Sub> send_supplier =
+      [spec, extractor]() -> std::unique_ptr<Processor<K, Change<V>, KO, Sub>> {
+    return std::make_unique<dsl_detail::SubscriptionSendProcessor<K, V, KO, FK>>(spec, extractor);
+  };
+  b->record(
+      t.add_processor<K, Change<V>, KO, Sub>(send, std::move(send_supplier), {left.node_name()}),
+      "join");
+  t.add_internal_topic(registration);
+  b->record(
+      t.add_sink<KO, Sub>(registration + "-sink", registration, spec.right_keys, sub_serde, {send}),
+      "join");
+  // Right side: subscriptions in, responses out.
+  b->record(
+      t.add_source<KO, Sub>(registration + "-source", {registration}, spec.right_keys, sub_serde),
+      "join");
+  ProcessorSupplier<KO, Sub, K, Resp> receive_supplier =
+      [spec, right_lookup]() -> std::unique_ptr<Processor<KO, Sub, K, Resp>> {
+    return std::make_unique<dsl_detail::SubscriptionReceiveProcessor<K, V, KO, VO>>(spec,
+                                                                                    right_lookup);
+  };
+  b->record(t.add_processor<KO, Sub, K, Resp>(receive, std::move(receive_supplier),
+                                              {registration + "-source"}),
+            "join");
+  ProcessorSupplier<KO, Change<VO>, K, Resp> foreign_supplier =
+      [spec]() -> std::unique_ptr<Processor<KO, Change<VO>, K, Resp>> {
+    return std::make_unique<dsl_detail::ForeignTableChangeProcessor<K, V, KO, VO>>(spec);
+  };
+  b->record(t.add_processor<KO, Change<VO>, K, Resp>(foreign, std::move(foreign_supplier),
+                                                     {right.node_name()}),
+            "join");
+  b->record(t.add_state_store(spec.subscription_store,
+                              dsl_detail::join_key_value_store_factory(*b, spec.subscription_store,
+                                                                       StoreType::kRocksDB),
+                              dsl_detail::join_store_spec(false), {receive, foreign}),
+            "join");
+  if (!right.store_name().empty()) {
+    b->record(t.connect_processor_and_state_stores(receive, {right.store_name()}), "join");
+  }
+  t.add_internal_topic(response);
+  b->record(t.add_sink<K, Resp>(response + "-sink", response, spec.left_keys, resp_serde,
+                                {receive, foreign}),
+            "join");
+  // Left side: responses in, results out.
+  b->record(t.add_source<K, Resp>(response + "-source", {response}, spec.left_keys, resp_serde),
+            "join");
+  ProcessorSupplier<K, Resp, K, Change<VOut>> output_supplier =
+      [spec, joiner]() -> std::unique_ptr<Processor<K, Resp, K, Change<VOut>>> {
+    return std::make_unique<dsl_detail::ResponseResolverProcessor<K, V, KO, VO, VOut, Kind, F>>(
+        spec, joiner);
+  };
+  b->record(t.add_processor<K, Resp, K, Change<VOut>>(output, std::move(output_supplier),
+                                                      {response + "-source"}),
+            "join");
+  if (!left.store_name().empty()) {
+    b->record(t.connect_processor_and_state_stores(output, {left.store_name()}), "join");
+  }
+  // The registration topic is read where the right table lives, the response topic where the
+  // left table lives: each must match that table's partition count.
+  dsl_detail::record_copartition(*b, registration + "-source", right.node_name());
+  dsl_detail::record_copartition(*b, response + "-source", left.node_name());
+  return KTable<K, VOut>(b, output, spec.left_keys, nullptr, "");
+}
+
+template <typename K, typename V>
+template <typename KO, typename VO, typename FK, typename F>
+requires(std::is_invocable_v<FK&, const V&> ||
+         std::is_invocable_v<FK&, const K&,
+                             const V&>) auto KTable<K, V>::join(const KTable<KO, VO>& other,
+                                                                FK foreign_key_extractor, F joiner,
+                                                                const Named& named) const {
+  return fk_join<dsl_detail::JoinKind::kInner>(other, std::move(foreign_key_extractor),
+                                               std::move(joiner), named);
+}
+template <typename K, typename V>
+template <typename KO, typename VO, typename FK, typename F>
+requires(std::is_invocable_v<FK&, const V&> ||
+         std::is_invocable_v<FK&, const K&,
+                             const V&>) auto KTable<K, V>::left_join(const KTable<KO, VO>& other,
+                                                                     FK foreign_key_extractor,
+                                                                     F joiner,
+                                                                     const Named& named) const {
+  return fk_join<dsl_detail::JoinKind::kLeft>(other, std::move(foreign_key_extractor),
+                                              std::move(joiner), named);
+}
+
+}  // namespace sluice
+
+#endif  // SLUICE_DSL_FK_JOINS_H_

@@ -1,0 +1,386 @@
+// The join operators of KStream and KTable (declared in kstream.h / ktable.h): stream-stream
+// windowed joins, stream-table, stream-global and table-table joins. Included at the end of
+// kstream.h, after KTable is complete.
+// The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
+// first whichever of them a program includes, so every class is complete where it is used.
+#include "sluice/dsl/kstream.h"
+#ifndef SLUICE_DSL_JOINS_H_
+#define SLUICE_DSL_JOINS_H_
+
+#include <memory>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "fmt/format.h"
+#include "sluice/core/serdes.h"
+#include "sluice/dsl/detail/join_processors.h"
+#include "sluice/dsl/detail/join_stores.h"
+#include "sluice/dsl/global_ktable.h"
+#include "sluice/dsl/join_windows.h"
+#include "sluice/dsl/joined.h"
+#include "sluice/dsl/kstream.h"
+#include "sluice/dsl/ktable.h"
+
+namespace sluice {
+namespace dsl_detail {
+
+template <typename T>
+SerdePtr<T> first_serde(SerdePtr<T> a, SerdePtr<T> b = nullptr, SerdePtr<T> c = nullptr) {
+  if (a) return a;
+  if (b) return b;
+  if (c) return c;
+  if constexpr (HasDefaultSerde<T>) {
+    return DefaultSerde<T>::make();
+  } else {
+    return nullptr;
+  }
+}
+
+// Records that the topics upstream of the two nodes must be co-partitioned.
+inline void record_copartition(InternalStreamsBuilder& b, const std::string& left_node,
+                               const std::string& right_node) {
+  std::set<std::string> topics = b.topology().source_topics_upstream(left_node);
+  for (auto& t : b.topology().source_topics_upstream(right_node)) topics.insert(t);
+  b.topology().add_copartition_group(std::move(topics));
+}
+
+}  // namespace dsl_detail
+
+// ---------------------------------------------------------------- KTable helpers
+
+template <typename K, typename V>
+KTable<K, V> KTable<K, V>::materialized_for_join() const {
+  if (!store_name_.empty()) return *this;
+  InternalStreamsBuilder* b = builder_;
+  const std::string name = b->name(Named{}, "KTABLE-MATERIALIZE-");
+  const std::string store = name + "-store";
+  SerdePtr<K> ks = dsl_detail::first_serde<K>(key_serde_);
+  SerdePtr<V> vs = dsl_detail::first_serde<V>(value_serde_);
+  if (!ks || !vs) {
+    b->record(absl::InvalidArgumentError(fmt::format(
+                  "no {} serde is known to materialize table '{}' for a join; give the table's "
+                  "operator a Materialized with serdes",
+                  ks ? "value" : "key", node_)),
+              "join");
+    return *this;
+  }
+  add<Change<V>>(name, [store, ks, vs] {
+    return std::make_unique<dsl_detail::TableMaterializeProcessor<K, V>>(store, ks, vs);
+  });
+  b->record(b->topology().add_state_store(
+                store, dsl_detail::join_key_value_store_factory(*b, store, StoreType::kRocksDB),
+                dsl_detail::join_store_spec(false), {name}),
+            "join");
+  return KTable(b, name, ks, vs, store);
+}
+
+// ---------------------------------------------------------------- stream-stream
+
+template <typename K, typename V>
+template <dsl_detail::JoinKind Kind, typename VO, typename F>
+auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
+                                const JoinWindows& windows,
+                                const StreamJoinedOptions<K, V, VO>& sj) const {
+  using dsl_detail::JoinKind;
+  static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
+                "join: the joiner must be callable as VR(const V&, const VO&) for join, "
+                "VR(const V&, const std::optional<VO>&) for left_join, "
+                "VR(const std::optional<V>&, const std::optional<VO>&) for outer_join, "
+                "optionally with const K& first");
+  using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
+  InternalStreamsBuilder* b = builder_;
+  const char* this_prefix = Kind == JoinKind::kOuter ? "KSTREAM-OUTERTHIS-" : "KSTREAM-JOINTHIS-";
+  const char* other_prefix =
+      Kind == JoinKind::kInner ? "KSTREAM-JOINOTHER-" : "KSTREAM-OUTEROTHER-";
+  const std::string this_name =
+      sj.name.empty() ? b->name(Named{}, this_prefix) : sj.name + "-join-this";
+  const std::string other_name =
+      sj.name.empty() ? b->name(Named{}, other_prefix) : sj.name + "-join-other";
+  const std::string merge_name =
+      sj.name.empty() ? b->name(Named{}, "KSTREAM-MERGE-") : sj.name + "-merge";
+  const std::string base = sj.name.empty() ? this_name : sj.name;
+
+  RepartitionedOptions<K, V> lr;
+  lr.key_serde = sj.key_serde;
+  lr.value_serde = sj.value_serde;
+  RepartitionedOptions<K, VO> rr;
+  rr.key_serde = sj.key_serde;
+  rr.value_serde = sj.other_value_serde;
+  KStream<K, V> left = repartition_if_required(base + "-left", lr);
+  KStream<K, VO> right = other_in.repartition_if_required(base + "-right", rr);
+
+  dsl_detail::StreamStreamJoinSpec<K, V, VO> spec;
+  spec.left_store =
+      sj.store_name.empty() ? this_name + "-store" : sj.store_name + "-this-join-store";
+  spec.right_store =
+      sj.store_name.empty() ? other_name + "-store" : sj.store_name + "-other-join-store";
+  if (Kind != JoinKind::kInner) {
+    spec.outer_store = sj.store_name.empty()
+                           ? b->topology().new_node_name("KSTREAM-OUTERSHARED-") + "-store"
+                           : sj.store_name + "-outer-shared-join-store";
+  }
+  spec.before_ms = windows.before_ms;
+  spec.after_ms = windows.after_ms;
+  spec.grace_ms = windows.grace_ms;
+  spec.key_serde = dsl_detail::first_serde<K>(sj.key_serde, left.key_serde(), right.key_serde());
+  spec.left_serde = dsl_detail::first_serde<V>(sj.value_serde, left.value_serde());
+  spec.right_serde = dsl_detail::first_serde<VO>(sj.other_value_serde, right.value_serde());
+  if (!spec.key_serde || !spec.left_serde || !spec.right_serde) {
+    b->record(absl::InvalidArgumentError(
+                  fmt::format("no {} serde is known for the join stores of '{}'; pass them with "
+                              "StreamJoined::with(key, value, other value)",
+                              !spec.key_serde    ? "key"
+                              : !spec.left_serde ? "value"
+                                                 : "other value",
+                              this_name)),
+              "join");
+  }
+
+  using LeftP = dsl_detail::StreamStreamJoinProcessor<K, V, VO, VOut, Kind, F, true>;
+  using RightP = dsl_detail::StreamStreamJoinProcessor<K, V, VO, VOut, Kind, F, false>;
+  ProcessorSupplier<K, V, K, VOut> left_supplier =
+      [spec, joiner]() -> std::unique_ptr<Processor<K, V, K, VOut>> {
+    return std::make_unique<LeftP>(spec, joiner);
+  };
+  ProcessorSupplier<K, VO, K, VOut> right_supplier =
+      [spec, joiner]() -> std::unique_ptr<Processor<K, VO, K, VOut>> {
+    return std::make_unique<RightP>(spec, joiner);
+  };
+  Topology& t = b->topology();
+  b->record(t.add_processor<K, V, K, VOut>(this_name, std::move(left_supplier), {left.node_name()}),
+            "join");
+  b->record(
+      t.add_processor<K, VO, K, VOut>(other_name, std::move(right_supplier), {right.node_name()}),
+      "join");
+  ProcessorSupplier<K, VOut, K, VOut> merge = [] {
+    return std::make_unique<dsl_detail::PassThroughProcessor<K, VOut>>();
+  };
+  b->record(
+      t.add_processor<K, VOut, K, VOut>(merge_name, std::move(merge), {this_name, other_name}),
+      "join");
+  // Retention: every record stays until its window and grace have passed on both sides.
+  const int64_t retention = windows.before_ms + windows.after_ms + windows.grace_ms + 1;
+  const StoreType type = sj.store_type;
+  b->record(
+      t.add_state_store(spec.left_store,
+                        dsl_detail::join_window_store_factory(*b, spec.left_store, type, retention,
+                                                              windows.size_ms()),
+                        dsl_detail::join_store_spec(true, retention), {this_name, other_name}),
+      "join");
+  b->record(
+      t.add_state_store(spec.right_store,
+                        dsl_detail::join_window_store_factory(*b, spec.right_store, type, retention,
+                                                              windows.size_ms()),
+                        dsl_detail::join_store_spec(true, retention), {this_name, other_name}),
+      "join");
+  if (!spec.outer_store.empty()) {
+    b->record(
+        t.add_state_store(spec.outer_store,
+                          dsl_detail::join_key_value_store_factory(*b, spec.outer_store, type),
+                          dsl_detail::join_store_spec(false), {this_name, other_name}),
+        "join");
+  }
+  dsl_detail::record_copartition(*b, left.node_name(), right.node_name());
+  return KStream<K, VOut>(b, merge_name, spec.key_serde, nullptr, false);
+}
+
+template <typename K, typename V>
+template <typename VO, typename F, typename SJ>
+auto KStream<K, V>::join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+                         const SJ& joined) const {
+  const StreamJoinedOptions<K, V, VO> o = joined;
+  return stream_join<dsl_detail::JoinKind::kInner>(other, std::move(joiner), windows, o);
+}
+template <typename K, typename V>
+template <typename VO, typename F, typename SJ>
+auto KStream<K, V>::left_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+                              const SJ& joined) const {
+  const StreamJoinedOptions<K, V, VO> o = joined;
+  return stream_join<dsl_detail::JoinKind::kLeft>(other, std::move(joiner), windows, o);
+}
+template <typename K, typename V>
+template <typename VO, typename F, typename SJ>
+auto KStream<K, V>::outer_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+                               const SJ& joined) const {
+  const StreamJoinedOptions<K, V, VO> o = joined;
+  return stream_join<dsl_detail::JoinKind::kOuter>(other, std::move(joiner), windows, o);
+}
+
+// ---------------------------------------------------------------- stream-table
+
+template <typename K, typename V>
+template <dsl_detail::JoinKind Kind, typename VT, typename F>
+auto KStream<K, V>::table_join(const KTable<K, VT>& table_in, F joiner,
+                               const JoinedOptions<K, V>& joined) const {
+  static_assert(dsl_detail::joiner_valid<Kind, K, V, VT, F>(),
+                "join: the stream-table joiner must be callable as VR(const V&, const VT&) for "
+                "join or VR(const V&, const std::optional<VT>&) for left_join, optionally with "
+                "const K& first");
+  using VOut = dsl_detail::JoinerResult<Kind, K, V, VT, F>;
+  InternalStreamsBuilder* b = builder_;
+  const std::string name = b->name(
+      joined.name, Kind == dsl_detail::JoinKind::kInner ? "KSTREAM-JOIN-" : "KSTREAM-LEFTJOIN-");
+  RepartitionedOptions<K, V> rp;
+  rp.key_serde = joined.key_serde;
+  rp.value_serde = joined.value_serde;
+  KStream<K, V> input = repartition_if_required(name, rp);
+  KTable<K, VT> table = table_in.materialized_for_join();
+  dsl_detail::TableLookup<K, VT> lookup(table.store_name(),
+                                        dsl_detail::first_serde<K>(table.key_serde()),
+                                        dsl_detail::first_serde<VT>(table.value_serde()));
+  ProcessorSupplier<K, V, K, VOut> supplier =
+      [lookup, joiner]() -> std::unique_ptr<Processor<K, V, K, VOut>> {
+    return std::make_unique<dsl_detail::StreamTableJoinProcessor<K, V, VT, VOut, Kind, F>>(lookup,
+                                                                                           joiner);
+  };
+  Topology& t = b->topology();
+  b->record(t.add_processor<K, V, K, VOut>(name, std::move(supplier), {input.node_name()}), "join");
+  if (!table.store_name().empty()) {
+    b->record(t.connect_processor_and_state_stores(name, {table.store_name()}), "join");
+  }
+  dsl_detail::record_copartition(*b, input.node_name(), table.node_name());
+  return KStream<K, VOut>(b, name, input.key_serde(), nullptr, false);
+}
+
+template <typename K, typename V>
+template <typename VT, typename F, typename J>
+auto KStream<K, V>::join(const KTable<K, VT>& table, F joiner, const J& joined) const {
+  const JoinedOptions<K, V> o = joined;
+  return table_join<dsl_detail::JoinKind::kInner>(table, std::move(joiner), o);
+}
+template <typename K, typename V>
+template <typename VT, typename F, typename J>
+auto KStream<K, V>::left_join(const KTable<K, VT>& table, F joiner, const J& joined) const {
+  const JoinedOptions<K, V> o = joined;
+  return table_join<dsl_detail::JoinKind::kLeft>(table, std::move(joiner), o);
+}
+
+// ---------------------------------------------------------------- stream-global
+
+template <typename K, typename V>
+template <dsl_detail::JoinKind Kind, typename KG, typename VG, typename M, typename F>
+auto KStream<K, V>::global_join(const GlobalKTable<KG, VG>& table, M mapper, F joiner,
+                                const Named& named) const {
+  static_assert(std::is_invocable_v<M&, const K&, const V&> || std::is_invocable_v<M&, const V&>,
+                "join: the key mapper must be callable as KG(const K&, const V&) or KG(const V&)");
+  static_assert(dsl_detail::joiner_valid<Kind, K, V, VG, F>(),
+                "join: the stream-global joiner must be callable as VR(const V&, const VG&) for "
+                "join or VR(const V&, const std::optional<VG>&) for left_join, optionally with "
+                "const K& first");
+  using VOut = dsl_detail::JoinerResult<Kind, K, V, VG, F>;
+  InternalStreamsBuilder* b = builder_;
+  const std::string name =
+      b->name(named, Kind == dsl_detail::JoinKind::kInner ? "KSTREAM-JOIN-" : "KSTREAM-LEFTJOIN-");
+  dsl_detail::TableLookup<KG, VG> lookup(table.store_name(), table.key_serde(),
+                                         table.value_serde());
+  ProcessorSupplier<K, V, K, VOut> supplier =
+      [lookup, mapper, joiner]() -> std::unique_ptr<Processor<K, V, K, VOut>> {
+    return std::make_unique<dsl_detail::StreamGlobalJoinProcessor<K, V, KG, VG, VOut, Kind, M, F>>(
+        lookup, mapper, joiner);
+  };
+  b->record(b->topology().add_processor<K, V, K, VOut>(name, std::move(supplier), {node_}), "join");
+  return KStream<K, VOut>(b, name, key_serde_, nullptr, repartition_required_);
+}
+
+template <typename K, typename V>
+template <typename KG, typename VG, typename M, typename F>
+auto KStream<K, V>::join(const GlobalKTable<KG, VG>& table, M key_mapper, F joiner,
+                         const Named& named) const {
+  return global_join<dsl_detail::JoinKind::kInner>(table, std::move(key_mapper), std::move(joiner),
+                                                   named);
+}
+template <typename K, typename V>
+template <typename KG, typename VG, typename M, typename F>
+auto KStream<K, V>::left_join(const GlobalKTable<KG, VG>& table, M key_mapper, F joiner,
+                              const Named& named) const {
+  return global_join<dsl_detail::JoinKind::kLeft>(table, std::move(key_mapper), std::move(joiner),
+                                                  named);
+}
+
+// ---------------------------------------------------------------- table-table
+
+template <typename K, typename V>
+template <dsl_detail::JoinKind Kind, typename VO, typename F>
+auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Named& named) const {
+  using dsl_detail::JoinKind;
+  static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
+                "join: the table-table joiner must be callable as VR(const V&, const VO&) for "
+                "join, VR(const V&, const std::optional<VO>&) for left_join, "
+                "VR(const std::optional<V>&, const std::optional<VO>&) for outer_join");
+  using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
+  InternalStreamsBuilder* b = builder_;
+  KTable<K, V> left = materialized_for_join();
+  KTable<K, VO> right = other_in.materialized_for_join();
+  const char* this_prefix = Kind == JoinKind::kInner  ? "KTABLE-JOINTHIS-"
+                            : Kind == JoinKind::kLeft ? "KTABLE-LEFTTHIS-"
+                                                      : "KTABLE-OUTERTHIS-";
+  const char* other_prefix = Kind == JoinKind::kInner  ? "KTABLE-JOINOTHER-"
+                             : Kind == JoinKind::kLeft ? "KTABLE-LEFTOTHER-"
+                                                       : "KTABLE-OUTEROTHER-";
+  const std::string this_name =
+      named.name.empty() ? b->name(Named{}, this_prefix) : named.name + "-join-this";
+  const std::string other_name =
+      named.name.empty() ? b->name(Named{}, other_prefix) : named.name + "-join-other";
+  const std::string merge_name =
+      named.name.empty() ? b->name(Named{}, "KTABLE-MERGE-") : named.name;
+
+  dsl_detail::TableLookup<K, VO> right_lookup(right.store_name(),
+                                              dsl_detail::first_serde<K>(right.key_serde()),
+                                              dsl_detail::first_serde<VO>(right.value_serde()));
+  dsl_detail::TableLookup<K, V> left_lookup(left.store_name(),
+                                            dsl_detail::first_serde<K>(left.key_serde()),
+                                            dsl_detail::first_serde<V>(left.value_serde()));
+  using LeftP = dsl_detail::TableTableJoinProcessor<K, V, VO, VOut, Kind, F, true>;
+  using RightP = dsl_detail::TableTableJoinProcessor<K, V, VO, VOut, Kind, F, false>;
+  ProcessorSupplier<K, Change<V>, K, Change<VOut>> left_supplier =
+      [right_lookup, joiner]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VOut>>> {
+    return std::make_unique<LeftP>(right_lookup, joiner);
+  };
+  ProcessorSupplier<K, Change<VO>, K, Change<VOut>> right_supplier =
+      [left_lookup, joiner]() -> std::unique_ptr<Processor<K, Change<VO>, K, Change<VOut>>> {
+    return std::make_unique<RightP>(left_lookup, joiner);
+  };
+  Topology& t = b->topology();
+  b->record(t.add_processor<K, Change<V>, K, Change<VOut>>(this_name, std::move(left_supplier),
+                                                           {left.node_name()}),
+            "join");
+  b->record(t.add_processor<K, Change<VO>, K, Change<VOut>>(other_name, std::move(right_supplier),
+                                                            {right.node_name()}),
+            "join");
+  ProcessorSupplier<K, Change<VOut>, K, Change<VOut>> merge = [] {
+    return std::make_unique<dsl_detail::PassThroughProcessor<K, Change<VOut>>>();
+  };
+  b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(merge_name, std::move(merge),
+                                                              {this_name, other_name}),
+            "join");
+  if (!right.store_name().empty()) {
+    b->record(t.connect_processor_and_state_stores(this_name, {right.store_name()}), "join");
+  }
+  if (!left.store_name().empty()) {
+    b->record(t.connect_processor_and_state_stores(other_name, {left.store_name()}), "join");
+  }
+  dsl_detail::record_copartition(*b, left.node_name(), right.node_name());
+  return KTable<K, VOut>(b, merge_name, left.key_serde(), nullptr, "");
+}
+
+template <typename K, typename V>
+template <typename VO, typename F>
+auto KTable<K, V>::join(const KTable<K, VO>& other, F joiner, const Named& named) const {
+  return table_join<dsl_detail::JoinKind::kInner>(other, std::move(joiner), named);
+}
+template <typename K, typename V>
+template <typename VO, typename F>
+auto KTable<K, V>::left_join(const KTable<K, VO>& other, F joiner, const Named& named) const {
+  return table_join<dsl_detail::JoinKind::kLeft>(other, std::move(joiner), named);
+}
+template <typename K, typename V>
+template <typename VO, typename F>
+auto KTable<K, V>::outer_join(const KTable<K, VO>& other, F joiner, const Named& named) const {
+  return table_join<dsl_detail::JoinKind::kOuter>(other, std::move(joiner), named);
+}
+
+}  // namespace sluice
+
+#endif  // SLUICE_DSL_JOINS_H_
