@@ -1,28 +1,92 @@
-// The store factories behind Materialized (in-memory or RocksDB key-value stores) and the
-// store view the aggregate processors use.
+// The store factories behind Materialized (in-memory or RocksDB key-value stores, decorated
+// with change-logging and caching) and the store view the table processors use.
 #include <memory>
 #include <string>
 
 #include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/internal_streams_builder.h"
+#include "sluice/state/caching.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/rocksdb_store.h"
+#include "store_wiring_internal.h"
 
 namespace sluice {
 
+namespace dsl_detail {
+
+std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
+    std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings) {
+  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
+  if (settings.caching_enabled)
+    bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
+  return bytes;
+}
+
+std::unique_ptr<state::WindowBytesStore> wire_window_store(
+    std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings) {
+  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
+  return bytes;
+}
+
+std::unique_ptr<state::SessionBytesStore> wire_session_store(
+    std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings) {
+  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
+  return bytes;
+}
+
+StoreSpec store_spec(const StoreSettings& settings, state::StoreKind kind, int64_t retention_ms) {
+  StoreSpec spec;
+  switch (kind) {
+    case state::StoreKind::kKeyValue:
+      spec.kind = StoreSpec::Kind::kKeyValue;
+      break;
+    case state::StoreKind::kWindow:
+      spec.kind = StoreSpec::Kind::kWindow;
+      break;
+    case state::StoreKind::kSession:
+      spec.kind = StoreSpec::Kind::kSession;
+      break;
+  }
+  spec.logging = settings.logging_enabled;
+  if (spec.logging) {
+    spec.changelog_config = state::changelog_topic_configs(kind, retention_ms);
+    for (const auto& [k, v] : settings.changelog_config) spec.changelog_config[k] = v;
+  }
+  return spec;
+}
+
+}  // namespace dsl_detail
+
 StoreFactory InternalStreamsBuilder::key_value_store_factory(const std::string& store_name,
                                                              StoreType type) {
-  if (type == StoreType::kInMemory) {
-    return [store_name]() -> std::shared_ptr<StateStore> {
-      return state::make_in_memory_key_value_store(store_name);
+  StoreSettings settings;
+  settings.store_type = type;
+  return key_value_store_factory(store_name, settings);
+}
+
+StoreFactory InternalStreamsBuilder::key_value_store_factory(const std::string& store_name,
+                                                             const StoreSettings& settings) {
+  if (settings.store_type == StoreType::kInMemory) {
+    return [store_name, settings]() -> std::shared_ptr<StateStore> {
+      return dsl_detail::wire_key_value_store(state::make_in_memory_key_value_store(store_name),
+                                              settings);
     };
   }
   auto holder = rocksdb_resources_;
-  return [store_name, holder]() -> std::shared_ptr<StateStore> {
+  return [store_name, holder, settings]() -> std::shared_ptr<StateStore> {
     if (!*holder) *holder = state::RocksDBResources::create();
-    return state::make_rocksdb_key_value_store(store_name, *holder);
+    return dsl_detail::wire_key_value_store(
+        state::make_rocksdb_key_value_store(store_name, *holder), settings);
   };
+}
+
+absl::Status InternalStreamsBuilder::add_key_value_store(const std::string& store_name,
+                                                         const StoreSettings& settings,
+                                                         std::vector<std::string> processors) {
+  return topology_.add_state_store(store_name, key_value_store_factory(store_name, settings),
+                                   dsl_detail::store_spec(settings, state::StoreKind::kKeyValue),
+                                   std::move(processors));
 }
 
 }  // namespace sluice
@@ -38,6 +102,23 @@ class KeyValueBytesView final : public KeyValueBytes {
   }
   absl::Status put(std::string_view key, std::string_view value) override {
     return store_.put(key, value);
+  }
+  absl::Status remove(std::string_view key) override { return store_.remove(key).status(); }
+  bool set_flush_listener(BytesFlushListener listener) override {
+    auto* caching = dynamic_cast<state::CachingKeyValueStore*>(&store_);
+    if (caching == nullptr) return false;
+    if (!listener) {
+      caching->set_flush_listener(nullptr, false);
+      return true;
+    }
+    caching->set_flush_listener(
+        [l = std::move(listener)](std::string_view key, std::optional<std::string_view> new_value,
+                                  std::optional<std::string_view> old_value,
+                                  TimestampMs timestamp) {
+          l(key, new_value, old_value, timestamp);
+        },
+        true);
+    return true;
   }
 
  private:

@@ -2,9 +2,13 @@
 // the Topology being built and the first error a DSL call ran into.
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "sluice/core/topology.h"
@@ -34,6 +38,33 @@ class InternalStreamsBuilder {
   // Makes the DSL's key-value stores. RocksDB stores of one builder share one
   // RocksDBResources (block cache, write-buffer manager), created on first use.
   StoreFactory key_value_store_factory(const std::string& store_name, StoreType type);
+  // The same, decorated as `settings` say: caching(logging(store)).
+  StoreFactory key_value_store_factory(const std::string& store_name,
+                                       const StoreSettings& settings);
+  // Adds a Materialized key-value store (factory and StoreSpec) connected to `processors`.
+  absl::Status add_key_value_store(const std::string& store_name, const StoreSettings& settings,
+                                   std::vector<std::string> processors);
+  // The builder's shared RocksDBResources slot (filled on first use), for other store kinds.
+  std::shared_ptr<std::shared_ptr<state::RocksDBResources>> rocksdb_resources_holder() const {
+    return rocksdb_resources_;
+  }
+
+  // Windowed aggregations (dsl/src/window_stores.cc): a window / session store decorated as
+  // `settings` say (logging on by default; no cache for windowed stores yet), registered with
+  // its StoreSpec (changelog compact,delete with retention.ms = retention + 1 day).
+  absl::Status add_window_store(const std::string& store_name, const StoreSettings& settings,
+                                int64_t window_size_ms, int64_t retention_ms,
+                                std::vector<std::string> processors);
+  absl::Status add_session_store(const std::string& store_name, const StoreSettings& settings,
+                                 int64_t retention_ms, std::vector<std::string> processors);
+  // The in-memory, change-logged key-value store a suppress() buffer lives in.
+  absl::Status add_suppress_buffer_store(const std::string& store_name,
+                                         std::vector<std::string> processors);
+  // Windowed tables: a window of a table coming out of `node` is closed once
+  // window end + delay <= stream time. suppress(until_window_closes) looks it up through the
+  // node's ancestors (filter, map_values keep windows as they are).
+  void set_window_close_delay(const std::string& node, int64_t delay_ms);
+  std::optional<int64_t> window_close_delay(const std::string& node) const;
 
  private:
   Topology topology_;
@@ -41,6 +72,7 @@ class InternalStreamsBuilder {
   // Shared with the factories, which outlive this builder inside built Topology copies.
   std::shared_ptr<std::shared_ptr<state::RocksDBResources>> rocksdb_resources_ =
       std::make_shared<std::shared_ptr<state::RocksDBResources>>();
+  std::map<std::string, int64_t, std::less<>> window_close_delays_;
 };
 
 }  // namespace sluice

@@ -1,7 +1,12 @@
 // KGroupedStream<K,V>: a stream grouped by key (KStream::group_by_key / group_by), with the
 // non-windowed aggregations count, reduce and aggregate, each producing a KTable backed by a
-// key-value store.
-#pragma once
+// key-value store, and windowed_by(...) for windowed ones (time_windowed_kstream.h,
+// session_windowed_kstream.h).
+// The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
+// first whichever of them a program includes, so every class is complete where it is used.
+#include "sluice/dsl/kstream.h"
+#ifndef SLUICE_DSL_KGROUPED_STREAM_H_
+#define SLUICE_DSL_KGROUPED_STREAM_H_
 
 #include <cstdint>
 #include <functional>
@@ -15,15 +20,28 @@
 #include "sluice/dsl/kstream.h"
 #include "sluice/dsl/ktable.h"
 #include "sluice/dsl/options.h"
+#include "sluice/dsl/session_windowed_kstream.h"
+#include "sluice/dsl/time_windowed_kstream.h"
+#include "sluice/dsl/windows.h"
 
 namespace sluice {
+
+// Declared here because the windowed headers include kstream.h, which includes this file: when
+// a program includes a windowed header first, its class is not defined yet at this point (it
+// is by the time windowed_by is instantiated).
+template <typename K, typename V>
+class TimeWindowedKStream;
+template <typename K, typename V>
+class SessionWindowedKStream;
 
 // Operation: holds the grouped stream; nothing is added to the topology until an aggregation
 // is called. If the key was changed upstream (group_by, map, select_key...), the aggregation
 // first repartitions through "<name>-repartition" where name is the Grouped name, else the
 // store name (Kafka Streams' naming); records with a null key are dropped before it.
 // Records with a null key or null value are skipped by the aggregation.
-// Limitations: no windowing, no cogroup, no record cache in front of the store.
+// The store is decorated as Materialized says (logging and caching on by default); with
+// caching the table forwards on cache flush (commit) or eviction, not per record.
+// Limitations: no cogroup.
 template <typename K, typename V>
 class KGroupedStream {
  public:
@@ -63,6 +81,18 @@ class KGroupedStream {
           return VR(aggregator(k, v, old ? *old : VR(initializer())));
         },
         m, "aggregate");
+  }
+
+  // Windowed aggregations (time_windowed_kstream.h, session_windowed_kstream.h): tumbling or
+  // hopping TimeWindows, SlidingWindows, or SessionWindows. Invalid windows fail build().
+  TimeWindowedKStream<K, V> windowed_by(const TimeWindows& windows) const {
+    return TimeWindowedKStream<K, V>(stream_.builder_, stream_, grouped_, windows);
+  }
+  TimeWindowedKStream<K, V> windowed_by(const SlidingWindows& windows) const {
+    return TimeWindowedKStream<K, V>(stream_.builder_, stream_, grouped_, windows);
+  }
+  SessionWindowedKStream<K, V> windowed_by(const SessionWindows& windows) const {
+    return SessionWindowedKStream<K, V>(stream_.builder_, stream_, grouped_, windows);
   }
 
  private:
@@ -107,9 +137,7 @@ class KGroupedStream {
     b->record(b->topology().add_processor<K, V, K, Change<VR>>(name, std::move(supplier),
                                                                {input.node_name()}),
               what);
-    b->record(b->topology().add_state_store(
-                  store, b->key_value_store_factory(store, materialized.store_type), {name}),
-              what);
+    b->record(b->add_key_value_store(store, materialized.settings, {name}), what);
     return KTable<K, VR>(b, name, ks, vs, store);
   }
 
@@ -132,3 +160,5 @@ auto KStream<K, V>::group_by(F selector, const G& grouped) const {
 }
 
 }  // namespace sluice
+
+#endif  // SLUICE_DSL_KGROUPED_STREAM_H_

@@ -23,6 +23,8 @@
 #include "sluice/dsl/detail/lambda.h"
 #include "sluice/dsl/detail/processors.h"
 #include "sluice/dsl/internal_streams_builder.h"
+#include "sluice/dsl/join_windows.h"
+#include "sluice/dsl/joined.h"
 #include "sluice/dsl/options.h"
 
 namespace sluice {
@@ -33,6 +35,11 @@ template <typename K, typename V>
 class KGroupedStream;
 template <typename K, typename V>
 class KTable;
+template <typename K, typename V>
+class GlobalKTable;
+namespace dsl_detail {
+enum class JoinKind;
+}  // namespace dsl_detail
 
 namespace dsl_detail {
 template <typename To, typename From>
@@ -253,6 +260,32 @@ class KStream {
   template <typename F, typename G = GroupedName>
   auto group_by(F selector, const G& grouped = {}) const;
 
+  // --- joins (defined in joins.h; see dsl/README.md "Joins") ---
+  // Windowed stream-stream joins. joiner(v, vo) or joiner(k, v, vo); for left_join the other
+  // value is a const std::optional<VO>&, for outer_join both are optionals. `joined`:
+  // StreamJoined::with(key, value, other value serdes), StreamJoined::as(store name)...
+  template <typename VO, typename F, typename SJ = StreamJoinedName>
+  auto join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+            const SJ& joined = {}) const;
+  template <typename VO, typename F, typename SJ = StreamJoinedName>
+  auto left_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+                 const SJ& joined = {}) const;
+  template <typename VO, typename F, typename SJ = StreamJoinedName>
+  auto outer_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+                  const SJ& joined = {}) const;
+  // Stream-table joins: each record looks up the table's current row for its key.
+  template <typename VT, typename F, typename J = JoinedName>
+  auto join(const KTable<K, VT>& table, F joiner, const J& joined = {}) const;
+  template <typename VT, typename F, typename J = JoinedName>
+  auto left_join(const KTable<K, VT>& table, F joiner, const J& joined = {}) const;
+  // Stream-global joins: the row is global[key_mapper(k, v) or key_mapper(v)].
+  template <typename KG, typename VG, typename M, typename F>
+  auto join(const GlobalKTable<KG, VG>& table, M key_mapper, F joiner,
+            const Named& named = {}) const;
+  template <typename KG, typename VG, typename M, typename F>
+  auto left_join(const GlobalKTable<KG, VG>& table, M key_mapper, F joiner,
+                 const Named& named = {}) const;
+
   // Writes to a topic with the stream's serdes or those of `produced`.
   void to(const std::string& topic, const ProducedOptions<K, V>& produced = {}) const {
     auto [ks, vs] = sink_serdes(produced, "to(" + topic + ")");
@@ -324,6 +357,14 @@ class KStream {
   friend class BranchedKStream;
   template <typename, typename>
   friend class KGroupedStream;
+
+  template <dsl_detail::JoinKind Kind, typename VO, typename F>
+  auto stream_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
+                   const StreamJoinedOptions<K, V, VO>& joined) const;
+  template <dsl_detail::JoinKind Kind, typename VT, typename F>
+  auto table_join(const KTable<K, VT>& table, F joiner, const JoinedOptions<K, V>& joined) const;
+  template <dsl_detail::JoinKind Kind, typename KG, typename VG, typename M, typename F>
+  auto global_join(const GlobalKTable<KG, VG>& table, M mapper, F joiner, const Named& named) const;
 
   template <typename F, bool Negate>
   KStream filter_impl(F predicate, const Named& named) const {
@@ -485,5 +526,7 @@ BranchedKStream<K, V> KStream<K, V>::split(const Named& named) const {
 }  // namespace sluice
 
 // Grouping and tables need the complete KStream; included last on purpose.
+#include "sluice/dsl/fk_joins.h"         // IWYU pragma: export
+#include "sluice/dsl/joins.h"            // IWYU pragma: export
 #include "sluice/dsl/kgrouped_stream.h"  // IWYU pragma: export
 #include "sluice/dsl/ktable.h"           // IWYU pragma: export

@@ -1,21 +1,31 @@
-// KTable<K,V>: a changelog stream seen as a table, the result of KGroupedStream aggregations.
+// KTable<K,V>: a changelog stream seen as a table: builder.table(), or the result of an
+// aggregation.
 // Inside the table's graph records carry Change<V> (new and old value); to_stream() emits
 // the new values as a KStream. Table lambdas take (key, value) or (value).
-#pragma once
+// The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
+// first whichever of them a program includes, so every class is complete where it is used.
+#include "sluice/dsl/kstream.h"
+#ifndef SLUICE_DSL_KTABLE_H_
+#define SLUICE_DSL_KTABLE_H_
 
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
 
+#include "sluice/dsl/detail/suppress_processor.h"
 #include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/kstream.h"
 
 namespace sluice {
 
-// Operation: a handle like KStream; each call adds a node. Only the aggregation that made
-// the table is materialized (store_name()); filter and map_values results are computed on
-// the fly. Limitations: no joins, no suppress, no table-to-table aggregation yet.
+template <typename K, typename V>
+class KGroupedTable;
+
+// Operation: a handle like KStream; each call adds a node. Tables from builder.table() and
+// aggregations are materialized (store_name()); filter and map_values results are computed
+// on the fly unless given a Materialized with a store name. group_by regroups the table
+// (kgrouped_table.h).
 template <typename K, typename V>
 class KTable {
  public:
@@ -41,9 +51,28 @@ class KTable {
   KTable filter_not(F predicate, const Named& named = {}) const {
     return filter_impl<F, true>(std::move(predicate), named);
   }
+  // Materialized: with a store name the result is kept in that store (queryable, logged and
+  // cached as `materialized` says); without one it is computed on the fly as above.
+  template <typename F>
+  KTable filter(F predicate, const MaterializedOptions<K, V>& materialized,
+                const Named& named = {}) const {
+    return filter_impl<F, false>(std::move(predicate), named, &materialized);
+  }
+  template <typename F>
+  KTable filter_not(F predicate, const MaterializedOptions<K, V>& materialized,
+                    const Named& named = {}) const {
+    return filter_impl<F, true>(std::move(predicate), named, &materialized);
+  }
 
   template <typename F>
   auto map_values(F mapper, const Named& named = {}) const {
+    return map_values(std::move(mapper), MaterializedName{}, named);
+  }
+  // `materialized`: Materialized::as(name) or Materialized::with(key_serde, value_serde)...;
+  // with a store name the result is kept in that store.
+  template <typename F, typename M>
+  requires(!std::is_same_v<M, Named>) auto map_values(F mapper, const M& materialized,
+                                                      const Named& named = {}) const {
     static_assert(std::is_invocable_v<F&, const K&, const V&> || std::is_invocable_v<F&, const V&>,
                   "KTable::map_values: the mapper must be callable as V2(const K&, const V&) or "
                   "V2(const V&)");
@@ -51,11 +80,59 @@ class KTable {
         std::declval<F&>(), std::declval<const K&>(), std::declval<const V&>()))>;
     static_assert(!std::is_void_v<R>, "KTable::map_values: the mapper must return the new value");
     using V2 = R;
+    const MaterializedOptions<K, V2> m = materialized;
     const std::string name = builder_->name(named, "KTABLE-MAPVALUES-");
-    add<Change<V2>>(name, [mapper] {
-      return std::make_unique<dsl_detail::TableMapValuesProcessor<K, V, V2, F>>(mapper);
+    auto [ks, vs] = result_serdes(m, dsl_detail::same_serde<V2>(value_serde_), name);
+    dsl_detail::TableStore<K, V2> table(m.store_name, ks, vs);
+    add<Change<V2>>(name, [mapper, table] {
+      return std::make_unique<dsl_detail::TableMapValuesProcessor<K, V, V2, F>>(mapper, table);
     });
-    return KTable<K, V2>(builder_, name, key_serde_, dsl_detail::same_serde<V2>(value_serde_), "");
+    materialize(name, m);
+    return KTable<K, V2>(builder_, name, ks, vs, m.store_name);
+  }
+
+  // Regroups the table by selector(key, value) or selector(value), which returns
+  // KeyValue<K2,V2> or std::pair<K2,V2>; see kgrouped_table.h. `grouped` is Grouped::as(name)
+  // or Grouped::with(key_serde, value_serde) for the repartition topic.
+  template <typename F, typename G = GroupedName>
+  auto group_by(F selector, const G& grouped = {}) const;
+
+  // --- joins (defined in joins.h and fk_joins.h; see dsl/README.md "Joins") ---
+  // Table-table joins on the key: joiner(v, vo); left_join: (v, const std::optional<VO>&);
+  // outer_join: both optionals. The result is updated from both sides, with old values, and
+  // a row that stops joining becomes a tombstone.
+  template <typename VO, typename F>
+  auto join(const KTable<K, VO>& other, F joiner, const Named& named = {}) const;
+  template <typename VO, typename F>
+  auto left_join(const KTable<K, VO>& other, F joiner, const Named& named = {}) const;
+  template <typename VO, typename F>
+  auto outer_join(const KTable<K, VO>& other, F joiner, const Named& named = {}) const;
+  // Foreign-key joins (KIP-213): each row joins the other table's row at
+  // foreign_key_extractor(v) (or (k, v)); joiner(v, vo), left_join: (v, optional<VO>).
+  template <typename KO, typename VO, typename FK, typename F>
+  requires(std::is_invocable_v<FK&, const V&> ||
+           std::is_invocable_v<FK&, const K&, const V&>) auto join(const KTable<KO, VO>& other,
+                                                                   FK foreign_key_extractor,
+                                                                   F joiner,
+                                                                   const Named& named = {}) const;
+  template <typename KO, typename VO, typename FK, typename F>
+  requires(
+      std::is_invocable_v<FK&, const V&> ||
+      std::is_invocable_v<FK&, const K&, const V&>) auto left_join(const KTable<KO, VO>& other,
+                                                                   FK foreign_key_extractor,
+                                                                   F joiner,
+                                                                   const Named& named = {}) const;
+  // This table if it has a store, else a new node that keeps it in one (joins read it).
+  KTable materialized_for_join() const;
+
+  // Holds updates back (suppressed.h): Suppressed::until_window_closes(...) emits one final
+  // value per window of a windowed table; until_time_limit(...) at most one update per key
+  // per limit. The result is not materialized.
+  KTable suppress(const SuppressedSpec& suppressed) const {
+    return KTable(
+        builder_,
+        dsl_detail::add_suppress<K, V>(builder_, node_, key_serde_, value_serde_, suppressed),
+        key_serde_, value_serde_, "");
   }
 
   // Every update as a record: the new value, or a null value when the key was deleted.
@@ -66,17 +143,59 @@ class KTable {
   }
 
  private:
+  template <typename, typename>
+  friend class KGroupedTable;
+  template <typename, typename>
+  friend class KTable;
+  template <dsl_detail::JoinKind Kind, typename VO, typename F>
+  auto table_join(const KTable<K, VO>& other, F joiner, const Named& named) const;
+  template <dsl_detail::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
+  auto fk_join(const KTable<KO, VO>& other, FK extractor, F joiner, const Named& named) const;
+
   template <typename F, bool Negate>
-  KTable filter_impl(F predicate, const Named& named) const {
+  KTable filter_impl(F predicate, const Named& named,
+                     const MaterializedOptions<K, V>* materialized = nullptr) const {
     static_assert(std::is_invocable_r_v<bool, F&, const K&, const V&> ||
                       std::is_invocable_r_v<bool, F&, const V&>,
                   "KTable::filter: the predicate must be callable as bool(const K&, const V&) or "
                   "bool(const V&)");
     const std::string name = builder_->name(named, "KTABLE-FILTER-");
-    add<Change<V>>(name, [predicate] {
-      return std::make_unique<dsl_detail::TableFilterProcessor<K, V, F, Negate>>(predicate);
+    const MaterializedOptions<K, V> m = materialized ? *materialized : MaterializedOptions<K, V>{};
+    auto [ks, vs] = result_serdes(m, value_serde_, name);
+    dsl_detail::TableStore<K, V> table(m.store_name, ks, vs);
+    add<Change<V>>(name, [predicate, table] {
+      return std::make_unique<dsl_detail::TableFilterProcessor<K, V, F, Negate>>(predicate, table);
     });
-    return KTable(builder_, name, key_serde_, value_serde_, "");
+    materialize(name, m);
+    return KTable(builder_, name, ks, vs, m.store_name);
+  }
+
+  // Serdes of a derived table: Materialized's, else the parent's, else the type's default.
+  template <typename V2>
+  std::pair<SerdePtr<K>, SerdePtr<V2>> result_serdes(const MaterializedOptions<K, V2>& m,
+                                                     SerdePtr<V2> parent_values,
+                                                     const std::string& node) const {
+    SerdePtr<K> ks = m.key_serde ? m.key_serde : key_serde_;
+    SerdePtr<V2> vs = m.value_serde ? m.value_serde : parent_values;
+    if constexpr (HasDefaultSerde<K>) {
+      if (!ks) ks = DefaultSerde<K>::make();
+    }
+    if constexpr (HasDefaultSerde<V2>) {
+      if (!vs) vs = DefaultSerde<V2>::make();
+    }
+    if (!m.store_name.empty() && (!ks || !vs)) {
+      builder_->record(absl::InvalidArgumentError(fmt::format(
+                           "no {} serde is known for store '{}'; pass it with Materialized::with",
+                           ks ? "value" : "key", m.store_name)),
+                       node);
+    }
+    return {ks, vs};
+  }
+  // Adds the store of a derived table when Materialized names one.
+  template <typename V2>
+  void materialize(const std::string& node, const MaterializedOptions<K, V2>& m) const {
+    if (m.store_name.empty()) return;
+    builder_->record(builder_->add_key_value_store(m.store_name, m.settings, {node}), node);
   }
 
   template <typename VOut, typename Make>
@@ -96,3 +215,8 @@ class KTable {
 };
 
 }  // namespace sluice
+
+// Table grouping needs the complete KTable; included last on purpose.
+#include "sluice/dsl/kgrouped_table.h"  // IWYU pragma: export
+
+#endif  // SLUICE_DSL_KTABLE_H_

@@ -4,7 +4,9 @@
 //   Consumed::with(key_serde, value_serde).with_timestamp_extractor(...).with_name("src")
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -137,48 +139,109 @@ struct Branched {
 // a std::map.
 enum class StoreType { kRocksDB, kInMemory };
 
+// The untyped part of Materialized: which store, and how it is decorated. The DSL's store
+// factories build caching(logging(bytes store)) from it (dsl/src/store_wiring_internal.h).
+struct StoreSettings {
+  StoreType store_type = StoreType::kRocksDB;
+  // Change-logging to "<application.id>-<store>-changelog" (Kafka Streams' default: on).
+  bool logging_enabled = true;
+  // Extra changelog topic configs, over Sluice's defaults (compact; compact,delete with
+  // retention for windowed stores).
+  std::map<std::string, std::string> changelog_config;
+  // A record cache in front of the store (Kafka Streams' default: on): updates of a key are
+  // absorbed until the next commit, and the table forwards on flush instead of per record.
+  bool caching_enabled = true;
+  // Windowed stores: how long windows are kept (nullopt: window size + grace, as Kafka).
+  std::optional<std::chrono::milliseconds> retention;
+};
+
+// Fluent setters shared by MaterializedOptions and MaterializedName (CRTP: they return the
+// concrete type so calls chain).
+template <typename Self>
+struct StoreSettingsSetters {
+  Self with_store_type(StoreType t) const {
+    return set([&](StoreSettings& s) { s.store_type = t; });
+  }
+  Self with_logging_enabled(std::map<std::string, std::string> config = {}) const {
+    return set([&](StoreSettings& s) {
+      s.logging_enabled = true;
+      s.changelog_config = std::move(config);
+    });
+  }
+  Self with_logging_disabled() const {
+    return set([](StoreSettings& s) {
+      s.logging_enabled = false;
+      s.changelog_config.clear();
+    });
+  }
+  Self with_caching_enabled() const {
+    return set([](StoreSettings& s) { s.caching_enabled = true; });
+  }
+  Self with_caching_disabled() const {
+    return set([](StoreSettings& s) { s.caching_enabled = false; });
+  }
+  Self with_retention(std::chrono::milliseconds retention) const {
+    return set([&](StoreSettings& s) { s.retention = retention; });
+  }
+
+ private:
+  template <typename F>
+  Self set(F&& f) const {
+    Self c = static_cast<const Self&>(*this);
+    f(c.settings);
+    return c;
+  }
+};
+
 // Kafka Streams' Materialized for key-value stores: the store name (queryable through
-// TopologyTestDriver::get_state_store / ProcessorContext), its serdes and its kind.
+// TopologyTestDriver::get_state_store / ProcessorContext), its serdes, its kind, logging and
+// caching.
 template <typename K, typename V>
-struct MaterializedOptions {
+struct MaterializedOptions : StoreSettingsSetters<MaterializedOptions<K, V>> {
   std::string store_name;  // empty: a generated KSTREAM-AGGREGATE-STATE-STORE-0000000003
   SerdePtr<K> key_serde;   // null: the grouped stream's serde, else DefaultSerde<K>
   SerdePtr<V> value_serde;
-  StoreType store_type = StoreType::kRocksDB;
+  StoreSettings settings;
 
   MaterializedOptions with_name(std::string n) const {
     MaterializedOptions c = *this;
     c.store_name = std::move(n);
     return c;
   }
-  MaterializedOptions with_store_type(StoreType t) const {
-    MaterializedOptions c = *this;
-    c.store_type = t;
-    return c;
-  }
 };
 
-// Untyped Materialized (name and store kind only); converts to any MaterializedOptions<K,V>.
-struct MaterializedName {
+// Untyped Materialized (name and store settings); converts to any MaterializedOptions<K,V>.
+struct MaterializedName : StoreSettingsSetters<MaterializedName> {
   std::string store_name;
-  StoreType store_type = StoreType::kRocksDB;
+  StoreSettings settings;
 
-  MaterializedName with_store_type(StoreType t) const { return MaterializedName{store_name, t}; }
+  MaterializedName() = default;
+  MaterializedName(std::string name, StoreSettings s)
+      : store_name(std::move(name)), settings(std::move(s)) {}
   template <typename K, typename V>
   operator MaterializedOptions<K, V>() const {  // NOLINT(google-explicit-constructor)
     MaterializedOptions<K, V> o;
     o.store_name = store_name;
-    o.store_type = store_type;
+    o.settings = settings;
     return o;
   }
 };
 
 struct Materialized {
   static MaterializedName as(std::string store_name) {
-    return MaterializedName{std::move(store_name), StoreType::kRocksDB};
+    return MaterializedName{std::move(store_name), StoreSettings{}};
   }
   static MaterializedName in_memory(std::string store_name = {}) {
-    return MaterializedName{std::move(store_name), StoreType::kInMemory};
+    StoreSettings s;
+    s.store_type = StoreType::kInMemory;
+    return MaterializedName{std::move(store_name), std::move(s)};
+  }
+  // Only store settings (a generated store name): Materialized::with_logging_disabled().
+  static MaterializedName with_logging_disabled() {
+    return MaterializedName{}.with_logging_disabled();
+  }
+  static MaterializedName with_caching_disabled() {
+    return MaterializedName{}.with_caching_disabled();
   }
   template <typename KS, typename VS>
   static MaterializedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(

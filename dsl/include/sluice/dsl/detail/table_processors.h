@@ -3,6 +3,8 @@
 // subtract an old value; to_stream() turns them back into plain values.
 #pragma once
 
+#include <concepts>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,6 +19,7 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/dsl/detail/lambda.h"
 
 namespace sluice {
 
@@ -33,11 +36,19 @@ namespace dsl_detail {
 // The part of a task's key-value store the aggregations use. DSL headers stay free of the
 // state layer's headers (users compile against core + dsl); dsl/src binds it to
 // state::KeyValueBytesStore.
+using BytesFlushListener =
+    std::function<void(std::string_view key, std::optional<std::string_view> new_value,
+                       std::optional<std::string_view> old_value, TimestampMs timestamp)>;
 class KeyValueBytes {
  public:
   virtual ~KeyValueBytes() = default;
   virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
   virtual absl::Status put(std::string_view key, std::string_view value) = 0;
+  virtual absl::Status remove(std::string_view key) = 0;
+  // When the store is a record cache: installs `listener` (empty: removes it), called with
+  // new and old value for every entry the cache writes below, and returns true. False (and
+  // nothing installed) for a store without a cache.
+  virtual bool set_flush_listener(BytesFlushListener listener) = 0;
 };
 // Null unless `store` is a key-value store; borrows it.
 std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store);
@@ -52,73 +63,172 @@ decltype(auto) call_kv(F& f, const K& key, const V& value) {
   }
 }
 
+// A table's materialized store as its processor sees it (Kafka Streams' KeyValueStoreWrapper
+// plus TimestampedTupleForwarder): typed get/put over the bytes store, and forwarding that
+// depends on caching. Without a cache the processor forwards each update at once; with one,
+// forward() does nothing and the cache forwards Change(new, old) for each key when it flushes
+// (commit) or evicts, old being the value the store held before that flush.
+template <typename K, typename V>
+class TableStore {
+ public:
+  TableStore(std::string store_name, SerdePtr<K> keys, SerdePtr<V> values)
+      : store_name_(std::move(store_name)), keys_(std::move(keys)), values_(std::move(values)) {}
+  // Copies the configuration only (suppliers copy it into each task's processor).
+  TableStore(const TableStore& o) : TableStore(o.store_name_, o.keys_, o.values_) {}
+  TableStore& operator=(const TableStore&) = delete;
+
+  bool enabled() const { return !store_name_.empty(); }
+  const std::string& store_name() const { return store_name_; }
+
+  void init(ProcessorContext<K, Change<V>>& ctx) {
+    store_ = key_value_bytes(ctx.get_state_store(store_name_));
+    if (store_ == nullptr) {
+      throw std::logic_error(
+          fmt::format("table store '{}' is not a connected key-value store", store_name_));
+    }
+    caching_ = store_->set_flush_listener(
+        [this, &ctx](std::string_view key, std::optional<std::string_view> new_value,
+                     std::optional<std::string_view> old_value, TimestampMs timestamp) {
+          K k{};
+          check(keys_->deserialize(store_name_, key, k));
+          Change<V> change{decode(new_value), decode(old_value)};
+          ctx.forward(Record<K, Change<V>>(std::move(k), std::move(change), timestamp));
+        });
+  }
+  // Detaches the cache's listener: a cache flushed after the processors closed forwards nothing.
+  void close() {
+    if (store_ != nullptr && caching_) store_->set_flush_listener(nullptr);
+  }
+
+  std::optional<V> get(const K& key) {
+    keys_->serialize(store_name_, key, key_buf_);
+    auto bytes = store_->get(key_buf_);
+    check(bytes.status());
+    return decode(*bytes);
+  }
+  // A null value deletes the key.
+  void put(const K& key, const std::optional<V>& value) {
+    keys_->serialize(store_name_, key, key_buf_);
+    if (value) {
+      values_->serialize(store_name_, *value, value_buf_);
+      check(store_->put(key_buf_, value_buf_));
+    } else {
+      check(store_->remove(key_buf_));
+    }
+  }
+  template <typename KOut, typename VOut>
+  void forward(ProcessorContext<KOut, VOut>& ctx, Record<KOut, VOut> r) {
+    if (!caching_) ctx.forward(std::move(r));
+  }
+
+ private:
+  template <typename T>
+  std::optional<V> decode(const std::optional<T>& bytes) {
+    if (!bytes) return std::nullopt;
+    std::optional<V> v(std::in_place);
+    check(values_->deserialize(store_name_, *bytes, *v));
+    return v;
+  }
+  void check(const absl::Status& st) const {
+    if (!st.ok()) {
+      throw std::runtime_error(
+          fmt::format("table store '{}': {}", store_name_, std::string(st.message())));
+    }
+  }
+
+  std::string store_name_;
+  SerdePtr<K> keys_;
+  SerdePtr<V> values_;
+  std::unique_ptr<KeyValueBytes> store_;
+  bool caching_ = false;
+  std::string key_buf_, value_buf_;
+};
+
 // Kafka Streams' KStreamAggregate: one store row per key, updated as
 // new = add(key, value, old), old being null for a new key. Null keys and values are skipped.
 template <typename K, typename V, typename VR, typename Add>
 class StreamAggregateProcessor final : public Processor<K, V, K, Change<VR>> {
  public:
   StreamAggregateProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values, Add add)
-      : store_name_(std::move(store_name)),
-        keys_(std::move(keys)),
-        values_(std::move(values)),
-        add_(std::move(add)) {}
+      : table_(std::move(store_name), std::move(keys), std::move(values)), add_(std::move(add)) {}
 
   void init(ProcessorContext<K, Change<VR>>& ctx) override {
     Processor<K, V, K, Change<VR>>::init(ctx);
-    store_ = key_value_bytes(ctx.get_state_store(store_name_));
-    if (store_ == nullptr) {
-      throw std::logic_error(
-          fmt::format("aggregate: store '{}' is not a connected key-value store", store_name_));
-    }
+    table_.init(ctx);
   }
+  void close() override { table_.close(); }
 
   void process(Record<K, V> r) override {
     // Kafka Streams drops these with a warning: a null key has no row, a null value no delta.
     if (!r.has_key() || !r.has_value()) return;
-    // Serdes get the store name as their topic; the buffers are reused across records.
-    keys_->serialize(store_name_, *r.key(), key_buf_);
-    auto bytes = store_->get(key_buf_);
-    if (!bytes.ok()) fail(bytes.status());
-    std::optional<VR> old;
-    if (bytes->has_value()) {
-      old.emplace();
-      if (auto st = values_->deserialize(store_name_, **bytes, *old); !st.ok()) fail(st);
-    }
-    VR next = add_(*r.key(), *r.value(), old);
-    values_->serialize(store_name_, next, value_buf_);
-    if (auto st = store_->put(key_buf_, value_buf_); !st.ok()) fail(st);
-    Change<VR> change{std::optional<VR>(std::move(next)), std::move(old)};
-    this->context().forward(Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change),
-                                                  r.timestamp(), std::move(r.headers())));
+    std::optional<VR> old = table_.get(*r.key());
+    std::optional<VR> next(add_(*r.key(), *r.value(), old));
+    table_.put(*r.key(), next);
+    Change<VR> change{std::move(next), std::move(old)};
+    table_.forward(this->context(),
+                   Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change),
+                                         r.timestamp(), std::move(r.headers())));
   }
 
  private:
-  std::string store_name_;
-  SerdePtr<K> keys_;
-  SerdePtr<VR> values_;
-  [[noreturn]] void fail(const absl::Status& st) const {
-    throw std::runtime_error(
-        fmt::format("aggregate store '{}': {}", store_name_, std::string(st.message())));
+  TableStore<K, VR> table_;
+  Add add_;
+};
+
+// builder.table(): Kafka Streams' KTableSource. Each record replaces the key's row (a null
+// value deletes it) and forwards Change(new, old from the store). Null keys are dropped.
+template <typename K, typename V>
+class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
+ public:
+  TableSourceProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<V> values)
+      : table_(std::move(store_name), std::move(keys), std::move(values)) {}
+  void init(ProcessorContext<K, Change<V>>& ctx) override {
+    Processor<K, V, K, Change<V>>::init(ctx);
+    table_.init(ctx);
+  }
+  void close() override { table_.close(); }
+  void process(Record<K, V> r) override {
+    if (!r.has_key()) return;
+    std::optional<V> old = table_.get(*r.key());
+    table_.put(*r.key(), r.value());
+    Change<V> change{std::move(r.mutable_value()), std::move(old)};
+    table_.forward(this->context(),
+                   Record<K, Change<V>>(std::move(r.mutable_key()), std::move(change),
+                                        r.timestamp(), std::move(r.headers())));
   }
 
-  Add add_;
-  std::unique_ptr<KeyValueBytes> store_;
-  std::string key_buf_, value_buf_;
+ private:
+  TableStore<K, V> table_;
 };
 
 // KTable filter: a value failing the predicate becomes null, on both sides of the change;
 // an update that is null on both sides is not forwarded.
+// With a store (Materialized with a name) the result is also written there (Kafka Streams'
+// KTableFilter with a queryable name), and forwarded through its cache when it has one.
 template <typename K, typename V, typename F, bool Negate>
 class TableFilterProcessor final : public Processor<K, Change<V>, K, Change<V>> {
  public:
-  explicit TableFilterProcessor(F f) : f_(std::move(f)) {}
+  explicit TableFilterProcessor(F f, TableStore<K, V> table = {"", nullptr, nullptr})
+      : f_(std::move(f)), table_(std::move(table)) {}
+  void init(ProcessorContext<K, Change<V>>& ctx) override {
+    Processor<K, Change<V>, K, Change<V>>::init(ctx);
+    if (table_.enabled()) table_.init(ctx);
+  }
+  void close() override {
+    if (table_.enabled()) table_.close();
+  }
   void process(Record<K, Change<V>> r) override {
     if (!r.has_key() || !r.has_value()) return;
     Change<V>& c = *r.mutable_value();
     keep(*r.key(), c.new_value);
     keep(*r.key(), c.old_value);
     if (!c.new_value && !c.old_value) return;
-    this->context().forward(std::move(r));
+    if (!table_.enabled()) {
+      this->context().forward(std::move(r));
+      return;
+    }
+    table_.put(*r.key(), c.new_value);
+    table_.forward(this->context(), std::move(r));
   }
 
  private:
@@ -126,17 +236,32 @@ class TableFilterProcessor final : public Processor<K, Change<V>, K, Change<V>> 
     if (v && static_cast<bool>(call_kv(f_, key, *v)) == Negate) v.reset();
   }
   F f_;
+  TableStore<K, V> table_;
 };
 
 template <typename K, typename V, typename V2, typename F>
 class TableMapValuesProcessor final : public Processor<K, Change<V>, K, Change<V2>> {
  public:
-  explicit TableMapValuesProcessor(F f) : f_(std::move(f)) {}
+  explicit TableMapValuesProcessor(F f, TableStore<K, V2> table = {"", nullptr, nullptr})
+      : f_(std::move(f)), table_(std::move(table)) {}
+  void init(ProcessorContext<K, Change<V2>>& ctx) override {
+    Processor<K, Change<V>, K, Change<V2>>::init(ctx);
+    if (table_.enabled()) table_.init(ctx);
+  }
+  void close() override {
+    if (table_.enabled()) table_.close();
+  }
   void process(Record<K, Change<V>> r) override {
     if (!r.has_key() || !r.has_value()) return;
     const Change<V>& c = *r.value();
     Change<V2> out{map(*r.key(), c.new_value), map(*r.key(), c.old_value)};
-    this->context().forward(std::move(r).with_value(std::optional<Change<V2>>(std::move(out))));
+    if (table_.enabled()) table_.put(*r.key(), out.new_value);
+    auto next = std::move(r).with_value(std::optional<Change<V2>>(std::move(out)));
+    if (table_.enabled()) {
+      table_.forward(this->context(), std::move(next));
+    } else {
+      this->context().forward(std::move(next));
+    }
   }
 
  private:
@@ -145,6 +270,148 @@ class TableMapValuesProcessor final : public Processor<K, Change<V>, K, Change<V
     return std::optional<V2>(call_kv(f_, key, *v));
   }
   F f_;
+  TableStore<K, V2> table_;
+};
+
+// KTable::group_by: Kafka Streams' KTableRepartitionMap. The selector maps (key, value) to the
+// new grouping key and value, for the new and the old value of each update. When both map to
+// the same key (and K2 has ==) one record carries Change(new, old); otherwise the old side goes
+// first as Change(null, old) to its group, then Change(new, null) to the new group, so the
+// aggregation subtracts from one group and adds to the other. Null selected keys are dropped.
+template <typename K, typename V, typename K2, typename V2, typename F>
+class TableRepartitionMapProcessor final : public Processor<K, Change<V>, K2, Change<V2>> {
+ public:
+  explicit TableRepartitionMapProcessor(F f) : f_(std::move(f)) {}
+  void process(Record<K, Change<V>> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    const Change<V>& c = *r.value();
+    auto next = select(*r.key(), c.new_value);
+    auto prev = select(*r.key(), c.old_value);
+    if constexpr (std::equality_comparable<K2>) {
+      if (next && prev && next->first == prev->first) {
+        Change<V2> both{std::move(next->second), std::move(prev->second)};
+        this->context().forward(Record<K2, Change<V2>>(std::move(next->first), std::move(both),
+                                                       r.timestamp(), r.headers()));
+        return;
+      }
+    }
+    if (prev) {
+      Change<V2> sub{std::nullopt, std::move(prev->second)};
+      this->context().forward(Record<K2, Change<V2>>(std::move(prev->first), std::move(sub),
+                                                     r.timestamp(), r.headers()));
+    }
+    if (next) {
+      Change<V2> add{std::move(next->second), std::nullopt};
+      this->context().forward(Record<K2, Change<V2>>(std::move(next->first), std::move(add),
+                                                     r.timestamp(), r.headers()));
+    }
+  }
+
+ private:
+  std::optional<std::pair<K2, std::optional<V2>>> select(const K& key,
+                                                         const std::optional<V>& value) {
+    if (!value) return std::nullopt;
+    auto kv = call_kv(f_, key, *value);
+    using P = PairParts<std::remove_cvref_t<decltype(kv)>>;
+    std::optional<K2> k2 = to_optional(P::key(std::move(kv)));
+    if (!k2) return std::nullopt;
+    return std::pair<K2, std::optional<V2>>(std::move(*k2), to_optional(P::value(std::move(kv))));
+  }
+  F f_;
+};
+
+// KGroupedTable aggregations: Kafka Streams' KTableAggregate / KTableReduce. For each
+// Change(new, old) of a group: agg = subtract(key, old, agg) when there is an old value and an
+// aggregate; then agg = add(key, new, agg or initial) when there is a new value. `Add` and
+// `Sub` return the new aggregate; `Add` gets a null aggregate for a new group (reduce keeps the
+// value itself, aggregate starts from the initializer). Forwards Change(new agg, old agg).
+template <typename K, typename V, typename VR, typename Add, typename Sub>
+class TableAggregateProcessor final : public Processor<K, Change<V>, K, Change<VR>> {
+ public:
+  TableAggregateProcessor(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values, Add add,
+                          Sub sub)
+      : table_(std::move(store_name), std::move(keys), std::move(values)),
+        add_(std::move(add)),
+        sub_(std::move(sub)) {}
+  void init(ProcessorContext<K, Change<VR>>& ctx) override {
+    Processor<K, Change<V>, K, Change<VR>>::init(ctx);
+    table_.init(ctx);
+  }
+  void close() override { table_.close(); }
+  void process(Record<K, Change<V>> r) override {
+    if (!r.has_key() || !r.has_value()) return;
+    const Change<V>& c = *r.value();
+    if (!c.new_value && !c.old_value) return;
+    std::optional<VR> old = table_.get(*r.key());
+    std::optional<VR> agg = old;
+    if (c.old_value && agg) agg.emplace(sub_(*r.key(), *c.old_value, *agg));
+    if (c.new_value) agg.emplace(add_(*r.key(), *c.new_value, agg));
+    table_.put(*r.key(), agg);
+    Change<VR> change{std::move(agg), std::move(old)};
+    table_.forward(this->context(),
+                   Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change),
+                                         r.timestamp(), std::move(r.headers())));
+  }
+
+ private:
+  TableStore<K, VR> table_;
+  Add add_;
+  Sub sub_;
+};
+
+// The value serde of a table repartition topic: one flags byte (1: new present, 2: old
+// present), the new value's length as 4 bytes big-endian, the new value, then the old value.
+// Internal to Sluice (both ends are Sluice tasks).
+template <typename V>
+class ChangeSerde final : public Serde<Change<V>> {
+ public:
+  explicit ChangeSerde(SerdePtr<V> inner) : inner_(std::move(inner)) {}
+  void serialize(std::string_view topic, const Change<V>& c, std::string& out) const override {
+    out.clear();
+    out.push_back(static_cast<char>((c.new_value ? 1 : 0) | (c.old_value ? 2 : 0)));
+    out.append(4, '\0');
+    thread_local std::string part;
+    if (c.new_value) {
+      inner_->serialize(topic, *c.new_value, part);
+      const auto n = static_cast<uint32_t>(part.size());
+      for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((n >> (24 - 8 * i)) & 0xff);
+      out.append(part);
+    }
+    if (c.old_value) {
+      inner_->serialize(topic, *c.old_value, part);
+      out.append(part);
+    }
+  }
+  absl::Status deserialize(std::string_view topic, std::string_view data,
+                           Change<V>& out) const override {
+    if (data.size() < 5) {
+      return absl::InvalidArgumentError(
+          fmt::format("a table change needs at least 5 bytes, got {}", data.size()));
+    }
+    const auto flags = static_cast<unsigned char>(data[0]);
+    uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<unsigned char>(data[1 + i]);
+    if (n > data.size() - 5) {
+      return absl::InvalidArgumentError(fmt::format(
+          "a table change says its new value has {} bytes, only {} follow", n, data.size() - 5));
+    }
+    out.new_value.reset();
+    out.old_value.reset();
+    if (flags & 1) {
+      out.new_value.emplace();
+      if (auto st = inner_->deserialize(topic, data.substr(5, n), *out.new_value); !st.ok())
+        return st;
+    }
+    if (flags & 2) {
+      out.old_value.emplace();
+      if (auto st = inner_->deserialize(topic, data.substr(5 + n), *out.old_value); !st.ok())
+        return st;
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  SerdePtr<V> inner_;
 };
 
 // to_stream(): the new value of each update; a deletion becomes a null value (tombstone).

@@ -1,0 +1,34 @@
+// How the DSL wires a Materialized store: caching(logging(bytes store)) as StoreSettings say,
+// and the StoreSpec (change-logged or not, changelog topic configs) the Topology records for
+// the runtime. Shared by key-value, window and session aggregations; not installed.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "sluice/core/topology.h"
+#include "sluice/dsl/options.h"
+#include "sluice/state/change_logging.h"
+#include "sluice/state/key_value_store.h"
+#include "sluice/state/window_store.h"
+
+namespace sluice::dsl_detail {
+
+// logging(store) when settings.logging_enabled, then caching(...) when settings.caching_enabled
+// (the cache takes its size from the task's CacheBudget at init, else kDefaultCacheMaxBytes).
+std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
+    std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings);
+// Window and session stores: logging only; the state layer has no window/session cache yet,
+// so caching_enabled is ignored for them.
+std::unique_ptr<state::WindowBytesStore> wire_window_store(
+    std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings);
+std::unique_ptr<state::SessionBytesStore> wire_session_store(
+    std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings);
+
+// The Topology's record of the store: logging flag, and the changelog topic configs
+// (state::changelog_topic_configs for `kind` and `retention_ms`, overridden by
+// settings.changelog_config).
+StoreSpec store_spec(const StoreSettings& settings, state::StoreKind kind,
+                     int64_t retention_ms = 0);
+
+}  // namespace sluice::dsl_detail
