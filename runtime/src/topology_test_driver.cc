@@ -4,7 +4,42 @@
 
 #include <stdlib.h>
 
+#include "sluice/state/caching.h"
+
 namespace sluice {
+
+// Change-logging stores write here; records land among the driver's outputs.
+class TopologyTestDriver::ChangelogCapture final : public state::ChangelogWriter {
+ public:
+  explicit ChangelogCapture(TopologyTestDriver& driver) : driver_(driver) {}
+  absl::Status log(std::string_view store_name, std::string_view key,
+                   std::optional<std::string_view> value, TimestampMs timestamp) override {
+    ProducedRecord r;
+    r.topic = Topology::changelog_topic_name(driver_.options_.application_id, store_name);
+    r.partition = 0;
+    r.key = std::string(key);
+    if (value) r.value = std::string(*value);
+    r.timestamp = timestamp;
+    auto it = driver_.outputs_.find(r.topic);
+    if (it == driver_.outputs_.end()) {
+      it = driver_.outputs_.emplace(r.topic, std::deque<ProducedRecord>{}).first;
+    }
+    it->second.push_back(std::move(r));
+    return absl::OkStatus();
+  }
+
+ private:
+  TopologyTestDriver& driver_;
+};
+
+namespace {
+// What a commit flushes per record: the record caches only (forwarding what they absorbed).
+// RocksDB memtables are not flushed per record; closing the store does that.
+absl::Status flush_caches(StateStore& store) {
+  if (auto* cache = dynamic_cast<state::CachingKeyValueStore*>(&store)) return cache->flush();
+  return absl::OkStatus();
+}
+}  // namespace
 
 TopologyTestDriver::TopologyTestDriver(Topology topology, TopologyTestDriverOptions options)
     : topology_(std::move(topology)),
@@ -50,6 +85,8 @@ TopologyTestDriver::~TopologyTestDriver() {
 }
 
 absl::Status TopologyTestDriver::init() {
+  cache_budget_ = std::make_unique<state::CacheBudget>(options_.cache_max_bytes_buffering);
+  changelog_writer_ = std::make_unique<ChangelogCapture>(*this);
   state_dir_ = options_.state_dir;
   if (state_dir_.empty()) {
     std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-driver-XXXXXX").string();
@@ -59,8 +96,27 @@ absl::Status TopologyTestDriver::init() {
     state_dir_ = tmpl;
     owns_state_dir_ = true;
   }
+  // Global stores first: their task is fed records of the global topics as they are piped
+  // (Kafka Streams' driver does the same), and stream tasks find its stores by name.
+  TaskTopology* global_task = nullptr;
+  if (!topology_.global_stores().empty()) {
+    TaskEnvironment env;
+    env.application_id = options_.application_id;
+    env.collector = this;
+    env.deserialization_handler = options_.deserialization_exception_handler;
+    env.processing_handler = options_.processing_exception_handler;
+    env.wall_clock = [this] { return wall_clock_ms_; };
+    auto task = topology_.build_global_task(std::move(env));
+    if (!task.ok()) return task.status();
+    global_task = task->get();
+    for (const auto& t : global_task->source_topics()) task_by_topic_.emplace(t, global_task);
+    tasks_.push_back(std::move(*task));
+  }
   for (const auto& sub : topology_.subtopologies()) {
     TaskEnvironment env;
+    env.global_store = [global_task](std::string_view name) -> StateStore* {
+      return global_task != nullptr ? global_task->store(name) : nullptr;
+    };
     env.application_id = options_.application_id;
     env.task_id = TaskId{sub.id, Partition(0)};
     env.collector = this;
@@ -73,8 +129,11 @@ absl::Status TopologyTestDriver::init() {
     tasks_.push_back(std::move(*task));
   }
   for (auto& t : tasks_) {
-    store_contexts_.push_back(std::make_unique<state::BasicStateStoreContext>(
-        options_.application_id, t->task_id(), state_dir_));
+    auto context = std::make_unique<state::BasicStateStoreContext>(
+        options_.application_id, t->task_id(), state_dir_, changelog_writer_.get());
+    context->set_cache_budget(cache_budget_.get());
+    store_context_of_[t.get()] = context.get();
+    store_contexts_.push_back(std::move(context));
     for (const auto& name : t->store_names()) {
       if (auto st = t->store(name)->init(*store_contexts_.back()); !st.ok()) {
         return absl::Status(st.code(),
@@ -109,6 +168,26 @@ absl::Status TopologyTestDriver::pipe_raw_record(std::string_view topic,
   return drain_internal();
 }
 
+absl::Status TopologyTestDriver::flush_caches_of_all_tasks() {
+  for (auto& t : tasks_) {
+    if (auto st = t->flush_stores(flush_caches); !st.ok()) {
+      internal_.clear();
+      return st;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TopologyTestDriver::commit() {
+  // A flush can write to repartition topics, whose processing can fill other caches: repeat
+  // until a round of flushes produces nothing more to process.
+  while (true) {
+    if (auto st = flush_caches_of_all_tasks(); !st.ok()) return st;
+    if (internal_.empty()) return absl::OkStatus();
+    if (auto st = drain_internal(); !st.ok()) return st;
+  }
+}
+
 absl::Status TopologyTestDriver::process(std::string_view topic,
                                          std::optional<std::string_view> key,
                                          std::optional<std::string_view> value,
@@ -123,7 +202,14 @@ absl::Status TopologyTestDriver::process(std::string_view topic,
   raw.key = key;
   raw.value = value;
   raw.headers = headers;
-  return task_for(topic)->process(raw);
+  TaskTopology* task = task_for(topic);
+  // Change-logging stores stamp changelog records with the record's timestamp.
+  if (auto it = store_context_of_.find(task); it != store_context_of_.end()) {
+    it->second->set_record_timestamp(timestamp);
+  }
+  if (auto st = task->process(raw); !st.ok()) return st;
+  // Kafka Streams' driver commits after every processed record, repartitioned ones included.
+  return options_.commit_every_record ? flush_caches_of_all_tasks() : absl::OkStatus();
 }
 
 absl::Status TopologyTestDriver::drain_internal() {
@@ -148,6 +234,9 @@ absl::Status TopologyTestDriver::advance_wall_clock_time(std::chrono::millisecon
     if (auto st = t->punctuate_wall_clock(wall_clock_ms_); !st.ok()) {
       internal_.clear();
       return st;
+    }
+    if (options_.commit_every_record) {
+      if (auto st = flush_caches_of_all_tasks(); !st.ok()) return st;
     }
     if (auto st = drain_internal(); !st.ok()) return st;
   }
@@ -207,6 +296,19 @@ std::optional<int32_t> TopologyTestDriver::partitions_for(std::string_view topic
   auto it = options_.topic_partitions.find(topic);
   if (it == options_.topic_partitions.end()) return std::nullopt;
   return it->second;
+}
+
+TopologyTestDriver::MetricsSnapshot TopologyTestDriver::metrics() const {
+  MetricsSnapshot out;
+  for (const auto& task : tasks_) {
+    const TaskMetrics& m = task->metrics();
+    out.records_processed += TaskMetrics::read(m.records_processed);
+    out.dropped_records += TaskMetrics::read(m.dropped_records);
+    out.dead_letter_records += TaskMetrics::read(m.dead_letter_records);
+    out.late_records_dropped += TaskMetrics::read(m.late_records_dropped);
+    out.punctuations += TaskMetrics::read(m.punctuations);
+  }
+  return out;
 }
 
 }  // namespace sluice

@@ -168,6 +168,11 @@ TEST(KafkaClientTest, IdempotentProduceAndGroupConsumeRoundTrip) {
   auto admin = make_admin();
   ASSERT_NE(admin, nullptr);
   const std::string topic = create_topic(*admin, "roundtrip");
+  // Recent timestamps: the test broker's retention check deletes records older than 7 days.
+  const int64_t t0 = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count() -
+                     60'000;
   std::vector<int64_t> delivered_offsets;
   auto producer = make_producer({}, [&](const DeliveryReport& r) {
     EXPECT_TRUE(r.ok());
@@ -177,17 +182,13 @@ TEST(KafkaClientTest, IdempotentProduceAndGroupConsumeRoundTrip) {
   ASSERT_NE(producer, nullptr);
   const HeaderView headers[] = {
       {"trace", "abc"}, {"empty", ""}, {"nothing", std::nullopt}, {"trace", "def"}};
-  ASSERT_TRUE(producer
-                  ->produce({.topic = topic,
-                             .key = "k1",
-                             .value = "v1",
-                             .timestamp = 1'700'000'000'000,
-                             .headers = headers})
-                  .ok());
   ASSERT_TRUE(
-      producer->produce({.topic = topic, .value = "no-key", .timestamp = 1'700'000'000'001}).ok());
-  ASSERT_TRUE(
-      producer->produce({.topic = topic, .key = "k3", .timestamp = 1'700'000'000'002}).ok());
+      producer
+          ->produce(
+              {.topic = topic, .key = "k1", .value = "v1", .timestamp = t0, .headers = headers})
+          .ok());
+  ASSERT_TRUE(producer->produce({.topic = topic, .value = "no-key", .timestamp = t0 + 1}).ok());
+  ASSERT_TRUE(producer->produce({.topic = topic, .key = "k3", .timestamp = t0 + 2}).ok());
   ASSERT_TRUE(producer->produce({.topic = topic, .key = "", .value = "", .timestamp = 5}).ok());
   ASSERT_TRUE(producer->flush(kTimeout).ok());
   EXPECT_THAT(delivered_offsets, ElementsAre(0, 1, 2, 3));
@@ -201,7 +202,7 @@ TEST(KafkaClientTest, IdempotentProduceAndGroupConsumeRoundTrip) {
 
   EXPECT_EQ(got[0].key, "k1");
   EXPECT_EQ(got[0].value, "v1");
-  EXPECT_EQ(got[0].timestamp, 1'700'000'000'000);
+  EXPECT_EQ(got[0].timestamp, t0);
   EXPECT_EQ(got[0].offset, Offset(0));
   using H = std::pair<std::string, std::optional<std::string>>;
   EXPECT_THAT(got[0].headers, ElementsAre(H{"trace", "abc"}, H{"empty", ""},
@@ -213,7 +214,7 @@ TEST(KafkaClientTest, IdempotentProduceAndGroupConsumeRoundTrip) {
 
   EXPECT_EQ(got[2].key, "k3");
   EXPECT_EQ(got[2].value, std::nullopt);  // tombstone
-  EXPECT_EQ(got[2].timestamp, 1'700'000'000'002);
+  EXPECT_EQ(got[2].timestamp, t0 + 2);
 
   EXPECT_EQ(got[3].key, "");  // empty, not null
   EXPECT_EQ(got[3].value, "");

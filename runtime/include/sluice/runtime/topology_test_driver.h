@@ -47,6 +47,13 @@ struct TopologyTestDriverOptions {
   // state.dir for persistent stores; empty: a fresh temporary directory, removed by the
   // driver's destructor.
   std::filesystem::path state_dir;
+  // Kafka Streams' TopologyTestDriver commits after every piped record (and wall-clock
+  // advance): record caches flush, so cached and uncached tables give the same output per
+  // record. false: commit only on TopologyTestDriver::commit(), to see caches absorb updates.
+  bool commit_every_record = true;
+  // cache.max.bytes.buffering: the byte budget all record caches of the driver share (one
+  // "thread"); 10 MB as in Kafka Streams.
+  size_t cache_max_bytes_buffering = 10u << 20;
 };
 
 // A record as a test writes or reads it. On input an unset timestamp means "the input
@@ -86,8 +93,11 @@ class TestOutputTopic;
 // on advance_wall_clock_time (the clock is mocked and only moves when told).
 // A failure that the configured handlers turn into "fail" comes back as a non-OK Status
 // naming topic, partition and offset; the driver should not be used after that.
-// Concurrency: single-threaded. Limitations: no global stores, no topic patterns, stores are
-// created by their factories and initialized, but have no changelog.
+// Concurrency: single-threaded. Global stores: their topics are piped like any input and
+// update the global task's stores at once. Limitations: no topic patterns, stores are
+// created by their factories and initialized with a changelog writer that captures every
+// change-logged update as a produced record of "<application.id>-<store>-changelog"
+// (read_output / produced_topic_names; partition 0, stamped with the input record's timestamp).
 class TopologyTestDriver : private RecordCollector {
  public:
   // Throws StreamsException if the topology cannot be instantiated; create() returns it.
@@ -119,10 +129,23 @@ class TopologyTestDriver : private RecordCollector {
                                const Headers& headers = {});
   // Moves the mock wall clock forward and fires wall-clock punctuators that became due.
   absl::Status advance_wall_clock_time(std::chrono::milliseconds advance);
+  // A commit: flushes every record cache (tables forward what the caches absorbed) and
+  // processes what that wrote to repartition topics, until nothing is left. Done after every
+  // record unless TopologyTestDriverOptions::commit_every_record is false.
+  absl::Status commit();
   TimestampMs wall_clock_ms() const { return wall_clock_ms_; }
 
   // A store of any task by name, or nullptr.
   StateStore* get_state_store(std::string_view name) const;
+  // The counters of all tasks added up (late records dropped, dead letters...).
+  struct MetricsSnapshot {
+    int64_t records_processed = 0;
+    int64_t dropped_records = 0;
+    int64_t dead_letter_records = 0;
+    int64_t late_records_dropped = 0;
+    int64_t punctuations = 0;
+  };
+  MetricsSnapshot metrics() const;
 
   // The oldest captured record of `topic` not read yet.
   std::optional<ProducedRecord> read_output(std::string_view topic);
@@ -147,6 +170,8 @@ class TopologyTestDriver : private RecordCollector {
                        std::optional<std::string_view> value, TimestampMs timestamp,
                        const Headers& headers);
   absl::Status drain_internal();
+  absl::Status flush_caches_of_all_tasks();
+  class ChangelogCapture;
   TaskTopology* task_for(std::string_view topic) const;
 
   // RecordCollector
@@ -156,6 +181,9 @@ class TopologyTestDriver : private RecordCollector {
   Topology topology_;
   TopologyTestDriverOptions options_;
   TimestampMs wall_clock_ms_;
+  // Declared before tasks_: caching stores give their bytes back to it when destroyed.
+  std::unique_ptr<state::CacheBudget> cache_budget_;
+  std::unique_ptr<state::ChangelogWriter> changelog_writer_;
   std::vector<std::unique_ptr<TaskTopology>> tasks_;
   std::map<std::string, TaskTopology*, std::less<>> task_by_topic_;
   std::map<std::string, int64_t, std::less<>> next_offset_;
@@ -165,6 +193,7 @@ class TopologyTestDriver : private RecordCollector {
   bool owns_state_dir_ = false;
   // One per task, outliving its stores.
   std::vector<std::unique_ptr<state::StateStoreContext>> store_contexts_;
+  std::map<const TaskTopology*, state::StateStoreContext*> store_context_of_;
 };
 
 template <typename K, typename V>

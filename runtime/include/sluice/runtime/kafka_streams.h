@@ -1,0 +1,233 @@
+// KafkaStreams: runs a Topology against a Kafka cluster (Kafka Streams' KafkaStreams), its
+// lifecycle states, metrics snapshots, interactive queries, and process signal handling.
+//
+//   auto config = StreamsConfig::create({{"application.id", "wordcount"},
+//                                        {"bootstrap.servers", "127.0.0.1:9092"}}).value();
+//   KafkaStreams streams(builder.build().value(), config);
+//   ShutdownOnSignals shutdown(streams, std::chrono::seconds(30));  // SIGTERM/SIGINT -> close
+//   if (auto st = streams.start(); !st.ok()) return 1;
+//   streams.wait_until_stopped();
+//   return streams.state() == StreamsState::kNotRunning ? 0 : 1;
+//
+// Operation: start() creates internal topics (repartition, changelog) through the admin API,
+// checks co-partitioning, and starts num.stream.threads StreamThreads. Each thread has one
+// group consumer (group = application.id, EAGER range assignment so co-partitioned topics
+// land together) and, under exactly_once_v2, one transactional producer. Partitions map to
+// tasks (sub-topology, partition); a newly assigned task restores its stores from their
+// changelogs before it processes. close() commits, closes tasks, writes checkpoints and
+// leaves the group (unless group.instance.id is set: static members stay, so a restart
+// within session.timeout.ms causes no rebalance).
+// Concurrency: every public method may be called from any thread. The state listener is
+// called on the thread that changed the state (a stream thread or the caller of close()),
+// must not block and must not call close().
+// Limitations: see docs/ARCHITECTURE.md, "runtime: KafkaStreams".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sluice/core/serde.h"
+#include "sluice/core/streams_config.h"
+#include "sluice/core/topology.h"
+#include "sluice/core/types.h"
+#include "sluice/core/windowed.h"
+
+namespace sluice {
+
+// Kafka Streams' KafkaStreams.State. Transitions:
+//   CREATED -> REBALANCING (start) ; REBALANCING <-> RUNNING ; any -> PENDING_SHUTDOWN (close)
+//   PENDING_SHUTDOWN -> NOT_RUNNING ; any running state -> ERROR (a thread died with an
+//   error that is not a task migration; the other threads are stopped too).
+enum class StreamsState { kCreated, kRebalancing, kRunning, kPendingShutdown, kNotRunning, kError };
+std::string_view to_string(StreamsState state);
+
+using StateListener = std::function<void(StreamsState new_state, StreamsState old_state)>;
+
+// --- metrics snapshots (copies; taking one never blocks processing for long) ---
+
+struct TaskMetricsSnapshot {
+  TaskId task_id;
+  int64_t records_processed = 0;
+  int64_t dropped_records = 0;
+  int64_t dead_letter_records = 0;
+  int64_t late_records_dropped = 0;
+  int64_t punctuations = 0;
+  // Records buffered in the task's partition queues, waiting to be processed.
+  int64_t buffered_records = 0;
+  // Restoration: changelog records applied so far and the total to apply (0 when nothing to
+  // restore). `restoring` while the task has not started processing.
+  bool restoring = false;
+  int64_t restored_records = 0;
+  int64_t restore_total_records = 0;
+  // Stream time (largest timestamp seen), -1 before the first record.
+  TimestampMs stream_time = -1;
+};
+
+struct ThreadMetricsSnapshot {
+  int32_t index = 0;
+  std::string name;  // "<application.id>-StreamThread-<index>"
+  int64_t records_processed = 0;
+  int64_t polls = 0;
+  int64_t commits = 0;
+  int64_t commit_latency_total_ms = 0;
+  int64_t commit_latency_max_ms = 0;
+  // Transactions aborted (exactly_once_v2), and rejoins after fencing or task migration.
+  int64_t aborts = 0;
+  int64_t task_migrations = 0;
+  // Rebalances this thread's consumer took part in (assignments received).
+  int64_t rebalances = 0;
+  int64_t restored_records = 0;
+  // Consumer lag per assigned input partition: high watermark - position (-1 when unknown).
+  std::map<TopicPartition, int64_t> lag;
+  std::vector<TaskMetricsSnapshot> tasks;
+};
+
+struct StreamsMetricsSnapshot {
+  StreamsState state = StreamsState::kCreated;
+  std::vector<ThreadMetricsSnapshot> threads;
+};
+
+// --- interactive queries ---
+
+// Where an instance serves queries: application.server ("host:port").
+struct HostInfo {
+  std::string host;
+  int32_t port = -1;
+  auto operator<=>(const HostInfo&) const = default;
+  std::string to_string() const;
+};
+
+// Which instance hosts a key of a store (Kafka Streams' KeyQueryMetadata).
+struct KeyQueryMetadata {
+  std::optional<HostInfo> active_host;  // nullopt: unknown (no instance published it yet)
+  Partition partition;
+  bool local = false;  // this instance hosts it
+};
+
+// One entry of a store, bytes as the store keeps them.
+struct StoreEntry {
+  std::string key;
+  std::string value;
+};
+struct WindowedStoreEntry {
+  std::string key;
+  Window window;
+  std::string value;
+};
+
+class KafkaStreams {
+ public:
+  // The topology is copied in; it must not be modified afterwards (it is immutable anyway).
+  KafkaStreams(Topology topology, StreamsConfig config);
+  // close() with a 30 s timeout if still running.
+  ~KafkaStreams();
+  KafkaStreams(const KafkaStreams&) = delete;
+  KafkaStreams& operator=(const KafkaStreams&) = delete;
+
+  // Called on every state change (see StateListener above). Set before start().
+  void set_state_listener(StateListener listener);
+
+  // Creates/validates internal topics, checks co-partitioning, starts the threads. An error
+  // (bad topology, missing source topic, partition counts that differ between co-partitioned
+  // topics, broker unreachable) leaves the instance in ERROR without any thread running.
+  absl::Status start();
+  // Stops the threads (each finishes or aborts its transaction, commits, closes its tasks
+  // cleanly, writes checkpoints, leaves the group), waits for them up to `timeout`. Returns
+  // OK when everything stopped in time. Idempotent; safe from any thread except a state
+  // listener.
+  absl::Status close(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Blocks until the state is NOT_RUNNING or ERROR, or `timeout` passes; returns the state.
+  StreamsState wait_until_stopped(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
+  // Blocks until RUNNING (true) or until `timeout`/a terminal state (false).
+  bool wait_until_running(std::chrono::milliseconds timeout);
+  // Deletes this application's local state (<state.dir>/<application.id>). Only while not
+  // running (CREATED, NOT_RUNNING or ERROR); an error otherwise.
+  absl::Status cleanup();
+
+  StreamsState state() const;
+  // The error that moved the instance to ERROR (OK otherwise).
+  absl::Status error() const;
+  const StreamsConfig& config() const;
+  // topology.describe() text.
+  std::string describe() const;
+  StreamsMetricsSnapshot metrics() const;
+  // "<application.id>-<instance id>": group.instance.id when set, else unique per process run.
+  const std::string& instance_id() const;
+
+  // --- interactive queries over the stores of this instance's active tasks ---
+  // Errors: NOT_FOUND when no local task has a store of that name (or the store has another
+  // kind), UNAVAILABLE while the instance is not RUNNING/REBALANCING.
+  // Reads see what the tasks' processors see (under exactly-once: including the writes of the
+  // transaction in flight, as in Kafka Streams).
+  absl::StatusOr<std::optional<std::string>> query_get(std::string_view store,
+                                                       std::string_view key) const;
+  // Keys in [from, to] (both inclusive) over every local task, sorted by key bytes.
+  absl::StatusOr<std::vector<StoreEntry>> query_range(std::string_view store, std::string_view from,
+                                                      std::string_view to) const;
+  absl::StatusOr<std::vector<StoreEntry>> query_all(std::string_view store) const;
+  // The key's windows with start in [time_from, time_to] (window stores).
+  absl::StatusOr<std::vector<WindowedStoreEntry>> query_window_fetch(std::string_view store,
+                                                                     std::string_view key,
+                                                                     TimestampMs time_from,
+                                                                     TimestampMs time_to) const;
+  // Which instance hosts `serialized_key` of `store` (default partitioner: murmur2 of the key
+  // bytes, as the producer places keys). Hosts come from the `<application.id>-instances`
+  // topic where each instance publishes application.server and its partitions.
+  absl::StatusOr<KeyQueryMetadata> query_metadata_for_key(std::string_view store,
+                                                          std::string_view serialized_key) const;
+  // Every known instance (application.server) -> the input partitions it hosts.
+  std::map<HostInfo, std::vector<TopicPartition>> all_metadata() const;
+
+  // Typed conveniences over the bytes queries.
+  template <typename K, typename V>
+  absl::StatusOr<std::optional<V>> get(std::string_view store, const K& key,
+                                       const Serde<K>& key_serde,
+                                       const Serde<V>& value_serde) const {
+    std::string key_bytes;
+    key_serde.serialize(store, key, key_bytes);
+    auto bytes = query_get(store, key_bytes);
+    if (!bytes.ok()) return bytes.status();
+    if (!bytes->has_value()) return std::optional<V>();
+    V value{};
+    if (auto st = value_serde.deserialize(store, **bytes, value); !st.ok()) return st;
+    return std::optional<V>(std::move(value));
+  }
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Closes registered KafkaStreams instances on SIGTERM or SIGINT.
+//
+// Operation: the first ShutdownOnSignals in a process installs SIGTERM/SIGINT handlers that
+// only write the signal number to a self-pipe (async-signal-safe); a watcher thread reads the
+// pipe and calls close(grace) on every instance registered at that moment (one after the
+// other), so several instances in one process all shut down. Destroying the object
+// unregisters its instance; the handlers and watcher stay for the life of the process.
+// Concurrency: construct/destroy from any thread. The KafkaStreams must outlive this object.
+class ShutdownOnSignals {
+ public:
+  ShutdownOnSignals(KafkaStreams& streams, std::chrono::milliseconds grace);
+  ~ShutdownOnSignals();
+  ShutdownOnSignals(const ShutdownOnSignals&) = delete;
+  ShutdownOnSignals& operator=(const ShutdownOnSignals&) = delete;
+  // The number of SIGTERM/SIGINT signals the process received since the handlers were set.
+  static int signals_received();
+
+ private:
+  KafkaStreams& streams_;
+};
+
+}  // namespace sluice

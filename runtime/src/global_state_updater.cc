@@ -1,0 +1,158 @@
+// GlobalStateUpdater: the global task fed by a group-less consumer over every partition of
+// the global topics (see global_state_updater.h).
+#include "global_state_updater.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <set>
+
+#include "fmt/format.h"
+
+namespace sluice::runtime_internal {
+
+absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
+    const Topology& topology, Options options) {
+  if (topology.global_stores().empty()) {
+    return absl::InvalidArgumentError("the topology has no global store");
+  }
+  std::unique_ptr<GlobalStateUpdater> u(new GlobalStateUpdater());
+  TaskEnvironment env;
+  env.application_id = options.application_id;
+  env.collector = options.collector;
+  env.deserialization_handler = options.deserialization_handler;
+  env.processing_handler = options.processing_handler;
+  env.wall_clock = options.wall_clock;
+  auto task = topology.build_global_task(std::move(env));
+  if (!task.ok()) return task.status();
+  u->task_ = std::move(*task);
+  u->store_context_ = std::make_unique<state::BasicStateStoreContext>(
+      options.application_id, u->task_->task_id(), options.state_dir);
+  for (const auto& name : u->task_->store_names()) {
+    if (auto st = u->task_->store(name)->init(*u->store_context_); !st.ok()) {
+      return absl::Status(st.code(), fmt::format("initializing global store {}: {}", name,
+                                                 std::string(st.message())));
+    }
+  }
+  if (auto st = u->task_->init(); !st.ok()) return st;
+  for (const auto& g : topology.global_stores()) u->topics_.push_back(g.topic);
+  kafka::ConsumerOptions co;
+  co.config = options.consumer_config;
+  // librdkafka's assign() needs a group id, but an assign-only consumer never joins the group
+  // and commits nothing: every instance reads every partition.
+  co.config["group.id"] = options.application_id + "-global";
+  auto consumer = kafka::Consumer::create(std::move(co));
+  if (!consumer.ok()) return consumer.status();
+  u->consumer_ = std::move(*consumer);
+  return u;
+}
+
+GlobalStateUpdater::~GlobalStateUpdater() {
+  if (auto st = close(); !st.ok()) {
+    fmt::print(stderr, "sluice: closing the global state updater: {}\n", std::string(st.message()));
+  }
+}
+
+absl::Status GlobalStateUpdater::restore(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const int timeout_ms = static_cast<int>(timeout.count());
+  // Partitions of every global topic, from cluster metadata.
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_->handle(), 1, nullptr, &md, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::UnavailableError(
+        fmt::format("global stores: reading topic metadata failed: {}", rd_kafka_err2str(err)));
+  }
+  partitions_.clear();
+  std::set<std::string> missing(topics_.begin(), topics_.end());
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const auto& t = md->topics[i];
+    if (missing.erase(t.topic) == 0) continue;
+    for (int p = 0; p < t.partition_cnt; ++p) {
+      partitions_.push_back(TopicPartition{t.topic, Partition(t.partitions[p].id)});
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  if (!missing.empty()) {
+    return absl::NotFoundError(fmt::format("global topic '{}' does not exist", *missing.begin()));
+  }
+  // End offsets now: restoration reads up to them.
+  kafka::OffsetMap end;
+  kafka::OffsetMap start;
+  for (const auto& tp : partitions_) {
+    int64_t low = 0;
+    int64_t high = 0;
+    err = rd_kafka_query_watermark_offsets(consumer_->handle(), tp.topic.c_str(),
+                                           tp.partition.value(), &low, &high, timeout_ms);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::UnavailableError(fmt::format("global topic partition {}: end offset: {}",
+                                                tp.to_string(), rd_kafka_err2str(err)));
+    }
+    end.emplace(tp, Offset(high));
+    start.emplace(tp, Offset(RD_KAFKA_OFFSET_BEGINNING));
+  }
+  if (auto st = consumer_->assign(start); !st.ok()) return st;
+  while (true) {
+    auto position = consumer_->position(partitions_);
+    if (!position.ok()) return position.status();
+    std::string behind;
+    for (const auto& [tp, at] : *position) {
+      const Offset target = end.at(tp);
+      if (target.value() > 0 && (!at || at->value() < target.value())) {
+        if (!behind.empty()) behind += ", ";
+        behind += tp.to_string();
+      }
+    }
+    if (behind.empty()) return absl::OkStatus();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          fmt::format("global stores: restoring did not reach the end of {} in time", behind));
+    }
+    if (auto st = poll_once(std::chrono::milliseconds(100)); !st.ok()) return st;
+  }
+}
+
+absl::Status GlobalStateUpdater::poll_once(std::chrono::milliseconds timeout) {
+  auto message = consumer_->poll(timeout);
+  if (!message.ok()) return message.status();
+  if (!message->has_value()) return absl::OkStatus();
+  return apply(**message);
+}
+
+absl::Status GlobalStateUpdater::apply(const kafka::Message& m) {
+  RawRecord raw;
+  raw.topic = m.topic();
+  raw.partition = m.partition().value();
+  raw.offset = m.offset().value();
+  raw.timestamp = m.timestamp();
+  raw.key = m.key();
+  raw.value = m.value();
+  return task_->process(raw);
+}
+
+StateStore* GlobalStateUpdater::store(std::string_view name) const {
+  return task_ ? task_->store(name) : nullptr;
+}
+
+std::function<StateStore*(std::string_view)> GlobalStateUpdater::store_lookup() const {
+  return [this](std::string_view name) { return store(name); };
+}
+
+absl::Status GlobalStateUpdater::close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  absl::Status result;
+  if (task_) task_->close();
+  // An assign-only consumer joined no group; librdkafka may report leaving it as an error.
+  if (consumer_) (void)consumer_->close();
+  if (task_) {
+    for (const auto& name : task_->store_names()) {
+      StateStore* s = task_->store(name);
+      if (s->is_open()) {
+        if (auto st = s->close(); !st.ok() && result.ok()) result = st;
+      }
+    }
+  }
+  return result;
+}
+
+}  // namespace sluice::runtime_internal

@@ -1,0 +1,749 @@
+// KafkaStreams: lifecycle, internal topic creation and validation, co-partitioning checks,
+// the aggregated state machine, metrics, and interactive queries over local stores.
+#include "sluice/runtime/kafka_streams.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <set>
+
+#include "fmt/format.h"
+#include "global_state_updater.h"
+#include "runtime/kafka/admin.h"
+#include "sluice/core/copartitioning.h"
+#include "sluice/state/change_logging.h"
+#include "sluice/state/key_value_store.h"
+#include "sluice/state/window_store.h"
+#include "stream_thread.h"
+
+namespace sluice {
+
+using runtime_internal::StreamThread;
+using namespace std::chrono_literals;
+
+std::string_view to_string(StreamsState state) {
+  switch (state) {
+    case StreamsState::kCreated:
+      return "CREATED";
+    case StreamsState::kRebalancing:
+      return "REBALANCING";
+    case StreamsState::kRunning:
+      return "RUNNING";
+    case StreamsState::kPendingShutdown:
+      return "PENDING_SHUTDOWN";
+    case StreamsState::kNotRunning:
+      return "NOT_RUNNING";
+    case StreamsState::kError:
+      return "ERROR";
+  }
+  return "UNKNOWN";
+}
+
+std::string HostInfo::to_string() const { return fmt::format("{}:{}", host, port); }
+
+namespace {
+
+std::string random_instance_id() {
+  std::random_device rd;
+  return fmt::format("{:08x}{:08x}", rd(), rd());
+}
+
+// Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as the default partitioner.
+int32_t murmur2(std::string_view data) {
+  const uint32_t seed = 0x9747b28c;
+  const uint32_t m = 0x5bd1e995;
+  const int r = 24;
+  const size_t length = data.size();
+  uint32_t h = seed ^ static_cast<uint32_t>(length);
+  const size_t length4 = length / 4;
+  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
+  for (size_t i = 0; i < length4; i++) {
+    const size_t i4 = i * 4;
+    uint32_t k = bytes[i4] | (bytes[i4 + 1] << 8) | (bytes[i4 + 2] << 16) |
+                 (static_cast<uint32_t>(bytes[i4 + 3]) << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (length % 4) {
+    case 3:
+      h ^= static_cast<uint32_t>(bytes[(length & ~3u) + 2]) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= static_cast<uint32_t>(bytes[(length & ~3u) + 1]) << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= bytes[length & ~3u];
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>(h);
+}
+
+}  // namespace
+
+// Dead-letter records of the global task's error handlers: the global task has no producer
+// (Kafka Streams' global thread has none either); they are logged and dropped.
+class GlobalDeadLetterLog final : public RecordCollector {
+ public:
+  void send(const OutgoingRecord& record) override {
+    fmt::print(stderr, "sluice: global task: dropping a record for {} (no producer)\n",
+               record.topic);
+  }
+  std::optional<int32_t> partitions_for(std::string_view) override { return std::nullopt; }
+};
+
+struct KafkaStreams::Impl {
+  Impl(Topology t, StreamsConfig c) : topology(std::move(t)), config(std::move(c)) {}
+
+  Topology topology;
+  StreamsConfig config;
+  runtime_internal::InstanceContext context;
+  std::string instance_id;
+  std::vector<std::unique_ptr<StreamThread>> threads;
+  // Global stores: restored in prepare(), then kept up to date by global_thread.
+  GlobalDeadLetterLog global_dead_letters;
+  std::unique_ptr<runtime_internal::GlobalStateUpdater> global;
+  std::thread global_thread;
+  std::atomic<bool> global_stop{false};
+
+  mutable std::mutex mu;
+  std::mutex close_mu;  // one close() at a time (a signal watcher and the owner may race)
+  std::condition_variable cv;
+  StreamsState state = StreamsState::kCreated;
+  absl::Status error;
+  StateListener listener;
+  std::vector<StreamThread::Phase> phases;
+  // Store name -> sub-topology, for metadata queries.
+  std::map<std::string, int32_t, std::less<>> store_subtopology;
+
+  // Under mu. Returns whether the transition happened; the listener is called by the caller
+  // after unlocking (through notify()).
+  bool transition(StreamsState to, std::vector<std::pair<StreamsState, StreamsState>>& events) {
+    if (state == to) return false;
+    const StreamsState from = state;
+    // Terminal states stay; PENDING_SHUTDOWN only goes to NOT_RUNNING (or ERROR).
+    if (from == StreamsState::kNotRunning || from == StreamsState::kError) return false;
+    if (from == StreamsState::kPendingShutdown && to != StreamsState::kNotRunning &&
+        to != StreamsState::kError) {
+      return false;
+    }
+    state = to;
+    events.emplace_back(to, from);
+    cv.notify_all();
+    return true;
+  }
+  // Global stores: the global task (Topology::build_global_task) reads every partition of the
+  // global topics to their current end before any stream thread starts; tasks read its stores
+  // through TaskEnvironment::global_store.
+  absl::Status prepare_global() {
+    if (topology.global_stores().empty()) return absl::OkStatus();
+    runtime_internal::GlobalStateUpdater::Options o;
+    o.application_id = config.application_id();
+    for (const auto& [k, v] : config.consumer_config()) o.consumer_config[k] = v;
+    o.state_dir = config.state_dir();
+    o.collector = &global_dead_letters;
+    o.deserialization_handler = context.deserialization_handler;
+    o.processing_handler = context.processing_handler;
+    o.wall_clock = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+    auto updater = runtime_internal::GlobalStateUpdater::create(topology, std::move(o));
+    if (!updater.ok()) return updater.status();
+    global = std::move(*updater);
+    if (auto st = global->restore(std::chrono::minutes(5)); !st.ok()) {
+      return absl::Status(
+          st.code(), fmt::format("restoring the global stores: {}", std::string(st.message())));
+    }
+    context.global_store = global->store_lookup();
+    return absl::OkStatus();
+  }
+  // The global thread: applies what arrives on the global topics until close().
+  void run_global() {
+    while (!global_stop.load()) {
+      absl::Status st = global->poll_once(std::chrono::milliseconds(100));
+      if (st.ok()) continue;
+      fmt::print(stderr, "sluice: global thread failed: {}\n", std::string(st.message()));
+      std::vector<std::pair<StreamsState, StreamsState>> events;
+      {
+        std::lock_guard lk(mu);
+        if (error.ok()) error = st;
+        transition(StreamsState::kError, events);
+      }
+      for (auto& t : threads) t->request_stop();
+      notify(events);
+      return;
+    }
+  }
+  void stop_global() {
+    global_stop.store(true);
+    if (global_thread.joinable()) global_thread.join();
+    if (global) {
+      if (auto st = global->close(); !st.ok()) {
+        fmt::print(stderr, "sluice: closing the global stores: {}\n", std::string(st.message()));
+      }
+      global.reset();
+    }
+  }
+
+  void notify(const std::vector<std::pair<StreamsState, StreamsState>>& events) {
+    StateListener l;
+    {
+      std::lock_guard lk(mu);
+      l = listener;
+    }
+    if (!l) return;
+    for (const auto& [to, from] : events) l(to, from);
+  }
+
+  void on_thread_phase(int index, StreamThread::Phase phase, const absl::Status& status) {
+    std::vector<std::pair<StreamsState, StreamsState>> events;
+    bool stop_others = false;
+    {
+      std::lock_guard lk(mu);
+      phases[index] = phase;
+      if (phase == StreamThread::Phase::kFailed) {
+        if (error.ok()) error = status;
+        stop_others = transition(StreamsState::kError, events);
+      } else if (state == StreamsState::kRunning || state == StreamsState::kRebalancing) {
+        bool all_running = std::all_of(phases.begin(), phases.end(),
+                                       [](auto p) { return p == StreamThread::Phase::kRunning; });
+        transition(all_running ? StreamsState::kRunning : StreamsState::kRebalancing, events);
+      }
+    }
+    if (stop_others) {
+      for (auto& t : threads) t->request_stop();
+    }
+    notify(events);
+  }
+
+  absl::Status prepare();
+};
+
+absl::Status KafkaStreams::Impl::prepare() {
+  const std::string& app = config.application_id();
+  context.topology = &topology;
+  context.config = &config;
+  context.application_id = app;
+  context.instance_id = instance_id;
+  context.state_dir = config.state_dir();
+  context.subtopologies = topology.subtopologies();
+  if (context.subtopologies.empty()) {
+    return absl::InvalidArgumentError("the topology has no sub-topology (no source node)");
+  }
+  const std::string& dh = config.deserialization_exception_handler();
+  const std::string& ph = config.processing_exception_handler();
+  const std::string dlq = config.dead_letter_queue_topic().value_or("");
+  context.deserialization_handler =
+      dh == "log_and_continue"    ? error_handlers::deserialization_log_and_continue()
+      : dh == "dead_letter_queue" ? error_handlers::deserialization_dead_letter_queue(dlq)
+                                  : error_handlers::deserialization_log_and_fail();
+  context.processing_handler =
+      ph == "log_and_continue"    ? error_handlers::processing_log_and_continue()
+      : ph == "dead_letter_queue" ? error_handlers::processing_dead_letter_queue(dlq)
+                                  : error_handlers::processing_log_and_fail();
+
+  kafka::ConfigMap admin_config;
+  for (const auto& [k, v] : config.admin_config()) admin_config[k] = v;
+  auto admin = kafka::Admin::create(admin_config);
+  if (!admin.ok()) return admin.status();
+
+  // Partition counts: external topics from the cluster, internal ones declared or inherited
+  // from the sub-topology that writes them.
+  std::set<std::string> external;
+  for (const auto& sub : context.subtopologies) {
+    for (const auto& t : sub.source_topics) {
+      if (!topology.is_internal_topic(t)) external.insert(t);
+    }
+    for (const auto& t : sub.sink_topics) {
+      if (!topology.is_internal_topic(t)) external.insert(t);
+    }
+  }
+  auto described =
+      (*admin)->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s);
+  if (!described.ok()) return described.status();
+  std::map<std::string, int32_t> counts;  // unresolved name -> partitions
+  for (const auto& [name, d] : *described) counts[name] = d.partition_count;
+  for (const auto& sub : context.subtopologies) {
+    for (const auto& t : sub.source_topics) {
+      if (!topology.is_internal_topic(t) && !counts.count(t)) {
+        return absl::NotFoundError(fmt::format(
+            "source topic {} of sub-topology {} does not exist; create it before starting", t,
+            sub.id));
+      }
+    }
+  }
+  for (const auto& [t, declared] : topology.internal_topics()) {
+    if (declared) counts[t] = *declared;
+  }
+  // Joins: inputs of one join must have equal counts; their repartition topics take it.
+  {
+    std::map<std::string, int32_t> user_counts;
+    for (const auto& [t, n] : counts) {
+      if (!topology.is_internal_topic(t)) user_counts[t] = n;
+    }
+    auto grouped = check_copartitioning(topology.copartition_groups(), user_counts,
+                                        topology.internal_topics());
+    if (!grouped.ok()) {
+      return absl::FailedPreconditionError(
+          fmt::format("co-partitioning: {}", std::string(grouped.status().message())));
+    }
+    for (const auto& [t, n] : *grouped) counts.emplace(t, n);
+  }
+  std::map<int32_t, int32_t> sub_partitions;
+  for (size_t round = 0; round <= context.subtopologies.size(); ++round) {
+    for (const auto& sub : context.subtopologies) {
+      int32_t n = 0;
+      bool known = true;
+      for (const auto& t : sub.source_topics) {
+        auto it = counts.find(t);
+        if (it == counts.end()) {
+          known = false;
+          break;
+        }
+        n = std::max(n, it->second);
+      }
+      if (!known) continue;
+      sub_partitions[sub.id] = n;
+      for (const auto& t : sub.sink_topics) {
+        if (topology.is_internal_topic(t) && !counts.count(t)) counts[t] = n;
+      }
+    }
+  }
+  for (const auto& sub : context.subtopologies) {
+    if (!sub_partitions.count(sub.id)) {
+      return absl::FailedPreconditionError(fmt::format(
+          "cannot determine the partition count of sub-topology {} (its repartition topics are "
+          "written by no sub-topology with known partitions)",
+          sub.id));
+    }
+    // Co-partitioning: a task reads partition p of every source topic.
+    std::set<int32_t> distinct;
+    std::string listing;
+    for (const auto& t : sub.source_topics) {
+      distinct.insert(counts[t]);
+      listing += fmt::format("{}{}={}", listing.empty() ? "" : ", ", topology.resolve_topic(app, t),
+                             counts[t]);
+    }
+    if (distinct.size() > 1) {
+      return absl::FailedPreconditionError(fmt::format(
+          "co-partitioning: the source topics of sub-topology {} must have the same number of "
+          "partitions, but they have {}",
+          sub.id, listing));
+    }
+  }
+
+  // Changelog topics of the change-logged stores (StoreSpec), one partition per task.
+  std::vector<kafka::NewTopic> wanted;
+  for (const auto& sub : context.subtopologies) {
+    const int32_t n = sub_partitions[sub.id];
+    for (const auto& t : sub.source_topics) {
+      const std::string resolved = topology.resolve_topic(app, t);
+      context.source_subtopology[resolved] = sub.id;
+      context.source_topics.push_back(resolved);
+    }
+    for (const auto& store_name : sub.stores) {
+      store_subtopology[store_name] = sub.id;
+      const StoreSpec* spec = topology.store_spec(store_name);
+      if (spec == nullptr || !spec->logging) continue;
+      std::map<std::string, std::string> configs = spec->changelog_config;
+      if (configs.empty()) {
+        configs = state::changelog_topic_configs(
+            spec->kind == StoreSpec::Kind::kKeyValue  ? state::StoreKind::kKeyValue
+            : spec->kind == StoreSpec::Kind::kSession ? state::StoreKind::kSession
+                                                      : state::StoreKind::kWindow);
+      }
+      const std::string changelog = Topology::changelog_topic_name(app, store_name);
+      context.changelogs[store_name] = changelog;
+      context.changelog_subtopology[changelog] = sub.id;
+      wanted.push_back(kafka::NewTopic{changelog, n, config.replication_factor(), configs});
+    }
+  }
+  // Repartition topics as Kafka Streams creates them: no time-based retention. Their records
+  // carry the input's timestamps, so with the broker's default retention.ms (7 days) a
+  // repartition topic fed with older data is emptied by the broker's next retention check
+  // (it even rolls the active segment) before the downstream task reads it: the consumer then
+  // sees "offset out of range", resets, and the records are lost.
+  const std::map<std::string, std::string> repartition_configs = {
+      {"cleanup.policy", "delete"}, {"retention.ms", "-1"}, {"segment.bytes", "52428800"}};
+  for (const auto& [t, declared] : topology.internal_topics()) {
+    wanted.push_back(kafka::NewTopic{topology.resolve_topic(app, t), counts[t],
+                                     config.replication_factor(), repartition_configs});
+  }
+  for (const auto& [t, n] : counts) context.partition_counts[topology.resolve_topic(app, t)] = n;
+  for (const auto& w : wanted) context.partition_counts[w.name] = w.partitions;
+
+  // Create what is missing; validate what exists.
+  std::vector<std::string> names;
+  for (const auto& w : wanted) names.push_back(w.name);
+  auto existing = (*admin)->describe_topics(names, 30s);
+  if (!existing.ok()) return existing.status();
+  std::vector<kafka::NewTopic> to_create;
+  for (const auto& w : wanted) {
+    auto it = existing->find(w.name);
+    if (it == existing->end()) {
+      to_create.push_back(w);
+    } else if (it->second.partition_count != w.partitions) {
+      return absl::FailedPreconditionError(
+          fmt::format("internal topic {} exists with {} partitions, but the topology needs {}",
+                      w.name, it->second.partition_count, w.partitions));
+    }
+  }
+  if (!to_create.empty()) {
+    auto created = (*admin)->create_topics(to_create, 30s);
+    if (!created.ok()) return created.status();
+    for (const auto& [name, st] : *created) {
+      if (!st.ok() && !kafka::is_already_exists(st)) {
+        return absl::Status(st.code(), fmt::format("creating internal topic {}: {}", name,
+                                                   std::string(st.message())));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+KafkaStreams::KafkaStreams(Topology topology, StreamsConfig config)
+    : impl_(std::make_unique<Impl>(std::move(topology), std::move(config))) {
+  impl_->instance_id = impl_->config.group_instance_id().value_or(random_instance_id());
+}
+
+KafkaStreams::~KafkaStreams() {
+  (void)close(30s);
+  std::lock_guard close_lock(impl_->close_mu);
+  for (auto& t : impl_->threads) t->join();
+  impl_->stop_global();
+}
+
+void KafkaStreams::set_state_listener(StateListener listener) {
+  std::lock_guard lk(impl_->mu);
+  impl_->listener = std::move(listener);
+}
+
+absl::Status KafkaStreams::start() {
+  std::vector<std::pair<StreamsState, StreamsState>> events;
+  {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->state != StreamsState::kCreated) {
+      return absl::FailedPreconditionError(
+          fmt::format("start(): KafkaStreams can start only once, from CREATED (state is {})",
+                      to_string(impl_->state)));
+    }
+  }
+  absl::Status st = impl_->prepare();
+  if (st.ok()) st = impl_->prepare_global();
+  if (!st.ok()) {
+    {
+      std::lock_guard lk(impl_->mu);
+      impl_->error = st;
+      impl_->transition(StreamsState::kError, events);
+    }
+    impl_->notify(events);
+    return st;
+  }
+  const int32_t n = impl_->config.num_stream_threads();
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->phases.assign(n, StreamThread::Phase::kCreated);
+    impl_->transition(StreamsState::kRebalancing, events);
+    for (int32_t i = 0; i < n; ++i) {
+      impl_->threads.push_back(std::make_unique<StreamThread>(
+          impl_->context, i,
+          [impl = impl_.get()](int index, StreamThread::Phase p, const absl::Status& e) {
+            impl->on_thread_phase(index, p, e);
+          }));
+    }
+  }
+  impl_->notify(events);
+  for (auto& t : impl_->threads) t->start();
+  if (impl_->global)
+    impl_->global_thread = std::thread([impl = impl_.get()] { impl->run_global(); });
+  return absl::OkStatus();
+}
+
+absl::Status KafkaStreams::close(std::chrono::milliseconds timeout) {
+  std::lock_guard close_lock(impl_->close_mu);
+  std::vector<std::pair<StreamsState, StreamsState>> events;
+  {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->state == StreamsState::kCreated) {
+      impl_->transition(StreamsState::kPendingShutdown, events);
+      impl_->transition(StreamsState::kNotRunning, events);
+    } else if (impl_->state != StreamsState::kError && impl_->state != StreamsState::kNotRunning) {
+      impl_->transition(StreamsState::kPendingShutdown, events);
+    }
+  }
+  impl_->notify(events);
+  events.clear();
+  for (auto& t : impl_->threads) t->request_stop();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool all = true;
+  for (auto& t : impl_->threads) all &= t->wait_finished(deadline);
+  if (!all) {
+    return absl::DeadlineExceededError(
+        fmt::format("close(): stream threads did not stop within {} ms", timeout.count()));
+  }
+  for (auto& t : impl_->threads) t->join();
+  impl_->stop_global();
+  {
+    std::lock_guard lk(impl_->mu);
+    impl_->transition(StreamsState::kNotRunning, events);
+  }
+  impl_->notify(events);
+  return absl::OkStatus();
+}
+
+StreamsState KafkaStreams::wait_until_stopped(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(impl_->mu);
+  impl_->cv.wait_for(lk, timeout, [&] {
+    return impl_->state == StreamsState::kNotRunning || impl_->state == StreamsState::kError;
+  });
+  return impl_->state;
+}
+
+bool KafkaStreams::wait_until_running(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(impl_->mu);
+  impl_->cv.wait_for(lk, timeout, [&] {
+    return impl_->state == StreamsState::kRunning || impl_->state == StreamsState::kNotRunning ||
+           impl_->state == StreamsState::kError;
+  });
+  return impl_->state == StreamsState::kRunning;
+}
+
+absl::Status KafkaStreams::cleanup() {
+  {
+    std::lock_guard lk(impl_->mu);
+    if (impl_->state != StreamsState::kCreated && impl_->state != StreamsState::kNotRunning &&
+        impl_->state != StreamsState::kError) {
+      return absl::FailedPreconditionError(
+          fmt::format("cleanup(): only while not running (state is {})", to_string(impl_->state)));
+    }
+  }
+  for (auto& t : impl_->threads) {
+    if (!t->wait_finished(std::chrono::steady_clock::now())) {
+      return absl::FailedPreconditionError("cleanup(): stream threads are still running");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(
+      std::filesystem::path(impl_->config.state_dir()) / impl_->config.application_id(), ec);
+  if (ec) {
+    return absl::InternalError(
+        fmt::format("cleanup(): removing {}/{}: {}", impl_->config.state_dir(),
+                    impl_->config.application_id(), std::string(ec.message())));
+  }
+  return absl::OkStatus();
+}
+
+StreamsState KafkaStreams::state() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->state;
+}
+
+absl::Status KafkaStreams::error() const {
+  std::lock_guard lk(impl_->mu);
+  return impl_->error;
+}
+
+const StreamsConfig& KafkaStreams::config() const { return impl_->config; }
+std::string KafkaStreams::describe() const { return impl_->topology.describe(); }
+const std::string& KafkaStreams::instance_id() const { return impl_->instance_id; }
+
+StreamsMetricsSnapshot KafkaStreams::metrics() const {
+  StreamsMetricsSnapshot s;
+  s.state = state();
+  for (const auto& t : impl_->threads) s.threads.push_back(t->metrics());
+  return s;
+}
+
+namespace {
+
+absl::Status queryable(StreamsState state) {
+  if (state == StreamsState::kRunning || state == StreamsState::kRebalancing) {
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      fmt::format("interactive query: the instance is {}, not RUNNING", to_string(state)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<std::string>> KafkaStreams::query_get(std::string_view store,
+                                                                   std::string_view key) const {
+  if (auto st = queryable(state()); !st.ok()) return st;
+  bool found_store = false;
+  absl::StatusOr<std::optional<std::string>> result = std::optional<std::string>();
+  for (const auto& t : impl_->threads) {
+    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
+      for (auto* task : tasks) {
+        auto* kv = dynamic_cast<state::KeyValueBytesStore*>(task->topology()->store(store));
+        if (kv == nullptr) continue;
+        found_store = true;
+        if (!result.ok() || result->has_value()) return;
+        result = kv->get(key);
+      }
+    });
+  }
+  if (!found_store) {
+    return absl::NotFoundError(
+        fmt::format("interactive query: no local task has a key-value store named {}", store));
+  }
+  return result;
+}
+
+absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_range(std::string_view store,
+                                                                  std::string_view from,
+                                                                  std::string_view to) const {
+  if (auto st = queryable(state()); !st.ok()) return st;
+  bool found_store = false;
+  absl::Status status;
+  std::vector<StoreEntry> out;
+  for (const auto& t : impl_->threads) {
+    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
+      for (auto* task : tasks) {
+        auto* kv = dynamic_cast<state::KeyValueBytesStore*>(task->topology()->store(store));
+        if (kv == nullptr) continue;
+        found_store = true;
+        auto it = kv->range(from, to);
+        for (; it->valid(); it->next()) {
+          out.push_back(StoreEntry{std::string(it->key()), std::string(it->value())});
+        }
+        if (status.ok()) status = it->status();
+      }
+    });
+  }
+  if (!found_store) {
+    return absl::NotFoundError(
+        fmt::format("interactive query: no local task has a key-value store named {}", store));
+  }
+  if (!status.ok()) return status;
+  std::sort(out.begin(), out.end(),
+            [](const StoreEntry& a, const StoreEntry& b) { return a.key < b.key; });
+  return out;
+}
+
+absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_all(std::string_view store) const {
+  if (auto st = queryable(state()); !st.ok()) return st;
+  bool found_store = false;
+  absl::Status status;
+  std::vector<StoreEntry> out;
+  for (const auto& t : impl_->threads) {
+    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
+      for (auto* task : tasks) {
+        auto* kv = dynamic_cast<state::KeyValueBytesStore*>(task->topology()->store(store));
+        if (kv == nullptr) continue;
+        found_store = true;
+        auto it = kv->all();
+        for (; it->valid(); it->next()) {
+          out.push_back(StoreEntry{std::string(it->key()), std::string(it->value())});
+        }
+        if (status.ok()) status = it->status();
+      }
+    });
+  }
+  if (!found_store) {
+    return absl::NotFoundError(
+        fmt::format("interactive query: no local task has a key-value store named {}", store));
+  }
+  if (!status.ok()) return status;
+  std::sort(out.begin(), out.end(),
+            [](const StoreEntry& a, const StoreEntry& b) { return a.key < b.key; });
+  return out;
+}
+
+absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch(
+    std::string_view store, std::string_view key, TimestampMs time_from,
+    TimestampMs time_to) const {
+  if (auto st = queryable(state()); !st.ok()) return st;
+  bool found_store = false;
+  absl::Status status;
+  std::vector<WindowedStoreEntry> out;
+  for (const auto& t : impl_->threads) {
+    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
+      for (auto* task : tasks) {
+        auto* ws = dynamic_cast<state::WindowBytesStore*>(task->topology()->store(store));
+        if (ws == nullptr) continue;
+        found_store = true;
+        auto it = ws->fetch(key, time_from, time_to);
+        for (; it->valid(); it->next()) {
+          out.push_back(
+              WindowedStoreEntry{std::string(it->key()), it->window(), std::string(it->value())});
+        }
+        if (status.ok()) status = it->status();
+      }
+    });
+  }
+  if (!found_store) {
+    return absl::NotFoundError(
+        fmt::format("interactive query: no local task has a window store named {}", store));
+  }
+  if (!status.ok()) return status;
+  std::sort(out.begin(), out.end(), [](const WindowedStoreEntry& a, const WindowedStoreEntry& b) {
+    return a.window.start < b.window.start;
+  });
+  return out;
+}
+
+absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
+    std::string_view store, std::string_view serialized_key) const {
+  auto sub = impl_->store_subtopology.find(store);
+  if (sub == impl_->store_subtopology.end()) {
+    return absl::NotFoundError(fmt::format("query metadata: the topology has no store {}", store));
+  }
+  int32_t partitions = 0;
+  for (const auto& info : impl_->context.subtopologies) {
+    if (info.id != sub->second) continue;
+    for (const auto& t : info.source_topics) {
+      auto it = impl_->context.partition_counts.find(
+          impl_->topology.resolve_topic(impl_->config.application_id(), t));
+      if (it != impl_->context.partition_counts.end()) partitions = it->second;
+    }
+  }
+  if (partitions <= 0)
+    return absl::UnavailableError("query metadata: the instance has not started");
+  KeyQueryMetadata md;
+  md.partition = Partition((murmur2(serialized_key) & 0x7fffffff) % partitions);
+  const TaskId id{sub->second, md.partition};
+  for (const auto& t : impl_->threads) {
+    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
+      for (auto* task : tasks) md.local |= task->id() == id;
+    });
+  }
+  if (md.local) {
+    auto it = impl_->config.properties().find("application.server");
+    if (it != impl_->config.properties().end()) {
+      auto colon = it->second.rfind(':');
+      if (colon != std::string::npos) {
+        md.active_host =
+            HostInfo{it->second.substr(0, colon), std::atoi(it->second.c_str() + colon + 1)};
+      }
+    }
+  }
+  return md;
+}
+
+std::map<HostInfo, std::vector<TopicPartition>> KafkaStreams::all_metadata() const {
+  std::map<HostInfo, std::vector<TopicPartition>> out;
+  auto it = impl_->config.properties().find("application.server");
+  if (it == impl_->config.properties().end()) return out;
+  auto colon = it->second.rfind(':');
+  if (colon == std::string::npos) return out;
+  HostInfo self{it->second.substr(0, colon), std::atoi(it->second.c_str() + colon + 1)};
+  auto& parts = out[self];
+  for (const auto& t : impl_->threads) {
+    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
+      for (auto* task : tasks) {
+        for (const auto& q : task->queues()) parts.push_back(q.tp);
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,271 @@
+// StreamThread and StreamTask: the runtime's processing loop. One thread owns one group
+// consumer, one producer (transactional under exactly_once_v2) and the tasks its consumer's
+// partitions map to. Internal to the runtime.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "runtime/kafka/consumer.h"
+#include "runtime/kafka/producer.h"
+#include "runtime_stores.h"
+#include "sluice/core/error_handlers.h"
+#include "sluice/core/streams_config.h"
+#include "sluice/core/task_topology.h"
+#include "sluice/core/topology.h"
+#include "sluice/runtime/kafka_streams.h"
+#include "sluice/state/caching.h"
+#include "sluice/state/change_logging.h"
+
+namespace sluice::runtime_internal {
+
+// What every thread of one KafkaStreams instance shares; immutable once the threads start.
+struct InstanceContext {
+  const Topology* topology = nullptr;
+  const StreamsConfig* config = nullptr;
+  std::string application_id;
+  std::string instance_id;
+  std::filesystem::path state_dir;
+  std::vector<SubtopologyInfo> subtopologies;
+  // Resolved source topic -> the sub-topology that reads it.
+  std::map<std::string, int32_t, std::less<>> source_subtopology;
+  std::vector<std::string> source_topics;  // resolved, all sub-topologies
+  // Resolved topic -> partition count, for sinks' partitioners (sources, internal, known sinks).
+  std::map<std::string, int32_t, std::less<>> partition_counts;
+  // Store name -> its changelog topic (absent: the store keeps no changelog).
+  std::map<std::string, std::string, std::less<>> changelogs;
+  // Changelog topic -> the sub-topology whose task writes it (partition = task partition).
+  std::map<std::string, int32_t, std::less<>> changelog_subtopology;
+  std::shared_ptr<const DeserializationExceptionHandler> deserialization_handler;
+  std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
+  // Global stores by name (GlobalStateUpdater::store_lookup); empty without global stores.
+  std::function<StateStore*(std::string_view)> global_store;
+};
+
+class StreamThread;
+
+// One input partition's buffered records.
+struct PartitionQueue {
+  TopicPartition tp;
+  std::deque<kafka::Message> records;
+  int64_t next_offset = -1;       // last processed + 1; -1 before the first record
+  int64_t committed_offset = -1;  // next_offset at the last commit
+  bool paused = false;
+};
+
+// A store of a task as the runtime sees it: the store the processors use (as the topology's
+// factory decorated it), the exactly-once buffer under its change-logging layer, if any, and
+// its changelog.
+struct StoreSlot {
+  std::string name;
+  StateStore* store = nullptr;
+  StoreSpec::Kind kind = StoreSpec::Kind::kOther;
+  BufferedKeyValueStore* buffer = nullptr;       // exactly-once key-value stores
+  std::string changelog;                         // empty: not logged
+  std::optional<int64_t> last_changelog_offset;  // of the last delivered changelog record
+};
+
+// A sub-topology applied to one partition of its inputs.
+//
+// Operation: created on assignment, restore() brings its stores up to their changelogs' end,
+// then the thread feeds it records (smallest head timestamp first across its partitions) and
+// commits it. close_clean() commits its stores and writes the checkpoint; close_dirty() drops
+// buffered writes (exactly-once: the store stays at the last committed transaction).
+// Concurrency: the owning thread; interactive queries and metrics read under the thread lock.
+class StreamTask final : public state::StateStoreContext, public state::ChangelogWriter {
+ public:
+  StreamTask(StreamThread& thread, TaskId id, std::vector<TopicPartition> partitions);
+  ~StreamTask() override;
+
+  // Builds the TaskTopology and opens the stores (no restoration yet).
+  absl::Status create();
+  // Restores every logged store from its changelog (read_committed), then inits processors.
+  absl::Status restore(kafka::Consumer& restore_consumer, const std::atomic<bool>& stop);
+  bool restored() const { return restored_; }
+
+  // The queue a polled record of `tp` goes to; nullptr when this task does not read it.
+  PartitionQueue* queue_for(std::string_view topic, int32_t partition);
+  // Processes up to `max_records` records; returns how many were processed.
+  absl::StatusOr<int> process(int max_records, TimestampMs now);
+  absl::Status punctuate_wall_clock(TimestampMs now);
+  // idle.wall.clock.advance.ms: with every input queue of the task empty for at least that
+  // long since the last processed record, moves stream time on by the wall-clock time elapsed
+  // since then (stream-time punctuators fire, suppressed windows close). True when it moved.
+  absl::StatusOr<bool> maybe_advance_idle_stream_time(TimestampMs now);
+
+  // Offsets to commit (next offsets to read) for partitions that advanced.
+  void collect_offsets(std::map<TopicPartition, Offset>& out) const;
+  void mark_offsets_committed();
+  // Before the offsets are committed: flush record caches (they forward downstream and log).
+  absl::Status flush_stores();
+  // After the producer flushed (at-least-once) or the transaction committed (exactly-once):
+  // persist the stores with their changelog offsets.
+  absl::Status commit_stores();
+  // Exactly-once abort: forget buffered writes.
+  void drop_buffers();
+  void close_clean();
+  void close_dirty();
+
+  const TaskId& id() const { return id_; }
+  const std::deque<PartitionQueue>& queues() const { return queues_; }
+  std::deque<PartitionQueue>& queues() { return queues_; }
+  TaskTopology* topology() const { return topology_.get(); }
+  TaskMetricsSnapshot snapshot() const;
+  // Delivery report of a changelog record of this task.
+  void on_changelog_delivered(std::string_view topic, int64_t offset);
+
+  // StateStoreContext
+  const std::string& application_id() const override;
+  TaskId task_id() const override { return id_; }
+  const std::filesystem::path& state_dir() const override;
+  state::ChangelogWriter* changelog_writer() override { return this; }
+  TimestampMs record_timestamp() const override { return record_timestamp_; }
+  void set_record_timestamp(TimestampMs timestamp) override { record_timestamp_ = timestamp; }
+  state::CacheBudget* cache_budget() override;
+  std::unique_ptr<state::KeyValueBytesStore> wrap_logged_key_value_store(
+      std::unique_ptr<state::KeyValueBytesStore> inner) override;
+  // ChangelogWriter
+  absl::Status log(std::string_view store_name, std::string_view key,
+                   std::optional<std::string_view> value, TimestampMs timestamp) override;
+
+ private:
+  absl::Status restore_store(StoreSlot& slot, kafka::Consumer& consumer,
+                             const std::atomic<bool>& stop);
+  void close_stores(bool clean);
+  std::filesystem::path dirty_marker() const;
+
+  StreamThread& thread_;
+  TaskId id_;
+  std::deque<PartitionQueue> queues_;
+  std::unique_ptr<TaskTopology> topology_;
+  std::vector<StoreSlot> stores_;
+  // Buffers made by wrap_logged_key_value_store, by store name, until create() files them.
+  std::map<std::string, BufferedKeyValueStore*, std::less<>> buffers_;
+  bool has_unbuffered_eos_stores_ = false;
+  bool restored_ = false;
+  bool closed_ = false;
+  TimestampMs record_timestamp_ = 0;
+  TimestampMs idle_since_ = -1;
+  // Stream time and wall clock when the task last processed a record (idle advance).
+  TimestampMs last_record_stream_time_ = -1;
+  TimestampMs last_record_wall_ = -1;
+  std::atomic<int64_t> restored_records_{0};
+  std::atomic<int64_t> restore_total_{0};
+};
+
+// One processing thread: poll, route, restore, process, punctuate, commit.
+//
+// Operation: see docs/ARCHITECTURE.md "runtime: KafkaStreams". Rebalances use the EAGER
+// protocol (range assignor): on revocation the thread commits and closes every task; on
+// assignment it creates the tasks of the new partitions and restores them before processing.
+// A fenced producer, an aborted transaction or lost partitions close every task dirty, recreate
+// the clients and rejoin the group ("task migration"): nothing committed is lost and nothing
+// uncommitted is kept.
+// Concurrency: run() on its own std::thread; request_stop(), metrics() and with_store() from any.
+class StreamThread final : public RecordCollector, public kafka::RebalanceListener {
+ public:
+  enum class Phase { kCreated, kRebalancing, kRunning, kStopped, kFailed };
+  using PhaseListener = std::function<void(int index, Phase phase, const absl::Status& error)>;
+
+  StreamThread(const InstanceContext& context, int32_t index, PhaseListener listener);
+  ~StreamThread() override;
+
+  void start();
+  void request_stop() { stop_.store(true); }
+  // Waits for run() to return, at most until `deadline`; true when it has.
+  bool wait_finished(std::chrono::steady_clock::time_point deadline);
+  void join();
+
+  ThreadMetricsSnapshot metrics() const;
+  // Calls `fn` with the thread's tasks under the thread lock (interactive queries).
+  void with_tasks(const std::function<void(const std::vector<StreamTask*>&)>& fn) const;
+
+  // RecordCollector (sinks of this thread's tasks)
+  void send(const OutgoingRecord& record) override;
+  std::optional<int32_t> partitions_for(std::string_view topic) override;
+  // RebalanceListener
+  void on_partitions_assigned(const std::vector<TopicPartition>& partitions) override;
+  void on_partitions_revoked(const std::vector<TopicPartition>& partitions) override;
+  void on_partitions_lost(const std::vector<TopicPartition>& partitions) override;
+
+  const InstanceContext& context() const { return context_; }
+  state::CacheBudget& cache_budget() { return cache_budget_; }
+  // While tasks are closed dirty: records their caches or punctuators emit are dropped.
+  void set_suppress_output(bool suppress) { suppress_output_ = suppress; }
+  // Produces a changelog record (task partition); under exactly-once inside the transaction.
+  absl::Status produce_changelog(const std::string& topic, int32_t partition, std::string_view key,
+                                 std::optional<std::string_view> value, TimestampMs timestamp);
+  const std::string& name() const { return name_; }
+
+ private:
+  void run();
+  absl::Status run_loop();
+  absl::Status create_clients();
+  void destroy_clients();
+  absl::Status poll_records(std::chrono::milliseconds timeout);
+  absl::Status restore_pending();
+  absl::Status process_tasks();
+  absl::Status maybe_commit(bool force);
+  absl::Status commit();
+  absl::Status ensure_transaction();
+  // Fencing, abort or lost partitions: drop everything uncommitted and rejoin.
+  absl::Status migrate_tasks(const absl::Status& cause);
+  void close_all_tasks(bool clean);
+  void set_phase(Phase phase, const absl::Status& error = absl::OkStatus());
+  void publish_phase();
+  bool kafka_needs_migration(const absl::Status& status) const;
+
+  const InstanceContext& context_;
+  const int32_t index_;
+  const std::string name_;
+  PhaseListener listener_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> finished_{false};
+  std::mutex finished_mu_;
+  std::condition_variable finished_cv_;
+
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<kafka::Consumer> restore_consumer_;
+  bool in_transaction_ = false;
+  bool closing_ = false;
+  absl::Status send_error_;       // first produce() error since the last check
+  absl::Status rebalance_error_;  // a commit that failed inside a revocation
+  std::vector<kafka::HeaderView> header_buffer_;
+  state::CacheBudget cache_budget_;
+  bool suppress_output_ = false;
+
+  mutable std::mutex tasks_mu_;  // tasks_ and their stores (interactive queries, metrics)
+  std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
+  std::chrono::steady_clock::time_point last_commit_;
+  bool processed_since_commit_ = false;
+
+  std::atomic<int64_t> records_processed_{0};
+  std::atomic<int64_t> polls_{0};
+  std::atomic<int64_t> commits_{0};
+  std::atomic<int64_t> commit_latency_total_ms_{0};
+  std::atomic<int64_t> commit_latency_max_ms_{0};
+  std::atomic<int64_t> aborts_{0};
+  std::atomic<int64_t> migrations_{0};
+  std::atomic<int64_t> rebalances_{0};
+  std::atomic<int64_t> restored_records_{0};
+  std::atomic<Phase> phase_{Phase::kCreated};
+  Phase published_phase_ = Phase::kCreated;  // run()'s thread only
+  absl::Status error_;                       // run()'s thread only
+  bool has_assignment_ = false;
+};
+
+}  // namespace sluice::runtime_internal

@@ -1,0 +1,138 @@
+// Helpers of the KafkaStreams integration tests: topics, deterministic word-count input, a
+// read_committed reader of the output, and the expected result computed independently.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime/kafka/admin.h"
+#include "runtime/kafka/consumer.h"
+#include "runtime/kafka/producer.h"
+#include "test_support.h"
+#include "wordcount_topology.h"
+
+namespace sluice::testing {
+
+using namespace std::chrono_literals;
+
+inline void create_topic(const std::string& name, int32_t partitions) {
+  auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  // retention.ms=-1: the records carry fixed 2023 timestamps (deterministic input), and the
+  // test broker checks retention every 30 s: with the default 7 days it would delete them
+  // mid-test (consumers then report "offset out of range" and reset).
+  auto st = (*admin)->create_topic(
+      {.name = name, .partitions = partitions, .configs = {{"retention.ms", "-1"}}}, 30s);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
+// Line i of the input: 5 words from a 37-word vocabulary, deterministic.
+inline std::string input_line(int i) {
+  std::string line;
+  for (int w = 0; w < 5; ++w) {
+    if (!line.empty()) line += ' ';
+    line += fmt::format("w{}", (i * 7 + w * 13 + (i / 5)) % 37);
+  }
+  return line;
+}
+
+// Produces lines [from, to) keyed by line number (spread over the partitions).
+inline void produce_lines(const std::string& topic, int from, int to) {
+  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (int i = from; i < to; ++i) {
+    const std::string key = fmt::format("line-{}", i);
+    const std::string value = input_line(i);
+    kafka::ProducerRecord rec;
+    rec.topic = topic;
+    rec.key = key;
+    rec.value = value;
+    rec.timestamp = 1'700'000'000'000 + i;
+    auto st = (*producer)->produce(rec);
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  auto st = (*producer)->flush(30s);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
+// word -> count over lines [0, n).
+inline std::map<std::string, int64_t> expected_counts(int n) {
+  std::map<std::string, int64_t> out;
+  for (int i = 0; i < n; ++i) {
+    for (const auto& w : split_words(input_line(i))) ++out[w];
+  }
+  return out;
+}
+
+inline int64_t decode_long(std::string_view bytes) {
+  uint64_t v = 0;
+  for (unsigned char c : bytes) v = (v << 8) | c;
+  return static_cast<int64_t>(v);
+}
+
+// Reads `topic` from the beginning with read_committed and collects, per key, the values in
+// order; keeps reading until `done` says so or `timeout` passes, then for `settle` more to
+// catch anything extra (duplicates).
+inline std::map<std::string, std::vector<int64_t>> read_counts(
+    const std::string& topic, int32_t partitions,
+    const std::function<bool(const std::map<std::string, std::vector<int64_t>>&)>& done,
+    std::chrono::milliseconds timeout = 120s, std::chrono::milliseconds settle = 2s) {
+  std::map<std::string, std::vector<int64_t>> out;
+  auto consumer = kafka::Consumer::create(
+      {.config = {{"bootstrap.servers", bootstrap_servers()},
+                  {"group.id", unique_name("reader")},  // assign() needs one; never joined
+                  {"isolation.level", "read_committed"}}});
+  EXPECT_TRUE(consumer.ok()) << consumer.status();
+  if (!consumer.ok()) return out;
+  kafka::OffsetMap start;
+  for (int32_t p = 0; p < partitions; ++p) start[TopicPartition{topic, Partition(p)}] = Offset(-2);
+  auto assigned = (*consumer)->assign(start);
+  EXPECT_TRUE(assigned.ok()) << assigned;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool finished = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto msg = (*consumer)->poll(200ms);
+    if (!msg.ok() || !msg->has_value()) {
+      if (!finished && done(out)) {
+        finished = true;
+        deadline = std::chrono::steady_clock::now() + settle;
+      }
+      continue;
+    }
+    const kafka::Message& m = **msg;
+    if (!m.key() || !m.value()) continue;
+    out[std::string(*m.key())].push_back(decode_long(*m.value()));
+  }
+  return out;
+}
+
+// Every word's last count equals the expected one.
+inline bool final_counts_reached(const std::map<std::string, std::vector<int64_t>>& got,
+                                 const std::map<std::string, int64_t>& expected) {
+  if (got.size() != expected.size()) return false;
+  for (const auto& [w, n] : expected) {
+    auto it = got.find(w);
+    if (it == got.end() || it->second.empty() || it->second.back() != n) return false;
+  }
+  return true;
+}
+
+// Exactly once: word w's updates read 1, 2, ..., expected[w] with nothing missing or repeated.
+inline void expect_exact_sequences(const std::map<std::string, std::vector<int64_t>>& got,
+                                   const std::map<std::string, int64_t>& expected) {
+  EXPECT_EQ(got.size(), expected.size());
+  for (const auto& [w, n] : expected) {
+    auto it = got.find(w);
+    ASSERT_NE(it, got.end()) << "no output for " << w;
+    std::vector<int64_t> want;
+    for (int64_t i = 1; i <= n; ++i) want.push_back(i);
+    EXPECT_EQ(it->second, want) << "updates of " << w;
+  }
+}
+
+}  // namespace sluice::testing

@@ -1,0 +1,213 @@
+// KafkaStreams with windowed aggregations against the real broker, exactly_once_v2: a tumbling
+// window count read back with read_committed (every window's updates read 1, 2, ..., n), and
+// idle.wall.clock.advance.ms: with it, a suppressed window of an input that stopped receiving
+// data still closes and its final result appears; without it, it does not.
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime_test_util.h"
+#include "sluice/sluice.h"
+
+namespace sluice::testing {
+namespace {
+
+struct TimedRecord {
+  std::string key;
+  TimestampMs timestamp;
+};
+
+TimestampMs wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void produce_timed(const std::string& topic, const std::vector<TimedRecord>& records) {
+  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (const auto& r : records) {
+    kafka::ProducerRecord rec;
+    rec.topic = topic;
+    rec.key = r.key;
+    rec.value = "x";
+    rec.timestamp = r.timestamp;
+    auto st = (*producer)->produce(rec);
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  auto st = (*producer)->flush(30s);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
+// "key@window start" -> the counts read, in order (read_committed), until `done` or `timeout`,
+// then `settle` more.
+using WindowCounts = std::map<std::string, std::vector<int64_t>>;
+WindowCounts read_window_counts(const std::string& topic, int32_t partitions,
+                                std::chrono::milliseconds window_size,
+                                const std::function<bool(const WindowCounts&)>& done,
+                                std::chrono::milliseconds timeout,
+                                std::chrono::milliseconds settle) {
+  WindowCounts out;
+  auto keys = serdes::windowed(serdes::string(), window_size);
+  auto consumer = kafka::Consumer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
+                                                      {"group.id", unique_name("reader")},
+                                                      {"isolation.level", "read_committed"}}});
+  EXPECT_TRUE(consumer.ok()) << consumer.status();
+  if (!consumer.ok()) return out;
+  kafka::OffsetMap start;
+  for (int32_t p = 0; p < partitions; ++p) start[TopicPartition{topic, Partition(p)}] = Offset(-2);
+  EXPECT_TRUE((*consumer)->assign(start).ok());
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool finished = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto msg = (*consumer)->poll(200ms);
+    if (!msg.ok() || !msg->has_value()) {
+      if (!finished && done(out)) {
+        finished = true;
+        deadline = std::chrono::steady_clock::now() + settle;
+      }
+      continue;
+    }
+    const kafka::Message& m = **msg;
+    if (!m.key() || !m.value()) continue;
+    Windowed<std::string> key;
+    auto st = keys->deserialize(topic, *m.key(), key);
+    EXPECT_TRUE(st.ok()) << st;
+    out[fmt::format("{}@{}", key.key, key.window.start)].push_back(decode_long(*m.value()));
+  }
+  return out;
+}
+
+StreamsConfig window_config(const std::string& app, int64_t idle_advance_ms) {
+  auto config =
+      StreamsConfig::create({{"bootstrap.servers", bootstrap_servers()},
+                             {"application.id", app},
+                             {"state.dir", temp_dir("rt-win-state")},
+                             {"processing.guarantee", "exactly_once_v2"},
+                             {"consumer.session.timeout.ms", "10000"},
+                             {"idle.wall.clock.advance.ms", std::to_string(idle_advance_ms)}});
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+absl::StatusOr<Topology> window_count_topology(const std::string& input, const std::string& output,
+                                               TimeWindows windows, bool suppress) {
+  StreamsBuilder builder;
+  auto table = builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+                   .group_by_key()
+                   .windowed_by(windows)
+                   .count(Materialized::as("window-counts").with_caching_disabled());
+  auto stream =
+      suppress
+          ? table.suppress(Suppressed::until_window_closes(BufferConfig::unbounded())).to_stream()
+          : table.to_stream();
+  stream.to(output,
+            Produced::with(serdes::windowed(serdes::string(), windows.size_ms()), serdes::int64()));
+  return builder.build();
+}
+
+TEST(KafkaStreamsWindows, TumblingWindowCountExactlyOnce) {
+  const std::string app = unique_name("rt-win");
+  const std::string input = unique_name("rt-win-in");
+  const std::string output = unique_name("rt-win-out");
+  create_topic(input, 2);
+  create_topic(output, 2);
+  constexpr auto kSize = 10s;
+  // Three 10 s windows a few minutes back, records out of order within them (the grace of one
+  // hour keeps every one of them).
+  const TimestampMs base = (wall_now() / 60'000) * 60'000 - 120'000;
+  std::vector<TimedRecord> records;
+  std::map<std::string, int64_t> expected;
+  for (int i = 0; i < 600; ++i) {
+    TimedRecord r{fmt::format("k{}", i % 7), base + (i * 7919) % 30'000};
+    ++expected[fmt::format("{}@{}", r.key, r.timestamp - (r.timestamp - base) % 10'000)];
+    records.push_back(std::move(r));
+  }
+  auto topology = window_count_topology(input, output, TimeWindows::of_size_and_grace(kSize, 1h),
+                                        /*suppress=*/false);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology), window_config(app, -1));
+  ASSERT_TRUE(streams.start().ok());
+  produce_timed(input, std::vector<TimedRecord>(records.begin(), records.begin() + 300));
+  ASSERT_TRUE(streams.wait_until_running(60s)) << to_string(streams.state());
+  produce_timed(input, std::vector<TimedRecord>(records.begin() + 300, records.end()));
+  auto got = read_window_counts(
+      output, 2, kSize,
+      [&](const WindowCounts& g) {
+        if (g.size() != expected.size()) return false;
+        for (const auto& [k, n] : expected) {
+          auto it = g.find(k);
+          if (it == g.end() || it->second.empty() || it->second.back() != n) return false;
+        }
+        return true;
+      },
+      120s, 3s);
+  EXPECT_EQ(got.size(), expected.size());
+  for (const auto& [k, n] : expected) {
+    std::vector<int64_t> want;
+    for (int64_t i = 1; i <= n; ++i) want.push_back(i);
+    EXPECT_EQ(got[k], want) << "updates of window " << k;
+  }
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+// Records in one 2 s window, then the input stops. Returns what was read from the output
+// within `wait` after all input was processed.
+WindowCounts run_idle_input(int64_t idle_advance_ms, std::chrono::milliseconds wait,
+                            std::map<std::string, int64_t>& expected) {
+  const std::string app = unique_name("rt-idle");
+  const std::string input = unique_name("rt-idle-in");
+  const std::string output = unique_name("rt-idle-out");
+  create_topic(input, 2);
+  create_topic(output, 2);
+  constexpr auto kSize = 2s;
+  const TimestampMs window = (wall_now() / 2000) * 2000;
+  std::vector<TimedRecord> records;
+  for (int i = 0; i < 40; ++i) {
+    TimedRecord r{fmt::format("k{}", i % 4), window + i * 10};
+    ++expected[fmt::format("{}@{}", r.key, window)];
+    records.push_back(std::move(r));
+  }
+  auto topology =
+      window_count_topology(input, output, TimeWindows::of_size_with_no_grace(kSize), true);
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  if (!topology.ok()) return {};
+  KafkaStreams streams(std::move(*topology), window_config(app, idle_advance_ms));
+  EXPECT_TRUE(streams.start().ok());
+  EXPECT_TRUE(streams.wait_until_running(60s)) << to_string(streams.state());
+  produce_timed(input, records);
+  // Wait (bounded) until every input record was processed.
+  for (int i = 0; i < 600; ++i) {
+    int64_t processed = 0;
+    for (const auto& t : streams.metrics().threads) processed += t.records_processed;
+    if (processed >= static_cast<int64_t>(records.size())) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  auto got = read_window_counts(
+      output, 2, kSize, [&](const WindowCounts& g) { return g.size() >= expected.size(); }, wait,
+      2s);
+  EXPECT_TRUE(streams.close(30s).ok());
+  return got;
+}
+
+TEST(KafkaStreamsWindows, IdleWallClockAdvanceClosesSuppressedWindow) {
+  std::map<std::string, int64_t> expected;
+  auto got = run_idle_input(500, 60s, expected);
+  ASSERT_EQ(got.size(), expected.size());
+  for (const auto& [k, n] : expected) {
+    EXPECT_EQ(got[k], std::vector<int64_t>{n}) << "final result of window " << k;
+  }
+}
+
+TEST(KafkaStreamsWindows, WithoutIdleAdvanceSuppressedWindowStaysOpen) {
+  std::map<std::string, int64_t> expected;
+  // The window would close 2 s after the input stops if stream time moved: wait 8 s.
+  auto got = run_idle_input(-1, 8s, expected);
+  EXPECT_TRUE(got.empty()) << got.size() << " windows emitted although stream time stood still";
+}
+
+}  // namespace
+}  // namespace sluice::testing
