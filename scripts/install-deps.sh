@@ -17,6 +17,8 @@ packages=(
   openjdk-17-jdk-headless maven
   # real Kafka clients not written by us, for tests and by hand
   kcat python3 python3-kafka python3-confluent-kafka
+  # a real Prometheus server (and promtool) for the observability tests
+  prometheus
   # formatting and linting
   clang-format clang-tidy
 )

@@ -1,6 +1,6 @@
 // The one header a Sluice application includes.
 #pragma once
-
+#include "sluice/core/copartitioning.h"
 #include "sluice/core/error_handlers.h"
 #include "sluice/core/headers.h"
 #include "sluice/core/json_serde.h"
@@ -15,7 +15,18 @@
 #include "sluice/core/topology.h"
 #include "sluice/core/types.h"
 #include "sluice/core/windowed.h"
+#include "sluice/dsl/global_ktable.h"
+#include "sluice/dsl/join_windows.h"
+#include "sluice/dsl/joined.h"
+#include "sluice/dsl/kgrouped_table.h"
+#include "sluice/dsl/session_windowed_kstream.h"
 #include "sluice/dsl/streams_builder.h"
+#include "sluice/dsl/suppressed.h"
+#include "sluice/dsl/time_windowed_kstream.h"
+#include "sluice/dsl/windows.h"
+#include "sluice/runtime/kafka_streams.h"
+#include "sluice/runtime/metrics.h"
+#include "sluice/runtime/observability.h"
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"

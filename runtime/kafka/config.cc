@@ -2,6 +2,7 @@
 #include "runtime/kafka/config.h"
 
 #include "fmt/format.h"
+#include "sluice/core/log.h"
 
 namespace sluice::kafka {
 namespace {
@@ -18,6 +19,29 @@ std::string scrub(std::string text, std::string_view secret) {
     text.replace(pos, secret.size(), kRedacted);
   }
   return text;
+}
+
+// librdkafka's syslog levels (0 emerg .. 7 debug) mapped onto ours.
+log::Level from_syslog(int level) {
+  if (level <= 3) return log::Level::kError;
+  if (level == 4) return log::Level::kWarn;
+  if (level <= 6) return log::Level::kInfo;
+  return log::Level::kDebug;
+}
+
+// Runs on librdkafka's internal threads: never throws, never blocks beyond the sink's lock.
+// The client name (e.g. "rdkafka#producer-1") stands in for the thread context.
+void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  try {
+    static const log::Logger logger("librdkafka");
+    const log::Level ours = from_syslog(level);
+    if (!logger.enabled(ours)) return;
+    logger.write(ours,
+                 fmt::format("[{}] {}", facility != nullptr ? facility : "",
+                             message != nullptr ? message : ""),
+                 rk != nullptr ? rd_kafka_name(rk) : "");
+  } catch (...) {
+  }
 }
 
 }  // namespace
@@ -54,6 +78,7 @@ absl::Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::
 
 absl::StatusOr<ConfPtr> make_conf(const ConfigMap& config, std::string_view client) {
   ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &log_callback);
   for (const auto& [key, value] : config) {
     if (absl::Status s = set_conf(conf.get(), key, value, client); !s.ok()) {
       return s;

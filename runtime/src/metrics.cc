@@ -1,0 +1,174 @@
+// MetricsRegistry: StreamsMetricsSnapshot -> Prometheus families at scrape time.
+#include "sluice/runtime/metrics.h"
+
+#include <algorithm>
+#include <map>
+
+#include "prometheus/text_serializer.h"
+
+namespace sluice {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+// Families by name in first-seen order, so the output is stable between scrapes.
+class FamilyBuilder {
+ public:
+  MetricFamily& family(const std::string& name, const std::string& help, MetricType type) {
+    auto it = index_.find(name);
+    if (it != index_.end()) return families_[it->second];
+    index_.emplace(name, families_.size());
+    MetricFamily f;
+    f.name = name;
+    f.help = help;
+    f.type = type;
+    families_.push_back(std::move(f));
+    return families_.back();
+  }
+  void counter(const std::string& name, const std::string& help, Labels labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.counter.value = value;
+    family(name, help, MetricType::Counter).metric.push_back(std::move(m));
+  }
+  void gauge(const std::string& name, const std::string& help, Labels labels, double value) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.gauge.value = value;
+    family(name, help, MetricType::Gauge).metric.push_back(std::move(m));
+  }
+  void summary(const std::string& name, const std::string& help, Labels labels, uint64_t count,
+               double sum) {
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.summary.sample_count = count;
+    m.summary.sample_sum = sum;
+    family(name, help, MetricType::Summary).metric.push_back(std::move(m));
+  }
+  void merge(std::vector<MetricFamily> more) {
+    for (MetricFamily& f : more) {
+      MetricFamily& into = family(f.name, f.help, f.type);
+      for (ClientMetric& m : f.metric) into.metric.push_back(std::move(m));
+    }
+  }
+  std::vector<MetricFamily> take() { return std::move(families_); }
+
+ private:
+  std::map<std::string, size_t> index_;
+  std::vector<MetricFamily> families_;
+};
+
+Labels with(const Labels& base, std::initializer_list<ClientMetric::Label> more) {
+  Labels out = base;
+  out.insert(out.end(), more.begin(), more.end());
+  return out;
+}
+
+}  // namespace
+
+std::string_view streams_state_name(StreamsState state) { return to_string(state); }
+
+std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& snapshot,
+                                                  const std::string& application,
+                                                  const std::string& instance) {
+  FamilyBuilder b;
+  const Labels base{{"application", application}, {"instance_id", instance}};
+  for (StreamsState s :
+       {StreamsState::kCreated, StreamsState::kRebalancing, StreamsState::kRunning,
+        StreamsState::kPendingShutdown, StreamsState::kNotRunning, StreamsState::kError}) {
+    b.gauge("sluice_streams_state", "1 for the instance's current lifecycle state, 0 otherwise",
+            with(base, {{"state", std::string(streams_state_name(s))}}),
+            s == snapshot.state ? 1.0 : 0.0);
+  }
+  b.gauge("sluice_stream_threads", "Stream threads of the instance", base,
+          static_cast<double>(snapshot.threads.size()));
+  for (const ThreadMetricsSnapshot& t : snapshot.threads) {
+    const Labels tl = with(base, {{"thread", t.name}});
+    b.counter("sluice_thread_records_processed_total", "Records processed by the stream thread", tl,
+              static_cast<double>(t.records_processed));
+    b.counter("sluice_polls_total", "Consumer polls of the stream thread", tl,
+              static_cast<double>(t.polls));
+    b.counter("sluice_commits_total", "Commits (offsets, or transactions under exactly_once_v2)",
+              tl, static_cast<double>(t.commits));
+    b.summary("sluice_commit_latency_seconds", "Time spent committing", tl,
+              static_cast<uint64_t>(std::max<int64_t>(t.commits, 0)),
+              static_cast<double>(t.commit_latency_total_ms) / 1000.0);
+    b.gauge("sluice_commit_latency_max_seconds", "Longest commit so far", tl,
+            static_cast<double>(t.commit_latency_max_ms) / 1000.0);
+    b.counter("sluice_transaction_aborts_total", "Transactions aborted", tl,
+              static_cast<double>(t.aborts));
+    b.counter("sluice_task_migrations_total", "Rejoins after fencing or task migration", tl,
+              static_cast<double>(t.task_migrations));
+    b.counter("sluice_rebalances_total", "Assignments the thread's consumer received", tl,
+              static_cast<double>(t.rebalances));
+    for (const auto& [tp, lag] : t.lag) {
+      b.gauge("sluice_consumer_lag",
+              "Records between the consumer position and the high watermark (-1 unknown)",
+              with(tl, {{"topic", tp.topic}, {"partition", std::to_string(tp.partition.value())}}),
+              static_cast<double>(lag));
+    }
+    for (const TaskMetricsSnapshot& task : t.tasks) {
+      const Labels kl = with(tl, {{"task", task.task_id.to_string()}});
+      b.counter("sluice_records_processed_total", "Records processed by the task", kl,
+                static_cast<double>(task.records_processed));
+      b.counter("sluice_restored_records_total",
+                "Changelog records restored into the task's stores", kl,
+                static_cast<double>(task.restored_records));
+      b.gauge("sluice_restore_total_records", "Changelog records the task had to restore", kl,
+              static_cast<double>(task.restore_total_records));
+      b.gauge("sluice_task_restoring", "1 while the task restores its stores", kl,
+              task.restoring ? 1.0 : 0.0);
+      b.counter("sluice_late_records_dropped_total",
+                "Records dropped because their window had closed", kl,
+                static_cast<double>(task.late_records_dropped));
+      b.counter("sluice_dropped_records_total",
+                "Records an exception handler skipped (log_and_continue or dead letter)", kl,
+                static_cast<double>(task.dropped_records));
+      b.counter("sluice_dead_letter_records_total", "Records written to a dead-letter topic", kl,
+                static_cast<double>(task.dead_letter_records));
+      b.counter("sluice_punctuations_total", "Punctuator calls", kl,
+                static_cast<double>(task.punctuations));
+      b.gauge("sluice_buffered_records", "Records waiting in the task's partition queues", kl,
+              static_cast<double>(task.buffered_records));
+    }
+  }
+  return b.take();
+}
+
+MetricsRegistry::MetricsRegistry() : application_(std::make_shared<prometheus::Registry>()) {}
+MetricsRegistry::~MetricsRegistry() = default;
+
+int MetricsRegistry::add_streams(std::string application_id, std::string instance_id,
+                                 StreamsMetricsSource source) {
+  std::lock_guard lock(mu_);
+  const int id = next_id_++;
+  sources_.push_back({id, std::move(application_id), std::move(instance_id), std::move(source)});
+  return id;
+}
+
+void MetricsRegistry::remove_streams(int id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(sources_, [id](const Source& s) { return s.id == id; });
+}
+
+std::vector<MetricFamily> MetricsRegistry::collect() const {
+  FamilyBuilder b;
+  {
+    // Held across the snapshot calls so remove_streams() cannot free a source mid-call.
+    std::lock_guard lock(mu_);
+    for (const Source& s : sources_) {
+      b.merge(streams_metric_families(s.snapshot(), s.application, s.instance));
+    }
+  }
+  b.merge(application_->Collect());
+  return b.take();
+}
+
+std::string MetricsRegistry::scrape() const {
+  return prometheus::TextSerializer().Serialize(collect());
+}
+
+}  // namespace sluice

@@ -1,0 +1,147 @@
+// ObservabilityServer endpoints over real HTTP, with hooks standing in for KafkaStreams; and
+// librdkafka's log lines routed through sluice::log.
+#include "sluice/runtime/observability.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "http_client.h"
+#include "runtime/kafka/producer.h"
+
+namespace sluice {
+namespace {
+
+using testing::http_request;
+
+HttpServerOptions loopback() {
+  HttpServerOptions o;
+  o.host = "127.0.0.1";
+  return o;
+}
+
+TEST(ObservabilityServerTest, ServesMetricsHealthReadinessTopologyAndStores) {
+  MetricsRegistry metrics;
+  StreamsMetricsSnapshot snap;
+  snap.state = StreamsState::kRunning;
+  metrics.add_streams("app", "i1", [&snap] { return snap; });
+
+  std::atomic<bool> alive{true};
+  std::atomic<bool> ready{false};
+  ObservabilityServer server(loopback(), metrics);
+  ObservabilityHooks hooks;
+  hooks.alive = [&] { return alive.load(); };
+  hooks.ready = [&] { return ready.load(); };
+  hooks.state_name = [&] { return ready ? std::string("RUNNING") : std::string("REBALANCING"); };
+  hooks.topology = [] { return std::string("Topologies:\n   Sub-topology: 0\n"); };
+  hooks.topology_dot = [] { return std::string("digraph topology {}\n"); };
+  hooks.store_query = [](std::string_view store, std::string_view key) {
+    if (store == "counts" && key == "a/b") return HttpResponse::json(200, "{\"n\":1}");
+    return HttpResponse::json(404, "{\"error\":\"nope\"}");
+  };
+  server.set_hooks(hooks);
+  server.http().handle("/custom", [](const HttpRequest&) { return HttpResponse::text(200, "c"); });
+  ASSERT_TRUE(server.start().ok());
+  const int port = server.port();
+
+  auto r = http_request(port, "/metrics");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->headers["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(
+      r->body.find(R"(sluice_streams_state{application="app",instance_id="i1",state="RUNNING"} 1)"),
+      std::string::npos)
+      << r->body;
+
+  r = http_request(port, "/healthz");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  r = http_request(port, "/readyz");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, "not ready REBALANCING\n");
+  ready = true;
+  r = http_request(port, "/readyz");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok RUNNING\n");
+  alive = false;
+  r = http_request(port, "/healthz");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 503);
+
+  r = http_request(port, "/topology");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "Topologies:\n   Sub-topology: 0\n");
+  r = http_request(port, "/topology?format=dot");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "digraph topology {}\n");
+  r = http_request(port, "/topology?format=svg");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 400);
+
+  r = http_request(port, "/stores/counts/a%2Fb");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "{\"n\":1}");
+  r = http_request(port, "/stores/counts/zzz");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 404);
+  r = http_request(port, "/stores/counts");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 400);
+
+  r = http_request(port, "/custom");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->body, "c");
+  server.stop();
+  EXPECT_FALSE(http_request(port, "/metrics").has_value());
+}
+
+TEST(ObservabilityServerTest, WithoutHooksProbesAreOkAndQueriesAre404) {
+  MetricsRegistry metrics;
+  ObservabilityServer server(loopback(), metrics);
+  ASSERT_TRUE(server.start().ok());
+  auto r = http_request(server.port(), "/healthz");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+  r = http_request(server.port(), "/stores/s/k");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 404);
+  r = http_request(server.port(), "/topology");
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 404);
+}
+
+// librdkafka logs through the process default sink: a producer pointed at a closed port logs
+// a connection failure from librdkafka's own thread, tagged with the client's name.
+TEST(KafkaLogRoutingTest, LibrdkafkaLogsGoThroughTheDefaultSink) {
+  auto sink = std::make_shared<log::CapturingSink>();
+  log::set_default_sink(sink);
+  const int port = testing::free_port();
+  auto producer =
+      kafka::Producer::create({.config = {{"bootstrap.servers", fmt::format("127.0.0.1:{}", port)},
+                                          {"client.id", "log-routing-test"},
+                                          {"reconnect.backoff.ms", "50"}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  std::vector<log::CapturingSink::Entry> found;
+  for (int i = 0; i < 300 && found.empty(); ++i) {  // wait for the first connect attempt
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (const auto& e : sink->entries()) {
+      if (e.component == "librdkafka") found.push_back(e);
+    }
+  }
+  (*producer)->close(std::chrono::milliseconds(100)).IgnoreError();
+  log::set_default_sink(nullptr);
+  ASSERT_FALSE(found.empty()) << "no librdkafka log line arrived";
+  EXPECT_NE(found[0].thread.find("log-routing-test"), std::string::npos) << found[0].line;
+  EXPECT_NE(found[0].message.find(std::to_string(port)), std::string::npos) << found[0].line;
+  EXPECT_EQ(found[0].line.find('\n'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice
