@@ -1,0 +1,499 @@
+// The sensor pipeline's configuration, readings, statistics and JSON (see pipeline_lib.h).
+#include "examples/sensor_pipeline/pipeline_lib.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "reading.pb.h"
+
+namespace sluice::examples::sensor {
+
+const char* const kPipelineKeys[] = {
+    "metrics.port", "metrics.host",    "window.seconds", "grace.seconds",
+    "emit",         "alert.threshold", "keyed.input",    "partitions",
+    "input.format", "input.topic",     "metadata.topic", "stats.topic",
+    "alerts.topic", "dlq.topic",       "log.level",      nullptr};
+
+namespace {
+
+using nlohmann::json;
+
+bool is_pipeline_key(const std::string& key) {
+  for (const char* const* k = kPipelineKeys; *k != nullptr; ++k) {
+    if (key == *k) return true;
+  }
+  return false;
+}
+
+// Flags that take a value -> the key they set.
+const std::pair<const char*, const char*> kValueFlags[] = {
+    {"--bootstrap-servers", "bootstrap.servers"},
+    {"--application-id", "application.id"},
+    {"--processing-guarantee", "processing.guarantee"},
+    {"--state-dir", "state.dir"},
+    {"--num-stream-threads", "num.stream.threads"},
+    {"--commit-interval-ms", "commit.interval.ms"},
+    {"--num-standby-replicas", "num.standby.replicas"},
+    {"--group-instance-id", "group.instance.id"},
+    {"--application-server", "application.server"},
+    {"--metrics-port", "metrics.port"},
+    {"--metrics-host", "metrics.host"},
+    {"--window-seconds", "window.seconds"},
+    {"--grace-seconds", "grace.seconds"},
+    {"--emit", "emit"},
+    {"--alert-threshold", "alert.threshold"},
+    {"--partitions", "partitions"},
+    {"--format", "input.format"},
+    {"--input-topic", "input.topic"},
+    {"--metadata-topic", "metadata.topic"},
+    {"--stats-topic", "stats.topic"},
+    {"--alerts-topic", "alerts.topic"},
+    {"--dlq-topic", "dlq.topic"},
+    {"--log-level", "log.level"},
+};
+
+// Pipeline environment variables (the Streams ones come from properties_from_environment).
+const std::pair<const char*, const char*> kPipelineEnv[] = {
+    {"METRICS_PORT", "metrics.port"},
+    {"METRICS_HOST", "metrics.host"},
+    {"WINDOW_SECONDS", "window.seconds"},
+    {"GRACE_SECONDS", "grace.seconds"},
+    {"EMIT", "emit"},
+    {"ALERT_THRESHOLD", "alert.threshold"},
+    {"KEYED_INPUT", "keyed.input"},
+    {"PARTITIONS", "partitions"},
+    {"INPUT_FORMAT", "input.format"},
+    {"APPLICATION_SERVER", "application.server"},
+    {"SLUICE_LOG_LEVEL", "log.level"},
+};
+
+absl::StatusOr<int64_t> to_int(const std::string& key, const std::string& text, int64_t min,
+                               int64_t max) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end != text.c_str() + text.size() || errno != 0 || v < min || v > max) {
+    return absl::InvalidArgumentError(fmt::format(
+        "invalid value '{}' for {}: expected an integer in [{}, {}]", text, key, min, max));
+  }
+  return v;
+}
+
+absl::StatusOr<double> to_double(const std::string& key, const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v)) {
+    return absl::InvalidArgumentError(
+        fmt::format("invalid value '{}' for {}: expected a number", text, key));
+  }
+  return v;
+}
+
+absl::StatusOr<bool> to_bool(const std::string& key, const std::string& text) {
+  if (text == "true" || text == "1" || text == "yes") return true;
+  if (text == "false" || text == "0" || text == "no") return false;
+  return absl::InvalidArgumentError(
+      fmt::format("invalid value '{}' for {}: expected true or false", text, key));
+}
+
+}  // namespace
+
+std::string pipeline_usage() {
+  return R"(usage: sensor-pipeline [flags]
+Per-sensor windowed statistics (sensor-stats), alerts joined with metadata (sensor-alerts),
+malformed readings to sensor-data-dlq. Runs until SIGTERM/SIGINT, then closes cleanly.
+
+  --bootstrap-servers HOST:PORT     BOOTSTRAP_SERVERS (default 127.0.0.1:9092)
+  --application-id ID               APPLICATION_ID (default sensor-pipeline)
+  --processing-guarantee G          PROCESSING_GUARANTEE: at_least_once | exactly_once_v2
+  --state-dir DIR                   STATE_DIR
+  --num-stream-threads N            NUM_STREAM_THREADS
+  --commit-interval-ms MS           COMMIT_INTERVAL_MS
+  --metrics-port P                  METRICS_PORT: HTTP /metrics /healthz /readyz /topology
+                                    /stores (0 = no HTTP server, the default)
+  --metrics-host H                  METRICS_HOST: interface to bind (default 0.0.0.0)
+  --window-seconds S                WINDOW_SECONDS: tumbling window size (default 60)
+  --grace-seconds S                 GRACE_SECONDS: grace period (default 10)
+  --emit final|updates              EMIT: one record per closed window (default) or every change
+  --alert-threshold T               ALERT_THRESHOLD: average temperature (default 28.0)
+  --keyed-input                     KEYED_INPUT=true: the record key is the sensor id
+  --partitions N                    PARTITIONS: of topics created when missing (default 6)
+  --format json|protobuf            INPUT_FORMAT: readings format (default json)
+  --input-topic/--metadata-topic/--stats-topic/--alerts-topic/--dlq-topic NAME
+  --log-level L                     SLUICE_LOG_LEVEL: trace debug info warn error off
+  --config FILE                     CONFIG_FILE: a properties file (Streams keys, librdkafka
+                                    keys, and the pipeline keys window.seconds, emit, ...)
+  -X key=value, --property key=value  any key (e.g. security.protocol, sasl.mechanism)
+Precedence: defaults < properties file < environment < flags.
+)";
+}
+
+absl::StatusOr<PipelineConfig> parse_pipeline_config(
+    const std::vector<std::string>& args, const std::function<const char*(const char*)>& getenv_in,
+    const char* const* environ_override) {
+  std::function<const char*(const char*)> getenv =
+      getenv_in ? getenv_in : [](const char* name) { return std::getenv(name); };
+  PipelineConfig cfg;
+  Properties props{{"application.id", "sensor-pipeline"}, {"bootstrap.servers", "127.0.0.1:9092"}};
+
+  // Flags first into their own map (they win), noting --config.
+  Properties flags;
+  std::optional<std::string> config_file;
+  if (const char* f = getenv("CONFIG_FILE"); f != nullptr && *f != 0) config_file = f;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> inline_value;
+    if (arg.rfind("--", 0) == 0) {
+      if (auto eq = arg.find('='); eq != std::string::npos) {
+        inline_value = arg.substr(eq + 1);
+        arg = arg.substr(0, eq);
+      }
+    }
+    auto value = [&]() -> absl::StatusOr<std::string> {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) {
+        return absl::InvalidArgumentError(fmt::format("flag {} needs a value", arg));
+      }
+      return args[++i];
+    };
+    if (arg == "--help" || arg == "-h") {
+      cfg.help = true;
+      return cfg;
+    }
+    if (arg == "--keyed-input") {
+      flags["keyed.input"] = inline_value.value_or("true");
+      continue;
+    }
+    if (arg == "--config") {
+      auto v = value();
+      if (!v.ok()) return v.status();
+      config_file = *v;
+      continue;
+    }
+    if (arg == "-X" || arg == "--property") {
+      auto v = value();
+      if (!v.ok()) return v.status();
+      const auto eq = v->find('=');
+      if (eq == std::string::npos || eq == 0) {
+        return absl::InvalidArgumentError(
+            fmt::format("flag {} expects key=value, got '{}'", arg, *v));
+      }
+      flags[v->substr(0, eq)] = v->substr(eq + 1);
+      continue;
+    }
+    bool known = false;
+    for (const auto& [flag, key] : kValueFlags) {
+      if (arg == flag) {
+        auto v = value();
+        if (!v.ok()) return v.status();
+        flags[key] = *v;
+        known = true;
+        break;
+      }
+    }
+    if (!known) return absl::InvalidArgumentError(fmt::format("unknown flag '{}'", args[i]));
+  }
+
+  if (config_file) {
+    auto file = load_properties_file(*config_file);
+    if (!file.ok()) return file.status();
+    for (auto& [k, v] : *file) props[k] = v;
+  }
+  Properties from_env = properties_from_environment(getenv, environ_override);
+  // SLUICE_* variables that are not configuration: the test broker's home (SLUICE_KAFKA_HOME)
+  // would reach librdkafka as an unknown key.
+  from_env.erase("kafka.home");
+  for (auto& [k, v] : from_env) props[k] = v;
+  for (const auto& [name, key] : kPipelineEnv) {
+    if (const char* v = getenv(name); v != nullptr && *v != 0) props[key] = v;
+  }
+  for (auto& [k, v] : flags) props[k] = v;
+
+  // Split pipeline keys off; the rest is for StreamsConfig and the Kafka clients.
+  for (const auto& [key, text] : props) {
+    if (!is_pipeline_key(key)) {
+      cfg.streams[key] = text;
+      continue;
+    }
+    if (key == "metrics.port") {
+      auto v = to_int(key, text, 0, 65535);
+      if (!v.ok()) return v.status();
+      cfg.metrics_port = static_cast<int32_t>(*v);
+    } else if (key == "metrics.host") {
+      cfg.metrics_host = text;
+    } else if (key == "window.seconds") {
+      auto v = to_int(key, text, 1, 365LL * 24 * 3600);
+      if (!v.ok()) return v.status();
+      cfg.window_seconds = *v;
+    } else if (key == "grace.seconds") {
+      auto v = to_int(key, text, 0, 365LL * 24 * 3600);
+      if (!v.ok()) return v.status();
+      cfg.grace_seconds = *v;
+    } else if (key == "emit") {
+      if (text == "final") {
+        cfg.emit = EmitMode::kFinal;
+      } else if (text == "updates") {
+        cfg.emit = EmitMode::kUpdates;
+      } else {
+        return absl::InvalidArgumentError(
+            fmt::format("invalid value '{}' for emit: expected final or updates", text));
+      }
+    } else if (key == "alert.threshold") {
+      auto v = to_double(key, text);
+      if (!v.ok()) return v.status();
+      cfg.alert_threshold = *v;
+    } else if (key == "keyed.input") {
+      auto v = to_bool(key, text);
+      if (!v.ok()) return v.status();
+      cfg.keyed_input = *v;
+    } else if (key == "partitions") {
+      auto v = to_int(key, text, 1, 100000);
+      if (!v.ok()) return v.status();
+      cfg.partitions = static_cast<int32_t>(*v);
+    } else if (key == "input.format") {
+      if (text == "json") {
+        cfg.format = InputFormat::kJson;
+      } else if (text == "protobuf") {
+        cfg.format = InputFormat::kProtobuf;
+      } else {
+        return absl::InvalidArgumentError(
+            fmt::format("invalid value '{}' for input.format: expected json or protobuf", text));
+      }
+    } else if (key == "input.topic") {
+      cfg.input_topic = text;
+    } else if (key == "metadata.topic") {
+      cfg.metadata_topic = text;
+    } else if (key == "stats.topic") {
+      cfg.stats_topic = text;
+    } else if (key == "alerts.topic") {
+      cfg.alerts_topic = text;
+    } else if (key == "dlq.topic") {
+      cfg.dlq_topic = text;
+    } else if (key == "log.level") {
+      cfg.log_level = text;
+    }
+  }
+  // Malformed readings go to the dead-letter topic unless the configuration says otherwise.
+  cfg.streams.emplace(std::string(StreamsConfig::kDeserializationExceptionHandler),
+                      "dead_letter_queue");
+  cfg.streams.emplace(std::string(StreamsConfig::kDeadLetterQueueTopic), cfg.dlq_topic);
+  return cfg;
+}
+
+// --- readings ---
+
+namespace {
+
+absl::Status reading_error(std::string_view what) {
+  return absl::InvalidArgumentError(fmt::format("malformed sensor reading: {}", what));
+}
+
+}  // namespace
+
+absl::StatusOr<Reading> parse_reading_json(std::string_view bytes) {
+  json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return reading_error("not valid JSON");
+  if (!j.is_object()) return reading_error("not a JSON object");
+  Reading r;
+  auto id = j.find("sensor_id");
+  if (id == j.end()) return reading_error("no sensor_id");
+  if (id->is_number_integer()) {
+    const int64_t v = id->get<int64_t>();
+    if (v < INT32_MIN || v > INT32_MAX) return reading_error("sensor_id out of range");
+    r.sensor_id = static_cast<int32_t>(v);
+  } else {
+    return reading_error("sensor_id is not an integer");
+  }
+  auto number = [&](const char* name, double& out) -> absl::Status {
+    auto it = j.find(name);
+    if (it == j.end()) return reading_error(fmt::format("no {}", name));
+    if (!it->is_number()) return reading_error(fmt::format("{} is not a number", name));
+    out = it->get<double>();
+    if (!std::isfinite(out)) return reading_error(fmt::format("{} is not finite", name));
+    return absl::OkStatus();
+  };
+  if (auto st = number("temperature", r.temperature); !st.ok()) return st;
+  if (auto st = number("humidity", r.humidity); !st.ok()) return st;
+  if (auto ms = j.find("timestamp_ms"); ms != j.end()) {
+    if (!ms->is_number()) return reading_error("timestamp_ms is not a number");
+    r.timestamp_ms = ms->is_number_integer() ? ms->get<int64_t>() : std::llround(ms->get<double>());
+  } else if (auto s = j.find("timestamp"); s != j.end()) {
+    if (!s->is_number()) return reading_error("timestamp is not a number");
+    r.timestamp_ms =
+        s->is_number_integer() ? s->get<int64_t>() * 1000 : std::llround(s->get<double>() * 1000.0);
+  } else {
+    return reading_error("no timestamp or timestamp_ms");
+  }
+  if (r.timestamp_ms < 0) return reading_error("negative timestamp");
+  return r;
+}
+
+absl::StatusOr<Reading> parse_reading_protobuf(std::string_view bytes) {
+  proto::Reading p;
+  if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return reading_error("not a valid Protobuf Reading");
+  }
+  Reading r;
+  r.sensor_id = p.sensor_id();
+  r.temperature = p.temperature();
+  r.humidity = p.humidity();
+  r.timestamp_ms = p.timestamp_ms() != 0 ? p.timestamp_ms() : std::llround(p.timestamp() * 1000.0);
+  if (!std::isfinite(r.temperature) || !std::isfinite(r.humidity)) {
+    return reading_error("temperature or humidity is not finite");
+  }
+  if (r.timestamp_ms <= 0) return reading_error("no timestamp or timestamp_ms");
+  return r;
+}
+
+std::string reading_to_json(const Reading& r) {
+  return json{{"sensor_id", r.sensor_id},
+              {"temperature", r.temperature},
+              {"humidity", r.humidity},
+              {"timestamp_ms", r.timestamp_ms}}
+      .dump();
+}
+
+namespace {
+
+class ReadingSerde final : public Serde<Reading> {
+ public:
+  explicit ReadingSerde(InputFormat format) : format_(format) {}
+  void serialize(std::string_view, const Reading& value, std::string& out) const override {
+    out = reading_to_json(value);
+  }
+  absl::Status deserialize(std::string_view, std::string_view data, Reading& out) const override {
+    // The repartition topic always carries JSON; protobuf input is recognised by not starting
+    // with '{' (a Reading's first byte is a field tag, never 0x7b for fields 1-5).
+    const bool json_bytes = !data.empty() && data.front() == '{';
+    auto r = format_ == InputFormat::kJson || json_bytes ? parse_reading_json(data)
+                                                         : parse_reading_protobuf(data);
+    if (!r.ok()) return r.status();
+    out = *r;
+    return absl::OkStatus();
+  }
+
+ private:
+  InputFormat format_;
+};
+
+json min_max_sum(const MinMaxSum& m) {
+  return json{{"min", m.min}, {"max", m.max}, {"sum", m.sum}};
+}
+
+absl::Status read_min_max_sum(const json& j, MinMaxSum& m) {
+  if (!j.is_object() || !j.contains("min") || !j.contains("max") || !j.contains("sum")) {
+    return absl::InvalidArgumentError("sensor stats: expected {min, max, sum}");
+  }
+  m.min = j["min"].get<double>();
+  m.max = j["max"].get<double>();
+  m.sum = j["sum"].get<double>();
+  return absl::OkStatus();
+}
+
+class SensorStatsSerde final : public Serde<SensorStats> {
+ public:
+  void serialize(std::string_view, const SensorStats& s, std::string& out) const override {
+    out = json{{"count", s.count},
+               {"temperature", min_max_sum(s.temperature)},
+               {"humidity", min_max_sum(s.humidity)}}
+              .dump();
+  }
+  absl::Status deserialize(std::string_view, std::string_view data,
+                           SensorStats& out) const override {
+    json j = json::parse(data.begin(), data.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("count") ||
+        !j["count"].is_number_integer()) {
+      return absl::InvalidArgumentError("sensor stats: not the stored JSON form");
+    }
+    out.count = j["count"].get<int64_t>();
+    if (auto st = read_min_max_sum(j["temperature"], out.temperature); !st.ok()) return st;
+    return read_min_max_sum(j["humidity"], out.humidity);
+  }
+};
+
+class SensorMetadataSerde final : public Serde<SensorMetadata> {
+ public:
+  void serialize(std::string_view, const SensorMetadata& m, std::string& out) const override {
+    json j = json::object();
+    j["location"] = m.location ? json(*m.location) : json(nullptr);
+    j["owner"] = m.owner ? json(*m.owner) : json(nullptr);
+    out = j.dump();
+  }
+  absl::Status deserialize(std::string_view, std::string_view data,
+                           SensorMetadata& out) const override {
+    out = SensorMetadata{};
+    json j = json::parse(data.begin(), data.end(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return absl::OkStatus();
+    if (auto it = j.find("location"); it != j.end() && it->is_string()) out.location = *it;
+    if (auto it = j.find("owner"); it != j.end() && it->is_string()) out.owner = *it;
+    return absl::OkStatus();
+  }
+};
+
+nlohmann::ordered_json stats_part(const MinMaxSum& m, int64_t count) {
+  return nlohmann::ordered_json{
+      {"min", m.min}, {"max", m.max}, {"avg", count == 0 ? 0.0 : m.sum / count}};
+}
+
+}  // namespace
+
+SerdePtr<Reading> reading_serde(InputFormat format) {
+  return std::make_shared<const ReadingSerde>(format);
+}
+
+void SensorStats::add(const Reading& r) {
+  if (count == 0) {
+    temperature = {r.temperature, r.temperature, 0};
+    humidity = {r.humidity, r.humidity, 0};
+  }
+  ++count;
+  temperature.min = std::min(temperature.min, r.temperature);
+  temperature.max = std::max(temperature.max, r.temperature);
+  temperature.sum += r.temperature;
+  humidity.min = std::min(humidity.min, r.humidity);
+  humidity.max = std::max(humidity.max, r.humidity);
+  humidity.sum += r.humidity;
+}
+
+SerdePtr<SensorStats> sensor_stats_serde() { return std::make_shared<const SensorStatsSerde>(); }
+
+SerdePtr<SensorMetadata> sensor_metadata_serde() {
+  return std::make_shared<const SensorMetadataSerde>();
+}
+
+std::string stats_json(const std::string& sensor_id, const Window& window, const SensorStats& s) {
+  return nlohmann::ordered_json{{"sensor_id", sensor_id},
+                                {"window_start", window.start},
+                                {"window_end", window.end},
+                                {"count", s.count},
+                                {"temperature", stats_part(s.temperature, s.count)},
+                                {"humidity", stats_part(s.humidity, s.count)}}
+      .dump();
+}
+
+std::string alert_json(const std::string& sensor_id, const Window& window, double avg_temperature,
+                       double threshold, const std::optional<SensorMetadata>& metadata) {
+  using ojson = nlohmann::ordered_json;
+  ojson j{{"sensor_id", sensor_id},
+          {"window_start", window.start},
+          {"window_end", window.end},
+          {"avg_temperature", avg_temperature},
+          {"threshold", threshold}};
+  j["location"] = metadata && metadata->location ? ojson(*metadata->location) : ojson(nullptr);
+  j["owner"] = metadata && metadata->owner ? ojson(*metadata->owner) : ojson(nullptr);
+  return j.dump();
+}
+
+std::string add_metadata(const std::string& alert, const std::optional<SensorMetadata>& metadata) {
+  using ojson = nlohmann::ordered_json;
+  ojson j = ojson::parse(alert, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return alert;
+  j["location"] = metadata && metadata->location ? ojson(*metadata->location) : ojson(nullptr);
+  j["owner"] = metadata && metadata->owner ? ojson(*metadata->owner) : ojson(nullptr);
+  return j.dump();
+}
+
+}  // namespace sluice::examples::sensor

@@ -1,0 +1,256 @@
+// sensor-pipeline end to end against the real broker: the simulator writes a known input, the
+// pipeline runs as its own process, and the test checks, against a reference it computes
+// independently from the same input (the generator with the same seed):
+// - sensor-stats holds exactly one record per closed window, with the right statistics and the
+//   time-windowed key format;
+// - late records are dropped and counted (/metrics), malformed ones are in the DLQ byte for
+//   byte with error headers;
+// - alerts are the closed windows above the threshold, joined with the metadata (null when a
+//   sensor has none);
+// - SIGTERM closes the pipeline cleanly with exit status 0.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "examples/sensor_pipeline/sensor_generator.h"
+#include "http_client.h"
+#include "pipeline_test_util.h"
+
+namespace sluice::examples::sensor {
+namespace {
+
+constexpr int64_t kWindowMs = 60000;
+constexpr int64_t kGraceMs = 10000;
+
+struct WindowAgg {
+  int64_t count = 0;
+  double tmin = 0, tmax = 0, tsum = 0, hmin = 0, hmax = 0, hsum = 0;
+};
+
+struct Expected {
+  std::map<std::pair<int, int64_t>, WindowAgg> closed;  // (sensor, window start)
+  int64_t late = 0;
+  std::vector<std::string> malformed_values;
+};
+
+// The reference: per task (input partition when keyed, the single partition otherwise) stream
+// time is the running maximum; a record is late when its window's end + grace <= stream time;
+// windows are final when end + grace <= the task's last stream time.
+Expected compute_expected(const GeneratorOptions& o, int count, int partitions) {
+  Expected e;
+  ReadingGenerator g(o);
+  std::map<int, int64_t> stream_time;
+  std::map<int, std::map<std::pair<int, int64_t>, WindowAgg>> open;
+  for (int i = 0; i < count; ++i) {
+    const GeneratedRecord r = g.next();
+    if (r.kind == RecordKind::kMalformed) {
+      e.malformed_values.push_back(r.value);
+      continue;
+    }
+    const int task = o.keyed ? java_partition(std::to_string(r.sensor_id), partitions) : 0;
+    int64_t& st = stream_time.try_emplace(task, INT64_MIN).first->second;
+    st = std::max(st, r.timestamp_ms);
+    const int64_t start = r.timestamp_ms - r.timestamp_ms % kWindowMs;
+    if (start + kWindowMs <= st - kGraceMs) {
+      ++e.late;
+      continue;
+    }
+    WindowAgg& w = open[task][{r.sensor_id, start}];
+    if (w.count == 0) {
+      w.tmin = w.tmax = r.temperature;
+      w.hmin = w.hmax = r.humidity;
+    }
+    ++w.count;
+    w.tmin = std::min(w.tmin, r.temperature);
+    w.tmax = std::max(w.tmax, r.temperature);
+    w.tsum += r.temperature;
+    w.hmin = std::min(w.hmin, r.humidity);
+    w.hmax = std::max(w.hmax, r.humidity);
+    w.hsum += r.humidity;
+  }
+  for (auto& [task, windows] : open) {
+    for (auto& [key, w] : windows) {
+      if (key.second + kWindowMs + kGraceMs <= stream_time[task]) e.closed[key] = w;
+    }
+  }
+  return e;
+}
+
+std::string be64_hex(int64_t v) { return fmt::format("{:016x}", static_cast<uint64_t>(v)); }
+
+int64_t metric_sum(const std::string& text, const std::string& name) {
+  int64_t sum = 0;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name + "{", 0) == 0)
+      sum += std::llround(std::stod(line.substr(line.rfind(' '))));
+  }
+  return sum;
+}
+
+void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee) {
+  const std::string prefix = testing::unique_name(keyed ? "pipe-keyed" : "pipe");
+  const std::string data = prefix + "-data", meta = prefix + "-meta", stats = prefix + "-stats",
+                    alerts = prefix + "-alerts", dlq = prefix + "-dlq";
+  const int count = 4000;
+  const int sensors = 5;
+  const double threshold = 25.0;
+  const int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                                  .count() /
+                              60 * 60 -
+                          1800;
+  GeneratorOptions o;
+  o.sensors = sensors;
+  o.seed = 11;
+  o.keyed = keyed;
+  o.start_time_ms = start_s * 1000;
+  o.step_ms = 100;
+  o.late_fraction = 0.03;
+  o.out_of_order_fraction = 0.05;
+  o.malformed_fraction = 0.05;
+  const Expected expected = compute_expected(o, count, partitions);
+  ASSERT_GT(expected.late, 0);
+  ASSERT_FALSE(expected.malformed_values.empty());
+
+  const std::string sim = run(fmt::format(
+      "{} --bootstrap-servers {} --topic {} --metadata-topic {} --partitions {} --sensors {} "
+      "--rate 0 --count {} --seed 11 --start-time {} --step-ms 100 --late-fraction 0.03 "
+      "--out-of-order-fraction 0.05 --malformed-fraction 0.05 --metadata-fraction 0.6 {} 2>&1",
+      SENSOR_SIMULATOR_PATH, testing::bootstrap_servers(), data, meta, partitions, sensors, count,
+      start_s, keyed ? "--keyed" : ""));
+  ASSERT_NE(sim.find(fmt::format("readings={}", count)), std::string::npos) << sim;
+
+  const std::string dir = testing::temp_dir("sensor-pipeline");
+  const int port = testing::free_port();
+  std::vector<std::string> args{SENSOR_PIPELINE_PATH,
+                                "--bootstrap-servers",
+                                testing::bootstrap_servers(),
+                                "--application-id",
+                                prefix + "-app",
+                                "--processing-guarantee",
+                                guarantee,
+                                "--state-dir",
+                                dir + "/state",
+                                "--input-topic",
+                                data,
+                                "--metadata-topic",
+                                meta,
+                                "--stats-topic",
+                                stats,
+                                "--alerts-topic",
+                                alerts,
+                                "--dlq-topic",
+                                dlq,
+                                "--partitions",
+                                std::to_string(partitions),
+                                "--alert-threshold",
+                                fmt::format("{}", threshold),
+                                "--commit-interval-ms",
+                                "200",
+                                "--metrics-port",
+                                std::to_string(port),
+                                "--metrics-host",
+                                "127.0.0.1"};
+  if (keyed) args.push_back("--keyed-input");
+  ChildProcess pipeline(args, dir + "/pipeline.log");
+  auto log = [&] {
+    std::ifstream in(dir + "/pipeline.log");
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+
+  // sensor-stats: exactly one record per closed window.
+  const auto stats_records = read_topic(stats, expected.closed.size(), 180);
+  ASSERT_EQ(stats_records.size(), expected.closed.size()) << log();
+  std::set<std::pair<int, int64_t>> seen;
+  for (const ReadRecord& r : stats_records) {
+    auto j = nlohmann::json::parse(unhex(r.value_hex));
+    const int sensor = std::stoi(j["sensor_id"].get<std::string>());
+    const int64_t start = j["window_start"];
+    ASSERT_TRUE(seen.insert({sensor, start}).second) << "duplicate window " << j.dump();
+    auto it = expected.closed.find({sensor, start});
+    ASSERT_NE(it, expected.closed.end()) << "unexpected window " << j.dump();
+    const WindowAgg& w = it->second;
+    EXPECT_EQ(j["window_end"].get<int64_t>(), start + kWindowMs);
+    EXPECT_EQ(j["count"].get<int64_t>(), w.count) << j.dump();
+    EXPECT_DOUBLE_EQ(j["temperature"]["min"].get<double>(), w.tmin);
+    EXPECT_DOUBLE_EQ(j["temperature"]["max"].get<double>(), w.tmax);
+    EXPECT_NEAR(j["temperature"]["avg"].get<double>(), w.tsum / w.count, 1e-9);
+    EXPECT_DOUBLE_EQ(j["humidity"]["min"].get<double>(), w.hmin);
+    EXPECT_DOUBLE_EQ(j["humidity"]["max"].get<double>(), w.hmax);
+    EXPECT_NEAR(j["humidity"]["avg"].get<double>(), w.hsum / w.count, 1e-9);
+    // Kafka Streams' time-windowed key: the sensor id bytes, then the start as 8 bytes BE.
+    ASSERT_TRUE(r.key_hex.has_value());
+    EXPECT_EQ(*r.key_hex, hex(std::to_string(sensor)) + be64_hex(start));
+  }
+
+  // Alerts: closed windows above the threshold, with metadata for sensors 1..3 only.
+  std::map<std::pair<int, int64_t>, double> expected_alerts;
+  for (const auto& [key, w] : expected.closed) {
+    if (w.tsum / w.count > threshold) expected_alerts[key] = w.tsum / w.count;
+  }
+  ASSERT_FALSE(expected_alerts.empty()) << "the input should make some alerts";
+  const auto alert_records = read_topic(alerts, expected_alerts.size(), 120);
+  ASSERT_EQ(alert_records.size(), expected_alerts.size()) << log();
+  for (const ReadRecord& r : alert_records) {
+    auto j = nlohmann::json::parse(unhex(r.value_hex));
+    const int sensor = std::stoi(j["sensor_id"].get<std::string>());
+    auto it = expected_alerts.find({sensor, j["window_start"].get<int64_t>()});
+    ASSERT_NE(it, expected_alerts.end()) << j.dump();
+    EXPECT_NEAR(j["avg_temperature"].get<double>(), it->second, 1e-9);
+    EXPECT_EQ(unhex(*r.key_hex), std::to_string(sensor));
+    if (sensor <= 3) {
+      EXPECT_TRUE(j["location"].is_string()) << j.dump();
+      EXPECT_TRUE(j["owner"].is_string()) << j.dump();
+    } else {
+      EXPECT_TRUE(j["location"].is_null()) << j.dump();
+      EXPECT_TRUE(j["owner"].is_null()) << j.dump();
+    }
+  }
+
+  // Dead letters: the malformed values, byte for byte, with the error headers.
+  const auto dead = read_topic(dlq, expected.malformed_values.size(), 60);
+  ASSERT_EQ(dead.size(), expected.malformed_values.size());
+  std::multiset<std::string> want, got;
+  for (const auto& v : expected.malformed_values) want.insert(hex(v));
+  for (ReadRecord r : dead) {
+    got.insert(r.value_hex);
+    EXPECT_EQ(unhex(r.headers_hex["__streams.errors.topic"]), data);
+    EXPECT_FALSE(r.headers_hex["__streams.errors.message"].empty());
+  }
+  EXPECT_EQ(got, want);
+
+  // Late records dropped and counted, dead letters counted, served on /metrics.
+  auto metrics = testing::http_request(port, "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_EQ(metric_sum(metrics->body, "sluice_late_records_dropped_total"), expected.late);
+  EXPECT_EQ(metric_sum(metrics->body, "sluice_dead_letter_records_total"),
+            static_cast<int64_t>(expected.malformed_values.size()));
+  EXPECT_EQ(metric_sum(metrics->body, "sensor_pipeline_alerts_total"),
+            static_cast<int64_t>(expected_alerts.size()));
+  auto ready = testing::http_request(port, "/readyz");
+  ASSERT_TRUE(ready.has_value());
+  EXPECT_EQ(ready->status, 200) << ready->body;
+
+  // Nothing more arrives: one record per window, not one per update.
+  EXPECT_EQ(read_topic(stats, expected.closed.size() + 1, 5).size(), expected.closed.size());
+
+  const int status = pipeline.stop();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << "\n"
+                                                             << log();
+}
+
+TEST(SensorPipelineIntegrationTest, UnkeyedInputExactlyOnce) {
+  run_pipeline_case(/*keyed=*/false, /*partitions=*/1, "exactly_once_v2");
+}
+
+TEST(SensorPipelineIntegrationTest, KeyedInputAtLeastOnceThreePartitions) {
+  run_pipeline_case(/*keyed=*/true, /*partitions=*/3, "at_least_once");
+}
+
+}  // namespace
+}  // namespace sluice::examples::sensor

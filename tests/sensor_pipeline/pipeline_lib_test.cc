@@ -1,0 +1,285 @@
+// The sensor pipeline's parts: configuration sources and precedence, reading parsing (what
+// goes to the DLQ), statistics and their JSON, and the whole topology through the
+// TopologyTestDriver (windows, late records, dead letters, alerts with metadata).
+#include "examples/sensor_pipeline/pipeline_lib.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+
+#include "examples/sensor_pipeline/pipeline_topology.h"
+#include "examples/sensor_pipeline/sensor_generator.h"
+#include "nlohmann/json.hpp"
+#include "sluice/core/error_handlers.h"
+#include "sluice/runtime/topology_test_driver.h"
+#include "test_support.h"
+
+namespace sluice::examples::sensor {
+namespace {
+
+using nlohmann::json;
+
+std::function<const char*(const char*)> env(std::map<std::string, std::string> vars) {
+  auto held = std::make_shared<std::map<std::string, std::string>>(std::move(vars));
+  return [held](const char* name) -> const char* {
+    auto it = held->find(name);
+    return it == held->end() ? nullptr : it->second.c_str();
+  };
+}
+const char* const kNoEnviron[] = {nullptr};
+// What `environ` would hold: SLUICE_* names are read from it.
+const char* const kEnviron[] = {"SLUICE_LOG_LEVEL=debug", "SLUICE_KAFKA_HOME=/tmp/kafka",
+                                "SLUICE_CONSUMER_FETCH_MAX_BYTES=1000", nullptr};
+
+TEST(PipelineConfigTest, DefaultsAndDeadLetterQueue) {
+  auto cfg = parse_pipeline_config({}, env({}), kNoEnviron);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->streams.at("application.id"), "sensor-pipeline");
+  EXPECT_EQ(cfg->streams.at("default.deserialization.exception.handler"), "dead_letter_queue");
+  EXPECT_EQ(cfg->streams.at("errors.dead.letter.queue.topic.name"), "sensor-data-dlq");
+  EXPECT_EQ(cfg->window_seconds, 60);
+  EXPECT_EQ(cfg->grace_seconds, 10);
+  EXPECT_EQ(cfg->emit, EmitMode::kFinal);
+  EXPECT_DOUBLE_EQ(cfg->alert_threshold, 28.0);
+  EXPECT_FALSE(cfg->keyed_input);
+  EXPECT_EQ(cfg->partitions, 6);
+  EXPECT_EQ(cfg->metrics_port, 0);
+  EXPECT_TRUE(StreamsConfig::create(cfg->streams).ok());
+}
+
+TEST(PipelineConfigTest, FileThenEnvironmentThenFlags) {
+  const std::string dir = testing::temp_dir("pipeline-config");
+  const std::string file = dir + "/pipeline.properties";
+  std::ofstream(file) << "application.id=from-file\n"
+                         "window.seconds=30\n"
+                         "grace.seconds=5\n"
+                         "emit=updates\n"
+                         "security.protocol=SASL_SSL\n"
+                         "sasl.password=hunter2\n"
+                         "num.stream.threads=2\n";
+  auto cfg = parse_pipeline_config(
+      {"--config", file, "--grace-seconds", "7", "--keyed-input", "--metrics-port=9100", "-X",
+       "client.id=flag-client", "--processing-guarantee", "exactly_once_v2"},
+      env({{"APPLICATION_ID", "from-env"},
+           {"WINDOW_SECONDS", "20"},
+           {"METRICS_PORT", "9000"},
+           {"SLUICE_LOG_LEVEL", "debug"},
+           {"BOOTSTRAP_SERVERS", "broker:9092"}}),
+      kEnviron);
+  ASSERT_TRUE(cfg.ok()) << cfg.status();
+  EXPECT_EQ(cfg->streams.at("application.id"), "from-env");  // env over file
+  EXPECT_EQ(cfg->streams.at("bootstrap.servers"), "broker:9092");
+  EXPECT_EQ(cfg->streams.at("security.protocol"), "SASL_SSL");  // passed through
+  EXPECT_EQ(cfg->streams.at("sasl.password"), "hunter2");
+  EXPECT_EQ(cfg->streams.at("client.id"), "flag-client");
+  EXPECT_EQ(cfg->streams.at("processing.guarantee"), "exactly_once_v2");
+  EXPECT_EQ(cfg->streams.at("num.stream.threads"), "2");
+  EXPECT_EQ(cfg->window_seconds, 20);  // env over file
+  EXPECT_EQ(cfg->grace_seconds, 7);    // flag over file
+  EXPECT_EQ(cfg->emit, EmitMode::kUpdates);
+  EXPECT_TRUE(cfg->keyed_input);
+  EXPECT_EQ(cfg->metrics_port, 9100);  // flag over env
+  EXPECT_EQ(cfg->log_level, "debug");  // SLUICE_LOG_LEVEL is ours, not librdkafka's log.level
+  EXPECT_FALSE(cfg->streams.contains("kafka.home"));  // SLUICE_KAFKA_HOME is not config
+  EXPECT_EQ(cfg->streams.at("consumer.fetch.max.bytes"), "1000");
+  for (const char* key : {"window.seconds", "emit", "metrics.port", "log.level", "keyed.input"}) {
+    EXPECT_FALSE(cfg->streams.contains(key)) << key << " must not reach Kafka";
+  }
+  auto streams = StreamsConfig::create(cfg->streams);
+  ASSERT_TRUE(streams.ok()) << streams.status();
+  EXPECT_TRUE(streams->exactly_once());
+  EXPECT_EQ(streams->describe().find("hunter2"), std::string::npos);
+}
+
+TEST(PipelineConfigTest, ErrorsNameTheFlagOrKey) {
+  auto bad = [](std::vector<std::string> args) {
+    auto cfg = parse_pipeline_config(args, env({}), kNoEnviron);
+    EXPECT_FALSE(cfg.ok());
+    return std::string(cfg.status().message());
+  };
+  EXPECT_NE(bad({"--emit", "sometimes"}).find("emit"), std::string::npos);
+  EXPECT_NE(bad({"--window-seconds", "0"}).find("window.seconds"), std::string::npos);
+  EXPECT_NE(bad({"--metrics-port", "99999"}).find("metrics.port"), std::string::npos);
+  EXPECT_NE(bad({"--alert-threshold", "hot"}).find("alert.threshold"), std::string::npos);
+  EXPECT_NE(bad({"--frobnicate"}).find("--frobnicate"), std::string::npos);
+  EXPECT_NE(bad({"--state-dir"}).find("--state-dir"), std::string::npos);
+  EXPECT_NE(bad({"-X", "novalue"}).find("key=value"), std::string::npos);
+  EXPECT_NE(bad({"--config", "/nonexistent/p.properties"}).find("/nonexistent/p.properties"),
+            std::string::npos);
+  auto cfg = parse_pipeline_config({"--processing-guarantee", "twice"}, env({}), kNoEnviron);
+  ASSERT_TRUE(cfg.ok());
+  auto streams = StreamsConfig::create(cfg->streams);
+  ASSERT_FALSE(streams.ok());
+  EXPECT_NE(std::string(streams.status().message()).find("processing.guarantee"),
+            std::string::npos);
+}
+
+TEST(ReadingTest, ParsesJsonAsPythonProducersWriteIt) {
+  auto r = parse_reading_json(
+      R"({"sensor_id": 3, "temperature": 21.5, "humidity": 40, "timestamp": 1764087601.123})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sensor_id, 3);
+  EXPECT_DOUBLE_EQ(r->temperature, 21.5);
+  EXPECT_DOUBLE_EQ(r->humidity, 40);
+  EXPECT_EQ(r->timestamp_ms, 1764087601123);
+  r = parse_reading_json(
+      R"({"sensor_id": 3, "temperature": 1, "humidity": 2, "timestamp": 5, "timestamp_ms": 7})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->timestamp_ms, 7);  // timestamp_ms wins
+  r = parse_reading_json(R"({"sensor_id": 3, "temperature": 1, "humidity": 2, "timestamp": 5})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->timestamp_ms, 5000);  // integer seconds
+}
+
+TEST(ReadingTest, MalformedReadingsSayWhatIsWrong) {
+  auto err = [](std::string_view bytes) {
+    auto r = parse_reading_json(bytes);
+    EXPECT_FALSE(r.ok()) << bytes;
+    return std::string(r.status().message());
+  };
+  EXPECT_NE(err("not json").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(err("[1,2]").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(err(R"({"temperature": 1, "humidity": 2, "timestamp": 5})").find("no sensor_id"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"sensor_id": "abc", "temperature": 1, "humidity": 2, "timestamp": 5})")
+                .find("sensor_id is not an integer"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"sensor_id": 1, "humidity": 2, "timestamp": 5})").find("no temperature"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"sensor_id": 1, "temperature": "x", "humidity": 2, "timestamp": 5})")
+                .find("temperature is not a number"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"sensor_id": 1, "temperature": 1, "humidity": 2})").find("no timestamp"),
+            std::string::npos);
+  EXPECT_NE(
+      err(R"({"sensor_id": 1, "temperature": 1, "humidity": 2, "timestamp": -1})").find("negative"),
+      std::string::npos);
+}
+
+TEST(ReadingTest, SerdeReadsJsonAndProtobufAndWritesJson) {
+  auto json_serde = reading_serde(InputFormat::kJson);
+  auto pb_serde = reading_serde(InputFormat::kProtobuf);
+  Reading r;
+  ASSERT_TRUE(pb_serde->deserialize("t", reading_protobuf(4, 30.25, 55.5, 1764087601005), r).ok());
+  EXPECT_EQ(r.sensor_id, 4);
+  EXPECT_EQ(r.timestamp_ms, 1764087601005);
+  std::string out;
+  pb_serde->serialize("repartition", r, out);
+  Reading back;
+  ASSERT_TRUE(json_serde->deserialize("t", out, back).ok()) << out;
+  EXPECT_EQ(back.sensor_id, 4);
+  EXPECT_DOUBLE_EQ(back.temperature, 30.25);
+  EXPECT_EQ(back.timestamp_ms, 1764087601005);
+  // The protobuf serde also reads its own JSON (the repartition topic).
+  ASSERT_TRUE(pb_serde->deserialize("t", out, back).ok());
+  EXPECT_FALSE(pb_serde->deserialize("t", std::string("\xff\xff\xff\xff\x0f", 5), back).ok());
+}
+
+TEST(StatsTest, AggregatesAndRoundTrips) {
+  SensorStats s;
+  s.add({1, 20.0, 40.0, 0});
+  s.add({1, 24.0, 50.0, 0});
+  s.add({1, 19.0, 45.0, 0});
+  EXPECT_EQ(s.count, 3);
+  EXPECT_DOUBLE_EQ(s.temperature.min, 19.0);
+  EXPECT_DOUBLE_EQ(s.temperature.max, 24.0);
+  EXPECT_DOUBLE_EQ(s.avg_temperature(), 21.0);
+  EXPECT_DOUBLE_EQ(s.avg_humidity(), 45.0);
+  auto serde = sensor_stats_serde();
+  std::string bytes;
+  serde->serialize("store", s, bytes);
+  SensorStats back;
+  ASSERT_TRUE(serde->deserialize("store", bytes, back).ok());
+  EXPECT_EQ(back.count, 3);
+  EXPECT_DOUBLE_EQ(back.temperature.sum, s.temperature.sum);
+  EXPECT_FALSE(serde->deserialize("store", "{}", back).ok());
+
+  EXPECT_EQ(stats_json("1", Window{60000, 120000}, s),
+            R"({"sensor_id":"1","window_start":60000,"window_end":120000,"count":3,)"
+            R"("temperature":{"min":19.0,"max":24.0,"avg":21.0},)"
+            R"("humidity":{"min":40.0,"max":50.0,"avg":45.0}})");
+}
+
+TEST(AlertTest, MetadataOrNulls) {
+  const std::string alert = alert_json("7", Window{0, 60000}, 29.5, 28.0, std::nullopt);
+  EXPECT_EQ(alert, R"({"sensor_id":"7","window_start":0,"window_end":60000,"avg_temperature":29.5,)"
+                   R"("threshold":28.0,"location":null,"owner":null})");
+  SensorMetadata m;
+  ASSERT_TRUE(sensor_metadata_serde()
+                  ->deserialize("t", R"({"location": "server-room", "owner": "bob"})", m)
+                  .ok());
+  auto j = json::parse(add_metadata(alert, m));
+  EXPECT_EQ(j["location"], "server-room");
+  EXPECT_EQ(j["owner"], "bob");
+  EXPECT_EQ(j["avg_temperature"], 29.5);
+  // Lenient metadata: garbage gives nulls rather than an error.
+  ASSERT_TRUE(sensor_metadata_serde()->deserialize("t", "garbage", m).ok());
+  EXPECT_FALSE(m.location.has_value());
+}
+
+// The real topology through the TopologyTestDriver: one task per sub-topology, so records go
+// through in the piped order.
+TEST(PipelineTopologyTest, WindowsLateRecordsDeadLettersAndAlerts) {
+  auto cfg = parse_pipeline_config({"--alert-threshold", "25"}, env({}), kNoEnviron);
+  ASSERT_TRUE(cfg.ok());
+  int alerts = 0;
+  TopologyHooks hooks;
+  hooks.on_alert = [&] { ++alerts; };
+  auto topology = build_pipeline_topology(*cfg, hooks);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  TopologyTestDriverOptions options;
+  options.application_id = "sensor-pipeline";
+  options.deserialization_exception_handler =
+      error_handlers::deserialization_dead_letter_queue("sensor-data-dlq");
+  TopologyTestDriver driver(std::move(*topology), options);
+
+  auto pipe = [&](std::optional<std::string> key, const std::string& value, TimestampMs ts) {
+    ASSERT_TRUE(driver.pipe_raw_record("sensor-data", key, value, ts).ok());
+  };
+  ASSERT_TRUE(driver
+                  .pipe_raw_record("sensor-metadata", std::string("1"),
+                                   std::string(R"({"location": "lab", "owner": "ann"})"), 0)
+                  .ok());
+  const int64_t base = 1764087600000;  // a minute boundary
+  pipe(std::nullopt, reading_json(1, 26.0, 40.0, base + 1000), 0);
+  pipe(std::nullopt, reading_json(1, 28.0, 42.0, base + 2000), 0);
+  pipe(std::nullopt, reading_json(2, 20.0, 50.0, base + 3000), 0);
+  pipe(std::nullopt, "not json", 0);                                 // -> DLQ
+  pipe(std::nullopt, reading_json(2, 22.0, 52.0, base + 65000), 0);  // next window
+  pipe(std::nullopt, reading_json(1, 30.0, 30.0, base + 71000),
+       0);                                                          // closes [0, 60 s) (grace 10 s)
+  pipe(std::nullopt, reading_json(2, 99.0, 99.0, base + 5000), 0);  // late: dropped, counted
+
+  std::vector<json> stats;
+  while (auto r = driver.read_output("sensor-stats")) stats.push_back(json::parse(*r->value));
+  ASSERT_EQ(stats.size(), 2u);  // the two sensors' first windows, once each
+  std::map<std::string, json> by_sensor;
+  for (auto& s : stats) by_sensor[s["sensor_id"]] = s;
+  EXPECT_EQ(by_sensor["1"]["count"], 2);
+  EXPECT_EQ(by_sensor["1"]["window_start"], base);
+  EXPECT_EQ(by_sensor["1"]["window_end"], base + 60000);
+  EXPECT_DOUBLE_EQ(by_sensor["1"]["temperature"]["avg"].get<double>(), 27.0);
+  EXPECT_DOUBLE_EQ(by_sensor["1"]["temperature"]["min"].get<double>(), 26.0);
+  EXPECT_DOUBLE_EQ(by_sensor["1"]["humidity"]["max"].get<double>(), 42.0);
+  EXPECT_EQ(by_sensor["2"]["count"], 1);  // the late 99.0 never counted
+
+  auto alert = driver.read_output("sensor-alerts");
+  ASSERT_TRUE(alert.has_value());
+  EXPECT_EQ(alert->key, "1");
+  auto a = json::parse(*alert->value);
+  EXPECT_EQ(a["location"], "lab");
+  EXPECT_EQ(a["owner"], "ann");
+  EXPECT_DOUBLE_EQ(a["avg_temperature"].get<double>(), 27.0);
+  EXPECT_FALSE(driver.read_output("sensor-alerts").has_value());
+  EXPECT_EQ(alerts, 1);
+
+  auto dlq = driver.read_output("sensor-data-dlq");
+  ASSERT_TRUE(dlq.has_value());
+  EXPECT_EQ(dlq->value, "not json");
+  EXPECT_EQ(driver.metrics().late_records_dropped, 1);
+  EXPECT_EQ(driver.metrics().dead_letter_records, 1);
+}
+
+}  // namespace
+}  // namespace sluice::examples::sensor

@@ -1,0 +1,180 @@
+// Helpers for the sensor pipeline's integration tests: run a command, hex, Java's murmur2
+// partitioner, read a topic back with Python's confluent_kafka, and a child process that is
+// always stopped and reaped.
+#pragma once
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "test_support.h"
+
+namespace sluice::examples::sensor {
+
+inline std::string run(const std::string& command) {
+  std::string out;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  if (!pipe) return out;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), pipe.get())) > 0) out.append(buf.data(), n);
+  return out;
+}
+
+inline std::string hex(std::string_view bytes) {
+  std::string out;
+  for (unsigned char c : bytes) out += fmt::format("{:02x}", c);
+  return out;
+}
+
+// Java's org.apache.kafka.common.utils.Utils.murmur2.
+inline int32_t murmur2(std::string_view data) {
+  const uint32_t seed = 0x9747b28c, m = 0x5bd1e995;
+  const int r = 24;
+  const size_t length = data.size();
+  uint32_t h = seed ^ static_cast<uint32_t>(length);
+  const size_t length4 = length / 4;
+  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(data[i])); };
+  for (size_t i = 0; i < length4; ++i) {
+    const size_t i4 = i * 4;
+    uint32_t k = byte(i4) | (byte(i4 + 1) << 8) | (byte(i4 + 2) << 16) | (byte(i4 + 3) << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (length % 4) {
+    case 3:
+      h ^= byte((length & ~size_t{3}) + 2) << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= byte((length & ~size_t{3}) + 1) << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= byte(length & ~size_t{3});
+      h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return static_cast<int32_t>(h);
+}
+
+inline int32_t java_partition(std::string_view key, int32_t partitions) {
+  return static_cast<int32_t>((static_cast<uint32_t>(murmur2(key)) & 0x7fffffffu) %
+                              static_cast<uint32_t>(partitions));
+}
+
+inline std::string unhex(const std::string& h) {
+  std::string out;
+  for (size_t i = 0; i + 1 < h.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(h.substr(i, 2), nullptr, 16)));
+  }
+  return out;
+}
+
+struct ReadRecord {
+  int partition;
+  std::map<std::string, std::string> headers_hex;
+  int64_t timestamp;
+  std::optional<std::string> key_hex;
+  std::string value_hex;
+};
+
+// Up to `expected` records of `topic` (fewer when `timeout_s` passes first).
+inline std::vector<ReadRecord> read_topic(const std::string& topic, size_t expected,
+                                          int timeout_s = 90) {
+  const std::string out =
+      run(fmt::format("/usr/bin/python3 {}/read_topic.py {} {} {} {}", SLUICE_TEST_SCRIPTS_DIR,
+                      testing::bootstrap_servers(), topic, expected, timeout_s));
+  std::vector<ReadRecord> records;
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line);
+    ReadRecord r;
+    r.partition = j["partition"];
+    r.timestamp = j["timestamp"];
+    if (!j["key"].is_null()) r.key_hex = j["key"].get<std::string>();
+    r.value_hex = j["value"].is_null() ? "" : j["value"].get<std::string>();
+    for (auto& [k, v] : j["headers"].items()) {
+      if (!v.is_null()) r.headers_hex[k] = v.get<std::string>();
+    }
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+// A child process (argv[0] found on PATH or a path), stdout+stderr to `log_file`. stop()
+// sends SIGTERM and returns the exit status; the destructor kills what is left.
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> argv, const std::string& log_file) {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      FILE* out = std::freopen(log_file.c_str(), "w", stdout);
+      (void)out;
+      ::dup2(STDOUT_FILENO, STDERR_FILENO);
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execvp(args[0], args.data());
+      ::_exit(127);
+    }
+  }
+  ~ChildProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exit_status_ = status;
+      pid_ = -1;
+      return false;
+    }
+    return true;
+  }
+  // SIGTERM, then waits up to `timeout` (SIGKILL after). The raw wait status.
+  int stop(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    if (pid_ <= 0) return exit_status_;
+    ::kill(pid_, SIGTERM);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        exit_status_ = status;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &exit_status_, 0);
+    pid_ = -1;
+    return exit_status_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int exit_status_ = -1;
+};
+
+}  // namespace sluice::examples::sensor
