@@ -7,6 +7,7 @@
 #include <set>
 
 #include "fmt/format.h"
+#include "sluice/core/log.h"
 
 namespace sluice::runtime_internal {
 
@@ -48,7 +49,8 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
 
 GlobalStateUpdater::~GlobalStateUpdater() {
   if (auto st = close(); !st.ok()) {
-    fmt::print(stderr, "sluice: closing the global state updater: {}\n", std::string(st.message()));
+    log::Logger("sluice.runtime")
+        .error("closing the global state updater: {}", std::string(st.message()));
   }
 }
 

@@ -12,6 +12,7 @@
 #include "global_state_updater.h"
 #include "runtime/kafka/admin.h"
 #include "sluice/core/copartitioning.h"
+#include "sluice/core/log.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
@@ -92,8 +93,8 @@ int32_t murmur2(std::string_view data) {
 class GlobalDeadLetterLog final : public RecordCollector {
  public:
   void send(const OutgoingRecord& record) override {
-    fmt::print(stderr, "sluice: global task: dropping a record for {} (no producer)\n",
-               record.topic);
+    log::Logger("sluice.runtime")
+        .warn("global task: dropping a record (no producer) {}", log::kv("topic", record.topic));
   }
   std::optional<int32_t> partitions_for(std::string_view) override { return std::nullopt; }
 };
@@ -170,7 +171,7 @@ struct KafkaStreams::Impl {
     while (!global_stop.load()) {
       absl::Status st = global->poll_once(std::chrono::milliseconds(100));
       if (st.ok()) continue;
-      fmt::print(stderr, "sluice: global thread failed: {}\n", std::string(st.message()));
+      log::Logger("sluice.runtime").error("global thread failed: {}", std::string(st.message()));
       std::vector<std::pair<StreamsState, StreamsState>> events;
       {
         std::lock_guard lk(mu);
@@ -187,7 +188,8 @@ struct KafkaStreams::Impl {
     if (global_thread.joinable()) global_thread.join();
     if (global) {
       if (auto st = global->close(); !st.ok()) {
-        fmt::print(stderr, "sluice: closing the global stores: {}\n", std::string(st.message()));
+        log::Logger("sluice.runtime")
+            .error("closing the global stores: {}", std::string(st.message()));
       }
       global.reset();
     }

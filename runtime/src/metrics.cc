@@ -104,9 +104,18 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
               static_cast<double>(t.task_migrations));
     b.counter("sluice_rebalances_total", "Assignments the thread's consumer received", tl,
               static_cast<double>(t.rebalances));
+    b.summary("sluice_process_latency_seconds",
+              "Time spent in process(), timed per batch; count is records processed", tl,
+              static_cast<uint64_t>(std::max<int64_t>(t.process_latency_records, 0)),
+              static_cast<double>(t.process_latency_total_ns) / 1e9);
+    b.gauge("sluice_process_latency_max_seconds",
+            "Largest per-record mean process() time of one batch so far", tl,
+            static_cast<double>(t.process_latency_max_ns) / 1e9);
     for (const auto& [tp, lag] : t.lag) {
-      b.gauge("sluice_consumer_lag",
-              "Records between the consumer position and the high watermark (-1 unknown)",
+      // Unknown lag (no position or high watermark yet) is left out rather than exported as
+      // -1: a sum over partitions (sum(sluice_consumer_lag)) must never go negative.
+      if (lag < 0) continue;
+      b.gauge("sluice_consumer_lag", "Records between the consumer position and the high watermark",
               with(tl, {{"topic", tp.topic}, {"partition", std::to_string(tp.partition.value())}}),
               static_cast<double>(lag));
     }
@@ -133,6 +142,12 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
                 static_cast<double>(task.punctuations));
       b.gauge("sluice_buffered_records", "Records waiting in the task's partition queues", kl,
               static_cast<double>(task.buffered_records));
+      for (const auto& [store, entries] : task.store_estimated_entries) {
+        if (entries < 0) continue;  // window/session stores: no cheap count
+        b.gauge("sluice_store_estimated_entries",
+                "Approximate entries in a key-value store (RocksDB estimate-num-keys)",
+                with(kl, {{"store", store}}), static_cast<double>(entries));
+      }
     }
   }
   return b.take();

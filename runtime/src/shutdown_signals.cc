@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "sluice/core/log.h"
 #include "sluice/runtime/kafka_streams.h"
 
 namespace sluice {
@@ -45,7 +46,8 @@ struct Registry {
     if (installed) return;
     int fds[2];
     if (pipe(fds) != 0) {
-      fmt::print(stderr, "sluice: cannot create the signal pipe; signals will not close streams\n");
+      log::Logger("sluice.runtime")
+          .error("cannot create the signal pipe; signals will not close streams");
       return;
     }
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
@@ -74,8 +76,9 @@ struct Registry {
         std::lock_guard lk(mu);
         targets.assign(instances.begin(), instances.end());
       }
-      fmt::print(stderr, "sluice: signal {} received; closing {} KafkaStreams instance(s)\n",
-                 static_cast<int>(b), targets.size());
+      log::Logger("sluice.runtime")
+          .info("signal received; closing KafkaStreams instances {} {}",
+                log::kv("signal", static_cast<int>(b)), log::kv("instances", targets.size()));
       std::vector<std::thread> closers;
       for (auto [streams, grace] : targets) {
         closers.emplace_back([this, streams, grace] {

@@ -5,6 +5,7 @@
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 #include "sluice/state/checkpoint.h"
+#include "sluice/state/key_value_store.h"
 #include "stream_thread.h"
 
 namespace sluice::runtime_internal {
@@ -14,7 +15,7 @@ constexpr size_t kRestoreBatch = 1000;
 }
 
 StreamTask::StreamTask(StreamThread& thread, TaskId id, std::vector<TopicPartition> partitions)
-    : thread_(thread), id_(id) {
+    : thread_(thread), id_(id), id_str_(id.to_string()) {
   for (auto& tp : partitions) queues_.emplace_back().tp = std::move(tp);
 }
 
@@ -86,8 +87,8 @@ absl::Status StreamTask::create() {
         std::error_code ec;
         std::filesystem::remove_all(
             state::rocksdb_store_dir(state_dir(), application_id(), id_, slot.name), ec);
-        fmt::print(stderr, "sluice: task {}: store {} was not closed cleanly; wiped for restore\n",
-                   id_.to_string(), slot.name);
+        thread_.logger().warn("store {} was not closed cleanly; wiped for restore",
+                              sluice::log::kv("store", slot.name));
       }
     }
   }
@@ -112,6 +113,7 @@ absl::Status StreamTask::create() {
 }
 
 absl::Status StreamTask::restore(kafka::Consumer& consumer, const std::atomic<bool>& stop) {
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   for (auto& slot : stores_) {
     if (slot.changelog.empty()) continue;
     if (auto st = restore_store(slot, consumer, stop); !st.ok()) return st;
@@ -138,8 +140,10 @@ absl::Status StreamTask::restore_store(StoreSlot& slot, kafka::Consumer& consume
   const int64_t from = start ? std::max(start->value(), low) : low;
   if (from >= high) return absl::OkStatus();
   restore_total_.fetch_add(high - from);
-  fmt::print(stderr, "sluice: task {}: restoring store {} from {}-{} offsets [{}, {})\n",
-             id_.to_string(), slot.name, slot.changelog, partition, from, high);
+  thread_.logger().info("restoring store {} {} {} {} {}", sluice::log::kv("store", slot.name),
+                        sluice::log::kv("changelog", slot.changelog),
+                        sluice::log::kv("partition", partition), sluice::log::kv("from", from),
+                        sluice::log::kv("to", high));
   kafka::OffsetMap assignment;
   assignment[TopicPartition{slot.changelog, Partition(partition)}] = Offset(from);
   if (auto st = consumer.assign(assignment); !st.ok()) return st;
@@ -188,8 +192,8 @@ absl::Status StreamTask::restore_store(StoreSlot& slot, kafka::Consumer& consume
   }
   if (auto st = apply(); !st.ok()) return st;
   if (auto st = consumer.assign({}); !st.ok()) return st;
-  fmt::print(stderr, "sluice: task {}: restored {} records into store {}\n", id_.to_string(),
-             restored, slot.name);
+  thread_.logger().info("restored store {} {}", sluice::log::kv("store", slot.name),
+                        sluice::log::kv("records", restored));
   return absl::OkStatus();
 }
 
@@ -201,6 +205,8 @@ PartitionQueue* StreamTask::queue_for(std::string_view topic, int32_t partition)
 }
 
 absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
+  // Per batch, not per record; id_str_ fits the small-string buffer, so no allocation.
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   const int64_t max_idle = thread_.context().config->max_task_idle_ms();
   int done = 0;
   while (done < max_records) {
@@ -260,6 +266,7 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now)
   }
   const int64_t elapsed = now - last_record_wall_;
   if (elapsed < idle_ms) return false;
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   const TimestampMs target = last_record_stream_time_ + elapsed;
   if (target <= topology_->stream_time()) return false;
   if (auto st = topology_->advance_stream_time(target); !st.ok()) return st;
@@ -267,6 +274,7 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now)
 }
 
 absl::Status StreamTask::punctuate_wall_clock(TimestampMs now) {
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   return topology_->punctuate_wall_clock(now);
 }
 
@@ -294,10 +302,12 @@ void StreamTask::on_changelog_delivered(std::string_view topic, int64_t offset) 
 }
 
 absl::Status StreamTask::flush_stores() {
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   return topology_->flush_stores([](StateStore& s) { return s.flush(); });
 }
 
 absl::Status StreamTask::commit_stores() {
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   for (auto& slot : stores_) {
     std::optional<Offset> offset;
     if (slot.last_changelog_offset) offset = Offset(*slot.last_changelog_offset + 1);
@@ -319,6 +329,7 @@ void StreamTask::drop_buffers() {
 
 void StreamTask::close_stores(bool clean) {
   if (!topology_) return;
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   std::map<TopicPartition, Offset> checkpoint;
   for (auto& slot : stores_) {
     StateStore* outer = slot.store;
@@ -330,15 +341,15 @@ void StreamTask::close_stores(bool clean) {
       }
     }
     if (auto st = outer->close(); !st.ok()) {
-      fmt::print(stderr, "sluice: task {}: closing store {} failed: {}\n", id_.to_string(),
-                 slot.name, std::string(st.message()));
+      thread_.logger().error("closing store {} failed: {}", sluice::log::kv("store", slot.name),
+                             std::string(st.message()));
     }
   }
   const auto dir = state::task_dir(state_dir(), application_id(), id_);
   if (clean && !checkpoint.empty() && std::filesystem::exists(dir)) {
     if (auto st = state::OffsetCheckpoint::for_task_dir(dir).write(checkpoint); !st.ok()) {
-      fmt::print(stderr, "sluice: task {}: writing checkpoint failed: {}\n", id_.to_string(),
-                 std::string(st.message()));
+      thread_.logger().error("writing checkpoint {} failed: {}",
+                             sluice::log::kv("dir", dir.string()), std::string(st.message()));
     }
   }
   if (clean && has_unbuffered_eos_stores_) {
@@ -393,6 +404,17 @@ TaskMetricsSnapshot StreamTask::snapshot() const {
     s.stream_time = topology_->stream_time();
   }
   for (const auto& q : queues_) s.buffered_records += static_cast<int64_t>(q.records.size());
+  // Store sizes: key-value stores report approximate_num_entries (RocksDB's
+  // estimate-num-keys, exact for in-memory stores); window/session stores have no cheap count.
+  for (const auto& slot : stores_) {
+    int64_t entries = -1;
+    if (!closed_ && slot.store != nullptr && slot.store->is_open()) {
+      if (auto* kv = dynamic_cast<state::KeyValueBytesStore*>(slot.store)) {
+        if (auto n = kv->approximate_num_entries(); n.ok()) entries = static_cast<int64_t>(*n);
+      }
+    }
+    s.store_estimated_entries[slot.name] = entries;
+  }
   s.restoring = !restored_;
   s.restored_records = restored_records_.load();
   s.restore_total_records = restore_total_.load();

@@ -62,6 +62,8 @@ void StreamThread::publish_phase() {
 }
 
 void StreamThread::run() {
+  // Every log line of this thread (and of librdkafka callbacks it runs) names it.
+  log::ScopedLogContext context(log::ScopedLogContext::Thread{name_});
   absl::Status st = run_loop();
   {
     std::lock_guard lk(tasks_mu_);
@@ -74,7 +76,7 @@ void StreamThread::run() {
     destroy_clients();
   }
   if (!st.ok()) {
-    fmt::print(stderr, "sluice: {} failed: {}\n", name_, std::string(st.message()));
+    logger_.error("stream thread failed: {}", std::string(st.message()));
     set_phase(Phase::kFailed, st);
   } else {
     set_phase(Phase::kStopped);
@@ -152,8 +154,7 @@ void StreamThread::destroy_clients() {
   closing_ = true;
   if (consumer_) {
     if (auto st = consumer_->close(); !st.ok()) {
-      fmt::print(stderr, "sluice: {}: closing the consumer: {}\n", name_,
-                 std::string(st.message()));
+      logger_.warn("closing the consumer: {}", std::string(st.message()));
     }
     consumer_.reset();
   }
@@ -203,7 +204,7 @@ absl::Status StreamThread::run_loop() {
   std::lock_guard lk(tasks_mu_);
   absl::Status st = commit();
   if (!st.ok()) {
-    fmt::print(stderr, "sluice: {}: final commit failed: {}\n", name_, std::string(st.message()));
+    logger_.error("final commit failed: {}", std::string(st.message()));
     if (producer_ && in_transaction_) (void)producer_->abort_transaction(10s);
     in_transaction_ = false;
     close_all_tasks(false);
@@ -253,7 +254,8 @@ absl::Status StreamThread::restore_pending() {
     }
   }
   int64_t restored = 0;
-  for (const auto& [id, task] : tasks_) restored += task->snapshot().restored_records;
+  // Not snapshot(): that also asks every store for its size, too much for each loop turn.
+  for (const auto& [id, task] : tasks_) restored += task->restored_records();
   restored_records_.store(restored);
   return absl::OkStatus();
 }
@@ -273,11 +275,22 @@ absl::Status StreamThread::process_tasks() {
     for (const auto& q : task->queues()) has |= !q.records.empty();
     if (has) {
       if (auto st = ensure_transaction(); !st.ok()) return st;
+      // One clock pair per batch, not per record: the mean per record is what is exported.
+      const auto started = std::chrono::steady_clock::now();
       auto n = task->process(kProcessBatch, now);
       if (!n.ok()) return n.status();
       if (*n > 0) {
+        const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count();
         processed_since_commit_ = true;
         records_processed_.fetch_add(*n, std::memory_order_relaxed);
+        process_latency_total_ns_.fetch_add(ns, std::memory_order_relaxed);
+        process_latency_records_.fetch_add(*n, std::memory_order_relaxed);
+        const int64_t per_record = ns / *n;
+        if (per_record > process_latency_max_ns_.load(std::memory_order_relaxed)) {
+          process_latency_max_ns_.store(per_record, std::memory_order_relaxed);
+        }
       }
     } else if (context_.config->idle_wall_clock_advance_ms() >= 0) {
       // Stream-time punctuators that produce open the transaction through send().
@@ -364,8 +377,7 @@ absl::Status StreamThread::commit() {
 }
 
 absl::Status StreamThread::migrate_tasks(const absl::Status& cause) {
-  fmt::print(stderr, "sluice: {}: {}; closing tasks dirty and rejoining the group\n", name_,
-             std::string(cause.message()));
+  logger_.warn("{}; closing tasks dirty and rejoining the group", std::string(cause.message()));
   migrations_.fetch_add(1);
   if (producer_ && in_transaction_ && !kafka::is_fatal(cause)) {
     if (producer_->abort_transaction(kClientTimeout).ok()) aborts_.fetch_add(1);
@@ -425,8 +437,7 @@ void StreamThread::on_partitions_revoked(const std::vector<TopicPartition>&) {
   // EAGER: everything is revoked. Commit what was processed so the next owner starts there.
   absl::Status st = commit();
   if (!st.ok()) {
-    fmt::print(stderr, "sluice: {}: commit on revocation failed: {}\n", name_,
-               std::string(st.message()));
+    logger_.error("commit on revocation failed: {}", std::string(st.message()));
     if (rebalance_error_.ok()) rebalance_error_ = st;
     if (producer_ && in_transaction_ && !kafka::is_fatal(st)) {
       (void)producer_->abort_transaction(kClientTimeout);
@@ -506,6 +517,9 @@ ThreadMetricsSnapshot StreamThread::metrics() const {
   s.commits = commits_.load();
   s.commit_latency_total_ms = commit_latency_total_ms_.load();
   s.commit_latency_max_ms = commit_latency_max_ms_.load();
+  s.process_latency_total_ns = process_latency_total_ns_.load(std::memory_order_relaxed);
+  s.process_latency_records = process_latency_records_.load(std::memory_order_relaxed);
+  s.process_latency_max_ns = process_latency_max_ns_.load(std::memory_order_relaxed);
   s.aborts = aborts_.load();
   s.task_migrations = migrations_.load();
   s.rebalances = rebalances_.load();

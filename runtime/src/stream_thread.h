@@ -22,6 +22,7 @@
 #include "runtime/kafka/producer.h"
 #include "runtime_stores.h"
 #include "sluice/core/error_handlers.h"
+#include "sluice/core/log.h"
 #include "sluice/core/streams_config.h"
 #include "sluice/core/task_topology.h"
 #include "sluice/core/topology.h"
@@ -123,6 +124,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   std::deque<PartitionQueue>& queues() { return queues_; }
   TaskTopology* topology() const { return topology_.get(); }
   TaskMetricsSnapshot snapshot() const;
+  int64_t restored_records() const { return restored_records_.load(); }
   // Delivery report of a changelog record of this task.
   void on_changelog_delivered(std::string_view topic, int64_t offset);
 
@@ -148,6 +150,8 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
 
   StreamThread& thread_;
   TaskId id_;
+  // id_.to_string(), kept so setting the log context per batch does not format or allocate.
+  std::string id_str_;
   std::deque<PartitionQueue> queues_;
   std::unique_ptr<TaskTopology> topology_;
   std::vector<StoreSlot> stores_;
@@ -201,6 +205,7 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   void on_partitions_lost(const std::vector<TopicPartition>& partitions) override;
 
   const InstanceContext& context() const { return context_; }
+  const log::Logger& logger() const { return logger_; }
   state::CacheBudget& cache_budget() { return cache_budget_; }
   // While tasks are closed dirty: records their caches or punctuators emit are dropped.
   void set_suppress_output(bool suppress) { suppress_output_ = suppress; }
@@ -230,6 +235,7 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   const InstanceContext& context_;
   const int32_t index_;
   const std::string name_;
+  log::Logger logger_{"sluice.runtime"};
   PhaseListener listener_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
@@ -258,6 +264,10 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> commit_latency_total_ms_{0};
   std::atomic<int64_t> commit_latency_max_ms_{0};
+  // Process latency, timed around each task's batch (see ThreadMetricsSnapshot).
+  std::atomic<int64_t> process_latency_total_ns_{0};
+  std::atomic<int64_t> process_latency_records_{0};
+  std::atomic<int64_t> process_latency_max_ns_{0};
   std::atomic<int64_t> aborts_{0};
   std::atomic<int64_t> migrations_{0};
   std::atomic<int64_t> rebalances_{0};

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include "sluice/core/log.h"
 #include "sluice/state/caching.h"
 
 namespace sluice {
@@ -72,7 +73,8 @@ TopologyTestDriver::~TopologyTestDriver() {
       StateStore* store = t->store(name);
       if (store->is_open()) {
         if (auto st = store->close(); !st.ok()) {
-          fmt::print(stderr, "sluice: closing store {} failed: {}\n", name,
+          log::Logger("sluice.runtime")
+              .error("closing store {} failed: {}", log::kv("store", name),
                      std::string(st.message()));
         }
       }

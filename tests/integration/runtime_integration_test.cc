@@ -2,10 +2,12 @@
 // guarantees, restoration after deleting local state, a clean restart that restores nothing,
 // interactive queries, and the co-partitioning check at start-up.
 #include <chrono>
+#include <sstream>
 #include <string>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "prometheus/text_serializer.h"
 #include "runtime_test_util.h"
 #include "sluice/sluice.h"
 
@@ -85,6 +87,37 @@ void run_word_count(std::string_view guarantee, bool exact, bool caching = false
   ASSERT_EQ(metrics.threads.size(), 1u);
   EXPECT_GT(metrics.threads[0].commits, 0);
   EXPECT_GE(metrics.threads[0].records_processed, 3000);
+  // Process latency is timed per batch over every processed record; store sizes come from
+  // the stores (RocksDB's estimate), lag is never negative.
+  const ThreadMetricsSnapshot& thread = metrics.threads[0];
+  EXPECT_EQ(thread.process_latency_records, thread.records_processed);
+  EXPECT_GT(thread.process_latency_total_ns, 0);
+  EXPECT_GT(thread.process_latency_max_ns, 0);
+  EXPECT_LE(thread.process_latency_max_ns, thread.process_latency_total_ns);
+  int64_t store_entries = 0;
+  int tasks_with_counts = 0;
+  for (const auto& task : thread.tasks) {
+    auto it = task.store_estimated_entries.find("counts");
+    if (it == task.store_estimated_entries.end()) continue;
+    ++tasks_with_counts;
+    EXPECT_GE(it->second, 0) << task.task_id.to_string();
+    store_entries += it->second;
+  }
+  EXPECT_EQ(tasks_with_counts, 3);  // sub-topology 1 (after the repartition), 3 partitions
+  EXPECT_GT(store_entries, 0);
+  for (const auto& [tp, lag] : thread.lag) EXPECT_GE(lag, -1) << tp.topic;
+  const std::string text = prometheus::TextSerializer().Serialize(
+      streams_metric_families(metrics, run.app, streams.instance_id()));
+  EXPECT_THAT(text, HasSubstr("sluice_process_latency_seconds_count{"));
+  EXPECT_THAT(text, HasSubstr("sluice_process_latency_max_seconds{"));
+  EXPECT_THAT(text, HasSubstr("sluice_store_estimated_entries{"));
+  EXPECT_THAT(text, HasSubstr(R"(store="counts")"));
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("sluice_consumer_lag{", 0) == 0) {
+      EXPECT_EQ(line.find("} -"), std::string::npos) << line;
+    }
+  }
 
   ASSERT_TRUE(streams.close(30s).ok());
   EXPECT_EQ(streams.state(), StreamsState::kNotRunning);
@@ -130,8 +163,21 @@ TEST(KafkaStreamsIntegration, RestorationAfterDeletingLocalState) {
     ASSERT_TRUE(streams->cleanup().ok());
   }
   {
+    // The restore log lines carry the stream thread and the task that restores.
+    auto previous_sink = log::default_sink();
+    auto capture = std::make_shared<log::CapturingSink>();
+    log::set_default_sink(capture);
     auto streams = start_word_count(run, "exactly_once_v2");
-    ASSERT_TRUE(streams->wait_until_running(60s));
+    const bool running = streams->wait_until_running(60s);
+    log::set_default_sink(previous_sink);
+    ASSERT_TRUE(running);
+    const auto restoring = capture->find("restoring store");
+    ASSERT_FALSE(restoring.empty());
+    for (const auto& e : restoring) {
+      EXPECT_EQ(e.thread, run.app + "-StreamThread-0") << e.line;  // threads count from 0
+      EXPECT_THAT(e.task, ::testing::StartsWith("1_")) << e.line;
+      EXPECT_THAT(e.message, HasSubstr("store=counts")) << e.line;
+    }
     // Every distinct word's count was in the changelog (caching off: one record per update,
     // compaction may have removed some).
     EXPECT_GE(restored_records(*streams), static_cast<int64_t>(first.size()));

@@ -27,7 +27,11 @@ StreamsMetricsSnapshot sample_snapshot() {
   t.commit_latency_max_ms = 10;
   t.aborts = 1;
   t.rebalances = 2;
+  t.process_latency_total_ns = 2'000'000'000;
+  t.process_latency_records = 40;
+  t.process_latency_max_ns = 500'000'000;
   t.lag[TopicPartition{"sensor-data", Partition(3)}] = 17;
+  t.lag[TopicPartition{"sensor-data", Partition(4)}] = -1;  // unknown: not exported
   TaskMetricsSnapshot task;
   task.task_id = TaskId{0, Partition(3)};
   task.records_processed = 40;
@@ -37,6 +41,8 @@ StreamsMetricsSnapshot sample_snapshot() {
   task.restored_records = 100;
   task.restore_total_records = 150;
   task.restoring = true;
+  task.store_estimated_entries["counts"] = 12;
+  task.store_estimated_entries["windows"] = -1;  // no size: not exported
   t.tasks.push_back(task);
   s.threads.push_back(t);
   return s;
@@ -90,12 +96,22 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
            "sluice_restored_records_total{" + task + "} 100",
            "sluice_restore_total_records{" + task + "} 150",
            "sluice_task_restoring{" + task + "} 1",
+           "sluice_process_latency_seconds_count{" + thread + "} 40",
+           "sluice_process_latency_seconds_sum{" + thread + "} 2",
+           "sluice_process_latency_max_seconds{" + thread + "} 0.5",
+           "sluice_store_estimated_entries{" + task + R"(,store="counts"} 12)",
+           "# TYPE sluice_process_latency_seconds summary",
+           "# TYPE sluice_store_estimated_entries gauge",
            "# TYPE sluice_records_processed_total counter",
            "# TYPE sluice_consumer_lag gauge",
            "# TYPE sluice_commit_latency_seconds summary",
        }) {
     EXPECT_NE(text.find(expected + "\n"), std::string::npos) << expected << "\n---\n" << text;
   }
+  // Unknown lag and store sizes are absent, never negative values.
+  EXPECT_EQ(text.find(R"(partition="4")"), std::string::npos) << text;
+  EXPECT_EQ(text.find(R"(store="windows")"), std::string::npos) << text;
+  EXPECT_EQ(text.find("} -"), std::string::npos) << text;
 }
 
 TEST(MetricsTest, SourcesMergeIntoOneFamilyAndApplicationMetricsAppend) {

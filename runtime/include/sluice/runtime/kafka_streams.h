@@ -71,6 +71,9 @@ struct TaskMetricsSnapshot {
   int64_t restore_total_records = 0;
   // Stream time (largest timestamp seen), -1 before the first record.
   TimestampMs stream_time = -1;
+  // Approximate size of each of the task's stores (name -> entries): RocksDB's
+  // "rocksdb.estimate-num-keys", exact counts for in-memory stores; -1 when unknown.
+  std::map<std::string, int64_t> store_estimated_entries;
 };
 
 struct ThreadMetricsSnapshot {
@@ -81,13 +84,20 @@ struct ThreadMetricsSnapshot {
   int64_t commits = 0;
   int64_t commit_latency_total_ms = 0;
   int64_t commit_latency_max_ms = 0;
+  // Process latency, timed per poll batch (one clock pair per batch, not per record):
+  // `process_latency_total_ns / process_latency_records` is the mean time per record;
+  // `process_latency_max_ns` is the largest per-record mean of one batch.
+  int64_t process_latency_total_ns = 0;
+  int64_t process_latency_records = 0;
+  int64_t process_latency_max_ns = 0;
   // Transactions aborted (exactly_once_v2), and rejoins after fencing or task migration.
   int64_t aborts = 0;
   int64_t task_migrations = 0;
   // Rebalances this thread's consumer took part in (assignments received).
   int64_t rebalances = 0;
   int64_t restored_records = 0;
-  // Consumer lag per assigned input partition: high watermark - position (-1 when unknown).
+  // Consumer lag per assigned input partition: high watermark - position, never negative
+  // (-1 when unknown).
   std::map<TopicPartition, int64_t> lag;
   std::vector<TaskMetricsSnapshot> tasks;
 };

@@ -19,7 +19,9 @@
 //   sluice_transaction_aborts_total{thread}             counter
 //   sluice_task_migrations_total{thread}                counter
 //   sluice_rebalances_total{thread}                     counter
-//   sluice_consumer_lag{thread,topic,partition}         gauge (records; -1 unknown)
+//   sluice_process_latency_seconds{thread}              summary (_sum, _count = records)
+//   sluice_process_latency_max_seconds{thread}          gauge
+//   sluice_consumer_lag{thread,topic,partition}         gauge (records; absent while unknown)
 //   sluice_restored_records_total{thread,task}          counter
 //   sluice_restore_total_records{thread,task}           gauge
 //   sluice_task_restoring{thread,task}                  gauge 0/1
@@ -28,8 +30,9 @@
 //   sluice_dead_letter_records_total{thread,task}       counter
 //   sluice_punctuations_total{thread,task}              counter
 //   sluice_buffered_records{thread,task}                gauge
-// Limitations: process latency and store sizes are not in the runtime's snapshot yet, so
-// they are not exported (see docs/ARCHITECTURE.md, Observability).
+//   sluice_store_estimated_entries{thread,task,store}   gauge (key-value stores only)
+// Limitations: window and session stores report no size (no cheap count); process latency is
+// timed per batch, so its max is a per-batch mean, not the slowest single record.
 #pragma once
 
 #include <functional>
