@@ -133,7 +133,7 @@ def scrape(url):
         except ValueError:
             continue
         if name == "sluice_consumer_lag" and val < 0:
-            val = 0  # a position ahead of a a lag of -1 (unknown) right after start-up
+            val = 0  # defensive: the runtime exports no series for an unknown lag
         sums[name] += val
         if name == "sluice_streams_state" and val == 1:
             s = re.search(r'state="([^"]*)"', labels)
