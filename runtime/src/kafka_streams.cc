@@ -599,20 +599,23 @@ absl::StatusOr<std::optional<std::string>> KafkaStreams::query_get(std::string_v
   return result;
 }
 
-absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_range(std::string_view store,
-                                                                  std::string_view from,
-                                                                  std::string_view to) const {
-  if (auto st = queryable(state()); !st.ok()) return st;
+namespace {
+
+// Every entry of the key-value store `store` in this instance's tasks, from the iterator
+// `open(store)` makes, sorted by key (query_range and query_all).
+template <typename Open>
+absl::StatusOr<std::vector<StoreEntry>> scan_local_key_value_stores(
+    const std::vector<std::unique_ptr<StreamThread>>& threads, std::string_view store, Open open) {
   bool found_store = false;
   absl::Status status;
   std::vector<StoreEntry> out;
-  for (const auto& t : impl_->threads) {
+  for (const auto& t : threads) {
     t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
       for (auto* task : tasks) {
         auto* kv = dynamic_cast<state::KeyValueBytesStore*>(task->topology()->store(store));
         if (kv == nullptr) continue;
         found_store = true;
-        auto it = kv->range(from, to);
+        auto it = open(*kv);
         for (; it->valid(); it->next()) {
           out.push_back(StoreEntry{std::string(it->key()), std::string(it->value())});
         }
@@ -630,33 +633,20 @@ absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_range(std::string_vi
   return out;
 }
 
+}  // namespace
+
+absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_range(std::string_view store,
+                                                                  std::string_view from,
+                                                                  std::string_view to) const {
+  if (auto st = queryable(state()); !st.ok()) return st;
+  return scan_local_key_value_stores(
+      impl_->threads, store, [&](state::KeyValueBytesStore& kv) { return kv.range(from, to); });
+}
+
 absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_all(std::string_view store) const {
   if (auto st = queryable(state()); !st.ok()) return st;
-  bool found_store = false;
-  absl::Status status;
-  std::vector<StoreEntry> out;
-  for (const auto& t : impl_->threads) {
-    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
-      for (auto* task : tasks) {
-        auto* kv = dynamic_cast<state::KeyValueBytesStore*>(task->topology()->store(store));
-        if (kv == nullptr) continue;
-        found_store = true;
-        auto it = kv->all();
-        for (; it->valid(); it->next()) {
-          out.push_back(StoreEntry{std::string(it->key()), std::string(it->value())});
-        }
-        if (status.ok()) status = it->status();
-      }
-    });
-  }
-  if (!found_store) {
-    return absl::NotFoundError(
-        fmt::format("interactive query: no local task has a key-value store named {}", store));
-  }
-  if (!status.ok()) return status;
-  std::sort(out.begin(), out.end(),
-            [](const StoreEntry& a, const StoreEntry& b) { return a.key < b.key; });
-  return out;
+  return scan_local_key_value_stores(impl_->threads, store,
+                                     [](state::KeyValueBytesStore& kv) { return kv.all(); });
 }
 
 absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch(
