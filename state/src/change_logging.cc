@@ -113,6 +113,14 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
 class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
  public:
   using LoggingBase::LoggingBase;
+  absl::Status init(StateStoreContext& context) override {
+    // Once: the runtime's exactly-once write buffer goes between us and the bytes store.
+    if (!wrapped_) {
+      inner_ = context.wrap_logged_window_store(std::move(inner_));
+      wrapped_ = true;
+    }
+    return LoggingBase::init(context);
+  }
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs start) override {
     if (absl::Status s = inner_->put(key, value, start); !s.ok()) return s;
@@ -141,11 +149,19 @@ class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
 
  private:
   int32_t seq_ = 0;
+  bool wrapped_ = false;
 };
 
 class ChangeLoggingSessionStore final : public LoggingBase<SessionBytesStore> {
  public:
   using LoggingBase::LoggingBase;
+  absl::Status init(StateStoreContext& context) override {
+    if (!wrapped_) {
+      inner_ = context.wrap_logged_session_store(std::move(inner_));
+      wrapped_ = true;
+    }
+    return LoggingBase::init(context);
+  }
   absl::Status put(std::string_view key, Window session, std::string_view value) override {
     if (absl::Status s = inner_->put(key, session, value); !s.ok()) return s;
     schema::session_key(key, session, scratch_);
@@ -167,6 +183,9 @@ class ChangeLoggingSessionStore final : public LoggingBase<SessionBytesStore> {
   WindowedIteratorPtr fetch(std::string_view key) override { return inner_->fetch(key); }
   const SessionStoreOptions& options() const override { return inner_->options(); }
   TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
+
+ private:
+  bool wrapped_ = false;
 };
 
 }  // namespace

@@ -182,7 +182,7 @@ class InMemorySegments final : public Segments {
     return absl::OkStatus();
   }
   absl::Status apply_restore(std::span<const SegmentWrite> writes, Offset next_offset,
-                             TimestampMs stream_time) override {
+                             TimestampMs stream_time, bool) override {
     for (const auto& w : writes) {
       absl::Status s = w.value ? put(w.segment, w.key, *w.value) : remove(w.segment, w.key);
       if (!s.ok()) return s;

@@ -199,7 +199,7 @@ class RocksDBSegments final : public Segments {
     return absl::OkStatus();
   }
   absl::Status apply_restore(std::span<const SegmentWrite> writes, Offset next_offset,
-                             TimestampMs stream_time) override {
+                             TimestampMs stream_time, bool durable) override {
     if (!db_) return closed_error(name_);
     rocksdb::WriteBatch batch;
     for (const auto& w : writes) {
@@ -210,7 +210,7 @@ class RocksDBSegments final : public Segments {
           w.value ? batch.Put(*cf, slice(w.key), slice(*w.value)) : batch.Delete(*cf, slice(w.key));
       if (!s.ok()) return db_->error("restore batch", s);
     }
-    return db_->write(batch, next_offset, stream_time, true);
+    return db_->write(batch, next_offset, stream_time, /*restoring=*/!durable);
   }
   absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time) override {
     if (!db_) return closed_error(name_);

@@ -146,10 +146,11 @@ class SegmentedBase {
 
   // Applies writes restored from the changelog up to `last` (dropping those the batch's final
   // stream time already expired), records the next changelog offset, then expires segments.
-  absl::Status apply_restored(std::vector<SegmentWrite>& writes, Offset last) {
+  absl::Status apply_restored(std::vector<SegmentWrite>& writes, Offset last, bool durable) {
     const int64_t live = segment_of(min_live());
     std::erase_if(writes, [&](const SegmentWrite& w) { return w.segment < live; });
-    if (absl::Status s = segments_->apply_restore(writes, Offset(last.value() + 1), observed_);
+    if (absl::Status s =
+            segments_->apply_restore(writes, Offset(last.value() + 1), observed_, durable);
         !s.ok()) {
       return s;
     }
@@ -192,6 +193,12 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
   TimestampMs observed_stream_time() const override { return observed_; }
 
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
+    return write_records(records, false);
+  }
+  absl::Status apply_committed(std::span<const ChangelogRecord> records) override {
+    return write_records(records, true);
+  }
+  absl::Status write_records(std::span<const ChangelogRecord> records, bool durable) {
     if (!is_open()) return closed_error(name_);
     if (records.empty()) return absl::OkStatus();
     std::vector<SegmentWrite> writes;
@@ -208,7 +215,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
       seq_ = std::max(seq_, parsed->seq);
       writes.push_back(SegmentWrite{segment_of(parsed->start), r.key, r.value});
     }
-    return apply_restored(writes, records.back().offset);
+    return apply_restored(writes, records.back().offset, durable);
   }
   absl::Status commit(std::optional<Offset> offset) override {
     return segments_->commit(offset, observed_);
@@ -308,6 +315,12 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
   TimestampMs observed_stream_time() const override { return observed_; }
 
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
+    return write_records(records, false);
+  }
+  absl::Status apply_committed(std::span<const ChangelogRecord> records) override {
+    return write_records(records, true);
+  }
+  absl::Status write_records(std::span<const ChangelogRecord> records, bool durable) {
     if (!is_open()) return closed_error(name_);
     if (records.empty()) return absl::OkStatus();
     std::vector<SegmentWrite> writes;
@@ -323,7 +336,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
       observed_ = std::max(observed_, parsed->session.end);
       writes.push_back(SegmentWrite{segment_of(parsed->session.end), r.key, r.value});
     }
-    return apply_restored(writes, records.back().offset);
+    return apply_restored(writes, records.back().offset, durable);
   }
   absl::Status commit(std::optional<Offset> offset) override {
     return segments_->commit(offset, observed_);

@@ -12,6 +12,20 @@ std::unique_ptr<KeyValueBytesStore> StateStoreContext::wrap_logged_key_value_sto
     std::unique_ptr<KeyValueBytesStore> inner) {
   return inner;
 }
+std::unique_ptr<WindowBytesStore> StateStoreContext::wrap_logged_window_store(
+    std::unique_ptr<WindowBytesStore> inner) {
+  return inner;
+}
+std::unique_ptr<SessionBytesStore> StateStoreContext::wrap_logged_session_store(
+    std::unique_ptr<SessionBytesStore> inner) {
+  return inner;
+}
+
+absl::Status StateStore::apply_committed(std::span<const ChangelogRecord> records) {
+  if (records.empty()) return absl::OkStatus();
+  if (absl::Status s = restore_batch(records); !s.ok()) return s;
+  return commit(Offset(records.back().offset.value() + 1));
+}
 
 std::filesystem::path task_dir(const std::filesystem::path& state_dir,
                                std::string_view application_id, TaskId task) {

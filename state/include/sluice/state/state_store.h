@@ -18,6 +18,8 @@ namespace sluice::state {
 
 class CacheBudget;         // caching.h
 class KeyValueBytesStore;  // key_value_store.h
+class WindowBytesStore;    // window_store.h
+class SessionBytesStore;   // window_store.h
 
 // Where change-logging stores send every update. The runtime implements it with the task's
 // record collector (producing to `<application.id>-<store>-changelog`, partition = the task's
@@ -56,6 +58,11 @@ class StateStoreContext {
   // transaction commits). The default returns `inner` unchanged.
   virtual std::unique_ptr<KeyValueBytesStore> wrap_logged_key_value_store(
       std::unique_ptr<KeyValueBytesStore> inner);
+  // The same for change-logging window and session stores.
+  virtual std::unique_ptr<WindowBytesStore> wrap_logged_window_store(
+      std::unique_ptr<WindowBytesStore> inner);
+  virtual std::unique_ptr<SessionBytesStore> wrap_logged_session_store(
+      std::unique_ptr<SessionBytesStore> inner);
 };
 
 class BasicStateStoreContext final : public StateStoreContext {
@@ -135,6 +142,12 @@ class StateStore {
   // with the WAL disabled, together with `offset of the last record + 1` as the committed
   // offset, so a crash during restoration loses nothing that a replay cannot redo.
   virtual absl::Status restore_batch(std::span<const ChangelogRecord> records) = 0;
+  // Applies changelog records of this task's own committed transaction (the exactly-once write
+  // buffers of the runtime), durably: unlike restore_batch the write goes through the WAL, so a
+  // crash right after keeps it. Records carry their store keys (the changelog key schema) and
+  // the offset of the last one + 1 becomes the committed offset, atomically with the data.
+  // The default is restore_batch followed by commit (a flush).
+  virtual absl::Status apply_committed(std::span<const ChangelogRecord> records);
   // Flushes and records `changelog_offset` (the next changelog offset to read, one past the last
   // applied record) durably with the data it covers. nullopt keeps the stored offset.
   virtual absl::Status commit(std::optional<Offset> changelog_offset) = 0;
