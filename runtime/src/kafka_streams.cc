@@ -10,12 +10,15 @@
 
 #include "fmt/format.h"
 #include "global_state_updater.h"
+#include "group_membership.h"
+#include "query_metadata.h"
 #include "runtime/kafka/admin.h"
 #include "sluice/core/copartitioning.h"
 #include "sluice/core/log.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
+#include "standby_updater.h"
 #include "stream_thread.h"
 
 namespace sluice {
@@ -122,6 +125,13 @@ struct KafkaStreams::Impl {
   std::vector<StreamThread::Phase> phases;
   // Store name -> sub-topology, for metadata queries.
   std::map<std::string, int32_t, std::less<>> store_subtopology;
+  // Admin client made by prepare(): describes the group (group_membership.h). Thread-safe.
+  std::unique_ptr<kafka::Admin> admin;
+  // num.standby.replicas > 0: made by start(), stopped by close() after the stream threads
+  // (which claim tasks from it), destroyed with the instance.
+  std::unique_ptr<runtime_internal::StandbyUpdater> standby;
+  // Interactive-query metadata: the group view, described at most about once a second.
+  runtime_internal::GroupViewCache group_view_cache;
 
   // Under mu. Returns whether the transition happened; the listener is called by the caller
   // after unlocking (through notify()).
@@ -183,6 +193,10 @@ struct KafkaStreams::Impl {
       return;
     }
   }
+  void stop_standby() {
+    if (standby) standby->stop();
+  }
+
   void stop_global() {
     global_stop.store(true);
     if (global_thread.joinable()) global_thread.join();
@@ -235,6 +249,19 @@ absl::Status KafkaStreams::Impl::prepare() {
   context.config = &config;
   context.application_id = app;
   context.instance_id = instance_id;
+  if (instance_id.find('/') != std::string::npos) {
+    return absl::InvalidArgumentError(fmt::format(
+        "group.instance.id '{}' may not contain '/' (it names the instance in client ids)",
+        instance_id));
+  }
+  if (auto server = config.properties().find("application.server");
+      server != config.properties().end() && !server->second.empty()) {
+    if (auto host = runtime_internal::parse_host_info(server->second); !host.ok()) {
+      return absl::InvalidArgumentError(
+          fmt::format("application.server: {}", std::string(host.status().message())));
+    }
+    context.application_server = server->second;
+  }
   context.state_dir = config.state_dir();
   context.subtopologies = topology.subtopologies();
   if (context.subtopologies.empty()) {
@@ -408,6 +435,8 @@ absl::Status KafkaStreams::Impl::prepare() {
       }
     }
   }
+  // Kept for group metadata (interactive-query hosts, standby placement).
+  this->admin = std::move(*admin);
   return absl::OkStatus();
 }
 
@@ -420,6 +449,7 @@ KafkaStreams::~KafkaStreams() {
   (void)close(30s);
   std::lock_guard close_lock(impl_->close_mu);
   for (auto& t : impl_->threads) t->join();
+  impl_->stop_standby();
   impl_->stop_global();
 }
 
@@ -450,6 +480,11 @@ absl::Status KafkaStreams::start() {
     return st;
   }
   const int32_t n = impl_->config.num_stream_threads();
+  if (impl_->config.num_standby_replicas() > 0) {
+    impl_->standby =
+        std::make_unique<runtime_internal::StandbyUpdater>(impl_->context, *impl_->admin);
+    impl_->context.standby = impl_->standby.get();
+  }
   {
     std::lock_guard lk(impl_->mu);
     impl_->phases.assign(n, StreamThread::Phase::kCreated);
@@ -464,6 +499,7 @@ absl::Status KafkaStreams::start() {
   }
   impl_->notify(events);
   for (auto& t : impl_->threads) t->start();
+  if (impl_->standby) impl_->standby->start();
   if (impl_->global)
     impl_->global_thread = std::thread([impl = impl_.get()] { impl->run_global(); });
   return absl::OkStatus();
@@ -492,6 +528,7 @@ absl::Status KafkaStreams::close(std::chrono::milliseconds timeout) {
         fmt::format("close(): stream threads did not stop within {} ms", timeout.count()));
   }
   for (auto& t : impl_->threads) t->join();
+  impl_->stop_standby();
   impl_->stop_global();
   {
     std::lock_guard lk(impl_->mu);
@@ -561,6 +598,7 @@ StreamsMetricsSnapshot KafkaStreams::metrics() const {
   StreamsMetricsSnapshot s;
   s.state = state();
   for (const auto& t : impl_->threads) s.threads.push_back(t->metrics());
+  if (impl_->standby) s.standby_tasks = impl_->standby->metrics();
   return s;
 }
 
@@ -682,12 +720,29 @@ absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch
   return out;
 }
 
+namespace {
+
+// The group view for metadata queries (cached; see query_metadata.h).
+absl::StatusOr<runtime_internal::GroupView> group_view(KafkaStreams::Impl& impl) {
+  if (impl.admin == nullptr || impl.threads.empty()) {
+    return absl::UnavailableError("query metadata: the instance has not started");
+  }
+  int64_t rebalances = 0;
+  for (const auto& t : impl.threads) rebalances += t->rebalances();
+  return impl.group_view_cache.get(*impl.admin, impl.context, rebalances,
+                                   runtime_internal::stateful_tasks(impl.context),
+                                   impl.config.num_standby_replicas());
+}
+
+}  // namespace
+
 absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
     std::string_view store, std::string_view serialized_key) const {
   auto sub = impl_->store_subtopology.find(store);
   if (sub == impl_->store_subtopology.end()) {
     return absl::NotFoundError(fmt::format("query metadata: the topology has no store {}", store));
   }
+  if (auto st = queryable(state()); !st.ok()) return st;
   int32_t partitions = 0;
   for (const auto& info : impl_->context.subtopologies) {
     if (info.id != sub->second) continue;
@@ -697,45 +752,43 @@ absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
       if (it != impl_->context.partition_counts.end()) partitions = it->second;
     }
   }
-  if (partitions <= 0)
+  if (partitions <= 0) {
     return absl::UnavailableError("query metadata: the instance has not started");
-  KeyQueryMetadata md;
-  md.partition = Partition((murmur2(serialized_key) & 0x7fffffff) % partitions);
-  const TaskId id{sub->second, md.partition};
+  }
+  const TaskId id{sub->second, Partition((murmur2(serialized_key) & 0x7fffffff) % partitions)};
+  auto view = group_view(*impl_);
+  if (!view.ok()) return view.status();
+  auto md = runtime_internal::key_metadata(*view, id);
+  if (!md.ok()) return md.status();
   for (const auto& t : impl_->threads) {
     t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
-      for (auto* task : tasks) md.local |= task->id() == id;
+      for (auto* task : tasks) md->local |= task->id() == id;
     });
   }
-  if (md.local) {
-    auto it = impl_->config.properties().find("application.server");
-    if (it != impl_->config.properties().end()) {
-      auto colon = it->second.rfind(':');
-      if (colon != std::string::npos) {
-        md.active_host =
-            HostInfo{it->second.substr(0, colon), std::atoi(it->second.c_str() + colon + 1)};
+  if (md->local && md->active_instance_id != impl_->instance_id) {
+    // The view predates a change this instance has already applied: what runs here wins, so
+    // two instances never redirect a key to each other.
+    md->active_instance_id = impl_->instance_id;
+    md->active_host.reset();
+    if (!impl_->context.application_server.empty()) {
+      if (auto host = runtime_internal::parse_host_info(impl_->context.application_server);
+          host.ok()) {
+        md->active_host = *host;
       }
     }
   }
   return md;
 }
 
-std::map<HostInfo, std::vector<TopicPartition>> KafkaStreams::all_metadata() const {
-  std::map<HostInfo, std::vector<TopicPartition>> out;
-  auto it = impl_->config.properties().find("application.server");
-  if (it == impl_->config.properties().end()) return out;
-  auto colon = it->second.rfind(':');
-  if (colon == std::string::npos) return out;
-  HostInfo self{it->second.substr(0, colon), std::atoi(it->second.c_str() + colon + 1)};
-  auto& parts = out[self];
-  for (const auto& t : impl_->threads) {
-    t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
-      for (auto* task : tasks) {
-        for (const auto& q : task->queues()) parts.push_back(q.tp);
-      }
-    });
+absl::StatusOr<std::vector<StreamsMetadata>> KafkaStreams::all_metadata() const {
+  if (auto st = queryable(state()); !st.ok()) return st;
+  auto view = group_view(*impl_);
+  if (!view.ok()) return view.status();
+  if (!view->stable) {
+    return absl::UnavailableError(
+        "query metadata: the consumer group is rebalancing; retry shortly");
   }
-  return out;
+  return runtime_internal::streams_metadata(*view, impl_->instance_id);
 }
 
 }  // namespace sluice

@@ -150,6 +150,18 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
       }
     }
   }
+  b.gauge("sluice_standby_tasks", "Standby copies (num.standby.replicas) this instance keeps", base,
+          static_cast<double>(snapshot.standby_tasks.size()));
+  for (const StandbyTaskSnapshot& s : snapshot.standby_tasks) {
+    const Labels sl = with(base, {{"task", s.task_id.to_string()}});
+    b.counter("sluice_standby_records_applied_total",
+              "Changelog records applied to a standby copy since it opened", sl,
+              static_cast<double>(s.records_applied));
+    if (s.lag >= 0) {
+      b.gauge("sluice_standby_lag", "Changelog records a standby copy has yet to apply", sl,
+              static_cast<double>(s.lag));
+    }
+  }
   return b.take();
 }
 

@@ -64,15 +64,33 @@ HttpResponse from_status(const absl::Status& status) {
 HttpResponse store_query_response(const KafkaStreams& streams, std::string_view store,
                                   std::string_view key) {
   if (store.empty()) return error_json(400, "expected /stores/<store>/<key>");
+  // Where the key lives. A store the metadata does not know (NOT_FOUND) is left to the local
+  // query below, which names it; other errors (group rebalancing, admin failure) are 503.
   auto metadata = streams.query_metadata_for_key(store, key);
-  if (metadata.ok() && !metadata->local && metadata->active_host.has_value()) {
+  if (!metadata.ok() && !absl::IsNotFound(metadata.status())) {
+    return from_status(metadata.status());
+  }
+  if (metadata.ok() && !metadata->local) {
+    if (!metadata->active_host.has_value()) {
+      return HttpResponse::json(
+          503, dump(nlohmann::json{
+                   {"error", fmt::format("key '{}' of store '{}' (partition {}) is hosted by "
+                                         "instance {}, which set no application.server",
+                                         key, store, metadata->partition.value(),
+                                         metadata->active_instance_id)},
+                   {"store", std::string(store)},
+                   {"key", std::string(key)},
+                   {"partition", metadata->partition.value()},
+                   {"instance_id", metadata->active_instance_id}}));
+    }
     const HostInfo& host = *metadata->active_host;
-    HttpResponse r =
-        HttpResponse::json(307, dump(nlohmann::json{{"store", std::string(store)},
-                                                    {"key", std::string(key)},
-                                                    {"partition", metadata->partition.value()},
-                                                    {"host", host.host},
-                                                    {"port", host.port}}));
+    HttpResponse r = HttpResponse::json(
+        307, dump(nlohmann::json{{"store", std::string(store)},
+                                 {"key", std::string(key)},
+                                 {"partition", metadata->partition.value()},
+                                 {"host", host.host},
+                                 {"port", host.port},
+                                 {"instance_id", metadata->active_instance_id}}));
     r.headers.emplace_back("Location", fmt::format("http://{}:{}/stores/{}/{}", host.host,
                                                    host.port, url_encode(store), url_encode(key)));
     return r;

@@ -1,6 +1,6 @@
-// The store decorators the runtime puts in front of every store a task gets from the topology:
-// change-logging for all kinds, and for key-value stores under exactly-once a write buffer that
-// holds the transaction's writes until the Kafka transaction commits.
+// The exactly-once write buffers the runtime puts under the change-logging decorator of every
+// logged store (key-value, window, session): they hold a transaction's writes until the Kafka
+// transaction commits.
 #pragma once
 
 #include <map>
@@ -16,6 +16,16 @@
 
 namespace sluice::runtime_internal {
 
+// What the task does with a buffer at commit and abort.
+class EosWriteBuffer {
+ public:
+  virtual ~EosWriteBuffer() = default;
+  // Applies the buffer to the inner store with `changelog_offset` (one atomic, durable batch).
+  virtual absl::Status apply_pending(std::optional<Offset> changelog_offset) = 0;
+  // Forgets the buffer (the transaction aborted).
+  virtual void drop_pending() = 0;
+};
+
 // The exactly-once write buffer: sits between the change-logging decorator and the bytes
 // store (StateStoreContext::wrap_logged_key_value_store), so every write is logged to the
 // changelog inside the transaction but reaches the bytes store only after the transaction
@@ -30,7 +40,7 @@ namespace sluice::runtime_internal {
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
 // Limitations: range scans with a non-empty buffer materialize the inner range in memory
 // (commit intervals are short under exactly-once, so the buffer is small).
-class BufferedKeyValueStore final : public state::KeyValueBytesStore {
+class BufferedKeyValueStore final : public state::KeyValueBytesStore, public EosWriteBuffer {
  public:
   explicit BufferedKeyValueStore(std::unique_ptr<state::KeyValueBytesStore> inner);
 
@@ -62,8 +72,8 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore {
   bool has_pending() const { return !pending_.empty(); }
   size_t pending_count() const { return pending_.size(); }
   // Applies the buffer to the inner store with `changelog_offset` (one atomic batch).
-  absl::Status apply_pending(std::optional<Offset> changelog_offset);
-  void drop_pending() { pending_.clear(); }
+  absl::Status apply_pending(std::optional<Offset> changelog_offset) override;
+  void drop_pending() override { pending_.clear(); }
 
  private:
   void write(std::string_view key, std::optional<std::string_view> value);
@@ -73,6 +83,103 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore {
 
   std::unique_ptr<state::KeyValueBytesStore> inner_;
   std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+};
+
+// The exactly-once write buffer of window stores (StateStoreContext::wrap_logged_window_store).
+//
+// Operation: writes go to an ordered map keyed by the changelog key schema
+// ([key][start][seq]), so apply_pending() hands the inner store exactly the records the
+// changelog holds, through StateStore::apply_committed (one WAL-logged batch with the changelog
+// offset). Reads consult the buffer first; a range read with buffered entries of that range
+// materializes the merged result. Retention is applied as the inner store would: a put of an
+// expired window is dropped, expired buffered windows are not read.
+// Concurrency: the task's thread; interactive queries read under the stream thread's lock.
+// Limitations: merged fetch_all/all results are ordered by window start, then key.
+class BufferedWindowStore final : public state::WindowBytesStore, public EosWriteBuffer {
+ public:
+  explicit BufferedWindowStore(std::unique_ptr<state::WindowBytesStore> inner);
+
+  const std::string& name() const override { return inner_->name(); }
+  bool persistent() const override { return inner_->persistent(); }
+  absl::Status init(state::StateStoreContext& context) override;
+  absl::Status flush() override { return inner_->flush(); }
+  absl::Status close() override;
+  bool is_open() const override { return inner_->is_open(); }
+  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
+    return inner_->restore_batch(records);
+  }
+  absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
+  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+
+  absl::Status put(std::string_view key, std::optional<std::string_view> value,
+                   TimestampMs window_start) override;
+  absl::StatusOr<std::optional<std::string>> fetch(std::string_view key,
+                                                   TimestampMs window_start) override;
+  state::WindowedIteratorPtr fetch(std::string_view key, TimestampMs time_from,
+                                   TimestampMs time_to) override;
+  state::WindowedIteratorPtr fetch_all(TimestampMs time_from, TimestampMs time_to) override;
+  state::WindowedIteratorPtr all() override;
+  const state::WindowStoreOptions& options() const override { return inner_->options(); }
+  TimestampMs observed_stream_time() const override;
+
+  absl::Status apply_pending(std::optional<Offset> changelog_offset) override;
+  void drop_pending() override;
+  size_t pending_count() const { return pending_.size(); }
+
+ private:
+  TimestampMs min_live() const;
+  // `inner_it` without the windows the buffered puts' stream time expired.
+  state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
+  state::WindowedIteratorPtr merged(std::optional<std::string_view> key, TimestampMs from,
+                                    TimestampMs to, state::WindowedIteratorPtr inner_iterator);
+
+  std::unique_ptr<state::WindowBytesStore> inner_;
+  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+  TimestampMs pending_stream_time_ = -1;
+  int32_t seq_ = 0;  // retain_duplicates: mirrors the change-logging decorator's numbering
+  std::string scratch_;
+};
+
+// The exactly-once write buffer of session stores (StateStoreContext::wrap_logged_session_store),
+// keyed by the session key schema ([key][end][start]); otherwise as BufferedWindowStore.
+class BufferedSessionStore final : public state::SessionBytesStore, public EosWriteBuffer {
+ public:
+  explicit BufferedSessionStore(std::unique_ptr<state::SessionBytesStore> inner);
+
+  const std::string& name() const override { return inner_->name(); }
+  bool persistent() const override { return inner_->persistent(); }
+  absl::Status init(state::StateStoreContext& context) override;
+  absl::Status flush() override { return inner_->flush(); }
+  absl::Status close() override;
+  bool is_open() const override { return inner_->is_open(); }
+  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
+    return inner_->restore_batch(records);
+  }
+  absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
+  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+
+  absl::Status put(std::string_view key, Window session, std::string_view value) override;
+  absl::Status remove(std::string_view key, Window session) override;
+  absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view key,
+                                                           Window session) override;
+  state::WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_session_end,
+                                           TimestampMs latest_session_start) override;
+  state::WindowedIteratorPtr fetch(std::string_view key) override;
+  const state::SessionStoreOptions& options() const override { return inner_->options(); }
+  TimestampMs observed_stream_time() const override;
+
+  absl::Status apply_pending(std::optional<Offset> changelog_offset) override;
+  void drop_pending() override;
+  size_t pending_count() const { return pending_.size(); }
+
+ private:
+  TimestampMs min_live() const;
+  state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
+
+  std::unique_ptr<state::SessionBytesStore> inner_;
+  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+  TimestampMs pending_stream_time_ = -1;
+  std::string scratch_;
 };
 
 }  // namespace sluice::runtime_internal

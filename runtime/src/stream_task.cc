@@ -41,6 +41,24 @@ std::unique_ptr<state::KeyValueBytesStore> StreamTask::wrap_logged_key_value_sto
   return buffer;
 }
 
+std::unique_ptr<state::WindowBytesStore> StreamTask::wrap_logged_window_store(
+    std::unique_ptr<state::WindowBytesStore> inner) {
+  if (!thread_.context().config->exactly_once()) return inner;
+  const std::string name = inner->name();
+  auto buffer = std::make_unique<BufferedWindowStore>(std::move(inner));
+  buffers_[name] = buffer.get();
+  return buffer;
+}
+
+std::unique_ptr<state::SessionBytesStore> StreamTask::wrap_logged_session_store(
+    std::unique_ptr<state::SessionBytesStore> inner) {
+  if (!thread_.context().config->exactly_once()) return inner;
+  const std::string name = inner->name();
+  auto buffer = std::make_unique<BufferedSessionStore>(std::move(inner));
+  buffers_[name] = buffer.get();
+  return buffer;
+}
+
 absl::Status StreamTask::create() {
   const InstanceContext& ctx = thread_.context();
   const bool eos = ctx.config->exactly_once();
@@ -69,45 +87,46 @@ absl::Status StreamTask::create() {
     if (const StoreSpec* spec = ctx.topology->store_spec(name)) slot.kind = spec->kind;
     if (auto it = ctx.changelogs.find(name); it != ctx.changelogs.end())
       slot.changelog = it->second;
-    // Window and session stores are written through (no buffer): under exactly-once a crash
-    // can leave them ahead of Kafka, see below.
-    if (eos && !slot.changelog.empty() && slot.kind != StoreSpec::Kind::kKeyValue &&
-        slot.store->persistent()) {
-      has_unbuffered_eos_stores_ = true;
-    }
     stores_.push_back(std::move(slot));
   }
 
-  // Exactly-once with window/session stores: if the last run did not close this task cleanly,
-  // those stores may hold uncommitted writes: wipe them so restoration rebuilds them from the
-  // committed changelog.
-  if (has_unbuffered_eos_stores_ && std::filesystem::exists(dirty_marker())) {
-    for (const auto& slot : stores_) {
-      if (slot.kind != StoreSpec::Kind::kKeyValue && slot.store->persistent()) {
-        std::error_code ec;
-        std::filesystem::remove_all(
-            state::rocksdb_store_dir(state_dir(), application_id(), id_, slot.name), ec);
-        thread_.logger().warn("store {} was not closed cleanly; wiped for restore",
-                              sluice::log::kv("store", slot.name));
-      }
-    }
-  }
+  // Under exactly-once every store made with state's change-logging decorator gets a write
+  // buffer (wrap_logged_*_store): its bytes store only ever holds committed writes. A logged
+  // persistent store without one (a custom factory that logs by itself) is written through, so
+  // an unclean stop can leave it ahead of Kafka: a marker file says the task is open, and a
+  // store found unbuffered while the marker is there is wiped and restored in full.
+  const bool was_dirty = eos && std::filesystem::exists(dirty_marker());
   for (auto& slot : stores_) {
-    if (auto st = slot.store->init(*this); !st.ok()) {
-      return absl::Status(st.code(), fmt::format("initializing store {} of task {}: {}", slot.name,
-                                                 id_.to_string(), std::string(st.message())));
-    }
+    auto init = [&]() -> absl::Status {
+      if (auto st = slot.store->init(*this); !st.ok()) {
+        return absl::Status(st.code(),
+                            fmt::format("initializing store {} of task {}: {}", slot.name,
+                                        id_.to_string(), std::string(st.message())));
+      }
+      return absl::OkStatus();
+    };
+    if (auto st = init(); !st.ok()) return st;
     if (auto it = buffers_.find(slot.name); it != buffers_.end()) slot.buffer = it->second;
-    if (eos && !slot.changelog.empty() && slot.kind == StoreSpec::Kind::kKeyValue &&
-        slot.buffer == nullptr) {
-      // A logged key-value store whose factory did not use state's change-logging decorator:
-      // nothing buffers it, so treat it like a window store.
-      has_unbuffered_eos_stores_ = slot.store->persistent() || has_unbuffered_eos_stores_;
+    if (!eos || slot.changelog.empty() || slot.buffer != nullptr || !slot.store->persistent()) {
+      continue;
+    }
+    has_unbuffered_eos_stores_ = true;
+    if (was_dirty) {
+      (void)slot.store->close();
+      std::error_code ec;
+      std::filesystem::remove_all(
+          state::rocksdb_store_dir(state_dir(), application_id(), id_, slot.name), ec);
+      thread_.logger().warn("store {} was not closed cleanly; wiped for restore",
+                            sluice::log::kv("store", slot.name));
+      if (auto st = init(); !st.ok()) return st;
     }
   }
   if (has_unbuffered_eos_stores_) {
     std::filesystem::create_directories(dirty_marker().parent_path());
     std::ofstream(dirty_marker()) << "1\n";
+  } else if (was_dirty) {
+    std::error_code ec;
+    std::filesystem::remove(dirty_marker(), ec);
   }
   return absl::OkStatus();
 }

@@ -3,7 +3,9 @@
 #include "stream_thread.h"
 
 #include "fmt/format.h"
+#include "group_membership.h"
 #include "runtime/kafka/error.h"
+#include "standby_updater.h"
 
 namespace sluice::runtime_internal {
 
@@ -94,7 +96,9 @@ absl::Status StreamThread::create_clients() {
   kafka::ConsumerOptions copts;
   for (const auto& [k, v] : cfg.consumer_config()) copts.config[k] = v;
   copts.config["group.id"] = context_.application_id;
-  copts.config["client.id"] = name_ + "-consumer";
+  // The instance's identity and application.server ride in the client.id (group_membership.h).
+  copts.config["client.id"] =
+      member_client_id(name_, context_.instance_id, context_.application_server);
   // EAGER range assignment: equal partition numbers of co-partitioned topics land together.
   copts.config["partition.assignment.strategy"] = "range";
   copts.config["isolation.level"] = cfg.exactly_once() ? "read_committed" : "read_uncommitted";
@@ -400,6 +404,7 @@ void StreamThread::close_all_tasks(bool clean) {
     } else {
       task->close_dirty();
     }
+    if (context_.standby) context_.standby->release_active(id);
   }
   tasks_.clear();
 }
@@ -416,13 +421,17 @@ void StreamThread::on_partitions_assigned(const std::vector<TopicPartition>& par
   }
   for (auto& [id, tps] : by_task) {
     if (tasks_.count(id)) continue;
+    // A standby copy of this task on this instance hands its warm stores over first.
+    if (context_.standby) context_.standby->claim_active(id);
     auto task = std::make_unique<StreamTask>(*this, id, std::move(tps));
     if (auto st = task->create(); !st.ok()) {
       if (rebalance_error_.ok()) rebalance_error_ = st;
+      if (context_.standby) context_.standby->release_active(id);
       continue;
     }
     tasks_.emplace(id, std::move(task));
   }
+  if (context_.standby) context_.standby->request_refresh();
   set_phase(Phase::kRebalancing);
 }
 

@@ -32,12 +32,15 @@
 
 namespace sluice::runtime_internal {
 
+class StandbyUpdater;
+
 // What every thread of one KafkaStreams instance shares; immutable once the threads start.
 struct InstanceContext {
   const Topology* topology = nullptr;
   const StreamsConfig* config = nullptr;
   std::string application_id;
   std::string instance_id;
+  std::string application_server;  // "host:port" or empty (validated at start-up)
   std::filesystem::path state_dir;
   std::vector<SubtopologyInfo> subtopologies;
   // Resolved source topic -> the sub-topology that reads it.
@@ -53,6 +56,9 @@ struct InstanceContext {
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
   // Global stores by name (GlobalStateUpdater::store_lookup); empty without global stores.
   std::function<StateStore*(std::string_view)> global_store;
+  // num.standby.replicas > 0: the instance's standby copies; a thread claims a task from it
+  // before running the task actively (standby_updater.h). Null otherwise.
+  StandbyUpdater* standby = nullptr;
 };
 
 class StreamThread;
@@ -73,7 +79,7 @@ struct StoreSlot {
   std::string name;
   StateStore* store = nullptr;
   StoreSpec::Kind kind = StoreSpec::Kind::kOther;
-  BufferedKeyValueStore* buffer = nullptr;       // exactly-once key-value stores
+  EosWriteBuffer* buffer = nullptr;              // exactly-once: the store's write buffer
   std::string changelog;                         // empty: not logged
   std::optional<int64_t> last_changelog_offset;  // of the last delivered changelog record
 };
@@ -138,6 +144,10 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   state::CacheBudget* cache_budget() override;
   std::unique_ptr<state::KeyValueBytesStore> wrap_logged_key_value_store(
       std::unique_ptr<state::KeyValueBytesStore> inner) override;
+  std::unique_ptr<state::WindowBytesStore> wrap_logged_window_store(
+      std::unique_ptr<state::WindowBytesStore> inner) override;
+  std::unique_ptr<state::SessionBytesStore> wrap_logged_session_store(
+      std::unique_ptr<state::SessionBytesStore> inner) override;
   // ChangelogWriter
   absl::Status log(std::string_view store_name, std::string_view key,
                    std::optional<std::string_view> value, TimestampMs timestamp) override;
@@ -156,7 +166,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   std::unique_ptr<TaskTopology> topology_;
   std::vector<StoreSlot> stores_;
   // Buffers made by wrap_logged_key_value_store, by store name, until create() files them.
-  std::map<std::string, BufferedKeyValueStore*, std::less<>> buffers_;
+  std::map<std::string, EosWriteBuffer*, std::less<>> buffers_;
   bool has_unbuffered_eos_stores_ = false;
   bool restored_ = false;
   bool closed_ = false;
@@ -193,6 +203,8 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   void join();
 
   ThreadMetricsSnapshot metrics() const;
+  // Assignments received so far (metrics().rebalances without the snapshot's cost).
+  int64_t rebalances() const { return rebalances_.load(); }
   // Calls `fn` with the thread's tasks under the thread lock (interactive queries).
   void with_tasks(const std::function<void(const std::vector<StreamTask*>&)>& fn) const;
 

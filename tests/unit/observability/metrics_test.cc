@@ -45,6 +45,8 @@ StreamsMetricsSnapshot sample_snapshot() {
   task.store_estimated_entries["windows"] = -1;  // no size: not exported
   t.tasks.push_back(task);
   s.threads.push_back(t);
+  s.standby_tasks.push_back({TaskId{1, Partition(2)}, 250, 3});
+  s.standby_tasks.push_back({TaskId{1, Partition(5)}, 0, -1});  // lag unknown
   return s;
 }
 
@@ -100,6 +102,11 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
            "sluice_process_latency_seconds_sum{" + thread + "} 2",
            "sluice_process_latency_max_seconds{" + thread + "} 0.5",
            "sluice_store_estimated_entries{" + task + R"(,store="counts"} 12)",
+           "sluice_standby_tasks{" + base + "} 2",
+           "sluice_standby_records_applied_total{" + base + R"(,task="1_2"} 250)",
+           "sluice_standby_lag{" + base + R"(,task="1_2"} 3)",
+           "sluice_standby_records_applied_total{" + base + R"(,task="1_5"} 0)",
+           "# TYPE sluice_standby_lag gauge",
            "# TYPE sluice_process_latency_seconds summary",
            "# TYPE sluice_store_estimated_entries gauge",
            "# TYPE sluice_records_processed_total counter",
@@ -111,6 +118,9 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
   // Unknown lag and store sizes are absent, never negative values.
   EXPECT_EQ(text.find(R"(partition="4")"), std::string::npos) << text;
   EXPECT_EQ(text.find(R"(store="windows")"), std::string::npos) << text;
+  EXPECT_EQ(text.find(R"(sluice_standby_lag{application="app",instance_id="app-1",task="1_5"})"),
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.find("} -"), std::string::npos) << text;
 }
 

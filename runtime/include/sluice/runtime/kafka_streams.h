@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,9 +103,21 @@ struct ThreadMetricsSnapshot {
   std::vector<TaskMetricsSnapshot> tasks;
 };
 
+// A standby replica (num.standby.replicas): a warm copy of the stores of a task that runs
+// on another instance.
+struct StandbyTaskSnapshot {
+  TaskId task_id;
+  // Changelog records applied since this instance opened the copy.
+  int64_t records_applied = 0;
+  // Changelog records (summed over the task's changelog partitions) between what the copy has
+  // read and the partitions' ends; -1 while unknown (before the first fetch).
+  int64_t lag = -1;
+};
+
 struct StreamsMetricsSnapshot {
   StreamsState state = StreamsState::kCreated;
   std::vector<ThreadMetricsSnapshot> threads;
+  std::vector<StandbyTaskSnapshot> standby_tasks;
 };
 
 // --- interactive queries ---
@@ -117,11 +130,29 @@ struct HostInfo {
   std::string to_string() const;
 };
 
-// Which instance hosts a key of a store (Kafka Streams' KeyQueryMetadata).
+// Which instance hosts a key of a store (Kafka Streams' KeyQueryMetadata). Hosts come from
+// the consumer group (every instance's application.server rides in its consumers' client.id).
 struct KeyQueryMetadata {
-  std::optional<HostInfo> active_host;  // nullopt: unknown (no instance published it yet)
+  // The application.server of the instance running the key's task; nullopt when that
+  // instance set no application.server (active_instance_id still names it).
+  std::optional<HostInfo> active_host;
+  // Instances keeping a standby replica of the task (num.standby.replicas), those with an
+  // application.server only, in instance id order.
+  std::vector<HostInfo> standby_hosts;
   Partition partition;
-  bool local = false;  // this instance hosts it
+  bool local = false;              // this instance runs the task actively
+  std::string active_instance_id;  // the owner's instance id (group.instance.id or random)
+};
+
+// One instance of the application as the consumer group sees it (Kafka Streams'
+// StreamsMetadata).
+struct StreamsMetadata {
+  std::string instance_id;
+  std::optional<HostInfo> host;  // application.server; nullopt when the instance set none
+  std::vector<TopicPartition> topic_partitions;  // source partitions assigned to it, sorted
+  std::set<TaskId> active_tasks;
+  std::set<TaskId> standby_tasks;  // placement computed from the group (num.standby.replicas)
+  bool local = false;              // this instance
 };
 
 // One entry of a store, bytes as the store keeps them.
@@ -191,12 +222,17 @@ class KafkaStreams {
                                                                      TimestampMs time_from,
                                                                      TimestampMs time_to) const;
   // Which instance hosts `serialized_key` of `store` (default partitioner: murmur2 of the key
-  // bytes, as the producer places keys). Hosts come from the `<application.id>-instances`
-  // topic where each instance publishes application.server and its partitions.
+  // bytes, as the producer places keys). Instances and hosts come from the consumer group:
+  // each stream thread's consumer client.id carries "<instance id>/<application.server>" and
+  // the admin API's DescribeConsumerGroups returns every member's client.id and assignment.
+  // The group view is cached for up to 1 s (and refreshed after this instance rebalances), so
+  // an answer can be up to that old. Errors: NOT_FOUND (no such store), UNAVAILABLE before
+  // start() or while the group is rebalancing (retry), or when describing the group failed.
   absl::StatusOr<KeyQueryMetadata> query_metadata_for_key(std::string_view store,
                                                           std::string_view serialized_key) const;
-  // Every known instance (application.server) -> the input partitions it hosts.
-  std::map<HostInfo, std::vector<TopicPartition>> all_metadata() const;
+  // Every instance of the application's group, in instance id order (same source and errors
+  // as query_metadata_for_key).
+  absl::StatusOr<std::vector<StreamsMetadata>> all_metadata() const;
 
   // Typed conveniences over the bytes queries.
   template <typename K, typename V>

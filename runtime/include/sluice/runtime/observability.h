@@ -4,8 +4,10 @@
 //   /readyz             readiness: 200 only while RUNNING
 //   /topology           topology.describe() text; ?format=dot for Graphviz
 //   /stores/<name>/<key>  interactive query of a local store; when another instance hosts
-//                       the key: 307 to that instance (application.server) with a JSON body
-//                       naming it
+//                       the key (per the consumer group, KafkaStreams::query_metadata_for_key):
+//                       307 to http://<its application.server>/stores/<name>/<key> with a JSON
+//                       body naming it, or 503 naming its instance id when it set no
+//                       application.server; 503 while the group rebalances (retry)
 //
 //   MetricsRegistry metrics;
 //   ObservabilityServer http({.port = 8080}, metrics);
@@ -47,7 +49,9 @@ struct ObservabilityHooks {
 };
 
 // The /stores answer for `streams`: 200 + value (or a JSON array of windows for a window
-// store), 307 to the hosting instance, 404 unknown store or key, 503 while not queryable.
+// store), 307 to the hosting instance (JSON body: store, key, partition, host, port,
+// instance_id), 404 unknown store or key, 503 while not queryable or rebalancing, or when the
+// hosting instance has no application.server (JSON body names its instance_id).
 HttpResponse store_query_response(const KafkaStreams& streams, std::string_view store,
                                   std::string_view key);
 
