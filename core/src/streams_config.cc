@@ -46,6 +46,7 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kStatestoreCacheMaxBytes),
       std::string(StreamsConfig::kNumStandbyReplicas),
       std::string(StreamsConfig::kMaxTaskIdleMs),
+      std::string(StreamsConfig::kRepartitionPurgeIntervalMs),
       std::string(StreamsConfig::kReplicationFactor),
       std::string(StreamsConfig::kGroupInstanceId),
       std::string(StreamsConfig::kDeserializationExceptionHandler),
@@ -316,6 +317,9 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
                       kDeadLetterQueueTopic));
     }
   }
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRepartitionPurgeIntervalMs, 0,
+                                            std::numeric_limits<int64_t>::max(),
+                                            c.repartition_purge_interval_ms_));
   SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
       props, kIdleWallClockAdvanceMs, -1, std::numeric_limits<int64_t>::max(), c.idle_advance_ms_));
   SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbBlockCacheBytes, 0,

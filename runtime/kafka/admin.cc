@@ -240,6 +240,33 @@ absl::StatusOr<std::map<std::string, absl::Status>> Admin::delete_topics(
   return out;
 }
 
+absl::Status Admin::delete_records(const OffsetMap& before, std::chrono::milliseconds timeout) {
+  if (before.empty()) return absl::OkStatus();
+  const std::string context = fmt::format("delete_records ({} partitions)", before.size());
+  PartitionListPtr list = to_partition_list(before);
+  rd_kafka_DeleteRecords_t* request = rd_kafka_DeleteRecords_new(list.get());
+  auto options = make_options(rk_.get(), RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout, true, context);
+  if (!options.ok()) {
+    rd_kafka_DeleteRecords_destroy(request);
+    return options.status();
+  }
+  QueuePtr queue(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_DeleteRecords(rk_.get(), &request, 1, options->get(), queue.get());
+  rd_kafka_DeleteRecords_destroy(request);
+  auto event = wait_result(queue.get(), timeout, context);
+  if (!event.ok()) return event.status();
+  const rd_kafka_DeleteRecords_result_t* result = rd_kafka_event_DeleteRecords_result(event->get());
+  if (result == nullptr) return absl::InternalError(context + ": unexpected result event");
+  const rd_kafka_topic_partition_list_t* offsets = rd_kafka_DeleteRecords_result_offsets(result);
+  for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
+    const rd_kafka_topic_partition_t& tp = offsets->elems[i];
+    if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return code_status(tp.err, fmt::format("delete_records {}-{}", tp.topic, tp.partition));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::map<std::string, TopicDescription>> Admin::describe_topics(
     const std::vector<std::string>& topics, std::chrono::milliseconds timeout) {
   // All-topics metadata: asking for one topic by handle could auto-create it on brokers

@@ -1,5 +1,5 @@
 // Admin: an RAII Kafka admin client over librdkafka's C API: create/delete/describe topics,
-// describe consumer groups, list a group's committed offsets.
+// delete records, describe consumer groups, list a group's committed offsets.
 #pragma once
 
 #include <librdkafka/rdkafka.h>
@@ -79,6 +79,10 @@ class Admin {
   absl::StatusOr<std::map<std::string, absl::Status>> delete_topics(
       const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
   // Descriptions of those of `topics` that exist; missing topics are absent from the map.
+  // Deletes every record before `before` in each partition (Kafka's DeleteRecords: the log
+  // start offset moves up). One status for the request; a partition's error fails it too,
+  // naming the partition.
+  absl::Status delete_records(const OffsetMap& before, std::chrono::milliseconds timeout);
   absl::StatusOr<std::map<std::string, TopicDescription>> describe_topics(
       const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
 

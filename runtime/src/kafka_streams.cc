@@ -178,6 +178,9 @@ struct KafkaStreams::Impl {
   }
   // The global thread: applies what arrives on the global topics until close().
   void run_global() {
+    // Every log line of the global thread (and of its consumer's librdkafka callbacks) names it.
+    const std::string name = fmt::format("{}-GlobalStreamThread", config.application_id());
+    log::ScopedLogContext context(log::ScopedLogContext::Thread{name});
     while (!global_stop.load()) {
       absl::Status st = global->poll_once(std::chrono::milliseconds(100));
       if (st.ok()) continue;
@@ -435,8 +438,15 @@ absl::Status KafkaStreams::Impl::prepare() {
       }
     }
   }
-  // Kept for group metadata (interactive-query hosts, standby placement).
+  // Kept for group metadata (interactive-query hosts, standby placement) and for purging
+  // repartition topics.
   this->admin = std::move(*admin);
+  context.admin = this->admin.get();
+  for (const auto& sub : context.subtopologies) {
+    for (const auto& t : sub.repartition_source_topics) {
+      context.repartition_sources.insert(topology.resolve_topic(app, t));
+    }
+  }
   return absl::OkStatus();
 }
 

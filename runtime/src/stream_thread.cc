@@ -181,6 +181,7 @@ absl::Status StreamThread::run_loop() {
   set_phase(Phase::kRebalancing);
   publish_phase();
   last_commit_ = std::chrono::steady_clock::now();
+  last_purge_ = last_commit_;  // the first purge one interval after start, as Kafka Streams
   while (!stop_.load()) {
     std::unique_lock lk(tasks_mu_);
     bool has_work = false;
@@ -377,7 +378,34 @@ absl::Status StreamThread::commit() {
   commits_.fetch_add(1);
   commit_latency_total_ms_.fetch_add(ms);
   if (ms > commit_latency_max_ms_.load()) commit_latency_max_ms_.store(ms);
+  maybe_purge_repartition_topics();
   return absl::OkStatus();
+}
+
+void StreamThread::maybe_purge_repartition_topics() {
+  if (context_.admin == nullptr || context_.repartition_sources.empty()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_purge_ <
+      std::chrono::milliseconds(context_.config->repartition_purge_interval_ms())) {
+    return;
+  }
+  last_purge_ = now;
+  kafka::OffsetMap before;
+  for (const auto& [id, task] : tasks_) {
+    for (const auto& q : task->queues()) {
+      if (q.committed_offset <= 0 || !context_.repartition_sources.count(q.tp.topic)) continue;
+      auto it = purged_.find(q.tp);
+      if (it != purged_.end() && it->second >= q.committed_offset) continue;
+      before[q.tp] = Offset(q.committed_offset);
+    }
+  }
+  if (before.empty()) return;
+  // Committed (under exactly-once: in a committed transaction), so no owner reads them again.
+  if (auto st = context_.admin->delete_records(before, 5s); !st.ok()) {
+    logger_.warn("purging repartition topics: {}", std::string(st.message()));
+    return;
+  }
+  for (const auto& [tp, offset] : before) purged_[tp] = offset.value();
 }
 
 absl::Status StreamThread::migrate_tasks(const absl::Status& cause) {

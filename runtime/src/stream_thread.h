@@ -13,11 +13,13 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "runtime/kafka/admin.h"
 #include "runtime/kafka/consumer.h"
 #include "runtime/kafka/producer.h"
 #include "runtime_stores.h"
@@ -59,6 +61,10 @@ struct InstanceContext {
   // num.standby.replicas > 0: the instance's standby copies; a thread claims a task from it
   // before running the task actively (standby_updater.h). Null otherwise.
   StandbyUpdater* standby = nullptr;
+  // Resolved repartition topics the tasks read (purged up to committed offsets), and the
+  // instance's admin client that purges them (thread-safe).
+  std::set<std::string, std::less<>> repartition_sources;
+  kafka::Admin* admin = nullptr;
 };
 
 class StreamThread;
@@ -237,6 +243,9 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status maybe_commit(bool force);
   absl::Status commit();
   absl::Status ensure_transaction();
+  // Every repartition.purge.interval.ms after a commit: DeleteRecords up to the committed
+  // offsets of the repartition partitions this thread reads (Kafka Streams does the same).
+  void maybe_purge_repartition_topics();
   // Fencing, abort or lost partitions: drop everything uncommitted and rejoin.
   absl::Status migrate_tasks(const absl::Status& cause);
   void close_all_tasks(bool clean);
@@ -269,6 +278,8 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   mutable std::mutex tasks_mu_;  // tasks_ and their stores (interactive queries, metrics)
   std::map<TaskId, std::unique_ptr<StreamTask>> tasks_;
   std::chrono::steady_clock::time_point last_commit_;
+  std::chrono::steady_clock::time_point last_purge_;
+  std::map<TopicPartition, int64_t> purged_;  // repartition partition -> purged up to
   bool processed_since_commit_ = false;
 
   std::atomic<int64_t> records_processed_{0};

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "prometheus/text_serializer.h"
+#include "runtime/kafka/admin.h"
 #include "runtime_test_util.h"
 #include "sluice/sluice.h"
 
@@ -17,13 +18,15 @@ namespace {
 using ::testing::HasSubstr;
 
 StreamsConfig make_config(const std::string& app, const std::string& state_dir,
-                          std::string_view guarantee) {
-  auto config = StreamsConfig::create({{"bootstrap.servers", bootstrap_servers()},
-                                       {"application.id", app},
-                                       {"state.dir", state_dir},
-                                       {"processing.guarantee", std::string(guarantee)},
-                                       {"commit.interval.ms", "200"},
-                                       {"consumer.session.timeout.ms", "10000"}});
+                          std::string_view guarantee, const Properties& extra = {}) {
+  Properties props = {{"bootstrap.servers", bootstrap_servers()},
+                      {"application.id", app},
+                      {"state.dir", state_dir},
+                      {"processing.guarantee", std::string(guarantee)},
+                      {"commit.interval.ms", "200"},
+                      {"consumer.session.timeout.ms", "10000"}};
+  for (const auto& [k, v] : extra) props[k] = v;
+  auto config = StreamsConfig::create(props);
   EXPECT_TRUE(config.ok()) << config.status();
   return *config;
 }
@@ -35,12 +38,12 @@ struct WordCountRun {
   std::string state_dir = temp_dir("rt-wc-state");
 };
 
-std::unique_ptr<KafkaStreams> start_word_count(const WordCountRun& run,
-                                               std::string_view guarantee) {
+std::unique_ptr<KafkaStreams> start_word_count(const WordCountRun& run, std::string_view guarantee,
+                                               const Properties& extra = {}) {
   auto topology = word_count_topology(run.input, run.output, "counts");
   EXPECT_TRUE(topology.ok()) << topology.status();
-  auto streams = std::make_unique<KafkaStreams>(std::move(*topology),
-                                                make_config(run.app, run.state_dir, guarantee));
+  auto streams = std::make_unique<KafkaStreams>(
+      std::move(*topology), make_config(run.app, run.state_dir, guarantee, extra));
   auto st = streams->start();
   EXPECT_TRUE(st.ok()) << st;
   return streams;
@@ -236,7 +239,9 @@ TEST(KafkaStreamsIntegration, RepartitionTopicKeepsRecordsOlderThanRetention) {
     repartition.push_back(topology->resolve_topic(run.app, t));
   }
   ASSERT_FALSE(repartition.empty());
-  auto streams = start_word_count(run, "at_least_once");
+  // Purging (DeleteRecords after commits) is tested below; here only retention may delete.
+  auto streams =
+      start_word_count(run, "at_least_once", {{"repartition.purge.interval.ms", "3600000"}});
   const auto expected = expected_counts(300);
   auto got = read_counts(
       run.output, 2, [&](const auto& g) { return final_counts_reached(g, expected); }, 120s, 0ms);
@@ -255,6 +260,70 @@ TEST(KafkaStreamsIntegration, RepartitionTopicKeepsRecordsOlderThanRetention) {
                 RD_KAFKA_RESP_ERR_NO_ERROR);
       EXPECT_EQ(low, 0) << topic << "-" << p << " lost records to retention (end " << high << ")";
       EXPECT_GT(high, 0) << topic << "-" << p;
+    }
+  }
+}
+
+// Consumed repartition records are deleted (DeleteRecords) up to the committed offsets, as
+// Kafka Streams does, so repartition topics (retention.ms=-1) do not grow without bound; and
+// never past them: a record not yet committed is still there for the next owner.
+TEST(KafkaStreamsIntegration, RepartitionTopicIsPurgedUpToCommittedOffsets) {
+  WordCountRun run;
+  create_topic(run.input, 2);
+  create_topic(run.output, 2);
+  produce_lines(run.input, 0, 600);
+  auto topology = word_count_topology(run.input, run.output, "counts");
+  ASSERT_TRUE(topology.ok());
+  std::vector<std::string> repartition;
+  for (const auto& [t, n] : topology->internal_topics()) {
+    repartition.push_back(topology->resolve_topic(run.app, t));
+  }
+  ASSERT_FALSE(repartition.empty());
+  auto streams = start_word_count(run, "exactly_once_v2", {{"repartition.purge.interval.ms", "0"}});
+  const auto expected = expected_counts(600);
+  auto got =
+      read_counts(run.output, 2, [&](const auto& g) { return final_counts_reached(g, expected); });
+  ASSERT_TRUE(final_counts_reached(got, expected));
+  expect_exact_sequences(got, expected);
+
+  auto consumer = kafka::Consumer::create(
+      {.config = {{"bootstrap.servers", bootstrap_servers()}, {"group.id", unique_name("wm")}}});
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  auto low_of = [&](const std::string& topic, int32_t p) {
+    int64_t low = -1;
+    int64_t high = -1;
+    EXPECT_EQ(rd_kafka_query_watermark_offsets((*consumer)->handle(), topic.c_str(), p, &low, &high,
+                                               10000),
+              RD_KAFKA_RESP_ERR_NO_ERROR);
+    return std::make_pair(low, high);
+  };
+  // Every repartition partition that received records gets purged (the purge follows commits).
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  bool purged = false;
+  while (!purged && std::chrono::steady_clock::now() < deadline) {
+    purged = true;
+    for (const auto& topic : repartition) {
+      for (int32_t p = 0; p < 2; ++p) {
+        auto [low, high] = low_of(topic, p);
+        if (high > 0 && low <= 0) purged = false;
+      }
+    }
+    if (!purged) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(purged) << "repartition topics were never purged";
+  ASSERT_TRUE(streams->close(30s).ok());
+
+  // Never beyond what the group committed.
+  auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  auto committed = (*admin)->list_consumer_group_offsets(run.app, 30s);
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  for (const auto& topic : repartition) {
+    for (int32_t p = 0; p < 2; ++p) {
+      auto [low, high] = low_of(topic, p);
+      auto it = committed->find(TopicPartition{topic, Partition(p)});
+      ASSERT_NE(it, committed->end()) << topic << "-" << p << " has no committed offset";
+      EXPECT_LE(low, it->second.value()) << topic << "-" << p;
     }
   }
 }

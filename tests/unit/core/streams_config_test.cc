@@ -28,6 +28,7 @@ TEST(StreamsConfigTest, DefaultsFollowKafkaStreams) {
   EXPECT_EQ(c->num_stream_threads(), 1);
   EXPECT_EQ(c->cache_max_bytes_buffering(), 10 * 1024 * 1024);
   EXPECT_EQ(c->num_standby_replicas(), 0);
+  EXPECT_EQ(c->repartition_purge_interval_ms(), 30000);
   EXPECT_EQ(c->replication_factor(), -1);
   EXPECT_EQ(c->deserialization_exception_handler(), "log_and_fail");
   EXPECT_FALSE(c->group_instance_id().has_value());
@@ -55,6 +56,7 @@ TEST(StreamsConfigTest, BadValuesFailNamingTheKey) {
       {"replication.factor", "0"},
       {"cache.max.bytes.buffering", "1e6"},
       {"default.deserialization.exception.handler", "ignore"},
+      {"repartition.purge.interval.ms", "-1"},
       {"application.id", "my app"},
   };
   for (const auto& [key, value] : bad) {

@@ -64,6 +64,9 @@ class StreamsConfig {
   static constexpr std::string_view kStatestoreCacheMaxBytes = "statestore.cache.max.bytes";
   static constexpr std::string_view kNumStandbyReplicas = "num.standby.replicas";
   static constexpr std::string_view kMaxTaskIdleMs = "max.task.idle.ms";
+  // How often consumed records of repartition topics are deleted (DeleteRecords up to the
+  // committed offsets); Kafka Streams' key and default (30 s).
+  static constexpr std::string_view kRepartitionPurgeIntervalMs = "repartition.purge.interval.ms";
   static constexpr std::string_view kReplicationFactor = "replication.factor";
   static constexpr std::string_view kGroupInstanceId = "group.instance.id";
   static constexpr std::string_view kDeserializationExceptionHandler =
@@ -93,6 +96,7 @@ class StreamsConfig {
   int64_t cache_max_bytes_buffering() const { return cache_max_bytes_; }
   int32_t num_standby_replicas() const { return num_standby_replicas_; }
   int64_t max_task_idle_ms() const { return max_task_idle_ms_; }
+  int64_t repartition_purge_interval_ms() const { return repartition_purge_interval_ms_; }
   // -1: the broker's default.replication.factor.
   int16_t replication_factor() const { return replication_factor_; }
   const std::optional<std::string>& group_instance_id() const { return group_instance_id_; }
@@ -128,6 +132,7 @@ class StreamsConfig {
   int64_t cache_max_bytes_ = 10 * 1024 * 1024;
   int32_t num_standby_replicas_ = 0;
   int64_t max_task_idle_ms_ = 0;
+  int64_t repartition_purge_interval_ms_ = 30000;
   int16_t replication_factor_ = -1;
   std::optional<std::string> group_instance_id_;
   std::string deser_handler_ = "log_and_fail";
