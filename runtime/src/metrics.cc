@@ -144,9 +144,10 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
               static_cast<double>(task.buffered_records));
       for (const auto& [store, entries] : task.store_estimated_entries) {
         if (entries < 0) continue;  // window/session stores: no cheap count
-        b.gauge("sluice_store_estimated_entries",
-                "Approximate entries in a key-value store (RocksDB estimate-num-keys)",
-                with(kl, {{"store", store}}), static_cast<double>(entries));
+        b.gauge(
+            "sluice_store_estimated_entries",
+            "Approximate entries in a store (RocksDB estimate-num-keys over its column families)",
+            with(kl, {{"store", store}}), static_cast<double>(entries));
       }
     }
   }

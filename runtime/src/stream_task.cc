@@ -423,13 +423,13 @@ TaskMetricsSnapshot StreamTask::snapshot() const {
     s.stream_time = topology_->stream_time();
   }
   for (const auto& q : queues_) s.buffered_records += static_cast<int64_t>(q.records.size());
-  // Store sizes: key-value stores report approximate_num_entries (RocksDB's
-  // estimate-num-keys, exact for in-memory stores); window/session stores have no cheap count.
+  // Store sizes: approximate_num_entries (RocksDB's estimate-num-keys summed over a store's
+  // column families, exact for in-memory stores); -1 for stores that keep no count.
   for (const auto& slot : stores_) {
     int64_t entries = -1;
     if (!closed_ && slot.store != nullptr && slot.store->is_open()) {
-      if (auto* kv = dynamic_cast<state::KeyValueBytesStore*>(slot.store)) {
-        if (auto n = kv->approximate_num_entries(); n.ok()) entries = static_cast<int64_t>(*n);
+      if (auto n = slot.store->approximate_num_entries(); n.ok()) {
+        entries = static_cast<int64_t>(*n);
       }
     }
     s.store_estimated_entries[slot.name] = entries;

@@ -43,6 +43,9 @@ class LoggingBase : public Base {
   }
   absl::Status commit(std::optional<Offset> offset) override { return inner_->commit(offset); }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    return inner_->approximate_num_entries();
+  }
 
  protected:
   absl::Status log(std::string_view key, std::optional<std::string_view> value) {

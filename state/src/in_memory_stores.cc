@@ -140,6 +140,11 @@ class InMemorySegments final : public Segments {
     for (const auto& [id, _] : segments_) ids.push_back(id);
     return ids;
   }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    uint64_t total = 0;
+    for (const auto& [id, map] : segments_) total += map ? map->size() : 0;
+    return total;
+  }
   absl::Status put(int64_t segment, std::string_view key, std::string_view value) override {
     if (!open_) return closed_error(name_);
     auto& slot = segments_[segment];

@@ -162,6 +162,16 @@ class RocksDBSegments final : public Segments {
     for (const auto& [id, _] : segments_) ids.push_back(id);
     return ids;
   }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    if (!db_) return closed_error(name_);
+    uint64_t total = 0;
+    for (const auto& [id, cf] : segments_) {
+      auto n = db_->approximate_num_entries(cf);
+      if (!n.ok()) return n.status();
+      total += *n;
+    }
+    return total;
+  }
   absl::Status put(int64_t segment, std::string_view key, std::string_view value) override {
     if (!db_) return closed_error(name_);
     auto cf = family(segment, true);

@@ -221,6 +221,10 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     return segments_->commit(offset, observed_);
   }
   std::optional<Offset> committed_offset() const override { return segments_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    if (!is_open()) return closed_error(name_);
+    return segments_->approximate_num_entries();
+  }
 
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs start) override {
@@ -342,6 +346,10 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     return segments_->commit(offset, observed_);
   }
   std::optional<Offset> committed_offset() const override { return segments_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    if (!is_open()) return closed_error(name_);
+    return segments_->approximate_num_entries();
+  }
 
   absl::Status put(std::string_view key, Window session, std::string_view value) override {
     if (!is_open()) return closed_error(name_);

@@ -48,6 +48,8 @@ class Segments {
                                      TimestampMs stream_time, bool durable = false) = 0;
   virtual absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time) = 0;
   virtual std::optional<Offset> committed_offset() const = 0;
+  // Entries over all segments (RocksDB: estimate-num-keys per column family).
+  virtual absl::StatusOr<uint64_t> approximate_num_entries() = 0;
   // The stream time stored by the last commit/restore; -1 when none.
   virtual TimestampMs committed_stream_time() const = 0;
 };

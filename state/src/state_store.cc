@@ -21,6 +21,10 @@ std::unique_ptr<SessionBytesStore> StateStoreContext::wrap_logged_session_store(
   return inner;
 }
 
+absl::StatusOr<uint64_t> StateStore::approximate_num_entries() {
+  return absl::UnimplementedError(fmt::format("store '{}' keeps no entry count", name()));
+}
+
 absl::Status StateStore::apply_committed(std::span<const ChangelogRecord> records) {
   if (records.empty()) return absl::OkStatus();
   if (absl::Status s = restore_batch(records); !s.ok()) return s;

@@ -73,7 +73,8 @@ struct TaskMetricsSnapshot {
   // Stream time (largest timestamp seen), -1 before the first record.
   TimestampMs stream_time = -1;
   // Approximate size of each of the task's stores (name -> entries): RocksDB's
-  // "rocksdb.estimate-num-keys", exact counts for in-memory stores; -1 when unknown.
+  // "rocksdb.estimate-num-keys" (summed over segments), exact counts for in-memory stores; -1
+  // for stores that keep no count.
   std::map<std::string, int64_t> store_estimated_entries;
 };
 

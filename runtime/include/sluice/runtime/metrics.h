@@ -30,9 +30,10 @@
 //   sluice_dead_letter_records_total{thread,task}       counter
 //   sluice_punctuations_total{thread,task}              counter
 //   sluice_buffered_records{thread,task}                gauge
-//   sluice_store_estimated_entries{thread,task,store}   gauge (key-value stores only)
-// Limitations: window and session stores report no size (no cheap count); process latency is
-// timed per batch, so its max is a per-batch mean, not the slowest single record.
+//   sluice_store_estimated_entries{thread,task,store}   gauge (stores that keep a count)
+//   sluice_standby_tasks / sluice_standby_records_applied_total{task} / sluice_standby_lag{task}
+// Limitations: process latency is timed per batch, so its max is a per-batch mean, not the
+// slowest single record.
 #pragma once
 
 #include <functional>

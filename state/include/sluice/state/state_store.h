@@ -148,6 +148,9 @@ class StateStore {
   // the offset of the last one + 1 becomes the committed offset, atomically with the data.
   // The default is restore_batch followed by commit (a flush).
   virtual absl::Status apply_committed(std::span<const ChangelogRecord> records);
+  // Approximate number of entries (metrics): RocksDB's estimate-num-keys summed over the
+  // store's column families, exact for in-memory stores. Unimplemented by default.
+  virtual absl::StatusOr<uint64_t> approximate_num_entries();
   // Flushes and records `changelog_offset` (the next changelog offset to read, one past the last
   // applied record) durably with the data it covers. nullopt keeps the stored offset.
   virtual absl::Status commit(std::optional<Offset> changelog_offset) = 0;
