@@ -91,8 +91,11 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
 // ([key][start][seq]), so apply_pending() hands the inner store exactly the records the
 // changelog holds, through StateStore::apply_committed (one WAL-logged batch with the changelog
 // offset). Reads consult the buffer first; a range read with buffered entries of that range
-// materializes the merged result. Retention is applied as the inner store would: a put of an
-// expired window is dropped, expired buffered windows are not read.
+// materializes the merged result. Retention is applied as the inner store would, on the stream
+// time of buffered and applied puts together: a put of an expired window is dropped, and
+// neither buffered nor stored expired windows are read (the inner store only knows the stream
+// time of what was applied). Duplicates are numbered like the change-logging decorator numbers
+// them (also for puts that expired on arrival), so buffered keys stay the logged keys.
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
 // Limitations: merged fetch_all/all results are ordered by window start, then key.
 class BufferedWindowStore final : public state::WindowBytesStore, public EosWriteBuffer {
@@ -110,6 +113,11 @@ class BufferedWindowStore final : public state::WindowBytesStore, public EosWrit
   }
   absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    auto n = inner_->approximate_num_entries();
+    if (!n.ok()) return n;
+    return *n + pending_.size();
+  }
 
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs window_start) override;
@@ -157,6 +165,11 @@ class BufferedSessionStore final : public state::SessionBytesStore, public EosWr
   }
   absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    auto n = inner_->approximate_num_entries();
+    if (!n.ok()) return n;
+    return *n + pending_.size();
+  }
 
   absl::Status put(std::string_view key, Window session, std::string_view value) override;
   absl::Status remove(std::string_view key, Window session) override;

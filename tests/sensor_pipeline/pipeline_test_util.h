@@ -89,15 +89,16 @@ inline std::string unhex(const std::string& h) {
 
 struct ReadRecord {
   int partition;
+  int64_t offset = -1;
   std::map<std::string, std::string> headers_hex;
   int64_t timestamp;
   std::optional<std::string> key_hex;
   std::string value_hex;
 };
 
-// Up to `expected` records of `topic` (fewer when `timeout_s` passes first).
-inline std::vector<ReadRecord> read_topic(const std::string& topic, size_t expected,
-                                          int timeout_s = 90) {
+// Records of `topic` read with read_topic.py (`expected` < 0: to the end).
+inline std::vector<ReadRecord> read_topic_impl(const std::string& topic, int64_t expected,
+                                               int timeout_s) {
   const std::string out =
       run(fmt::format("/usr/bin/python3 {}/read_topic.py {} {} {} {}", SLUICE_TEST_SCRIPTS_DIR,
                       testing::bootstrap_servers(), topic, expected, timeout_s));
@@ -108,6 +109,7 @@ inline std::vector<ReadRecord> read_topic(const std::string& topic, size_t expec
     auto j = nlohmann::json::parse(line);
     ReadRecord r;
     r.partition = j["partition"];
+    r.offset = j["offset"];
     r.timestamp = j["timestamp"];
     if (!j["key"].is_null()) r.key_hex = j["key"].get<std::string>();
     r.value_hex = j["value"].is_null() ? "" : j["value"].get<std::string>();
@@ -117,6 +119,18 @@ inline std::vector<ReadRecord> read_topic(const std::string& topic, size_t expec
     records.push_back(std::move(r));
   }
   return records;
+}
+
+// Up to `expected` records of `topic` (fewer when `timeout_s` passes first).
+inline std::vector<ReadRecord> read_topic(const std::string& topic, size_t expected,
+                                          int timeout_s = 90) {
+  return read_topic_impl(topic, static_cast<int64_t>(expected), timeout_s);
+}
+
+// Every record of `topic` up to the end of each partition (read_committed: the last stable
+// offset), or what arrived within `timeout_s`.
+inline std::vector<ReadRecord> read_topic_to_end(const std::string& topic, int timeout_s = 30) {
+  return read_topic_impl(topic, -1, timeout_s);
 }
 
 // A child process (argv[0] found on PATH or a path), stdout+stderr to `log_file`. stop()
@@ -151,6 +165,21 @@ class ChildProcess {
       return false;
     }
     return true;
+  }
+  // SIGKILL (no chance to flush or close anything), reaped. The raw wait status.
+  int kill_now() {
+    if (pid_ <= 0) return exit_status_;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &exit_status_, 0);
+    pid_ = -1;
+    return exit_status_;
+  }
+  // Waits for the process to exit by itself. The raw wait status.
+  int wait() {
+    if (pid_ <= 0) return exit_status_;
+    ::waitpid(pid_, &exit_status_, 0);
+    pid_ = -1;
+    return exit_status_;
   }
   // SIGTERM, then waits up to `timeout` (SIGKILL after). The raw wait status.
   int stop(std::chrono::seconds timeout = std::chrono::seconds(60)) {

@@ -3,13 +3,15 @@
 one JSON object per line: partition, offset, timestamp, key and value as hex (null: None).
 
 usage: read_topic.py BOOTSTRAP TOPIC EXPECTED_COUNT [TIMEOUT_S]
-Stops after EXPECTED_COUNT records or when nothing new arrived for a while after TIMEOUT_S."""
+Stops after EXPECTED_COUNT records or when nothing new arrived for a while after TIMEOUT_S.
+A negative EXPECTED_COUNT reads to the end instead: until every partition reported EOF (with
+read_committed, the last stable offset), or TIMEOUT_S."""
 import json
 import sys
 import time
 import uuid
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 
 def main():
@@ -21,6 +23,7 @@ def main():
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
+        "enable.partition.eof": expected < 0,
     })
     # Assign every partition from the beginning: no group coordinator involved, so a fresh
     # broker (still creating __consumer_offsets) answers right away.
@@ -35,12 +38,16 @@ def main():
             time.sleep(0.2)
     consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     seen = 0
+    at_end = set()
     try:
-        while seen < expected and time.time() < deadline:
+        while (seen < expected if expected >= 0 else len(at_end) < len(partitions)) and \
+                time.time() < deadline:
             msg = consumer.poll(0.5)
             if msg is None:
                 continue
             if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    at_end.add(msg.partition())
                 continue
             key, value = msg.key(), msg.value()
             print(json.dumps({

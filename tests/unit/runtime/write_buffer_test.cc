@@ -2,9 +2,15 @@
 // writes, nothing reaches the bytes store before apply_pending(), which writes the buffer and
 // the changelog offset in one batch; drop_pending() forgets an aborted transaction; and the
 // buffer sits under state's change-logging decorator when a context asks for it.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -51,8 +57,17 @@ class BufferingContext final : public state::StateStoreContext {
     buffer = b.get();
     return b;
   }
+  std::unique_ptr<state::WindowBytesStore> wrap_logged_window_store(
+      std::unique_ptr<state::WindowBytesStore> inner) override;
+  std::unique_ptr<state::SessionBytesStore> wrap_logged_session_store(
+      std::unique_ptr<state::SessionBytesStore> inner) override;
   Log log;
   BufferedKeyValueStore* buffer = nullptr;
+  BufferedWindowStore* window_buffer = nullptr;
+  BufferedSessionStore* session_buffer = nullptr;
+  // What the window/session buffers handed their bytes store with apply_committed.
+  std::vector<std::pair<std::string, std::optional<std::string>>> applied;
+  std::optional<Offset> applied_last_offset;
 
  private:
   std::string app_ = "app";
@@ -124,6 +139,479 @@ TEST(WriteBuffer, SitsUnderChangeLoggingAndSurvivesReopen) {
     ASSERT_TRUE(store->init(ctx).ok());
     EXPECT_EQ(contents(*store), (std::map<std::string, std::string>{{"a", "1"}}));
     EXPECT_EQ(store->committed_offset(), Offset(1));
+    ASSERT_TRUE(store->close().ok());
+  }
+}
+
+// --- Window and session buffers ---
+
+using Entry = std::tuple<std::string, Window, std::string>;  // key, window, value
+
+std::vector<Entry> collect(state::WindowedIteratorPtr it) {
+  std::vector<Entry> out;
+  for (; it->valid(); it->next()) {
+    out.emplace_back(std::string(it->key()), it->window(), std::string(it->value()));
+  }
+  EXPECT_TRUE(it->status().ok()) << it->status();
+  return out;
+}
+
+// Records what reaches the bytes store through apply_committed (the buffers' only way in) and
+// forwards everything to a real store.
+template <typename Base>
+class SpyBase : public Base {
+ public:
+  SpyBase(std::unique_ptr<Base> inner, BufferingContext* ctx)
+      : inner_(std::move(inner)), ctx_(ctx) {}
+  const std::string& name() const override { return inner_->name(); }
+  bool persistent() const override { return inner_->persistent(); }
+  absl::Status init(state::StateStoreContext& c) override { return inner_->init(c); }
+  absl::Status flush() override { return inner_->flush(); }
+  absl::Status close() override { return inner_->close(); }
+  bool is_open() const override { return inner_->is_open(); }
+  absl::Status restore_batch(std::span<const state::ChangelogRecord> r) override {
+    return inner_->restore_batch(r);
+  }
+  absl::Status apply_committed(std::span<const state::ChangelogRecord> records) override {
+    for (const auto& r : records) {
+      ctx_->applied.emplace_back(std::string(r.key),
+                                 r.value ? std::optional<std::string>(*r.value) : std::nullopt);
+      ctx_->applied_last_offset = r.offset;
+    }
+    return inner_->apply_committed(records);
+  }
+  absl::Status commit(std::optional<Offset> o) override { return inner_->commit(o); }
+  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+
+ protected:
+  std::unique_ptr<Base> inner_;
+  BufferingContext* ctx_;
+};
+
+class SpyWindowStore final : public SpyBase<state::WindowBytesStore> {
+ public:
+  using SpyBase::SpyBase;
+  absl::Status put(std::string_view k, std::optional<std::string_view> v, TimestampMs s) override {
+    return inner_->put(k, v, s);
+  }
+  absl::StatusOr<std::optional<std::string>> fetch(std::string_view k, TimestampMs s) override {
+    return inner_->fetch(k, s);
+  }
+  state::WindowedIteratorPtr fetch(std::string_view k, TimestampMs f, TimestampMs t) override {
+    return inner_->fetch(k, f, t);
+  }
+  state::WindowedIteratorPtr fetch_all(TimestampMs f, TimestampMs t) override {
+    return inner_->fetch_all(f, t);
+  }
+  state::WindowedIteratorPtr all() override { return inner_->all(); }
+  const state::WindowStoreOptions& options() const override { return inner_->options(); }
+  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
+};
+
+class SpySessionStore final : public SpyBase<state::SessionBytesStore> {
+ public:
+  using SpyBase::SpyBase;
+  absl::Status put(std::string_view k, Window w, std::string_view v) override {
+    return inner_->put(k, w, v);
+  }
+  absl::Status remove(std::string_view k, Window w) override { return inner_->remove(k, w); }
+  absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view k, Window w) override {
+    return inner_->fetch_session(k, w);
+  }
+  state::WindowedIteratorPtr find_sessions(std::string_view k, TimestampMs e,
+                                           TimestampMs s) override {
+    return inner_->find_sessions(k, e, s);
+  }
+  state::WindowedIteratorPtr fetch(std::string_view k) override { return inner_->fetch(k); }
+  const state::SessionStoreOptions& options() const override { return inner_->options(); }
+  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
+};
+
+std::unique_ptr<state::WindowBytesStore> BufferingContext::wrap_logged_window_store(
+    std::unique_ptr<state::WindowBytesStore> inner) {
+  auto b = std::make_unique<BufferedWindowStore>(
+      std::make_unique<SpyWindowStore>(std::move(inner), this));
+  window_buffer = b.get();
+  return b;
+}
+
+std::unique_ptr<state::SessionBytesStore> BufferingContext::wrap_logged_session_store(
+    std::unique_ptr<state::SessionBytesStore> inner) {
+  auto b = std::make_unique<BufferedSessionStore>(
+      std::make_unique<SpySessionStore>(std::move(inner), this));
+  session_buffer = b.get();
+  return b;
+}
+
+// Every window/session test runs over the in-memory and the RocksDB bytes stores.
+class WindowBufferTest : public ::testing::TestWithParam<bool> {
+ protected:
+  bool rocks() const { return GetParam(); }
+  std::unique_ptr<state::WindowBytesStore> window_store(state::WindowStoreOptions o) {
+    return rocks() ? state::make_rocksdb_window_store("w", o, resources_)
+                   : state::make_in_memory_window_store("w", o);
+  }
+  std::unique_ptr<state::SessionBytesStore> session_store(state::SessionStoreOptions o) {
+    return rocks() ? state::make_rocksdb_session_store("s", o, resources_)
+                   : state::make_in_memory_session_store("s", o);
+  }
+  const std::string dir_ = sluice::testing::temp_dir("window-buffer");
+  std::shared_ptr<state::RocksDBResources> resources_ = state::RocksDBResources::create();
+  state::BasicStateStoreContext ctx_{"app", TaskId{0, Partition(0)}, dir_};
+};
+
+state::WindowStoreOptions window_options(bool dups = false) {
+  state::WindowStoreOptions o;
+  o.retention_ms = 1000;
+  o.window_size_ms = 100;
+  o.retain_duplicates = dups;
+  return o;
+}
+
+state::SessionStoreOptions session_options() {
+  state::SessionStoreOptions o;
+  o.retention_ms = 1000;
+  return o;
+}
+
+Entry e(std::string k, TimestampMs start, TimestampMs end, std::string v) {
+  return {std::move(k), Window{start, end}, std::move(v)};
+}
+
+using OptStr = std::optional<std::string>;
+
+TEST_P(WindowBufferTest, WindowReadsOwnWritesAndInnerSeesNothingBeforeApply) {
+  auto owned = window_store(window_options());
+  state::WindowBytesStore* inner = owned.get();
+  BufferedWindowStore store(std::move(owned));
+  ASSERT_TRUE(store.init(ctx_).ok());
+  ASSERT_TRUE(inner->put("a", "s0", 0).ok());
+  ASSERT_TRUE(inner->put("a", "s100", 100).ok());
+  ASSERT_TRUE(inner->put("b", "b100", 100).ok());
+  ASSERT_TRUE(inner->put("b", "b300", 300).ok());
+  const auto inner_before = collect(inner->all());
+
+  ASSERT_TRUE(store.put("a", "n100", 100).ok());        // replaces a stored window
+  ASSERT_TRUE(store.put("a", "n200", 200).ok());        // new
+  ASSERT_TRUE(store.put("b", std::nullopt, 100).ok());  // deletes a stored window
+  ASSERT_TRUE(store.put("c", "c50", 50).ok());
+  EXPECT_EQ(store.pending_count(), 4u);
+
+  EXPECT_EQ(*store.fetch("a", 0), OptStr("s0"));
+  EXPECT_EQ(*store.fetch("a", 100), OptStr("n100"));
+  EXPECT_EQ(*store.fetch("a", 200), OptStr("n200"));
+  EXPECT_EQ(*store.fetch("b", 100), std::nullopt);
+  EXPECT_EQ(*store.fetch("b", 300), OptStr("b300"));
+  EXPECT_EQ(collect(store.fetch("a", 0, 300)),
+            (std::vector<Entry>{e("a", 0, 100, "s0"), e("a", 100, 200, "n100"),
+                                e("a", 200, 300, "n200")}));
+  EXPECT_EQ(collect(store.fetch("a", 100, 150)), (std::vector<Entry>{e("a", 100, 200, "n100")}));
+  EXPECT_EQ(collect(store.fetch("b", 0, 1000)), (std::vector<Entry>{e("b", 300, 400, "b300")}));
+  const std::vector<Entry> everything{e("a", 0, 100, "s0"), e("c", 50, 150, "c50"),
+                                      e("a", 100, 200, "n100"), e("a", 200, 300, "n200"),
+                                      e("b", 300, 400, "b300")};
+  EXPECT_EQ(collect(store.fetch_all(0, 1000)), everything);  // by start, then key
+  EXPECT_EQ(collect(store.all()), everything);
+  EXPECT_EQ(collect(store.fetch_all(50, 100)),
+            (std::vector<Entry>{e("c", 50, 150, "c50"), e("a", 100, 200, "n100")}));
+
+  // Nothing reached the bytes store, and commit() from above does not move its offset.
+  EXPECT_EQ(collect(inner->all()), inner_before);
+  ASSERT_TRUE(store.commit(Offset(9)).ok());
+  EXPECT_EQ(inner->committed_offset(), std::nullopt);
+
+  ASSERT_TRUE(store.apply_pending(Offset(12)).ok());
+  EXPECT_EQ(store.pending_count(), 0u);
+  EXPECT_EQ(inner->committed_offset(), Offset(12));
+  std::vector<Entry> stored = collect(inner->all());
+  std::sort(stored.begin(), stored.end());
+  std::vector<Entry> want = everything;
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(stored, want);
+  EXPECT_EQ(*store.fetch("b", 100), std::nullopt);
+  ASSERT_TRUE(store.close().ok());
+}
+
+TEST_P(WindowBufferTest, WindowDropPendingForgets) {
+  auto owned = window_store(window_options());
+  state::WindowBytesStore* inner = owned.get();
+  BufferedWindowStore store(std::move(owned));
+  ASSERT_TRUE(store.init(ctx_).ok());
+  ASSERT_TRUE(inner->put("a", "s0", 0).ok());
+  ASSERT_TRUE(store.put("a", "n0", 0).ok());
+  ASSERT_TRUE(store.put("a", "n100", 100).ok());
+  store.drop_pending();
+  EXPECT_EQ(*store.fetch("a", 0), OptStr("s0"));
+  EXPECT_EQ(*store.fetch("a", 100), std::nullopt);
+  EXPECT_EQ(collect(store.all()), (std::vector<Entry>{e("a", 0, 100, "s0")}));
+  ASSERT_TRUE(store.apply_pending(Offset(3)).ok());
+  EXPECT_EQ(collect(inner->all()), (std::vector<Entry>{e("a", 0, 100, "s0")}));
+  ASSERT_TRUE(store.close().ok());
+}
+
+// Stream time counts buffered puts: a window older than stream time - retention + 1 is not
+// buffered, and neither buffered nor stored expired windows are read.
+TEST_P(WindowBufferTest, WindowExpiredWindowsAreNeitherBufferedNorRead) {
+  auto owned = window_store(window_options());
+  state::WindowBytesStore* inner = owned.get();
+  BufferedWindowStore store(std::move(owned));
+  ASSERT_TRUE(store.init(ctx_).ok());
+  ASSERT_TRUE(inner->put("a", "old", 3500).ok());
+  ASSERT_TRUE(inner->put("b", "old-b", 3600).ok());
+  ASSERT_TRUE(store.put("a", "early", 3900).ok());  // live now, expired by the next put
+  ASSERT_TRUE(store.put("a", "new", 5000).ok());    // stream time 5000: live from 4001
+  EXPECT_EQ(store.observed_stream_time(), 5000);
+  ASSERT_TRUE(store.put("a", "late", 4000).ok());  // expired on arrival
+  EXPECT_EQ(store.pending_count(), 2u);            // "early" (kept, unread) and "new"
+  EXPECT_EQ(*store.fetch("a", 4000), std::nullopt);
+  EXPECT_EQ(*store.fetch("a", 3900), std::nullopt);
+  EXPECT_EQ(*store.fetch("a", 3500), std::nullopt);
+  EXPECT_EQ(*store.fetch("b", 3600), std::nullopt);
+  EXPECT_EQ(collect(store.fetch("a", 0, 10000)), (std::vector<Entry>{e("a", 5000, 5100, "new")}));
+  EXPECT_EQ(collect(store.fetch("b", 0, 10000)), std::vector<Entry>{});
+  EXPECT_EQ(collect(store.fetch_all(0, 10000)), (std::vector<Entry>{e("a", 5000, 5100, "new")}));
+  EXPECT_EQ(collect(store.all()), (std::vector<Entry>{e("a", 5000, 5100, "new")}));
+  ASSERT_TRUE(store.apply_pending(Offset(4)).ok());
+  EXPECT_EQ(inner->observed_stream_time(), 5000);
+  EXPECT_EQ(collect(inner->all()), (std::vector<Entry>{e("a", 5000, 5100, "new")}));
+  ASSERT_TRUE(store.close().ok());
+}
+
+TEST_P(WindowBufferTest, WindowRetainDuplicatesReadsStoredAndBufferedDuplicates) {
+  auto owned = window_store(window_options(/*dups=*/true));
+  state::WindowBytesStore* inner = owned.get();
+  BufferedWindowStore store(std::move(owned));
+  ASSERT_TRUE(store.init(ctx_).ok());
+  // Stored through the buffer, as the runtime does (the buffer numbers duplicates like the
+  // change-logging decorator, not like the bytes store).
+  ASSERT_TRUE(store.put("a", "x", 100).ok());
+  ASSERT_TRUE(store.apply_pending(Offset(1)).ok());
+  ASSERT_TRUE(store.put("a", "y", 100).ok());
+  ASSERT_TRUE(store.put("a", "z", 100).ok());
+  ASSERT_TRUE(store.put("a", std::nullopt, 100).ok());  // ignored with duplicates
+  ASSERT_TRUE(store.put("b", "w", 100).ok());
+  const std::vector<Entry> a{e("a", 100, 200, "x"), e("a", 100, 200, "y"), e("a", 100, 200, "z")};
+  EXPECT_EQ(collect(store.fetch("a", 0, 200)), a);
+  EXPECT_EQ(collect(store.fetch_all(0, 200)).size(), 4u);
+  EXPECT_EQ(collect(inner->fetch("a", 0, 200)), (std::vector<Entry>{e("a", 100, 200, "x")}));
+  ASSERT_TRUE(store.apply_pending(Offset(5)).ok());
+  EXPECT_EQ(collect(inner->fetch("a", 0, 200)), a);
+  ASSERT_TRUE(store.close().ok());
+}
+
+TEST_P(WindowBufferTest, SessionFindSessionsMergesBufferedAndStoredByEnd) {
+  auto owned = session_store(session_options());
+  state::SessionBytesStore* inner = owned.get();
+  BufferedSessionStore store(std::move(owned));
+  ASSERT_TRUE(store.init(ctx_).ok());
+  ASSERT_TRUE(inner->put("a", Window{0, 10}, "s1").ok());
+  ASSERT_TRUE(inner->put("a", Window{100, 150}, "s2").ok());
+  ASSERT_TRUE(inner->put("a", Window{300, 300}, "s3").ok());
+  ASSERT_TRUE(inner->put("b", Window{5, 6}, "sb").ok());
+  const auto inner_before = collect(inner->fetch("a"));
+
+  ASSERT_TRUE(store.put("a", Window{20, 40}, "n1").ok());
+  ASSERT_TRUE(store.put("a", Window{200, 250}, "n2").ok());
+  ASSERT_TRUE(store.put("a", Window{100, 150}, "s2b").ok());  // replaces a stored session
+  ASSERT_TRUE(store.remove("a", Window{300, 300}).ok());      // hides a stored session
+  ASSERT_TRUE(store.put("ab", Window{30, 30}, "other key").ok());
+  ASSERT_TRUE(store.put("a", Window{400, 420}, "n3").ok());
+  ASSERT_TRUE(store.remove("a", Window{400, 420}).ok());  // a buffered put, then removed
+
+  const std::vector<Entry> a{e("a", 0, 10, "s1"), e("a", 20, 40, "n1"), e("a", 100, 150, "s2b"),
+                             e("a", 200, 250, "n2")};
+  EXPECT_EQ(collect(store.find_sessions("a", 0, 1000)), a);
+  EXPECT_EQ(collect(store.fetch("a")), a);
+  // What a record at t=45 with gap 10 merges with: end >= 35, start <= 55.
+  EXPECT_EQ(collect(store.find_sessions("a", 35, 55)), (std::vector<Entry>{e("a", 20, 40, "n1")}));
+  EXPECT_EQ(collect(store.find_sessions("a", 120, 210)),
+            (std::vector<Entry>{e("a", 100, 150, "s2b"), e("a", 200, 250, "n2")}));
+  EXPECT_EQ(collect(store.fetch("b")), (std::vector<Entry>{e("b", 5, 6, "sb")}));
+  EXPECT_EQ(*store.fetch_session("a", Window{300, 300}), std::nullopt);
+  EXPECT_EQ(*store.fetch_session("a", Window{100, 150}), OptStr("s2b"));
+  EXPECT_EQ(*store.fetch_session("a", Window{0, 10}), OptStr("s1"));
+  EXPECT_EQ(*store.fetch_session("ab", Window{30, 30}), OptStr("other key"));
+
+  EXPECT_EQ(collect(inner->fetch("a")), inner_before);
+  ASSERT_TRUE(store.commit(Offset(9)).ok());
+  EXPECT_EQ(inner->committed_offset(), std::nullopt);
+  ASSERT_TRUE(store.apply_pending(Offset(21)).ok());
+  EXPECT_EQ(inner->committed_offset(), Offset(21));
+  EXPECT_EQ(collect(inner->fetch("a")), a);
+  EXPECT_EQ(collect(inner->fetch("ab")), (std::vector<Entry>{e("ab", 30, 30, "other key")}));
+
+  ASSERT_TRUE(store.put("a", Window{500, 500}, "dropped").ok());
+  store.drop_pending();
+  EXPECT_EQ(collect(store.fetch("a")), a);
+  ASSERT_TRUE(store.close().ok());
+}
+
+TEST_P(WindowBufferTest, SessionExpiredSessionsAreNeitherBufferedNorRead) {
+  auto owned = session_store(session_options());
+  state::SessionBytesStore* inner = owned.get();
+  BufferedSessionStore store(std::move(owned));
+  ASSERT_TRUE(store.init(ctx_).ok());
+  ASSERT_TRUE(inner->put("a", Window{3000, 3500}, "old").ok());
+  ASSERT_TRUE(store.put("a", Window{5000, 5000}, "new").ok());  // live from 4001
+  ASSERT_TRUE(store.put("a", Window{100, 200}, "late").ok());   // expired on arrival
+  EXPECT_EQ(store.pending_count(), 1u);
+  EXPECT_EQ(*store.fetch_session("a", Window{3000, 3500}), std::nullopt);
+  EXPECT_EQ(*store.fetch_session("a", Window{100, 200}), std::nullopt);
+  EXPECT_EQ(collect(store.fetch("a")), (std::vector<Entry>{e("a", 5000, 5000, "new")}));
+  EXPECT_EQ(collect(store.find_sessions("a", 0, 6000)),
+            (std::vector<Entry>{e("a", 5000, 5000, "new")}));
+  ASSERT_TRUE(store.apply_pending(Offset(2)).ok());
+  EXPECT_EQ(collect(inner->fetch("a")), (std::vector<Entry>{e("a", 5000, 5000, "new")}));
+  ASSERT_TRUE(store.close().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, WindowBufferTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("RocksDB") : std::string("InMemory");
+                         });
+
+// The change-logging window/session decorators put the context's buffer under themselves: every
+// put is logged at once, and apply_pending hands the bytes store exactly the logged records
+// (same changelog keys, same values) with the committed offset.
+TEST(WriteBuffer, WindowAndSessionBuffersSitUnderChangeLogging) {
+  const std::string dir = sluice::testing::temp_dir("window-buffer-logging");
+  auto resources = state::RocksDBResources::create();
+  BufferingContext ctx(dir);
+  auto window = state::with_change_logging(
+      state::make_rocksdb_window_store("w", window_options(/*dups=*/true), resources));
+  ASSERT_TRUE(window->init(ctx).ok());
+  ASSERT_NE(ctx.window_buffer, nullptr);
+  ASSERT_TRUE(window->put("k", "v1", 5000).ok());
+  EXPECT_EQ(ctx.log.records.size(), 1u);
+  ASSERT_TRUE(window->put("k", "expired", 100).ok());  // logged, not kept: expired on arrival
+  ASSERT_TRUE(window->put("k", "v2", 5000).ok());
+  ASSERT_TRUE(window->put("j", "v3", 4500).ok());
+  EXPECT_EQ(ctx.log.records.size(), 4u);
+  EXPECT_EQ(ctx.window_buffer->pending_count(), 3u);
+  EXPECT_TRUE(ctx.applied.empty());
+  ASSERT_TRUE(ctx.window_buffer->apply_pending(Offset(4)).ok());
+  auto logged = ctx.log.records;
+  logged.erase(logged.begin() + 1);  // the expired one
+  auto applied = ctx.applied;
+  std::sort(logged.begin(), logged.end());
+  std::sort(applied.begin(), applied.end());
+  EXPECT_EQ(applied, logged);
+  EXPECT_EQ(ctx.applied_last_offset, Offset(3));  // the offset before the committed one
+  EXPECT_EQ(window->committed_offset(), Offset(4));
+  ASSERT_TRUE(window->close().ok());
+
+  ctx.log.records.clear();
+  ctx.applied.clear();
+  auto session = state::with_change_logging(
+      state::make_rocksdb_session_store("s", session_options(), resources));
+  ASSERT_TRUE(session->init(ctx).ok());
+  ASSERT_NE(ctx.session_buffer, nullptr);
+  ASSERT_TRUE(session->put("k", Window{10, 20}, "a").ok());
+  EXPECT_EQ(ctx.log.records.size(), 1u);
+  ASSERT_TRUE(session->remove("k", Window{10, 20}).ok());
+  ASSERT_TRUE(session->put("k", Window{10, 30}, "b").ok());
+  EXPECT_EQ(ctx.log.records.size(), 3u);
+  EXPECT_EQ(collect(session->fetch("k")), (std::vector<Entry>{e("k", 10, 30, "b")}));
+  ASSERT_TRUE(ctx.session_buffer->apply_pending(Offset(7)).ok());
+  // The buffer keeps the last write per key: the put of [10,20] became its tombstone.
+  std::map<std::string, std::optional<std::string>> last;
+  for (const auto& [k, v] : ctx.log.records) last[k] = v;
+  std::map<std::string, std::optional<std::string>> applied_map(ctx.applied.begin(),
+                                                                ctx.applied.end());
+  EXPECT_EQ(applied_map, last);
+  EXPECT_EQ(applied_map.size(), ctx.applied.size());
+  EXPECT_EQ(session->committed_offset(), Offset(7));
+  ASSERT_TRUE(session->close().ok());
+}
+
+// Applied writes survive a reopen with their offset; buffered ones that were never applied do
+// not reach RocksDB at all.
+TEST(WriteBuffer, WindowAndSessionApplySurvivesReopen) {
+  const std::string dir = sluice::testing::temp_dir("window-buffer-reopen");
+  auto resources = state::RocksDBResources::create();
+  {
+    BufferingContext ctx(dir);
+    auto window = state::with_change_logging(
+        state::make_rocksdb_window_store("w", window_options(), resources));
+    auto session = state::with_change_logging(
+        state::make_rocksdb_session_store("s", session_options(), resources));
+    ASSERT_TRUE(window->init(ctx).ok());
+    ASSERT_TRUE(session->init(ctx).ok());
+    ASSERT_TRUE(window->put("k", "applied", 100).ok());
+    ASSERT_TRUE(session->put("k", Window{1, 2}, "applied").ok());
+    ASSERT_TRUE(ctx.window_buffer->apply_pending(Offset(1)).ok());
+    ASSERT_TRUE(ctx.session_buffer->apply_pending(Offset(2)).ok());
+    ASSERT_TRUE(window->put("k", "buffered", 200).ok());
+    ASSERT_TRUE(session->put("k", Window{3, 4}, "buffered").ok());
+    EXPECT_EQ(*window->fetch("k", 200), OptStr("buffered"));
+    ASSERT_TRUE(window->close().ok());
+    ASSERT_TRUE(session->close().ok());
+  }
+  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+  auto window = state::make_rocksdb_window_store("w", window_options(), resources);
+  auto session = state::make_rocksdb_session_store("s", session_options(), resources);
+  ASSERT_TRUE(window->init(ctx).ok());
+  ASSERT_TRUE(session->init(ctx).ok());
+  EXPECT_EQ(collect(window->all()), (std::vector<Entry>{e("k", 100, 200, "applied")}));
+  EXPECT_EQ(window->committed_offset(), Offset(1));
+  EXPECT_EQ(collect(session->fetch("k")), (std::vector<Entry>{e("k", 1, 2, "applied")}));
+  EXPECT_EQ(session->committed_offset(), Offset(2));
+  ASSERT_TRUE(window->close().ok());
+  ASSERT_TRUE(session->close().ok());
+}
+
+// The durability point itself: a process killed right after apply_pending (no flush, no close)
+// keeps the applied write and its offset, because apply_committed goes through the WAL. The
+// control case shows the check can fail: restore_batch writes with the WAL off, so the same
+// kill loses it.
+int kill_after_writing(const std::string& dir, bool through_buffer) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    auto resources = state::RocksDBResources::create();
+    state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+    auto owned = state::make_rocksdb_window_store("w", window_options(), resources);
+    state::WindowBytesStore* inner = owned.get();
+    BufferedWindowStore store(std::move(owned));
+    if (!store.init(ctx).ok()) ::_exit(2);
+    if (through_buffer) {
+      if (!store.put("k", "applied", 100).ok() || !store.apply_pending(Offset(8)).ok()) {
+        ::_exit(3);
+      }
+      if (!store.put("k", "buffered", 200).ok()) ::_exit(4);
+    } else {
+      std::string key;
+      state::schema::window_key("k", 100, 0, key);
+      state::ChangelogRecord r;
+      r.key = key;
+      r.value = "applied";
+      r.offset = Offset(7);
+      if (!inner->restore_batch(std::span(&r, 1)).ok()) ::_exit(5);
+    }
+    ::raise(SIGKILL);
+    ::_exit(6);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+TEST(WriteBuffer, WindowApplySurvivesKillWithoutFlush) {
+  for (bool through_buffer : {true, false}) {
+    SCOPED_TRACE(through_buffer ? "apply_pending" : "restore_batch (control)");
+    const std::string dir = sluice::testing::temp_dir("window-buffer-kill");
+    const int status = kill_after_writing(dir, through_buffer);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
+    auto resources = state::RocksDBResources::create();
+    state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+    auto store = state::make_rocksdb_window_store("w", window_options(), resources);
+    ASSERT_TRUE(store->init(ctx).ok());
+    if (through_buffer) {
+      EXPECT_EQ(collect(store->all()), (std::vector<Entry>{e("k", 100, 200, "applied")}));
+      EXPECT_EQ(store->committed_offset(), Offset(8));
+    } else {
+      EXPECT_EQ(collect(store->all()), std::vector<Entry>{});
+      EXPECT_EQ(store->committed_offset(), std::nullopt);
+    }
     ASSERT_TRUE(store->close().ok());
   }
 }
