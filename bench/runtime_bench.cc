@@ -5,7 +5,8 @@
 // For each case a fresh input topic (4 partitions) is filled with N records (default 200000;
 // --records=1000000 for the 1M backlog), then a fresh application processes the whole
 // backlog; records/s = N / (time from start() until every input record was processed).
-// Cases: stateless (map_values -> to) and a key-value aggregation (group_by_key().count()),
+// Cases: stateless (map_values -> to), a key-value aggregation (group_by_key().count()) and a
+// windowed aggregation (1-minute tumbling windows, 10 s grace; input timestamps 1 ms apart),
 // each under at_least_once and exactly_once_v2; then the aggregation's local state is deleted
 // and the restore rate (changelog records/s until RUNNING) is measured.
 #include <benchmark/benchmark.h>
@@ -27,6 +28,13 @@ namespace {
 
 using namespace std::chrono_literals;
 int64_t g_records = 200000;
+// Input timestamps start an hour ago (recent: the broker's retention keeps them).
+const int64_t g_base_ts = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() -
+                          3600 * 1000;
+
+enum class Kind { kStateless, kCount, kWindowed };
 
 std::string bootstrap() {
   const char* env = std::getenv("BOOTSTRAP_SERVERS");
@@ -53,6 +61,7 @@ bool fill_topic(const std::string& topic, int64_t n) {
     rec.topic = topic;
     rec.key = key;
     rec.value = value;
+    rec.timestamp = g_base_ts + i;  // 1 ms apart: windows of the windowed case keep closing
     if (!(*producer)->produce(rec).ok()) return false;
   }
   return (*producer)->flush(120s).ok();
@@ -60,10 +69,16 @@ bool fill_topic(const std::string& topic, int64_t n) {
 
 sluice::StreamsConfig config(const std::string& app, const std::string& guarantee,
                              const std::string& state_dir) {
-  return *sluice::StreamsConfig::create({{"bootstrap.servers", bootstrap()},
-                                         {"application.id", app},
-                                         {"processing.guarantee", guarantee},
-                                         {"state.dir", state_dir}});
+  sluice::Properties props = {{"bootstrap.servers", bootstrap()},
+                              {"application.id", app},
+                              {"processing.guarantee", guarantee},
+                              {"state.dir", state_dir}};
+  // Tuning experiments without rebuilding: SLUICE_<KEY> variables (e.g.
+  // SLUICE_CONSUMER_FETCH_WAIT_MAX_MS=100) add or override keys.
+  for (const auto& [k, v] : sluice::properties_from_environment()) {
+    if (k != "bootstrap.servers") props[k] = v;
+  }
+  return *sluice::StreamsConfig::create(props);
 }
 
 int64_t processed(const sluice::KafkaStreams& streams) {
@@ -76,15 +91,23 @@ int64_t processed(const sluice::KafkaStreams& streams) {
   return n;
 }
 
-sluice::Topology topology(bool stateful, const std::string& input, const std::string& output) {
+sluice::Topology topology(Kind kind, const std::string& input, const std::string& output) {
   using namespace sluice;
   StreamsBuilder builder;
   auto stream = builder.stream(input, Consumed::with(serdes::string(), serdes::string()));
-  if (stateful) {
+  if (kind == Kind::kCount) {
     stream.group_by_key()
         .count(Materialized::as("bench-counts"))
         .to_stream()
         .to(output, Produced::with(serdes::string(), serdes::int64()));
+  } else if (kind == Kind::kWindowed) {
+    const auto windows = TimeWindows::of_size_and_grace(std::chrono::minutes(1), 10s);
+    stream.group_by_key()
+        .windowed_by(windows)
+        .count(Materialized::as("bench-window-counts"))
+        .to_stream()
+        .to(output,
+            Produced::with(serdes::windowed(serdes::string(), windows.size_ms()), serdes::int64()));
   } else {
     stream.map_values([](const std::string& v) { return v + "!"; })
         .to(output, Produced::with(serdes::string(), serdes::string()));
@@ -92,7 +115,8 @@ sluice::Topology topology(bool stateful, const std::string& input, const std::st
   return *builder.build();
 }
 
-void run_case(benchmark::State& state, bool stateful, const std::string& guarantee) {
+void run_case(benchmark::State& state, Kind kind, const std::string& guarantee) {
+  const bool stateful = kind != Kind::kStateless;
   const std::string input = unique("bench-in");
   const std::string output = unique("bench-out");
   const std::string app = unique("bench-app");
@@ -106,7 +130,7 @@ void run_case(benchmark::State& state, bool stateful, const std::string& guarant
     return;
   }
   for (auto _ : state) {
-    sluice::KafkaStreams streams(topology(stateful, input, output), config(app, guarantee, dir));
+    sluice::KafkaStreams streams(topology(kind, input, output), config(app, guarantee, dir));
     const auto start = std::chrono::steady_clock::now();
     if (!streams.start().ok()) {
       state.SkipWithError("start failed");
@@ -123,7 +147,7 @@ void run_case(benchmark::State& state, bool stateful, const std::string& guarant
     if (stateful) {
       // Restore rate: delete local state and time the rebuild from the changelog.
       (void)streams.cleanup();
-      sluice::KafkaStreams again(topology(stateful, input, output), config(app, guarantee, dir));
+      sluice::KafkaStreams again(topology(kind, input, output), config(app, guarantee, dir));
       const auto r0 = std::chrono::steady_clock::now();
       if (again.start().ok() && again.wait_until_running(600s)) {
         const double rs =
@@ -139,15 +163,25 @@ void run_case(benchmark::State& state, bool stateful, const std::string& guarant
   }
 }
 
-void BM_Stateless_AtLeastOnce(benchmark::State& s) { run_case(s, false, "at_least_once"); }
-void BM_Stateless_ExactlyOnce(benchmark::State& s) { run_case(s, false, "exactly_once_v2"); }
-void BM_Count_AtLeastOnce(benchmark::State& s) { run_case(s, true, "at_least_once"); }
-void BM_Count_ExactlyOnce(benchmark::State& s) { run_case(s, true, "exactly_once_v2"); }
+void BM_Stateless_AtLeastOnce(benchmark::State& s) {
+  run_case(s, Kind::kStateless, "at_least_once");
+}
+void BM_Stateless_ExactlyOnce(benchmark::State& s) {
+  run_case(s, Kind::kStateless, "exactly_once_v2");
+}
+void BM_Count_AtLeastOnce(benchmark::State& s) { run_case(s, Kind::kCount, "at_least_once"); }
+void BM_Count_ExactlyOnce(benchmark::State& s) { run_case(s, Kind::kCount, "exactly_once_v2"); }
+void BM_Windowed_AtLeastOnce(benchmark::State& s) { run_case(s, Kind::kWindowed, "at_least_once"); }
+void BM_Windowed_ExactlyOnce(benchmark::State& s) {
+  run_case(s, Kind::kWindowed, "exactly_once_v2");
+}
 
 BENCHMARK(BM_Stateless_AtLeastOnce)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 BENCHMARK(BM_Stateless_ExactlyOnce)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 BENCHMARK(BM_Count_AtLeastOnce)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 BENCHMARK(BM_Count_ExactlyOnce)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_Windowed_AtLeastOnce)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
+BENCHMARK(BM_Windowed_ExactlyOnce)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);
 
 }  // namespace
 

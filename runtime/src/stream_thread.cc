@@ -12,7 +12,9 @@ namespace sluice::runtime_internal {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr size_t kMaxBufferedPerPartition = 1000;
+// Pausing drops librdkafka's prefetched messages for the partition and a resumed partition may
+// wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
+constexpr size_t kMaxBufferedPerPartition = 10000;
 constexpr int kMaxPollBatch = 2000;
 constexpr int kProcessBatch = 200;
 constexpr auto kClientTimeout = 30s;
