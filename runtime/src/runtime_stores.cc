@@ -94,10 +94,6 @@ class LiveOnlyIterator final : public state::WindowedIterator {
   bool by_end_;
 };
 
-TimestampMs live_from(TimestampMs observed, int64_t retention) {
-  return observed < 0 ? std::numeric_limits<int64_t>::min() : observed - retention + 1;
-}
-
 // Builds the records apply_committed() takes from a buffer; every record carries the offset
 // before `next` so the store's committed offset becomes `next`.
 std::vector<state::ChangelogRecord> committed_records(
@@ -248,34 +244,20 @@ absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelo
   return st;
 }
 
+// --- window and session buffers ---
+
+TimestampMs live_from(TimestampMs stream_time, int64_t retention_ms) {
+  return stream_time < 0 ? std::numeric_limits<int64_t>::min() : stream_time - retention_ms + 1;
+}
+
+absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pending,
+                            std::optional<Offset> changelog_offset) {
+  const Offset next = changelog_offset.value_or(inner.committed_offset().value_or(Offset(0)));
+  auto records = committed_records(pending, next);
+  return inner.apply_committed(records);
+}
+
 // --- BufferedWindowStore ---
-
-BufferedWindowStore::BufferedWindowStore(std::unique_ptr<state::WindowBytesStore> inner)
-    : inner_(std::move(inner)) {}
-
-absl::Status BufferedWindowStore::init(state::StateStoreContext& context) {
-  drop_pending();
-  return inner_->init(context);
-}
-
-absl::Status BufferedWindowStore::close() {
-  drop_pending();
-  if (!inner_->is_open()) return absl::OkStatus();
-  return inner_->close();
-}
-
-void BufferedWindowStore::drop_pending() {
-  pending_.clear();
-  pending_stream_time_ = -1;
-}
-
-TimestampMs BufferedWindowStore::observed_stream_time() const {
-  return std::max(inner_->observed_stream_time(), pending_stream_time_);
-}
-
-TimestampMs BufferedWindowStore::min_live() const {
-  return live_from(observed_stream_time(), inner_->options().retention_ms);
-}
 
 state::WindowedIteratorPtr BufferedWindowStore::live_only(state::WindowedIteratorPtr inner_it) {
   if (pending_stream_time_ <= inner_->observed_stream_time()) return inner_it;
@@ -380,45 +362,7 @@ state::WindowedIteratorPtr BufferedWindowStore::all() {
                 std::numeric_limits<TimestampMs>::max(), inner_->all());
 }
 
-absl::Status BufferedWindowStore::apply_pending(std::optional<Offset> changelog_offset) {
-  if (pending_.empty()) return absl::OkStatus();
-  // Without a changelog offset (no delivery report seen) the stored offset stays where it is,
-  // so a restart replays these records again rather than skipping any.
-  const Offset next = changelog_offset.value_or(inner_->committed_offset().value_or(Offset(0)));
-  auto records = committed_records(pending_, next);
-  auto st = inner_->apply_committed(records);
-  drop_pending();
-  return st;
-}
-
 // --- BufferedSessionStore ---
-
-BufferedSessionStore::BufferedSessionStore(std::unique_ptr<state::SessionBytesStore> inner)
-    : inner_(std::move(inner)) {}
-
-absl::Status BufferedSessionStore::init(state::StateStoreContext& context) {
-  drop_pending();
-  return inner_->init(context);
-}
-
-absl::Status BufferedSessionStore::close() {
-  drop_pending();
-  if (!inner_->is_open()) return absl::OkStatus();
-  return inner_->close();
-}
-
-void BufferedSessionStore::drop_pending() {
-  pending_.clear();
-  pending_stream_time_ = -1;
-}
-
-TimestampMs BufferedSessionStore::observed_stream_time() const {
-  return std::max(inner_->observed_stream_time(), pending_stream_time_);
-}
-
-TimestampMs BufferedSessionStore::min_live() const {
-  return live_from(observed_stream_time(), inner_->options().retention_ms);
-}
 
 state::WindowedIteratorPtr BufferedSessionStore::live_only(state::WindowedIteratorPtr inner_it) {
   if (pending_stream_time_ <= inner_->observed_stream_time()) return inner_it;
@@ -509,15 +453,6 @@ state::WindowedIteratorPtr BufferedSessionStore::fetch(std::string_view key) {
   if (pending_.empty()) return live_only(inner_->fetch(key));
   return find_sessions(key, std::numeric_limits<TimestampMs>::min(),
                        std::numeric_limits<TimestampMs>::max());
-}
-
-absl::Status BufferedSessionStore::apply_pending(std::optional<Offset> changelog_offset) {
-  if (pending_.empty()) return absl::OkStatus();
-  const Offset next = changelog_offset.value_or(inner_->committed_offset().value_or(Offset(0)));
-  auto records = committed_records(pending_, next);
-  auto st = inner_->apply_committed(records);
-  drop_pending();
-  return st;
 }
 
 }  // namespace sluice::runtime_internal

@@ -3,11 +3,14 @@
 // transaction commits.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "sluice/state/change_logging.h"
@@ -85,6 +88,75 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
   std::map<std::string, std::optional<std::string>, std::less<>> pending_;
 };
 
+using PendingWrites = std::map<std::string, std::optional<std::string>, std::less<>>;
+
+// Applies buffered changelog-schema writes to `inner` (StateStore::apply_committed) with the
+// changelog offset; without one (no delivery report seen) the stored offset stays, so a restart
+// replays these records rather than skipping any.
+absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pending,
+                            std::optional<Offset> changelog_offset);
+// The earliest live timestamp for a stream time and retention (as the segmented stores count).
+TimestampMs live_from(TimestampMs stream_time, int64_t retention_ms);
+
+// What the window and session buffers share: forwarding to the inner store, the buffer keyed by
+// the changelog key schema, stream time over buffered and applied puts together, apply and drop.
+template <typename Store>
+class BufferedSegmentedStore : public Store, public EosWriteBuffer {
+ public:
+  const std::string& name() const override { return inner_->name(); }
+  bool persistent() const override { return inner_->persistent(); }
+  absl::Status init(state::StateStoreContext& context) override {
+    drop_pending();
+    return inner_->init(context);
+  }
+  absl::Status flush() override { return inner_->flush(); }
+  absl::Status close() override {
+    drop_pending();
+    if (!inner_->is_open()) return absl::OkStatus();
+    return inner_->close();
+  }
+  bool is_open() const override { return inner_->is_open(); }
+  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
+    return inner_->restore_batch(records);
+  }
+  // The offset is applied with the buffer (apply_pending), never before it.
+  absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
+  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    auto n = inner_->approximate_num_entries();
+    if (!n.ok()) return n;
+    return *n + pending_.size();
+  }
+  using Options = std::remove_cvref_t<decltype(std::declval<const Store&>().options())>;
+  const Options& options() const override { return inner_->options(); }
+  TimestampMs observed_stream_time() const override {
+    return std::max(inner_->observed_stream_time(), pending_stream_time_);
+  }
+
+  absl::Status apply_pending(std::optional<Offset> changelog_offset) override {
+    if (pending_.empty()) return absl::OkStatus();
+    absl::Status st = apply_buffered(*inner_, pending_, changelog_offset);
+    drop_pending();
+    return st;
+  }
+  void drop_pending() override {
+    pending_.clear();
+    pending_stream_time_ = -1;
+  }
+  size_t pending_count() const { return pending_.size(); }
+
+ protected:
+  explicit BufferedSegmentedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  TimestampMs min_live() const {
+    return live_from(observed_stream_time(), inner_->options().retention_ms);
+  }
+
+  std::unique_ptr<Store> inner_;
+  PendingWrites pending_;
+  TimestampMs pending_stream_time_ = -1;
+  std::string scratch_;
+};
+
 // The exactly-once write buffer of window stores (StateStoreContext::wrap_logged_window_store).
 //
 // Operation: writes go to an ordered map keyed by the changelog key schema
@@ -98,26 +170,10 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
 // them (also for puts that expired on arrival), so buffered keys stay the logged keys.
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
 // Limitations: merged fetch_all/all results are ordered by window start, then key.
-class BufferedWindowStore final : public state::WindowBytesStore, public EosWriteBuffer {
+class BufferedWindowStore final : public BufferedSegmentedStore<state::WindowBytesStore> {
  public:
-  explicit BufferedWindowStore(std::unique_ptr<state::WindowBytesStore> inner);
-
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(state::StateStoreContext& context) override;
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override;
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
-    return inner_->restore_batch(records);
-  }
-  absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    auto n = inner_->approximate_num_entries();
-    if (!n.ok()) return n;
-    return *n + pending_.size();
-  }
+  explicit BufferedWindowStore(std::unique_ptr<state::WindowBytesStore> inner)
+      : BufferedSegmentedStore(std::move(inner)) {}
 
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs window_start) override;
@@ -127,49 +183,22 @@ class BufferedWindowStore final : public state::WindowBytesStore, public EosWrit
                                    TimestampMs time_to) override;
   state::WindowedIteratorPtr fetch_all(TimestampMs time_from, TimestampMs time_to) override;
   state::WindowedIteratorPtr all() override;
-  const state::WindowStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override;
-
-  absl::Status apply_pending(std::optional<Offset> changelog_offset) override;
-  void drop_pending() override;
-  size_t pending_count() const { return pending_.size(); }
 
  private:
-  TimestampMs min_live() const;
   // `inner_it` without the windows the buffered puts' stream time expired.
   state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
   state::WindowedIteratorPtr merged(std::optional<std::string_view> key, TimestampMs from,
                                     TimestampMs to, state::WindowedIteratorPtr inner_iterator);
 
-  std::unique_ptr<state::WindowBytesStore> inner_;
-  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
-  TimestampMs pending_stream_time_ = -1;
   int32_t seq_ = 0;  // retain_duplicates: mirrors the change-logging decorator's numbering
-  std::string scratch_;
 };
 
 // The exactly-once write buffer of session stores (StateStoreContext::wrap_logged_session_store),
 // keyed by the session key schema ([key][end][start]); otherwise as BufferedWindowStore.
-class BufferedSessionStore final : public state::SessionBytesStore, public EosWriteBuffer {
+class BufferedSessionStore final : public BufferedSegmentedStore<state::SessionBytesStore> {
  public:
-  explicit BufferedSessionStore(std::unique_ptr<state::SessionBytesStore> inner);
-
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(state::StateStoreContext& context) override;
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override;
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
-    return inner_->restore_batch(records);
-  }
-  absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    auto n = inner_->approximate_num_entries();
-    if (!n.ok()) return n;
-    return *n + pending_.size();
-  }
+  explicit BufferedSessionStore(std::unique_ptr<state::SessionBytesStore> inner)
+      : BufferedSegmentedStore(std::move(inner)) {}
 
   absl::Status put(std::string_view key, Window session, std::string_view value) override;
   absl::Status remove(std::string_view key, Window session) override;
@@ -178,21 +207,9 @@ class BufferedSessionStore final : public state::SessionBytesStore, public EosWr
   state::WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_session_end,
                                            TimestampMs latest_session_start) override;
   state::WindowedIteratorPtr fetch(std::string_view key) override;
-  const state::SessionStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override;
-
-  absl::Status apply_pending(std::optional<Offset> changelog_offset) override;
-  void drop_pending() override;
-  size_t pending_count() const { return pending_.size(); }
 
  private:
-  TimestampMs min_live() const;
   state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
-
-  std::unique_ptr<state::SessionBytesStore> inner_;
-  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
-  TimestampMs pending_stream_time_ = -1;
-  std::string scratch_;
 };
 
 }  // namespace sluice::runtime_internal
