@@ -14,7 +14,10 @@
 // group consumer (group = application.id, EAGER range assignment so co-partitioned topics
 // land together) and, under exactly_once_v2, one transactional producer. Partitions map to
 // tasks (sub-topology, partition); a newly assigned task restores its stores from their
-// changelogs before it processes. close() commits, closes tasks, writes checkpoints and
+// changelogs before it processes. With num.standby.replicas > 0 a standby thread keeps warm
+// copies of other instances' stores, so a task taken over restores only the changelog tail.
+// Consumed repartition records are deleted up to the committed offsets every
+// repartition.purge.interval.ms. close() commits, closes tasks, writes checkpoints and
 // leaves the group (unless group.instance.id is set: static members stay, so a restart
 // within session.timeout.ms causes no rebalance).
 // Concurrency: every public method may be called from any thread. The state listener is
