@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "sluice/core/serdes.h"
+#include "sluice/dsl/detail/adders.h"
 #include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/kstream.h"
 #include "sluice/dsl/ktable.h"
@@ -50,21 +51,13 @@ class KGroupedStream {
 
   // Records per key, as int64.
   KTable<K, int64_t> count(const MaterializedOptions<K, int64_t>& materialized = {}) const {
-    return aggregate_impl<int64_t>(
-        [](const K&, const V&, const std::optional<int64_t>& n) { return n.value_or(0) + 1; },
-        materialized, "count");
+    return aggregate_impl<int64_t>(dsl_detail::count_adder<K, V>(), materialized, "count");
   }
 
   // new = reducer(old, value); the first value of a key is stored as it is.
   template <typename F>
   KTable<K, V> reduce(F reducer, const MaterializedOptions<K, V>& materialized = {}) const {
-    static_assert(std::is_invocable_r_v<V, F&, const V&, const V&>,
-                  "reduce: the reducer must be callable as V(const V& aggregate, const V& value)");
-    return aggregate_impl<V>(
-        [reducer](const K&, const V& value, const std::optional<V>& old) mutable {
-          return old ? V(reducer(*old, value)) : value;
-        },
-        materialized, "reduce");
+    return aggregate_impl<V>(dsl_detail::reduce_adder<K, V>(reducer), materialized, "reduce");
   }
 
   // new = aggregator(key, value, old or initializer()).
@@ -72,15 +65,9 @@ class KGroupedStream {
   auto aggregate(I initializer, F aggregator, const M& materialized = {}) const {
     static_assert(std::is_invocable_v<I&>, "aggregate: the initializer must be callable as VR()");
     using VR = std::remove_cvref_t<std::invoke_result_t<I&>>;
-    static_assert(std::is_invocable_r_v<VR, F&, const K&, const V&, const VR&>,
-                  "aggregate: the aggregator must be callable as "
-                  "VR(const K& key, const V& value, const VR& aggregate)");
     const MaterializedOptions<K, VR> m = materialized;
-    return aggregate_impl<VR>(
-        [initializer, aggregator](const K& k, const V& v, const std::optional<VR>& old) mutable {
-          return VR(aggregator(k, v, old ? *old : VR(initializer())));
-        },
-        m, "aggregate");
+    return aggregate_impl<VR>(dsl_detail::aggregate_adder<K, V, VR>(initializer, aggregator), m,
+                              "aggregate");
   }
 
   // Windowed aggregations (time_windowed_kstream.h, session_windowed_kstream.h): tumbling or

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "sluice/core/serdes.h"
+#include "sluice/dsl/detail/adders.h"
 #include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/ktable.h"
 #include "sluice/dsl/options.h"
@@ -45,8 +46,8 @@ class KGroupedTable {
   KTable<K, int64_t> count(const M& materialized = {}) const {
     const MaterializedOptions<K, int64_t> m = materialized;
     return aggregate_impl<int64_t>(
-        [](const K&, const V&, const std::optional<int64_t>& n) { return n.value_or(0) + 1; },
-        [](const K&, const V&, const int64_t& n) { return n - 1; }, m, "count");
+        dsl_detail::count_adder<K, V>(), [](const K&, const V&, const int64_t& n) { return n - 1; },
+        m, "count");
   }
 
   // adder(aggregate, new value) and subtractor(aggregate, old value) return the new aggregate;
@@ -61,9 +62,7 @@ class KGroupedTable {
                   "aggregate, const V& value)");
     const MaterializedOptions<K, V> m = materialized;
     return aggregate_impl<V>(
-        [adder](const K&, const V& v, const std::optional<V>& agg) mutable {
-          return agg ? V(adder(*agg, v)) : v;
-        },
+        dsl_detail::reduce_adder<K, V>(adder),
         [subtractor](const K&, const V& v, const V& agg) mutable { return V(subtractor(agg, v)); },
         m, "reduce");
   }
@@ -83,9 +82,7 @@ class KGroupedTable {
                   "VR(const K& key, const V& value, const VR& aggregate)");
     const MaterializedOptions<K, VR> m = materialized;
     return aggregate_impl<VR>(
-        [initializer, adder](const K& k, const V& v, const std::optional<VR>& agg) mutable {
-          return VR(adder(k, v, agg ? *agg : VR(initializer())));
-        },
+        dsl_detail::aggregate_adder<K, V, VR>(initializer, adder),
         [subtractor](const K& k, const V& v, const VR& agg) mutable {
           return VR(subtractor(k, v, agg));
         },

@@ -16,6 +16,7 @@
 
 #include "sluice/core/serdes.h"
 #include "sluice/core/windowed.h"
+#include "sluice/dsl/detail/adders.h"
 #include "sluice/dsl/detail/window_processors.h"
 #include "sluice/dsl/kstream.h"
 #include "sluice/dsl/ktable.h"
@@ -43,7 +44,7 @@ class SessionWindowedKStream {
   KTable<Windowed<K>, int64_t> count(
       const MaterializedOptions<K, int64_t>& materialized = {}) const {
     return aggregate_impl<int64_t>(
-        [](const K&, const V&, const std::optional<int64_t>& n) { return n.value_or(0) + 1; },
+        dsl_detail::count_adder<K, V>(),
         [](const K&, const std::optional<int64_t>& a, const int64_t& b) {
           return a.value_or(0) + b;
         },
@@ -54,12 +55,8 @@ class SessionWindowedKStream {
   template <typename F>
   KTable<Windowed<K>, V> reduce(F reducer,
                                 const MaterializedOptions<K, V>& materialized = {}) const {
-    static_assert(std::is_invocable_r_v<V, F&, const V&, const V&>,
-                  "reduce: the reducer must be callable as V(const V& aggregate, const V& value)");
     return aggregate_impl<V>(
-        [reducer](const K&, const V& value, const std::optional<V>& old) mutable {
-          return old ? V(reducer(*old, value)) : value;
-        },
+        dsl_detail::reduce_adder<K, V>(reducer),
         [reducer](const K&, const std::optional<V>& a, const V& b) mutable {
           return a ? V(reducer(*a, b)) : b;
         },
@@ -72,17 +69,12 @@ class SessionWindowedKStream {
   auto aggregate(I initializer, F aggregator, G merger, const M& materialized = {}) const {
     static_assert(std::is_invocable_v<I&>, "aggregate: the initializer must be callable as VR()");
     using VR = std::remove_cvref_t<std::invoke_result_t<I&>>;
-    static_assert(std::is_invocable_r_v<VR, F&, const K&, const V&, const VR&>,
-                  "aggregate: the aggregator must be callable as "
-                  "VR(const K& key, const V& value, const VR& aggregate)");
     static_assert(std::is_invocable_r_v<VR, G&, const K&, const VR&, const VR&>,
                   "session aggregate: the merger must be callable as "
                   "VR(const K& key, const VR& aggregate1, const VR& aggregate2)");
     const MaterializedOptions<K, VR> m = materialized;
     return aggregate_impl<VR>(
-        [initializer, aggregator](const K& k, const V& v, const std::optional<VR>& old) mutable {
-          return VR(aggregator(k, v, old ? *old : VR(initializer())));
-        },
+        dsl_detail::aggregate_adder<K, V, VR>(initializer, aggregator),
         [initializer, merger](const K& k, const std::optional<VR>& a, const VR& b) mutable {
           return VR(merger(k, a ? *a : VR(initializer()), b));
         },
