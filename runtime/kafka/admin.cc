@@ -296,6 +296,55 @@ absl::StatusOr<std::map<std::string, TopicDescription>> Admin::describe_topics(
   return out;
 }
 
+absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>>
+Admin::describe_topic_configs(const std::vector<std::string>& topics,
+                              std::chrono::milliseconds timeout) {
+  std::map<std::string, std::map<std::string, std::string>> out;
+  if (topics.empty()) return out;
+  const std::string context = fmt::format("describe_configs ({} topics)", topics.size());
+  std::vector<rd_kafka_ConfigResource_t*> resources;
+  for (const auto& t : topics) {
+    resources.push_back(rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, t.c_str()));
+  }
+  auto destroy = [&] { rd_kafka_ConfigResource_destroy_array(resources.data(), resources.size()); };
+  auto options =
+      make_options(rk_.get(), RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout, false, context);
+  if (!options.ok()) {
+    destroy();
+    return options.status();
+  }
+  QueuePtr queue(rd_kafka_queue_new(rk_.get()));
+  rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), options->get(),
+                           queue.get());
+  destroy();
+  auto event = wait_result(queue.get(), timeout, context);
+  if (!event.ok()) return event.status();
+  const rd_kafka_DescribeConfigs_result_t* result =
+      rd_kafka_event_DescribeConfigs_result(event->get());
+  if (result == nullptr) return absl::InternalError(context + ": unexpected result event");
+  size_t count = 0;
+  const rd_kafka_ConfigResource_t** described =
+      rd_kafka_DescribeConfigs_result_resources(result, &count);
+  for (size_t i = 0; i < count; ++i) {
+    const rd_kafka_ConfigResource_t* r = described[i];
+    const std::string name = rd_kafka_ConfigResource_name(r);
+    if (rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(r); err) {
+      const char* text = rd_kafka_ConfigResource_error_string(r);
+      return code_status(err, fmt::format("describe_configs of topic {}", name),
+                         text != nullptr ? text : "");
+    }
+    size_t n = 0;
+    const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(r, &n);
+    auto& configs = out[name];
+    for (size_t j = 0; j < n; ++j) {
+      const char* value = rd_kafka_ConfigEntry_value(entries[j]);
+      if (value == nullptr || rd_kafka_ConfigEntry_is_sensitive(entries[j])) continue;
+      configs[rd_kafka_ConfigEntry_name(entries[j])] = value;
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::map<std::string, ConsumerGroupDescription>> Admin::describe_consumer_groups(
     const std::vector<std::string>& group_ids, std::chrono::milliseconds timeout) {
   std::string names;

@@ -62,8 +62,8 @@ struct ConsumerGroupDescription {
 // Concurrency: calls may come from several threads (librdkafka's admin API is thread-safe and
 // each call has its own result queue).
 //
-// Limitations: describe_topics reads cluster metadata (partition count, replication factor),
-// not topic configs.
+// Limitations: describe_topics reads cluster metadata (partition count, replication factor);
+// describe_topic_configs reads configs.
 class Admin {
  public:
   static absl::StatusOr<std::unique_ptr<Admin>> create(const ConfigMap& config);
@@ -84,6 +84,10 @@ class Admin {
   // naming the partition.
   absl::Status delete_records(const OffsetMap& before, std::chrono::milliseconds timeout);
   absl::StatusOr<std::map<std::string, TopicDescription>> describe_topics(
+      const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
+  // Each topic's effective configuration (name -> value, defaults included; sensitive values
+  // left out). A topic that does not exist fails the call, naming it.
+  absl::StatusOr<std::map<std::string, std::map<std::string, std::string>>> describe_topic_configs(
       const std::vector<std::string>& topics, std::chrono::milliseconds timeout);
 
   absl::StatusOr<std::map<std::string, ConsumerGroupDescription>> describe_consumer_groups(

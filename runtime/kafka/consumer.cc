@@ -122,6 +122,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions optio
   config.try_emplace("enable.auto.offset.store", "false");
   config.try_emplace("auto.offset.reset", "earliest");
   config.try_emplace("isolation.level", "read_committed");
+  if (options.deliver_partition_eof) config["enable.partition.eof"] = "true";
   std::unique_ptr<Consumer> consumer(new Consumer(std::move(options)));
   if (auto it = consumer->options_.config.find("group.id"); it != consumer->options_.config.end()) {
     consumer->group_id_ = it->second;
@@ -308,6 +309,7 @@ absl::StatusOr<std::optional<Message>> Consumer::poll(std::chrono::milliseconds 
     return std::optional<Message>(std::move(message));
   }
   if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (options_.deliver_partition_eof) return std::optional<Message>(std::move(message));
     return std::optional<Message>();
   }
   char errstr[512] = {0};
@@ -333,6 +335,35 @@ absl::Status Consumer::commit(const OffsetMap& offsets) {
     return code_status(err, context("commit"));
   }
   return partition_errors(list.get(), context("commit"));
+}
+
+absl::Status Consumer::commit(const CommitMap& offsets) {
+  if (absl::Status s = check_open("commit"); !s.ok()) {
+    return s;
+  }
+  if (offsets.empty()) {
+    return absl::OkStatus();
+  }
+  PartitionListPtr list = to_partition_list(offsets);
+  if (rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list.get(), /*async=*/0); err) {
+    return code_status(err, context("commit"));
+  }
+  return partition_errors(list.get(), context("commit"));
+}
+
+absl::StatusOr<OptionalCommitMap> Consumer::committed_with_metadata(
+    const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) const {
+  if (absl::Status s = check_open("committed"); !s.ok()) {
+    return s;
+  }
+  PartitionListPtr list = to_partition_list(partitions);
+  if (rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), list.get(), to_ms(timeout)); err) {
+    return code_status(err, context("committed"));
+  }
+  if (absl::Status s = partition_errors(list.get(), context("committed")); !s.ok()) {
+    return s;
+  }
+  return commits_of(list.get());
 }
 
 absl::StatusOr<OptionalOffsetMap> Consumer::committed(const std::vector<TopicPartition>& partitions,

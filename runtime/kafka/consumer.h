@@ -42,6 +42,10 @@ class Message {
   // The last header named `name` (Kafka's Headers.lastHeader), nullopt if there is none.
   std::optional<HeaderView> last_header(std::string_view name) const;
   std::vector<HeaderView> headers() const;
+  // A partition-EOF event rather than a record (only with ConsumerOptions::deliver_partition_eof):
+  // the consumer's fetch position reached the end of topic()/partition() (the last stable
+  // offset under read_committed). Such a Message has no key, value or offset to process.
+  bool is_partition_eof() const { return msg_->err == RD_KAFKA_RESP_ERR__PARTITION_EOF; }
   const rd_kafka_message_t* raw() const { return msg_.get(); }
 
  private:
@@ -79,6 +83,9 @@ struct ConsumerOptions {
   ConfigMap config;
   // Borrowed; must outlive the Consumer. May be null.
   RebalanceListener* listener = nullptr;
+  // poll() returns partition-EOF events as Messages (Message::is_partition_eof) instead of
+  // skipping them; sets enable.partition.eof. Kafka Streams' "fetched lag is 0" signal.
+  bool deliver_partition_eof = false;
 };
 
 // Consumer
@@ -109,14 +116,20 @@ class Consumer {
 
   // A record, nullopt when none arrived within `timeout`, or an error: a broker/partition
   // error for the record, or a failure in the last rebalance (listener threw, assign failed).
-  // Partition EOF events (enable.partition.eof) are skipped.
+  // Partition EOF events (enable.partition.eof) are skipped unless
+  // ConsumerOptions::deliver_partition_eof asks for them.
   absl::StatusOr<std::optional<Message>> poll(std::chrono::milliseconds timeout);
 
   // Commits `offsets` (next offsets to read) synchronously for this consumer's group.
   absl::Status commit(const OffsetMap& offsets);
+  // Same, each offset with its metadata string.
+  absl::Status commit(const CommitMap& offsets);
   // The group's committed offsets for `partitions`, asking the coordinator.
   absl::StatusOr<OptionalOffsetMap> committed(const std::vector<TopicPartition>& partitions,
                                               std::chrono::milliseconds timeout) const;
+  // Same, with the metadata committed beside each offset.
+  absl::StatusOr<OptionalCommitMap> committed_with_metadata(
+      const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) const;
   // The next offset this consumer will return per partition (nullopt before any fetch).
   absl::StatusOr<OptionalOffsetMap> position(const std::vector<TopicPartition>& partitions) const;
   // Moves the fetch position of assigned partitions.

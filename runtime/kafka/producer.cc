@@ -266,6 +266,14 @@ absl::Status Producer::begin_transaction() {
 absl::Status Producer::send_offsets_to_transaction(const OffsetMap& offsets,
                                                    const ConsumerGroupMetadata& group,
                                                    std::chrono::milliseconds timeout) {
+  CommitMap commits;
+  for (const auto& [tp, offset] : offsets) commits[tp] = OffsetAndMetadata{offset, {}};
+  return send_offsets_to_transaction(commits, group, timeout);
+}
+
+absl::Status Producer::send_offsets_to_transaction(const CommitMap& offsets,
+                                                   const ConsumerGroupMetadata& group,
+                                                   std::chrono::milliseconds timeout) {
   if (absl::Status s = check_open("send_offsets_to_transaction"); !s.ok()) {
     return s;
   }

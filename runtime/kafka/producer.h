@@ -109,6 +109,9 @@ class Producer {
   absl::Status begin_transaction();
   // Offsets are the next offsets to read, committed for the group in `group` atomically with
   // the transaction.
+  absl::Status send_offsets_to_transaction(const CommitMap& offsets,
+                                           const ConsumerGroupMetadata& group,
+                                           std::chrono::milliseconds timeout);
   absl::Status send_offsets_to_transaction(const OffsetMap& offsets,
                                            const ConsumerGroupMetadata& group,
                                            std::chrono::milliseconds timeout);

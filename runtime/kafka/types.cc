@@ -1,6 +1,9 @@
 // Conversions between Sluice's partition/offset types and librdkafka's lists.
 #include "runtime/kafka/types.h"
 
+#include <cstdlib>
+#include <cstring>
+
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 
@@ -19,6 +22,22 @@ PartitionListPtr to_partition_list(const OffsetMap& offsets) {
   for (const auto& [tp, offset] : offsets) {
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value())->offset =
         offset.value();
+  }
+  return list;
+}
+
+PartitionListPtr to_partition_list(const CommitMap& offsets) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size())));
+  for (const auto& [tp, commit] : offsets) {
+    rd_kafka_topic_partition_t* e =
+        rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition.value());
+    e->offset = commit.offset.value();
+    if (!commit.metadata.empty()) {
+      // The list frees it with free() (rd_kafka_topic_partition_list_destroy).
+      e->metadata = std::malloc(commit.metadata.size());
+      std::memcpy(e->metadata, commit.metadata.data(), commit.metadata.size());
+      e->metadata_size = commit.metadata.size();
+    }
   }
   return list;
 }
@@ -44,6 +63,26 @@ OptionalOffsetMap offsets_of(const rd_kafka_topic_partition_list_t* list) {
     const auto& e = list->elems[i];
     out[TopicPartition{e.topic, Partition(e.partition)}] =
         e.offset >= 0 ? std::optional<Offset>(Offset(e.offset)) : std::nullopt;
+  }
+  return out;
+}
+
+OptionalCommitMap commits_of(const rd_kafka_topic_partition_list_t* list) {
+  OptionalCommitMap out;
+  if (list == nullptr) {
+    return out;
+  }
+  for (int i = 0; i < list->cnt; ++i) {
+    const auto& e = list->elems[i];
+    std::optional<OffsetAndMetadata> commit;
+    if (e.offset >= 0) {
+      commit.emplace();
+      commit->offset = Offset(e.offset);
+      if (e.metadata != nullptr && e.metadata_size > 0) {
+        commit->metadata.assign(static_cast<const char*>(e.metadata), e.metadata_size);
+      }
+    }
+    out[TopicPartition{e.topic, Partition(e.partition)}] = std::move(commit);
   }
   return out;
 }

@@ -20,6 +20,14 @@ namespace sluice::kafka {
 using OffsetMap = std::map<TopicPartition, Offset>;
 // For answers where a partition may have no offset (nothing committed, position unknown).
 using OptionalOffsetMap = std::map<TopicPartition, std::optional<Offset>>;
+// An offset to commit with the metadata string Kafka stores beside it (Kafka Streams keeps the
+// partition's stream time there), and a committed offset read back with its metadata.
+struct OffsetAndMetadata {
+  Offset offset;
+  std::string metadata;
+};
+using CommitMap = std::map<TopicPartition, OffsetAndMetadata>;
+using OptionalCommitMap = std::map<TopicPartition, std::optional<OffsetAndMetadata>>;
 
 // A record header as the producer sends it and the consumer reads it; views into memory the
 // caller (producer) or the Message (consumer) owns. A null value is representable.
@@ -40,9 +48,12 @@ using PartitionListPtr = std::unique_ptr<rd_kafka_topic_partition_list_t, Partit
 
 PartitionListPtr to_partition_list(const std::vector<TopicPartition>& partitions);
 PartitionListPtr to_partition_list(const OffsetMap& offsets);
+PartitionListPtr to_partition_list(const CommitMap& offsets);
 std::vector<TopicPartition> partitions_of(const rd_kafka_topic_partition_list_t* list);
 // Offsets below zero (RD_KAFKA_OFFSET_INVALID and the logical ones) become nullopt.
 OptionalOffsetMap offsets_of(const rd_kafka_topic_partition_list_t* list);
+// Same, with each partition's metadata (empty when none was committed).
+OptionalCommitMap commits_of(const rd_kafka_topic_partition_list_t* list);
 // The first per-partition error in a list, as a status naming the partition and `context`.
 absl::Status partition_errors(const rd_kafka_topic_partition_list_t* list,
                               std::string_view context);
