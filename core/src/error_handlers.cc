@@ -16,6 +16,7 @@ void log(log::Level level, std::string_view what, const ErrorHandlerContext& con
 
 constexpr std::string_view kDeserialization = "deserialization";
 constexpr std::string_view kProcessing = "processing";
+constexpr std::string_view kProduction = "production";
 
 template <typename Base>
 class LogAndFail final : public Base {
@@ -111,6 +112,17 @@ std::shared_ptr<const ProcessingExceptionHandler> processing_log_and_continue() 
 }
 std::shared_ptr<const ProcessingExceptionHandler> processing_dead_letter_queue(std::string topic) {
   return std::make_shared<DeadLetterQueue<ProcessingExceptionHandler>>(kProcessing,
+                                                                       std::move(topic));
+}
+
+std::shared_ptr<const ProductionExceptionHandler> production_log_and_fail() {
+  return std::make_shared<LogAndFail<ProductionExceptionHandler>>(kProduction);
+}
+std::shared_ptr<const ProductionExceptionHandler> production_log_and_continue() {
+  return std::make_shared<LogAndContinue<ProductionExceptionHandler>>(kProduction);
+}
+std::shared_ptr<const ProductionExceptionHandler> production_dead_letter_queue(std::string topic) {
+  return std::make_shared<DeadLetterQueue<ProductionExceptionHandler>>(kProduction,
                                                                        std::move(topic));
 }
 

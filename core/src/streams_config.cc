@@ -56,6 +56,9 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kRocksDbBlockCacheBytes),
       std::string(StreamsConfig::kRocksDbWriteBufferBytes),
       std::string(StreamsConfig::kApplicationServer),
+      std::string(StreamsConfig::kBufferedRecordsPerPartition),
+      std::string(StreamsConfig::kTaskTimeoutMs),
+      std::string(StreamsConfig::kProductionExceptionHandler),
   };
   return keys;
 }
@@ -316,6 +319,19 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
           fmt::format("config '{}'=dead_letter_queue needs '{}' to name the topic", key,
                       kDeadLetterQueueTopic));
     }
+  }
+  SLUICE_RETURN_IF_ERROR(parse_int<int32_t>(props, kBufferedRecordsPerPartition, 1,
+                                            std::numeric_limits<int32_t>::max(),
+                                            c.buffered_records_per_partition_));
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
+      props, kTaskTimeoutMs, 0, std::numeric_limits<int64_t>::max(), c.task_timeout_ms_));
+  SLUICE_RETURN_IF_ERROR(parse_choice(props, kProductionExceptionHandler,
+                                      {"log_and_fail", "log_and_continue", "dead_letter_queue"},
+                                      c.production_handler_));
+  if (c.production_handler_ == "dead_letter_queue" && !c.dlq_topic_) {
+    return absl::InvalidArgumentError(
+        fmt::format("config '{}'=dead_letter_queue needs '{}' to name the topic",
+                    kProductionExceptionHandler, kDeadLetterQueueTopic));
   }
   SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRepartitionPurgeIntervalMs, 0,
                                             std::numeric_limits<int64_t>::max(),

@@ -18,6 +18,9 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
   if (!environment.processing_handler) {
     environment.processing_handler = error_handlers::processing_log_and_fail();
   }
+  if (!environment.production_handler) {
+    environment.production_handler = error_handlers::production_log_and_fail();
+  }
   if (!environment.wall_clock) environment.wall_clock = [] { return TimestampMs{0}; };
 
   const auto subs = subtopologies();
@@ -138,6 +141,84 @@ StateStore* TaskTopology::store(std::string_view name) const {
   return it == stores_.end() ? nullptr : it->second.get();
 }
 
+absl::StatusOr<std::optional<TimestampMs>> TaskTopology::prepare(const RawRecord& raw) {
+  if (!initialized_ || closed_) {
+    return absl::FailedPreconditionError(
+        fmt::format("task {} is not running", env_.task_id.to_string()));
+  }
+  auto it = sources_by_topic_.find(raw.topic);
+  if (it == sources_by_topic_.end()) {
+    return absl::InvalidArgumentError(
+        fmt::format("task {} does not read topic {}", env_.task_id.to_string(), raw.topic));
+  }
+  current_ = &raw;
+  current_timestamp_ = raw.timestamp;
+  std::optional<TimestampMs> ts;
+  absl::Status status;
+  try {
+    ts = it->second->prepare_raw(raw);
+  } catch (const StreamsException& e) {
+    status = absl::InternalError(e.what());
+  }
+  current_ = nullptr;
+  if (!status.ok()) return status;
+  if (!ts) {
+    // Skipped at the head: it still counts as consumed (its offset is committed).
+    TaskMetrics::add(metrics_.records_processed);
+    return ts;
+  }
+  note_partition_time(raw.topic, raw.partition, *ts);
+  return ts;
+}
+
+TimestampMs TaskTopology::partition_time(std::string_view topic, int32_t partition) const {
+  for (const auto& pt : partition_times_) {
+    if (pt.partition == partition && pt.topic == topic) return pt.time;
+  }
+  return -1;
+}
+
+void TaskTopology::restore_times(
+    const std::vector<std::pair<TopicPartition, TimestampMs>>& partition_times,
+    TimestampMs stream_time) {
+  for (const auto& [tp, time] : partition_times) {
+    if (time < 0) continue;
+    note_partition_time(tp.topic, tp.partition.value(), time);
+    stream_time = std::max(stream_time, time);
+  }
+  stream_time_ = std::max(stream_time_, stream_time);
+}
+
+void TaskTopology::note_partition_time(std::string_view topic, int32_t partition,
+                                       TimestampMs timestamp) {
+  for (auto& pt : partition_times_) {
+    if (pt.partition == partition && pt.topic == topic) {
+      pt.time = std::max(pt.time, timestamp);
+      return;
+    }
+  }
+  partition_times_.push_back({std::string(topic), partition, timestamp});
+}
+
+void TaskTopology::drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) {
+  TaskMetrics::add(metrics_.dropped_records);
+  const int64_t n = ++invalid_timestamps_;
+  // Every record would flood the log; powers of two keep the first ones and the trend.
+  if ((n & (n - 1)) != 0) return;
+  const std::string task = env_.task_id.to_string();
+  std::string where;
+  if (current_ != nullptr) {
+    where = fmt::format(" (topic {}, partition {}, offset {})", current_->topic,
+                        current_->partition, current_->offset);
+  }
+  log::Logger("sluice.task")
+      .write(log::Level::kWarn,
+             fmt::format("source {} dropped a record with invalid timestamp {}{}; {} such "
+                         "record(s) so far, counted in dropped records",
+                         node, timestamp, where, n),
+             {}, task);
+}
+
 absl::Status TaskTopology::process(const RawRecord& raw) {
   if (!initialized_ || closed_) {
     return absl::FailedPreconditionError(
@@ -209,10 +290,7 @@ TimestampMs TaskTopology::wall_clock_ms() const { return env_.wall_clock(); }
 
 TimestampMs TaskTopology::partition_time() const {
   if (current_ == nullptr) return -1;
-  for (const auto& pt : partition_times_) {
-    if (pt.partition == current_->partition && pt.topic == current_->topic) return pt.time;
-  }
-  return -1;
+  return partition_time(current_->topic, current_->partition);
 }
 
 Cancellable TaskTopology::schedule(std::chrono::milliseconds interval, PunctuationType type,
@@ -245,13 +323,7 @@ void TaskTopology::on_record_timestamp(TimestampMs timestamp) {
   current_timestamp_ = timestamp;
   stream_time_ = std::max(stream_time_, timestamp);
   if (current_ == nullptr) return;
-  for (auto& pt : partition_times_) {
-    if (pt.partition == current_->partition && pt.topic == current_->topic) {
-      pt.time = std::max(pt.time, timestamp);
-      return;
-    }
-  }
-  partition_times_.push_back({std::string(current_->topic), current_->partition, timestamp});
+  note_partition_time(current_->topic, current_->partition, timestamp);
 }
 
 ErrorHandlerContext TaskTopology::error_context(std::string_view node,
@@ -281,6 +353,20 @@ void TaskTopology::handle_processing_error(std::string_view node, std::string_vi
   }
   TaskMetrics::add(metrics_.dropped_records);
   if (env_.processing_handler->writes_dead_letters())
+    TaskMetrics::add(metrics_.dead_letter_records);
+}
+
+void TaskTopology::handle_production_error(std::string_view error) {
+  const std::string task = env_.task_id.to_string();
+  // The sink that sent it is not known here: name the production itself.
+  ErrorHandlerContext ctx = error_context("(record collector)", error);
+  ctx.task_id = task;
+  if (env_.production_handler->handle(ctx, *env_.collector) == HandlerResponse::kFail) {
+    throw StreamsException(error_handlers::describe_failure(
+        "Production exception handler is set to fail upon a production error.", ctx));
+  }
+  TaskMetrics::add(metrics_.dropped_records);
+  if (env_.production_handler->writes_dead_letters())
     TaskMetrics::add(metrics_.dead_letter_records);
 }
 

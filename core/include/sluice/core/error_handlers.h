@@ -71,6 +71,21 @@ class ProcessingExceptionHandler {
   virtual bool writes_dead_letters() const { return false; }
 };
 
+// For a record that could not be produced for a reason retrying cannot fix (record larger than
+// the topic accepts, invalid record). Never called for changelog records (a store and its
+// changelog must not differ: that is always fatal) nor for errors the runtime retries
+// (timeouts, unavailable brokers) or treats as task migration (fencing). Kafka Streams'
+// ProductionExceptionHandler. `context.error` names the sink topic and the cause; the context
+// describes the source record being processed.
+class ProductionExceptionHandler {
+ public:
+  virtual ~ProductionExceptionHandler() = default;
+  virtual HandlerResponse handle(const ErrorHandlerContext& context,
+                                 RecordCollector& collector) const = 0;
+  // True when kContinue means "written to a dead-letter topic" (counted in TaskMetrics).
+  virtual bool writes_dead_letters() const { return false; }
+};
+
 namespace error_handlers {
 
 std::shared_ptr<const DeserializationExceptionHandler> deserialization_log_and_fail();
@@ -81,6 +96,10 @@ std::shared_ptr<const DeserializationExceptionHandler> deserialization_dead_lett
 std::shared_ptr<const ProcessingExceptionHandler> processing_log_and_fail();
 std::shared_ptr<const ProcessingExceptionHandler> processing_log_and_continue();
 std::shared_ptr<const ProcessingExceptionHandler> processing_dead_letter_queue(std::string topic);
+std::shared_ptr<const ProductionExceptionHandler> production_log_and_fail();
+std::shared_ptr<const ProductionExceptionHandler> production_log_and_continue();
+// Sends the source record that led to the failed output (its original bytes).
+std::shared_ptr<const ProductionExceptionHandler> production_dead_letter_queue(std::string topic);
 
 // Sends the dead-letter record for `context` to `topic` (shared by both DLQ handlers).
 void send_dead_letter(const ErrorHandlerContext& context, std::string_view kind,

@@ -78,6 +78,9 @@ class TaskContext {
   virtual RecordCollector& collector() = 0;
   // Called by a source node once it knows the record's (extracted) timestamp.
   virtual void on_record_timestamp(TimestampMs timestamp) = 0;
+  // A record whose (extracted) timestamp is negative is not processed: Kafka Streams drops
+  // it with a warning and counts it in dropped-records; so does this.
+  virtual void drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) = 0;
   // Hand a failure to the configured handler: returns when it says continue (the record is
   // dropped at that node), throws StreamsException when it says fail.
   virtual void handle_processing_error(std::string_view node, std::string_view error) = 0;

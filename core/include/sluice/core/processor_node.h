@@ -137,6 +137,14 @@ struct RawRecord {
 class SourceNodeBase : public ProcessorNodeBase {
  public:
   using ProcessorNodeBase::ProcessorNodeBase;
+  // Kafka Streams' RecordQueue head: deserializes the record and extracts its timestamp, the
+  // one the task orders its input partitions by. nullopt when the record is not to be
+  // processed: a deserialization or extractor failure the handler said to skip, or an invalid
+  // (negative) timestamp, dropped and counted. The prepared record is kept until
+  // process_raw() is called with the same record (same topic, partition and offset); a
+  // handler that says fail throws StreamsException.
+  virtual std::optional<TimestampMs> prepare_raw(const RawRecord& raw) = 0;
+  // Processes a record, reusing what prepare_raw() made of it, or preparing it now.
   virtual void process_raw(const RawRecord& raw) = 0;
 };
 
@@ -165,7 +173,56 @@ class SourceNode final : public SourceNodeBase {
     context_->bind(task);
     for (auto& [n, c] : children_) context_->add_child(n, c);
   }
+  std::optional<TimestampMs> prepare_raw(const RawRecord& raw) override {
+    // Without an extractor the timestamp is the Kafka record's: no need to deserialize yet.
+    if (!extractor_) {
+      if (raw.timestamp < 0) {
+        context_->task().drop_invalid_timestamp(name(), raw.timestamp);
+        return std::nullopt;
+      }
+      return raw.timestamp;
+    }
+    for (const auto& p : prepared_) {
+      if (p.same(raw)) return p.record.timestamp();
+    }
+    std::optional<Record<K, V>> record = deserialize_and_extract(raw);
+    if (!record) return std::nullopt;
+    const TimestampMs ts = record->timestamp();
+    prepared_.push_back(
+        Prepared{std::string(raw.topic), raw.partition, raw.offset, std::move(*record)});
+    return ts;
+  }
   void process_raw(const RawRecord& raw) override {
+    TaskContext& task = context_->task();
+    std::optional<Record<K, V>> record;
+    for (size_t i = 0; i < prepared_.size(); ++i) {
+      if (prepared_[i].same(raw)) {
+        record.emplace(std::move(prepared_[i].record));
+        prepared_.erase(prepared_.begin() + static_cast<std::ptrdiff_t>(i));
+        break;
+      }
+    }
+    if (!record) {
+      record = deserialize_and_extract(raw);
+      if (!record) return;
+    }
+    task.on_record_timestamp(record->timestamp());
+    context_->forward(std::move(*record));
+  }
+  void close() override { prepared_.clear(); }
+
+ private:
+  struct Prepared {
+    std::string topic;
+    int32_t partition;
+    int64_t offset;
+    Record<K, V> record;
+    bool same(const RawRecord& raw) const {
+      return offset == raw.offset && partition == raw.partition && topic == raw.topic;
+    }
+  };
+
+  std::optional<Record<K, V>> deserialize_and_extract(const RawRecord& raw) {
     TaskContext& task = context_->task();
     std::optional<K> key;
     if (raw.key) {
@@ -173,7 +230,7 @@ class SourceNode final : public SourceNodeBase {
       if (auto st = key_serde_->deserialize(raw.topic, *raw.key, *key); !st.ok()) {
         task.handle_deserialization_error(name(),
                                           fmt::format("key: {}", std::string(st.message())));
-        return;
+        return std::nullopt;
       }
     }
     std::optional<V> value;
@@ -182,38 +239,36 @@ class SourceNode final : public SourceNodeBase {
       if (auto st = value_serde_->deserialize(raw.topic, *raw.value, *value); !st.ok()) {
         task.handle_deserialization_error(name(),
                                           fmt::format("value: {}", std::string(st.message())));
-        return;
+        return std::nullopt;
       }
     }
-    Record<K, V> record(std::move(key), std::move(value), raw.timestamp, raw.headers);
+    std::optional<Record<K, V>> record;
+    record.emplace(std::move(key), std::move(value), raw.timestamp, raw.headers);
+    TimestampMs ts = raw.timestamp;
     if (extractor_) {
-      TimestampMs ts = raw.timestamp;
-      bool ok = true;
       try {
-        ts = extractor_(record, task.partition_time(), task.wall_clock_ms());
+        ts = extractor_(*record, task.partition_time(), task.wall_clock_ms());
       } catch (const std::exception& e) {
-        ok = false;
         task.handle_processing_error(name(), fmt::format("timestamp extractor: {}", e.what()));
+        return std::nullopt;
       }
-      if (!ok) return;
-      if (ts < 0) {
-        const log::Logger logger("sluice.source");
-        logger.warn("skipping record with invalid timestamp {} (topic {}, partition {}, offset {})",
-                    ts, raw.topic, raw.partition, raw.offset);
-        return;
-      }
-      record.set_timestamp(ts);
     }
-    task.on_record_timestamp(record.timestamp());
-    context_->forward(std::move(record));
+    if (ts < 0) {
+      task.drop_invalid_timestamp(name(), ts);
+      return std::nullopt;
+    }
+    record->set_timestamp(ts);
+    return record;
   }
 
- private:
   SerdePtr<K> key_serde_;
   SerdePtr<V> value_serde_;
   TimestampExtractor<K, V> extractor_;
   std::optional<ProcessorContext<K, V>> context_;
   std::vector<std::pair<std::string, RecordReceiver<K, V>*>> children_;
+  // Records prepare_raw() made and process_raw() has not taken yet: at most one per input
+  // partition of the task (the queue heads), so a vector.
+  std::vector<Prepared> prepared_;
 };
 
 // The untyped face of a sink: the task sets the resolved topic of internal (repartition) sinks.

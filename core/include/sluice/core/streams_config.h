@@ -80,6 +80,17 @@ class StreamsConfig {
   static constexpr std::string_view kRocksDbWriteBufferBytes = "rocksdb.write.buffer.bytes";
   // host:port where this instance serves interactive queries (Kafka Streams' key).
   static constexpr std::string_view kApplicationServer = "application.server";
+  // Records buffered per input partition before the partition is paused (Kafka Streams'
+  // key; Sluice's default is 10000, not 1000: see docs/ARCHITECTURE.md "Tasks").
+  static constexpr std::string_view kBufferedRecordsPerPartition = "buffered.records.per.partition";
+  // How long a task retries a retriable error (broker unavailable, commit timed out) before the
+  // thread fails (Kafka Streams' key and default, 300000 ms).
+  static constexpr std::string_view kTaskTimeoutMs = "task.timeout.ms";
+  // What to do when a record cannot be produced for a reason that retrying cannot fix (record
+  // too large, invalid record): "log_and_fail" (default), "log_and_continue" or
+  // "dead_letter_queue" (errors.dead.letter.queue.topic.name). Kafka Streams' key.
+  static constexpr std::string_view kProductionExceptionHandler =
+      "default.production.exception.handler";
 
   // Validates `props`: application.id and bootstrap.servers are required; every Streams key
   // must parse and be in range. The first problem found is returned, naming the key.
@@ -107,6 +118,9 @@ class StreamsConfig {
   int64_t idle_wall_clock_advance_ms() const { return idle_advance_ms_; }
   int64_t rocksdb_block_cache_bytes() const { return rocksdb_block_cache_bytes_; }
   int64_t rocksdb_write_buffer_bytes() const { return rocksdb_write_buffer_bytes_; }
+  int32_t buffered_records_per_partition() const { return buffered_records_per_partition_; }
+  int64_t task_timeout_ms() const { return task_timeout_ms_; }
+  const std::string& production_exception_handler() const { return production_handler_; }
 
   // Client properties for librdkafka: the shared keys plus the client's prefixed ones (the
   // prefixed value wins).
@@ -138,6 +152,9 @@ class StreamsConfig {
   std::string deser_handler_ = "log_and_fail";
   std::string processing_handler_ = "log_and_fail";
   std::optional<std::string> dlq_topic_;
+  int32_t buffered_records_per_partition_ = 10000;
+  int64_t task_timeout_ms_ = 300000;
+  std::string production_handler_ = "log_and_fail";
   int64_t idle_advance_ms_ = -1;
   int64_t rocksdb_block_cache_bytes_ = 64 * 1024 * 1024;
   int64_t rocksdb_write_buffer_bytes_ = 32 * 1024 * 1024;

@@ -30,7 +30,14 @@ class TaskTopology final : public TaskContext {
   ~TaskTopology() override;
 
   absl::Status init();
-  // `raw.topic` is the resolved topic name (see Topology::resolve_topic).
+  // The timestamp a queued record is ordered by (Kafka Streams' RecordQueue head): the
+  // source's extractor applied to the deserialized record, or the record's own timestamp.
+  // nullopt: the record is not to be processed (a handler said skip, or the timestamp is
+  // negative: dropped and counted); the caller moves past it. The partition's time advances
+  // here. A handler that says fail gives an error naming topic, partition and offset.
+  absl::StatusOr<std::optional<TimestampMs>> prepare(const RawRecord& raw);
+  // `raw.topic` is the resolved topic name (see Topology::resolve_topic). A record prepare()
+  // returned nullopt for must not be passed here.
   absl::Status process(const RawRecord& raw);
   absl::Status punctuate_wall_clock(TimestampMs now);
   // Moves stream time to `t` without a record when `t` is higher, then fires the stream-time
@@ -47,9 +54,22 @@ class TaskTopology final : public TaskContext {
   // exception handler downstream) means the task must be closed dirty.
   absl::Status flush_stores(const std::function<absl::Status(StateStore&)>& flush);
   void close();
+  // A record of the current source record's processing could not be produced (see
+  // ProductionExceptionHandler): hands it to the handler; throws StreamsException when the
+  // handler says fail. Called by the runtime's record collector inside process().
+  void handle_production_error(std::string_view error);
 
   // Resolved names of the topics this task reads.
   std::vector<std::string> source_topics() const;
+
+  // Stream time bookkeeping that must survive restarts and task moves (the runtime commits it
+  // with the input offsets, see runtime/src/commit_metadata.h).
+  // The largest timestamp taken from `topic`/`partition` so far, -1 when none.
+  TimestampMs partition_time(std::string_view topic, int32_t partition) const;
+  // Before the first record: sets each partition's time and the stream time to what a previous
+  // owner committed (stream time = the larger of `stream_time` and every partition time).
+  void restore_times(const std::vector<std::pair<TopicPartition, TimestampMs>>& partition_times,
+                     TimestampMs stream_time);
   // Stores owned by this task, by name.
   StateStore* store(std::string_view name) const;
   const std::vector<std::string>& store_names() const { return store_names_; }
@@ -71,6 +91,7 @@ class TaskTopology final : public TaskContext {
                        std::string_view node_name) override;
   RecordCollector& collector() override { return *env_.collector; }
   void on_record_timestamp(TimestampMs timestamp) override;
+  void drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) override;
   void handle_processing_error(std::string_view node, std::string_view error) override;
   void handle_deserialization_error(std::string_view node, std::string_view error) override;
   TaskMetrics& metrics() override { return metrics_; }
@@ -89,6 +110,7 @@ class TaskTopology final : public TaskContext {
   explicit TaskTopology(TaskEnvironment env);
   absl::Status punctuate(std::deque<Punctuation>& queue, TimestampMs now);
   ErrorHandlerContext error_context(std::string_view node, std::string_view error) const;
+  void note_partition_time(std::string_view topic, int32_t partition, TimestampMs timestamp);
 
   TaskEnvironment env_;
   std::vector<std::unique_ptr<ProcessorNodeBase>> nodes_;
@@ -108,6 +130,7 @@ class TaskTopology final : public TaskContext {
   const RawRecord* current_ = nullptr;  // the source record being processed, if any
   TimestampMs current_timestamp_ = -1;
   TimestampMs stream_time_ = -1;
+  int64_t invalid_timestamps_ = 0;
   TaskMetrics metrics_;
   bool initialized_ = false;
   bool closed_ = false;

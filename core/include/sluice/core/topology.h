@@ -94,6 +94,8 @@ struct TaskEnvironment {
   RecordCollector* collector = nullptr;
   std::shared_ptr<const DeserializationExceptionHandler> deserialization_handler;
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
+  // Optional (default: log and fail): records the runtime could not produce.
+  std::shared_ptr<const ProductionExceptionHandler> production_handler;
   // The wall clock in ms (mock time in the test driver).
   std::function<TimestampMs()> wall_clock;
   // Optional: finds a global store by name (the instance's global task, see
