@@ -138,6 +138,11 @@ absl::Status RocksDBDatabase::error(std::string_view what, const rocksdb::Status
                                     store_name_, dir_.string(), status.ToString());
   if (status.IsNotFound() || status.IsInvalidArgument()) return absl::InvalidArgumentError(message);
   if (status.IsCorruption()) return absl::DataLossError(message);
+  // Another thread of this process (a task still closing after a rebalance) or another
+  // process holds the store's LOCK file: retrying can succeed once it lets go.
+  if (status.IsIOError() && status.ToString().find("lock") != std::string::npos) {
+    return absl::UnavailableError(message);
+  }
   return absl::InternalError(message);
 }
 
