@@ -3,6 +3,7 @@
 #include "sluice/runtime/kafka_streams.h"
 
 #include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
 #include <random>
@@ -281,6 +282,11 @@ absl::Status KafkaStreams::Impl::prepare() {
       ph == "log_and_continue"    ? error_handlers::processing_log_and_continue()
       : ph == "dead_letter_queue" ? error_handlers::processing_dead_letter_queue(dlq)
                                   : error_handlers::processing_log_and_fail();
+  const std::string& prh = config.production_exception_handler();
+  context.production_handler =
+      prh == "log_and_continue"    ? error_handlers::production_log_and_continue()
+      : prh == "dead_letter_queue" ? error_handlers::production_dead_letter_queue(dlq)
+                                   : error_handlers::production_log_and_fail();
 
   kafka::ConfigMap admin_config;
   for (const auto& [k, v] : config.admin_config()) admin_config[k] = v;
@@ -436,6 +442,34 @@ absl::Status KafkaStreams::Impl::prepare() {
         return absl::Status(st.code(), fmt::format("creating internal topic {}: {}", name,
                                                    std::string(st.message())));
       }
+    }
+  }
+  // The largest record each output topic takes: a record over it is refused before it reaches
+  // the producer (production exception handler), instead of failing the whole transaction.
+  {
+    std::vector<std::string> outputs = names;
+    for (const auto& sub : context.subtopologies) {
+      for (const auto& t : sub.sink_topics) {
+        if (!topology.is_internal_topic(t) && described->count(t)) outputs.push_back(t);
+      }
+    }
+    if (auto dlq_topic = config.dead_letter_queue_topic()) outputs.push_back(*dlq_topic);
+    std::sort(outputs.begin(), outputs.end());
+    outputs.erase(std::unique(outputs.begin(), outputs.end()), outputs.end());
+    auto configs = (*admin)->describe_topic_configs(outputs, 30s);
+    if (configs.ok()) {
+      for (const auto& [topic, entries] : *configs) {
+        auto it = entries.find("max.message.bytes");
+        if (it == entries.end()) continue;
+        int64_t limit = 0;
+        auto [ptr, ec] =
+            std::from_chars(it->second.data(), it->second.data() + it->second.size(), limit);
+        if (ec == std::errc() && limit > 0) context.max_message_bytes[topic] = limit;
+      }
+    } else {
+      // Not having the limits costs precision, not correctness: the broker still refuses.
+      log::Logger("sluice.runtime")
+          .warn("reading the output topics' configs: {}", std::string(configs.status().message()));
     }
   }
   // Kept for group metadata (interactive-query hosts, standby placement) and for purging

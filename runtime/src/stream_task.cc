@@ -2,6 +2,7 @@
 // restoration from changelogs, and store commits.
 #include <fstream>
 
+#include "commit_metadata.h"
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 #include "sluice/state/checkpoint.h"
@@ -9,10 +10,6 @@
 #include "stream_thread.h"
 
 namespace sluice::runtime_internal {
-
-namespace {
-constexpr size_t kRestoreBatch = 1000;
-}
 
 StreamTask::StreamTask(StreamThread& thread, TaskId id, std::vector<TopicPartition> partitions)
     : thread_(thread), id_(id), id_str_(id.to_string()) {
@@ -68,6 +65,7 @@ absl::Status StreamTask::create() {
   env.collector = &thread_;
   env.deserialization_handler = ctx.deserialization_handler;
   env.processing_handler = ctx.processing_handler;
+  env.production_handler = ctx.production_handler;
   env.global_store = ctx.global_store;
   env.wall_clock = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -97,28 +95,14 @@ absl::Status StreamTask::create() {
   // store found unbuffered while the marker is there is wiped and restored in full.
   const bool was_dirty = eos && std::filesystem::exists(dirty_marker());
   for (auto& slot : stores_) {
-    auto init = [&]() -> absl::Status {
-      if (auto st = slot.store->init(*this); !st.ok()) {
-        return absl::Status(st.code(),
-                            fmt::format("initializing store {} of task {}: {}", slot.name,
-                                        id_.to_string(), std::string(st.message())));
-      }
-      return absl::OkStatus();
-    };
-    if (auto st = init(); !st.ok()) return st;
+    if (auto st = init_store(slot); !st.ok()) return st;
     if (auto it = buffers_.find(slot.name); it != buffers_.end()) slot.buffer = it->second;
     if (!eos || slot.changelog.empty() || slot.buffer != nullptr || !slot.store->persistent()) {
       continue;
     }
     has_unbuffered_eos_stores_ = true;
     if (was_dirty) {
-      (void)slot.store->close();
-      std::error_code ec;
-      std::filesystem::remove_all(
-          state::rocksdb_store_dir(state_dir(), application_id(), id_, slot.name), ec);
-      thread_.logger().warn("store {} was not closed cleanly; wiped for restore",
-                            sluice::log::kv("store", slot.name));
-      if (auto st = init(); !st.ok()) return st;
+      if (auto st = wipe_store(slot, "it was not closed cleanly"); !st.ok()) return st;
     }
   }
   if (has_unbuffered_eos_stores_) {
@@ -131,88 +115,123 @@ absl::Status StreamTask::create() {
   return absl::OkStatus();
 }
 
-absl::Status StreamTask::restore(kafka::Consumer& consumer, const std::atomic<bool>& stop) {
-  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
-  for (auto& slot : stores_) {
-    if (slot.changelog.empty()) continue;
-    if (auto st = restore_store(slot, consumer, stop); !st.ok()) return st;
-    if (stop.load()) return absl::CancelledError("stopping");
+absl::Status StreamTask::init_store(StoreSlot& slot) {
+  if (auto st = slot.store->init(*this); !st.ok()) {
+    return absl::Status(st.code(), fmt::format("initializing store {} of task {}: {}", slot.name,
+                                               id_.to_string(), std::string(st.message())));
   }
-  if (auto st = topology_->init(); !st.ok()) return st;
-  restored_ = true;
   return absl::OkStatus();
 }
 
-absl::Status StreamTask::restore_store(StoreSlot& slot, kafka::Consumer& consumer,
-                                       const std::atomic<bool>& stop) {
-  const int32_t partition = id_.partition.value();
-  std::optional<Offset> start = slot.store->committed_offset();
-  int64_t low = 0;
-  int64_t high = 0;
-  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      consumer.handle(), slot.changelog.c_str(), partition, &low, &high, 10000);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return kafka::code_status(
-        err, fmt::format("restoring store {} of task {}: watermarks of {}-{}", slot.name,
-                         id_.to_string(), slot.changelog, partition));
-  }
-  const int64_t from = start ? std::max(start->value(), low) : low;
-  if (from >= high) return absl::OkStatus();
-  restore_total_.fetch_add(high - from);
-  thread_.logger().info("restoring store {} {} {} {} {}", sluice::log::kv("store", slot.name),
-                        sluice::log::kv("changelog", slot.changelog),
-                        sluice::log::kv("partition", partition), sluice::log::kv("from", from),
-                        sluice::log::kv("to", high));
-  kafka::OffsetMap assignment;
-  assignment[TopicPartition{slot.changelog, Partition(partition)}] = Offset(from);
-  if (auto st = consumer.assign(assignment); !st.ok()) return st;
+absl::Status StreamTask::wipe_store(StoreSlot& slot, std::string_view why) {
+  if (slot.buffer != nullptr) slot.buffer->drop_pending();
+  (void)slot.store->close();
+  std::error_code ec;
+  std::filesystem::remove_all(
+      state::rocksdb_store_dir(state_dir(), application_id(), id_, slot.name), ec);
+  thread_.logger().warn("store {} of task {} is wiped and restored from its changelog: {}",
+                        sluice::log::kv("store", slot.name), sluice::log::kv("task", id_str_),
+                        std::string(why));
+  return init_store(slot);
+}
 
-  std::vector<kafka::Message> messages;
-  std::vector<state::ChangelogRecord> batch;
-  messages.reserve(kRestoreBatch);
-  batch.reserve(kRestoreBatch);
-  int64_t restored = 0;
-  auto apply = [&]() -> absl::Status {
-    if (batch.empty()) return absl::OkStatus();
-    auto st = slot.store->restore_batch(batch);
-    restored += static_cast<int64_t>(batch.size());
-    restored_records_.fetch_add(static_cast<int64_t>(batch.size()));
-    batch.clear();
-    messages.clear();
-    return st;
-  };
-  bool done = false;
-  while (!done && !stop.load()) {
-    rd_kafka_message_t* raw = rd_kafka_consumer_poll(consumer.handle(), 500);
-    if (raw == nullptr) continue;
-    kafka::Message msg(raw);
-    if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      done = true;  // read_committed: the last stable offset
-      continue;
+absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
+  restore_begun_ = true;
+  const int32_t partition = id_.partition.value();
+  for (auto& slot : stores_) {
+    if (slot.changelog.empty()) continue;
+    std::optional<Offset> start = slot.store->committed_offset();
+    int64_t low = 0;
+    int64_t high = 0;
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        consumer.handle(), slot.changelog.c_str(), partition, &low, &high, 10000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      restore_begun_ = false;  // try again on the next turn
+      return kafka::code_status(
+          err, fmt::format("restoring store {} of task {}: watermarks of {}-{}", slot.name,
+                           id_.to_string(), slot.changelog, partition));
     }
-    if (raw->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      auto st = kafka::code_status(
-          raw->err, fmt::format("restoring store {} of task {}", slot.name, id_.to_string()));
-      if (kafka::is_retriable(st)) continue;
-      return st;
+    // Kafka Streams treats a local offset outside the changelog as corruption (the changelog
+    // was truncated or recreated, or records below its start were deleted): the local state
+    // no longer matches the changelog, so it is rebuilt from what the changelog holds.
+    if (start && (start->value() > high || start->value() < low)) {
+      auto st = wipe_store(slot, fmt::format("its changelog offset {} is outside {}-{} [{}, {}]",
+                                             start->value(), slot.changelog, partition, low, high));
+      if (!st.ok()) return st;
+      start = slot.store->committed_offset();
     }
-    if (msg.offset().value() + 1 >= high) done = true;
-    if (!msg.key()) continue;  // changelog records always have keys
-    state::ChangelogRecord rec;
-    rec.key = *msg.key();
-    rec.value = msg.value();
-    rec.timestamp = msg.timestamp();
-    rec.offset = msg.offset();
-    batch.push_back(rec);
-    messages.push_back(std::move(msg));
-    if (batch.size() >= kRestoreBatch) {
-      if (auto st = apply(); !st.ok()) return st;
+    const int64_t from = start ? std::max(start->value(), low) : low;
+    if (from >= high) continue;
+    slot.restoring = true;
+    slot.restore_next = from;
+    slot.restore_end = high;
+    slot.restored_count = 0;
+    restore_total_.fetch_add(high - from);
+    thread_.logger().info("restoring store {} {} {} {} {}", sluice::log::kv("store", slot.name),
+                          sluice::log::kv("changelog", slot.changelog),
+                          sluice::log::kv("partition", partition), sluice::log::kv("from", from),
+                          sluice::log::kv("to", high));
+  }
+  return maybe_finish_restore();
+}
+
+void StreamTask::restore_positions(kafka::OffsetMap& out) const {
+  for (const auto& slot : stores_) {
+    if (slot.restoring) {
+      out[TopicPartition{slot.changelog, id_.partition}] = Offset(slot.restore_next);
     }
   }
-  if (auto st = apply(); !st.ok()) return st;
-  if (auto st = consumer.assign({}); !st.ok()) return st;
+}
+
+StoreSlot* StreamTask::restoring_slot(std::string_view changelog) {
+  for (auto& slot : stores_) {
+    if (slot.restoring && slot.changelog == changelog) return &slot;
+  }
+  return nullptr;
+}
+
+absl::Status StreamTask::restore_records(std::string_view changelog,
+                                         std::vector<state::ChangelogRecord>& batch,
+                                         int64_t last_offset) {
+  StoreSlot* slot = restoring_slot(changelog);
+  if (slot == nullptr) return absl::OkStatus();  // finished meanwhile
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
+  if (!batch.empty()) {
+    if (auto st = slot->store->restore_batch(batch); !st.ok()) {
+      return absl::Status(st.code(), fmt::format("restoring store {} of task {}: {}", slot->name,
+                                                 id_.to_string(), std::string(st.message())));
+    }
+    slot->restored_count += static_cast<int64_t>(batch.size());
+    restored_records_.fetch_add(static_cast<int64_t>(batch.size()));
+  }
+  slot->restore_next = std::max(slot->restore_next, last_offset + 1);
+  if (slot->restore_next >= slot->restore_end) return finish_store_restore(*slot);
+  return absl::OkStatus();
+}
+
+absl::Status StreamTask::restore_reached_end(std::string_view changelog) {
+  // read_committed: the end is the last stable offset (a zombie's open transaction is not
+  // restored; it will be aborted).
+  StoreSlot* slot = restoring_slot(changelog);
+  if (slot == nullptr) return absl::OkStatus();
+  return finish_store_restore(*slot);
+}
+
+absl::Status StreamTask::finish_store_restore(StoreSlot& slot) {
+  slot.restoring = false;
   thread_.logger().info("restored store {} {}", sluice::log::kv("store", slot.name),
-                        sluice::log::kv("records", restored));
+                        sluice::log::kv("records", slot.restored_count));
+  return maybe_finish_restore();
+}
+
+absl::Status StreamTask::maybe_finish_restore() {
+  for (const auto& slot : stores_) {
+    if (slot.restoring) return absl::OkStatus();
+  }
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
+  if (auto st = topology_->init(); !st.ok()) return st;
+  restored_ = true;
   return absl::OkStatus();
 }
 
@@ -223,37 +242,16 @@ PartitionQueue* StreamTask::queue_for(std::string_view topic, int32_t partition)
   return nullptr;
 }
 
-absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
-  // Per batch, not per record; id_str_ fits the small-string buffer, so no allocation.
-  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
-  const int64_t max_idle = thread_.context().config->max_task_idle_ms();
-  int done = 0;
-  while (done < max_records) {
-    PartitionQueue* best = nullptr;
-    bool any_empty = false;
-    for (auto& q : queues_) {
-      if (q.records.empty()) {
-        any_empty = true;
-      } else if (best == nullptr ||
-                 q.records.front().timestamp() < best->records.front().timestamp()) {
-        best = &q;
-      }
-    }
-    if (best == nullptr) break;
-    // max.task.idle.ms: with an input partition empty, wait that long for it before processing
-    // out of timestamp order (0: never wait; Kafka Streams' semantics without lag tracking).
-    if (any_empty && max_idle > 0) {
-      if (idle_since_ < 0) idle_since_ = now;
-      if (now - idle_since_ < max_idle) break;
-    } else {
-      idle_since_ = -1;
-    }
-    kafka::Message& msg = best->records.front();
-    RawRecord raw;
+absl::Status StreamTask::prepare_head(PartitionQueue& q) {
+  while (!q.head_ready && !q.records.empty()) {
+    const kafka::Message& msg = q.records.front();
+    RawRecord& raw = q.head;
+    raw = RawRecord{};
     raw.topic = msg.topic();
     raw.partition = msg.partition().value();
     raw.offset = msg.offset().value();
-    raw.timestamp = msg.timestamp() >= 0 ? msg.timestamp() : now;
+    // As the broker has it; a negative one is dropped by the source (or its extractor decides).
+    raw.timestamp = msg.timestamp();
     raw.key = msg.key();
     raw.value = msg.value();
     if (msg.header_count() > 0) {
@@ -263,9 +261,68 @@ absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
         raw.headers.add(std::string(h.key), std::move(v));
       }
     }
-    record_timestamp_ = raw.timestamp;
-    auto st = topology_->process(raw);
-    best->next_offset = raw.offset + 1;
+    auto ts = topology_->prepare(raw);
+    if (!ts.ok()) return ts.status();
+    if (ts->has_value()) {
+      q.head_ready = true;
+      q.head_timestamp = **ts;
+      return absl::OkStatus();
+    }
+    // Dropped at the head (handler skip, invalid timestamp): consumed all the same.
+    q.next_offset = raw.offset + 1;
+    q.head = RawRecord{};
+    q.records.pop_front();
+  }
+  return absl::OkStatus();
+}
+
+bool StreamTask::ready_to_process(TimestampMs now) {
+  // Kafka Streams' PartitionGroup.readyToProcess: with max.task.idle.ms >= 0 a task with an
+  // empty input queue waits while that partition may still have records on the broker (lag
+  // unknown or positive), and, once it is known to be caught up, for max.task.idle.ms more;
+  // -1 never waits. Records are then taken in timestamp order across the partitions.
+  const int64_t max_idle = thread_.context().config->max_task_idle_ms();
+  bool any_queued = false;
+  for (auto& q : queues_) {
+    if (q.head_ready) {
+      q.idle_deadline = -1;
+      any_queued = true;
+      continue;
+    }
+    if (max_idle < 0) continue;
+    if (!thread_.caught_up(q)) {
+      q.idle_deadline = -1;
+      return false;
+    }
+    if (q.idle_deadline < 0) q.idle_deadline = now + max_idle;
+    if (now < q.idle_deadline) return false;
+  }
+  return any_queued;
+}
+
+absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
+  // Per batch, not per record; id_str_ fits the small-string buffer, so no allocation.
+  sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
+  int done = 0;
+  waiting_for_input_ = false;
+  while (done < max_records) {
+    for (auto& q : queues_) {
+      if (auto st = prepare_head(q); !st.ok()) return st;
+    }
+    if (!ready_to_process(now)) {
+      for (const auto& q : queues_) waiting_for_input_ |= q.head_ready;
+      break;
+    }
+    PartitionQueue* best = nullptr;
+    for (auto& q : queues_) {
+      if (q.head_ready && (best == nullptr || q.head_timestamp < best->head_timestamp)) best = &q;
+    }
+    if (best == nullptr) break;
+    record_timestamp_ = best->head_timestamp;
+    auto st = topology_->process(best->head);
+    best->next_offset = best->head.offset + 1;
+    best->head_ready = false;
+    best->head = RawRecord{};
     best->records.pop_front();
     ++done;
     if (!st.ok()) return st;
@@ -277,13 +334,20 @@ absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
   return done;
 }
 
-absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now) {
+absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now,
+                                                                TimestampMs last_poll) {
   const int64_t idle_ms = thread_.context().config->idle_wall_clock_advance_ms();
-  if (idle_ms < 0 || last_record_wall_ < 0 || last_record_stream_time_ < 0) return false;
+  if (idle_ms < 0 || last_record_stream_time_ < 0) return false;
+  // Idle since the last record, or since the task started with a committed stream time.
+  const TimestampMs since = last_record_wall_ >= 0 ? last_record_wall_ : started_wall_;
+  if (since < 0) return false;
   for (const auto& q : queues_) {
-    if (!q.records.empty()) return false;
+    // Only a partition known to be at its end is idle; one with records on the broker is not.
+    if (!q.records.empty() || !thread_.caught_up(q)) return false;
   }
-  const int64_t elapsed = now - last_record_wall_;
+  // The input is known to be empty only up to the last poll: time the thread spent elsewhere
+  // since (restoring, committing) may have brought records that the next poll returns.
+  const int64_t elapsed = std::min(now, last_poll) - since;
   if (elapsed < idle_ms) return false;
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   const TimestampMs target = last_record_stream_time_ + elapsed;
@@ -297,16 +361,58 @@ absl::Status StreamTask::punctuate_wall_clock(TimestampMs now) {
   return topology_->punctuate_wall_clock(now);
 }
 
-void StreamTask::collect_offsets(std::map<TopicPartition, Offset>& out) const {
+void StreamTask::collect_offsets(kafka::CommitMap& out) const {
+  if (!topology_) return;
+  const TimestampMs stream_time = topology_->stream_time();
+  const bool time_moved = stream_time > committed_stream_time_;
+  TimestampMs max_partition_time = -1;
   for (const auto& q : queues_) {
-    if (q.next_offset >= 0 && q.next_offset != q.committed_offset) {
-      out[q.tp] = Offset(q.next_offset);
-    }
+    max_partition_time =
+        std::max(max_partition_time, topology_->partition_time(q.tp.topic, q.tp.partition.value()));
+  }
+  for (const auto& q : queues_) {
+    if (q.next_offset < 0 || (q.next_offset == q.committed_offset && !time_moved)) continue;
+    CommittedTimes times;
+    times.partition_time = topology_->partition_time(q.tp.topic, q.tp.partition.value());
+    // Stream time moved past every partition (idle.wall.clock.advance.ms): keep that too.
+    if (stream_time > max_partition_time) times.task_stream_time = stream_time;
+    out[q.tp] = kafka::OffsetAndMetadata{Offset(q.next_offset), encode_commit_metadata(times)};
   }
 }
 
 void StreamTask::mark_offsets_committed() {
   for (auto& q : queues_) q.committed_offset = q.next_offset;
+  if (topology_) committed_stream_time_ = topology_->stream_time();
+}
+
+absl::Status StreamTask::initialize_times(kafka::Consumer& consumer) {
+  if (times_initialized_) return absl::OkStatus();
+  std::vector<TopicPartition> partitions;
+  for (const auto& q : queues_) partitions.push_back(q.tp);
+  auto committed = consumer.committed_with_metadata(partitions, std::chrono::seconds(10));
+  if (!committed.ok()) {
+    return absl::Status(committed.status().code(),
+                        fmt::format("task {}: reading the committed stream time: {}",
+                                    id_.to_string(), std::string(committed.status().message())));
+  }
+  std::vector<std::pair<TopicPartition, TimestampMs>> times;
+  TimestampMs stream_time = -1;
+  for (const auto& [tp, commit] : *committed) {
+    if (!commit) continue;
+    const CommittedTimes t = decode_commit_metadata(commit->metadata);
+    times.emplace_back(tp, t.partition_time);
+    stream_time = std::max({stream_time, t.partition_time, t.task_stream_time.value_or(-1)});
+  }
+  topology_->restore_times(times, stream_time);
+  committed_stream_time_ = topology_->stream_time();
+  // idle.wall.clock.advance.ms continues from the committed stream time, counting from now.
+  last_record_stream_time_ = committed_stream_time_;
+  times_initialized_ = true;
+  if (committed_stream_time_ >= 0) {
+    thread_.logger().info("task {} resumes at stream time {}", sluice::log::kv("task", id_str_),
+                          sluice::log::kv("stream_time", committed_stream_time_));
+  }
+  return absl::OkStatus();
 }
 
 void StreamTask::on_changelog_delivered(std::string_view topic, int64_t offset) {

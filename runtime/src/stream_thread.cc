@@ -2,6 +2,8 @@
 // handling, and the exactly-once and at-least-once commit protocols.
 #include "stream_thread.h"
 
+#include "absl/strings/cord.h"
+#include "failure_kind.h"
 #include "fmt/format.h"
 #include "group_membership.h"
 #include "runtime/kafka/error.h"
@@ -12,12 +14,22 @@ namespace sluice::runtime_internal {
 namespace {
 
 using namespace std::chrono_literals;
-// Pausing drops librdkafka's prefetched messages for the partition and a resumed partition may
-// wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
-constexpr size_t kMaxBufferedPerPartition = 10000;
 constexpr int kMaxPollBatch = 2000;
 constexpr int kProcessBatch = 200;
 constexpr auto kClientTimeout = 30s;
+// Restoration per loop turn: enough to restore fast, little enough that the main consumer is
+// polled often (a restore never holds the thread for long).
+constexpr int kRestoreRecordsPerTurn = 10000;
+constexpr size_t kRestoreBatch = 1000;
+
+// `prefix: <status message>`, keeping the status's code and payloads (the Kafka error kind the
+// failure classification reads).
+absl::Status with_context(const absl::Status& status, std::string_view prefix) {
+  absl::Status out(status.code(), fmt::format("{}: {}", prefix, std::string(status.message())));
+  status.ForEachPayload(
+      [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+  return out;
+}
 
 TimestampMs now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -95,6 +107,34 @@ void StreamThread::run() {
 
 absl::Status StreamThread::create_clients() {
   const StreamsConfig& cfg = *context_.config;
+  // Only what is missing: after an abort failed only the producer is replaced, and the
+  // consumer stays in the group.
+  if (!consumer_) {
+    if (auto st = create_consumer(); !st.ok()) return st;
+  }
+  if (!restore_consumer_) {
+    kafka::ConsumerOptions ropts;
+    for (const auto& [k, v] : cfg.consumer_config()) ropts.config[k] = v;
+    ropts.config["client.id"] = name_ + "-restore-consumer";
+    // librdkafka's assign() needs a group handle; this group is never joined nor committed to.
+    ropts.config["group.id"] =
+        fmt::format("{}-{}-restore", context_.application_id, context_.instance_id);
+    ropts.config["enable.partition.eof"] = "true";
+    ropts.config["isolation.level"] = "read_committed";
+    ropts.config.erase("group.instance.id");
+    auto restore = kafka::Consumer::create(std::move(ropts));
+    if (!restore.ok()) return restore.status();
+    restore_consumer_ = std::move(*restore);
+    restore_assignment_.clear();
+  }
+  if (!producer_) {
+    if (auto st = create_producer(); !st.ok()) return st;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::create_consumer() {
+  const StreamsConfig& cfg = *context_.config;
   kafka::ConsumerOptions copts;
   for (const auto& [k, v] : cfg.consumer_config()) copts.config[k] = v;
   copts.config["group.id"] = context_.application_id;
@@ -108,23 +148,17 @@ absl::Status StreamThread::create_clients() {
     copts.config["group.instance.id"] = fmt::format("{}-{}", *cfg.group_instance_id(), index_);
   }
   copts.listener = this;
+  // KIP-695: a partition-EOF event says a partition's fetch reached its end (caught up).
+  copts.deliver_partition_eof = true;
   auto consumer = kafka::Consumer::create(std::move(copts));
   if (!consumer.ok()) return consumer.status();
+  if (auto st = (*consumer)->subscribe(context_.source_topics); !st.ok()) return st;
   consumer_ = std::move(*consumer);
+  return absl::OkStatus();
+}
 
-  kafka::ConsumerOptions ropts;
-  for (const auto& [k, v] : cfg.consumer_config()) ropts.config[k] = v;
-  ropts.config["client.id"] = name_ + "-restore-consumer";
-  // librdkafka's assign() needs a group handle; this group is never joined nor committed to.
-  ropts.config["group.id"] =
-      fmt::format("{}-{}-restore", context_.application_id, context_.instance_id);
-  ropts.config["enable.partition.eof"] = "true";
-  ropts.config["isolation.level"] = "read_committed";
-  ropts.config.erase("group.instance.id");
-  auto restore = kafka::Consumer::create(std::move(ropts));
-  if (!restore.ok()) return restore.status();
-  restore_consumer_ = std::move(*restore);
-
+absl::Status StreamThread::create_producer() {
+  const StreamsConfig& cfg = *context_.config;
   kafka::ProducerOptions popts;
   for (const auto& [k, v] : cfg.producer_config()) popts.config[k] = v;
   popts.config["client.id"] = name_ + "-producer";
@@ -148,12 +182,13 @@ absl::Status StreamThread::create_clients() {
   };
   auto producer = kafka::Producer::create(std::move(popts));
   if (!producer.ok()) return producer.status();
-  producer_ = std::move(*producer);
   if (cfg.exactly_once()) {
-    if (auto st = producer_->init_transactions(kClientTimeout); !st.ok()) return st;
+    // Fences an older producer with this transactional.id and aborts its open transaction.
+    if (auto st = (*producer)->init_transactions(kClientTimeout); !st.ok()) return st;
   }
+  producer_ = std::move(*producer);
   in_transaction_ = false;
-  return consumer_->subscribe(context_.source_topics);
+  return absl::OkStatus();
 }
 
 void StreamThread::destroy_clients() {
@@ -176,57 +211,120 @@ void StreamThread::destroy_clients() {
 }
 
 absl::Status StreamThread::run_loop() {
-  {
-    std::lock_guard lk(tasks_mu_);
-    if (auto st = create_clients(); !st.ok()) return st;
-  }
   set_phase(Phase::kRebalancing);
   publish_phase();
   last_commit_ = std::chrono::steady_clock::now();
   last_purge_ = last_commit_;  // the first purge one interval after start, as Kafka Streams
   while (!stop_.load()) {
     std::unique_lock lk(tasks_mu_);
-    bool has_work = false;
-    for (const auto& [id, t] : tasks_) {
-      for (const auto& q : t->queues()) has_work |= !q.records.empty();
-    }
-    absl::Status st = poll_records(has_work ? 0ms : 50ms);
-    if (st.ok() && !rebalance_error_.ok()) st = std::exchange(rebalance_error_, absl::OkStatus());
-    if (st.ok()) st = restore_pending();
-    if (st.ok()) st = process_tasks();
-    if (st.ok()) st = maybe_commit(false);
+    std::chrono::milliseconds backoff{0};
+    absl::Status st = run_once();
     if (!st.ok()) {
       if (stop_.load() && absl::IsCancelled(st)) break;
-      if (!kafka_needs_migration(st)) return st;
-      if (auto mst = migrate_tasks(st); !mst.ok()) return mst;
+      auto next = handle_failure(st);
+      if (!next.ok()) return next.status();
+      backoff = *next;
     }
-    if (has_assignment_ && std::all_of(tasks_.begin(), tasks_.end(),
-                                       [](const auto& e) { return e.second->restored(); })) {
+    if (has_assignment_ && consumer_ && pending_create_.empty() && !pending_rewind_ &&
+        std::all_of(tasks_.begin(), tasks_.end(), [](const auto& e) {
+          return e.second->restored() && e.second->times_initialized();
+        })) {
       set_phase(Phase::kRunning);
     }
     lk.unlock();
     publish_phase();
+    if (backoff.count() > 0) wait_for_retry(backoff);
   }
   // Clean shutdown: finish the transaction, commit, close tasks, leave the group.
   std::lock_guard lk(tasks_mu_);
-  absl::Status st = commit();
+  absl::Status st = consumer_ && producer_ ? commit() : absl::OkStatus();
   if (!st.ok()) {
-    logger_.error("final commit failed: {}", std::string(st.message()));
     if (producer_ && in_transaction_) (void)producer_->abort_transaction(10s);
     in_transaction_ = false;
     close_all_tasks(false);
+    // Losing the group or a broker at the last moment costs nothing: the next owner starts
+    // from the last commit. A cause that will not go away is the instance's error.
+    if (classify_failure(st) == FailureKind::kFatal) return st;
+    logger_.warn(
+        "final commit failed, tasks closed dirty (the next owner starts from the last "
+        "commit): {}",
+        std::string(st.message()));
   } else {
     close_all_tasks(true);
   }
   return absl::OkStatus();
 }
 
-bool StreamThread::kafka_needs_migration(const absl::Status& status) const {
-  return kafka::is_fatal(status) || kafka::requires_abort(status) ||
-         kafka::error_code(status).has_value();
+absl::Status StreamThread::run_once() {
+  if (!consumer_ || !producer_ || !restore_consumer_) {
+    // First start, rebuilding after a task migration, or a producer replaced after a failed
+    // abort: a broker that is away makes this fail retriably, and the loop comes back here
+    // after a backoff.
+    if (!consumer_) set_phase(Phase::kRebalancing);
+    if (auto st = create_clients(); !st.ok()) return st;
+  }
+  // Buffered records a task can process now, or restoration to do: poll without waiting. A
+  // task that waits for another of its partitions (max.task.idle.ms) needs a fetch, so the
+  // poll may block.
+  bool has_work = false;
+  bool restoring = false;
+  for (const auto& [id, t] : tasks_) {
+    if (!t->restored()) {
+      restoring = true;
+      continue;
+    }
+    if (t->waiting_for_input()) continue;
+    for (const auto& q : t->queues()) has_work |= !q.records.empty();
+  }
+  // While restoring, the wait (if any) is on the restore consumer instead.
+  restore_wait_ = has_work ? 0ms : 20ms;
+  absl::Status st = poll_records(has_work || restoring ? 0ms : 50ms);
+  if (st.ok() && !rebalance_error_.ok()) st = std::exchange(rebalance_error_, absl::OkStatus());
+  if (st.ok()) st = create_pending_tasks();
+  if (st.ok()) st = rewind_if_pending();
+  if (st.ok()) st = restore_pending();
+  if (st.ok()) st = process_tasks();
+  if (st.ok()) st = maybe_commit(false);
+  return st;
+}
+
+absl::StatusOr<std::chrono::milliseconds> StreamThread::handle_failure(const absl::Status& cause) {
+  const FailureKind kind = classify_failure(cause);
+  if (kind == FailureKind::kFatal) return cause;
+  const auto now = std::chrono::steady_clock::now();
+  if (!failing_since_) failing_since_ = now;
+  const auto failing_for =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now - *failing_since_);
+  const int64_t timeout_ms = context_.config->task_timeout_ms();
+  if (kind == FailureKind::kRetriable && failing_for.count() > timeout_ms) {
+    return absl::DeadlineExceededError(
+        fmt::format("giving up: no successful commit for {} ms of retriable errors "
+                    "(task.timeout.ms={}); the last one: {}",
+                    failing_for.count(), timeout_ms, std::string(cause.message())));
+  }
+  ++consecutive_failures_;
+  const auto backoff = std::min<std::chrono::milliseconds>(
+      100ms * (1 << std::min(consecutive_failures_ - 1, 4)), 1s);
+  absl::Status st = kind == FailureKind::kTaskMigrated
+                        ? migrate_tasks(cause)
+                        : recover_retriable(cause, timeout_ms - failing_for.count());
+  if (!st.ok() && classify_failure(st) == FailureKind::kFatal) return st;
+  return backoff;
+}
+
+void StreamThread::wait_for_retry(std::chrono::milliseconds backoff) {
+  const auto until = std::chrono::steady_clock::now() + backoff;
+  while (!stop_.load() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(50ms, backoff));
+  }
 }
 
 absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout) {
+  last_poll_wall_ = now_ms();
+  // Pausing drops librdkafka's prefetched messages for the partition and a resumed partition
+  // may wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
+  const size_t max_buffered =
+      static_cast<size_t>(context_.config->buffered_records_per_partition());
   for (int i = 0; i < kMaxPollBatch; ++i) {
     auto polled = consumer_->poll(i == 0 ? timeout : 0ms);
     TaskMetrics::add(polls_);
@@ -242,28 +340,159 @@ absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout) {
     if (task == tasks_.end()) continue;  // revoked meanwhile
     PartitionQueue* q = task->second->queue_for(msg.topic(), msg.partition().value());
     if (q == nullptr) continue;
+    if (msg.is_partition_eof()) {
+      task->second->on_partition_eof(*q);
+      continue;
+    }
+    task->second->on_records_arrived(*q);
     q->records.push_back(std::move(**polled));
-    if (!q->paused && q->records.size() >= kMaxBufferedPerPartition) {
+    if (!q->paused && q->records.size() >= max_buffered) {
       if (consumer_->pause({q->tp}).ok()) q->paused = true;
     }
   }
   return absl::OkStatus();
 }
 
-absl::Status StreamThread::restore_pending() {
-  for (auto& [id, task] : tasks_) {
-    if (task->restored()) continue;
-    set_phase(Phase::kRebalancing);
-    auto st = task->restore(*restore_consumer_, stop_);
-    if (!st.ok()) {
-      return absl::Status(st.code(), fmt::format("restoring task {}: {}", id.to_string(),
-                                                 std::string(st.message())));
+bool StreamThread::caught_up(const PartitionQueue& q) const {
+  if (q.caught_up) return true;
+  // Without an EOF event yet: the high watermark of the last fetch response at or below the
+  // next offset to read means nothing more is on the broker (exact for read_uncommitted; under
+  // read_committed a transaction marker can sit at the end, and the EOF event decides).
+  if (!consumer_ || q.next_offset < 0) return false;
+  int64_t low = 0;
+  int64_t high = -1;
+  if (rd_kafka_get_watermark_offsets(consumer_->handle(), q.tp.topic.c_str(),
+                                     q.tp.partition.value(), &low,
+                                     &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return false;
+  }
+  return high >= 0 && high <= q.next_offset;
+}
+
+void StreamThread::resume_paused(StreamTask& task) {
+  // librdkafka keeps an application's pause across unassign and assign: what this thread
+  // paused, it resumes before the partition leaves, or the next owner in this process (or this
+  // thread after the rebalance) would never fetch it again.
+  std::vector<TopicPartition> paused;
+  for (auto& q : task.queues()) {
+    if (q.paused) paused.push_back(q.tp);
+    q.paused = false;
+  }
+  if (!paused.empty() && consumer_) {
+    if (auto st = consumer_->resume(paused); !st.ok()) {
+      logger_.warn("resuming paused partitions: {}", std::string(st.message()));
     }
   }
+}
+
+absl::Status StreamThread::restore_pending() {
+  for (auto& [id, task] : tasks_) {
+    if (task->restored() && task->times_initialized()) continue;
+    set_phase(Phase::kRebalancing);
+    // Stream time as the previous owner committed it, before the first record.
+    if (auto st = task->initialize_times(*consumer_); !st.ok()) return st;
+    if (!task->restore_begun()) {
+      if (auto st = task->begin_restore(*restore_consumer_); !st.ok()) {
+        return absl::Status(st.code(), fmt::format("restoring task {}: {}", id.to_string(),
+                                                   std::string(st.message())));
+      }
+    }
+    if (task->restored()) task->mark_started(now_ms());
+  }
+  if (auto st = restore_some(); !st.ok()) return st;
   int64_t restored = 0;
   // Not snapshot(): that also asks every store for its size, too much for each loop turn.
   for (const auto& [id, task] : tasks_) restored += task->restored_records();
   restored_records_.store(restored);
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::restore_some() {
+  // The restore consumer reads every changelog partition being restored, from where each
+  // store is; a slice of records per loop turn, so that the main consumer keeps being polled
+  // (max.poll.interval.ms) and restored tasks keep processing meanwhile.
+  kafka::OffsetMap wanted;
+  for (const auto& [id, task] : tasks_) {
+    if (task->restore_begun() && !task->restored()) task->restore_positions(wanted);
+  }
+  bool same = wanted.size() == restore_assignment_.size();
+  for (auto a = wanted.begin(), b = restore_assignment_.begin(); same && a != wanted.end();
+       ++a, ++b) {
+    same = a->first == b->first;
+  }
+  if (!same) {
+    if (auto st = restore_consumer_->assign(wanted); !st.ok()) return st;
+    restore_assignment_ = wanted;
+  }
+  if (wanted.empty()) return absl::OkStatus();
+
+  StreamTask* task = nullptr;
+  std::string topic;
+  int64_t last_offset = -1;
+  std::vector<kafka::Message> messages;
+  std::vector<state::ChangelogRecord> batch;
+  auto apply = [&]() -> absl::Status {
+    if (task == nullptr || last_offset < 0) return absl::OkStatus();
+    auto st = task->restore_records(topic, batch, last_offset);
+    batch.clear();
+    messages.clear();
+    last_offset = -1;
+    return st;
+  };
+  auto task_of = [&](std::string_view changelog, int32_t partition) -> StreamTask* {
+    auto sub = context_.changelog_subtopology.find(changelog);
+    if (sub == context_.changelog_subtopology.end()) return nullptr;
+    auto it = tasks_.find(TaskId{sub->second, Partition(partition)});
+    return it == tasks_.end() ? nullptr : it->second.get();
+  };
+  for (int i = 0; i < kRestoreRecordsPerTurn; ++i) {
+    // Wait briefly for data only when nothing else needs the thread.
+    rd_kafka_message_t* raw = rd_kafka_consumer_poll(
+        restore_consumer_->handle(), i == 0 ? static_cast<int>(restore_wait_.count()) : 0);
+    if (raw == nullptr) break;
+    kafka::Message msg(raw);
+    const std::string_view msg_topic = msg.topic();
+    const int32_t partition = msg.partition().value();
+    if (task != nullptr && (msg_topic != topic || task != task_of(msg_topic, partition))) {
+      if (auto st = apply(); !st.ok()) return st;
+    }
+    if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      if (auto st = apply(); !st.ok()) return st;
+      if (StreamTask* t = task_of(msg_topic, partition)) {
+        if (auto st = t->restore_reached_end(msg_topic); !st.ok()) return st;
+      }
+      task = nullptr;
+      continue;
+    }
+    if (raw->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto st = kafka::code_status(raw->err, "restoring from the changelogs");
+      if (kafka::is_retriable(st)) continue;
+      return st;
+    }
+    task = task_of(msg_topic, partition);
+    if (task == nullptr) continue;
+    topic.assign(msg_topic);
+    last_offset = msg.offset().value();
+    if (msg.key()) {  // changelog records always have keys
+      state::ChangelogRecord rec;
+      rec.key = *msg.key();
+      rec.value = msg.value();
+      rec.timestamp = msg.timestamp();
+      rec.offset = msg.offset();
+      batch.push_back(rec);
+      messages.push_back(std::move(msg));
+    }
+    if (batch.size() >= kRestoreBatch) {
+      StreamTask* keep = task;
+      if (auto st = apply(); !st.ok()) return st;
+      task = keep;
+    }
+  }
+  if (auto st = apply(); !st.ok()) return st;
+  const TimestampMs now = now_ms();
+  for (auto& [id, t] : tasks_) {
+    if (t->restored() && t->restore_begun() && !t->started()) t->mark_started(now);
+  }
   return absl::OkStatus();
 }
 
@@ -277,15 +506,20 @@ absl::Status StreamThread::ensure_transaction() {
 absl::Status StreamThread::process_tasks() {
   const TimestampMs now = now_ms();
   for (auto& [id, task] : tasks_) {
-    if (!task->restored()) continue;
+    if (!task->restored() || !task->times_initialized()) continue;
     bool has = false;
     for (const auto& q : task->queues()) has |= !q.records.empty();
     if (has) {
       if (auto st = ensure_transaction(); !st.ok()) return st;
       // One clock pair per batch, not per record: the mean per record is what is exported.
       const auto started = std::chrono::steady_clock::now();
+      current_task_ = task.get();
       auto n = task->process(kProcessBatch, now);
+      current_task_ = nullptr;
       if (!n.ok()) return n.status();
+      // A changelog record that could not be sent is never a handler's to skip: the store
+      // already holds the write.
+      if (!changelog_error_.ok()) return std::exchange(changelog_error_, absl::OkStatus());
       if (*n > 0) {
         const int64_t ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                std::chrono::steady_clock::now() - started)
@@ -301,15 +535,23 @@ absl::Status StreamThread::process_tasks() {
       }
     } else if (context_.config->idle_wall_clock_advance_ms() >= 0) {
       // Stream-time punctuators that produce open the transaction through send().
-      auto advanced = task->maybe_advance_idle_stream_time(now);
+      current_task_ = task.get();
+      auto advanced = task->maybe_advance_idle_stream_time(now, last_poll_wall_);
+      current_task_ = nullptr;
       if (!advanced.ok()) return advanced.status();
       if (*advanced) processed_since_commit_ = true;
     }
     // Wall-clock punctuators that produce open the transaction through send().
-    if (auto st = task->punctuate_wall_clock(now); !st.ok()) return st;
+    current_task_ = task.get();
+    absl::Status punctuated = task->punctuate_wall_clock(now);
+    current_task_ = nullptr;
+    if (!punctuated.ok()) return punctuated;
+    if (!changelog_error_.ok()) return std::exchange(changelog_error_, absl::OkStatus());
     if (!send_error_.ok()) return std::exchange(send_error_, absl::OkStatus());
+    const size_t max_buffered =
+        static_cast<size_t>(context_.config->buffered_records_per_partition());
     for (auto& q : task->queues()) {
-      if (q.paused && q.records.size() < kMaxBufferedPerPartition / 2) {
+      if (q.paused && q.records.size() <= max_buffered / 2) {
         if (consumer_->resume({q.tp}).ok()) q.paused = false;
       }
     }
@@ -334,9 +576,13 @@ absl::Status StreamThread::commit() {
   for (auto& [id, task] : tasks_) {
     if (!task->restored()) continue;
     // Anything they produce begins the transaction if none is open (send/produce_changelog).
-    if (auto st = task->flush_stores(); !st.ok()) return st;
+    current_task_ = task.get();
+    absl::Status flushed = task->flush_stores();
+    current_task_ = nullptr;
+    if (!flushed.ok()) return flushed;
   }
-  std::map<TopicPartition, Offset> offsets;
+  if (!changelog_error_.ok()) return std::exchange(changelog_error_, absl::OkStatus());
+  kafka::CommitMap offsets;
   for (const auto& [id, task] : tasks_) task->collect_offsets(offsets);
   if (!send_error_.ok()) return std::exchange(send_error_, absl::OkStatus());
   if (context_.config->exactly_once()) {
@@ -374,6 +620,9 @@ absl::Status StreamThread::commit() {
     for (auto& [id, task] : tasks_) task->mark_offsets_committed();
   }
   processed_since_commit_ = false;
+  // Progress is durable again: the retry budget (task.timeout.ms) starts over.
+  failing_since_.reset();
+  consecutive_failures_ = 0;
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started)
                       .count();
@@ -411,7 +660,8 @@ void StreamThread::maybe_purge_repartition_topics() {
 }
 
 absl::Status StreamThread::migrate_tasks(const absl::Status& cause) {
-  logger_.warn("{}; closing tasks dirty and rejoining the group", std::string(cause.message()));
+  logger_.warn("{} [{}]; closing tasks dirty and rejoining the group", std::string(cause.message()),
+               to_string(FailureKind::kTaskMigrated));
   migrations_.fetch_add(1);
   if (producer_ && in_transaction_ && !kafka::is_fatal(cause)) {
     if (producer_->abort_transaction(kClientTimeout).ok()) aborts_.fetch_add(1);
@@ -420,15 +670,129 @@ absl::Status StreamThread::migrate_tasks(const absl::Status& cause) {
   }
   in_transaction_ = false;
   send_error_ = absl::OkStatus();
+  changelog_error_ = absl::OkStatus();
   has_assignment_ = false;
+  pending_rewind_ = false;
+  pending_create_.clear();
   close_all_tasks(false);
   destroy_clients();
   set_phase(Phase::kRebalancing);
-  return create_clients();
+  // The next loop turn makes new clients (a new producer fences the old one's epoch) and
+  // rejoins; while the broker is away that is retried like any retriable error.
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::recover_retriable(const absl::Status& cause, int64_t budget_ms) {
+  logger_.warn(
+      "{} [{}]; aborting, rewinding the tasks to their committed offsets and retrying (for "
+      "{} ms more at most, task.timeout.ms)",
+      std::string(cause.message()), to_string(FailureKind::kRetriable),
+      std::max<int64_t>(0, budget_ms));
+  retries_.fetch_add(1);
+  send_error_ = absl::OkStatus();
+  changelog_error_ = absl::OkStatus();
+  if (producer_ && in_transaction_) {
+    in_transaction_ = false;
+    if (auto st = producer_->abort_transaction(kClientTimeout); !st.ok()) {
+      // The broker is not there to abort it: a new producer (init_transactions) fences and
+      // aborts it once the broker is back.
+      logger_.warn("aborting the transaction failed: {}; the producer is replaced",
+                   std::string(st.message()));
+      (void)producer_->close(1s);
+      producer_.reset();
+    } else {
+      aborts_.fetch_add(1);
+    }
+  }
+  // Tasks start again from what Kafka committed: under exactly-once their stores drop the
+  // aborted writes; under at-least-once the records since the last commit are processed again.
+  if (!tasks_.empty() || !pending_create_.empty()) pending_rewind_ = true;
+  pending_create_.clear();
+  close_all_tasks(false);
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::rewind_if_pending() {
+  if (!pending_rewind_ || !consumer_) return absl::OkStatus();
+  auto assignment = consumer_->assignment();
+  if (!assignment.ok()) return assignment.status();
+  if (!assignment->empty()) {
+    auto committed = consumer_->committed(*assignment, 10s);
+    if (!committed.ok()) return committed.status();
+    const bool earliest = context_.config->consumer_config().count("auto.offset.reset") == 0 ||
+                          context_.config->consumer_config().at("auto.offset.reset") != "latest";
+    kafka::OffsetMap seek;
+    for (const auto& [tp, offset] : *committed) {
+      seek[tp] =
+          offset ? *offset : Offset(earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END);
+    }
+    if (auto st = consumer_->seek(seek, 10s); !st.ok()) return st;
+  }
+  pending_rewind_ = false;
+  logger_.info("rewound {} partitions to their committed offsets", assignment->size());
+  create_tasks(*assignment);
+  return absl::OkStatus();
+}
+
+absl::Status StreamThread::create_pending_tasks() {
+  if (pending_create_.empty()) return absl::OkStatus();
+  std::vector<TopicPartition> partitions;
+  for (const auto& [id, pending] : pending_create_) {
+    partitions.insert(partitions.end(), pending.partitions.begin(), pending.partitions.end());
+  }
+  create_tasks(partitions);
+  return absl::OkStatus();
+}
+
+void StreamThread::create_tasks(const std::vector<TopicPartition>& partitions) {
+  std::map<TaskId, std::vector<TopicPartition>> by_task;
+  for (const auto& tp : partitions) {
+    auto sub = context_.source_subtopology.find(tp.topic);
+    if (sub == context_.source_subtopology.end()) continue;
+    by_task[TaskId{sub->second, tp.partition}].push_back(tp);
+  }
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [id, tps] : by_task) {
+    if (tasks_.count(id)) continue;
+    // A standby copy of this task on this instance hands its warm stores over first.
+    if (context_.standby) context_.standby->claim_active(id);
+    auto task = std::make_unique<StreamTask>(*this, id, tps);
+    if (auto st = task->create(); !st.ok()) {
+      if (context_.standby) context_.standby->release_active(id);
+      auto pending = pending_create_.find(id);
+      if (classify_failure(st) == FailureKind::kRetriable) {
+        // A store directory still locked by the thread (of this process) that owned the task
+        // before: it lets go once it notices it lost the task. Retried each loop turn.
+        if (pending == pending_create_.end()) {
+          logger_.warn("task {} cannot open its stores yet, retrying: {}", id.to_string(),
+                       std::string(st.message()));
+          pending_create_[id] = PendingTask{tps, now};
+          // Nothing may be fetched for it meanwhile: records polled without a task would be
+          // skipped. Pausing drops what was prefetched; resuming fetches from the position.
+          if (consumer_) (void)consumer_->pause(tps);
+        } else if (now - pending->second.since >
+                   std::chrono::milliseconds(context_.config->task_timeout_ms())) {
+          if (rebalance_error_.ok()) {
+            rebalance_error_ = absl::FailedPreconditionError(fmt::format(
+                "task {} could not open its stores within task.timeout.ms ({} ms): {}",
+                id.to_string(), context_.config->task_timeout_ms(), std::string(st.message())));
+          }
+          pending_create_.erase(pending);
+        }
+        continue;
+      }
+      if (pending != pending_create_.end()) pending_create_.erase(pending);
+      if (rebalance_error_.ok()) rebalance_error_ = st;
+      continue;
+    }
+    if (pending_create_.erase(id) > 0 && consumer_) (void)consumer_->resume(tps);
+    tasks_.emplace(id, std::move(task));
+  }
 }
 
 void StreamThread::close_all_tasks(bool clean) {
   for (auto& [id, task] : tasks_) {
+    resume_paused(*task);
     if (clean) {
       task->close_clean();
     } else {
@@ -437,36 +801,33 @@ void StreamThread::close_all_tasks(bool clean) {
     if (context_.standby) context_.standby->release_active(id);
   }
   tasks_.clear();
+  if (restore_consumer_ && !restore_assignment_.empty()) {
+    (void)restore_consumer_->assign({});
+  }
+  restore_assignment_.clear();
 }
 
 void StreamThread::on_partitions_assigned(const std::vector<TopicPartition>& partitions) {
   rebalances_.fetch_add(1);
   has_assignment_ = true;
   if (closing_) return;
-  std::map<TaskId, std::vector<TopicPartition>> by_task;
-  for (const auto& tp : partitions) {
-    auto sub = context_.source_subtopology.find(tp.topic);
-    if (sub == context_.source_subtopology.end()) continue;
-    by_task[TaskId{sub->second, tp.partition}].push_back(tp);
-  }
-  for (auto& [id, tps] : by_task) {
-    if (tasks_.count(id)) continue;
-    // A standby copy of this task on this instance hands its warm stores over first.
-    if (context_.standby) context_.standby->claim_active(id);
-    auto task = std::make_unique<StreamTask>(*this, id, std::move(tps));
-    if (auto st = task->create(); !st.ok()) {
-      if (rebalance_error_.ok()) rebalance_error_ = st;
-      if (context_.standby) context_.standby->release_active(id);
-      continue;
+  // Whatever an earlier owner in this process paused is not this task's business: start every
+  // assigned partition fetching (a pause made before the partition left would stay forever).
+  if (consumer_ && !partitions.empty()) {
+    if (auto st = consumer_->resume(partitions); !st.ok()) {
+      logger_.warn("resuming assigned partitions: {}", std::string(st.message()));
     }
-    tasks_.emplace(id, std::move(task));
   }
+  pending_rewind_ = false;  // the assignment's own positions are the committed offsets
+  create_tasks(partitions);
   if (context_.standby) context_.standby->request_refresh();
   set_phase(Phase::kRebalancing);
 }
 
 void StreamThread::on_partitions_revoked(const std::vector<TopicPartition>&) {
   has_assignment_ = false;
+  pending_create_.clear();
+  pending_rewind_ = false;
   if (tasks_.empty()) return;
   if (closing_) {
     close_all_tasks(false);
@@ -476,12 +837,20 @@ void StreamThread::on_partitions_revoked(const std::vector<TopicPartition>&) {
   // EAGER: everything is revoked. Commit what was processed so the next owner starts there.
   absl::Status st = commit();
   if (!st.ok()) {
-    logger_.error("commit on revocation failed: {}", std::string(st.message()));
-    if (rebalance_error_.ok()) rebalance_error_ = st;
-    if (producer_ && in_transaction_ && !kafka::is_fatal(st)) {
-      (void)producer_->abort_transaction(kClientTimeout);
+    // The next owner starts from the last commit: closing dirty is all it takes, unless the
+    // cause will not go away or the producer is left unusable.
+    logger_.warn("commit on revocation failed: {}", std::string(st.message()));
+    if (classify_failure(st) == FailureKind::kFatal && rebalance_error_.ok()) rebalance_error_ = st;
+    if (producer_ && in_transaction_) {
+      if (auto ast = producer_->abort_transaction(kClientTimeout); !ast.ok()) {
+        if (rebalance_error_.ok()) rebalance_error_ = ast;
+      } else {
+        aborts_.fetch_add(1);
+      }
     }
     in_transaction_ = false;
+    send_error_ = absl::OkStatus();
+    changelog_error_ = absl::OkStatus();
     close_all_tasks(false);
     return;
   }
@@ -495,6 +864,10 @@ void StreamThread::on_partitions_lost(const std::vector<TopicPartition>&) {
   }
   in_transaction_ = false;
   has_assignment_ = false;
+  pending_create_.clear();
+  pending_rewind_ = false;
+  send_error_ = absl::OkStatus();
+  changelog_error_ = absl::OkStatus();
   close_all_tasks(false);
 }
 
@@ -503,14 +876,43 @@ absl::Status StreamThread::produce_changelog(const std::string& topic, int32_t p
                                              std::optional<std::string_view> value,
                                              TimestampMs timestamp) {
   if (suppress_output_) return absl::OkStatus();
-  if (auto st = ensure_transaction(); !st.ok()) return st;
-  kafka::ProducerRecord rec;
-  rec.topic = topic;
-  rec.partition = Partition(partition);
-  rec.key = key;
-  rec.value = value;
-  rec.timestamp = timestamp;
-  return producer_->produce(rec);
+  absl::Status st = ensure_transaction();
+  if (st.ok()) {
+    kafka::ProducerRecord rec;
+    rec.topic = topic;
+    rec.partition = Partition(partition);
+    rec.key = key;
+    rec.value = value;
+    rec.timestamp = timestamp;
+    st = check_record_size(topic, key, value, {});
+    if (st.ok()) st = producer_->produce(rec);
+  }
+  if (!st.ok()) {
+    // The store already took the write: store and changelog would differ. Never a handler's to
+    // skip; the loop sees it after the record (retried when retriable, fatal otherwise).
+    st = with_context(st, fmt::format("writing changelog {}", topic));
+    if (changelog_error_.ok()) changelog_error_ = st;
+  }
+  return st;
+}
+
+absl::Status StreamThread::check_record_size(std::string_view topic,
+                                             std::optional<std::string_view> key,
+                                             std::optional<std::string_view> value,
+                                             const std::vector<kafka::HeaderView>& headers) const {
+  auto it = context_.max_message_bytes.find(topic);
+  if (it == context_.max_message_bytes.end()) return absl::OkStatus();
+  // A record alone in a batch: the batch header and the record's own framing come on top of
+  // its bytes (Kafka's record batch format v2).
+  constexpr size_t kOverhead = 61 + 21;
+  size_t size = kOverhead + (key ? key->size() : 0) + (value ? value->size() : 0);
+  for (const auto& h : headers) size += h.key.size() + (h.value ? h.value->size() : 0) + 10;
+  if (size <= static_cast<size_t>(it->second)) return absl::OkStatus();
+  return kafka::kafka_error(
+      kafka::KafkaErrorKind::kOther, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+      fmt::format("produce to topic '{}'", topic),
+      fmt::format("the record is {} bytes, more than the topic's max.message.bytes ({})", size,
+                  it->second));
 }
 
 void StreamThread::send(const OutgoingRecord& record) {
@@ -535,10 +937,31 @@ void StreamThread::send(const OutgoingRecord& record) {
     }
     rec.headers = header_buffer_;
   }
-  if (auto st = producer_->produce(rec); !st.ok() && send_error_.ok()) {
-    send_error_ = absl::Status(
-        st.code(), fmt::format("sending to {}: {}", record.topic, std::string(st.message())));
+  absl::Status st = check_record_size(record.topic, record.key, record.value, header_buffer_);
+  if (st.ok()) st = producer_->produce(rec);
+  if (st.ok()) return;
+  st = with_context(st, fmt::format("sending to {}", record.topic));
+  // A record the broker will never take (too large, invalid): the production exception handler
+  // decides, as in Kafka Streams. It runs inside the processing of the source record, so a
+  // "fail" stops the task right here and "continue" only drops this output.
+  const auto code = kafka::error_code(st);
+  const bool per_record = code && (*code == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+                                   *code == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE ||
+                                   *code == RD_KAFKA_RESP_ERR_INVALID_RECORD);
+  if (per_record && !in_production_handler_ && current_task_ != nullptr &&
+      current_task_->topology() != nullptr) {
+    // A dead letter the handler sends that fails the same way is not handled again.
+    in_production_handler_ = true;
+    try {
+      current_task_->topology()->handle_production_error(std::string(st.message()));
+    } catch (...) {
+      in_production_handler_ = false;
+      throw;  // StreamsException: the handler said fail; the task stops with it
+    }
+    in_production_handler_ = false;
+    return;
   }
+  if (send_error_.ok()) send_error_ = st;
 }
 
 std::optional<int32_t> StreamThread::partitions_for(std::string_view topic) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "failure_kind.h"
 #include "runtime/kafka/admin.h"
 #include "runtime/kafka/consumer.h"
 #include "runtime/kafka/producer.h"
@@ -65,17 +66,33 @@ struct InstanceContext {
   // instance's admin client that purges them (thread-safe).
   std::set<std::string, std::less<>> repartition_sources;
   kafka::Admin* admin = nullptr;
+  // Output topics (sinks, changelogs, repartition topics) -> their max.message.bytes, read at
+  // start-up: a record that cannot fit is refused before it reaches the producer (a broker
+  // rejection would doom the whole transaction).
+  std::map<std::string, int64_t, std::less<>> max_message_bytes;
+  std::shared_ptr<const ProductionExceptionHandler> production_handler;
 };
 
 class StreamThread;
 
-// One input partition's buffered records.
+// One input partition's buffered records (Kafka Streams' RecordQueue).
 struct PartitionQueue {
   TopicPartition tp;
   std::deque<kafka::Message> records;
   int64_t next_offset = -1;       // last processed + 1; -1 before the first record
   int64_t committed_offset = -1;  // next_offset at the last commit
   bool paused = false;
+  // The front record, prepared by the task (deserialized, timestamp extracted) when
+  // `head_ready`: the task orders its partitions by `head_timestamp`. `head` views the front
+  // Message, which stays put until it is popped.
+  bool head_ready = false;
+  TimestampMs head_timestamp = -1;
+  RawRecord head;
+  // KIP-695: true once a fetch reached the partition's end (a partition-EOF event) and no
+  // record arrived since; an empty queue that is not caught up may have records on the broker.
+  bool caught_up = false;
+  // max.task.idle.ms: when an empty, caught-up queue stops making its task wait (-1: unset).
+  TimestampMs idle_deadline = -1;
 };
 
 // A store of a task as the runtime sees it: the store the processors use (as the topology's
@@ -88,6 +105,12 @@ struct StoreSlot {
   EosWriteBuffer* buffer = nullptr;              // exactly-once: the store's write buffer
   std::string changelog;                         // empty: not logged
   std::optional<int64_t> last_changelog_offset;  // of the last delivered changelog record
+  // Restoration in progress: the changelog partition is read from restore_next to restore_end
+  // (its end when restoration began).
+  bool restoring = false;
+  int64_t restore_next = 0;
+  int64_t restore_end = 0;
+  int64_t restored_count = 0;
 };
 
 // A sub-topology applied to one partition of its inputs.
@@ -104,23 +127,52 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
 
   // Builds the TaskTopology and opens the stores (no restoration yet).
   absl::Status create();
-  // Restores every logged store from its changelog (read_committed), then inits processors.
-  absl::Status restore(kafka::Consumer& restore_consumer, const std::atomic<bool>& stop);
+  // Restoration in slices (Kafka Streams' state updater), so that the thread keeps polling:
+  // begin_restore() finds, for every logged store, the changelog range to read (the store's
+  // offset up to the changelog's end; a local offset outside the changelog wipes the store);
+  // the thread reads those ranges with its restore consumer (read_committed) and hands the
+  // records over with restore_records(), or says a partition's end was reached; when every
+  // store is done the processors are initialized and restored() is true.
+  absl::Status begin_restore(kafka::Consumer& restore_consumer);
+  bool restore_begun() const { return restore_begun_; }
+  // The changelog partitions still being read, with the next offset to read.
+  void restore_positions(kafka::OffsetMap& out) const;
+  absl::Status restore_records(std::string_view changelog,
+                               std::vector<state::ChangelogRecord>& batch, int64_t last_offset);
+  absl::Status restore_reached_end(std::string_view changelog);
   bool restored() const { return restored_; }
 
   // The queue a polled record of `tp` goes to; nullptr when this task does not read it.
   PartitionQueue* queue_for(std::string_view topic, int32_t partition);
-  // Processes up to `max_records` records; returns how many were processed.
+  // Processes up to `max_records` records; returns how many were processed. Stops early when
+  // the task must wait for an input partition (max.task.idle.ms, KIP-695): an empty queue
+  // whose partition may still have records on the broker, or one that is caught up but within
+  // its idle time; waiting_for_input() then says so.
   absl::StatusOr<int> process(int max_records, TimestampMs now);
+  bool waiting_for_input() const { return waiting_for_input_; }
+  // Reads the stream time a previous owner committed with the input offsets (commit metadata)
+  // and hands it to the topology; before the first record is processed.
+  absl::Status initialize_times(kafka::Consumer& consumer);
+  bool times_initialized() const { return times_initialized_; }
   absl::Status punctuate_wall_clock(TimestampMs now);
   // idle.wall.clock.advance.ms: with every input queue of the task empty for at least that
   // long since the last processed record, moves stream time on by the wall-clock time elapsed
   // since then (stream-time punctuators fire, suppressed windows close). True when it moved.
-  absl::StatusOr<bool> maybe_advance_idle_stream_time(TimestampMs now);
+  // `last_poll`: wall-clock time of the thread's last poll, up to which the input is known
+  // empty (time spent restoring or committing since does not count as idle).
+  absl::StatusOr<bool> maybe_advance_idle_stream_time(TimestampMs now, TimestampMs last_poll);
+  // The task became ready to process (restored, stream time read back) at `now`.
+  void mark_started(TimestampMs now) { started_wall_ = now; }
+  bool started() const { return started_wall_ >= 0; }
 
-  // Offsets to commit (next offsets to read) for partitions that advanced.
-  void collect_offsets(std::map<TopicPartition, Offset>& out) const;
+  // Offsets to commit (next offsets to read) for partitions that advanced, each with the
+  // partition's stream time as metadata (commit_metadata.h). All known positions are
+  // re-committed when only the task's stream time moved (idle.wall.clock.advance.ms).
+  void collect_offsets(kafka::CommitMap& out) const;
   void mark_offsets_committed();
+  // A record of this partition arrived, or a fetch reached its end (partition EOF).
+  void on_records_arrived(PartitionQueue& q) { q.caught_up = false; }
+  void on_partition_eof(PartitionQueue& q) { q.caught_up = true; }
   // Before the offsets are committed: flush record caches (they forward downstream and log).
   absl::Status flush_stores();
   // After the producer flushed (at-least-once) or the transaction committed (exactly-once):
@@ -159,8 +211,16 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
                    std::optional<std::string_view> value, TimestampMs timestamp) override;
 
  private:
-  absl::Status restore_store(StoreSlot& slot, kafka::Consumer& consumer,
-                             const std::atomic<bool>& stop);
+  StoreSlot* restoring_slot(std::string_view changelog);
+  absl::Status finish_store_restore(StoreSlot& slot);
+  absl::Status maybe_finish_restore();
+  // Prepares the queue's front record (skipping records the topology drops at the head).
+  absl::Status prepare_head(PartitionQueue& q);
+  // Kafka Streams' PartitionGroup.readyToProcess (KIP-695).
+  bool ready_to_process(TimestampMs now);
+  absl::Status init_store(StoreSlot& slot);
+  // Closes a store, deletes its local files and opens it empty (restored from scratch).
+  absl::Status wipe_store(StoreSlot& slot, std::string_view why);
   void close_stores(bool clean);
   std::filesystem::path dirty_marker() const;
 
@@ -175,12 +235,17 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   std::map<std::string, EosWriteBuffer*, std::less<>> buffers_;
   bool has_unbuffered_eos_stores_ = false;
   bool restored_ = false;
+  bool restore_begun_ = false;
   bool closed_ = false;
   TimestampMs record_timestamp_ = 0;
-  TimestampMs idle_since_ = -1;
+  bool waiting_for_input_ = false;
+  bool times_initialized_ = false;
+  // The task's stream time at the last commit (metadata is re-committed when it moved).
+  TimestampMs committed_stream_time_ = -1;
   // Stream time and wall clock when the task last processed a record (idle advance).
   TimestampMs last_record_stream_time_ = -1;
   TimestampMs last_record_wall_ = -1;
+  TimestampMs started_wall_ = -1;
   std::atomic<int64_t> restored_records_{0};
   std::atomic<int64_t> restore_total_{0};
 };
@@ -231,11 +296,34 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status produce_changelog(const std::string& topic, int32_t partition, std::string_view key,
                                  std::optional<std::string_view> value, TimestampMs timestamp);
   const std::string& name() const { return name_; }
+  // KIP-695: the partition is known to have no more records on the broker than `q` holds (a
+  // fetch reached its end since the last record arrived).
+  bool caught_up(const PartitionQueue& q) const;
 
  private:
   void run();
   absl::Status run_loop();
+  // One loop turn: (re)create missing clients, poll, create pending tasks, rewind, restore a
+  // slice, process, commit when due.
+  absl::Status run_once();
+  // Kafka Streams' error classes (failure_kind.h): returns the backoff before the next turn,
+  // or the status that ends the thread.
+  absl::StatusOr<std::chrono::milliseconds> handle_failure(const absl::Status& cause);
+  absl::Status recover_retriable(const absl::Status& cause, int64_t budget_ms);
+  // After a retriable error: seeks the assigned partitions to their committed offsets and
+  // creates the tasks again (without leaving the group).
+  absl::Status rewind_if_pending();
+  // Tasks whose stores could not be opened yet (a directory still locked).
+  absl::Status create_pending_tasks();
+  void create_tasks(const std::vector<TopicPartition>& partitions);
+  void wait_for_retry(std::chrono::milliseconds backoff);
+  absl::Status restore_some();
+  absl::Status check_record_size(std::string_view topic, std::optional<std::string_view> key,
+                                 std::optional<std::string_view> value,
+                                 const std::vector<kafka::HeaderView>& headers) const;
   absl::Status create_clients();
+  absl::Status create_consumer();
+  absl::Status create_producer();
   void destroy_clients();
   absl::Status poll_records(std::chrono::milliseconds timeout);
   absl::Status restore_pending();
@@ -249,9 +337,10 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   // Fencing, abort or lost partitions: drop everything uncommitted and rejoin.
   absl::Status migrate_tasks(const absl::Status& cause);
   void close_all_tasks(bool clean);
+  // Resumes the task's paused partitions (before the task closes).
+  void resume_paused(StreamTask& task);
   void set_phase(Phase phase, const absl::Status& error = absl::OkStatus());
   void publish_phase();
-  bool kafka_needs_migration(const absl::Status& status) const;
 
   const InstanceContext& context_;
   const int32_t index_;
@@ -269,7 +358,22 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   std::unique_ptr<kafka::Consumer> restore_consumer_;
   bool in_transaction_ = false;
   bool closing_ = false;
-  absl::Status send_error_;       // first produce() error since the last check
+  absl::Status send_error_;             // first produce() error since the last check
+  absl::Status changelog_error_;        // a changelog record that could not be produced
+  StreamTask* current_task_ = nullptr;  // the task processing/punctuating/flushing now
+  bool in_production_handler_ = false;
+  std::chrono::milliseconds restore_wait_{0};  // how long restore_some() may wait for data
+  // Changelog partitions assigned to the restore consumer (with their start offsets).
+  kafka::OffsetMap restore_assignment_;
+  struct PendingTask {
+    std::vector<TopicPartition> partitions;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<TaskId, PendingTask> pending_create_;
+  bool pending_rewind_ = false;
+  // Retriable failures without a successful commit in between (task.timeout.ms).
+  std::optional<std::chrono::steady_clock::time_point> failing_since_;
+  int consecutive_failures_ = 0;
   absl::Status rebalance_error_;  // a commit that failed inside a revocation
   std::vector<kafka::HeaderView> header_buffer_;
   state::CacheBudget cache_budget_;
@@ -293,12 +397,14 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   std::atomic<int64_t> process_latency_max_ns_{0};
   std::atomic<int64_t> aborts_{0};
   std::atomic<int64_t> migrations_{0};
+  std::atomic<int64_t> retries_{0};
   std::atomic<int64_t> rebalances_{0};
   std::atomic<int64_t> restored_records_{0};
   std::atomic<Phase> phase_{Phase::kCreated};
   Phase published_phase_ = Phase::kCreated;  // run()'s thread only
   absl::Status error_;                       // run()'s thread only
   bool has_assignment_ = false;
+  TimestampMs last_poll_wall_ = -1;  // wall clock at the start of the last poll_records()
 };
 
 }  // namespace sluice::runtime_internal

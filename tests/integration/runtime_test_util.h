@@ -20,14 +20,16 @@ namespace sluice::testing {
 
 using namespace std::chrono_literals;
 
-inline void create_topic(const std::string& name, int32_t partitions) {
+// `configs` on top of retention.ms=-1: the records carry fixed 2023 timestamps (deterministic
+// input), and the test broker checks retention every 30 s: with the default 7 days it would
+// delete them mid-test (consumers then report "offset out of range" and reset).
+inline void create_topic(const std::string& name, int32_t partitions,
+                         std::map<std::string, std::string> configs = {}) {
   auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
   ASSERT_TRUE(admin.ok()) << admin.status();
-  // retention.ms=-1: the records carry fixed 2023 timestamps (deterministic input), and the
-  // test broker checks retention every 30 s: with the default 7 days it would delete them
-  // mid-test (consumers then report "offset out of range" and reset).
+  configs.emplace("retention.ms", "-1");
   auto st = (*admin)->create_topic(
-      {.name = name, .partitions = partitions, .configs = {{"retention.ms", "-1"}}}, 30s);
+      {.name = name, .partitions = partitions, .configs = std::move(configs)}, 30s);
   ASSERT_TRUE(st.ok()) << st;
 }
 

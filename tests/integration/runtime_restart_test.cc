@@ -1,0 +1,505 @@
+// What survives a restart, a rebalance or a task move, against the real broker (issue #12):
+// paused partitions resume after a rebalance; stream time is committed with the offsets and
+// read back (a record late before a restart stays late after it, and suppress emits a closed
+// window once); records are taken in the order of their extracted timestamps; a task waits for
+// a partition that still has records on the broker (KIP-695); negative timestamps are dropped
+// and counted; a local store whose changelog offset is outside the changelog is rebuilt.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "runtime_test_util.h"
+#include "sluice/sluice.h"
+
+namespace sluice::testing {
+namespace {
+
+TimestampMs wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Produced1 {
+  std::string key;
+  std::string value;
+  TimestampMs timestamp;
+  int32_t partition = -1;
+};
+
+void produce_all(const std::string& topic, const std::vector<Produced1>& records) {
+  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (const auto& r : records) {
+    kafka::ProducerRecord rec;
+    rec.topic = topic;
+    rec.key = r.key;
+    rec.value = r.value;
+    rec.timestamp = r.timestamp;
+    if (r.partition >= 0) rec.partition = Partition(r.partition);
+    auto st = (*producer)->produce(rec);
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  auto st = (*producer)->flush(30s);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
+StreamsConfig config_for(const std::string& app, const std::string& state_dir,
+                         const Properties& extra) {
+  Properties props = {{"bootstrap.servers", bootstrap_servers()},
+                      {"application.id", app},
+                      {"state.dir", state_dir},
+                      {"processing.guarantee", "exactly_once_v2"},
+                      {"consumer.session.timeout.ms", "10000"}};
+  for (const auto& [k, v] : extra) props[k] = v;
+  auto config = StreamsConfig::create(props);
+  EXPECT_TRUE(config.ok()) << config.status();
+  return *config;
+}
+
+// Every record of `topic` (all partitions) as key -> values in order, read with
+// read_committed until `done` says so (then `settle` more) or `timeout` passes.
+using Values = std::map<std::string, std::vector<std::string>>;
+Values read_values(const std::string& topic, int32_t partitions,
+                   const std::function<bool(const Values&)>& done,
+                   std::chrono::milliseconds timeout = 120s,
+                   std::chrono::milliseconds settle = 2s) {
+  Values out;
+  auto consumer = kafka::Consumer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
+                                                      {"group.id", unique_name("reader")},
+                                                      {"isolation.level", "read_committed"}}});
+  EXPECT_TRUE(consumer.ok()) << consumer.status();
+  if (!consumer.ok()) return out;
+  kafka::OffsetMap start;
+  for (int32_t p = 0; p < partitions; ++p) start[TopicPartition{topic, Partition(p)}] = Offset(-2);
+  EXPECT_TRUE((*consumer)->assign(start).ok());
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool finished = false;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto msg = (*consumer)->poll(200ms);
+    if (!msg.ok() || !msg->has_value()) {
+      if (!finished && done(out)) {
+        finished = true;
+        deadline = std::chrono::steady_clock::now() + settle;
+      }
+      continue;
+    }
+    const kafka::Message& m = **msg;
+    out[m.key() ? std::string(*m.key()) : std::string()].push_back(
+        m.value() ? std::string(*m.value()) : std::string("<null>"));
+  }
+  return out;
+}
+
+size_t total(const Values& v) {
+  size_t n = 0;
+  for (const auto& [k, vs] : v) n += vs.size();
+  return n;
+}
+
+// ---- 1. A partition paused when a rebalance takes it away is fetched again afterwards. ----
+
+TEST(RuntimeRestart, PausedPartitionsResumeAfterRebalances) {
+  const std::string app = unique_name("rs-pause");
+  const std::string input = unique_name("rs-pause-in");
+  const std::string output = unique_name("rs-pause-out");
+  constexpr int32_t kPartitions = 4;
+  constexpr int kRecords = 8000;
+  create_topic(input, kPartitions);
+  create_topic(output, kPartitions);
+  std::vector<Produced1> records;
+  const TimestampMs base = wall_now() - 60'000;
+  for (int i = 0; i < kRecords; ++i) {
+    records.push_back({fmt::format("k{}", i), fmt::format("v{}", i), base + i, i % kPartitions});
+  }
+  produce_all(input, records);
+
+  StreamsBuilder builder;
+  builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+      .map_values([](const std::string& v) {
+        // Slow enough that the queues stay full: partitions are paused most of the time.
+        std::this_thread::sleep_for(200us);
+        return v;
+      })
+      .to(output, Produced::with(serdes::string(), serdes::string()));
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology),
+                       config_for(app, temp_dir("rs-pause-state"),
+                                  {{"processing.guarantee", "at_least_once"},
+                                   {"commit.interval.ms", "300"},
+                                   {"buffered.records.per.partition", "10"}}));
+  ASSERT_TRUE(streams.start().ok());
+  ASSERT_TRUE(streams.wait_until_running(60s));
+
+  auto processed = [&] {
+    int64_t n = 0;
+    for (const auto& t : streams.metrics().threads) n += t.records_processed;
+    return n;
+  };
+  // Another member joins and leaves twice while the backlog is being worked off.
+  for (int round = 0; round < 2; ++round) {
+    const int64_t before = processed();
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (processed() < before + 300 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+    }
+    auto other = kafka::Consumer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
+                                                     {"group.id", app},
+                                                     {"partition.assignment.strategy", "range"},
+                                                     {"session.timeout.ms", "10000"}}});
+    ASSERT_TRUE(other.ok()) << other.status();
+    ASSERT_TRUE((*other)->subscribe({input}).ok());
+    bool assigned = false;
+    const auto join_until = std::chrono::steady_clock::now() + 60s;
+    while (!assigned && std::chrono::steady_clock::now() < join_until) {
+      (void)(*other)->poll(100ms);
+      auto a = (*other)->assignment();
+      assigned = a.ok() && !a->empty();
+    }
+    ASSERT_TRUE(assigned) << "the second member never got partitions";
+    for (int i = 0; i < 10; ++i) (void)(*other)->poll(100ms);
+    ASSERT_TRUE((*other)->close().ok());
+  }
+
+  // Every input record reaches the output (at-least-once: duplicates allowed, none missing).
+  auto got = read_values(
+      output, kPartitions,
+      [&](const Values& v) { return v.size() == static_cast<size_t>(kRecords); }, 240s);
+  EXPECT_EQ(got.size(), static_cast<size_t>(kRecords))
+      << "records of a partition paused at a rebalance were never processed";
+  (void)streams.close(30s);
+}
+
+// ---- 2. Stream time is committed with the offsets and survives restarts and moves. ----
+
+absl::StatusOr<Topology> suppressed_window_count(const std::string& input,
+                                                 const std::string& output) {
+  StreamsBuilder builder;
+  builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+      .group_by_key()
+      .windowed_by(TimeWindows::of_size_and_grace(10s, 2s))
+      .count(Materialized::as("counts").with_caching_disabled())
+      .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+      .to_stream()
+      .to(output, Produced::with(serdes::windowed(serdes::string(), 10'000), serdes::int64()));
+  return builder.build();
+}
+
+// "key@start" -> the counts emitted for that window, in order.
+std::map<std::string, std::vector<int64_t>> windows_of(const std::string& topic) {
+  auto keys = serdes::windowed(serdes::string(), 10'000);
+  std::map<std::string, std::vector<int64_t>> out;
+  auto consumer = kafka::Consumer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
+                                                      {"group.id", unique_name("reader")},
+                                                      {"isolation.level", "read_committed"}}});
+  EXPECT_TRUE(consumer.ok()) << consumer.status();
+  if (!consumer.ok()) return out;
+  EXPECT_TRUE((*consumer)->assign({{TopicPartition{topic, Partition(0)}, Offset(-2)}}).ok());
+  int empty_polls = 0;
+  while (empty_polls < 10) {
+    auto msg = (*consumer)->poll(200ms);
+    if (!msg.ok() || !msg->has_value()) {
+      ++empty_polls;
+      continue;
+    }
+    empty_polls = 0;
+    const kafka::Message& m = **msg;
+    if (!m.key() || !m.value()) continue;
+    Windowed<std::string> key;
+    EXPECT_TRUE(keys->deserialize(topic, *m.key(), key).ok());
+    out[fmt::format("{}@{}", key.key, key.window.start)].push_back(decode_long(*m.value()));
+  }
+  return out;
+}
+
+bool wait_for_window(const std::string& topic, const std::string& window,
+                     std::chrono::seconds timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < until) {
+    if (windows_of(topic).count(window)) return true;
+  }
+  return false;
+}
+
+int64_t late_dropped(const KafkaStreams& streams) {
+  int64_t n = 0;
+  for (const auto& t : streams.metrics().threads) {
+    for (const auto& task : t.tasks) n += task.late_records_dropped;
+  }
+  return n;
+}
+
+// `move`: the second run is another instance with empty local state (the task moved), not a
+// restart of the same one.
+void late_record_after_restart_is_dropped(bool move) {
+  const std::string app = unique_name("rs-time");
+  const std::string input = unique_name("rs-time-in");
+  const std::string output = unique_name("rs-time-out");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
+  const std::string state_a = temp_dir("rs-time-a");
+  const std::string first = fmt::format("k@{}", t);
+  const std::string second = fmt::format("k@{}", t + 10'000);
+  {
+    auto topology = suppressed_window_count(input, output);
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    KafkaStreams streams(std::move(*topology),
+                         config_for(app, state_a, {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    // Window [t, t+10s) gets three records; one at t+15s moves stream time past its close
+    // (t+10s + 2s grace): suppress emits it, final, count 3.
+    produce_all(
+        input,
+        {{"k", "a", t + 1000}, {"k", "b", t + 2000}, {"k", "c", t + 3000}, {"k", "d", t + 15'000}});
+    ASSERT_TRUE(wait_for_window(output, first, 60s)) << "the first window never closed";
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+  auto topology = suppressed_window_count(input, output);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology), config_for(app, move ? temp_dir("rs-time-b") : state_a,
+                                                        {{"commit.interval.ms", "100"}}));
+  ASSERT_TRUE(streams.start().ok());
+  // Late for the first window (stream time t+15s is past its close) — after the restart just
+  // as before it. Then a record that closes the second window, so its result proves the
+  // restarted task processed both.
+  produce_all(input, {{"k", "late", t + 4000}, {"k", "e", t + 40'000}});
+  ASSERT_TRUE(wait_for_window(output, second, 60s)) << "the second window never closed";
+  const auto windows = windows_of(output);
+  EXPECT_EQ(windows.at(first), std::vector<int64_t>{3})
+      << "the first window was emitted again after the restart (stream time was lost)";
+  EXPECT_EQ(windows.at(second), std::vector<int64_t>{1});
+  EXPECT_EQ(late_dropped(streams), 1);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+TEST(RuntimeRestart, StreamTimeSurvivesACleanRestart) {
+  late_record_after_restart_is_dropped(false);
+}
+
+TEST(RuntimeRestart, StreamTimeMovesWithTheTask) { late_record_after_restart_is_dropped(true); }
+
+// ---- 3. Order within a task: extracted timestamps; KIP-695; negative timestamps. ----
+
+TimestampExtractor<std::string, std::string> value_as_time() {
+  return [](const Record<std::string, std::string>& r, TimestampMs, TimestampMs) {
+    return r.has_value() ? static_cast<TimestampMs>(std::stoll(*r.value())) : r.timestamp();
+  };
+}
+
+TEST(RuntimeOrdering, RecordsAreTakenInExtractedTimestampOrder) {
+  const std::string app = unique_name("rs-order");
+  const std::string a = unique_name("rs-order-a");
+  const std::string b = unique_name("rs-order-b");
+  const std::string output = unique_name("rs-order-out");
+  create_topic(a, 1);
+  create_topic(b, 1);
+  create_topic(output, 1);
+  const TimestampMs base = wall_now() - 120'000;
+  // Broker timestamps put all of b before a; the timestamps in the values interleave them.
+  std::vector<Produced1> in_a;
+  std::vector<Produced1> in_b;
+  for (int i = 0; i < 3; ++i) {
+    in_a.push_back({"k", std::to_string(base + 100 + 200 * i), base + 1000 + i});
+    in_b.push_back({"k", std::to_string(base + 200 + 200 * i), base + 900 + i});
+  }
+  produce_all(a, in_a);
+  produce_all(b, in_b);
+
+  StreamsBuilder builder;
+  auto consumed =
+      Consumed::with(serdes::string(), serdes::string()).with_timestamp_extractor(value_as_time());
+  builder.stream(a, consumed)
+      .merge(builder.stream(b, consumed))
+      .to(output, Produced::with(serdes::string(), serdes::string()));
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  // max.task.idle.ms 1 s: both partitions are buffered before anything is processed (so the
+  // order cannot come from fetch timing).
+  KafkaStreams streams(std::move(*topology),
+                       config_for(app, temp_dir("rs-order-state"), {{"max.task.idle.ms", "1000"}}));
+  ASSERT_TRUE(streams.start().ok());
+  auto got = read_values(output, 1, [](const Values& v) { return total(v) >= 6; });
+  std::vector<std::string> want;
+  for (int i = 1; i <= 6; ++i) want.push_back(std::to_string(base + 100 * i));
+  EXPECT_EQ(got["k"], want);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+TEST(RuntimeOrdering, StreamTableJoinWaitsForTheTableBacklog) {
+  // KIP-695 with the default max.task.idle.ms (0): the stream side's records are newer than
+  // every table record, but the table's partition needs many fetches. The task must not run
+  // ahead on the stream while the table still has records on the broker.
+  const std::string app = unique_name("rs-kip695");
+  const std::string stream_topic = unique_name("rs-kip695-stream");
+  const std::string table_topic = unique_name("rs-kip695-table");
+  const std::string output = unique_name("rs-kip695-out");
+  create_topic(stream_topic, 1);
+  create_topic(table_topic, 1);
+  create_topic(output, 1);
+  constexpr int kRows = 20000;
+  constexpr int kEvents = 2000;
+  const TimestampMs base = wall_now() - 300'000;
+  const std::string padding(400, 'x');
+  std::vector<Produced1> rows;
+  for (int i = 0; i < kRows; ++i) {
+    rows.push_back({fmt::format("k{}", i), fmt::format("row{}-{}", i, padding), base + i});
+  }
+  std::vector<Produced1> events;
+  for (int i = 0; i < kEvents; ++i) {
+    events.push_back({fmt::format("k{}", i * (kRows / kEvents)), "e", base + kRows + 1000 + i});
+  }
+  produce_all(table_topic, rows);
+  produce_all(stream_topic, events);
+
+  StreamsBuilder builder;
+  auto table = builder.table(table_topic, Consumed::with(serdes::string(), serdes::string()),
+                             Materialized::as("rows").with_caching_disabled());
+  builder.stream(stream_topic, Consumed::with(serdes::string(), serdes::string()))
+      .join(table, [](const std::string& e, const std::string& row) { return e + "|" + row; })
+      .to(output, Produced::with(serdes::string(), serdes::string()));
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology),
+                       config_for(app, temp_dir("rs-kip695-state"),
+                                  // Small fetches: the table takes many round trips.
+                                  {{"consumer.max.partition.fetch.bytes", "32768"}}));
+  ASSERT_TRUE(streams.start().ok());
+  auto got = read_values(output, 1, [&](const Values& v) { return total(v) >= kEvents; });
+  ASSERT_NE(streams.state(), StreamsState::kError) << streams.error();
+  EXPECT_EQ(total(got), static_cast<size_t>(kEvents))
+      << "stream records were joined before the table had been read";
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+TEST(RuntimeOrdering, NegativeExtractedTimestampsAreDroppedAndCounted) {
+  const std::string app = unique_name("rs-neg");
+  const std::string input = unique_name("rs-neg-in");
+  const std::string output = unique_name("rs-neg-out");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  const TimestampMs base = wall_now() - 60'000;
+  produce_all(input, {{"k", std::to_string(base), base},
+                      {"k", "-5", base + 1},
+                      {"k", std::to_string(base + 2), base + 2}});
+  StreamsBuilder builder;
+  builder
+      .stream(input, Consumed::with(serdes::string(), serdes::string())
+                         .with_timestamp_extractor(value_as_time()))
+      .to(output, Produced::with(serdes::string(), serdes::string()));
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology), config_for(app, temp_dir("rs-neg-state"), {}));
+  ASSERT_TRUE(streams.start().ok());
+  auto got = read_values(output, 1, [](const Values& v) { return total(v) >= 2; });
+  EXPECT_EQ(got["k"], (std::vector<std::string>{std::to_string(base), std::to_string(base + 2)}));
+  int64_t dropped = 0;
+  for (const auto& t : streams.metrics().threads) {
+    for (const auto& task : t.tasks) dropped += task.dropped_records;
+  }
+  EXPECT_EQ(dropped, 1);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+// ---- 4. A store whose changelog offset is outside the changelog is rebuilt. ----
+
+// Runs word count over `lines` lines under exactly-once and closes cleanly.
+void run_counts(const std::string& app, const std::string& input, const std::string& output,
+                const std::string& state_dir, int lines_expected_total) {
+  auto topology = word_count_topology(input, output, "counts");
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology),
+                       config_for(app, state_dir, {{"commit.interval.ms", "100"}}));
+  ASSERT_TRUE(streams.start().ok());
+  const auto expected = expected_counts(lines_expected_total);
+  auto got =
+      read_counts(output, 1, [&](const auto& g) { return final_counts_reached(g, expected); });
+  ASSERT_TRUE(final_counts_reached(got, expected));
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+std::optional<std::string> stored_count(const std::string& app, const std::string& input,
+                                        const std::string& output, const std::string& state_dir,
+                                        const std::string& word) {
+  auto topology = word_count_topology(input, output, "counts");
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology),
+                       config_for(app, state_dir, {{"commit.interval.ms", "100"}}));
+  EXPECT_TRUE(streams.start().ok());
+  EXPECT_TRUE(streams.wait_until_running(60s));
+  auto value = streams.query_get("counts", word);
+  EXPECT_TRUE(value.ok()) << value.status();
+  (void)streams.close(30s);
+  return value.ok() ? *value : std::nullopt;
+}
+
+TEST(RuntimeRestart, StoreAheadOfItsChangelogIsRebuilt) {
+  const std::string app = unique_name("rs-trunc");
+  const std::string input = unique_name("rs-trunc-in");
+  const std::string output = unique_name("rs-trunc-out");
+  const std::string state = temp_dir("rs-trunc-state");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  produce_lines(input, 0, 50);
+  run_counts(app, input, output, state, 50);
+  const std::string word = split_words(input_line(0)).front();
+  // The changelog is recreated empty (as after an application reset or a lost topic): the
+  // local store's offset is now past the changelog's end.
+  const std::string changelog = app + "-counts-changelog";
+  auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  ASSERT_TRUE((*admin)->delete_topics({changelog}, 30s).ok());
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  absl::Status created;
+  do {
+    std::this_thread::sleep_for(500ms);
+    created = (*admin)->create_topic(
+        {.name = changelog, .partitions = 1, .configs = {{"cleanup.policy", "compact"}}}, 30s);
+  } while (!created.ok() && std::chrono::steady_clock::now() < until);
+  ASSERT_TRUE(created.ok()) << created;
+  EXPECT_EQ(stored_count(app, input, output, state, word), std::nullopt)
+      << "the store kept state its changelog no longer has";
+}
+
+TEST(RuntimeRestart, StoreBehindItsChangelogStartIsRebuilt) {
+  const std::string app = unique_name("rs-start");
+  const std::string input = unique_name("rs-start-in");
+  const std::string output = unique_name("rs-start-out");
+  const std::string state = temp_dir("rs-start-state");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  produce_lines(input, 0, 50);
+  // A changelog with time-based retention too (as window stores have): its start can move.
+  create_topic(app + "-counts-changelog", 1, {{"cleanup.policy", "compact,delete"}});
+  run_counts(app, input, output, state, 50);
+  const std::string word = split_words(input_line(0)).front();
+  // Records the store never saw are appended and then everything up to past the store's
+  // offset is deleted: restoring "from the log start" would skip what lies between.
+  const std::string changelog = app + "-counts-changelog";
+  std::vector<Produced1> foreign;
+  for (int i = 0; i < 10; ++i) foreign.push_back({"zzz", std::string(8, '\0'), wall_now()});
+  produce_all(changelog, foreign);
+  auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  auto consumer = kafka::Consumer::create(
+      {.config = {{"bootstrap.servers", bootstrap_servers()}, {"group.id", unique_name("wm")}}});
+  ASSERT_TRUE(consumer.ok());
+  int64_t low = 0;
+  int64_t high = 0;
+  ASSERT_EQ(rd_kafka_query_watermark_offsets((*consumer)->handle(), changelog.c_str(), 0, &low,
+                                             &high, 10000),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  auto deleted =
+      (*admin)->delete_records({{TopicPartition{changelog, Partition(0)}, Offset(high - 5)}}, 30s);
+  ASSERT_TRUE(deleted.ok()) << deleted;
+  EXPECT_EQ(stored_count(app, input, output, state, word), std::nullopt)
+      << "the store kept state although its changelog's start moved past its offset";
+}
+
+}  // namespace
+}  // namespace sluice::testing
