@@ -92,7 +92,14 @@ class OwnBroker {
   bool watchdog_started_ = false;
 };
 
+// The defaults are the end-to-end tests' scenario: 6 partitions, 10 s windows with 3 s grace
+// (the simulator's out-of-order readings, 1-5 s back, fall on both sides of it), alerts
+// above 25 °C.
 struct PipelineOptions {
+  // Topics "<prefix>-data", -meta, -stats, -alerts, -dlq and application "<prefix>-app".
+  static PipelineOptions for_prefix(const std::string& bootstrap, const std::string& prefix,
+                                    const std::string& guarantee, const std::string& dir);
+
   std::string bootstrap;
   std::string application_id;
   std::string guarantee = "exactly_once_v2";
@@ -156,7 +163,14 @@ class PipelineFleet {
   std::vector<std::string> logs_;
 };
 
+// The defaults: 12 sensors (every one of 6 partitions gets one), 200 readings/s 20 ms of
+// event time apart (event time runs 4x the wall clock), 2% late readings 15 s back (just past
+// window + grace), 5% out of order.
 struct SimulatorOptions {
+  // The input of `pipeline`, event time from `start_time_s`, output to `log_file`.
+  static SimulatorOptions for_pipeline(const PipelineOptions& pipeline, uint64_t seed,
+                                       int64_t start_time_s, std::string log_file);
+
   std::string bootstrap;
   std::string topic, metadata_topic;
   int partitions = 6;
@@ -168,6 +182,11 @@ struct SimulatorOptions {
   double late_fraction = 0.02;
   double late_by_s = 15;
   double out_of_order_fraction = 0.05;
+  // The simulator's producer is idempotent by default; across a broker restart librdkafka
+  // 2.0 can end an idempotent producer with a fatal OUT_OF_ORDER_SEQUENCE_NUMBER, which
+  // stops the input. Without idempotence a retry may duplicate a reading, which the
+  // reference (built from the input as stored) takes as it is.
+  bool idempotent = true;
   std::string log_file;
 };
 
@@ -177,11 +196,17 @@ class Simulator {
   explicit Simulator(const SimulatorOptions& options);
   void pause() { process_->signal(SIGSTOP); }
   void resume() { process_->signal(SIGCONT); }
-  // SIGTERM (after SIGCONT), waits; the summary line it printed ("" when none).
+  // SIGTERM (after SIGCONT), waits; the summary line it printed, or its last line when it
+  // printed none (it failed).
   std::string stop();
+  // After stop(): whether it exited 0 (every reading delivered).
+  bool exited_cleanly() const { return exited_cleanly_; }
+  // Whether it still runs (false when it ended by itself: the input stopped).
+  bool running() { return process_->running(); }
 
  private:
   std::string log_file_;
+  bool exited_cleanly_ = false;
   std::unique_ptr<ChildProcess> process_;
 };
 
@@ -223,6 +248,10 @@ class ProgressMonitor {
 // Computes the longest stall from kafka_tool.py monitor's lines (exposed for unit tests);
 // `epoch_offset_s` turns the samples' epoch seconds into harness time.
 ProgressMonitor::Stall longest_stall(const std::vector<std::string>& lines, double epoch_offset_s);
+
+// A start for the simulator's event time, a whole minute `hours_back` hours plus `extra_s`
+// seconds ago (event time runs ahead of the wall clock and must stay in the past).
+int64_t event_time_start_s(int hours_back, double extra_s = 0);
 
 // Epoch seconds now (wall clock), and the epoch second the harness started at.
 double epoch_now_s();

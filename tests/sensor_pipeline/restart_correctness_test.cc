@@ -25,9 +25,6 @@
 namespace sluice::examples::sensor::e2e {
 namespace {
 
-constexpr int kPartitions = 6;
-constexpr int kSensors = 12;  // every one of the 6 partitions gets at least one sensor
-
 // {"sensor_id": 3, "temperature": 40.5, "humidity": 50.0, "timestamp": 1764087601.123}
 std::string reading_value(const std::string& sensor, double temperature, double humidity,
                           int64_t timestamp_ms) {
@@ -37,10 +34,10 @@ std::string reading_value(const std::string& sensor, double temperature, double 
 }
 
 // The first sensor (by id) whose key lands on each partition.
-std::map<int, std::string> sensor_per_partition() {
+std::map<int, std::string> sensor_per_partition(int sensors, int partitions) {
   std::map<int, std::string> out;
-  for (int id = kSensors; id >= 1; --id) {
-    out[java_partition(std::to_string(id), kPartitions)] = std::to_string(id);
+  for (int id = sensors; id >= 1; --id) {
+    out[java_partition(std::to_string(id), partitions)] = std::to_string(id);
   }
   return out;
 }
@@ -48,13 +45,14 @@ std::map<int, std::string> sensor_per_partition() {
 // Appends, on every input partition, one reading for the first window and one just past grace
 // for the newest closed window (by the partition's largest timestamp so far). The reference
 // decides lateness from the input; these are only aimed at it.
-void inject_late_readings(const PipelineOptions& o, int64_t first_window_ms, int round) {
+void inject_late_readings(const PipelineOptions& o, const SimulatorOptions& so,
+                          int64_t first_window_ms, int round) {
   auto tail = topic_tail(o.bootstrap, o.input_topic);
   ASSERT_TRUE(tail.has_value()) << "could not read the input topic's tail";
   const int64_t size_ms = o.window_s * 1000, grace_ms = o.grace_s * 1000;
   std::vector<OutRecord> records;
   std::string what;
-  for (const auto& [p, sensor] : sensor_per_partition()) {
+  for (const auto& [p, sensor] : sensor_per_partition(so.sensors, o.partitions)) {
     const int64_t stream_time = (*tail)[p].max_timestamp;
     if (stream_time < 0) continue;
     const int64_t newest_closed_end = (stream_time - grace_ms) / size_ms * size_ms;
@@ -72,41 +70,13 @@ void inject_late_readings(const PipelineOptions& o, int64_t first_window_ms, int
 
 TEST(SensorPipelineRestartTest, ExactlyOnceThroughRestartsAndRebalancesWithLateReadings) {
   const std::string prefix = testing::unique_name("restart");
-  PipelineOptions o;
-  o.bootstrap = testing::bootstrap_servers();
-  o.application_id = prefix + "-app";
-  o.guarantee = "exactly_once_v2";
-  o.input_topic = prefix + "-data";
-  o.metadata_topic = prefix + "-meta";
-  o.stats_topic = prefix + "-stats";
-  o.alerts_topic = prefix + "-alerts";
-  o.dlq_topic = prefix + "-dlq";
-  o.partitions = kPartitions;
-  o.window_s = 10;
-  o.grace_s = 3;
-  o.alert_threshold = 25.0;
+  PipelineOptions o = PipelineOptions::for_prefix(
+      testing::bootstrap_servers(), prefix, "exactly_once_v2", testing::temp_dir("sensor-restart"));
   o.session_timeout_ms = 10000;
-  o.dir = testing::temp_dir("sensor-restart");
-
-  // Event time runs 4x faster than the wall clock (200 readings/s, 20 ms apart), starting 3 h
-  // ago, so a run of a few minutes closes hundreds of 10 s windows and stays in the past.
-  SimulatorOptions so;
-  so.bootstrap = o.bootstrap;
-  so.topic = o.input_topic;
-  so.metadata_topic = o.metadata_topic;
-  so.partitions = kPartitions;
-  so.sensors = kSensors;
-  so.rate = 200;
-  so.step_ms = 20;
-  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-  so.start_time_s = (now_s - 3 * 3600) / 60 * 60;
-  so.seed = 1201;
-  so.late_fraction = 0.02;
-  so.late_by_s = 15;                // just past window + grace for most late readings
-  so.out_of_order_fraction = 0.05;  // 1..5 s back: some beyond the 3 s grace too
-  so.log_file = o.dir + "/simulator.log";
+  // Event time (4x the wall clock) starts 3 h ago: a run of a few minutes closes hundreds of
+  // 10 s windows and stays in the past.
+  const SimulatorOptions so = SimulatorOptions::for_pipeline(
+      o, /*seed=*/1201, event_time_start_s(3), o.dir + "/simulator.log");
   const int64_t first_window_ms = so.start_time_s * 1000 / (o.window_s * 1000) * o.window_s * 1000;
   note("restart correctness: seed={} start_time={} window={}s grace={}s partitions={} dir={}",
        so.seed, so.start_time_s, o.window_s, o.grace_s, o.partitions, o.dir);
@@ -134,7 +104,7 @@ TEST(SensorPipelineRestartTest, ExactlyOnceThroughRestartsAndRebalancesWithLateR
     } else {
       fleet.kill("a");
     }
-    inject_late_readings(o, first_window_ms, round++);
+    inject_late_readings(o, so, first_window_ms, round++);
     fleet.start("a", true);
     sim.resume();
     note("simulator resumed");
@@ -168,6 +138,7 @@ TEST(SensorPipelineRestartTest, ExactlyOnceThroughRestartsAndRebalancesWithLateR
   fleet.sleep(10);
 
   note("--- end of input ---");
+  const bool sim_ran_to_end = sim.running();
   const std::string sim_summary = sim.stop();
   const bool caught_up =
       wait_caught_up(fleet, {o.input_topic, o.application_id + "-alerts-join-repartition"}, 300);
@@ -198,6 +169,7 @@ TEST(SensorPipelineRestartTest, ExactlyOnceThroughRestartsAndRebalancesWithLateR
       stall.describe().c_str());
 
   // The run exercised what it claims to.
+  EXPECT_TRUE(sim_ran_to_end && sim.exited_cleanly()) << "simulator: " << sim_summary;
   EXPECT_TRUE(caught_up) << "the pipeline did not consume all input within 300 s";
   EXPECT_EQ(ref.malformed, 0);
   EXPECT_EQ(ref.key_mismatch, 0);
