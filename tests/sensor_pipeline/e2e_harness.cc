@@ -6,6 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include "fmt/ranges.h"
+#include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 
 namespace sluice::examples::sensor::e2e {
@@ -562,6 +564,80 @@ std::string ProgressMonitor::Stall::describe() const {
       "longest no-progress: {:.1f}s (input partition {}, from {:.1f}s to {:.1f}s; {} samples, "
       "{} unanswered)",
       seconds, partition, from_s, to_s, samples, failed_samples);
+}
+
+// ---- the verdict ----
+
+Outcome judge(const PipelineFleet& fleet, const ProgressMonitor::Stall& stall,
+              const std::string& label, int read_timeout_s) {
+  const PipelineOptions& o = fleet.options();
+  Outcome out;
+  out.reference = compute_reference(read_all(o.bootstrap, o.input_topic, read_timeout_s),
+                                    {.size_ms = o.window_s * 1000, .grace_ms = o.grace_s * 1000});
+  out.stats = check_stats(out.reference, read_all(o.bootstrap, o.stats_topic, read_timeout_s),
+                          o.partitions);
+  out.alerts = check_alerts(out.reference, read_all(o.bootstrap, o.alerts_topic, read_timeout_s),
+                            o.alert_threshold, o.partitions);
+  out.stall = stall;
+  out.unexpected_exits = fleet.unexpected_exits.size();
+  out.unclean_stops = fleet.unclean_stops.size();
+  const CheckResult& s = out.stats;
+  const CheckResult& a = out.alerts;
+  out.summary = fmt::format(
+      "{}: expected_windows={} got={} duplicates={} missing={} wrong={} late_accepted={} "
+      "wrong_partition={} unexpected={} short={} | alerts expected={} got={} duplicates={} "
+      "missing={} wrong={} wrong_partition={} | {} | unexpected_exits={} unclean_stops={}",
+      label, s.expected, s.records, s.duplicates, s.missing, s.wrong, s.late_accepted,
+      s.wrong_partition, s.unexpected, s.short_windows, a.expected, a.records, a.duplicates,
+      a.missing, a.wrong, a.wrong_partition, stall.describe(), out.unexpected_exits,
+      out.unclean_stops);
+  note("==== {} ({}) ====", label, o.application_id);
+  note("{}", out.reference.summary());
+  note("{}", s.report());
+  note("{}", a.report());
+  note("{}", stall.describe());
+  note("instances: starts={} SIGKILLs={} SIGTERMs={} unclean stops={} unexpected exits={}",
+       fleet.starts, fleet.kills, fleet.clean_stops, out.unclean_stops, out.unexpected_exits);
+  return out;
+}
+
+void expect_scenario_held(const Outcome& outcome) {
+  const Reference& ref = outcome.reference;
+  EXPECT_EQ(ref.malformed, 0);
+  EXPECT_EQ(ref.key_mismatch, 0);
+  EXPECT_TRUE(ref.keys_on_several_partitions.empty());
+  EXPECT_GT(ref.closed.size(), 200u) << "too few closed windows to judge";
+  EXPECT_GT(ref.late_records, 20) << "too few late readings to judge";
+  EXPECT_GT(outcome.alerts.expected, 0u) << "no alert to judge";
+}
+
+void expect_lossless(const Outcome& outcome) {
+  EXPECT_EQ(outcome.stats.missing, 0u);
+  EXPECT_EQ(outcome.stats.short_windows, 0u);
+  EXPECT_EQ(outcome.alerts.missing, 0u);
+}
+
+void expect_exact(const Outcome& outcome) {
+  const CheckResult& s = outcome.stats;
+  expect_lossless(outcome);
+  EXPECT_EQ(s.duplicates, 0u);
+  EXPECT_EQ(s.wrong, 0u);
+  EXPECT_EQ(s.unexpected, 0u);
+  EXPECT_EQ(s.late_accepted, 0u);
+  EXPECT_EQ(s.wrong_partition, 0u) << "sensor-stats must be partitioned by the sensor id "
+                                      "(WindowedStreamPartitioner), not the windowed key";
+  EXPECT_TRUE(outcome.alerts.exact()) << outcome.alerts.summary();
+}
+
+void expect_processes_clean(const PipelineFleet& fleet) {
+  EXPECT_TRUE(fleet.unclean_stops.empty())
+      << fmt::format("{}", fmt::join(fleet.unclean_stops, "\n"));
+  EXPECT_TRUE(fleet.unexpected_exits.empty())
+      << fmt::format("{}", fmt::join(fleet.unexpected_exits, "\n"));
+  if (!fleet.unclean_stops.empty() || !fleet.unexpected_exits.empty()) {
+    std::printf("why (logs in %s):\n%s", fleet.options().dir.c_str(),
+                fleet.grep_logs({" ERROR ", "rejoining", "fenced"}).c_str());
+  }
 }
 
 }  // namespace sluice::examples::sensor::e2e

@@ -253,6 +253,39 @@ ProgressMonitor::Stall longest_stall(const std::vector<std::string>& lines, doub
 // seconds ago (event time runs ahead of the wall clock and must stay in the past).
 int64_t event_time_start_s(int hours_back, double extra_s = 0);
 
+// ---- the verdict ----
+
+// Everything the end of a run found: the reference from the input, both checks, the longest
+// stall, and the processes' record.
+struct Outcome {
+  Reference reference;
+  CheckResult stats, alerts;
+  ProgressMonitor::Stall stall;
+  size_t unexpected_exits = 0, unclean_stops = 0;
+  // One line: "<label>: expected_windows=... got=... duplicates=... | alerts ... | longest
+  // no-progress ... | unexpected_exits=... unclean_stops=...".
+  std::string summary;
+};
+
+// Reads the input and both outputs of `fleet`'s application back (read_committed, up to
+// `read_timeout_s` each), computes the reference, checks the outputs and prints the
+// reference, both reports, the stall and the fleet's counts.
+Outcome judge(const PipelineFleet& fleet, const ProgressMonitor::Stall& stall,
+              const std::string& label, int read_timeout_s);
+
+// gtest expectations shared by the end-to-end tests:
+// the input is what the scenario needs (parseable, keyed on one partition per key, hundreds of
+// closed windows, late readings);
+void expect_scenario_held(const Outcome& outcome);
+// nothing lost: no window missing or short of readings;
+void expect_lossless(const Outcome& outcome);
+// exactly the reference: also no duplicate, wrong, unexpected, late-accepted or wrongly
+// partitioned record, in sensor-stats and sensor-alerts;
+void expect_exact(const Outcome& outcome);
+// every SIGTERM ended in exit 0 and no instance exited by itself (the log lines that say why
+// are printed on failure).
+void expect_processes_clean(const PipelineFleet& fleet);
+
 // Epoch seconds now (wall clock), and the epoch second the harness started at.
 double epoch_now_s();
 double harness_epoch_s();
