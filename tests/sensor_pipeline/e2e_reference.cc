@@ -400,7 +400,7 @@ CheckResult check_alerts(const Reference& ref, const std::vector<TopicRecord>& o
     if (want == expected.end()) {
       const bool closed = ref.closed.contains(window);
       (closed ? c.wrong : c.unexpected) += records.size();
-      add_example(c, "unexpected",
+      add_example(c, closed ? "wrong" : "unexpected",
                   fmt::format("{}: alert for window {}/{} avg {} but {}", where(*records[0].first),
                               window.key, window.start, records[0].second,
                               closed ? "its reference average is not above the threshold"
