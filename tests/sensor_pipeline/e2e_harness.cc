@@ -121,7 +121,8 @@ std::optional<std::map<int, PartitionTail>> topic_tail(const std::string& bootst
 
 bool produce(const std::string& bootstrap, const std::string& topic,
              const std::vector<OutRecord>& records) {
-  const std::string file = testing::temp_dir("e2e-produce") + "/records.jsonl";
+  const std::string dir = testing::temp_dir("e2e-produce");
+  const std::string file = dir + "/records.jsonl";
   {
     std::ofstream out(file);
     for (const OutRecord& r : records) {
@@ -134,6 +135,7 @@ bool produce(const std::string& bootstrap, const std::string& topic,
     }
   }
   auto j = last_json(tool(fmt::format("produce {} {} < {} 2>&1", bootstrap, topic, file)));
+  std::filesystem::remove_all(dir);
   return j && j->value("failed", 1) == 0 &&
          j->value("delivered", 0) == static_cast<int>(records.size());
 }
