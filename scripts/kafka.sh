@@ -67,10 +67,13 @@ pid_alive() {
   [[ -f $home/broker.pid ]] && kill -0 "$(cat "$home/broker.pid")" 2>/dev/null
 }
 
+# Free as the JVM sees it: its server sockets set SO_REUSEADDR, so connections of a stopped
+# broker still in TIME_WAIT do not make its own port look taken (a restart keeps the port).
 port_free() {
   /usr/bin/python3 - "$1" <<'EOF'
 import socket, sys
 s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,12 +97,14 @@ struct ReadRecord {
   std::string value_hex;
 };
 
-// Records of `topic` read with read_topic.py (`expected` < 0: to the end).
-inline std::vector<ReadRecord> read_topic_impl(const std::string& topic, int64_t expected,
+// Records of `topic` on the broker at `bootstrap` read with read_topic.py (`expected` < 0: to
+// the end).
+inline std::vector<ReadRecord> read_topic_from(const std::string& bootstrap,
+                                               const std::string& topic, int64_t expected,
                                                int timeout_s) {
   const std::string out =
       run(fmt::format("/usr/bin/python3 {}/read_topic.py {} {} {} {}", SLUICE_TEST_SCRIPTS_DIR,
-                      testing::bootstrap_servers(), topic, expected, timeout_s));
+                      bootstrap, topic, expected, timeout_s));
   std::vector<ReadRecord> records;
   std::istringstream lines(out);
   std::string line;
@@ -121,6 +124,12 @@ inline std::vector<ReadRecord> read_topic_impl(const std::string& topic, int64_t
   return records;
 }
 
+// Records of `topic` on the shared test broker (`expected` < 0: to the end).
+inline std::vector<ReadRecord> read_topic_impl(const std::string& topic, int64_t expected,
+                                               int timeout_s) {
+  return read_topic_from(testing::bootstrap_servers(), topic, expected, timeout_s);
+}
+
 // Up to `expected` records of `topic` (fewer when `timeout_s` passes first).
 inline std::vector<ReadRecord> read_topic(const std::string& topic, size_t expected,
                                           int timeout_s = 90) {
@@ -134,12 +143,15 @@ inline std::vector<ReadRecord> read_topic_to_end(const std::string& topic, int t
 }
 
 // A child process (argv[0] found on PATH or a path), stdout+stderr to `log_file`. stop()
-// sends SIGTERM and returns the exit status; the destructor kills what is left.
+// sends SIGTERM and returns the exit status; the destructor kills what is left, and so does
+// the kernel when the test process dies first.
 class ChildProcess {
  public:
   ChildProcess(std::vector<std::string> argv, const std::string& log_file) {
     pid_ = ::fork();
     if (pid_ == 0) {
+      // Dies with the test: a test killed on timeout leaves no process behind.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       FILE* out = std::freopen(log_file.c_str(), "w", stdout);
       (void)out;
       ::dup2(STDOUT_FILENO, STDERR_FILENO);
@@ -155,6 +167,11 @@ class ChildProcess {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
     }
+  }
+  pid_t pid() const { return pid_; }
+  // Sends `sig` (SIGSTOP, SIGCONT, ...) while the process runs.
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
   }
   bool running() {
     if (pid_ <= 0) return false;
