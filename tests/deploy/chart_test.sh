@@ -132,8 +132,6 @@ values)
     "$helm" template sensors "$CHART" --set pipeline.numStreamThreads=2
   expect_rejected "SASL without credentials" "set kafka.sasl.existingSecret" \
     "$helm" template sensors "$CHART" --set kafka.securityProtocol=SASL_PLAINTEXT --set kafka.sasl.mechanism=PLAIN
-  expect_rejected "TLS without a CA" "set kafka.tls.caSecret" \
-    "$helm" template sensors "$CHART" --set kafka.securityProtocol=SSL
   expect_rejected "min.insync.replicas above replicas" "exceeds topics.replicationFactor" \
     "$helm" template sensors "$CHART" --set topics.replicationFactor=1
   expect_rejected "grace period shorter than a clean close" "terminationGracePeriodSeconds" \

@@ -78,9 +78,6 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- if and (hasPrefix "SASL_" .Values.kafka.securityProtocol) (not .Values.kafka.sasl.mechanism) -}}
 {{- fail "kafka.securityProtocol is SASL_*: set kafka.sasl.mechanism (e.g. SCRAM-SHA-512)" -}}
 {{- end -}}
-{{- if and (hasSuffix "SSL" .Values.kafka.securityProtocol) (not .Values.kafka.tls.caSecret) -}}
-{{- fail "kafka.securityProtocol uses TLS: set kafka.tls.caSecret (a Secret with ca.crt)" -}}
-{{- end -}}
 {{- if gt (int .Values.topics.minInsyncReplicas) (int .Values.topics.replicationFactor) -}}
 {{- fail (printf "topics.minInsyncReplicas (%d) exceeds topics.replicationFactor (%d): no write could succeed" (int .Values.topics.minInsyncReplicas) (int .Values.topics.replicationFactor)) -}}
 {{- end -}}
