@@ -10,7 +10,7 @@
 //	deploy-validate FILE...                  validate (FILE "-" is stdin); exit 1 on any error
 //	deploy-validate -dump FILE...            validate, then print the objects as one JSON array
 //	deploy-validate -compose FILE            validate a Compose file instead (compose.go)
-//	deploy-validate -pod-env STS -ordinal N FILE...
+//	deploy-validate -pod-env STS -ordinal N [-namespace NS] FILE...
 //	                                         validate, then print the environment the kubelet
 //	                                         would give container -container (default: the
 //	                                         first) of pod STS-N, as a JSON object
@@ -279,7 +279,7 @@ var varRef = regexp.MustCompile(`\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)`)
 // podEnv is the environment the kubelet gives container `container` of pod `<sts>-<ordinal>`:
 // envFrom first, then env in order (later wins), with $(VAR) references to variables defined
 // before expanded and $$ an escaped $, as Kubernetes does.
-func podEnv(objs []*object, stsName string, ordinal int, container string) (map[string]string, error) {
+func podEnv(objs []*object, stsName string, ordinal int, container, namespace string) (map[string]string, error) {
 	var sts *appsv1.StatefulSet
 	var ns string
 	configMaps := map[string]map[string]string{}
@@ -317,7 +317,7 @@ func podEnv(objs []*object, stsName string, ordinal int, container string) (map[
 		return nil, fmt.Errorf("StatefulSet %q has no container %q", stsName, container)
 	}
 	if ns == "" {
-		ns = "default"
+		ns = namespace // helm template leaves it out: the release namespace
 	}
 	podName := fmt.Sprintf("%s-%d", stsName, ordinal)
 	env := map[string]string{}
@@ -405,6 +405,7 @@ func main() {
 	stsName := flag.String("pod-env", "", "print the environment of a pod of this StatefulSet")
 	ordinal := flag.Int("ordinal", 0, "the pod's ordinal (with -pod-env)")
 	container := flag.String("container", "", "the container (with -pod-env; default: the first)")
+	namespace := flag.String("namespace", "default", "the namespace of objects that name none (with -pod-env)")
 	compose := flag.Bool("compose", false, "validate a Compose file (docker compose's loader)")
 	flag.Parse()
 	if *compose {
@@ -480,7 +481,7 @@ func main() {
 		out, _ := json.Marshal(raws)
 		fmt.Println(string(out))
 	case *stsName != "":
-		env, err := podEnv(objs, *stsName, *ordinal, *container)
+		env, err := podEnv(objs, *stsName, *ordinal, *container, *namespace)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "deploy-validate: %v\n", err)
 			os.Exit(1)

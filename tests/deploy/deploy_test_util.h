@@ -53,8 +53,8 @@ inline absl::StatusOr<nlohmann::json> render_chart(const std::string& helm_args,
 // The environment the kubelet gives the pipeline container of pod <statefulset>-<ordinal>.
 inline absl::StatusOr<std::map<std::string, std::string>> pod_environment(
     const std::string& manifest, const std::string& statefulset, int ordinal) {
-  auto out = run_checked(fmt::format("{} -pod-env {} -ordinal {} {}", tool("deploy-validate"),
-                                     statefulset, ordinal, manifest));
+  auto out = run_checked(fmt::format("{} -pod-env {} -ordinal {} -namespace sensors {}",
+                                     tool("deploy-validate"), statefulset, ordinal, manifest));
   if (!out.ok()) return out.status();
   return nlohmann::json::parse(*out).get<std::map<std::string, std::string>>();
 }

@@ -10,17 +10,25 @@
 
 {{- define "sensor.headless" -}}{{ include "sensor.fullname" . }}-headless{{- end -}}
 
-{{- define "sensor.selectorLabels" -}}
+{{- define "sensor.baseLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "sensor.selectorLabels" -}}
+{{ include "sensor.baseLabels" . }}
 app.kubernetes.io/component: pipeline
+{{- end -}}
+
+{{- define "sensor.versionLabels" -}}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
 {{- define "sensor.labels" -}}
 {{ include "sensor.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{ include "sensor.versionLabels" . }}
 {{- end -}}
 
 {{- define "sensor.image" -}}
