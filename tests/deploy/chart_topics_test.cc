@@ -93,9 +93,7 @@ void expect_chart_matches_topology(const std::string& name, const std::string& h
   }
 }
 
-TEST(ChartTopicsTest, DefaultValuesUnkeyedInput) {
-  expect_chart_matches_topology("default", "");
-}
+TEST(ChartTopicsTest, DefaultValuesUnkeyedInput) { expect_chart_matches_topology("default", ""); }
 
 TEST(ChartTopicsTest, KeyedInputOtherApplicationAndWindow) {
   expect_chart_matches_topology(

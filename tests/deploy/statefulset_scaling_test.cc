@@ -69,7 +69,8 @@ struct Pod {
       if (line.rfind("sluice_consumer_lag{", 0) != 0 || line.find(topic_label) == std::string::npos)
         continue;
       const auto at = line.find("partition=\"");
-      if (at != std::string::npos) out.insert(line.substr(at + 11, line.find('"', at + 11) - at - 11));
+      if (at != std::string::npos)
+        out.insert(line.substr(at + 11, line.find('"', at + 11) - at - 11));
     }
     return out;
   }
@@ -169,13 +170,33 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
   // ---- 1 pod ----
   start_pod(0);
   ASSERT_TRUE(wait_until([&] { return pods_[0]->ready(); }, 120s)) << "pod 0 never ready";
-  ChildProcess simulator(
-      {SENSOR_SIMULATOR_PATH, "--bootstrap-servers", testing::bootstrap_servers(), "--topic", data,
-       "--metadata-topic", meta, "--partitions", std::to_string(kPartitions), "--sensors",
-       std::to_string(sensors), "--keyed", "--rate", "100", "--seed", "41", "--start-time",
-       std::to_string(start_s), "--step-ms", "200", "--late-fraction", "0",
-       "--out-of-order-fraction", "0.02", "--malformed-fraction", "0"},
-      dir_ + "/simulator.log");
+  ChildProcess simulator({SENSOR_SIMULATOR_PATH,
+                          "--bootstrap-servers",
+                          testing::bootstrap_servers(),
+                          "--topic",
+                          data,
+                          "--metadata-topic",
+                          meta,
+                          "--partitions",
+                          std::to_string(kPartitions),
+                          "--sensors",
+                          std::to_string(sensors),
+                          "--keyed",
+                          "--rate",
+                          "100",
+                          "--seed",
+                          "41",
+                          "--start-time",
+                          std::to_string(start_s),
+                          "--step-ms",
+                          "200",
+                          "--late-fraction",
+                          "0",
+                          "--out-of-order-fraction",
+                          "0.02",
+                          "--malformed-fraction",
+                          "0"},
+                         dir_ + "/simulator.log");
   ASSERT_FALSE(read_topic(stats, 1, 120).empty()) << "no window closed with one pod";
 
   // ---- 3 pods ----
@@ -186,7 +207,8 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
       [&] {
         size_t owned = 0;
         for (const auto& pod : pods_) {
-          if (!pod->ready() || metric_sum(pod->metrics(), "sluice_thread_records_processed_total") == 0)
+          if (!pod->ready() ||
+              metric_sum(pod->metrics(), "sluice_thread_records_processed_total") == 0)
             return false;
           const size_t n = pod->owned_input_partitions(data).size();
           if (n == 0) return false;
@@ -205,17 +227,20 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
   stop2.join();
   // Pod 0 takes every partition back once the stopped static members' sessions expired.
   ASSERT_TRUE(wait_until(
-      [&] { return pods_[0]->ready() && pods_[0]->owned_input_partitions(data).size() == kPartitions; },
+      [&] {
+        return pods_[0]->ready() && pods_[0]->owned_input_partitions(data).size() == kPartitions;
+      },
       180s))
       << "pod 0 never owned all partitions again";
   // Input keeps flowing and windows keep closing with one pod.
-  ASSERT_TRUE(wait_until([&] { return read_topic_to_end(stats, 10).size() > windows_at_three + 20; },
-                         180s))
+  ASSERT_TRUE(
+      wait_until([&] { return read_topic_to_end(stats, 10).size() > windows_at_three + 20; }, 180s))
       << "no progress after scaling down";
 
   // The input ends; the expected output follows from exactly the records the simulator wrote.
   const int sim_status = simulator.stop(30s);
-  ASSERT_TRUE(WIFEXITED(sim_status) && WEXITSTATUS(sim_status) == 0) << read_file(dir_ + "/simulator.log");
+  ASSERT_TRUE(WIFEXITED(sim_status) && WEXITSTATUS(sim_status) == 0)
+      << read_file(dir_ + "/simulator.log");
   const std::string summary = read_file(dir_ + "/simulator.log");
   const auto at = summary.rfind("readings=");
   ASSERT_NE(at, std::string::npos) << summary;

@@ -27,7 +27,6 @@ namespace {
 // The pipeline's window store (pipeline_topology.h's kStatsStore).
 constexpr char kStatsStore[] = "sensor-stats-store";
 
-
 void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee) {
   const std::string prefix = testing::unique_name(keyed ? "pipe-keyed" : "pipe");
   const std::string data = prefix + "-data", meta = prefix + "-meta", stats = prefix + "-stats",
