@@ -16,6 +16,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <memory>
 #include <thread>
 
@@ -220,6 +221,10 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
   ASSERT_TRUE(scaled_up) << "the three pods never shared the " << kPartitions
                          << " partitions while ready";
   const size_t windows_at_three = read_topic_to_end(stats, 10).size();
+  std::cout << "3 pods ready, partitions per pod: " << pods_[0]->owned_input_partitions(data).size()
+            << " " << pods_[1]->owned_input_partitions(data).size() << " "
+            << pods_[2]->owned_input_partitions(data).size() << "; " << windows_at_three
+            << " windows so far" << std::endl;
 
   // ---- back to 1 pod ----
   std::thread stop2([&] { stop_pod(2); });
@@ -237,6 +242,8 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
       wait_until([&] { return read_topic_to_end(stats, 10).size() > windows_at_three + 20; }, 180s))
       << "no progress after scaling down";
 
+  std::cout << "back to 1 pod owning all " << kPartitions << " partitions; windows keep closing"
+            << std::endl;
   // The input ends; the expected output follows from exactly the records the simulator wrote.
   const int sim_status = simulator.stop(30s);
   ASSERT_TRUE(WIFEXITED(sim_status) && WEXITSTATUS(sim_status) == 0)
@@ -249,6 +256,8 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
   const Expected expected = compute_expected(o, count, kPartitions);
   ASSERT_EQ(expected.late, 0);
   ASSERT_GT(expected.closed.size(), 100u);
+  std::cout << count << " readings written; expecting " << expected.closed.size()
+            << " closed windows" << std::endl;
 
   // Complete and exactly once: every closed window once, none missing, none extra.
   const auto stats_records = read_topic(stats, expected.closed.size(), 240);
