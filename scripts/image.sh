@@ -122,8 +122,8 @@ step "buildah bud $image"
   -f "$repo/docker/Dockerfile" -t "$image" "$repo" 2>&1 | tee "$work/bud.log" | grep -E '^(STEP|COMMIT)' >&2 ||
   true
 have_image "$image" || die "the build failed, see $work/bud.log"
-size=$("${bah[@]}" inspect --type image --format '{{.Size}}' "$image" 2>/dev/null || echo 0)
-step "built $image: $(numfmt --to=iec-i --suffix=B "$size" 2>/dev/null || echo "$size bytes") uncompressed"
+size=$("${bah[@]}" images --json "$image" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["size"])')
+step "built $image: $size"
 
 # ---- 4. smoke run ------------------------------------------------------------------------------
 export SLUICE_KAFKA_HOME=$build/image-kafka
@@ -167,8 +167,11 @@ for _ in $(seq 120); do
 done
 [[ -n $ready ]] || { tail -20 "$work/pipeline.log" >&2; die "/readyz did not answer 200 within 120 s"; }
 step "pipeline ready; the image's HEALTHCHECK command inside the container"
-health=$("${bah[@]}" inspect --type image --format '{{json .Docker.Config.Healthcheck.Test}}' "$image")
-health_cmd=$(/usr/bin/python3 -c 'import json,sys; t=json.loads(sys.argv[1]); assert t[0]=="CMD", t; print(t[3])' "$health")
+health_cmd=$("${bah[@]}" inspect --type image "$image" | /usr/bin/python3 -c '
+import json, sys
+t = json.load(sys.stdin)["Docker"]["config"]["Healthcheck"]["Test"]
+assert t[:3] == ["CMD", "bash", "-c"], t
+print(t[3])')
 "${bah[@]}" run --isolation=chroot --env METRICS_PORT="$port" "$ctr" -- bash -c "$health_cmd" ||
   die "the HEALTHCHECK command failed against a healthy pipeline"
 
@@ -207,4 +210,4 @@ pipeline_pid=
 grep -q 'closed cleanly' "$work/pipeline.log" || { tail -20 "$work/pipeline.log" >&2; die "no clean close (exit $status)"; }
 step "SIGTERM: closed cleanly, exit $status"
 ((status == 0)) || die "the pipeline exited $status"
-echo "image: OK $image $(numfmt --to=iec-i --suffix=B "$size" 2>/dev/null || echo "$size") in $(($(date +%s) - t0)) s" >&2
+echo "image: OK $image ($size) in $(($(date +%s) - t0)) s" >&2
