@@ -153,11 +153,7 @@ class StatefulSetScalingTest : public ::testing::Test {
 TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutput) {
   const std::string data = prefix_ + "-data", meta = prefix_ + "-meta", stats = prefix_ + "-stats";
   const int sensors = 12;
-  const int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                                  .count() /
-                              60 * 60 -
-                          7200;
+  const int64_t start_s = minute_aligned_start_s(7200);
   // Keyed readings (as the rendered KEYED_INPUT says), a little out of order but never late:
   // event time runs 20 times faster than the wall clock, so windows keep closing.
   GeneratorOptions o;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <climits>
 #include <cmath>
 #include <map>
@@ -21,6 +22,15 @@ namespace sluice::examples::sensor {
 // The pipeline's default window and grace (WINDOW_SECONDS, GRACE_SECONDS; the chart's too).
 inline constexpr int64_t kWindowMs = 60000;
 inline constexpr int64_t kGraceMs = 10000;
+
+// A start time for generated readings: `back_s` seconds before now, on a minute boundary (so
+// windows start where the reference expects them), recent enough for the broker's retention.
+inline int64_t minute_aligned_start_s(int64_t back_s) {
+  const int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  return now_s / 60 * 60 - back_s;
+}
 
 struct WindowAgg {
   int64_t count = 0;

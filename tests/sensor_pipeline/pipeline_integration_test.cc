@@ -34,11 +34,7 @@ void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee)
   const int count = 4000;
   const int sensors = 5;
   const double threshold = 25.0;
-  const int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                                  .count() /
-                              60 * 60 -
-                          1800;
+  const int64_t start_s = minute_aligned_start_s(1800);
   GeneratorOptions o;
   o.sensors = sensors;
   o.seed = 11;
@@ -196,11 +192,7 @@ TEST(SensorPipelineIntegrationTest, KillNineMidStreamExactlyOnceKeepsWindowStore
   const std::string changelog = app + "-" + kStatsStore + "-changelog";
   const int count = 6000;
   const int sensors = 5;
-  const int64_t start_s = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                                  .count() /
-                              60 * 60 -
-                          1800;
+  const int64_t start_s = minute_aligned_start_s(1800);
   // No late records: stream time is not persisted across restarts, so a late record right after
   // the restart would be judged against a different stream time than the reference uses.
   // Out-of-order records stay within the grace period either way.
