@@ -91,7 +91,9 @@ EOF
     "${sudo[@]}" find "$root/usr/share/doc" -mindepth 1 -not -name copyright -type f -delete
     "${sudo[@]}" rm -rf "$root"/usr/share/{man,info,groff,lintian,linda,locale}/*
   fi
-  "${sudo[@]}" rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/log/*.log \
+  # debootstrap leaves the packages it installed in apt's cache (~30 MB).
+  "${sudo[@]}" rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin \
+    "$root"/var/cache/apt/archives/*.deb "$root"/var/log/*.log \
     "$root/var/cache/debconf"/*-old
   "${sudo[@]}" tar -C "$root" --numeric-owner -cf "$work/rootfs-$name.tar" .
   local ctr
@@ -153,7 +155,7 @@ step "running the image's sensor-pipeline (uid $uid, metrics on $port)"
 "${bah[@]}" run --isolation=chroot \
   --env BOOTSTRAP_SERVERS="$BOOTSTRAP_SERVERS" --env APPLICATION_ID="$run_id" \
   --env PROCESSING_GUARANTEE=exactly_once_v2 --env METRICS_PORT="$port" --env METRICS_HOST=127.0.0.1 \
-  --env WINDOW_SECONDS=10 --env GRACE_SECONDS=2 --env PARTITIONS=3 \
+  --env WINDOW_SECONDS=10 --env GRACE_SECONDS=2 --env PARTITIONS=1 \
   --env SLUICE_INPUT_TOPIC="$run_id-data" --env SLUICE_METADATA_TOPIC="$run_id-meta" \
   --env SLUICE_STATS_TOPIC="$run_id-stats" --env SLUICE_ALERTS_TOPIC="$run_id-alerts" \
   --env SLUICE_DLQ_TOPIC="$run_id-dlq" \
@@ -178,7 +180,7 @@ print(t[3])')
 step "running the image's sensor-simulator (3000 readings)"
 start=$(($(date +%s) - 600))
 "${bah[@]}" run --isolation=chroot "$ctr" -- sensor-simulator --bootstrap-servers "$BOOTSTRAP_SERVERS" \
-  --topic "$run_id-data" --metadata-topic "$run_id-meta" --partitions 3 --sensors 5 --rate 0 \
+  --topic "$run_id-data" --metadata-topic "$run_id-meta" --partitions 1 --sensors 5 --rate 0 \
   --count 3000 --start-time "$start" --step-ms 100 | tail -1 >&2
 
 step "waiting for closed windows in $run_id-stats"
@@ -203,11 +205,25 @@ EOF
 [[ $windows -gt 0 ]] || { tail -20 "$work/pipeline.log" >&2; die "no windows in $run_id-stats within 120 s"; }
 step "$windows windows read back from $run_id-stats"
 
-kill -TERM "$pipeline_pid"
+# buildah run does not forward SIGTERM (it kills its child), so send it, as a container runtime
+# does, to the sensor-pipeline process itself: the descendant of our buildah run running it.
+descendants() {
+  local child
+  for child in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+target=
+for p in $(descendants "$pipeline_pid"); do
+  [[ $(cat /proc/"$p"/comm 2>/dev/null) == sensor-pipelin* ]] && target=$p
+done
+[[ -n $target ]] || die "no sensor-pipeline process under buildah run (pid $pipeline_pid)"
+kill -TERM "$target"
 status=0
 wait "$pipeline_pid" || status=$?
 pipeline_pid=
 grep -q 'closed cleanly' "$work/pipeline.log" || { tail -20 "$work/pipeline.log" >&2; die "no clean close (exit $status)"; }
-step "SIGTERM: closed cleanly, exit $status"
+step "SIGTERM to the pipeline (pid $target): closed cleanly, exit $status"
 ((status == 0)) || die "the pipeline exited $status"
 echo "image: OK $image ($size) in $(($(date +%s) - t0)) s" >&2
