@@ -45,6 +45,16 @@ std::string read_file(const std::string& path) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// The process' peak resident memory (VmHWM), in bytes; 0 when unknown.
+int64_t peak_rss_bytes(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) << 10;
+  }
+  return 0;
+}
+
 // One pod of the StatefulSet: its process, HTTP port and log.
 struct Pod {
   int ordinal;
@@ -100,6 +110,9 @@ class StatefulSetScalingTest : public ::testing::Test {
     ASSERT_EQ(container["command"], nlohmann::json::array({"sensor-pipeline"}));
     ASSERT_FALSE(container.contains("args"));
     state_mount_ = container["volumeMounts"][0]["mountPath"];
+    const std::string limit = container["resources"]["limits"]["memory"];
+    ASSERT_TRUE(limit.ends_with("Mi")) << limit;
+    memory_limit_ = std::stoll(limit) << 20;
   }
 
   void TearDown() override {
@@ -136,9 +149,15 @@ class StatefulSetScalingTest : public ::testing::Test {
     pods_[ordinal] = std::move(pod);
   }
 
-  // SIGTERM, as the kubelet sends it; the pod must close cleanly within the grace period.
+  // SIGTERM, as the kubelet sends it; the pod must close cleanly within the grace period. Its
+  // peak memory must have stayed under the rendered limit (the kernel would have killed it).
   void stop_pod(int ordinal) {
     Pod& pod = *pods_[ordinal];
+    const int64_t peak = peak_rss_bytes(pod.process->pid());
+    EXPECT_GT(peak, 0) << "no VmHWM for pod " << ordinal;
+    EXPECT_LT(peak, memory_limit_) << "pod " << ordinal << " peaked at " << peak << " bytes";
+    std::cout << "pod " << ordinal << " peak RSS " << (peak >> 20) << " MiB of "
+              << (memory_limit_ >> 20) << " MiB" << std::endl;
     const int status = pod.process->stop(grace_);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
         << "pod " << ordinal << " status " << status << "\n"
@@ -147,6 +166,7 @@ class StatefulSetScalingTest : public ::testing::Test {
 
   std::string prefix_, dir_, manifest_, state_mount_;
   std::chrono::seconds grace_{0};
+  int64_t memory_limit_ = 0;
   std::vector<std::unique_ptr<Pod>> pods_;
 };
 

@@ -166,6 +166,7 @@ class ChildProcess {
       ::waitpid(pid_, nullptr, 0);
     }
   }
+  pid_t pid() const { return pid_; }
   bool running() {
     if (pid_ <= 0) return false;
     int status = 0;
