@@ -1,10 +1,11 @@
 # The two commands the README opens with, and the steps under them.
 #   make demo   install what is missing, build, run the demo end to end
 #   make test   install what is missing, build, run every test (one shared broker)
+#   make image  build the container image with buildah and smoke-run it (slow; not in make test)
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo format clean broker-start broker-stop
+.PHONY: all deps build test demo image format clean broker-start broker-stop
 
 all: build
 
@@ -22,6 +23,10 @@ test: build
 
 demo: build
 	@scripts/demo.sh $(BUILD_DIR)
+
+# The image builds Sluice itself (docker/Dockerfile); deps brings the broker for the smoke run.
+image: deps
+	@scripts/image.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -142,12 +142,14 @@ inline std::vector<ReadRecord> read_topic_to_end(const std::string& topic, int t
   return read_topic_impl(topic, -1, timeout_s);
 }
 
-// A child process (argv[0] found on PATH or a path), stdout+stderr to `log_file`. stop()
-// sends SIGTERM and returns the exit status; the destructor kills what is left, and so does
-// the kernel when the test process dies first.
+// A child process (argv[0] found on PATH or a path), stdout+stderr to `log_file`. With `env`
+// ("NAME=value" entries) it gets exactly that environment instead of this process's (argv[0]
+// must then be a path). stop() sends SIGTERM and returns the exit status; the destructor kills
+// what is left, and so does the kernel when the test process dies first.
 class ChildProcess {
  public:
-  ChildProcess(std::vector<std::string> argv, const std::string& log_file) {
+  ChildProcess(std::vector<std::string> argv, const std::string& log_file,
+               std::optional<std::vector<std::string>> env = std::nullopt) {
     pid_ = ::fork();
     if (pid_ == 0) {
       // Dies with the test: a test killed on timeout leaves no process behind.
@@ -158,6 +160,13 @@ class ChildProcess {
       std::vector<char*> args;
       for (auto& a : argv) args.push_back(a.data());
       args.push_back(nullptr);
+      if (env) {
+        std::vector<char*> envp;
+        for (auto& e : *env) envp.push_back(e.data());
+        envp.push_back(nullptr);
+        ::execve(args[0], args.data(), envp.data());
+        ::_exit(127);
+      }
       ::execvp(args[0], args.data());
       ::_exit(127);
     }
