@@ -123,7 +123,22 @@ void expect_stats(const std::vector<ReadRecord>& stats_records, const Expected& 
   }
 }
 
-void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee) {
+// The registry the ctest schema_registry fixture started (SCHEMA_REGISTRY_URL wins).
+std::string registry_url() {
+  if (const char* url = std::getenv("SCHEMA_REGISTRY_URL"); url != nullptr && *url != 0) {
+    return url;
+  }
+  const char* home = std::getenv("SLUICE_REGISTRY_HOME");
+  std::ifstream port_file(std::string(home != nullptr ? home : "") + "/port");
+  std::string port;
+  if (!(port_file >> port)) ADD_FAILURE() << "no schema registry (fixture schema_registry)";
+  return "http://127.0.0.1:" + port + "/apis/ccompat/v7";
+}
+
+// `format` "" is the plain default (JSON); "protobuf-sr" / "json-sr" run simulator and
+// pipeline on the schema-registry wire format against the fixture's registry.
+void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee,
+                       const std::string& format = "") {
   const std::string prefix = testing::unique_name(keyed ? "pipe-keyed" : "pipe");
   const std::string data = prefix + "-data", meta = prefix + "-meta", stats = prefix + "-stats",
                     alerts = prefix + "-alerts", dlq = prefix + "-dlq";
@@ -144,16 +159,20 @@ void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee)
   o.late_fraction = 0.03;
   o.out_of_order_fraction = 0.05;
   o.malformed_fraction = 0.05;
+  if (format == "protobuf-sr") o.format = Format::kProtobuf;
   const Expected expected = compute_expected(o, count, partitions);
   ASSERT_GT(expected.late, 0);
+  const std::string format_flags =
+      format.empty() ? ""
+                     : fmt::format("--format {} --schema-registry-url {}", format, registry_url());
   ASSERT_FALSE(expected.malformed_values.empty());
 
   const std::string sim = run(fmt::format(
       "{} --bootstrap-servers {} --topic {} --metadata-topic {} --partitions {} --sensors {} "
       "--rate 0 --count {} --seed 11 --start-time {} --step-ms 100 --late-fraction 0.03 "
-      "--out-of-order-fraction 0.05 --malformed-fraction 0.05 --metadata-fraction 0.6 {} 2>&1",
+      "--out-of-order-fraction 0.05 --malformed-fraction 0.05 --metadata-fraction 0.6 {} {} 2>&1",
       SENSOR_SIMULATOR_PATH, testing::bootstrap_servers(), data, meta, partitions, sensors, count,
-      start_s, keyed ? "--keyed" : ""));
+      start_s, keyed ? "--keyed" : "", format_flags));
   ASSERT_NE(sim.find(fmt::format("readings={}", count)), std::string::npos) << sim;
 
   const std::string dir = testing::temp_dir("sensor-pipeline");
@@ -188,6 +207,10 @@ void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee)
                                 "--metrics-host",
                                 "127.0.0.1"};
   if (keyed) args.push_back("--keyed-input");
+  if (!format.empty()) {
+    for (const char* a : {"--format", format.c_str(), "--schema-registry-url"}) args.push_back(a);
+    args.push_back(registry_url());
+  }
   ChildProcess pipeline(args, dir + "/pipeline.log");
   auto log = [&] {
     std::ifstream in(dir + "/pipeline.log");
@@ -262,6 +285,20 @@ TEST(SensorPipelineIntegrationTest, UnkeyedInputExactlyOnce) {
 TEST(SensorPipelineIntegrationTest, KeyedInputAtLeastOnceThreePartitions) {
   run_pipeline_case(/*keyed=*/true, /*partitions=*/3, "at_least_once");
 }
+
+#ifdef SLUICE_PIPELINE_REGISTRY_TESTS
+// Built into sensor_pipeline_registry_test only (it needs the schema registry too).
+// --format protobuf-sr: the simulator registers the Reading schema and frames each valid
+// reading ([0][id][0x00][protobuf]); the pipeline reads them through the registry. Malformed
+// readings stay unframed, fail on the magic byte and reach the DLQ byte for byte.
+TEST(SensorPipelineIntegrationTest, ProtobufSchemaRegistryInput) {
+  run_pipeline_case(/*keyed=*/false, /*partitions=*/2, "exactly_once_v2", "protobuf-sr");
+}
+
+TEST(SensorPipelineIntegrationTest, JsonSchemaRegistryInput) {
+  run_pipeline_case(/*keyed=*/true, /*partitions=*/1, "at_least_once", "json-sr");
+}
+#endif
 
 // Sum of N over the log's `restored store store=<store> records=N` lines (0 when the store had
 // nothing to restore, which logs no such line).
