@@ -161,7 +161,7 @@ std::string_view java_client_key_hint(std::string_view key) {
   for (const auto& [k, hint] : kHints) {
     if (k == key) return hint;
   }
-  return "remove it or use librdkafka's name for the setting (CONFIGURATION.md)";
+  return {};
 }
 
 // The key librdkafka sees: without a consumer./producer./admin. prefix.
@@ -189,10 +189,17 @@ absl::Status check_client_keys(const Properties& props) {
         return absl::InvalidArgumentError(fmt::format(
             "invalid config '{}': librdkafka {} does not know the client key '{}' (it may be a "
             "Java client key): {}",
-            key, config_internal::librdkafka_version(), rk_key, java_client_key_hint(rk_key)));
+            key, config_internal::librdkafka_version(), rk_key,
+            java_client_key_hint(rk_key).empty()
+                ? "remove it or use librdkafka's name for the setting (CONFIGURATION.md)"
+                : java_client_key_hint(rk_key)));
       case config_internal::ClientKeyCheck::kInvalidValue: {
         const bool secret = is_secret_key(key);
         if (secret) detail = "the value is not accepted";
+        // librdkafka knows some Java keys only to reject them (sasl.jaas.config).
+        if (const std::string_view hint = java_client_key_hint(rk_key); !hint.empty()) {
+          detail = fmt::format("{} ({})", detail, hint);
+        }
         return absl::InvalidArgumentError(fmt::format(
             "invalid config '{}'='{}': {}", key, secret ? std::string(kRedacted) : value, detail));
       }

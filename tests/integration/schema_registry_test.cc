@@ -8,8 +8,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -24,20 +22,7 @@ using test::sr::Envelope;
 using test::sr::Reading;
 using ::testing::HasSubstr;
 
-std::string registry_url() {
-  if (const char* url = std::getenv("SCHEMA_REGISTRY_URL"); url != nullptr && *url != 0) {
-    return url;
-  }
-  const char* home = std::getenv("SLUICE_REGISTRY_HOME");
-  std::ifstream port_file(std::filesystem::path(home != nullptr ? home : "") / "port");
-  std::string port;
-  if (!(port_file >> port)) {
-    ADD_FAILURE() << "no registry: set SCHEMA_REGISTRY_URL or run through ctest (fixture "
-                     "schema_registry)";
-    return "http://127.0.0.1:1";
-  }
-  return "http://127.0.0.1:" + port + "/apis/ccompat/v7";
-}
+std::string registry_url() { return testing::schema_registry_url(); }
 
 RegistryConfig config(Properties extra = {}) {
   Properties p{{"schema.registry.url", registry_url()}};

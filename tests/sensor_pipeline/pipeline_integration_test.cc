@@ -123,17 +123,7 @@ void expect_stats(const std::vector<ReadRecord>& stats_records, const Expected& 
   }
 }
 
-// The registry the ctest schema_registry fixture started (SCHEMA_REGISTRY_URL wins).
-std::string registry_url() {
-  if (const char* url = std::getenv("SCHEMA_REGISTRY_URL"); url != nullptr && *url != 0) {
-    return url;
-  }
-  const char* home = std::getenv("SLUICE_REGISTRY_HOME");
-  std::ifstream port_file(std::string(home != nullptr ? home : "") + "/port");
-  std::string port;
-  if (!(port_file >> port)) ADD_FAILURE() << "no schema registry (fixture schema_registry)";
-  return "http://127.0.0.1:" + port + "/apis/ccompat/v7";
-}
+std::string registry_url() { return testing::schema_registry_url(); }
 
 // `format` "" is the plain default (JSON); "protobuf-sr" / "json-sr" run simulator and
 // pipeline on the schema-registry wire format against the fixture's registry.

@@ -242,33 +242,25 @@ TEST_F(RocksDBStoreTest, HundredStoresStayWithinTheSharedBudget) {
   // ~40 MB written in all, five times the memtable budget, spread over every store; then the
   // first stores are written again while the others sit idle with full memtables.
   const std::string value(1000, 'v');
-  size_t peak_memtables = 0;
-  auto check = [&] {
-    const RocksDBMemoryUsage u = resources->memory_usage();
-    peak_memtables = std::max<size_t>(peak_memtables, u.write_buffer_usage);
-  };
   for (int round = 0; round < 400; ++round) {
     for (auto& s : kv) ASSERT_TRUE(s->put(fmt::format("k{:04}", round), value).ok());
     for (auto& w : windows) ASSERT_TRUE(w->put("k", value, round * 10).ok());
-    if (round % 20 == 0) check();
   }
   for (int round = 0; round < 2000; ++round) {
     ASSERT_TRUE(kv[round % 4]->put(fmt::format("again{:05}", round), value).ok());
-    if (round % 100 == 0) check();
   }
-  const size_t memtable = config.effective_memtable_bytes();
-  // Active memtables are kept under the budget; memtables being flushed may add up to one
-  // memtable per store that was switched, so allow the budget plus a quarter.
-  EXPECT_LE(peak_memtables, config.write_buffer_bytes + config.write_buffer_bytes / 4)
-      << "memtable bytes " << memtable;
-
-  // Flushes finish in the background: within a bounded wait the memtables drop under budget.
+  // Each store's memtable (512 KiB here) never fills by itself: without the shared budget the
+  // hundred stores would keep ~40 MB of memtables for good. How far memtables being flushed
+  // overshoot meanwhile depends on how fast the background flushes run, so only the settled
+  // state is checked.
+  // Within a bounded wait the flushes have finished and the memtables are within budget.
   RocksDBMemoryUsage u = resources->memory_usage();
   for (int i = 0; i < 300 && u.memtables > config.write_buffer_bytes; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     u = resources->memory_usage();
   }
   EXPECT_LE(u.memtables, config.write_buffer_bytes);
+  EXPECT_LE(u.write_buffer_usage, config.write_buffer_bytes);
 
   // Read everything back: data blocks fill the cache, which evicts to stay within capacity.
   for (auto& s : kv) {
