@@ -69,7 +69,7 @@ TEST(RegistryConfigTest, BadKeysFailNamingTheKey) {
     EXPECT_THAT(message(c.status()), HasSubstr("'" + key + "'")) << c.status();
     EXPECT_EQ(message(c.status()).find("s3cret"), std::string::npos);
   }
-  EXPECT_THAT(message(RegistryConfig::from({}).status()), HasSubstr("'schema.registry.url'"));
+  EXPECT_THAT(message(RegistryConfig::from(Properties{}).status()), HasSubstr("'schema.registry.url'"));
 }
 
 TEST(SubjectNameTest, ConfluentStrategies) {
