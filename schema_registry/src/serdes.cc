@@ -7,31 +7,46 @@
 namespace sluice::schema_registry::detail {
 
 absl::StatusOr<Schema> protobuf_schema(Client& client, const RegistryConfig& config,
-                                       const google::protobuf::FileDescriptor& file) {
+                                       const google::protobuf::FileDescriptor& file,
+                                       const std::string& subject) {
   Schema schema{file.DebugString(), "PROTOBUF", {}};
   for (int i = 0; i < file.dependency_count(); ++i) {
     const google::protobuf::FileDescriptor& dep = *file.dependency(i);
     if (dep.name().starts_with("google/protobuf/")) continue;
-    auto dep_schema = protobuf_schema(client, config, dep);
+    auto dep_schema = protobuf_schema(client, config, dep, subject);
     if (!dep_schema.ok()) return dep_schema.status();
-    const std::string& subject = dep.name();
-    absl::StatusOr<RegisteredSchema> registered = absl::UnknownError("");
+    const std::string& dep_subject = dep.name();
     if (config.auto_register) {
-      if (auto id = client.register_schema(subject, *dep_schema); !id.ok()) return id.status();
-      registered = client.lookup(subject, *dep_schema);
-    } else if (config.use_latest_version) {
-      registered = client.latest(subject);
-    } else {
-      registered = client.lookup(subject, *dep_schema);
+      if (auto id = client.register_schema(dep_subject, *dep_schema); !id.ok()) return id.status();
     }
+    auto registered = client.lookup(dep_subject, *dep_schema);
     if (!registered.ok()) {
+      const bool missing = registered.status().code() == absl::StatusCode::kNotFound;
       return absl::Status(
           registered.status().code(),
-          fmt::format("import {}: {}", dep.name(), std::string(registered.status().message())));
+          fmt::format("subject '{}': its import {} {}: {}", subject, dep.name(),
+                      missing ? fmt::format("is not registered under subject '{}' and "
+                                            "auto.register.schemas is false",
+                                            dep_subject)
+                              : std::string("could not be looked up"),
+                      std::string(registered.status().message())));
     }
-    schema.references.push_back({dep.name(), subject, registered->version});
+    schema.references.push_back({dep.name(), dep_subject, registered->version});
   }
   return schema;
+}
+
+absl::StatusOr<int32_t> resolve_protobuf_id(Client& client, const RegistryConfig& config,
+                                            const std::string& subject,
+                                            const google::protobuf::Descriptor& message) {
+  if (!config.auto_register && config.use_latest_version) {
+    auto latest = client.latest(subject);
+    if (!latest.ok()) return latest.status();
+    return latest->id;
+  }
+  auto schema = protobuf_schema(client, config, *message.file(), subject);
+  if (!schema.ok()) return schema.status();
+  return resolve_id(client, config, subject, *schema);
 }
 
 std::vector<int32_t> message_indexes(const google::protobuf::Descriptor& message) {

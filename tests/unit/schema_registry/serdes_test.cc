@@ -69,7 +69,8 @@ TEST(RegistryConfigTest, BadKeysFailNamingTheKey) {
     EXPECT_THAT(message(c.status()), HasSubstr("'" + key + "'")) << c.status();
     EXPECT_EQ(message(c.status()).find("s3cret"), std::string::npos);
   }
-  EXPECT_THAT(message(RegistryConfig::from(Properties{}).status()), HasSubstr("'schema.registry.url'"));
+  EXPECT_THAT(message(RegistryConfig::from(Properties{}).status()),
+              HasSubstr("'schema.registry.url'"));
 }
 
 TEST(SubjectNameTest, ConfluentStrategies) {
@@ -93,12 +94,14 @@ TEST(ProtobufSchemaSerdeTest, FramesTheMessageAndReadsItBack) {
   r.set_temperature(21.5);
   std::string out;
   serde->serialize("readings", r, out);
-  // Magic byte, id 1 (the first schema the registry saw), [0] as one byte, then the message.
-  const std::string expected_prefix("\x00\x00\x00\x00\x01\x00", 6);
-  ASSERT_EQ(out.substr(0, 6), expected_prefix);
-  EXPECT_EQ(out.substr(6), r.SerializeAsString());
   auto latest = client->latest("readings-value");
   ASSERT_TRUE(latest.ok()) << latest.status();
+  // Magic byte, the id (2: the import was registered first, as 1), [0] as one byte, then the
+  // message.
+  EXPECT_EQ(latest->id, 2);
+  const std::string expected_prefix("\x00\x00\x00\x00\x02\x00", 6);
+  ASSERT_EQ(out.substr(0, 6), expected_prefix);
+  EXPECT_EQ(out.substr(6), r.SerializeAsString());
   EXPECT_EQ(latest->schema.schema_type, "PROTOBUF");
   EXPECT_THAT(latest->schema.schema, HasSubstr("message Reading"));
   // The import became a reference registered under its own subject.
@@ -159,7 +162,9 @@ TEST(ProtobufSchemaSerdeTest, UnregisteredSchemaFailsNamingTheSubject) {
     serde->serialize("readings", Reading(), out);
     FAIL() << "expected SerializationError";
   } catch (const SerializationError& e) {
+    // The import is the first thing missing; the message names both subjects.
     EXPECT_THAT(e.what(), HasSubstr("'readings-value'"));
+    EXPECT_THAT(e.what(), HasSubstr("'sr_common.proto'"));
     EXPECT_THAT(e.what(), HasSubstr("auto.register.schemas is false"));
   }
   // Registered by someone else (here: an auto-registering serde), the lookup finds it.

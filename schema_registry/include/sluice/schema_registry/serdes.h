@@ -50,10 +50,18 @@ namespace detail {
 
 // The Protobuf schema of `file` as the registry stores it (.proto text), with references to
 // its imports (each under the subject named after the import path, Confluent's default
-// reference strategy; registered first with auto.register.schemas). Imports of Google's
-// well-known types are left to the registry, which knows them.
+// reference strategy; registered first with auto.register.schemas, else looked up). Imports
+// of Google's well-known types are left to the registry, which knows them. `subject` (the
+// record's) only appears in errors.
 absl::StatusOr<Schema> protobuf_schema(Client& client, const RegistryConfig& config,
-                                       const google::protobuf::FileDescriptor& file);
+                                       const google::protobuf::FileDescriptor& file,
+                                       const std::string& subject);
+// The id a Protobuf serializer writes for `message` under `subject`: with use.latest.version
+// (and no auto-registration) the subject's latest id, without building the schema; else
+// resolve_id of protobuf_schema.
+absl::StatusOr<int32_t> resolve_protobuf_id(Client& client, const RegistryConfig& config,
+                                            const std::string& subject,
+                                            const google::protobuf::Descriptor& message);
 // The message-index path of `message` in its file ([0] for the first top-level message).
 std::vector<int32_t> message_indexes(const google::protobuf::Descriptor& message);
 // The id a serializer writes for `schema` under `subject` (see the header comment).
@@ -125,13 +133,11 @@ class ProtobufSchemaSerde final : public Serde<M> {
         indexes_(detail::message_indexes(*M::descriptor())) {}
 
   void serialize(std::string_view topic, const M& value, std::string& out) const override {
-    const int32_t id = ids_.id_for(topic, [&]() -> absl::StatusOr<int32_t> {
-      auto schema = detail::protobuf_schema(*client_, config_, *M::descriptor()->file());
-      if (!schema.ok()) return schema.status();
-      return detail::resolve_id(
+    const int32_t id = ids_.id_for(topic, [&] {
+      return detail::resolve_protobuf_id(
           *client_, config_,
           subject_name(config_.strategy(target_), topic, target_, M::descriptor()->full_name()),
-          *schema);
+          *M::descriptor());
     });
     out.clear();
     write_header(id, out);
