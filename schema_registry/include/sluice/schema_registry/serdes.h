@@ -211,8 +211,9 @@ class JsonSchemaSerde final : public Serde<T> {
     });
     out.clear();
     write_header(id, out);
+    // Invalid UTF-8 becomes U+FFFD rather than an exception, as in serdes::JsonSerde.
     if constexpr (std::is_same_v<T, nlohmann::json>) {
-      out += value.dump();
+      out += value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     } else {
       const nlohmann::json doc = value;
       out += doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
