@@ -282,11 +282,13 @@ TEST(SensorPipelineIntegrationTest, KeyedInputAtLeastOnceThreePartitions) {
 // reading ([0][id][0x00][protobuf]); the pipeline reads them through the registry. Malformed
 // readings stay unframed, fail on the magic byte and reach the DLQ byte for byte.
 TEST(SensorPipelineIntegrationTest, ProtobufSchemaRegistryInput) {
-  run_pipeline_case(/*keyed=*/false, /*partitions=*/2, "exactly_once_v2", "protobuf-sr");
+  // One partition: unkeyed records land on random partitions, which the expected late drops
+  // cannot follow (as in UnkeyedInputExactlyOnce).
+  run_pipeline_case(/*keyed=*/false, /*partitions=*/1, "exactly_once_v2", "protobuf-sr");
 }
 
 TEST(SensorPipelineIntegrationTest, JsonSchemaRegistryInput) {
-  run_pipeline_case(/*keyed=*/true, /*partitions=*/1, "at_least_once", "json-sr");
+  run_pipeline_case(/*keyed=*/true, /*partitions=*/3, "at_least_once", "json-sr");
 }
 #endif
 
