@@ -68,22 +68,8 @@ install_dist() {
 
 pid_alive() { [[ -f $home/registry.pid ]] && kill -0 "$(cat "$home/registry.pid")" 2>/dev/null; }
 
-port_free() {
-  /usr/bin/python3 - "$1" <<'PY'
-import socket, sys
-s = socket.socket()
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-PY
-}
-
-free_port_from() {
-  local p=$1
-  while ! port_free "$p"; do p=$((p + 1)); done
-  echo "$p"
-}
+# port_free, free_port_from, wait_until_ready, stop_pid_file
+source "$repo/scripts/service-lib.sh"
 
 ready() { [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$1$api/subjects") == 200 ]]; }
 
@@ -123,19 +109,7 @@ cmd_start() {
     -Dquarkus.http.access-log.enabled=false \
     -jar "$(runner_jar)" >"$home/logs/registry.log" 2>&1 </dev/null &
   echo $! >"$home/registry.pid"
-  local waited=0
-  until ready "$port"; do
-    if ! pid_alive; then
-      tail -n 40 "$home/logs/registry.log" >&2
-      die "the registry exited during start-up; full log: $home/logs/registry.log"
-    fi
-    if ((waited >= start_timeout)); then
-      tail -n 40 "$home/logs/registry.log" >&2
-      die "the registry did not answer on 127.0.0.1:$port within ${start_timeout}s; log: $home/logs/registry.log"
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
+  wait_until_ready registry "$port" "$home/logs/registry.log" "$start_timeout"
   flock -u 9
   echo "schema-registry.sh: Apicurio Registry $(version) running (pid $(cat "$home/registry.pid")), home $home" >&2
   echo "SCHEMA_REGISTRY_URL=http://127.0.0.1:$port$api"
@@ -147,18 +121,7 @@ cmd_stop() {
     echo "schema-registry.sh: not running ($home)" >&2
     return 0
   fi
-  local pid waited=0
-  pid=$(cat "$home/registry.pid")
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((waited >= 40)); then
-      echo "schema-registry.sh: registry $pid ignored SIGTERM for 20s; killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.5
-    waited=$((waited + 1))
-  done
-  rm -f "$home/registry.pid"
+  stop_pid_file "$home/registry.pid" "schema-registry.sh: registry"
   echo "schema-registry.sh: stopped ($home)" >&2
 }
 
