@@ -10,7 +10,7 @@ packages=(
   g++ make cmake ninja-build ccache pkg-config git
   # libraries Sluice links
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev
+  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the broker (JDK 17) and Maven to fetch its jars
@@ -19,6 +19,8 @@ packages=(
   kcat python3 python3-kafka python3-confluent-kafka
   # a real Prometheus server (and promtool) for the observability tests
   prometheus
+  # curl (the registry script's readiness check) and openssl (the TLS test's certificates)
+  curl openssl
   # formatting and linting
   clang-format clang-tidy
 )
@@ -42,3 +44,4 @@ if ((${#missing[@]})); then
 fi
 
 "$repo/scripts/kafka.sh" install
+"$repo/scripts/schema-registry.sh" install

@@ -67,27 +67,11 @@ pid_alive() {
   [[ -f $home/broker.pid ]] && kill -0 "$(cat "$home/broker.pid")" 2>/dev/null
 }
 
-# Free as the JVM sees it: its server sockets set SO_REUSEADDR, so connections of a stopped
-# broker still in TIME_WAIT do not make its own port look taken (a restart keeps the port).
-port_free() {
-  /usr/bin/python3 - "$1" <<'EOF'
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
-except OSError:
-    sys.exit(1)
-EOF
-}
-
-free_port_from() {
-  local p=$1
-  while ! port_free "$p"; do p=$((p + 1)); done
-  echo "$p"
-}
+# port_free, free_port_from, wait_until_ready, stop_pid_file
+source "$repo/scripts/service-lib.sh"
 
 # The broker answers a metadata request and lists itself.
+ready() { broker_ready "$@"; }
 broker_ready() {
   local out
   out=$(timeout 10 kcat -b "127.0.0.1:$1" -L -m 3 2>/dev/null) || return 1
@@ -184,19 +168,7 @@ cmd_start() {
     >"$home/logs/server.log" 2>&1 </dev/null &
   echo $! >"$home/broker.pid"
 
-  local waited=0
-  until broker_ready "$port"; do
-    if ! pid_alive; then
-      tail -n 40 "$home/logs/server.log" >&2
-      die "the broker exited during start-up; full log: $home/logs/server.log"
-    fi
-    if ((waited >= start_timeout)); then
-      tail -n 40 "$home/logs/server.log" >&2
-      die "the broker did not answer on 127.0.0.1:$port within ${start_timeout}s; log: $home/logs/server.log"
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
+  wait_until_ready broker "$port" "$home/logs/server.log" "$start_timeout"
   flock -u 9
   echo "kafka.sh: Apache Kafka $(kafka_version) running (pid $(cat "$home/broker.pid")), home $home" >&2
   echo "BOOTSTRAP_SERVERS=127.0.0.1:$port"
@@ -208,18 +180,7 @@ cmd_stop() {
     echo "kafka.sh: not running ($home)" >&2
     return 0
   fi
-  local pid waited=0
-  pid=$(cat "$home/broker.pid")
-  kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
-    if ((waited >= 60)); then
-      echo "kafka.sh: broker $pid ignored SIGTERM for 30s; killing it" >&2
-      kill -KILL "$pid" 2>/dev/null || true
-    fi
-    sleep 0.5
-    waited=$((waited + 1))
-  done
-  rm -f "$home/broker.pid"
+  stop_pid_file "$home/broker.pid" "kafka.sh: broker"
   echo "kafka.sh: stopped ($home); logs kept in $home/logs" >&2
 }
 

@@ -8,8 +8,12 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
 shift || true
 export SLUICE_KAFKA_HOME=$build/test-kafka
+export SLUICE_REGISTRY_HOME=$build/test-registry
 
-stop_broker() { "$repo/scripts/kafka.sh" stop >/dev/null 2>&1 || true; }
+stop_broker() {
+  "$repo/scripts/kafka.sh" stop >/dev/null 2>&1 || true
+  "$repo/scripts/schema-registry.sh" stop >/dev/null 2>&1 || true
+}
 trap 'stop_broker; exit 130' INT TERM
 trap stop_broker EXIT
 

@@ -83,6 +83,22 @@ Level level_from_env(Level fallback) {
   return parse_level(value).value_or(fallback);
 }
 
+int detail::resolve_default_level() noexcept {
+  int expected = kUnresolved;
+  const int from_env = static_cast<int>(level_from_env());
+  // A concurrent set_default_level wins over the environment.
+  g_default_level.compare_exchange_strong(expected, from_env, std::memory_order_relaxed);
+  return g_default_level.load(std::memory_order_relaxed);
+}
+
+Level default_level() noexcept {
+  return static_cast<Level>(detail::effective_level(detail::kFollowDefault));
+}
+
+void set_default_level(Level level) noexcept {
+  detail::g_default_level.store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
 std::string format_line(const LogRecord& record) {
   const auto since_epoch = record.time.time_since_epoch();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000;
@@ -194,7 +210,7 @@ std::string_view current_task() { return t_context.task; }
 Logger::Logger() : Logger("sluice") {}
 
 Logger::Logger(std::string component)
-    : component_(std::move(component)), level_(static_cast<int>(level_from_env())) {}
+    : component_(std::move(component)), level_(detail::kFollowDefault) {}
 
 Logger::Logger(std::string component, Level level, std::shared_ptr<Sink> sink)
     : component_(std::move(component)), level_(static_cast<int>(level)), sink_(std::move(sink)) {}
@@ -214,7 +230,9 @@ Logger& Logger::operator=(const Logger& other) {
 }
 
 Logger Logger::with_component(std::string component) const {
-  return Logger(std::move(component), level(), sink_);
+  Logger copy(*this);
+  copy.component_ = std::move(component);
+  return copy;
 }
 
 void Logger::write(Level level, std::string_view message, std::string_view thread,

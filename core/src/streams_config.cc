@@ -12,7 +12,10 @@
 #include <set>
 #include <sstream>
 
+#include "config_keys_internal.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
+#include "sluice/core/log.h"
 
 extern char** environ;
 
@@ -50,6 +53,7 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kReplicationFactor),
       std::string(StreamsConfig::kGroupInstanceId),
       std::string(StreamsConfig::kDeserializationExceptionHandler),
+      std::string(StreamsConfig::kDeserializationExceptionHandlerNew),
       std::string(StreamsConfig::kProcessingExceptionHandler),
       std::string(StreamsConfig::kDeadLetterQueueTopic),
       std::string(StreamsConfig::kIdleWallClockAdvanceMs),
@@ -59,8 +63,165 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kBufferedRecordsPerPartition),
       std::string(StreamsConfig::kTaskTimeoutMs),
       std::string(StreamsConfig::kProductionExceptionHandler),
+      std::string(StreamsConfig::kProductionExceptionHandlerNew),
   };
   return keys;
+}
+
+// Kafka Streams keys (StreamsConfig.java) that Sluice does not interpret. Java client keys
+// that StreamsConfig.java merely repeats (receive.buffer.bytes, ...) are not here: they go to
+// librdkafka's check like any client key.
+const std::set<std::string, std::less<>>& java_only_keys() {
+  static const std::set<std::string, std::less<>> keys = {
+      "acceptable.recovery.lag",
+      "built.in.metrics.version",
+      "default.client.supplier",
+      "default.dsl.store",
+      "default.key.serde",
+      "default.value.serde",
+      "default.timestamp.extractor",
+      "default.windowed.key.serde.inner",
+      "default.windowed.value.serde.inner",
+      "dsl.store.suppliers.class",
+      "enable.metrics.push",
+      "log.summary.interval.ms",
+      "max.warmup.replicas",
+      "metric.reporters",
+      "metrics.num.samples",
+      "metrics.recording.level",
+      "metrics.sample.window.ms",
+      "poll.ms",
+      "probing.rebalance.interval.ms",
+      "rack.aware.assignment.non_overlap_cost",
+      "rack.aware.assignment.strategy",
+      "rack.aware.assignment.tags",
+      "rack.aware.assignment.traffic_cost",
+      "rocksdb.config.setter",  // a Java class; StreamsConfig::set_rocksdb_config_setter in C++
+      "state.cleanup.delay.ms",
+      "task.assignor.class",
+      "topology.optimization",
+      "upgrade.from",
+      "window.size.ms",
+      "windowed.inner.class.serde",
+      "windowstore.changelog.additional.retention.ms",
+  };
+  return keys;
+}
+
+// Java's per-consumer prefixes, internal-topic configs and client tags.
+constexpr std::array<std::string_view, 5> kJavaOnlyPrefixes = {
+    "main.consumer.", "restore.consumer.", "global.consumer.", "topic.", "client.tag."};
+
+// Confluent serde keys (AbstractKafkaSchemaSerDeConfig and friends) besides schema.registry.*.
+const std::set<std::string, std::less<>>& serde_keys() {
+  static const std::set<std::string, std::less<>> keys = {
+      "auto.register.schemas",
+      "basic.auth.credentials.source",
+      "basic.auth.user.info",
+      "bearer.auth.credentials.source",
+      "bearer.auth.token",
+      "id.compatibility.strict",
+      "json.fail.invalid.schema",
+      "json.fail.unknown.properties",
+      "json.oneof.for.nullables",
+      "key.subject.name.strategy",
+      "latest.cache.ttl.sec",
+      "latest.compatibility.strict",
+      "max.schemas.per.subject",
+      "normalize.schemas",
+      "reference.subject.name.strategy",
+      "skip.known.types",
+      "use.latest.version",
+      "use.schema.id",
+      "value.subject.name.strategy",
+  };
+  return keys;
+}
+
+// What librdkafka calls some Java client keys it does not know, for the error message.
+std::string_view java_client_key_hint(std::string_view key) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kHints = {{
+      {"max.poll.records", "librdkafka has no per-poll record limit; remove it"},
+      {"ssl.truststore.location", "librdkafka reads PEM: use ssl.ca.location"},
+      {"ssl.truststore.password", "librdkafka reads PEM: use ssl.ca.location"},
+      {"ssl.truststore.type", "librdkafka reads PEM: use ssl.ca.location"},
+      {"ssl.keystore.type",
+       "librdkafka reads PEM (ssl.certificate.location, ssl.key.location) or PKCS#12 "
+       "(ssl.keystore.location)"},
+      {"sasl.jaas.config", "use sasl.username and sasl.password (PLAIN, SCRAM)"},
+      {"buffer.memory", "librdkafka's producer queue is queue.buffering.max.kbytes"},
+      {"receive.buffer.bytes", "librdkafka calls it socket.receive.buffer.bytes"},
+      {"send.buffer.bytes", "librdkafka calls it socket.send.buffer.bytes"},
+      {"key.serializer", "serdes are given in code (Consumed, Produced, Materialized)"},
+      {"value.serializer", "serdes are given in code (Consumed, Produced, Materialized)"},
+      {"key.deserializer", "serdes are given in code (Consumed, Produced, Materialized)"},
+      {"value.deserializer", "serdes are given in code (Consumed, Produced, Materialized)"},
+      {"default.api.timeout.ms", "librdkafka has no such setting; remove it"},
+  }};
+  for (const auto& [k, hint] : kHints) {
+    if (k == key) return hint;
+  }
+  return {};
+}
+
+// The key librdkafka sees: without a consumer./producer./admin. prefix.
+std::string_view client_key(std::string_view key) {
+  for (std::string_view p : {"consumer.", "producer.", "admin."}) {
+    if (key.starts_with(p)) return key.substr(p.size());
+  }
+  return key;
+}
+
+bool passes_to_clients(std::string_view key) {
+  return !streams_keys().contains(key) && !is_java_only_key(key) && !is_serde_key(key);
+}
+
+// Every key that goes to a librdkafka client must be one it knows, with a value it takes.
+absl::Status check_client_keys(const Properties& props) {
+  for (const auto& [key, value] : props) {
+    if (!passes_to_clients(key) || key == StreamsConfig::kBootstrapServers) continue;
+    const std::string rk_key(client_key(key));
+    std::string detail;
+    switch (config_internal::check_client_key(rk_key, value, detail)) {
+      case config_internal::ClientKeyCheck::kOk:
+        break;
+      case config_internal::ClientKeyCheck::kUnknown:
+        return absl::InvalidArgumentError(fmt::format(
+            "invalid config '{}': librdkafka {} does not know the client key '{}' (it may be a "
+            "Java client key): {}",
+            key, config_internal::librdkafka_version(), rk_key,
+            java_client_key_hint(rk_key).empty()
+                ? "remove it or use librdkafka's name for the setting (CONFIGURATION.md)"
+                : java_client_key_hint(rk_key)));
+      case config_internal::ClientKeyCheck::kInvalidValue: {
+        const bool secret = is_secret_key(key);
+        if (secret) detail = "the value is not accepted";
+        // librdkafka knows some Java keys only to reject them (sasl.jaas.config).
+        if (const std::string_view hint = java_client_key_hint(rk_key); !hint.empty()) {
+          detail = fmt::format("{} ({})", detail, hint);
+        }
+        return absl::InvalidArgumentError(fmt::format(
+            "invalid config '{}'='{}': {}", key, secret ? std::string(kRedacted) : value, detail));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Java's exception-handler class names, as a Java properties file has them.
+std::string java_handler_name(std::string_view value) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kClasses = {{
+      {"org.apache.kafka.streams.errors.LogAndFailExceptionHandler", "log_and_fail"},
+      {"org.apache.kafka.streams.errors.DefaultProductionExceptionHandler", "log_and_fail"},
+      {"org.apache.kafka.streams.errors.LogAndContinueExceptionHandler", "log_and_continue"},
+      {"org.apache.kafka.streams.errors.LogAndFailProcessingExceptionHandler", "log_and_fail"},
+      {"org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler",
+       "log_and_continue"},
+  }};
+  for (const auto& [cls, name] : kClasses) {
+    if (trim(value) == cls) return std::string(name);
+  }
+  return std::string(value);
 }
 
 template <typename Int>
@@ -119,6 +280,25 @@ std::string default_state_dir() {
 
 std::string_view to_string(ProcessingGuarantee guarantee) {
   return guarantee == ProcessingGuarantee::kExactlyOnceV2 ? "exactly_once_v2" : "at_least_once";
+}
+
+bool is_java_only_key(std::string_view key) {
+  if (java_only_keys().contains(key)) return true;
+  return std::any_of(kJavaOnlyPrefixes.begin(), kJavaOnlyPrefixes.end(),
+                     [&](std::string_view p) { return key.starts_with(p); });
+}
+
+bool is_serde_key(std::string_view key) {
+  return key.starts_with("schema.registry.") || serde_keys().contains(key);
+}
+
+bool is_known_config_key(std::string_view key) {
+  if (key == StreamsConfig::kBootstrapServers || !passes_to_clients(key)) return true;
+  const std::string rk_key(client_key(key));
+  std::string detail;
+  // Any value: only whether librdkafka knows the name matters here.
+  return !rk_key.empty() && config_internal::check_client_key(rk_key, "", detail) !=
+                                config_internal::ClientKeyCheck::kUnknown;
 }
 
 bool is_secret_key(std::string_view key) {
@@ -239,6 +419,7 @@ Properties properties_from_environment(const std::function<const char*(const cha
     if (eq == std::string_view::npos || !entry.starts_with(kPrefix)) continue;
     std::string_view name = entry.substr(kPrefix.size(), eq - kPrefix.size());
     if (name.empty() || is_tooling_variable(name)) continue;
+    const std::string_view variable = entry.substr(0, eq);
     std::string key;
     for (size_t i = 0; i < name.size(); ++i) {
       if (name[i] == '_' && i + 1 < name.size() && name[i + 1] == '_') {
@@ -249,6 +430,14 @@ Properties properties_from_environment(const std::function<const char*(const cha
       } else {
         key += static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
       }
+    }
+    if (!is_known_config_key(key)) {
+      log::Logger("sluice.config")
+          .warn(
+              "ignoring environment variable {}: '{}' is not a Sluice, Kafka Streams, serde or "
+              "librdkafka config key",
+              variable, key);
+      continue;
     }
     props[key] = std::string(entry.substr(eq + 1));
   }
@@ -304,10 +493,22 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
                     kReplicationFactor));
   }
   c.group_instance_id_ = optional_string(props, kGroupInstanceId);
-  SLUICE_RETURN_IF_ERROR(parse_choice(props, kDeserializationExceptionHandler,
-                                      {"log_and_fail", "log_and_continue", "dead_letter_queue"},
-                                      c.deser_handler_));
-  SLUICE_RETURN_IF_ERROR(parse_choice(props, kProcessingExceptionHandler,
+  // A Java properties file names handler classes; the built-in ones map to Sluice's.
+  Properties handlers;
+  for (std::string_view key :
+       {kDeserializationExceptionHandler, kDeserializationExceptionHandlerNew,
+        kProcessingExceptionHandler, kProductionExceptionHandler, kProductionExceptionHandlerNew}) {
+    if (auto it = props.find(std::string(key)); it != props.end()) {
+      handlers[it->first] = java_handler_name(it->second);
+    }
+  }
+  for (std::string_view key :
+       {kDeserializationExceptionHandler, kDeserializationExceptionHandlerNew}) {
+    SLUICE_RETURN_IF_ERROR(parse_choice(handlers, key,
+                                        {"log_and_fail", "log_and_continue", "dead_letter_queue"},
+                                        c.deser_handler_));
+  }
+  SLUICE_RETURN_IF_ERROR(parse_choice(handlers, kProcessingExceptionHandler,
                                       {"log_and_fail", "log_and_continue", "dead_letter_queue"},
                                       c.processing_handler_));
   c.dlq_topic_ = optional_string(props, kDeadLetterQueueTopic);
@@ -325,9 +526,11 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
                                             c.buffered_records_per_partition_));
   SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
       props, kTaskTimeoutMs, 0, std::numeric_limits<int64_t>::max(), c.task_timeout_ms_));
-  SLUICE_RETURN_IF_ERROR(parse_choice(props, kProductionExceptionHandler,
-                                      {"log_and_fail", "log_and_continue", "dead_letter_queue"},
-                                      c.production_handler_));
+  for (std::string_view key : {kProductionExceptionHandler, kProductionExceptionHandlerNew}) {
+    SLUICE_RETURN_IF_ERROR(parse_choice(handlers, key,
+                                        {"log_and_fail", "log_and_continue", "dead_letter_queue"},
+                                        c.production_handler_));
+  }
   if (c.production_handler_ == "dead_letter_queue" && !c.dlq_topic_) {
     return absl::InvalidArgumentError(
         fmt::format("config '{}'=dead_letter_queue needs '{}' to name the topic",
@@ -338,14 +541,29 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
                                             c.repartition_purge_interval_ms_));
   SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(
       props, kIdleWallClockAdvanceMs, -1, std::numeric_limits<int64_t>::max(), c.idle_advance_ms_));
-  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbBlockCacheBytes, 0,
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbBlockCacheBytes, int64_t{1} << 20,
                                             std::numeric_limits<int64_t>::max(),
                                             c.rocksdb_block_cache_bytes_));
-  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbWriteBufferBytes, 0,
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbWriteBufferBytes, int64_t{64} << 10,
                                             std::numeric_limits<int64_t>::max(),
                                             c.rocksdb_write_buffer_bytes_));
+  if (c.rocksdb_write_buffer_bytes_ > c.rocksdb_block_cache_bytes_) {
+    // Memtables are charged to the block cache: a larger memtable budget would overrun it.
+    return absl::InvalidArgumentError(fmt::format(
+        "invalid config '{}'={}: must not exceed '{}'={} (memtables are charged to the block "
+        "cache)",
+        kRocksDbWriteBufferBytes, c.rocksdb_write_buffer_bytes_, kRocksDbBlockCacheBytes,
+        c.rocksdb_block_cache_bytes_));
+  }
   for (const auto& [key, value] : props) {
     if (key.empty()) return absl::InvalidArgumentError("config with an empty key");
+    if (is_java_only_key(key)) c.java_only_keys_.push_back(key);
+  }
+  SLUICE_RETURN_IF_ERROR(check_client_keys(props));
+  if (!c.java_only_keys_.empty()) {
+    log::Logger("sluice.config")
+        .warn("ignoring Kafka Streams keys that only the Java implementation interprets: {}",
+              fmt::join(c.java_only_keys_, ", "));
   }
   c.props_ = std::move(props);
   return c;
@@ -357,7 +575,7 @@ Properties StreamsConfig::client_config(std::string_view prefix) const {
   for (const auto& [key, value] : props_) {
     const bool prefixed = std::any_of(kPrefixes.begin(), kPrefixes.end(),
                                       [&](std::string_view p) { return key.starts_with(p); });
-    if (!prefixed && !streams_keys().contains(key)) out[key] = value;
+    if (!prefixed && passes_to_clients(key)) out[key] = value;
   }
   out[std::string(kBootstrapServers)] = bootstrap_servers_;
   for (const auto& [key, value] : props_) {

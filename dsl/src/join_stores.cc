@@ -79,7 +79,7 @@ StoreSettings join_settings(StoreType type, bool logged = true) {
 }
 }  // namespace
 
-StoreFactory join_window_store_factory(InternalStreamsBuilder& builder, const std::string& name,
+StoreFactory join_window_store_factory(InternalStreamsBuilder& /*builder*/, const std::string& name,
                                        StoreType type, int64_t retention_ms, int64_t size_ms) {
   state::WindowStoreOptions options;
   options.retention_ms = retention_ms;
@@ -91,25 +91,22 @@ StoreFactory join_window_store_factory(InternalStreamsBuilder& builder, const st
       return wire_window_store(state::make_in_memory_window_store(name, options), settings);
     };
   }
-  auto holder = builder.rocksdb_resources_holder();
-  return [name, options, holder, settings]() -> std::shared_ptr<StateStore> {
-    if (!*holder) *holder = state::RocksDBResources::create();
-    return wire_window_store(state::make_rocksdb_window_store(name, options, *holder), settings);
+  // No resources of its own: the store takes its instance's at init.
+  return [name, options, settings]() -> std::shared_ptr<StateStore> {
+    return wire_window_store(state::make_rocksdb_window_store(name, options, nullptr), settings);
   };
 }
 
-StoreFactory join_key_value_store_factory(InternalStreamsBuilder& builder, const std::string& name,
-                                          StoreType type, bool logged) {
+StoreFactory join_key_value_store_factory(InternalStreamsBuilder& /*builder*/,
+                                          const std::string& name, StoreType type, bool logged) {
   const StoreSettings settings = join_settings(type, logged);
   if (type == StoreType::kInMemory) {
     return [name, settings]() -> std::shared_ptr<StateStore> {
       return wire_key_value_store(state::make_in_memory_key_value_store(name), settings);
     };
   }
-  auto holder = builder.rocksdb_resources_holder();
-  return [name, holder, settings]() -> std::shared_ptr<StateStore> {
-    if (!*holder) *holder = state::RocksDBResources::create();
-    return wire_key_value_store(state::make_rocksdb_key_value_store(name, *holder), settings);
+  return [name, settings]() -> std::shared_ptr<StateStore> {
+    return wire_key_value_store(state::make_rocksdb_key_value_store(name, nullptr), settings);
   };
 }
 

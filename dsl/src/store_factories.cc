@@ -73,11 +73,10 @@ StoreFactory InternalStreamsBuilder::key_value_store_factory(const std::string& 
                                               settings);
     };
   }
-  auto holder = rocksdb_resources_;
-  return [store_name, holder, settings]() -> std::shared_ptr<StateStore> {
-    if (!*holder) *holder = state::RocksDBResources::create();
+  // No resources of its own: the store takes its instance's (StateStoreContext) at init.
+  return [store_name, settings]() -> std::shared_ptr<StateStore> {
     return dsl_detail::wire_key_value_store(
-        state::make_rocksdb_key_value_store(store_name, *holder), settings);
+        state::make_rocksdb_key_value_store(store_name, nullptr), settings);
   };
 }
 

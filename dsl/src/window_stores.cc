@@ -30,11 +30,9 @@ absl::Status InternalStreamsBuilder::add_window_store(const std::string& store_n
                                            settings);
     };
   } else {
-    factory = [store_name, settings, options,
-               holder = rocksdb_resources_]() -> std::shared_ptr<StateStore> {
-      if (!*holder) *holder = state::RocksDBResources::create();
+    factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
       return dsl_detail::wire_window_store(
-          state::make_rocksdb_window_store(store_name, options, *holder), settings);
+          state::make_rocksdb_window_store(store_name, options, nullptr), settings);
     };
   }
   return topology_.add_state_store(
@@ -56,11 +54,9 @@ absl::Status InternalStreamsBuilder::add_session_store(const std::string& store_
           state::make_in_memory_session_store(store_name, options), settings);
     };
   } else {
-    factory = [store_name, settings, options,
-               holder = rocksdb_resources_]() -> std::shared_ptr<StateStore> {
-      if (!*holder) *holder = state::RocksDBResources::create();
+    factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
       return dsl_detail::wire_session_store(
-          state::make_rocksdb_session_store(store_name, options, *holder), settings);
+          state::make_rocksdb_session_store(store_name, options, nullptr), settings);
     };
   }
   return topology_.add_state_store(

@@ -76,15 +76,16 @@ int main(int argc, char** argv) {
     std::fputs(sensor::pipeline_usage().c_str(), stdout);
     return 0;
   }
-  sluice::log::Logger logger("sensor-pipeline");
   if (!cfg.log_level.empty()) {
     auto level = sluice::log::parse_level(cfg.log_level);
     if (!level) {
       std::fprintf(stderr, "sensor-pipeline: invalid log level '%s'\n", cfg.log_level.c_str());
       return 2;
     }
-    logger.set_level(*level);
+    // Every logger of the process (runtime, tasks, librdkafka, HTTP), not only ours.
+    sluice::log::set_default_level(*level);
   }
+  sluice::log::Logger logger("sensor-pipeline");
   // Interactive queries answer with the instance hosting a key: publish where we listen.
   if (cfg.metrics_port > 0 && !cfg.streams.contains("application.server")) {
     cfg.streams["application.server"] = fmt::format("{}:{}", host_name(), cfg.metrics_port);

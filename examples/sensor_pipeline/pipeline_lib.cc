@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "reading.pb.h"
+#include "sluice/schema_registry/serdes.h"
 
 namespace sluice::examples::sensor {
 
@@ -47,6 +48,7 @@ const std::pair<const char*, const char*> kValueFlags[] = {
     {"--alert-threshold", "alert.threshold"},
     {"--partitions", "partitions"},
     {"--format", "input.format"},
+    {"--schema-registry-url", "schema.registry.url"},
     {"--input-topic", "input.topic"},
     {"--metadata-topic", "metadata.topic"},
     {"--stats-topic", "stats.topic"},
@@ -66,6 +68,7 @@ const std::pair<const char*, const char*> kPipelineEnv[] = {
     {"KEYED_INPUT", "keyed.input"},
     {"PARTITIONS", "partitions"},
     {"INPUT_FORMAT", "input.format"},
+    {"SCHEMA_REGISTRY_URL", "schema.registry.url"},
     {"APPLICATION_SERVER", "application.server"},
     {"SLUICE_LOG_LEVEL", "log.level"},
 };
@@ -121,7 +124,11 @@ malformed readings to sensor-data-dlq. Runs until SIGTERM/SIGINT, then closes cl
   --alert-threshold T               ALERT_THRESHOLD: average temperature (default 28.0)
   --keyed-input                     KEYED_INPUT=true: the record key is the sensor id
   --partitions N                    PARTITIONS: of topics created when missing (default 6)
-  --format json|protobuf            INPUT_FORMAT: readings format (default json)
+  --format json|protobuf|protobuf-sr|json-sr
+                                    INPUT_FORMAT: readings format (default json); -sr: the
+                                    Confluent Schema Registry wire format
+  --schema-registry-url URL         SCHEMA_REGISTRY_URL (schema.registry.url); other registry
+                                    keys (basic.auth.user.info, ...) through -X or --config
   --input-topic/--metadata-topic/--stats-topic/--alerts-topic/--dlq-topic NAME
   --log-level L                     SLUICE_LOG_LEVEL: trace debug info warn error off
   --config FILE                     CONFIG_FILE: a properties file (Streams keys, librdkafka
@@ -258,9 +265,14 @@ absl::StatusOr<PipelineConfig> parse_pipeline_config(
         cfg.format = InputFormat::kJson;
       } else if (text == "protobuf") {
         cfg.format = InputFormat::kProtobuf;
+      } else if (text == "protobuf-sr") {
+        cfg.format = InputFormat::kProtobufSr;
+      } else if (text == "json-sr") {
+        cfg.format = InputFormat::kJsonSr;
       } else {
-        return absl::InvalidArgumentError(
-            fmt::format("invalid value '{}' for input.format: expected json or protobuf", text));
+        return absl::InvalidArgumentError(fmt::format(
+            "invalid value '{}' for input.format: expected json, protobuf, protobuf-sr or json-sr",
+            text));
       }
     } else if (key == "input.topic") {
       cfg.input_topic = text;
@@ -331,11 +343,20 @@ absl::StatusOr<Reading> parse_reading_json(std::string_view bytes) {
   return r;
 }
 
+namespace {
+absl::StatusOr<Reading> reading_from_proto(const proto::Reading& p);
+}  // namespace
+
 absl::StatusOr<Reading> parse_reading_protobuf(std::string_view bytes) {
   proto::Reading p;
   if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return reading_error("not a valid Protobuf Reading");
   }
+  return reading_from_proto(p);
+}
+
+namespace {
+absl::StatusOr<Reading> reading_from_proto(const proto::Reading& p) {
   Reading r;
   r.sensor_id = p.sensor_id();
   r.temperature = p.temperature();
@@ -347,6 +368,7 @@ absl::StatusOr<Reading> parse_reading_protobuf(std::string_view bytes) {
   if (r.timestamp_ms <= 0) return reading_error("no timestamp or timestamp_ms");
   return r;
 }
+}  // namespace
 
 std::string reading_to_json(const Reading& r) {
   return json{{"sensor_id", r.sensor_id},
@@ -442,6 +464,71 @@ nlohmann::ordered_json stats_part(const MinMaxSum& m, int64_t count) {
 
 SerdePtr<Reading> reading_serde(InputFormat format) {
   return std::make_shared<const ReadingSerde>(format);
+}
+
+const char kReadingJsonSchema[] =
+    R"({"$schema":"http://json-schema.org/draft-07/schema#","title":"SensorReading",)"
+    R"("type":"object","properties":{"sensor_id":{"type":"integer"},)"
+    R"("temperature":{"type":"number"},"humidity":{"type":"number"},)"
+    R"("timestamp":{"type":"number"},"timestamp_ms":{"type":"integer"}},)"
+    R"("required":["sensor_id","temperature","humidity"]})";
+
+namespace {
+
+// protobuf-sr / json-sr input through the schema-registry serdes (they check the magic byte
+// and the schema id with the registry); the repartition topic carries JSON, recognised by its
+// first byte '{' (the wire format starts with 0x00).
+class RegistryReadingSerde final : public Serde<Reading> {
+ public:
+  RegistryReadingSerde(SerdePtr<proto::Reading> protobuf, SerdePtr<json> json_serde)
+      : protobuf_(std::move(protobuf)), json_(std::move(json_serde)) {}
+  void serialize(std::string_view, const Reading& value, std::string& out) const override {
+    out = reading_to_json(value);
+  }
+  absl::Status deserialize(std::string_view topic, std::string_view data,
+                           Reading& out) const override {
+    absl::StatusOr<Reading> r = absl::UnknownError("");
+    if (!data.empty() && data.front() == '{') {
+      r = parse_reading_json(data);
+    } else if (protobuf_) {
+      proto::Reading p;
+      if (auto st = protobuf_->deserialize(topic, data, p); !st.ok()) return st;
+      r = reading_from_proto(p);
+    } else {
+      json j;
+      if (auto st = json_->deserialize(topic, data, j); !st.ok()) return st;
+      r = parse_reading_json(j.dump());
+    }
+    if (!r.ok()) return r.status();
+    out = *r;
+    return absl::OkStatus();
+  }
+
+ private:
+  SerdePtr<proto::Reading> protobuf_;
+  SerdePtr<json> json_;
+};
+
+}  // namespace
+
+absl::StatusOr<SerdePtr<Reading>> reading_serde(const PipelineConfig& config) {
+  if (config.format != InputFormat::kProtobufSr && config.format != InputFormat::kJsonSr) {
+    return reading_serde(config.format);
+  }
+  auto registry = schema_registry::RegistryConfig::from(config.streams);
+  if (!registry.ok()) return registry.status();
+  auto client = config.registry ? config.registry : schema_registry::make_client(*registry);
+  if (config.format == InputFormat::kProtobufSr) {
+    return SerdePtr<Reading>(std::make_shared<const RegistryReadingSerde>(
+        schema_registry::protobuf<proto::Reading>(client, *registry,
+                                                  schema_registry::SerdeTarget::kValue),
+        nullptr));
+  }
+  auto json_serde = schema_registry::json<json>(
+      client, *registry, schema_registry::SerdeTarget::kValue, kReadingJsonSchema);
+  if (!json_serde.ok()) return json_serde.status();
+  return SerdePtr<Reading>(
+      std::make_shared<const RegistryReadingSerde>(nullptr, std::move(*json_serde)));
 }
 
 void SensorStats::add(const Reading& r) {

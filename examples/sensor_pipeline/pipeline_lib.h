@@ -15,11 +15,14 @@
 #include "sluice/core/serde.h"
 #include "sluice/core/streams_config.h"
 #include "sluice/core/windowed.h"
+#include "sluice/schema_registry/client.h"
 
 namespace sluice::examples::sensor {
 
 enum class EmitMode { kFinal, kUpdates };
-enum class InputFormat { kJson, kProtobuf };
+// json / protobuf: plain bytes as the classic Python producers write them; protobuf-sr /
+// json-sr: the Confluent Schema Registry wire format (schema.registry.url required).
+enum class InputFormat { kJson, kProtobuf, kProtobufSr, kJsonSr };
 
 struct PipelineConfig {
   // Streams keys (application.id, bootstrap.servers, processing.guarantee, state.dir,
@@ -43,6 +46,9 @@ struct PipelineConfig {
   std::string metrics_host = "0.0.0.0";
   std::string log_level;  // empty: SLUICE_LOG_LEVEL or info
   bool help = false;
+  // protobuf-sr / json-sr: the registry client; null makes one from the schema-registry keys
+  // in `streams` (tests inject a schema_registry::MockClient).
+  std::shared_ptr<schema_registry::Client> registry;
 };
 
 // Pipeline keys as they appear in a properties file; flags and environment variables map onto
@@ -83,8 +89,13 @@ absl::StatusOr<Reading> parse_reading_protobuf(std::string_view bytes);
 // Canonical JSON (with timestamp_ms), used on the repartition topic.
 std::string reading_to_json(const Reading& reading);
 
-// Reads either format, writes JSON (the repartition topic's format whatever the input's).
+// Reads either plain format, writes JSON (the repartition topic's format whatever the input's).
 SerdePtr<Reading> reading_serde(InputFormat format);
+// The same for any input.format; protobuf-sr / json-sr read the schema-registry wire format
+// (errors in the registry keys name the key).
+absl::StatusOr<SerdePtr<Reading>> reading_serde(const PipelineConfig& config);
+// The JSON Schema of a reading (json-sr), as the simulator registers it.
+extern const char kReadingJsonSchema[];
 
 // --- statistics per sensor and window ---
 

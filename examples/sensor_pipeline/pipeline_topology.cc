@@ -18,7 +18,9 @@ absl::StatusOr<Topology> build_pipeline_topology(const PipelineConfig& config,
   using std::chrono::seconds;
   StreamsBuilder builder;
   auto strings = serdes::string();
-  auto readings = reading_serde(config.format);
+  auto readings_or = reading_serde(config);
+  if (!readings_or.ok()) return readings_or.status();
+  auto readings = *readings_or;
 
   // Event time from the value (timestamp or timestamp_ms), not the record's.
   auto consumed =

@@ -1,7 +1,9 @@
 // sensor-simulator: produces sensor readings to Kafka the way the classic Python producers do
-// (JSON values, no key unless --keyed; Protobuf with --format protobuf), plus the
-// sensor-metadata table, with optional late, out-of-order and malformed records. Creates the
-// topics when missing. Prints one summary line at the end. See README.md for the flags.
+// (JSON values, no key unless --keyed; Protobuf with --format protobuf; the Confluent Schema
+// Registry wire format with --format protobuf-sr|json-sr, registering the schema as Confluent's
+// producers do), plus the sensor-metadata table, with optional late, out-of-order and malformed
+// records. Creates the topics when missing. Prints one summary line at the end. See README.md
+// for the flags.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -12,12 +14,16 @@
 #include <thread>
 #include <vector>
 
+#include "examples/sensor_pipeline/pipeline_lib.h"
 #include "examples/sensor_pipeline/sensor_generator.h"
 #include "fmt/format.h"
+#include "nlohmann/json.hpp"
+#include "reading.pb.h"
 #include "runtime/kafka/admin.h"
 #include "runtime/kafka/error.h"
 #include "runtime/kafka/producer.h"
 #include "sluice/core/log.h"
+#include "sluice/schema_registry/serdes.h"
 
 namespace {
 
@@ -40,6 +46,9 @@ struct Flags {
   std::optional<double> duration_s;
   bool keyed = false;
   sensor::Format format = sensor::Format::kJson;
+  bool schema_registry = false;  // protobuf-sr / json-sr
+  std::string registry_url;      // --schema-registry-url or SCHEMA_REGISTRY_URL
+  std::string log_level;
   double late_fraction = 0;
   double out_of_order_fraction = 0;
   double malformed_fraction = 0;
@@ -62,7 +71,11 @@ const char kUsage[] = R"(usage: sensor-simulator [flags]
   --rate R                       records per second, 0 = as fast as possible (default 100)
   --count N | --duration S       stop after N records or S seconds (default: until SIGINT/SIGTERM)
   --keyed                        key = sensor id (default: no key, as Python producers send)
-  --format json|protobuf         value format (default json)
+  --format json|protobuf|protobuf-sr|json-sr
+                                 value format (default json); -sr: Confluent Schema Registry
+                                 wire format, the schema registered (auto.register.schemas)
+  --schema-registry-url URL      (or env SCHEMA_REGISTRY_URL) for the -sr formats
+  --log-level L                  trace debug info warn error off (every logger of the process)
   --late-fraction F              share of records older than window + grace (default 0)
   --late-by-seconds S            how much older a late record is (default 120)
   --out-of-order-fraction F      share of records a few seconds older than the previous (default 0)
@@ -111,6 +124,9 @@ Flags parse_flags(int argc, char** argv) {
   if (const char* env = std::getenv("BOOTSTRAP_SERVERS"); env != nullptr && *env != 0) {
     f.bootstrap = env;
   }
+  if (const char* env = std::getenv("SCHEMA_REGISTRY_URL"); env != nullptr && *env != 0) {
+    f.registry_url = env;
+  }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     std::string value;
@@ -152,13 +168,22 @@ Flags parse_flags(int argc, char** argv) {
       f.keyed = true;
     } else if (arg == "--format") {
       const std::string v = need();
-      if (v == "json") {
+      f.schema_registry = v == "protobuf-sr" || v == "json-sr";
+      if (v == "json" || v == "json-sr") {
         f.format = sensor::Format::kJson;
-      } else if (v == "protobuf") {
+      } else if (v == "protobuf" || v == "protobuf-sr") {
         f.format = sensor::Format::kProtobuf;
       } else {
-        usage_error(fmt::format("--format must be json or protobuf, got '{}'", v));
+        usage_error(
+            fmt::format("--format must be json, protobuf, protobuf-sr or json-sr, got '{}'", v));
       }
+    } else if (arg == "--schema-registry-url") {
+      f.registry_url = need();
+    } else if (arg == "--log-level") {
+      f.log_level = need();
+      auto level = sluice::log::parse_level(f.log_level);
+      if (!level) usage_error(fmt::format("invalid --log-level '{}'", f.log_level));
+      sluice::log::set_default_level(*level);
     } else if (arg == "--late-fraction") {
       f.late_fraction = parse_fraction(arg, need());
     } else if (arg == "--late-by-seconds") {
@@ -187,6 +212,10 @@ Flags parse_flags(int argc, char** argv) {
     }
   }
   if (f.bootstrap.empty()) f.bootstrap = "127.0.0.1:9092";
+  if (f.schema_registry && f.registry_url.empty()) {
+    usage_error(
+        "--format protobuf-sr/json-sr needs --schema-registry-url (or SCHEMA_REGISTRY_URL)");
+  }
   if (f.sensors < 1) usage_error("--sensors must be at least 1");
   if (f.partitions < 1) usage_error("--partitions must be at least 1");
   if (f.rate < 0) usage_error("--rate must not be negative");
@@ -283,6 +312,38 @@ int main(int argc, char** argv) {
       flags.step_ms.value_or(flags.rate > 0 ? static_cast<int64_t>(1000.0 / flags.rate) : 10);
   sensor::ReadingGenerator generator(gen);
 
+  // -sr formats: valid readings are framed by the schema-registry serdes, which register the
+  // schema (subject <topic>-value) as Confluent's producers do by default. Malformed records
+  // stay unframed, so the pipeline sees a wrong magic byte.
+  std::function<std::string(const std::string&)> frame;
+  if (flags.schema_registry) {
+    auto registry = sluice::schema_registry::RegistryConfig::from(
+        {{"schema.registry.url", flags.registry_url}, {"auto.register.schemas", "true"}});
+    if (!registry.ok()) fail("schema registry config", registry.status());
+    auto client = sluice::schema_registry::make_client(*registry);
+    if (flags.format == sensor::Format::kProtobuf) {
+      auto serde = sluice::schema_registry::protobuf<sensor::proto::Reading>(
+          client, *registry, sluice::schema_registry::SerdeTarget::kValue);
+      frame = [serde, topic = flags.topic](const std::string& plain) {
+        sensor::proto::Reading r;
+        r.ParseFromString(plain);
+        std::string out;
+        serde->serialize(topic, r, out);
+        return out;
+      };
+    } else {
+      auto serde = sluice::schema_registry::json<nlohmann::json>(
+          client, *registry, sluice::schema_registry::SerdeTarget::kValue,
+          sensor::kReadingJsonSchema);
+      if (!serde.ok()) fail("JSON schema serde", serde.status());
+      frame = [serde = *serde, topic = flags.topic](const std::string& plain) {
+        std::string out;
+        serde->serialize(topic, nlohmann::json::parse(plain), out);
+        return out;
+      };
+    }
+  }
+
   int64_t counts[4] = {0, 0, 0, 0};
   int64_t produced = 0;
   const auto start = std::chrono::steady_clock::now();
@@ -308,7 +369,19 @@ int main(int argc, char** argv) {
     kafka::ProducerRecord record;
     record.topic = flags.topic;
     record.key = r.key;
-    record.value = r.value;
+    std::string framed;
+    if (frame && r.kind != sensor::RecordKind::kMalformed) {
+      try {
+        framed = frame(r.value);
+      } catch (const std::exception& e) {
+        fail("schema registry", absl::UnavailableError(e.what()));
+      }
+    }
+    if (frame && r.kind != sensor::RecordKind::kMalformed) {
+      record.value = framed;
+    } else {
+      record.value = r.value;
+    }
     record.timestamp = r.timestamp_ms;
     if (auto st = p.produce(record); !st.ok())
       fail(fmt::format("producing to {}", flags.topic), st);
@@ -328,8 +401,10 @@ int main(int argc, char** argv) {
       static_cast<long long>(counts[1]), static_cast<long long>(counts[2]),
       static_cast<long long>(counts[3]), static_cast<long long>(metadata_written),
       static_cast<long long>(failed), flags.sensors,
-      flags.format == sensor::Format::kJson ? "json" : "protobuf", flags.keyed ? "true" : "false",
-      static_cast<unsigned long long>(flags.seed), seconds,
+      (std::string(flags.format == sensor::Format::kJson ? "json" : "protobuf") +
+       (flags.schema_registry ? "-sr" : ""))
+          .c_str(),
+      flags.keyed ? "true" : "false", static_cast<unsigned long long>(flags.seed), seconds,
       seconds > 0 ? static_cast<double>(produced) / seconds : 0.0);
   std::fflush(stdout);
   return failed == 0 ? 0 : 1;

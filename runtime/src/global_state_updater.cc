@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
   u->task_ = std::move(*task);
   u->store_context_ = std::make_unique<state::BasicStateStoreContext>(
       options.application_id, u->task_->task_id(), options.state_dir);
+  u->store_context_->set_rocksdb_resources(options.rocksdb);
   for (const auto& name : u->task_->store_names()) {
     if (auto st = u->task_->store(name)->init(*u->store_context_); !st.ok()) {
       return absl::Status(st.code(), fmt::format("initializing global store {}: {}", name,

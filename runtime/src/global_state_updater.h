@@ -45,6 +45,8 @@ class GlobalStateUpdater {
     std::shared_ptr<const DeserializationExceptionHandler> deserialization_handler;
     std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
     std::function<TimestampMs()> wall_clock;
+    // The instance's RocksDB block cache and write-buffer manager (null: the process default).
+    std::shared_ptr<state::RocksDBResources> rocksdb;
   };
 
   // Fails when the topology has no global store, or a store or the consumer cannot be made.

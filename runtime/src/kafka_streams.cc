@@ -104,7 +104,14 @@ class GlobalDeadLetterLog final : public RecordCollector {
 };
 
 struct KafkaStreams::Impl {
-  Impl(Topology t, StreamsConfig c) : topology(std::move(t)), config(std::move(c)) {}
+  Impl(Topology t, StreamsConfig c) : topology(std::move(t)), config(std::move(c)) {
+    // One block cache and write-buffer manager for every RocksDB store of this instance.
+    state::RocksDBConfig rocksdb;
+    rocksdb.block_cache_bytes = static_cast<size_t>(config.rocksdb_block_cache_bytes());
+    rocksdb.write_buffer_bytes = static_cast<size_t>(config.rocksdb_write_buffer_bytes());
+    rocksdb.config_setter = config.rocksdb_config_setter();
+    context.rocksdb = state::RocksDBResources::create(rocksdb);
+  }
 
   Topology topology;
   StreamsConfig config;
@@ -162,6 +169,7 @@ struct KafkaStreams::Impl {
     o.collector = &global_dead_letters;
     o.deserialization_handler = context.deserialization_handler;
     o.processing_handler = context.processing_handler;
+    o.rocksdb = context.rocksdb;
     o.wall_clock = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -643,6 +651,15 @@ StreamsMetricsSnapshot KafkaStreams::metrics() const {
   s.state = state();
   for (const auto& t : impl_->threads) s.threads.push_back(t->metrics());
   if (impl_->standby) s.standby_tasks = impl_->standby->metrics();
+  const state::RocksDBMemoryUsage m = impl_->context.rocksdb->memory_usage();
+  s.rocksdb = {.block_cache_capacity = m.block_cache_capacity,
+               .block_cache_usage = m.block_cache_usage,
+               .block_cache_pinned = m.block_cache_pinned,
+               .memtables = m.memtables,
+               .table_readers = m.table_readers,
+               .write_buffer_budget = m.write_buffer_budget,
+               .write_buffer_usage = m.write_buffer_usage,
+               .open_stores = m.open_stores};
   return s;
 }
 

@@ -163,6 +163,25 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
               static_cast<double>(s.lag));
     }
   }
+  // RocksDB memory of the instance: one block cache and one write-buffer manager for all
+  // stores. Memtables are charged to the cache, so block_cache_usage includes them.
+  const RocksDBMemorySnapshot& r = snapshot.rocksdb;
+  const std::pair<const char*, uint64_t> kinds[] = {
+      {"block_cache_capacity", r.block_cache_capacity},
+      {"block_cache_usage", r.block_cache_usage},
+      {"block_cache_pinned", r.block_cache_pinned},
+      {"memtables", r.memtables},
+      {"table_readers", r.table_readers},
+      {"write_buffer_budget", r.write_buffer_budget},
+      {"write_buffer_usage", r.write_buffer_usage}};
+  for (const auto& [kind, bytes] : kinds) {
+    b.gauge("sluice_rocksdb_memory_bytes",
+            "RocksDB memory of the instance's stores by kind (block_cache_usage includes the "
+            "memtables charged to the cache)",
+            with(base, {{"kind", kind}}), static_cast<double>(bytes));
+  }
+  b.gauge("sluice_rocksdb_open_stores", "Open RocksDB instances of the instance's stores", base,
+          static_cast<double>(r.open_stores));
   return b.take();
 }
 

@@ -23,6 +23,9 @@ StandbyTask::StandbyTask(const InstanceContext& context, TaskId id) : context_(c
 StandbyTask::~StandbyTask() { close(); }
 
 const std::string& StandbyTask::application_id() const { return context_.application_id; }
+std::shared_ptr<state::RocksDBResources> StandbyTask::rocksdb_resources() {
+  return context_.rocksdb;
+}
 const std::filesystem::path& StandbyTask::state_dir() const { return context_.state_dir; }
 
 absl::Status StandbyTask::log(std::string_view store_name, std::string_view,

@@ -28,6 +28,9 @@ std::filesystem::path StreamTask::dirty_marker() const {
 }
 
 state::CacheBudget* StreamTask::cache_budget() { return &thread_.cache_budget(); }
+std::shared_ptr<state::RocksDBResources> StreamTask::rocksdb_resources() {
+  return thread_.context().rocksdb;
+}
 
 std::unique_ptr<state::KeyValueBytesStore> StreamTask::wrap_logged_key_value_store(
     std::unique_ptr<state::KeyValueBytesStore> inner) {

@@ -32,6 +32,7 @@
 #include "sluice/runtime/kafka_streams.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
+#include "sluice/state/rocksdb_store.h"
 
 namespace sluice::runtime_internal {
 
@@ -59,6 +60,9 @@ struct InstanceContext {
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
   // Global stores by name (GlobalStateUpdater::store_lookup); empty without global stores.
   std::function<StateStore*(std::string_view)> global_store;
+  // The block cache and write-buffer manager every RocksDB store of the instance shares
+  // (rocksdb.block.cache.bytes, rocksdb.write.buffer.bytes, the RocksDB config setter).
+  std::shared_ptr<state::RocksDBResources> rocksdb;
   // num.standby.replicas > 0: the instance's standby copies; a thread claims a task from it
   // before running the task actively (standby_updater.h). Null otherwise.
   StandbyUpdater* standby = nullptr;
@@ -200,6 +204,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   TimestampMs record_timestamp() const override { return record_timestamp_; }
   void set_record_timestamp(TimestampMs timestamp) override { record_timestamp_ = timestamp; }
   state::CacheBudget* cache_budget() override;
+  std::shared_ptr<state::RocksDBResources> rocksdb_resources() override;
   std::unique_ptr<state::KeyValueBytesStore> wrap_logged_key_value_store(
       std::unique_ptr<state::KeyValueBytesStore> inner) override;
   std::unique_ptr<state::WindowBytesStore> wrap_logged_window_store(

@@ -12,6 +12,11 @@
 
 namespace sluice::state {
 
+size_t RocksDBConfig::effective_memtable_bytes() const {
+  if (memtable_bytes > 0) return memtable_bytes;
+  return std::clamp<size_t>(write_buffer_bytes / 16, 256u << 10, 8u << 20);
+}
+
 RocksDBResources::RocksDBResources(const RocksDBConfig& config) : config_(config) {
   cache_ = rocksdb::NewLRUCache(config.block_cache_bytes);
   // Charging memtables to the block cache makes block_cache_bytes the one memory bound.
@@ -25,7 +30,74 @@ std::shared_ptr<RocksDBResources> RocksDBResources::create(const RocksDBConfig& 
   return std::shared_ptr<RocksDBResources>(new RocksDBResources(config));
 }
 
+std::shared_ptr<RocksDBResources> RocksDBResources::process_default() {
+  static const std::shared_ptr<RocksDBResources> instance = create();
+  return instance;
+}
+
 size_t RocksDBResources::cache_usage() const { return cache_->GetUsage(); }
+
+void RocksDBResources::register_database(rocksdb::DB* db,
+                                         std::vector<rocksdb::ColumnFamilyHandle*> families) {
+  std::lock_guard lock(mu_);
+  databases_[db] = std::move(families);
+}
+
+void RocksDBResources::unregister_database(rocksdb::DB* db) {
+  std::lock_guard lock(mu_);
+  databases_.erase(db);
+}
+
+RocksDBMemoryUsage RocksDBResources::memory_usage() const {
+  RocksDBMemoryUsage usage;
+  usage.block_cache_capacity = cache_->GetCapacity();
+  usage.block_cache_usage = cache_->GetUsage();
+  usage.block_cache_pinned = cache_->GetPinnedUsage();
+  usage.write_buffer_budget = write_buffer_manager_->buffer_size();
+  usage.write_buffer_usage = write_buffer_manager_->memory_usage();
+  std::lock_guard lock(mu_);
+  usage.open_stores = static_cast<int64_t>(databases_.size());
+  for (const auto& [db, families] : databases_) {
+    uint64_t v = 0;
+    if (db->GetAggregatedIntProperty(rocksdb::DB::Properties::kSizeAllMemTables, &v)) {
+      usage.memtables += v;
+    }
+    if (db->GetAggregatedIntProperty(rocksdb::DB::Properties::kEstimateTableReadersMem, &v)) {
+      usage.table_readers += v;
+    }
+  }
+  return usage;
+}
+
+bool RocksDBResources::relieve_write_buffers() {
+  const size_t budget = write_buffer_manager_->buffer_size();
+  // The point where RocksDB's write-buffer manager starts flushing the writing database.
+  if (budget == 0 || write_buffer_manager_->mutable_memtable_memory_usage() <= budget / 8 * 7) {
+    return false;
+  }
+  // RocksDB flushes only the database being written: with idle stores (tasks whose input
+  // stopped) holding most of the budget, every write would flush the writer's small memtable
+  // and the total would stay near the limit. Flushing the largest memtable frees room.
+  std::unique_lock lock(mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return false;  // another thread is on it, or a scrape is reading
+  decltype(databases_)::const_iterator largest = databases_.end();
+  uint64_t largest_bytes = 0;
+  for (auto it = databases_.begin(); it != databases_.end(); ++it) {
+    uint64_t v = 0;
+    if (it->first->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeActiveMemTable, &v) &&
+        v > largest_bytes) {
+      largest = it;
+      largest_bytes = v;
+    }
+  }
+  if (largest == databases_.end()) return false;
+  rocksdb::FlushOptions options;
+  options.wait = false;
+  options.allow_write_stall = true;
+  // Every column family (segments included); best effort: a failed request leaves RocksDB's
+  // own write-buffer flushing in place.
+  return largest->first->Flush(options, largest->second).ok();
+}
 
 void RocksDBResources::configure(const std::string& store_name, rocksdb::Options& options) const {
   rocksdb::BlockBasedTableOptions table;
@@ -36,8 +108,11 @@ void RocksDBResources::configure(const std::string& store_name, rocksdb::Options
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   options.write_buffer_manager = write_buffer_manager_;
-  options.write_buffer_size = config_.memtable_bytes;
+  options.write_buffer_size = config_.effective_memtable_bytes();
   options.max_write_buffer_number = 2;
+  // Memtables grow in arena blocks (by default write_buffer_size / 8, 1 MiB at most); with
+  // many stores, each column family's first block alone would fill the budget.
+  options.arena_block_size = 32u << 10;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   // The changelog offset sits in its own column family; flush it with the data.
@@ -148,7 +223,8 @@ absl::Status RocksDBDatabase::error(std::string_view what, const rocksdb::Status
 
 absl::StatusOr<std::unique_ptr<RocksDBDatabase>> RocksDBDatabase::open(
     const std::filesystem::path& dir, const std::string& store_name,
-    const RocksDBResources& resources) {
+    std::shared_ptr<RocksDBResources> resources) {
+  if (resources == nullptr) resources = RocksDBResources::process_default();
   std::unique_ptr<RocksDBDatabase> self(new RocksDBDatabase(store_name, dir));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -158,7 +234,7 @@ absl::StatusOr<std::unique_ptr<RocksDBDatabase>> RocksDBDatabase::open(
                     dir.string(), ec ? ec.message() : "exists and is not a directory"));
   }
   rocksdb::Options options;
-  resources.configure(store_name, options);
+  resources->configure(store_name, options);
   self->cf_options_ = rocksdb::ColumnFamilyOptions(options);
 
   std::vector<std::string> families;
@@ -184,6 +260,8 @@ absl::StatusOr<std::unique_ptr<RocksDBDatabase>> RocksDBDatabase::open(
     if (h->GetName() == kMetaFamily) self->meta_ = h;
   }
   if (absl::Status ls = self->load_meta(); !ls.ok()) return ls;
+  resources->register_database(db, self->handles_);
+  self->resources_ = std::move(resources);
   return self;
 }
 
@@ -218,6 +296,7 @@ absl::StatusOr<rocksdb::ColumnFamilyHandle*> RocksDBDatabase::column_family(cons
   rocksdb::Status s = db_->CreateColumnFamily(cf_options_, name, &handle);
   if (!s.ok()) return error(fmt::format("creating column family '{}'", name), s);
   handles_.push_back(handle);
+  resources_->register_database(db_.get(), handles_);
   return handle;
 }
 
@@ -235,10 +314,17 @@ absl::Status RocksDBDatabase::drop_column_family(const std::string& name) {
   auto it =
       std::find_if(handles_.begin(), handles_.end(), [&](auto* h) { return h->GetName() == name; });
   if (it == handles_.end()) return absl::OkStatus();
-  rocksdb::Status s = db_->DropColumnFamily(*it);
-  if (!s.ok()) return error(fmt::format("dropping column family '{}'", name), s);
-  s = db_->DestroyColumnFamilyHandle(*it);
+  rocksdb::ColumnFamilyHandle* handle = *it;
   handles_.erase(it);
+  // Out of the registry before the handle goes away (a relieving flush may use it).
+  resources_->register_database(db_.get(), handles_);
+  rocksdb::Status s = db_->DropColumnFamily(handle);
+  if (!s.ok()) {
+    handles_.push_back(handle);
+    resources_->register_database(db_.get(), handles_);
+    return error(fmt::format("dropping column family '{}'", name), s);
+  }
+  s = db_->DestroyColumnFamilyHandle(handle);
   if (!s.ok()) return error(fmt::format("releasing column family '{}'", name), s);
   return absl::OkStatus();
 }
@@ -254,7 +340,9 @@ absl::Status RocksDBDatabase::put(rocksdb::ColumnFamilyHandle* cf, std::string_v
                                   std::string_view value) {
   if (absl::Status s = before_logged_write(); !s.ok()) return s;
   rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), cf, slice(key), slice(value));
-  return s.ok() ? absl::OkStatus() : error("put", s);
+  if (!s.ok()) return error("put", s);
+  resources_->relieve_write_buffers();
+  return absl::OkStatus();
 }
 
 absl::Status RocksDBDatabase::remove(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
@@ -305,6 +393,7 @@ absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Of
   options.disableWAL = restoring;
   rocksdb::Status s = db_->Write(options, &batch);
   if (!s.ok()) return error(restoring ? "restore write" : "batch write", s);
+  resources_->relieve_write_buffers();
   if (restoring) unlogged_writes_ = true;
   if (offset) offset_ = offset;
   if (stream_time) stream_time_ = *stream_time;
@@ -343,6 +432,9 @@ absl::Status RocksDBDatabase::close() {
         "state store '{}' cannot close with {} open iterator(s)", store_name_, *open_iterators_));
   }
   absl::Status result = flush();
+  // Before anything is destroyed: memory_usage() and relieve_write_buffers() must not reach a
+  // closing database.
+  if (resources_) resources_->unregister_database(db_.get());
   for (auto* h : handles_) {
     rocksdb::Status s = db_->DestroyColumnFamilyHandle(h);
     if (!s.ok() && result.ok()) result = error("releasing column family", s);

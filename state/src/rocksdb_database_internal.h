@@ -26,9 +26,9 @@ namespace sluice::state::internal {
 // close(); close() reports an error while any is open.
 class RocksDBDatabase {
  public:
-  static absl::StatusOr<std::unique_ptr<RocksDBDatabase>> open(const std::filesystem::path& dir,
-                                                               const std::string& store_name,
-                                                               const RocksDBResources& resources);
+  static absl::StatusOr<std::unique_ptr<RocksDBDatabase>> open(
+      const std::filesystem::path& dir, const std::string& store_name,
+      std::shared_ptr<RocksDBResources> resources);
   ~RocksDBDatabase();
 
   rocksdb::ColumnFamilyHandle* default_cf() const { return db_->DefaultColumnFamily(); }
@@ -69,6 +69,7 @@ class RocksDBDatabase {
 
   std::string store_name_;
   std::filesystem::path dir_;
+  std::shared_ptr<RocksDBResources> resources_;  // the instance's; registered while open
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned; destroyed before db_
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;

@@ -20,6 +20,13 @@ std::filesystem::path store_dir(StateStoreContext& context, const std::string& n
   return rocksdb_store_dir(context.state_dir(), context.application_id(), context.task_id(), name);
 }
 
+// The store's own resources when it was made with some, else its instance's (the context's);
+// RocksDBDatabase::open falls back to the process default.
+std::shared_ptr<RocksDBResources> resources_for(const std::shared_ptr<RocksDBResources>& own,
+                                                StateStoreContext& context) {
+  return own != nullptr ? own : context.rocksdb_resources();
+}
+
 class RocksDBKeyValueStore final : public KeyValueBytesStore {
  public:
   RocksDBKeyValueStore(std::string name, std::shared_ptr<RocksDBResources> resources)
@@ -28,7 +35,8 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   const std::string& name() const override { return name_; }
   bool persistent() const override { return true; }
   absl::Status init(StateStoreContext& context) override {
-    auto db = RocksDBDatabase::open(store_dir(context, name_), name_, *resources_);
+    auto db =
+        RocksDBDatabase::open(store_dir(context, name_), name_, resources_for(resources_, context));
     if (!db.ok()) return db.status();
     db_ = std::move(*db);
     return absl::OkStatus();
@@ -130,7 +138,8 @@ class RocksDBSegments final : public Segments {
   bool persistent() const override { return true; }
   absl::Status open(StateStoreContext& context, const std::string& store_name) override {
     name_ = store_name;
-    auto db = RocksDBDatabase::open(store_dir(context, store_name), store_name, *resources_);
+    auto db = RocksDBDatabase::open(store_dir(context, store_name), store_name,
+                                    resources_for(resources_, context));
     if (!db.ok()) return db.status();
     db_ = std::move(*db);
     segments_.clear();

@@ -27,7 +27,12 @@ namespace {
 // The pipeline's window store (pipeline_topology.h's kStatsStore).
 constexpr char kStatsStore[] = "sensor-stats-store";
 
-void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee) {
+std::string registry_url() { return testing::schema_registry_url(); }
+
+// `format` "" is the plain default (JSON); "protobuf-sr" / "json-sr" run simulator and
+// pipeline on the schema-registry wire format against the fixture's registry.
+void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee,
+                       const std::string& format = "") {
   const std::string prefix = testing::unique_name(keyed ? "pipe-keyed" : "pipe");
   const std::string data = prefix + "-data", meta = prefix + "-meta", stats = prefix + "-stats",
                     alerts = prefix + "-alerts", dlq = prefix + "-dlq";
@@ -44,16 +49,20 @@ void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee)
   o.late_fraction = 0.03;
   o.out_of_order_fraction = 0.05;
   o.malformed_fraction = 0.05;
+  if (format == "protobuf-sr") o.format = Format::kProtobuf;
   const Expected expected = compute_expected(o, count, partitions);
   ASSERT_GT(expected.late, 0);
+  const std::string format_flags =
+      format.empty() ? ""
+                     : fmt::format("--format {} --schema-registry-url {}", format, registry_url());
   ASSERT_FALSE(expected.malformed_values.empty());
 
   const std::string sim = run(fmt::format(
       "{} --bootstrap-servers {} --topic {} --metadata-topic {} --partitions {} --sensors {} "
       "--rate 0 --count {} --seed 11 --start-time {} --step-ms 100 --late-fraction 0.03 "
-      "--out-of-order-fraction 0.05 --malformed-fraction 0.05 --metadata-fraction 0.6 {} 2>&1",
+      "--out-of-order-fraction 0.05 --malformed-fraction 0.05 --metadata-fraction 0.6 {} {} 2>&1",
       SENSOR_SIMULATOR_PATH, testing::bootstrap_servers(), data, meta, partitions, sensors, count,
-      start_s, keyed ? "--keyed" : ""));
+      start_s, keyed ? "--keyed" : "", format_flags));
   ASSERT_NE(sim.find(fmt::format("readings={}", count)), std::string::npos) << sim;
 
   const std::string dir = testing::temp_dir("sensor-pipeline");
@@ -88,6 +97,10 @@ void run_pipeline_case(bool keyed, int partitions, const std::string& guarantee)
                                 "--metrics-host",
                                 "127.0.0.1"};
   if (keyed) args.push_back("--keyed-input");
+  if (!format.empty()) {
+    for (const char* a : {"--format", format.c_str(), "--schema-registry-url"}) args.push_back(a);
+    args.push_back(registry_url());
+  }
   ChildProcess pipeline(args, dir + "/pipeline.log");
   auto log = [&] {
     std::ifstream in(dir + "/pipeline.log");
@@ -162,6 +175,22 @@ TEST(SensorPipelineIntegrationTest, UnkeyedInputExactlyOnce) {
 TEST(SensorPipelineIntegrationTest, KeyedInputAtLeastOnceThreePartitions) {
   run_pipeline_case(/*keyed=*/true, /*partitions=*/3, "at_least_once");
 }
+
+#ifdef SLUICE_PIPELINE_REGISTRY_TESTS
+// Built into sensor_pipeline_registry_test only (it needs the schema registry too).
+// --format protobuf-sr: the simulator registers the Reading schema and frames each valid
+// reading ([0][id][0x00][protobuf]); the pipeline reads them through the registry. Malformed
+// readings stay unframed, fail on the magic byte and reach the DLQ byte for byte.
+TEST(SensorPipelineIntegrationTest, ProtobufSchemaRegistryInput) {
+  // One partition: unkeyed records land on random partitions, which the expected late drops
+  // cannot follow (as in UnkeyedInputExactlyOnce).
+  run_pipeline_case(/*keyed=*/false, /*partitions=*/1, "exactly_once_v2", "protobuf-sr");
+}
+
+TEST(SensorPipelineIntegrationTest, JsonSchemaRegistryInput) {
+  run_pipeline_case(/*keyed=*/true, /*partitions=*/3, "at_least_once", "json-sr");
+}
+#endif
 
 // Sum of N over the log's `restored store store=<store> records=N` lines (0 when the store had
 // nothing to restore, which logs no such line).

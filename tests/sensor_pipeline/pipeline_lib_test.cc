@@ -12,7 +12,9 @@
 #include "examples/sensor_pipeline/sensor_generator.h"
 #include "nlohmann/json.hpp"
 #include "sluice/core/error_handlers.h"
+#include "reading.pb.h"
 #include "sluice/runtime/topology_test_driver.h"
+#include "sluice/schema_registry/serdes.h"
 #include "test_support.h"
 
 namespace sluice::examples::sensor {
@@ -174,6 +176,67 @@ TEST(ReadingTest, SerdeReadsJsonAndProtobufAndWritesJson) {
   // The protobuf serde also reads its own JSON (the repartition topic).
   ASSERT_TRUE(pb_serde->deserialize("t", out, back).ok());
   EXPECT_FALSE(pb_serde->deserialize("t", std::string("\xff\xff\xff\xff\x0f", 5), back).ok());
+}
+
+// --format protobuf-sr / json-sr: readings framed by the schema-registry serdes (as the
+// simulator writes them) read back through the registry; failures name their cause.
+TEST(ReadingTest, SchemaRegistryFormatsReadFramedReadings) {
+  auto registry = std::make_shared<schema_registry::MockClient>();
+  auto parsed = parse_pipeline_config(
+      {"--format", "protobuf-sr", "--schema-registry-url", "http://registry:8081"},
+      [](const char*) { return nullptr; });
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(parsed->format, InputFormat::kProtobufSr);
+  EXPECT_EQ(parsed->streams.at("schema.registry.url"), "http://registry:8081");
+  EXPECT_TRUE(StreamsConfig::create(parsed->streams).ok()) << "serde keys stay out of clients";
+  parsed->registry = registry;
+  auto serde = reading_serde(*parsed);
+  ASSERT_TRUE(serde.ok()) << serde.status();
+
+  auto writer_config = schema_registry::RegistryConfig::from(
+      {{"schema.registry.url", "http://registry:8081"}, {"auto.register.schemas", "true"}});
+  ASSERT_TRUE(writer_config.ok());
+  proto::Reading p;
+  p.ParseFromString(reading_protobuf(4, 30.25, 55.5, 1764087601005));
+  std::string framed;
+  schema_registry::protobuf<proto::Reading>(registry, *writer_config,
+                                            schema_registry::SerdeTarget::kValue)
+      ->serialize("sensor-data", p, framed);
+  Reading r;
+  ASSERT_TRUE((*serde)->deserialize("sensor-data", framed, r).ok());
+  EXPECT_EQ(r.sensor_id, 4);
+  EXPECT_EQ(r.timestamp_ms, 1764087601005);
+  // Plain protobuf bytes (no framing) fail on the magic byte; the repartition JSON is read.
+  auto st = (*serde)->deserialize("sensor-data", reading_protobuf(4, 1, 1, 1764087601005), r);
+  EXPECT_NE(std::string(st.message()).find("magic byte"), std::string::npos) << st;
+  std::string json_bytes;
+  (*serde)->serialize("repartition", r, json_bytes);
+  EXPECT_TRUE((*serde)->deserialize("repartition", json_bytes, r).ok());
+
+  // json-sr with the reading JSON schema.
+  parsed->format = InputFormat::kJsonSr;
+  auto json_sr = reading_serde(*parsed);
+  ASSERT_TRUE(json_sr.ok()) << json_sr.status();
+  auto json_writer = schema_registry::json<nlohmann::json>(
+      registry, *writer_config, schema_registry::SerdeTarget::kValue, kReadingJsonSchema);
+  ASSERT_TRUE(json_writer.ok());
+  (*json_writer)->serialize("sensor-data", json::parse(reading_json(2, 21.5, 40.25, 1764087601123)),
+                            framed);
+  ASSERT_TRUE((*json_sr)->deserialize("sensor-data", framed, r).ok());
+  EXPECT_EQ(r.sensor_id, 2);
+  EXPECT_EQ(r.timestamp_ms, 1764087601123);
+  // A protobuf schema id read as JSON is refused, naming the id.
+  schema_registry::protobuf<proto::Reading>(registry, *writer_config,
+                                            schema_registry::SerdeTarget::kValue)
+      ->serialize("sensor-data", p, framed);
+  st = (*json_sr)->deserialize("sensor-data", framed, r);
+  EXPECT_NE(std::string(st.message()).find("not JSON"), std::string::npos) << st;
+
+  // The registry keys are checked: a missing URL is named.
+  PipelineConfig no_url;
+  no_url.format = InputFormat::kProtobufSr;
+  EXPECT_NE(std::string(reading_serde(no_url).status().message()).find("schema.registry.url"),
+            std::string::npos);
 }
 
 TEST(StatsTest, AggregatesAndRoundTrips) {

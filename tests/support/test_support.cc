@@ -34,6 +34,21 @@ std::string bootstrap_servers() {
   return "127.0.0.1:" + port;
 }
 
+std::string schema_registry_url() {
+  if (const char* env = std::getenv("SCHEMA_REGISTRY_URL"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  const char* home = std::getenv("SLUICE_REGISTRY_HOME");
+  std::ifstream port_file(std::filesystem::path(home != nullptr ? home : "") / "port");
+  std::string port;
+  if (home == nullptr || !(port_file >> port)) {
+    ADD_FAILURE() << "no schema registry: set SCHEMA_REGISTRY_URL or run through ctest (fixture "
+                     "schema_registry starts scripts/schema-registry.sh)";
+    return "http://127.0.0.1:1";
+  }
+  return "http://127.0.0.1:" + port + "/apis/ccompat/v7";
+}
+
 std::string unique_name(std::string_view prefix) {
   static std::atomic<int> counter{0};
   static const uint32_t salt = std::random_device{}();

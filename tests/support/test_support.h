@@ -11,6 +11,11 @@ namespace sluice::testing {
 // ctest `kafka` fixture started. Fails the calling test when neither is there.
 std::string bootstrap_servers();
 
+// Base URL of the schema registry the schema-registry tests share (Confluent REST API, e.g.
+// http://127.0.0.1:18081/apis/ccompat/v7). SCHEMA_REGISTRY_URL wins when set; otherwise the
+// instance under $SLUICE_REGISTRY_HOME that the ctest `schema_registry` fixture started.
+std::string schema_registry_url();
+
 // A name no other test in this run or an earlier run against the same broker has used:
 // "<prefix>-<pid>-<counter>-<random>", so tests that share one broker never collide.
 std::string unique_name(std::string_view prefix);

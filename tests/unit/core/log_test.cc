@@ -51,11 +51,47 @@ TEST(LogTest, ParsesLevelNames) {
 TEST(LogTest, LevelFromEnvironment) {
   ::setenv("SLUICE_LOG_LEVEL", "error", 1);
   EXPECT_EQ(level_from_env(), Level::kError);
-  EXPECT_EQ(Logger("x").level(), Level::kError);
   ::setenv("SLUICE_LOG_LEVEL", "nonsense", 1);
   EXPECT_EQ(level_from_env(Level::kWarn), Level::kWarn);
   ::unsetenv("SLUICE_LOG_LEVEL");
   EXPECT_EQ(level_from_env(), Level::kInfo);
+}
+
+// --log-level in the examples: one call moves every logger that has no level of its own,
+// including those made before the call and copies made with another component.
+TEST(LogTest, DefaultLevelMovesEveryLoggerWithoutItsOwnLevel) {
+  const Level before = default_level();
+  auto sink = std::make_shared<CapturingSink>();
+  set_default_sink(sink);
+  Logger runtime("sluice.runtime");
+  Logger task = runtime.with_component("sluice.task");
+  Logger pinned("pinned", Level::kInfo, nullptr);
+  EXPECT_TRUE(runtime.follows_default_level());
+  EXPECT_FALSE(pinned.follows_default_level());
+
+  set_default_level(Level::kDebug);
+  EXPECT_EQ(default_level(), Level::kDebug);
+  EXPECT_TRUE(runtime.enabled(Level::kDebug));
+  EXPECT_TRUE(task.enabled(Level::kDebug));
+  EXPECT_TRUE(Logger("made.later").enabled(Level::kDebug));
+  EXPECT_FALSE(pinned.enabled(Level::kDebug));
+
+  set_default_level(Level::kError);
+  runtime.warn("hidden");
+  task.error("shown");
+  pinned.warn("pinned shown");
+  ASSERT_EQ(sink->entries().size(), 2u);
+  EXPECT_EQ(sink->entries()[0].message, "shown");
+  EXPECT_EQ(sink->entries()[1].message, "pinned shown");
+
+  // set_level pins a logger; follow_default_level releases it again.
+  runtime.set_level(Level::kTrace);
+  EXPECT_TRUE(runtime.enabled(Level::kTrace));
+  runtime.follow_default_level();
+  EXPECT_FALSE(runtime.enabled(Level::kWarn));
+
+  set_default_level(before);
+  set_default_sink(nullptr);  // back to stderr
 }
 
 TEST(LogTest, LevelFiltersAndDisabledLevelsDoNotEvaluateArguments) {

@@ -2,6 +2,8 @@
 // environment variables, secrets never shown.
 #include "sluice/core/streams_config.h"
 
+#include "sluice/core/log.h"
+
 #include <fstream>
 
 #include "gmock/gmock.h"
@@ -169,7 +171,7 @@ TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
       {"NUM_STREAM_THREADS", ""},  // empty means unset
   };
   const char* environ_list[] = {"SLUICE_CONSUMER_FETCH_MAX_BYTES=42",
-                                "SLUICE_SOME__ODD_KEY=x",
+                                "SLUICE_RACK_AWARE_ASSIGNMENT_NON__OVERLAP__COST=x",
                                 "PATH=/bin",
                                 "SLUICE_=ignored",
                                 "SLUICE_KAFKA_HOME=/tmp/k",
@@ -187,12 +189,151 @@ TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
   EXPECT_EQ(p.at("processing.guarantee"), "exactly_once_v2");
   EXPECT_EQ(p.at("sasl.password"), "pw");
   EXPECT_EQ(p.at("consumer.fetch.max.bytes"), "42");
-  EXPECT_EQ(p.at("some_odd.key"), "x");
+  EXPECT_EQ(p.at("rack.aware.assignment.non_overlap_cost"), "x");
   EXPECT_FALSE(p.contains("num.stream.threads"));
   EXPECT_FALSE(p.contains("path"));
   EXPECT_FALSE(p.contains("kafka.home"));  // tooling variables are not config
   EXPECT_FALSE(p.contains("log.level"));
   EXPECT_EQ(p.size(), 6u);
+}
+
+// A stray SLUICE_* variable that names no config key (a script's own setting) is skipped with
+// a warning naming it, instead of reaching librdkafka and failing start-up.
+TEST(StreamsConfigTest, StraySluiceVariableIsSkippedWithAWarning) {
+  auto sink = std::make_shared<log::CapturingSink>();
+  log::set_default_sink(sink);
+  const char* environ_list[] = {"SLUICE_BUILD_DIR=/tmp/b", "SLUICE_PRODUCER_LINGER_MS=7",
+                                "SLUICE_SCHEMA_REGISTRY_URL=http://r:8081",
+                                "SLUICE_TOPOLOGY_OPTIMIZATION=all", nullptr};
+  Properties p = properties_from_environment([](const char*) { return nullptr; }, environ_list);
+  log::set_default_sink(nullptr);
+  EXPECT_FALSE(p.contains("build.dir"));
+  EXPECT_EQ(p.at("producer.linger.ms"), "7");
+  EXPECT_EQ(p.at("schema.registry.url"), "http://r:8081");
+  EXPECT_EQ(p.at("topology.optimization"), "all");
+  auto warned = sink->find("SLUICE_BUILD_DIR");
+  ASSERT_EQ(warned.size(), 1u);
+  EXPECT_EQ(warned[0].level, log::Level::kWarn);
+  EXPECT_THAT(warned[0].message, HasSubstr("'build.dir'"));
+  auto props = minimal();
+  props.insert(p.begin(), p.end());
+  EXPECT_TRUE(StreamsConfig::create(props).ok());
+}
+
+// A Java Kafka Streams properties file, as a Java team has it, starts a Sluice app: Java-only
+// keys are accepted, kept from the clients and named in one warning; Java's handler classes
+// map to Sluice's handlers.
+TEST(StreamsConfigTest, JavaStreamsPropertiesFileIsAccepted) {
+  auto props = parse_properties(R"(
+application.id=orders-app
+bootstrap.servers=broker:9092
+processing.guarantee=exactly_once_v2
+default.key.serde=org.apache.kafka.common.serialization.Serdes$StringSerde
+default.value.serde=org.apache.kafka.common.serialization.Serdes$StringSerde
+topology.optimization=all
+metrics.recording.level=DEBUG
+rocksdb.config.setter=com.example.MyRocksConfig
+default.timestamp.extractor=org.apache.kafka.streams.processor.WallclockTimestampExtractor
+main.consumer.max.poll.records=500
+topic.min.insync.replicas=2
+deserialization.exception.handler=org.apache.kafka.streams.errors.LogAndContinueExceptionHandler
+processing.exception.handler=org.apache.kafka.streams.errors.LogAndFailProcessingExceptionHandler
+consumer.auto.offset.reset=earliest
+producer.compression.type=lz4
+client.id=orders
+schema.registry.url=http://registry:8081
+auto.register.schemas=false
+)",
+                                "streams.properties");
+  ASSERT_TRUE(props.ok()) << props.status();
+  auto sink = std::make_shared<log::CapturingSink>();
+  log::set_default_sink(sink);
+  auto c = StreamsConfig::create(*props);
+  log::set_default_sink(nullptr);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->deserialization_exception_handler(), "log_and_continue");
+  EXPECT_EQ(c->processing_exception_handler(), "log_and_fail");
+  EXPECT_THAT(c->java_only_keys(),
+              ::testing::ElementsAre("default.key.serde", "default.timestamp.extractor",
+                                     "default.value.serde", "main.consumer.max.poll.records",
+                                     "metrics.recording.level", "rocksdb.config.setter",
+                                     "topic.min.insync.replicas", "topology.optimization"));
+  auto warned = sink->find("only the Java implementation");
+  ASSERT_EQ(warned.size(), 1u) << "one warning for all of them";
+  EXPECT_THAT(warned[0].message, HasSubstr("default.key.serde"));
+  EXPECT_THAT(warned[0].message, HasSubstr("topology.optimization"));
+  EXPECT_THAT(warned[0].message, HasSubstr("metrics.recording.level"));
+  for (const Properties& client : {c->consumer_config(), c->producer_config(), c->admin_config()}) {
+    for (const auto& [key, value] : client) {
+      EXPECT_FALSE(is_java_only_key(key)) << key;
+      EXPECT_FALSE(is_serde_key(key)) << key;
+    }
+    EXPECT_EQ(client.at("client.id"), "orders");
+  }
+  EXPECT_EQ(c->consumer_config().at("auto.offset.reset"), "earliest");
+  EXPECT_EQ(c->properties().at("schema.registry.url"), "http://registry:8081");
+
+  // A handler class with no Sluice counterpart fails, naming the key.
+  auto custom = *props;
+  custom["deserialization.exception.handler"] = "com.example.MyHandler";
+  auto bad = StreamsConfig::create(custom);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(message(bad.status()), HasSubstr("'deserialization.exception.handler'"));
+}
+
+// Java client keys that librdkafka does not know fail in create(), naming the key as given
+// (with its prefix) and what to use instead, not later when start() makes the clients.
+TEST(StreamsConfigTest, ClientKeysLibrdkafkaDoesNotKnowFailAtCreate) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"max.poll.records", "no per-poll record limit"},
+      {"consumer.max.poll.records", "no per-poll record limit"},
+      {"ssl.truststore.location", "ssl.ca.location"},
+      {"producer.buffer.memory", "queue.buffering.max.kbytes"},
+      {"admin.no.such.key", "librdkafka's name"},
+  };
+  for (const auto& [key, hint] : cases) {
+    auto props = minimal();
+    props[key] = "1";
+    auto c = StreamsConfig::create(props);
+    ASSERT_FALSE(c.ok()) << key;
+    EXPECT_THAT(message(c.status()), HasSubstr("'" + key + "'"));
+    EXPECT_THAT(message(c.status()), HasSubstr("librdkafka"));
+    EXPECT_THAT(message(c.status()), HasSubstr(hint)) << c.status();
+  }
+  // librdkafka knows sasl.jaas.config only to reject it; the message still names the key and
+  // what to use.
+  auto jaas = minimal();
+  jaas["sasl.jaas.config"] = "org.apache.kafka.common.security.plain.PlainLoginModule required;";
+  auto j = StreamsConfig::create(jaas);
+  ASSERT_FALSE(j.ok());
+  EXPECT_THAT(message(j.status()), HasSubstr("'sasl.jaas.config'"));
+  EXPECT_THAT(message(j.status()), HasSubstr("sasl.username"));
+  // A value librdkafka rejects fails too; a secret value never shows.
+  auto props = minimal();
+  props["producer.acks"] = "maybe";
+  auto c = StreamsConfig::create(props);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(message(c.status()), HasSubstr("'producer.acks'='maybe'"));
+  props = minimal();
+  props["sasl.mechanisms"] = "PLAIN";
+  props["ssl.key.password"] = "hunter2";
+  EXPECT_TRUE(StreamsConfig::create(props).ok());
+  EXPECT_TRUE(is_known_config_key("consumer.fetch.max.bytes"));
+  EXPECT_FALSE(is_known_config_key("consumer.max.poll.records"));
+}
+
+TEST(StreamsConfigTest, RocksDbMemoryBudgetIsValidated) {
+  auto props = minimal();
+  props["rocksdb.block.cache.bytes"] = "8388608";
+  props["rocksdb.write.buffer.bytes"] = "16777216";
+  auto c = StreamsConfig::create(props);
+  ASSERT_FALSE(c.ok());
+  EXPECT_THAT(message(c.status()), HasSubstr("'rocksdb.write.buffer.bytes'"));
+  props["rocksdb.write.buffer.bytes"] = "4194304";
+  c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->rocksdb_block_cache_bytes(), 8388608);
+  EXPECT_EQ(c->rocksdb_write_buffer_bytes(), 4194304);
 }
 
 }  // namespace

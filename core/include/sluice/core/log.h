@@ -5,10 +5,12 @@
 //
 // Operation: a Logger is a small value (sink handle + level + component) that each instance
 // owns, so two KafkaStreams in one process can log at different levels to different sinks.
-// The only process-wide state is the default sink (stderr) used by loggers built without one.
+// The process-wide state is the default sink (stderr) used by loggers built without one, and
+// the default level (SLUICE_LOG_LEVEL, else info; set_default_level) that loggers built
+// without a level follow, also when it changes after they were made.
 // Concurrency: log calls are thread-safe; sinks must be (the built-in ones lock). The level
-// check is one relaxed atomic load, and arguments are formatted only when the level is on;
-// the SLUICE_LOG_* macros also skip evaluating the arguments.
+// check is one relaxed atomic load (two for a logger following the default), and arguments
+// are formatted only when the level is on; the SLUICE_LOG_* macros also skip evaluating them.
 // The thread/task context is thread-local and set by the runtime with ScopedLogContext.
 #pragma once
 
@@ -36,6 +38,27 @@ std::string_view level_name(Level level);
 // The level named by the environment variable SLUICE_LOG_LEVEL, or `fallback` when it is
 // unset or not a level name.
 Level level_from_env(Level fallback = Level::kInfo);
+
+// The process-wide default level: every Logger built without an explicit level (and not
+// given one with set_level) follows it, including the loggers inside Sluice (runtime, tasks,
+// librdkafka's log callback, HTTP). Starts as level_from_env(); an application's --log-level
+// flag sets it once at start-up to move every logger of the process.
+Level default_level() noexcept;
+void set_default_level(Level level) noexcept;
+
+namespace detail {
+inline constexpr int kFollowDefault = -1;
+inline constexpr int kUnresolved = -2;
+// kUnresolved until the first use reads SLUICE_LOG_LEVEL (constant-initialized, so loggers
+// used during static initialization see a valid value).
+inline constinit std::atomic<int> g_default_level{kUnresolved};
+int resolve_default_level() noexcept;
+inline int effective_level(int level) noexcept {
+  if (level != kFollowDefault) return level;
+  level = g_default_level.load(std::memory_order_relaxed);
+  return level != kUnresolved ? level : resolve_default_level();
+}
+}  // namespace detail
 
 // One log event as handed to a sink. The views are valid only during Sink::write.
 struct LogRecord {
@@ -133,10 +156,10 @@ KeyValue<T> kv(std::string_view key, const T& value) {
 
 class Logger {
  public:
-  // Default sink, level from SLUICE_LOG_LEVEL (info when unset), component "sluice".
+  // Default sink, the process default level (default_level()), component "sluice".
   Logger();
   explicit Logger(std::string component);
-  // `sink` null means the process default sink.
+  // A fixed level; `sink` null means the process default sink.
   Logger(std::string component, Level level, std::shared_ptr<Sink> sink);
   Logger(const Logger& other);
   Logger& operator=(const Logger& other);
@@ -146,13 +169,22 @@ class Logger {
 
   bool enabled(Level level) const noexcept {
     return level != Level::kOff &&
-           static_cast<int>(level) >= level_.load(std::memory_order_relaxed);
+           static_cast<int>(level) >=
+               detail::effective_level(level_.load(std::memory_order_relaxed));
   }
   Level level() const noexcept {
-    return static_cast<Level>(level_.load(std::memory_order_relaxed));
+    return static_cast<Level>(detail::effective_level(level_.load(std::memory_order_relaxed)));
   }
+  // Fixes this logger's level (it no longer follows the process default).
   void set_level(Level level) noexcept {
     level_.store(static_cast<int>(level), std::memory_order_relaxed);
+  }
+  // Makes this logger follow the process default level again.
+  void follow_default_level() noexcept {
+    level_.store(detail::kFollowDefault, std::memory_order_relaxed);
+  }
+  bool follows_default_level() const noexcept {
+    return level_.load(std::memory_order_relaxed) == detail::kFollowDefault;
   }
   const std::string& component() const { return component_; }
   std::shared_ptr<Sink> sink() const { return sink_; }
@@ -194,7 +226,7 @@ class Logger {
   }
 
   std::string component_;
-  std::atomic<int> level_;
+  std::atomic<int> level_;      // a Level, or detail::kFollowDefault
   std::shared_ptr<Sink> sink_;  // null: the process default sink
 };
 

@@ -5,9 +5,16 @@
 // processing.guarantee, commit.interval.ms, ...). Keys with a `consumer.`, `producer.` or
 // `admin.` prefix pass to that librdkafka client with the prefix removed; any other key that
 // is not a Streams key (bootstrap.servers, security.protocol, sasl.*, ssl.*, client.id, ...)
-// passes to all three clients. librdkafka validates client keys when the clients are created;
-// a Streams key with a bad value fails here, with a message naming the key. Secret values
-// (passwords, keys, tokens) never appear in a message or in describe().
+// passes to all three clients. Everything is checked in create(), before any client exists:
+// a Streams key with a bad value, and a client key librdkafka does not know or rejects (a
+// Java client key such as max.poll.records), fail with a message naming the key.
+// A Java Kafka Streams properties file is accepted as it is: Kafka Streams keys that only mean
+// something to Java (default.key.serde, topology.optimization, metrics.recording.level, the
+// main.consumer./restore.consumer./global.consumer./topic. prefixes, ...) are kept out of the
+// clients and named in one warning; Java's exception-handler class names map to Sluice's
+// handlers. Schema-registry serde keys (schema.registry.url, basic.auth.user.info,
+// auto.register.schemas, ...) are kept for the serdes (sluice/schema_registry) and out of the
+// clients. Secret values (passwords, keys, tokens) never appear in a message or in describe().
 #pragma once
 
 #include <cstdint>
@@ -16,8 +23,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
+
+namespace rocksdb {
+struct Options;
+}  // namespace rocksdb
 
 namespace sluice {
 
@@ -30,6 +43,26 @@ std::string_view to_string(ProcessingGuarantee guarantee);
 // True for keys whose values must never be logged: any key naming a password, secret,
 // private key or token (sasl.password, ssl.key.password, ssl.key.pem, ...).
 bool is_secret_key(std::string_view key);
+
+// Kafka Streams keys (and key prefixes) that only the Java implementation interprets:
+// accepted, kept away from librdkafka, named in one warning at create().
+bool is_java_only_key(std::string_view key);
+// Keys of the schema-registry serdes (Confluent's names): schema.registry.*,
+// basic.auth.user.info, basic.auth.credentials.source, auto.register.schemas,
+// use.latest.version, key/value.subject.name.strategy, ... Kept for the serdes, not the clients.
+bool is_serde_key(std::string_view key);
+// True when `key` means something to Sluice: a Streams key, a Java-only or serde key, or a
+// key librdkafka knows (after removing a consumer./producer./admin. prefix).
+bool is_known_config_key(std::string_view key);
+
+// Kafka Streams' rocksdb.config.setter as a C++ callback: called for every RocksDB store of an
+// instance with the store's name and Options, after Sluice set its own (the instance's shared
+// block cache and write-buffer manager, memtable size), to tune compaction, compression,
+// bloom filters and so on. Replacing the table factory's block cache or the write-buffer
+// manager takes that store out of the instance's memory budget. Called on stream threads
+// (several at once when num.stream.threads > 1): it must be thread-safe.
+using RocksDBConfigSetter =
+    std::function<void(const std::string& store_name, rocksdb::Options& options)>;
 
 // Parses Java .properties text: `key=value` or `key: value` lines, `#`/`!` comments, blank
 // lines, surrounding whitespace trimmed, backslash line continuation. An error names the line.
@@ -46,6 +79,8 @@ absl::StatusOr<Properties> load_properties_file(const std::string& path);
 // - any SLUICE_<NAME> maps <NAME> to a key: lower case, `_` becomes `.`, `__` becomes `_`
 //   (SLUICE_CONSUMER_FETCH_MAX_BYTES -> consumer.fetch.max.bytes), except the variables of
 //   Sluice's own tooling: SLUICE_KAFKA_*, SLUICE_LOG_*, SLUICE_JAVA*, SLUICE_TEST_*, SLUICE_DEMO_*.
+//   A SLUICE_ variable whose key is not a config key (is_known_config_key) is skipped with a
+//   warning naming it, so a stray variable in a container does not stop start-up.
 // `getenv` is injectable for tests; `environ` is read when it is null.
 Properties properties_from_environment(
     const std::function<const char*(const char*)>& getenv = nullptr,
@@ -71,11 +106,17 @@ class StreamsConfig {
   static constexpr std::string_view kGroupInstanceId = "group.instance.id";
   static constexpr std::string_view kDeserializationExceptionHandler =
       "default.deserialization.exception.handler";
+  // Kafka Streams 4's name for the same setting; wins when both are given.
+  static constexpr std::string_view kDeserializationExceptionHandlerNew =
+      "deserialization.exception.handler";
   static constexpr std::string_view kProcessingExceptionHandler = "processing.exception.handler";
   static constexpr std::string_view kDeadLetterQueueTopic = "errors.dead.letter.queue.topic.name";
   // Sluice's own: stream time advances on an idle partition after this long (-1: never).
   static constexpr std::string_view kIdleWallClockAdvanceMs = "idle.wall.clock.advance.ms";
-  // Sluice's own: the RocksDB block cache and write buffer budget shared by all stores.
+  // Sluice's own: the memory of all RocksDB stores of an instance. One LRU block cache of
+  // rocksdb.block.cache.bytes (data, index and filter blocks, and the memtables charged to it)
+  // and one write-buffer manager of rocksdb.write.buffer.bytes (all memtables together; at
+  // most the cache size).
   static constexpr std::string_view kRocksDbBlockCacheBytes = "rocksdb.block.cache.bytes";
   static constexpr std::string_view kRocksDbWriteBufferBytes = "rocksdb.write.buffer.bytes";
   // host:port where this instance serves interactive queries (Kafka Streams' key).
@@ -91,9 +132,14 @@ class StreamsConfig {
   // "dead_letter_queue" (errors.dead.letter.queue.topic.name). Kafka Streams' key.
   static constexpr std::string_view kProductionExceptionHandler =
       "default.production.exception.handler";
+  // Kafka Streams 4's name for the same (the later one given wins).
+  static constexpr std::string_view kProductionExceptionHandlerNew =
+      "production.exception.handler";
 
   // Validates `props`: application.id and bootstrap.servers are required; every Streams key
-  // must parse and be in range. The first problem found is returned, naming the key.
+  // must parse and be in range; every client key must be one librdkafka accepts, with a value
+  // it accepts. The first problem found is returned, naming the key. Java-only keys present
+  // are logged in one warning (java_only_keys()).
   static absl::StatusOr<StreamsConfig> create(Properties props);
 
   const std::string& application_id() const { return application_id_; }
@@ -121,6 +167,14 @@ class StreamsConfig {
   int32_t buffered_records_per_partition() const { return buffered_records_per_partition_; }
   int64_t task_timeout_ms() const { return task_timeout_ms_; }
   const std::string& production_exception_handler() const { return production_handler_; }
+  // See RocksDBConfigSetter. Empty by default.
+  StreamsConfig& set_rocksdb_config_setter(RocksDBConfigSetter setter) {
+    rocksdb_config_setter_ = std::move(setter);
+    return *this;
+  }
+  const RocksDBConfigSetter& rocksdb_config_setter() const { return rocksdb_config_setter_; }
+  // The Java-only keys given (accepted and ignored), sorted.
+  const std::vector<std::string>& java_only_keys() const { return java_only_keys_; }
 
   // Client properties for librdkafka: the shared keys plus the client's prefixed ones (the
   // prefixed value wins).
@@ -158,6 +212,8 @@ class StreamsConfig {
   int64_t idle_advance_ms_ = -1;
   int64_t rocksdb_block_cache_bytes_ = 64 * 1024 * 1024;
   int64_t rocksdb_write_buffer_bytes_ = 32 * 1024 * 1024;
+  RocksDBConfigSetter rocksdb_config_setter_;
+  std::vector<std::string> java_only_keys_;
 };
 
 }  // namespace sluice

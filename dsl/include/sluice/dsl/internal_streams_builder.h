@@ -16,10 +16,6 @@
 
 namespace sluice {
 
-namespace state {
-class RocksDBResources;
-}  // namespace state
-
 // Operation: DSL calls return handles for chaining, so they cannot return a Status; a
 // failing call records its error here and StreamsBuilder::build() reports the first one.
 // Concurrency: build a topology on one thread.
@@ -35,8 +31,9 @@ class InternalStreamsBuilder {
   void record(const absl::Status& status, std::string_view context);
   const absl::Status& status() const { return status_; }
 
-  // Makes the DSL's key-value stores. RocksDB stores of one builder share one
-  // RocksDBResources (block cache, write-buffer manager), created on first use.
+  // Makes the DSL's key-value stores. RocksDB stores carry no memory resources of their own:
+  // at init they take the block cache and write-buffer manager of the instance running them
+  // (StateStoreContext::rocksdb_resources), sized by its config.
   StoreFactory key_value_store_factory(const std::string& store_name, StoreType type);
   // The same, decorated as `settings` say: caching(logging(store)).
   StoreFactory key_value_store_factory(const std::string& store_name,
@@ -44,10 +41,6 @@ class InternalStreamsBuilder {
   // Adds a Materialized key-value store (factory and StoreSpec) connected to `processors`.
   absl::Status add_key_value_store(const std::string& store_name, const StoreSettings& settings,
                                    std::vector<std::string> processors);
-  // The builder's shared RocksDBResources slot (filled on first use), for other store kinds.
-  std::shared_ptr<std::shared_ptr<state::RocksDBResources>> rocksdb_resources_holder() const {
-    return rocksdb_resources_;
-  }
 
   // Windowed aggregations (dsl/src/window_stores.cc): a window / session store decorated as
   // `settings` say (logging on by default; no cache for windowed stores yet), registered with
@@ -69,9 +62,6 @@ class InternalStreamsBuilder {
  private:
   Topology topology_;
   absl::Status status_;
-  // Shared with the factories, which outlive this builder inside built Topology copies.
-  std::shared_ptr<std::shared_ptr<state::RocksDBResources>> rocksdb_resources_ =
-      std::make_shared<std::shared_ptr<state::RocksDBResources>>();
   std::map<std::string, int64_t, std::less<>> window_close_delays_;
 };
 

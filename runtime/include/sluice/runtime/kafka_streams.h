@@ -118,10 +118,24 @@ struct StandbyTaskSnapshot {
   int64_t lag = -1;
 };
 
+// Memory of the instance's RocksDB stores (all share one block cache and one write-buffer
+// manager). Memtables are charged to the block cache: block_cache_usage includes them.
+struct RocksDBMemorySnapshot {
+  uint64_t block_cache_capacity = 0;  // rocksdb.block.cache.bytes
+  uint64_t block_cache_usage = 0;     // data/index/filter blocks + memtable reservations
+  uint64_t block_cache_pinned = 0;    // entries in use (iterators, pinned L0 index/filter)
+  uint64_t memtables = 0;             // every memtable of the open stores
+  uint64_t table_readers = 0;         // table-reader memory outside the block cache
+  uint64_t write_buffer_budget = 0;   // rocksdb.write.buffer.bytes
+  uint64_t write_buffer_usage = 0;    // memtables as the write-buffer manager counts them
+  int64_t open_stores = 0;            // open RocksDB instances (active, standby and global)
+};
+
 struct StreamsMetricsSnapshot {
   StreamsState state = StreamsState::kCreated;
   std::vector<ThreadMetricsSnapshot> threads;
   std::vector<StandbyTaskSnapshot> standby_tasks;
+  RocksDBMemorySnapshot rocksdb;
 };
 
 // --- interactive queries ---

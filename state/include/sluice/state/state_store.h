@@ -20,6 +20,7 @@ class CacheBudget;         // caching.h
 class KeyValueBytesStore;  // key_value_store.h
 class WindowBytesStore;    // window_store.h
 class SessionBytesStore;   // window_store.h
+class RocksDBResources;    // rocksdb_store.h
 
 // Where change-logging stores send every update. The runtime implements it with the task's
 // record collector (producing to `<application.id>-<store>-changelog`, partition = the task's
@@ -52,6 +53,10 @@ class StateStoreContext {
   // The byte budget shared by the record caches of the task's thread
   // (cache.max.bytes.buffering); null: each caching store uses its own fallback size.
   virtual CacheBudget* cache_budget() { return nullptr; }
+  // The block cache and write-buffer manager every RocksDB store of the instance shares
+  // (KafkaStreams sizes them from rocksdb.block.cache.bytes / rocksdb.write.buffer.bytes);
+  // null: a store uses the resources it was made with, else RocksDBResources::process_default().
+  virtual std::shared_ptr<RocksDBResources> rocksdb_resources() { return nullptr; }
   // Exactly-once: a change-logging key-value store calls this once at init with the store it
   // logs for and uses what it returns instead, so the runtime can put its write buffer between
   // the changelog and the bytes store (writes reach the bytes store only after the Kafka
@@ -82,6 +87,10 @@ class BasicStateStoreContext final : public StateStoreContext {
   CacheBudget* cache_budget() override { return budget_; }
   // `budget` must outlive the stores initialized with this context.
   void set_cache_budget(CacheBudget* budget) { budget_ = budget; }
+  std::shared_ptr<RocksDBResources> rocksdb_resources() override { return rocksdb_; }
+  void set_rocksdb_resources(std::shared_ptr<RocksDBResources> resources) {
+    rocksdb_ = std::move(resources);
+  }
 
  private:
   std::string application_id_;
@@ -89,6 +98,7 @@ class BasicStateStoreContext final : public StateStoreContext {
   std::filesystem::path state_dir_;
   ChangelogWriter* writer_;
   CacheBudget* budget_ = nullptr;
+  std::shared_ptr<RocksDBResources> rocksdb_;
   TimestampMs timestamp_ = 0;
 };
 

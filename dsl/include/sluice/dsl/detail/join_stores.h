@@ -52,8 +52,8 @@ class JoinKeyValueBytes {
 // Null unless `store` is a key-value store; borrows it.
 std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStore* store);
 
-// Store factories for join stores: change-logged, never cached. RocksDB stores share the
-// builder's RocksDBResources. Window stores keep duplicates.
+// Store factories for join stores: change-logged, never cached. RocksDB stores use the
+// RocksDBResources of the instance running them. Window stores keep duplicates.
 StoreFactory join_window_store_factory(InternalStreamsBuilder& builder, const std::string& name,
                                        StoreType type, int64_t retention_ms, int64_t size_ms);
 // `logged` false: global stores, whose source topic is their changelog.
