@@ -10,7 +10,7 @@ packages=(
   g++ make cmake ninja-build ccache pkg-config git
   # libraries Sluice links
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev
+  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev libsimdjson-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the broker (JDK 17) and Maven to fetch its jars
