@@ -1,10 +1,12 @@
 # The two commands the README opens with, and the steps under them.
 #   make demo   install what is missing, build, run the demo end to end
 #   make test   install what is missing, build, run every test (one shared broker)
+#   make bench  install what is missing, build, compare Sluice, Kafka Streams and raw librdkafka
+#               on a fresh broker (bench/README.md; BENCH_RECORDS=200000 for a quick run)
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo format clean broker-start broker-stop
+.PHONY: all deps build test demo bench format clean broker-start broker-stop
 
 all: build
 
@@ -22,6 +24,10 @@ test: build
 
 demo: build
 	@scripts/demo.sh $(BUILD_DIR)
+
+bench: build
+	@scripts/install-bench-deps.sh
+	@/usr/bin/python3 bench/harness/bench.py --build-dir $(BUILD_DIR)
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
