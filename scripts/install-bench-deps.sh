@@ -6,20 +6,7 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
-packages=(python3-matplotlib python3-confluent-kafka maven openjdk-17-jdk-headless)
-missing=()
-for p in "${packages[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ $status == "install ok installed" ]] || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "install-bench-deps: installing ${missing[*]}" >&2
-  sudo=()
-  [[ $(id -u) != 0 ]] && sudo=(sudo)
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+SLUICE_EXTRA_PACKAGES="python3-matplotlib" "$repo/scripts/install-deps.sh"
 
 peer="$repo/bench/peers/kafka-streams"
 hash=$(cat "$peer/pom.xml" $(find "$peer/src" -name '*.java' | sort) | sha256sum | cut -c1-16)

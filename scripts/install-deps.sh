@@ -23,6 +23,10 @@ packages=(
   clang-format clang-tidy
 )
 
+# Callers needing more (scripts/install-bench-deps.sh) name them here.
+read -r -a extra <<<"${SLUICE_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
+
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
