@@ -157,6 +157,8 @@ def chart(doc, path):
             if xs:
                 ax.bar(xs, ys, width, label=NAMES[impl], color=colors[impl])
         ax.set_title(title)
+        if title.startswith("p99"):
+            ax.set_yscale("log")  # milliseconds to tens of seconds
         ax.set_xticks(range(len(labels)))
         ax.set_xticklabels(labels, fontsize=8)
         ax.grid(axis="y", alpha=0.3)
