@@ -2,10 +2,12 @@
 #   make demo   install what is missing, build, run the demo end to end
 #   make test   install what is missing, build, run every test (one shared broker)
 #   make image  build the container image with buildah and smoke-run it (slow; not in make test)
+#   make bench  install what is missing, build, compare Sluice, Kafka Streams and raw librdkafka
+#               on a fresh broker (bench/README.md; BENCH_RECORDS=200000 for a quick run)
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test demo image format clean broker-start broker-stop
+.PHONY: all deps build test demo image bench format clean broker-start broker-stop
 
 all: build
 
@@ -27,6 +29,10 @@ demo: build
 # The image builds Sluice itself (docker/Dockerfile); deps brings the broker for the smoke run.
 image: deps
 	@scripts/image.sh $(BUILD_DIR)
+
+bench: build
+	@scripts/install-bench-deps.sh
+	@/usr/bin/python3 bench/harness/bench.py --build-dir $(BUILD_DIR)
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

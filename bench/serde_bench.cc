@@ -11,6 +11,7 @@
 #include "benchmark/benchmark.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "sluice/core/json_reader.h"
 #include "sluice/core/json_serde.h"
 #include "sluice/core/protobuf_serde.h"
 #include "sluice/core/serdes.h"
@@ -90,6 +91,81 @@ void run_deserialize(benchmark::State& state, const Serde<T>& serde, const T& va
 
 std::string sample_string() { return "sensor-0042-building-7-floor-3"; }
 
+// A sensor reading as a user type with nlohmann to_json/from_json (the JSON serde's general
+// path: a document tree per record).
+struct TreeReading {
+  int32_t sensor_id = 0;
+  double temperature = 0;
+  double humidity = 0;
+  int64_t timestamp_ms = 0;
+};
+void to_json(nlohmann::json& j, const TreeReading& r) {
+  j = nlohmann::json{{"sensor_id", r.sensor_id},
+                     {"temperature", r.temperature},
+                     {"humidity", r.humidity},
+                     {"timestamp_ms", r.timestamp_ms}};
+}
+void from_json(const nlohmann::json& j, TreeReading& r) {
+  j.at("sensor_id").get_to(r.sensor_id);
+  j.at("temperature").get_to(r.temperature);
+  j.at("humidity").get_to(r.humidity);
+  j.at("timestamp_ms").get_to(r.timestamp_ms);
+}
+const TreeReading kTreeReading{42, 21.37, 40.25, 1764087601123};
+
+// The same reading with the fast path: read_json (simdjson On-Demand) and write_json.
+struct FastReading {
+  int32_t sensor_id = 0;
+  double temperature = 0;
+  double humidity = 0;
+  int64_t timestamp_ms = 0;
+};
+void write_json(JsonWriter& w, const FastReading& r) {
+  w.begin_object()
+      .member("sensor_id", r.sensor_id)
+      .member("temperature", r.temperature)
+      .member("humidity", r.humidity)
+      .member("timestamp_ms", r.timestamp_ms)
+      .end_object();
+}
+absl::Status read_json(JsonObject& json, FastReading& r) {
+  for (auto field : json.object()) {
+    const std::string_view key = field.unescaped_key();
+    if (key == "sensor_id") {
+      r.sensor_id = static_cast<int32_t>(int64_t(field.value()));
+    } else if (key == "temperature") {
+      r.temperature = double(field.value());
+    } else if (key == "humidity") {
+      r.humidity = double(field.value());
+    } else if (key == "timestamp_ms") {
+      r.timestamp_ms = int64_t(field.value());
+    }
+  }
+  return absl::OkStatus();
+}
+const FastReading kFastReading{42, 21.37, 40.25, 1764087601123};
+
+// The JSON serde as it was before simdjson (nlohmann's parser), kept as the baseline.
+template <typename T>
+class NlohmannOnlyJsonSerde final : public Serde<T> {
+ public:
+  void serialize(std::string_view, const T& value, std::string& out) const override {
+    out = nlohmann::json(value).dump();
+  }
+  absl::Status deserialize(std::string_view, std::string_view data, T& out) const override {
+    try {
+      if constexpr (std::is_same_v<T, nlohmann::json>) {
+        out = nlohmann::json::parse(data.data(), data.data() + data.size());
+      } else {
+        nlohmann::json::parse(data.data(), data.data() + data.size()).get_to(out);
+      }
+      return absl::OkStatus();
+    } catch (const std::exception& e) {
+      return absl::InvalidArgumentError(e.what());
+    }
+  }
+};
+
 nlohmann::json sample_json() {
   return {{"sensor_id", "sensor-0042"},
           {"temperature", 21.375},
@@ -139,6 +215,24 @@ void BM_BytesDeserialize(benchmark::State& s) {
 }
 void BM_JsonSerialize(benchmark::State& s) { run_serialize(s, *serdes::json(), sample_json()); }
 void BM_JsonDeserialize(benchmark::State& s) { run_deserialize(s, *serdes::json(), sample_json()); }
+void BM_JsonDeserializeBaselineNlohmann(benchmark::State& s) {
+  run_deserialize(s, NlohmannOnlyJsonSerde<nlohmann::json>(), sample_json());
+}
+void BM_JsonTreeReadingDeserializeBaselineNlohmann(benchmark::State& s) {
+  run_deserialize(s, NlohmannOnlyJsonSerde<TreeReading>(), kTreeReading);
+}
+void BM_JsonFastReadingSerialize(benchmark::State& s) {
+  run_serialize(s, *serdes::json<FastReading>(), kFastReading);
+}
+void BM_JsonFastReadingDeserialize(benchmark::State& s) {
+  run_deserialize(s, *serdes::json<FastReading>(), kFastReading);
+}
+void BM_JsonTreeReadingSerialize(benchmark::State& s) {
+  run_serialize(s, *serdes::json<TreeReading>(), kTreeReading);
+}
+void BM_JsonTreeReadingDeserialize(benchmark::State& s) {
+  run_deserialize(s, *serdes::json<TreeReading>(), kTreeReading);
+}
 void BM_ProtobufTimestampSerialize(benchmark::State& s) {
   run_serialize(s, *serdes::protobuf<google::protobuf::Timestamp>(), sample_timestamp());
 }
@@ -176,6 +270,12 @@ BENCHMARK(BM_BytesSerialize);
 BENCHMARK(BM_BytesDeserialize);
 BENCHMARK(BM_JsonSerialize);
 BENCHMARK(BM_JsonDeserialize);
+BENCHMARK(BM_JsonTreeReadingSerialize);
+BENCHMARK(BM_JsonTreeReadingDeserialize);
+BENCHMARK(BM_JsonDeserializeBaselineNlohmann);
+BENCHMARK(BM_JsonTreeReadingDeserializeBaselineNlohmann);
+BENCHMARK(BM_JsonFastReadingSerialize);
+BENCHMARK(BM_JsonFastReadingDeserialize);
 BENCHMARK(BM_ProtobufTimestampSerialize);
 BENCHMARK(BM_ProtobufTimestampDeserialize);
 BENCHMARK(BM_ProtobufStructSerialize);

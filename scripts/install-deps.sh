@@ -10,7 +10,7 @@ packages=(
   g++ make cmake ninja-build ccache pkg-config git
   # libraries Sluice links
   librdkafka-dev librocksdb-dev libprotobuf-dev protobuf-compiler libabsl-dev
-  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev
+  prometheus-cpp-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev libsimdjson-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # the broker (JDK 17) and Maven to fetch its jars
@@ -24,6 +24,10 @@ packages=(
   # formatting and linting
   clang-format clang-tidy
 )
+
+# Callers needing more (scripts/install-bench-deps.sh) name them here.
+read -r -a extra <<<"${SLUICE_EXTRA_PACKAGES:-}"
+packages+=("${extra[@]}")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,8 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "reading.pb.h"
+#include "sluice/core/json_reader.h"
+#include "sluice/core/json_serde.h"
 #include "sluice/schema_registry/serdes.h"
 
 namespace sluice::examples::sensor {
@@ -303,44 +305,103 @@ absl::Status reading_error(std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("malformed sensor reading: {}", what));
 }
 
+// A JSON number as written: an integer (exact) or not, and its value as a double.
+struct Number {
+  bool integer = false;
+  int64_t i = 0;
+  double d = 0;
+};
+
+// False when `v` is not a number (or one out of range of both int64 and double).
+bool read_number(simdjson::ondemand::value& v, Number& n) {
+  simdjson::ondemand::json_type type;
+  if (v.type().get(type) != simdjson::SUCCESS || type != simdjson::ondemand::json_type::number) {
+    return false;
+  }
+  simdjson::ondemand::number num;
+  if (v.get_number().get(num) != simdjson::SUCCESS) return false;
+  if (num.is_int64()) {
+    n = {true, num.get_int64(), static_cast<double>(num.get_int64())};
+  } else if (num.is_uint64()) {
+    n = {true, INT64_MAX, static_cast<double>(num.get_uint64())};  // beyond int64: out of range
+  } else {
+    n = {false, 0, num.get_double()};
+  }
+  return true;
+}
+
 }  // namespace
 
-absl::StatusOr<Reading> parse_reading_json(std::string_view bytes) {
-  json j = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return reading_error("not valid JSON");
-  if (!j.is_object()) return reading_error("not a JSON object");
-  Reading r;
-  auto id = j.find("sensor_id");
-  if (id == j.end()) return reading_error("no sensor_id");
-  if (id->is_number_integer()) {
-    const int64_t v = id->get<int64_t>();
-    if (v < INT32_MIN || v > INT32_MAX) return reading_error("sensor_id out of range");
-    r.sensor_id = static_cast<int32_t>(v);
-  } else {
-    return reading_error("sensor_id is not an integer");
+absl::Status read_json(JsonObject& json, Reading& out) {
+  Number id, temperature, humidity, ts_ms, ts_s;
+  bool has_id = false, has_temperature = false, has_humidity = false, has_ms = false, has_s = false;
+  for (auto result : json.object()) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (std::move(result).get(field) != simdjson::SUCCESS ||
+        field.unescaped_key().get(key) != simdjson::SUCCESS) {
+      return reading_error("not valid JSON");
+    }
+    simdjson::ondemand::value v = field.value();
+    auto number = [&](const char* name, Number& n, bool& seen) -> absl::Status {
+      if (!read_number(v, n)) return reading_error(fmt::format("{} is not a number", name));
+      seen = true;
+      return absl::OkStatus();
+    };
+    absl::Status st;
+    if (key == "sensor_id") {
+      if (!read_number(v, id) || !id.integer) return reading_error("sensor_id is not an integer");
+      has_id = true;
+    } else if (key == "temperature") {
+      st = number("temperature", temperature, has_temperature);
+    } else if (key == "humidity") {
+      st = number("humidity", humidity, has_humidity);
+    } else if (key == "timestamp_ms") {
+      st = number("timestamp_ms", ts_ms, has_ms);
+    } else if (key == "timestamp") {
+      st = number("timestamp", ts_s, has_s);
+    }
+    if (!st.ok()) return st;
   }
-  auto number = [&](const char* name, double& out) -> absl::Status {
-    auto it = j.find(name);
-    if (it == j.end()) return reading_error(fmt::format("no {}", name));
-    if (!it->is_number()) return reading_error(fmt::format("{} is not a number", name));
-    out = it->get<double>();
-    if (!std::isfinite(out)) return reading_error(fmt::format("{} is not finite", name));
-    return absl::OkStatus();
-  };
-  if (auto st = number("temperature", r.temperature); !st.ok()) return st;
-  if (auto st = number("humidity", r.humidity); !st.ok()) return st;
-  if (auto ms = j.find("timestamp_ms"); ms != j.end()) {
-    if (!ms->is_number()) return reading_error("timestamp_ms is not a number");
-    r.timestamp_ms = ms->is_number_integer() ? ms->get<int64_t>() : std::llround(ms->get<double>());
-  } else if (auto s = j.find("timestamp"); s != j.end()) {
-    if (!s->is_number()) return reading_error("timestamp is not a number");
-    r.timestamp_ms =
-        s->is_number_integer() ? s->get<int64_t>() * 1000 : std::llround(s->get<double>() * 1000.0);
+  if (!has_id) return reading_error("no sensor_id");
+  if (id.i < INT32_MIN || id.i > INT32_MAX) return reading_error("sensor_id out of range");
+  if (!has_temperature) return reading_error("no temperature");
+  if (!has_humidity) return reading_error("no humidity");
+  if (!std::isfinite(temperature.d)) return reading_error("temperature is not finite");
+  if (!std::isfinite(humidity.d)) return reading_error("humidity is not finite");
+  out.sensor_id = static_cast<int32_t>(id.i);
+  out.temperature = temperature.d;
+  out.humidity = humidity.d;
+  if (has_ms) {
+    out.timestamp_ms = ts_ms.integer ? ts_ms.i : std::llround(ts_ms.d);
+  } else if (has_s) {
+    out.timestamp_ms = ts_s.integer ? ts_s.i * 1000 : std::llround(ts_s.d * 1000.0);
   } else {
     return reading_error("no timestamp or timestamp_ms");
   }
-  if (r.timestamp_ms < 0) return reading_error("negative timestamp");
-  return r;
+  if (out.timestamp_ms < 0) return reading_error("negative timestamp");
+  return absl::OkStatus();
+}
+
+void write_json(JsonWriter& w, const Reading& r) {
+  // nlohmann's key order (sorted), as the repartition topic carried it before.
+  w.begin_object()
+      .member("humidity", r.humidity)
+      .member("sensor_id", r.sensor_id)
+      .member("temperature", r.temperature)
+      .member("timestamp_ms", r.timestamp_ms)
+      .end_object();
+}
+
+absl::StatusOr<Reading> parse_reading_json(std::string_view bytes) {
+  static const serdes::JsonSerde<Reading> serde;
+  Reading r;
+  absl::Status st = serde.deserialize("", bytes, r);
+  if (st.ok()) return r;
+  const std::string message(st.message());
+  if (message.starts_with("malformed sensor reading")) return st;
+  if (message.starts_with("not a JSON object")) return reading_error("not a JSON object");
+  return reading_error(fmt::format("not valid JSON ({})", message));
 }
 
 namespace {
@@ -371,11 +432,10 @@ absl::StatusOr<Reading> reading_from_proto(const proto::Reading& p) {
 }  // namespace
 
 std::string reading_to_json(const Reading& r) {
-  return json{{"sensor_id", r.sensor_id},
-              {"temperature", r.temperature},
-              {"humidity", r.humidity},
-              {"timestamp_ms", r.timestamp_ms}}
-      .dump();
+  std::string out;
+  JsonWriter w(out);
+  write_json(w, r);
+  return out;
 }
 
 namespace {
@@ -384,7 +444,9 @@ class ReadingSerde final : public Serde<Reading> {
  public:
   explicit ReadingSerde(InputFormat format) : format_(format) {}
   void serialize(std::string_view, const Reading& value, std::string& out) const override {
-    out = reading_to_json(value);
+    out.clear();
+    JsonWriter w(out);
+    write_json(w, value);
   }
   absl::Status deserialize(std::string_view, std::string_view data, Reading& out) const override {
     // The repartition topic always carries JSON; protobuf input is recognised by not starting
@@ -401,64 +463,115 @@ class ReadingSerde final : public Serde<Reading> {
   InputFormat format_;
 };
 
-json min_max_sum(const MinMaxSum& m) {
-  return json{{"min", m.min}, {"max", m.max}, {"sum", m.sum}};
+void write_min_max_sum(JsonWriter& w, std::string_view name, const MinMaxSum& m) {
+  w.key(name).begin_object().member("max", m.max).member("min", m.min).member("sum", m.sum);
+  w.end_object();
 }
 
-absl::Status read_min_max_sum(const json& j, MinMaxSum& m) {
-  if (!j.is_object() || !j.contains("min") || !j.contains("max") || !j.contains("sum")) {
-    return absl::InvalidArgumentError("sensor stats: expected {min, max, sum}");
+// {min, max, sum}, each a number.
+absl::Status read_min_max_sum(simdjson::ondemand::value v, MinMaxSum& m) {
+  const absl::Status bad = absl::InvalidArgumentError("sensor stats: expected {min, max, sum}");
+  simdjson::ondemand::object o;
+  if (v.get_object().get(o) != simdjson::SUCCESS) return bad;
+  int seen = 0;
+  for (auto result : o) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (std::move(result).get(field) != simdjson::SUCCESS ||
+        field.unescaped_key().get(key) != simdjson::SUCCESS) {
+      return bad;
+    }
+    double* target = key == "min"   ? &m.min
+                     : key == "max" ? &m.max
+                     : key == "sum" ? &m.sum
+                                    : nullptr;
+    if (target == nullptr) continue;
+    if (field.value().get_double().get(*target) != simdjson::SUCCESS) return bad;
+    ++seen;
   }
-  m.min = j["min"].get<double>();
-  m.max = j["max"].get<double>();
-  m.sum = j["sum"].get<double>();
+  return seen == 3 ? absl::OkStatus() : bad;
+}
+
+}  // namespace
+
+// The stored aggregate: {"count", "humidity": {max, min, sum}, "temperature": {...}} (nlohmann's
+// sorted key order, as stores written before the JsonWriter hold it).
+void write_json(JsonWriter& w, const SensorStats& s) {
+  w.begin_object().member("count", s.count);
+  write_min_max_sum(w, "humidity", s.humidity);
+  write_min_max_sum(w, "temperature", s.temperature);
+  w.end_object();
+}
+
+absl::Status read_json(JsonObject& json, SensorStats& out) {
+  const absl::Status bad = absl::InvalidArgumentError("sensor stats: not the stored JSON form");
+  bool count = false, temperature = false, humidity = false;
+  for (auto result : json.object()) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (std::move(result).get(field) != simdjson::SUCCESS ||
+        field.unescaped_key().get(key) != simdjson::SUCCESS) {
+      return bad;
+    }
+    if (key == "count") {
+      if (field.value().get_int64().get(out.count) != simdjson::SUCCESS) return bad;
+      count = true;
+    } else if (key == "temperature") {
+      if (auto st = read_min_max_sum(field.value(), out.temperature); !st.ok()) return st;
+      temperature = true;
+    } else if (key == "humidity") {
+      if (auto st = read_min_max_sum(field.value(), out.humidity); !st.ok()) return st;
+      humidity = true;
+    }
+  }
+  return count && temperature && humidity ? absl::OkStatus() : bad;
+}
+
+void write_json(JsonWriter& w, const SensorMetadata& m) {
+  w.begin_object().member("location", m.location).member("owner", m.owner).end_object();
+}
+
+absl::Status read_json(JsonObject& json, SensorMetadata& out) {
+  out = SensorMetadata{};
+  for (auto result : json.object()) {
+    simdjson::ondemand::field field;
+    std::string_view key;
+    if (std::move(result).get(field) != simdjson::SUCCESS ||
+        field.unescaped_key().get(key) != simdjson::SUCCESS) {
+      return absl::InvalidArgumentError("sensor metadata: not valid JSON");
+    }
+    std::optional<std::string>* target = key == "location" ? &out.location
+                                         : key == "owner"  ? &out.owner
+                                                           : nullptr;
+    if (target == nullptr) continue;
+    std::string_view text;
+    if (field.value().get_string().get(text) == simdjson::SUCCESS) {
+      *target = std::string(text);
+    } else {
+      target->reset();  // null or not a string: unknown (the last occurrence wins)
+    }
+  }
   return absl::OkStatus();
 }
 
-class SensorStatsSerde final : public Serde<SensorStats> {
- public:
-  void serialize(std::string_view, const SensorStats& s, std::string& out) const override {
-    out = json{{"count", s.count},
-               {"temperature", min_max_sum(s.temperature)},
-               {"humidity", min_max_sum(s.humidity)}}
-              .dump();
-  }
-  absl::Status deserialize(std::string_view, std::string_view data,
-                           SensorStats& out) const override {
-    json j = json::parse(data.begin(), data.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object() || !j.contains("count") ||
-        !j["count"].is_number_integer()) {
-      return absl::InvalidArgumentError("sensor stats: not the stored JSON form");
-    }
-    out.count = j["count"].get<int64_t>();
-    if (auto st = read_min_max_sum(j["temperature"], out.temperature); !st.ok()) return st;
-    return read_min_max_sum(j["humidity"], out.humidity);
-  }
-};
+namespace {
 
+// Lenient: a value that does not read as metadata gives nulls (a bad metadata record must not
+// stop the alerts).
 class SensorMetadataSerde final : public Serde<SensorMetadata> {
  public:
-  void serialize(std::string_view, const SensorMetadata& m, std::string& out) const override {
-    json j = json::object();
-    j["location"] = m.location ? json(*m.location) : json(nullptr);
-    j["owner"] = m.owner ? json(*m.owner) : json(nullptr);
-    out = j.dump();
+  void serialize(std::string_view topic, const SensorMetadata& m, std::string& out) const override {
+    json_.serialize(topic, m, out);
   }
-  absl::Status deserialize(std::string_view, std::string_view data,
+  absl::Status deserialize(std::string_view topic, std::string_view data,
                            SensorMetadata& out) const override {
-    out = SensorMetadata{};
-    json j = json::parse(data.begin(), data.end(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return absl::OkStatus();
-    if (auto it = j.find("location"); it != j.end() && it->is_string()) out.location = *it;
-    if (auto it = j.find("owner"); it != j.end() && it->is_string()) out.owner = *it;
+    if (!json_.deserialize(topic, data, out).ok()) out = SensorMetadata{};
     return absl::OkStatus();
   }
-};
 
-nlohmann::ordered_json stats_part(const MinMaxSum& m, int64_t count) {
-  return nlohmann::ordered_json{
-      {"min", m.min}, {"max", m.max}, {"avg", count == 0 ? 0.0 : m.sum / count}};
-}
+ private:
+  serdes::JsonSerde<SensorMetadata> json_;
+};
 
 }  // namespace
 
@@ -545,33 +658,50 @@ void SensorStats::add(const Reading& r) {
   humidity.sum += r.humidity;
 }
 
-SerdePtr<SensorStats> sensor_stats_serde() { return std::make_shared<const SensorStatsSerde>(); }
+SerdePtr<SensorStats> sensor_stats_serde() { return serdes::json<SensorStats>(); }
 
 SerdePtr<SensorMetadata> sensor_metadata_serde() {
   return std::make_shared<const SensorMetadataSerde>();
 }
 
+namespace {
+
+void write_stats_part(JsonWriter& w, std::string_view name, const MinMaxSum& m, int64_t count) {
+  w.key(name).begin_object().member("min", m.min).member("max", m.max);
+  w.member("avg", count == 0 ? 0.0 : m.sum / static_cast<double>(count)).end_object();
+}
+
+void write_window(JsonWriter& w, const std::string& sensor_id, const Window& window) {
+  w.member("sensor_id", sensor_id)
+      .member("window_start", window.start)
+      .member("window_end", window.end);
+}
+
+}  // namespace
+
 std::string stats_json(const std::string& sensor_id, const Window& window, const SensorStats& s) {
-  return nlohmann::ordered_json{{"sensor_id", sensor_id},
-                                {"window_start", window.start},
-                                {"window_end", window.end},
-                                {"count", s.count},
-                                {"temperature", stats_part(s.temperature, s.count)},
-                                {"humidity", stats_part(s.humidity, s.count)}}
-      .dump();
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  write_window(w, sensor_id, window);
+  w.member("count", s.count);
+  write_stats_part(w, "temperature", s.temperature, s.count);
+  write_stats_part(w, "humidity", s.humidity, s.count);
+  w.end_object();
+  return out;
 }
 
 std::string alert_json(const std::string& sensor_id, const Window& window, double avg_temperature,
                        double threshold, const std::optional<SensorMetadata>& metadata) {
-  using ojson = nlohmann::ordered_json;
-  ojson j{{"sensor_id", sensor_id},
-          {"window_start", window.start},
-          {"window_end", window.end},
-          {"avg_temperature", avg_temperature},
-          {"threshold", threshold}};
-  j["location"] = metadata && metadata->location ? ojson(*metadata->location) : ojson(nullptr);
-  j["owner"] = metadata && metadata->owner ? ojson(*metadata->owner) : ojson(nullptr);
-  return j.dump();
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  write_window(w, sensor_id, window);
+  w.member("avg_temperature", avg_temperature).member("threshold", threshold);
+  w.member("location", metadata ? metadata->location : std::nullopt);
+  w.member("owner", metadata ? metadata->owner : std::nullopt);
+  w.end_object();
+  return out;
 }
 
 std::string add_metadata(const std::string& alert, const std::optional<SensorMetadata>& metadata) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sluice/core/json_serde.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/streams_config.h"
 #include "sluice/core/windowed.h"
@@ -97,6 +98,12 @@ absl::StatusOr<SerdePtr<Reading>> reading_serde(const PipelineConfig& config);
 // The JSON Schema of a reading (json-sr), as the simulator registers it.
 extern const char kReadingJsonSchema[];
 
+// The JSON serde's fast path for readings (serdes::json<Reading>() uses them): read_json parses
+// straight from the bytes with simdjson, with parse_reading_json's rules and errors; write_json
+// writes the canonical form above.
+absl::Status read_json(JsonObject& json, Reading& out);
+void write_json(JsonWriter& w, const Reading& r);
+
 // --- statistics per sensor and window ---
 
 struct MinMaxSum {
@@ -115,8 +122,11 @@ struct SensorStats {
   double avg_humidity() const { return count == 0 ? 0 : humidity.sum / count; }
 };
 
-// The aggregate as stored (JSON with sums, so averages stay exact across restores).
+// The aggregate as stored (JSON with sums, so averages stay exact across restores):
+// serdes::json<SensorStats>() over the two functions below.
 SerdePtr<SensorStats> sensor_stats_serde();
+absl::Status read_json(JsonObject& json, SensorStats& out);
+void write_json(JsonWriter& w, const SensorStats& s);
 
 // sensor-stats value: {"sensor_id", "window_start", "window_end" (epoch ms), "count",
 // "temperature": {"min","max","avg"}, "humidity": {"min","max","avg"}}.
@@ -131,6 +141,9 @@ struct SensorMetadata {
 // Lenient: a value that is not a JSON object, or lacks a field, gives nulls (a bad metadata
 // record must not stop the alerts).
 SerdePtr<SensorMetadata> sensor_metadata_serde();
+// {"location", "owner"}, strings or null (the strict form serdes::json<SensorMetadata>() uses).
+absl::Status read_json(JsonObject& json, SensorMetadata& out);
+void write_json(JsonWriter& w, const SensorMetadata& m);
 
 // sensor-alerts value: {"sensor_id", "window_start", "window_end", "avg_temperature",
 // "threshold", "location", "owner"} with null location/owner when unknown.

@@ -29,6 +29,10 @@ absl::StatusOr<Topology> build_pipeline_topology(const PipelineConfig& config,
               [](const Reading& r) { return r.timestamp_ms; }))
           .with_name("sensor-readings");
   KStream<std::string, Reading> input = builder.stream(config.input_topic, consumed);
+  if (hooks.on_reading) {
+    input = input.peek([on_reading = hooks.on_reading](const Reading&) { on_reading(); },
+                       Named::as("count-readings"));
+  }
   // Unkeyed input (as Python producers write it) is re-keyed by sensor id, which makes
   // group_by_key go through a repartition topic; keyed input is trusted as is.
   KStream<std::string, Reading> by_sensor =

@@ -26,6 +26,9 @@ struct TopologyHooks {
   std::function<void()> on_alert;
   // Called for every stats record written.
   std::function<void()> on_stats;
+  // Called for every reading that reached the topology (the benchmark counts its input with
+  // it); when empty, the topology has no node for it.
+  std::function<void()> on_reading;
 };
 
 absl::StatusOr<Topology> build_pipeline_topology(const PipelineConfig& config,

@@ -157,6 +157,40 @@ TEST(ReadingTest, MalformedReadingsSayWhatIsWrong) {
   EXPECT_NE(
       err(R"({"sensor_id": 1, "temperature": 1, "humidity": 2, "timestamp": -1})").find("negative"),
       std::string::npos);
+  // The simulator's malformed kinds: truncated, binary, trailing content.
+  const std::string good =
+      R"({"sensor_id": 3, "temperature": 21.5, "humidity": 40.0, "timestamp": 1764087601.123})";
+  EXPECT_NE(err(good.substr(0, good.size() / 2)).find("not valid JSON"), std::string::npos);
+  EXPECT_NE(err(std::string("\xfe\xff\x00\x01 binary", 11)).find("not valid JSON"),
+            std::string::npos);
+  EXPECT_NE(err(good + " {}").find("expected end of input"), std::string::npos);
+  EXPECT_NE(err(R"({"sensor_id": 1.5, "temperature": 1, "humidity": 2, "timestamp": 5})")
+                .find("sensor_id is not an integer"),
+            std::string::npos);
+  EXPECT_NE(err(R"({"sensor_id": 3000000000, "temperature": 1, "humidity": 2, "timestamp": 5})")
+                .find("sensor_id out of range"),
+            std::string::npos);
+}
+
+TEST(ReadingTest, JsonSerdeFastPathAgreesWithTheFieldRules) {
+  // Any key order, unknown fields, duplicates (the last wins), fractional timestamp_ms.
+  auto r = parse_reading_json(
+      R"({"extra": [1, {"x": null}], "timestamp_ms": 1000.6, "humidity": 2, "sensor_id": 9,)"
+      R"( "temperature": 1, "temperature": 3.25})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->sensor_id, 9);
+  EXPECT_DOUBLE_EQ(r->temperature, 3.25);
+  EXPECT_EQ(r->timestamp_ms, 1001);
+  // serdes::json<Reading>() is the same reader and writes the canonical form.
+  auto serde = serdes::json<Reading>();
+  std::string bytes;
+  serde->serialize("t", *r, bytes);
+  EXPECT_EQ(bytes, reading_to_json(*r));
+  EXPECT_EQ(bytes, R"({"humidity":2.0,"sensor_id":9,"temperature":3.25,"timestamp_ms":1001})");
+  Reading back;
+  ASSERT_TRUE(serde->deserialize("t", bytes, back).ok());
+  EXPECT_EQ(back.timestamp_ms, 1001);
+  EXPECT_FALSE(serde->deserialize("t", "{\"sensor_id\": 1}", back).ok());
 }
 
 TEST(ReadingTest, SerdeReadsJsonAndProtobufAndWritesJson) {
