@@ -56,6 +56,7 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kRocksDbBlockCacheBytes),
       std::string(StreamsConfig::kRocksDbWriteBufferBytes),
       std::string(StreamsConfig::kApplicationServer),
+      std::string(StreamsConfig::kSinkTopicsAutoCreate),
   };
   return keys;
 }
@@ -328,11 +329,20 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
   SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kRocksDbWriteBufferBytes, 0,
                                             std::numeric_limits<int64_t>::max(),
                                             c.rocksdb_write_buffer_bytes_));
+  std::string auto_create = "false";
+  SLUICE_RETURN_IF_ERROR(
+      parse_choice(props, kSinkTopicsAutoCreate, {"true", "false"}, auto_create));
+  c.sink_topics_auto_create_ = auto_create == "true";
   for (const auto& [key, value] : props) {
     if (key.empty()) return absl::InvalidArgumentError("config with an empty key");
   }
   c.props_ = std::move(props);
   return c;
+}
+
+absl::StatusOr<StreamsConfig> StreamsConfig::from_environment(Properties defaults) {
+  for (auto& [key, value] : properties_from_environment()) defaults[key] = std::move(value);
+  return create(std::move(defaults));
 }
 
 Properties StreamsConfig::client_config(std::string_view prefix) const {

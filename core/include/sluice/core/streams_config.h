@@ -80,10 +80,17 @@ class StreamsConfig {
   static constexpr std::string_view kRocksDbWriteBufferBytes = "rocksdb.write.buffer.bytes";
   // host:port where this instance serves interactive queries (Kafka Streams' key).
   static constexpr std::string_view kApplicationServer = "application.server";
+  // Sluice's own: start() creates missing sink topics (and the dead-letter topic) instead of
+  // failing; partitions as the sub-topology that writes them, replication.factor as configured.
+  static constexpr std::string_view kSinkTopicsAutoCreate = "sink.topics.auto.create";
 
   // Validates `props`: application.id and bootstrap.servers are required; every Streams key
   // must parse and be in range. The first problem found is returned, naming the key.
   static absl::StatusOr<StreamsConfig> create(Properties props);
+  // create() over `defaults` overlaid with properties_from_environment(): the environment wins,
+  // so a program's built-in settings can be changed per deployment (BOOTSTRAP_SERVERS,
+  // APPLICATION_ID, STATE_DIR, SLUICE_<KEY>, ...) without code.
+  static absl::StatusOr<StreamsConfig> from_environment(Properties defaults = {});
 
   const std::string& application_id() const { return application_id_; }
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
@@ -107,6 +114,8 @@ class StreamsConfig {
   int64_t idle_wall_clock_advance_ms() const { return idle_advance_ms_; }
   int64_t rocksdb_block_cache_bytes() const { return rocksdb_block_cache_bytes_; }
   int64_t rocksdb_write_buffer_bytes() const { return rocksdb_write_buffer_bytes_; }
+  // sink.topics.auto.create (default false: a missing sink topic fails start()).
+  bool sink_topics_auto_create() const { return sink_topics_auto_create_; }
 
   // Client properties for librdkafka: the shared keys plus the client's prefixed ones (the
   // prefixed value wins).
@@ -141,6 +150,7 @@ class StreamsConfig {
   int64_t idle_advance_ms_ = -1;
   int64_t rocksdb_block_cache_bytes_ = 64 * 1024 * 1024;
   int64_t rocksdb_write_buffer_bytes_ = 32 * 1024 * 1024;
+  bool sink_topics_auto_create_ = false;
 };
 
 }  // namespace sluice
