@@ -21,11 +21,10 @@ absl::StatusOr<Topology> build_pipeline_topology(const PipelineConfig& config,
   auto readings = reading_serde(config.format);
 
   // Event time from the value (timestamp or timestamp_ms), not the record's.
-  auto consumed =
-      Consumed::with(strings, readings)
-          .with_timestamp_extractor(timestamp_extractors::from_value<std::string, Reading>(
-              [](const Reading& r) { return r.timestamp_ms; }))
-          .with_name("sensor-readings");
+  auto consumed = Consumed::with(strings, readings)
+                      .with_timestamp_extractor(timestamp_extractors::from_value(
+                          [](const Reading& r) { return r.timestamp_ms; }))
+                      .with_name("sensor-readings");
   KStream<std::string, Reading> input = builder.stream(config.input_topic, consumed);
   // Unkeyed input (as Python producers write it) is re-keyed by sensor id, which makes
   // group_by_key go through a repartition topic; keyed input is trusted as is.
