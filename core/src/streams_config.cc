@@ -64,6 +64,7 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kTaskTimeoutMs),
       std::string(StreamsConfig::kProductionExceptionHandler),
       std::string(StreamsConfig::kProductionExceptionHandlerNew),
+      std::string(StreamsConfig::kSinkTopicsAutoCreate),
   };
   return keys;
 }
@@ -555,6 +556,10 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
         kRocksDbWriteBufferBytes, c.rocksdb_write_buffer_bytes_, kRocksDbBlockCacheBytes,
         c.rocksdb_block_cache_bytes_));
   }
+  std::string auto_create = "false";
+  SLUICE_RETURN_IF_ERROR(
+      parse_choice(props, kSinkTopicsAutoCreate, {"true", "false"}, auto_create));
+  c.sink_topics_auto_create_ = auto_create == "true";
   for (const auto& [key, value] : props) {
     if (key.empty()) return absl::InvalidArgumentError("config with an empty key");
     if (is_java_only_key(key)) c.java_only_keys_.push_back(key);
@@ -567,6 +572,11 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
   }
   c.props_ = std::move(props);
   return c;
+}
+
+absl::StatusOr<StreamsConfig> StreamsConfig::from_environment(Properties defaults) {
+  for (auto& [key, value] : properties_from_environment()) defaults[key] = std::move(value);
+  return create(std::move(defaults));
 }
 
 Properties StreamsConfig::client_config(std::string_view prefix) const {

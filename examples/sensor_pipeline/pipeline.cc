@@ -14,43 +14,35 @@
 #include "examples/sensor_pipeline/pipeline_topology.h"
 #include "fmt/format.h"
 #include "prometheus/counter.h"
-#include "runtime/kafka/admin.h"
 #include "sluice/core/log.h"
 #include "sluice/runtime/kafka_streams.h"
 #include "sluice/runtime/observability.h"
+#include "sluice/runtime/topic_admin.h"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace sensor = sluice::examples::sensor;
-namespace kafka = sluice::kafka;
 
 // Creates the topics the pipeline reads and writes when they are missing (internal topics are
 // the runtime's). Existing topics are left as they are.
 absl::Status create_topics(const sensor::PipelineConfig& cfg, const sluice::StreamsConfig& streams,
                            const sluice::log::Logger& logger) {
-  kafka::ConfigMap admin_config;
-  for (const auto& [k, v] : streams.admin_config()) admin_config[k] = v;
-  auto admin = kafka::Admin::create(admin_config);
+  auto admin = sluice::TopicAdmin::create(streams);
   if (!admin.ok()) return admin.status();
   const int16_t rf = streams.replication_factor();
-  std::vector<kafka::NewTopic> topics{
-      {.name = cfg.input_topic, .partitions = cfg.partitions, .replication_factor = rf},
-      {.name = cfg.metadata_topic,
-       .partitions = cfg.partitions,
-       .replication_factor = rf,
-       .configs = {{"cleanup.policy", "compact"}}},
-      {.name = cfg.stats_topic, .partitions = cfg.partitions, .replication_factor = rf},
-      {.name = cfg.alerts_topic, .partitions = cfg.partitions, .replication_factor = rf},
-      {.name = cfg.dlq_topic, .partitions = cfg.partitions, .replication_factor = rf}};
-  auto results = (*admin)->create_topics(topics, 30s);
-  if (!results.ok()) return results.status();
-  for (const auto& [name, status] : *results) {
-    if (status.ok()) {
-      logger.info("created topic {} with {} partitions", name, cfg.partitions);
-    } else if (!kafka::is_already_exists(status)) {
-      return status;
-    }
+  auto created = (*admin)->create_topics_if_missing(
+      {{.name = cfg.input_topic, .partitions = cfg.partitions, .replication_factor = rf},
+       {.name = cfg.metadata_topic,
+        .partitions = cfg.partitions,
+        .replication_factor = rf,
+        .configs = {{"cleanup.policy", "compact"}}},
+       {.name = cfg.stats_topic, .partitions = cfg.partitions, .replication_factor = rf},
+       {.name = cfg.alerts_topic, .partitions = cfg.partitions, .replication_factor = rf},
+       {.name = cfg.dlq_topic, .partitions = cfg.partitions, .replication_factor = rf}});
+  if (!created.ok()) return created.status();
+  for (const auto& name : *created) {
+    logger.info("created topic {} with {} partitions", name, cfg.partitions);
   }
   return absl::OkStatus();
 }

@@ -23,11 +23,10 @@ absl::StatusOr<Topology> build_pipeline_topology(const PipelineConfig& config,
   auto readings = *readings_or;
 
   // Event time from the value (timestamp or timestamp_ms), not the record's.
-  auto consumed =
-      Consumed::with(strings, readings)
-          .with_timestamp_extractor(timestamp_extractors::from_value<std::string, Reading>(
-              [](const Reading& r) { return r.timestamp_ms; }))
-          .with_name("sensor-readings");
+  auto consumed = Consumed::with(strings, readings)
+                      .with_timestamp_extractor(timestamp_extractors::from_value(
+                          [](const Reading& r) { return r.timestamp_ms; }))
+                      .with_name("sensor-readings");
   KStream<std::string, Reading> input = builder.stream(config.input_topic, consumed);
   if (hooks.on_reading) {
     input = input.peek([on_reading = hooks.on_reading](const Reading&) { on_reading(); },

@@ -4,11 +4,19 @@
 // producers do), plus the sensor-metadata table, with optional late, out-of-order and malformed
 // records. Creates the topics when missing. Prints one summary line at the end. See README.md
 // for the flags.
+//
+// Topics are created through Sluice's TopicAdmin; records are written with a plain librdkafka
+// producer, as any C++ program that writes to Kafka does (librdkafka comes with Sluice's
+// package; Sluice's own client wrappers are internal to its runtime).
+#include <librdkafka/rdkafka.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,16 +27,13 @@
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "reading.pb.h"
-#include "runtime/kafka/admin.h"
-#include "runtime/kafka/error.h"
-#include "runtime/kafka/producer.h"
 #include "sluice/core/log.h"
+#include "sluice/runtime/topic_admin.h"
 #include "sluice/schema_registry/serdes.h"
 
 namespace {
 
 using namespace std::chrono_literals;
-namespace kafka = sluice::kafka;
 namespace sensor = sluice::examples::sensor;
 
 std::atomic<bool> g_stop{false};
@@ -58,7 +63,7 @@ struct Flags {
   std::optional<int64_t> start_time_ms;
   std::optional<int64_t> step_ms;
   int64_t late_by_ms = 120000;
-  kafka::ConfigMap extra;  // -X key=value
+  std::map<std::string, std::string> extra;  // -X key=value
 };
 
 const char kUsage[] = R"(usage: sensor-simulator [flags]
@@ -231,6 +236,79 @@ Flags parse_flags(int argc, char** argv) {
   std::exit(1);
 }
 
+// A librdkafka producer that counts failed deliveries. Keys are placed by murmur2 as Java
+// clients (and Sluice's runtime) place them, so keyed readings and the metadata table land on
+// the partitions a Kafka Streams or Sluice application expects.
+class Producer {
+ public:
+  explicit Producer(const std::map<std::string, std::string>& config) {
+    rd_kafka_conf_t* conf = rd_kafka_conf_new();
+    std::map<std::string, std::string> all = {
+        {"partitioner", "murmur2_random"}, {"enable.idempotence", "true"}, {"linger.ms", "5"}};
+    for (const auto& [k, v] : config) all[k] = v;
+    char err[512] = {0};
+    for (const auto& [k, v] : all) {
+      if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        fail(fmt::format("producer config '{}'", k), absl::InvalidArgumentError(err));
+      }
+    }
+    rd_kafka_conf_set_opaque(conf, this);
+    rd_kafka_conf_set_dr_msg_cb(conf, &Producer::on_delivery);
+    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));  // owns conf on success
+    if (rk_ == nullptr) {
+      rd_kafka_conf_destroy(conf);
+      fail("creating the producer", absl::InvalidArgumentError(err));
+    }
+  }
+  ~Producer() { rd_kafka_destroy(rk_); }
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Queues one record; waits while librdkafka's queue is full. No key when `key` is nullopt.
+  void produce(const std::string& topic, const std::optional<std::string>& key,
+               const std::string& value, int64_t timestamp_ms) {
+    const char* key_data = key ? key->data() : nullptr;  // null: no key
+    const size_t key_size = key ? key->size() : 0;
+    for (;;) {
+      const rd_kafka_resp_err_t e = rd_kafka_producev(
+          rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_KEY(key_data, key_size),
+          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+          RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+      if (e == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+      if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        fail(fmt::format("producing to {}", topic), absl::InternalError(rd_kafka_err2str(e)));
+      }
+      rd_kafka_poll(rk_, 100);
+    }
+    rd_kafka_poll(rk_, 0);  // serve delivery reports
+  }
+  // Serves delivery reports for up to `timeout`.
+  void poll(std::chrono::milliseconds timeout) {
+    rd_kafka_poll(rk_, static_cast<int>(timeout.count()));
+  }
+  // Waits until every queued record is delivered or failed.
+  void flush(std::chrono::milliseconds timeout, const char* what) {
+    if (rd_kafka_resp_err_t e = rd_kafka_flush(rk_, static_cast<int>(timeout.count())); e) {
+      fail(what, absl::DeadlineExceededError(rd_kafka_err2str(e)));
+    }
+  }
+  int64_t failed() const { return failed_; }
+
+ private:
+  static void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Producer*>(opaque);
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    if (self->failed_++ == 0) {
+      std::fprintf(stderr, "sensor-simulator: delivery failed: %s\n", rd_kafka_err2str(m->err));
+    }
+  }
+
+  rd_kafka_t* rk_ = nullptr;
+  int64_t failed_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -239,44 +317,30 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  kafka::ConfigMap client = flags.extra;
+  std::map<std::string, std::string> client = flags.extra;
   client["bootstrap.servers"] = flags.bootstrap;
 
   // Topics first, so partition counts are ours and not the broker's auto-create default.
   {
-    auto admin = kafka::Admin::create(client);
+    auto admin = sluice::TopicAdmin::create(client);
     if (!admin.ok()) fail("creating the admin client", admin.status());
-    std::vector<kafka::NewTopic> topics{
-        {.name = flags.topic,
-         .partitions = flags.partitions,
-         .replication_factor = static_cast<int16_t>(flags.replication_factor)}};
+    const auto rf = static_cast<int16_t>(flags.replication_factor);
+    std::vector<sluice::TopicSpec> topics{
+        {.name = flags.topic, .partitions = flags.partitions, .replication_factor = rf}};
     if (flags.write_metadata) {
       topics.push_back({.name = flags.metadata_topic,
                         .partitions = flags.partitions,
-                        .replication_factor = static_cast<int16_t>(flags.replication_factor),
+                        .replication_factor = rf,
                         .configs = {{"cleanup.policy", "compact"}}});
     }
-    auto results = (*admin)->create_topics(topics, 30s);
-    if (!results.ok()) fail("creating topics", results.status());
-    for (const auto& [name, status] : *results) {
-      if (status.ok()) {
-        logger.info("created topic {} with {} partitions", name, flags.partitions);
-      } else if (!kafka::is_already_exists(status)) {
-        fail(fmt::format("creating topic {}", name), status);
-      }
+    auto created = (*admin)->create_topics_if_missing(topics);
+    if (!created.ok()) fail("creating topics", created.status());
+    for (const auto& name : *created) {
+      logger.info("created topic {} with {} partitions", name, flags.partitions);
     }
   }
 
-  kafka::ProducerOptions options;
-  options.config = client;
-  options.config.emplace("linger.ms", "5");
-  int64_t failed = 0;
-  options.on_delivery = [&failed](const kafka::DeliveryReport& report) {
-    if (!report.ok()) ++failed;
-  };
-  auto producer = kafka::Producer::create(std::move(options));
-  if (!producer.ok()) fail("creating the producer", producer.status());
-  kafka::Producer& p = **producer;
+  Producer p(client);
 
   const auto wall_start = std::chrono::system_clock::now();
   const int64_t start_time_ms = flags.start_time_ms.value_or(
@@ -284,18 +348,13 @@ int main(int argc, char** argv) {
   int64_t metadata_written = 0;
   if (flags.write_metadata) {
     for (const auto& m : sensor::metadata_records(flags.sensors, flags.metadata_fraction)) {
-      kafka::ProducerRecord record;
-      record.topic = flags.metadata_topic;
-      record.key = m.key;
-      record.value = m.value;
       // Older than every reading: a stream-table join that orders records by timestamp sees
       // the metadata before the first alert.
-      record.timestamp = start_time_ms - 1000;
-      if (auto st = p.produce(record); !st.ok()) fail("producing metadata", st);
+      p.produce(flags.metadata_topic, m.key, m.value, start_time_ms - 1000);
       ++metadata_written;
     }
     // The table first: a pipeline starting now sees owners before the first alert.
-    if (auto st = p.flush(30s); !st.ok()) fail("flushing metadata", st);
+    p.flush(30s, "flushing metadata");
   }
 
   sensor::GeneratorOptions gen;
@@ -366,9 +425,6 @@ int main(int argc, char** argv) {
       }
     }
     const sensor::GeneratedRecord r = generator.next();
-    kafka::ProducerRecord record;
-    record.topic = flags.topic;
-    record.key = r.key;
     std::string framed;
     if (frame && r.kind != sensor::RecordKind::kMalformed) {
       try {
@@ -377,19 +433,13 @@ int main(int argc, char** argv) {
         fail("schema registry", absl::UnavailableError(e.what()));
       }
     }
-    if (frame && r.kind != sensor::RecordKind::kMalformed) {
-      record.value = framed;
-    } else {
-      record.value = r.value;
-    }
-    record.timestamp = r.timestamp_ms;
-    if (auto st = p.produce(record); !st.ok())
-      fail(fmt::format("producing to {}", flags.topic), st);
+    const bool is_framed = frame && r.kind != sensor::RecordKind::kMalformed;
+    p.produce(flags.topic, r.key, is_framed ? framed : r.value, r.timestamp_ms);
     ++counts[static_cast<int>(r.kind)];
     ++produced;
   }
-  if (auto st = p.flush(60s); !st.ok()) fail("flushing readings", st);
-  if (auto st = p.close(10s); !st.ok()) fail("closing the producer", st);
+  p.flush(60s, "flushing readings");
+  const int64_t failed = p.failed();
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

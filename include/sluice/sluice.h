@@ -27,6 +27,7 @@
 #include "sluice/runtime/kafka_streams.h"
 #include "sluice/runtime/metrics.h"
 #include "sluice/runtime/observability.h"
+#include "sluice/runtime/topic_admin.h"
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/schema_registry/client.h"
 #include "sluice/schema_registry/serdes.h"

@@ -34,17 +34,30 @@ log::Level from_syslog(int level) {
 void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   try {
     static const log::Logger logger("librdkafka");
-    const log::Level ours = from_syslog(level);
-    if (!logger.enabled(ours)) return;
-    logger.write(ours,
-                 fmt::format("[{}] {}", facility != nullptr ? facility : "",
-                             message != nullptr ? message : ""),
-                 rk != nullptr ? rd_kafka_name(rk) : "");
+    LibrdkafkaLogLine line = librdkafka_log_line(level, facility != nullptr ? facility : "",
+                                                 message != nullptr ? message : "");
+    if (!logger.enabled(line.level)) return;
+    logger.write(line.level, line.text, rk != nullptr ? rd_kafka_name(rk) : "");
   } catch (...) {
   }
 }
 
 }  // namespace
+
+LibrdkafkaLogLine librdkafka_log_line(int syslog_level, std::string_view facility,
+                                      std::string_view message) {
+  LibrdkafkaLogLine line{from_syslog(syslog_level), fmt::format("[{}] {}", facility, message)};
+  // e.g. "[GETPID] Failed to acquire idempotence PID from broker 127.0.0.1:19092/1: Broker:
+  // Coordinator load in progress: retrying" from a producer, right after the broker started.
+  if (line.level == log::Level::kWarn &&
+      message.find("Coordinator load in progress") != std::string_view::npos) {
+    line.level = log::Level::kInfo;
+    line.text +=
+        " (the broker is still loading its coordinator state, as it does after a "
+        "start; librdkafka retries, nothing to do)";
+  }
+  return line;
+}
 
 std::string describe_config(const ConfigMap& config) {
   std::string out;

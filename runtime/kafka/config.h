@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sluice/core/log.h"
 #include "sluice/core/streams_config.h"
 
 namespace sluice::kafka {
@@ -33,6 +34,18 @@ std::string describe_config(const ConfigMap& config);
 // An error names the key; the value is shown unless the key is secret, and librdkafka's
 // error text is scrubbed of a secret value too.
 absl::StatusOr<ConfPtr> make_conf(const ConfigMap& config, std::string_view client);
+
+// How one librdkafka log line is written through sluice::log: our level and the text
+// ("[FACILITY] message"). librdkafka's syslog levels map onto ours (<= 3 error, 4 warn, 5-6
+// info, 7 debug), except that the warnings a broker that has just started causes while it
+// loads its group or transaction coordinator state ("... Coordinator load in progress:
+// retrying") are info lines saying so: librdkafka retries by itself and they pass in seconds.
+struct LibrdkafkaLogLine {
+  log::Level level = log::Level::kInfo;
+  std::string text;
+};
+LibrdkafkaLogLine librdkafka_log_line(int syslog_level, std::string_view facility,
+                                      std::string_view message);
 
 // Sets one property on an existing conf, with the same error rules as make_conf.
 absl::Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,

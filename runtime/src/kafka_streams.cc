@@ -253,7 +253,54 @@ struct KafkaStreams::Impl {
   }
 
   absl::Status prepare();
+  absl::StatusOr<std::vector<kafka::NewTopic>> missing_sink_topics(
+      const std::map<std::string, int32_t>& counts,
+      const std::map<int32_t, int32_t>& sub_partitions, bool uses_dead_letter_queue) const;
 };
+
+// The sink topics the topology writes to by name, and the dead-letter topic, that are missing
+// from the cluster (`counts` holds the existing ones). Without this check a missing output
+// topic shows only at run time: every record waits for the topic's metadata until the first
+// flush times out, without naming the topic. Missing topics fail start-up naming each one,
+// unless sink.topics.auto.create asks for them to be created (returned here): with the
+// partition count of the sub-topology that writes them (the dead-letter topic: the largest).
+absl::StatusOr<std::vector<kafka::NewTopic>> KafkaStreams::Impl::missing_sink_topics(
+    const std::map<std::string, int32_t>& counts, const std::map<int32_t, int32_t>& sub_partitions,
+    bool uses_dead_letter_queue) const {
+  std::map<std::string, std::pair<std::string, int32_t>> missing;  // topic -> (writer, partitions)
+  int32_t widest = 1;
+  for (const auto& sub : context.subtopologies) {
+    const int32_t n = sub_partitions.at(sub.id);
+    widest = std::max(widest, n);
+    for (const auto& t : sub.sink_topics) {
+      if (topology.is_internal_topic(t) || counts.count(t) || missing.count(t)) continue;
+      missing[t] = {fmt::format("written by sub-topology {}", sub.id), n};
+    }
+  }
+  const std::string dlq = config.dead_letter_queue_topic().value_or("");
+  if (uses_dead_letter_queue && !counts.count(dlq) && !missing.count(dlq)) {
+    missing[dlq] = {fmt::format("the dead-letter queue, {}", StreamsConfig::kDeadLetterQueueTopic),
+                    widest};
+  }
+  std::vector<kafka::NewTopic> out;
+  if (missing.empty()) return out;
+  if (!config.sink_topics_auto_create()) {
+    std::string listing;
+    for (const auto& [topic, why] : missing) {
+      listing += fmt::format("{}{} ({})", listing.empty() ? "" : ", ", topic, why.first);
+    }
+    const bool one = missing.size() == 1;
+    return absl::NotFoundError(fmt::format(
+        "{} {} {} not exist; create {} before starting, or set {}=true to have start() create {} "
+        "(broker-side topic auto-creation is not relied on)",
+        one ? "sink topic" : "sink topics", listing, one ? "does" : "do", one ? "it" : "them",
+        StreamsConfig::kSinkTopicsAutoCreate, one ? "it" : "them"));
+  }
+  for (const auto& [topic, why] : missing) {
+    out.push_back(kafka::NewTopic{topic, why.second, config.replication_factor(), {}});
+  }
+  return out;
+}
 
 absl::Status KafkaStreams::Impl::prepare() {
   const std::string& app = config.application_id();
@@ -312,6 +359,10 @@ absl::Status KafkaStreams::Impl::prepare() {
       if (!topology.is_internal_topic(t)) external.insert(t);
     }
   }
+  const bool uses_dead_letter_queue =
+      config.deserialization_exception_handler() == "dead_letter_queue" ||
+      config.processing_exception_handler() == "dead_letter_queue";
+  if (uses_dead_letter_queue) external.insert(dlq);
   auto described =
       (*admin)->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s);
   if (!described.ok()) return described.status();
@@ -386,6 +437,9 @@ absl::Status KafkaStreams::Impl::prepare() {
     }
   }
 
+  auto sinks_to_create = missing_sink_topics(counts, sub_partitions, uses_dead_letter_queue);
+  if (!sinks_to_create.ok()) return sinks_to_create.status();
+
   // Changelog topics of the change-logged stores (StoreSpec), one partition per task.
   std::vector<kafka::NewTopic> wanted;
   for (const auto& sub : context.subtopologies) {
@@ -425,6 +479,7 @@ absl::Status KafkaStreams::Impl::prepare() {
   }
   for (const auto& [t, n] : counts) context.partition_counts[topology.resolve_topic(app, t)] = n;
   for (const auto& w : wanted) context.partition_counts[w.name] = w.partitions;
+  for (const auto& w : *sinks_to_create) context.partition_counts[w.name] = w.partitions;
 
   // Create what is missing; validate what exists.
   std::vector<std::string> names;
@@ -442,14 +497,20 @@ absl::Status KafkaStreams::Impl::prepare() {
                       w.name, it->second.partition_count, w.partitions));
     }
   }
+  to_create.insert(to_create.end(), sinks_to_create->begin(), sinks_to_create->end());
   if (!to_create.empty()) {
     auto created = (*admin)->create_topics(to_create, 30s);
     if (!created.ok()) return created.status();
     for (const auto& [name, st] : *created) {
       if (!st.ok() && !kafka::is_already_exists(st)) {
-        return absl::Status(st.code(), fmt::format("creating internal topic {}: {}", name,
-                                                   std::string(st.message())));
+        return absl::Status(st.code(),
+                            fmt::format("creating topic {}: {}", name, std::string(st.message())));
       }
+    }
+    for (const auto& w : *sinks_to_create) {
+      log::Logger("sluice.runtime")
+          .info("created sink topic {} with {} partitions ({}=true)", w.name, w.partitions,
+                StreamsConfig::kSinkTopicsAutoCreate);
     }
   }
   // The largest record each output topic takes: a record over it is refused before it reaches
@@ -576,17 +637,36 @@ absl::Status KafkaStreams::close(std::chrono::milliseconds timeout) {
   bool all = true;
   for (auto& t : impl_->threads) all &= t->wait_finished(deadline);
   if (!all) {
-    return absl::DeadlineExceededError(
+    // A close that did not finish within the time the caller gave it failed: the instance
+    // ends in ERROR, so an application waiting in wait_until_stopped() returns and does not
+    // exit 0. The threads go on stopping; the destructor waits for them.
+    absl::Status st = absl::DeadlineExceededError(
         fmt::format("close(): stream threads did not stop within {} ms", timeout.count()));
+    {
+      std::lock_guard lk(impl_->mu);
+      if (impl_->error.ok()) impl_->error = st;
+      impl_->transition(StreamsState::kError, events);
+    }
+    impl_->notify(events);
+    return st;
   }
   for (auto& t : impl_->threads) t->join();
   impl_->stop_standby();
   impl_->stop_global();
+  absl::Status error;
   {
     std::lock_guard lk(impl_->mu);
     impl_->transition(StreamsState::kNotRunning, events);
+    if (impl_->state == StreamsState::kError) {
+      error = impl_->error.ok() ? absl::UnknownError("unknown cause") : impl_->error;
+    }
   }
   impl_->notify(events);
+  if (!error.ok()) {
+    // A thread failed (before or while closing): the close was not clean.
+    return absl::Status(error.code(), fmt::format("close(): the instance is in ERROR: {}",
+                                                  std::string(error.message())));
+  }
   return absl::OkStatus();
 }
 

@@ -85,7 +85,10 @@ struct Registry {
           // Unregistering waits for mu; hold it while closing so the instance stays alive.
           std::lock_guard lk(mu);
           if (instances.count(streams) == 0) return;
-          (void)streams->close(grace);
+          if (absl::Status st = streams->close(grace); !st.ok()) {
+            log::Logger("sluice.runtime")
+                .error("closing on a signal failed: {}", std::string(st.message()));
+          }
         });
       }
       for (auto& c : closers) c.join();

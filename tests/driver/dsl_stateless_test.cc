@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -282,11 +284,11 @@ TEST(DslStateless, TimestampExtractorFromValueAndWallClock) {
 
 TEST(DslStateless, NegativeExtractedTimestampDropsRecord) {
   StreamsBuilder builder;
+  // from_value deduces the key and value types from where it is used.
   builder
-      .stream("in",
-              Consumed::with(strings(), longs())
-                  .with_timestamp_extractor(timestamp_extractors::from_value<std::string, int64_t>(
-                      [](int64_t v) { return v; })))
+      .stream("in", Consumed::with(strings(), longs())
+                        .with_timestamp_extractor(
+                            timestamp_extractors::from_value([](const int64_t& v) { return v; })))
       .to("out");
   TopologyTestDriver driver(builder.build().value());
   auto in = driver.create_input_topic("in", strings(), longs());
@@ -310,6 +312,41 @@ TEST(DslStateless, NegativeRecordTimestampIsDroppedAndCounted) {
   EXPECT_EQ(records[0].value, "good");
   EXPECT_EQ(records[0].timestamp, 7);
   EXPECT_EQ(h.driver->metrics().dropped_records, 1);
+}
+
+TEST(DslStateless, OutputTopicReadsToListAndToMap) {
+  Harness h([](KStream<std::string, std::string> s) { s.to("out"); });
+  auto in = h.in();
+  ASSERT_OK(in.pipe_input(std::string("a"), std::string("1"), 10));
+  ASSERT_OK(in.pipe_input(std::string("b"), std::string("2"), 20));
+  ASSERT_OK(in.pipe_input(std::string("a"), std::string("3"), 30));
+  ASSERT_OK(in.pipe_input(std::string("b"), std::nullopt, 40));  // tombstone
+  ASSERT_OK(in.pipe_input(std::string("c"), std::string("4"), 50));
+  auto out = h.out();
+  // Each key's latest value; a tombstone keeps its key with nullopt (Kafka's readKeyValuesToMap).
+  const std::map<std::string, std::optional<std::string>> table = out.read_key_values_to_map();
+  EXPECT_EQ(table, (std::map<std::string, std::optional<std::string>>{
+                       {"a", "3"}, {"b", std::nullopt}, {"c", "4"}}));
+  EXPECT_TRUE(out.is_empty());
+
+  ASSERT_OK(in.pipe_input(std::string("d"), std::string("5"), 60));
+  ASSERT_OK(in.pipe_input(std::nullopt, std::string("6"), 70));
+  const std::vector<TestRecord<std::string, std::string>> records = out.read_records_to_list();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].key, "d");
+  EXPECT_EQ(records[0].value, "5");
+  EXPECT_EQ(records[0].timestamp, 60);
+  EXPECT_EQ(records[1].key, std::nullopt);
+  EXPECT_EQ(records[1].timestamp, 70);
+
+  // A null key has no place in a map: the read fails naming the topic.
+  ASSERT_OK(in.pipe_input(std::nullopt, std::string("7"), 80));
+  try {
+    out.read_key_values_to_map();
+    ADD_FAILURE() << "a null key must throw";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("output topic out has a null key"));
+  }
 }
 
 struct Point {

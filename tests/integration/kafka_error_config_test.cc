@@ -143,6 +143,29 @@ TEST(KafkaConfigTest, ProducerWithoutBrokerStartsAndClosesCleanly) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(KafkaLogTest, LevelsFollowSyslog) {
+  EXPECT_EQ(librdkafka_log_line(3, "FAIL", "x").level, log::Level::kError);
+  EXPECT_EQ(librdkafka_log_line(4, "FAIL", "x").level, log::Level::kWarn);
+  EXPECT_EQ(librdkafka_log_line(6, "CONFWARN", "x").level, log::Level::kInfo);
+  EXPECT_EQ(librdkafka_log_line(7, "BROKER", "x").level, log::Level::kDebug);
+  EXPECT_EQ(librdkafka_log_line(4, "FAIL", "Connection refused").text, "[FAIL] Connection refused");
+}
+
+TEST(KafkaLogTest, CoordinatorLoadOnAFreshBrokerIsInfoThatSaysSo) {
+  // The line a producer logs while a broker that just started loads its coordinator state.
+  const LibrdkafkaLogLine line = librdkafka_log_line(
+      4, "GETPID",
+      "Failed to acquire idempotence PID from broker 127.0.0.1:19092/1: Broker: Coordinator "
+      "load in progress: retrying");
+  EXPECT_EQ(line.level, log::Level::kInfo);
+  EXPECT_THAT(line.text, HasSubstr("[GETPID] Failed to acquire idempotence PID"));
+  EXPECT_THAT(line.text, HasSubstr("still loading its coordinator state"));
+  EXPECT_THAT(line.text, HasSubstr("librdkafka retries"));
+  // Errors stay errors, whatever they mention.
+  EXPECT_EQ(librdkafka_log_line(3, "ERROR", "Coordinator load in progress").level,
+            log::Level::kError);
+}
+
 TEST(KafkaTypesTest, PartitionListsRoundTripAndMissingOffsetsAreNullopt) {
   const TopicPartition a{"orders", Partition(0)};
   const TopicPartition b{"orders", Partition(3)};

@@ -4,7 +4,9 @@
 
 #include "sluice/core/log.h"
 
+#include <cstdlib>
 #include <fstream>
+#include <map>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -334,6 +336,66 @@ TEST(StreamsConfigTest, RocksDbMemoryBudgetIsValidated) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->rocksdb_block_cache_bytes(), 8388608);
   EXPECT_EQ(c->rocksdb_write_buffer_bytes(), 4194304);
+// Sets environment variables for one test and restores them after it.
+class ScopedEnv {
+ public:
+  explicit ScopedEnv(std::initializer_list<std::pair<const std::string, std::string>> vars)
+      : vars_(vars) {
+    for (const auto& [k, v] : vars_) {
+      if (const char* old = std::getenv(k.c_str())) saved_[k] = old;
+      ::setenv(k.c_str(), v.c_str(), 1);
+    }
+  }
+  ~ScopedEnv() {
+    for (const auto& [k, v] : vars_) {
+      if (auto it = saved_.find(k); it != saved_.end()) {
+        ::setenv(k.c_str(), it->second.c_str(), 1);
+      } else {
+        ::unsetenv(k.c_str());
+      }
+    }
+  }
+
+ private:
+  std::map<std::string, std::string> vars_;
+  std::map<std::string, std::string> saved_;
+};
+
+TEST(StreamsConfigTest, FromEnvironmentOverridesTheProgramsDefaults) {
+  ScopedEnv env({{"APPLICATION_ID", "from-env"},
+                 {"BOOTSTRAP_SERVERS", "kafka-0:9092"},
+                 {"STATE_DIR", "/var/lib/sluice-test"},
+                 {"SLUICE_SINK_TOPICS_AUTO_CREATE", "true"},
+                 {"SLUICE_CONSUMER_FETCH_MAX_BYTES", "4242"}});
+  auto c = StreamsConfig::from_environment({{"application.id", "wordcount"},
+                                            {"bootstrap.servers", "127.0.0.1:9092"},
+                                            {"commit.interval.ms", "1000"}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->application_id(), "from-env");         // the environment wins
+  EXPECT_EQ(c->state_dir(), "/var/lib/sluice-test");  // STATE_DIR is honoured
+  EXPECT_EQ(c->bootstrap_servers(), "kafka-0:9092");
+  EXPECT_EQ(c->commit_interval_ms(), 1000);  // defaults stay when not set
+  EXPECT_TRUE(c->sink_topics_auto_create());
+  EXPECT_EQ(c->consumer_config().at("fetch.max.bytes"), "4242");
+}
+
+TEST(StreamsConfigTest, FromEnvironmentValidatesLikeCreate) {
+  ScopedEnv env({{"SLUICE_SINK_TOPICS_AUTO_CREATE", "yes"}});
+  auto c = StreamsConfig::from_environment(minimal());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(message(c.status()), HasSubstr("'sink.topics.auto.create'='yes'"));
+}
+
+TEST(StreamsConfigTest, SinkTopicsAutoCreateIsOffByDefaultAndNotAClientKey) {
+  auto c = StreamsConfig::create(minimal());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->sink_topics_auto_create());
+  auto props = minimal();
+  props["sink.topics.auto.create"] = "TRUE";
+  c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->sink_topics_auto_create());
+  EXPECT_FALSE(c->producer_config().contains("sink.topics.auto.create"));
 }
 
 }  // namespace

@@ -135,12 +135,19 @@ class StreamsConfig {
   // Kafka Streams 4's name for the same (the later one given wins).
   static constexpr std::string_view kProductionExceptionHandlerNew =
       "production.exception.handler";
+  // Sluice's own: start() creates missing sink topics (and the dead-letter topic) instead of
+  // failing; partitions as the sub-topology that writes them, replication.factor as configured.
+  static constexpr std::string_view kSinkTopicsAutoCreate = "sink.topics.auto.create";
 
   // Validates `props`: application.id and bootstrap.servers are required; every Streams key
   // must parse and be in range; every client key must be one librdkafka accepts, with a value
   // it accepts. The first problem found is returned, naming the key. Java-only keys present
   // are logged in one warning (java_only_keys()).
   static absl::StatusOr<StreamsConfig> create(Properties props);
+  // create() over `defaults` overlaid with properties_from_environment(): the environment wins,
+  // so a program's built-in settings can be changed per deployment (BOOTSTRAP_SERVERS,
+  // APPLICATION_ID, STATE_DIR, SLUICE_<KEY>, ...) without code.
+  static absl::StatusOr<StreamsConfig> from_environment(Properties defaults = {});
 
   const std::string& application_id() const { return application_id_; }
   const std::string& bootstrap_servers() const { return bootstrap_servers_; }
@@ -175,6 +182,8 @@ class StreamsConfig {
   const RocksDBConfigSetter& rocksdb_config_setter() const { return rocksdb_config_setter_; }
   // The Java-only keys given (accepted and ignored), sorted.
   const std::vector<std::string>& java_only_keys() const { return java_only_keys_; }
+  // sink.topics.auto.create (default false: a missing sink topic fails start()).
+  bool sink_topics_auto_create() const { return sink_topics_auto_create_; }
 
   // Client properties for librdkafka: the shared keys plus the client's prefixed ones (the
   // prefixed value wins).
@@ -214,6 +223,7 @@ class StreamsConfig {
   int64_t rocksdb_write_buffer_bytes_ = 32 * 1024 * 1024;
   RocksDBConfigSetter rocksdb_config_setter_;
   std::vector<std::string> java_only_keys_;
+  bool sink_topics_auto_create_ = false;
 };
 
 }  // namespace sluice

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <type_traits>
 #include <utility>
 
 #include "sluice/core/record.h"
@@ -31,13 +32,25 @@ TimestampExtractor<K, V> wall_clock() {
   return [](const Record<K, V>&, TimestampMs, TimestampMs now) { return now; };
 }
 
-// A field of the value, e.g. from_value<std::string, Reading>([](const Reading& r) {
-// return r.event_time_ms(); }). Tombstones (no value) keep the record timestamp.
+// A field of the value, in milliseconds:
+//   Consumed::with(strings, readings).with_timestamp_extractor(
+//       timestamp_extractors::from_value([](const Reading& r) { return r.event_time_ms; }))
+// The key and value types come from where the extractor is used (it converts to any
+// TimestampExtractor<K, V> whose V the function accepts); from_value<K, V>(field) names them.
+// Tombstones (no value) keep the record timestamp.
+template <typename F>
+auto from_value(F field) {
+  return [field = std::move(field)](const auto& record, TimestampMs, TimestampMs) -> TimestampMs {
+    using V = typename std::decay_t<decltype(record)>::ValueType;
+    static_assert(std::is_invocable_v<const F&, const V&>,
+                  "from_value: the function must take the stream's value type (const V&)");
+    return record.has_value() ? static_cast<TimestampMs>(field(*record.value()))
+                              : record.timestamp();
+  };
+}
 template <typename K, typename V, typename F>
 TimestampExtractor<K, V> from_value(F field) {
-  return [field = std::move(field)](const Record<K, V>& r, TimestampMs, TimestampMs) {
-    return r.has_value() ? static_cast<TimestampMs>(field(*r.value())) : r.timestamp();
-  };
+  return from_value(std::move(field));
 }
 
 }  // namespace timestamp_extractors

@@ -1,13 +1,14 @@
 // KafkaStreams: runs a Topology against a Kafka cluster (Kafka Streams' KafkaStreams), its
 // lifecycle states, metrics snapshots, interactive queries, and process signal handling.
 //
-//   auto config = StreamsConfig::create({{"application.id", "wordcount"},
-//                                        {"bootstrap.servers", "127.0.0.1:9092"}}).value();
-//   KafkaStreams streams(builder.build().value(), config);
+//   auto config = StreamsConfig::from_environment({{"application.id", "wordcount"},
+//                                                  {"bootstrap.servers", "127.0.0.1:9092"}});
+//   KafkaStreams streams(builder.build().value(), config.value());
 //   ShutdownOnSignals shutdown(streams, std::chrono::seconds(30));  // SIGTERM/SIGINT -> close
 //   if (auto st = streams.start(); !st.ok()) return 1;
-//   streams.wait_until_stopped();
-//   return streams.state() == StreamsState::kNotRunning ? 0 : 1;
+//   return streams.wait_until_stopped() == StreamsState::kNotRunning ? 0 : 1;
+//
+// The README's "Running your application" has the complete program (examples/wordcount/).
 //
 // Operation: start() creates internal topics (repartition, changelog) through the admin API,
 // checks co-partitioning, and starts num.stream.threads StreamThreads. Each thread has one
@@ -196,14 +197,18 @@ class KafkaStreams {
   // Called on every state change (see StateListener above). Set before start().
   void set_state_listener(StateListener listener);
 
-  // Creates/validates internal topics, checks co-partitioning, starts the threads. An error
-  // (bad topology, missing source topic, partition counts that differ between co-partitioned
-  // topics, broker unreachable) leaves the instance in ERROR without any thread running.
+  // Creates/validates internal topics, checks co-partitioning and that every sink topic
+  // (and the dead-letter topic) exists, starts the threads. An error (bad topology, missing
+  // source or sink topic, partition counts that differ between co-partitioned topics, broker
+  // unreachable) names the topic or cause and leaves the instance in ERROR without any thread
+  // running. With sink.topics.auto.create=true missing sink topics are created instead.
   absl::Status start();
   // Stops the threads (each finishes or aborts its transaction, commits, closes its tasks
   // cleanly, writes checkpoints, leaves the group), waits for them up to `timeout`. Returns
-  // OK when everything stopped in time. Idempotent; safe from any thread except a state
-  // listener.
+  // OK only when everything stopped in time and the instance is NOT_RUNNING. A close that
+  // times out moves the instance to ERROR (DEADLINE_EXCEEDED); an instance in ERROR (a thread
+  // failed, before or during the close) returns its error. Idempotent; safe from any thread
+  // except a state listener.
   absl::Status close(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Blocks until the state is NOT_RUNNING or ERROR, or `timeout` passes; returns the state.
   StreamsState wait_until_stopped(std::chrono::milliseconds timeout = std::chrono::hours(24 * 365));
@@ -278,7 +283,9 @@ class KafkaStreams {
 // Operation: the first ShutdownOnSignals in a process installs SIGTERM/SIGINT handlers that
 // only write the signal number to a self-pipe (async-signal-safe); a watcher thread reads the
 // pipe and calls close(grace) on every instance registered at that moment (one after the
-// other), so several instances in one process all shut down. Destroying the object
+// other), so several instances in one process all shut down. A close that fails (not done
+// within `grace`, or a thread failed) is logged and leaves the instance in ERROR, so
+// wait_until_stopped() returns kError and the application exits non-zero. Destroying the object
 // unregisters its instance; the handlers and watcher stay for the life of the process.
 // Concurrency: construct/destroy from any thread. The KafkaStreams must outlive this object.
 class ShutdownOnSignals {

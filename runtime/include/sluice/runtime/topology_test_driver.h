@@ -261,8 +261,10 @@ class TestInputTopic {
   std::string value_buf_;
 };
 
-// Reading from an empty topic throws std::out_of_range; bytes the serde cannot parse throw
-// std::runtime_error (both fail the calling test with the topic's name).
+// Keys and values come back as std::optional (Kafka's null key and tombstone are nullopt):
+// compare with EXPECT_EQ(out.read_value(), 10) or read `*value`. Reading from an empty topic
+// throws std::out_of_range; bytes the serde cannot parse throw std::runtime_error; a null key
+// read into a map throws std::invalid_argument (each fails the calling test naming the topic).
 template <typename K, typename V>
 class TestOutputTopic {
  public:
@@ -308,6 +310,20 @@ class TestOutputTopic {
   std::vector<KeyValue<std::optional<K>, std::optional<V>>> read_key_values_to_list() {
     std::vector<KeyValue<std::optional<K>, std::optional<V>>> out;
     while (!is_empty()) out.push_back(read_key_value());
+    return out;
+  }
+  // Every record left, as a table: key -> its latest value (nullopt after a tombstone), as
+  // Kafka's readKeyValuesToMap. Records with a null key throw std::invalid_argument.
+  std::map<K, std::optional<V>> read_key_values_to_map() {
+    std::map<K, std::optional<V>> out;
+    while (!is_empty()) {
+      TestRecord<K, V> r = read_record();
+      if (!r.key) {
+        throw std::invalid_argument(fmt::format(
+            "read_key_values_to_map: a record of output topic {} has a null key", topic_));
+      }
+      out.insert_or_assign(std::move(*r.key), std::move(r.value));
+    }
     return out;
   }
   bool is_empty() const { return driver_->output_queue_size(topic_) == 0; }

@@ -1,6 +1,7 @@
-// eos-relay: the smallest end-to-end exactly-once pipeline that runs today, written straight on
-// Sluice's internal Kafka wrappers (runtime/kafka). `make demo` runs it until the sensor
-// pipeline (examples/sensor_pipeline, on the KafkaStreams runtime) replaces it.
+// eos-relay: the smallest end-to-end exactly-once pipeline, written straight on Sluice's
+// internal Kafka wrappers (runtime/kafka), so it lives beside them and not in examples/
+// (applications use the public API only). It was the first `make demo`; it stays as a manual
+// check of the wrappers' transactional path against a broker.
 //
 // It produces sensor readings (JSON) to an input topic, then relays the hot ones (temperature
 // above a threshold) to an output topic in Kafka transactions that also commit the input
