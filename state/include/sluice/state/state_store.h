@@ -52,6 +52,11 @@ class StateStoreContext {
   // The byte budget shared by the record caches of the task's thread
   // (cache.max.bytes.buffering); null: each caching store uses its own fallback size.
   virtual CacheBudget* cache_budget() { return nullptr; }
+  // True when the stores serve a standby copy: only ever restored, never written by processing.
+  // Window and session stores then expire windows by the stream time of the restored records,
+  // their only stream time; an active task's stores expire by the writes of its own processing
+  // (see WindowBytesStore).
+  virtual bool standby() const { return false; }
   // Exactly-once: a change-logging key-value store calls this once at init with the store it
   // logs for and uses what it returns instead, so the runtime can put its write buffer between
   // the changelog and the bytes store (writes reach the bytes store only after the Kafka
@@ -82,6 +87,8 @@ class BasicStateStoreContext final : public StateStoreContext {
   CacheBudget* cache_budget() override { return budget_; }
   // `budget` must outlive the stores initialized with this context.
   void set_cache_budget(CacheBudget* budget) { budget_ = budget; }
+  bool standby() const override { return standby_; }
+  void set_standby(bool standby) { standby_ = standby; }
 
  private:
   std::string application_id_;
@@ -90,6 +97,7 @@ class BasicStateStoreContext final : public StateStoreContext {
   ChangelogWriter* writer_;
   CacheBudget* budget_ = nullptr;
   TimestampMs timestamp_ = 0;
+  bool standby_ = false;
 };
 
 // One record read back from a changelog topic during restoration. Keys are in the store's own
