@@ -61,6 +61,8 @@ class StandbyTask final : public state::StateStoreContext,
   void set_record_timestamp(TimestampMs) override {}
   state::CacheBudget* cache_budget() override { return &cache_budget_; }
   std::shared_ptr<state::RocksDBResources> rocksdb_resources() override;
+  // Window and session stores expire by the restored records (they see no processing).
+  bool standby() const override { return true; }
   // ChangelogWriter: standby stores are written only by apply(); any write is a bug.
   absl::Status log(std::string_view store_name, std::string_view key,
                    std::optional<std::string_view> value, TimestampMs timestamp) override;

@@ -111,6 +111,18 @@ WindowedIteratorPtr empty_windowed(absl::Status status = absl::OkStatus()) {
 }
 
 // What the window and session stores share: segments, stream time, expiry.
+//
+// Two stream times. `observed_` is everything seen (writes, restored records, the time committed
+// before opening); it is reported and committed. `expiry_time_` expires windows (reads, dropped
+// puts, deleted segments, skipped restore writes) and follows only processing's own writes
+// since open: put(), and apply_committed() (the exactly-once buffers apply their committed
+// transaction). Restored records and the committed time must not expire anything: under
+// at-least-once the local state and the changelog tail can be ahead of the committed input (a
+// crash, or a failed offset commit, after processing further), processing resumes behind them,
+// and a window it still updates must read what the store holds. Expiring by the restored time
+// made fetch() return nothing for such a window, so its aggregate restarted at every replayed
+// record (the dropped put still went to the changelog) and only the last record's value was
+// emitted. A standby copy has no processing: its restored records drive expiry.
 class SegmentedBase {
  protected:
   SegmentedBase(std::string name, int64_t retention, int64_t interval,
@@ -121,7 +133,7 @@ class SegmentedBase {
         segments_(std::move(segments)) {}
 
   TimestampMs min_live() const {
-    return observed_ < 0 ? std::numeric_limits<int64_t>::min() : observed_ - retention_ + 1;
+    return expiry_time_ < 0 ? std::numeric_limits<int64_t>::min() : expiry_time_ - retention_ + 1;
   }
   int64_t segment_of(TimestampMs t) const { return floor_div(t, interval_); }
 
@@ -132,20 +144,29 @@ class SegmentedBase {
     // bounds it from below.
     auto ids = segments_->segment_ids();
     if (!ids.empty()) observed_ = std::max(observed_, ids.back() * interval_);
+    standby_ = context.standby();
+    expiry_time_ = standby_ ? observed_ : -1;
     dropped_below_ = std::numeric_limits<int64_t>::min();
     return expire();
   }
 
+  // A window (or session end) at `t` seen: written by processing when `written`, else restored.
+  void observe(TimestampMs t, bool written) {
+    observed_ = std::max(observed_, t);
+    if (written || standby_) expiry_time_ = std::max(expiry_time_, t);
+  }
+
   absl::Status expire() {
-    if (observed_ < 0) return absl::OkStatus();
+    if (expiry_time_ < 0) return absl::OkStatus();
     int64_t live = segment_of(min_live());
     if (live <= dropped_below_) return absl::OkStatus();
     dropped_below_ = live;
     return segments_->drop_before(live);
   }
 
-  // Applies writes restored from the changelog up to `last` (dropping those the batch's final
-  // stream time already expired), records the next changelog offset, then expires segments.
+  // Applies changelog-schema writes up to `last` (dropping those already expired), records the
+  // next changelog offset, then expires segments. `durable`: processing's own committed writes
+  // (apply_committed), else a restore.
   absl::Status apply_restored(std::vector<SegmentWrite>& writes, Offset last, bool durable) {
     const int64_t live = segment_of(min_live());
     std::erase_if(writes, [&](const SegmentWrite& w) { return w.segment < live; });
@@ -170,6 +191,8 @@ class SegmentedBase {
   int64_t interval_;
   std::unique_ptr<Segments> segments_;
   TimestampMs observed_ = -1;
+  TimestampMs expiry_time_ = -1;
+  bool standby_ = false;
   int64_t dropped_below_ = std::numeric_limits<int64_t>::min();
   std::string scratch_;
   std::vector<std::string> restore_keys_;
@@ -211,7 +234,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
             "window key schema",
             name_, r.offset.value(), r.key.size()));
       }
-      observed_ = std::max(observed_, parsed->start);
+      observe(parsed->start, durable);
       seq_ = std::max(seq_, parsed->seq);
       writes.push_back(SegmentWrite{segment_of(parsed->start), r.key, r.value});
     }
@@ -233,7 +256,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
       return absl::InvalidArgumentError(
           fmt::format("window store '{}': negative window start {}", name_, start));
     }
-    observed_ = std::max(observed_, start);
+    observe(start, true);
     if (start < min_live()) return expire();  // expired on arrival: dropped, as Kafka Streams
     int32_t seq = 0;
     if (options_.retain_duplicates) {
@@ -337,7 +360,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
             "the session key schema",
             name_, r.offset.value(), r.key.size()));
       }
-      observed_ = std::max(observed_, parsed->session.end);
+      observe(parsed->session.end, durable);
       writes.push_back(SegmentWrite{segment_of(parsed->session.end), r.key, r.value});
     }
     return apply_restored(writes, records.back().offset, durable);
@@ -354,7 +377,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
   absl::Status put(std::string_view key, Window session, std::string_view value) override {
     if (!is_open()) return closed_error(name_);
     if (absl::Status s = check(session); !s.ok()) return s;
-    observed_ = std::max(observed_, session.end);
+    observe(session.end, true);
     if (session.end < min_live()) return expire();
     schema::session_key(key, session, scratch_);
     if (absl::Status s = segments_->put(segment_of(session.end), scratch_, value); !s.ok())

@@ -336,6 +336,8 @@ TEST(StreamsConfigTest, RocksDbMemoryBudgetIsValidated) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->rocksdb_block_cache_bytes(), 8388608);
   EXPECT_EQ(c->rocksdb_write_buffer_bytes(), 4194304);
+}
+
 // Sets environment variables for one test and restores them after it.
 class ScopedEnv {
  public:

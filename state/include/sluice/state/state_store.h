@@ -57,6 +57,11 @@ class StateStoreContext {
   // (KafkaStreams sizes them from rocksdb.block.cache.bytes / rocksdb.write.buffer.bytes);
   // null: a store uses the resources it was made with, else RocksDBResources::process_default().
   virtual std::shared_ptr<RocksDBResources> rocksdb_resources() { return nullptr; }
+  // True when the stores serve a standby copy: only ever restored, never written by processing.
+  // Window and session stores then expire windows by the stream time of the restored records,
+  // their only stream time; an active task's stores expire by the writes of its own processing
+  // (see WindowBytesStore).
+  virtual bool standby() const { return false; }
   // Exactly-once: a change-logging key-value store calls this once at init with the store it
   // logs for and uses what it returns instead, so the runtime can put its write buffer between
   // the changelog and the bytes store (writes reach the bytes store only after the Kafka
@@ -91,6 +96,8 @@ class BasicStateStoreContext final : public StateStoreContext {
   void set_rocksdb_resources(std::shared_ptr<RocksDBResources> resources) {
     rocksdb_ = std::move(resources);
   }
+  bool standby() const override { return standby_; }
+  void set_standby(bool standby) { standby_ = standby; }
 
  private:
   std::string application_id_;
@@ -100,6 +107,7 @@ class BasicStateStoreContext final : public StateStoreContext {
   CacheBudget* budget_ = nullptr;
   std::shared_ptr<RocksDBResources> rocksdb_;
   TimestampMs timestamp_ = 0;
+  bool standby_ = false;
 };
 
 // One record read back from a changelog topic during restoration. Keys are in the store's own

@@ -53,9 +53,15 @@ struct SessionStoreOptions {
 
 // Kafka Streams' WindowStore<Bytes, byte[]>.
 //
-// Retention: stream time is the largest window start put so far. A window whose start is
-// earlier than stream time - retention + 1 is expired: puts to it are dropped, reads skip it,
-// and segments holding only expired windows are deleted wholesale. Timestamps must be >= 0.
+// Retention: a window whose start is earlier than stream time - retention + 1 is expired: puts
+// to it are dropped, reads skip it, and segments holding only expired windows are deleted
+// wholesale. The stream time that expires is the largest window start written by processing
+// since the store was opened (put(), and apply_committed() for the exactly-once buffers);
+// restored records and a stream time committed earlier expire nothing, because under
+// at-least-once they can be ahead of the input position processing resumes from, and the
+// windows processing replays must still read what the store holds (a standby copy, which
+// never processes, expires by its restored records: StateStoreContext::standby()).
+// Timestamps must be >= 0.
 class WindowBytesStore : public StateStore {
  public:
   // A null value deletes the window (when duplicates are retained, a null value is ignored, as
@@ -71,12 +77,14 @@ class WindowBytesStore : public StateStore {
   virtual WindowedIteratorPtr fetch_all(TimestampMs time_from, TimestampMs time_to) = 0;
   virtual WindowedIteratorPtr all() = 0;
   virtual const WindowStoreOptions& options() const = 0;
-  // The largest window start seen (-1 before any put).
+  // The largest window start seen: written, restored, or committed before the store was opened
+  // (-1 when none). Reported (joins take it as their stream time) and committed; what expires
+  // windows is the stream time of processing's writes (see above).
   virtual TimestampMs observed_stream_time() const = 0;
 };
 
-// Kafka Streams' SessionStore<Bytes, byte[]>. Retention as for windows, measured on the
-// session's end time.
+// Kafka Streams' SessionStore<Bytes, byte[]>. Retention as for windows (expiry by the stream
+// time of processing's writes), measured on the session's end time.
 class SessionBytesStore : public StateStore {
  public:
   virtual absl::Status put(std::string_view key, Window session, std::string_view value) = 0;
