@@ -636,7 +636,9 @@ absl::StatusOr<std::optional<std::string>> KafkaStreams::query_get(std::string_v
         if (kv == nullptr) continue;
         found_store = true;
         if (!result.ok() || result->has_value()) return;
-        result = kv->get(key);
+        // peek, not get: a caching store's get() would record the use, cache the value read
+        // and could evict, flush and forward from this (the query's) thread.
+        result = kv->peek(key);
       }
     });
   }

@@ -155,6 +155,13 @@ class CachingStore final : public CachingKeyValueStore {
     if (absl::Status s = evict(); !s.ok()) return s;
     return value;
   }
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
+    if (!is_open()) return closed();
+    // No touch, no insert: an interactive query must not reorder or grow the cache (growing it
+    // could evict, flush and forward from the query's thread).
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.value;
+    return inner_->peek(key);
+  }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = get(key);
     if (!old.ok()) return old;

@@ -83,6 +83,9 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     return inner_->get(key);
   }
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
+    return inner_->peek(key);
+  }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = inner_->remove(key);
     if (old.ok()) {
