@@ -55,6 +55,7 @@ namespace {
 constexpr const char* kMetaFamily = "sluice.meta";
 constexpr std::string_view kOffsetKey = "changelog.offset";
 constexpr std::string_view kStreamTimeKey = "stream.time";
+constexpr std::string_view kDuplicateSeqKey = "duplicate.seq";
 
 rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
@@ -185,7 +186,8 @@ absl::StatusOr<std::unique_ptr<RocksDBDatabase>> RocksDBDatabase::open(
 RocksDBDatabase::~RocksDBDatabase() { (void)close(); }
 
 absl::Status RocksDBDatabase::load_meta() {
-  for (auto [key, target] : {std::pair{kOffsetKey, 0}, std::pair{kStreamTimeKey, 1}}) {
+  for (auto [key, target] :
+       {std::pair{kOffsetKey, 0}, std::pair{kStreamTimeKey, 1}, std::pair{kDuplicateSeqKey, 2}}) {
     auto value = get(meta_, key);
     if (!value.ok()) return value.status();
     if (!value->has_value()) continue;
@@ -196,8 +198,10 @@ absl::Status RocksDBDatabase::load_meta() {
     }
     if (target == 0) {
       offset_ = Offset(*decoded);
-    } else {
+    } else if (target == 1) {
       stream_time_ = *decoded;
+    } else {
+      duplicate_seq_ = static_cast<int32_t>(*decoded);
     }
   }
   return absl::OkStatus();
@@ -282,7 +286,8 @@ KeyValueIteratorPtr RocksDBDatabase::iterate(rocksdb::ColumnFamilyHandle* cf,
 }
 
 absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,
-                                    std::optional<TimestampMs> stream_time, bool restoring) {
+                                    std::optional<TimestampMs> stream_time, bool restoring,
+                                    std::optional<int32_t> duplicate_seq) {
   if (!restoring) {
     if (absl::Status s = before_logged_write(); !s.ok()) return s;
   } else if (!db_) {
@@ -296,6 +301,10 @@ absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Of
     rocksdb::Status s = batch.Put(meta_, slice(kStreamTimeKey), encode_i64(*stream_time));
     if (!s.ok()) return error("batch put", s);
   }
+  if (duplicate_seq) {
+    rocksdb::Status s = batch.Put(meta_, slice(kDuplicateSeqKey), encode_i64(*duplicate_seq));
+    if (!s.ok()) return error("batch put", s);
+  }
   rocksdb::WriteOptions options;
   options.disableWAL = restoring;
   rocksdb::Status s = db_->Write(options, &batch);
@@ -303,6 +312,7 @@ absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Of
   if (restoring) unlogged_writes_ = true;
   if (offset) offset_ = offset;
   if (stream_time) stream_time_ = *stream_time;
+  if (duplicate_seq) duplicate_seq_ = duplicate_seq;
   return absl::OkStatus();
 }
 

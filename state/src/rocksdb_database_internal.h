@@ -46,13 +46,15 @@ class RocksDBDatabase {
   KeyValueIteratorPtr iterate(rocksdb::ColumnFamilyHandle* cf, std::optional<std::string_view> from,
                               std::optional<std::string_view> to,
                               std::optional<std::string_view> prefix = std::nullopt);
-  // Writes `batch` plus, when given, the offset and stream time, atomically. `restoring` skips
-  // the WAL.
+  // Writes `batch` plus, when given, the offset, the stream time and the latest duplicate
+  // sequence number of a window store, atomically. `restoring` skips the WAL.
   absl::Status write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,
-                     std::optional<TimestampMs> stream_time, bool restoring);
+                     std::optional<TimestampMs> stream_time, bool restoring,
+                     std::optional<int32_t> duplicate_seq = std::nullopt);
   std::optional<Offset> committed_offset() const { return offset_; }
   TimestampMs committed_stream_time() const { return stream_time_; }
   absl::StatusOr<uint64_t> approximate_num_entries(rocksdb::ColumnFamilyHandle* cf);
+  std::optional<int32_t> committed_duplicate_seq() const { return duplicate_seq_; }
   // Persists writes made with the WAL disabled; a no-op otherwise (logged writes are durable).
   absl::Status flush();
   absl::Status close();
@@ -76,6 +78,7 @@ class RocksDBDatabase {
   std::optional<Offset> offset_;
   TimestampMs stream_time_ = -1;
   bool unlogged_writes_ = false;
+  std::optional<int32_t> duplicate_seq_;
   std::shared_ptr<int> open_iterators_ = std::make_shared<int>(0);
 };
 
