@@ -25,6 +25,7 @@ class LoggingBase : public Base {
   explicit LoggingBase(std::unique_ptr<Base> inner) : inner_(std::move(inner)) {}
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
+  bool thread_safe_reads() const override { return inner_->thread_safe_reads(); }
   absl::Status init(StateStoreContext& context) override {
     writer_ = context.changelog_writer();
     if (writer_ == nullptr) {

@@ -19,6 +19,7 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
 
   const std::string& name() const override { return name_; }
   bool persistent() const override { return false; }
+  bool thread_safe_reads() const override { return true; }
   absl::Status init(StateStoreContext&) override {
     open_ = true;
     return absl::OkStatus();

@@ -85,7 +85,7 @@ class RocksDBIterator final : public KeyValueIterator {
  public:
   RocksDBIterator(const RocksDBDatabase& owner, rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
                   std::optional<std::string_view> from, std::optional<std::string_view> to,
-                  std::optional<std::string_view> prefix, std::shared_ptr<int> counter)
+                  std::optional<std::string_view> prefix, std::shared_ptr<std::atomic<int>> counter)
       : owner_(owner), counter_(std::move(counter)) {
     ++*counter_;
     if (prefix) {
@@ -124,7 +124,7 @@ class RocksDBIterator final : public KeyValueIterator {
 
  private:
   const RocksDBDatabase& owner_;
-  std::shared_ptr<int> counter_;
+  std::shared_ptr<std::atomic<int>> counter_;
   std::optional<std::string> prefix_;
   std::optional<std::string> upper_;
   rocksdb::Slice upper_slice_;
@@ -344,8 +344,9 @@ absl::Status RocksDBDatabase::flush() {
 absl::Status RocksDBDatabase::close() {
   if (!db_) return absl::OkStatus();
   if (*open_iterators_ > 0) {
-    return absl::FailedPreconditionError(fmt::format(
-        "state store '{}' cannot close with {} open iterator(s)", store_name_, *open_iterators_));
+    return absl::FailedPreconditionError(
+        fmt::format("state store '{}' cannot close with {} open iterator(s)", store_name_,
+                    open_iterators_->load()));
   }
   absl::Status result = flush();
   for (auto* h : handles_) {

@@ -2,6 +2,7 @@
 // offset, stream time), checked statuses, and the restore path with the WAL disabled.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -53,8 +54,8 @@ class RocksDBDatabase {
                      std::optional<int32_t> duplicate_seq = std::nullopt);
   std::optional<Offset> committed_offset() const { return offset_; }
   TimestampMs committed_stream_time() const { return stream_time_; }
-  absl::StatusOr<uint64_t> approximate_num_entries(rocksdb::ColumnFamilyHandle* cf);
   std::optional<int32_t> committed_duplicate_seq() const { return duplicate_seq_; }
+  absl::StatusOr<uint64_t> approximate_num_entries(rocksdb::ColumnFamilyHandle* cf);
   // Persists writes made with the WAL disabled; a no-op otherwise (logged writes are durable).
   absl::Status flush();
   absl::Status close();
@@ -77,9 +78,10 @@ class RocksDBDatabase {
   rocksdb::ColumnFamilyOptions cf_options_;
   std::optional<Offset> offset_;
   TimestampMs stream_time_ = -1;
-  bool unlogged_writes_ = false;
   std::optional<int32_t> duplicate_seq_;
-  std::shared_ptr<int> open_iterators_ = std::make_shared<int>(0);
+  bool unlogged_writes_ = false;
+  // Atomic: readers on several threads may open iterators at once (thread_safe_reads()).
+  std::shared_ptr<std::atomic<int>> open_iterators_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace sluice::state::internal

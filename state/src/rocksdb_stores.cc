@@ -27,6 +27,8 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
 
   const std::string& name() const override { return name_; }
   bool persistent() const override { return true; }
+  // RocksDB reads are thread-safe; the open-iterator count is atomic.
+  bool thread_safe_reads() const override { return true; }
   absl::Status init(StateStoreContext& context) override {
     auto db = RocksDBDatabase::open(store_dir(context, name_), name_, *resources_);
     if (!db.ok()) return db.status();

@@ -195,10 +195,11 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
   absl::Status flush() override { return segments_->flush(); }
   absl::Status close() override { return segments_->close(); }
   bool is_open() const override { return segments_->is_open(); }
+  bool thread_safe_reads() const override { return true; }
   const WindowStoreOptions& options() const override { return options_; }
   TimestampMs observed_stream_time() const override { return observed_; }
-
   int32_t last_duplicate_seq() const override { return seq_.value_or(0); }
+
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     return write_records(records, false);
   }
@@ -253,8 +254,8 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
       seq = schema::next_duplicate_seq(seq_.value_or(0));
       seq_ = seq;
     }
-    schema::window_key(key, start, seq, scratch_);
     if (start < min_live()) return expire();  // expired on arrival: dropped, as Kafka Streams
+    schema::window_key(key, start, seq, scratch_);
     absl::Status s = value ? segments_->put(segment_of(start), scratch_, *value)
                            : segments_->remove(segment_of(start), scratch_);
     if (!s.ok()) return s;
@@ -265,8 +266,9 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
                                                    TimestampMs start) override {
     if (!is_open()) return closed_error(name_);
     if (start < std::max<TimestampMs>(min_live(), 0)) return std::optional<std::string>();
-    schema::window_key(key, start, 0, scratch_);
-    return segments_->get(segment_of(start), scratch_);
+    std::string store_key;  // not scratch_: reads may run on several threads at once
+    schema::window_key(key, start, 0, store_key);
+    return segments_->get(segment_of(start), store_key);
   }
 
   WindowedIteratorPtr fetch(std::string_view key, TimestampMs from, TimestampMs to) override {
@@ -329,6 +331,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
   absl::Status flush() override { return segments_->flush(); }
   absl::Status close() override { return segments_->close(); }
   bool is_open() const override { return segments_->is_open(); }
+  bool thread_safe_reads() const override { return true; }
   const SessionStoreOptions& options() const override { return options_; }
   TimestampMs observed_stream_time() const override { return observed_; }
 
@@ -389,8 +392,9 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     if (session.end < std::max<TimestampMs>(min_live(), 0) || session.start < 0) {
       return std::optional<std::string>();
     }
-    schema::session_key(key, session, scratch_);
-    return segments_->get(segment_of(session.end), scratch_);
+    std::string store_key;  // not scratch_: reads may run on several threads at once
+    schema::session_key(key, session, store_key);
+    return segments_->get(segment_of(session.end), store_key);
   }
 
   WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_end,

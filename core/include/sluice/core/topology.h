@@ -100,6 +100,11 @@ struct TaskEnvironment {
   // Topology::build_global_task). Processors reach global stores through
   // TaskContext::get_state_store without connecting them.
   std::function<StateStore*(std::string_view store_name)> global_store;
+  // Optional, for the global task only: build_global_task hands every global store it makes
+  // to this and keeps what it returns (the runtime wraps them so that stream threads can read
+  // them while the global thread writes). An error fails build_global_task.
+  std::function<absl::StatusOr<std::shared_ptr<StateStore>>(std::shared_ptr<StateStore>)>
+      wrap_global_store;
 };
 
 // A global store (GlobalKTable): every instance reads all partitions of `topic` into it.
