@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -70,30 +72,50 @@ int check_partitions(TestOutputTopic<Windowed<std::string>, V>& out,
   return differ;
 }
 
+// The windowed count every DSL test writes out: count per key of "in", as a stream.
+template <typename W>
+auto windowed_counts(StreamsBuilder& builder, W windows) {
+  return builder.stream("in", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .windowed_by(windows)
+      .count()
+      .to_stream();
+}
+
+// A driver for `builder`'s topology in which `topic` has kPartitions partitions.
+std::unique_ptr<TopologyTestDriver> driver_for(StreamsBuilder& builder, const std::string& topic,
+                                               const std::string& application_id = "app") {
+  auto topology = builder.build();
+  if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
+  TopologyTestDriverOptions options;
+  options.application_id = application_id;
+  options.topic_partitions[topic] = kPartitions;
+  return std::make_unique<TopologyTestDriver>(std::move(*topology), options);
+}
+
+// Pipes one record every `step` ms in [0, until) for each of 8 keys "<prefix><n>"; returns how
+// many.
+size_t pipe_keys(TopologyTestDriver& driver, std::string_view prefix, TimestampMs until,
+                 TimestampMs step) {
+  auto in = driver.create_input_topic("in", strings(), strings());
+  size_t records = 0;
+  for (int key = 0; key < 8; ++key) {
+    for (TimestampMs t = 0; t < until; t += step) {
+      EXPECT_TRUE(in.pipe_input(fmt::format("{}{}", prefix, key), "x", t).ok());
+      ++records;
+    }
+  }
+  return records;
+}
+
 TEST(WindowedPartitioner, TimeWindowedToPartitionsByInnerKey) {
   const auto windows = TimeWindows::of_size_and_grace(10ms, 1h);
   auto key_serde = serdes::windowed(strings(), windows.size_ms());
   StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(windows)
-      .count()
-      .to_stream()
-      .to("out", Produced::with(key_serde, longs()));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  TopologyTestDriverOptions options;
-  options.topic_partitions["out"] = kPartitions;
-  TopologyTestDriver driver(std::move(*topology), options);
-  auto in = driver.create_input_topic("in", strings(), strings());
-  auto out = driver.create_output_topic("out", key_serde, longs());
-  size_t records = 0;
-  for (int key = 0; key < 8; ++key) {
-    for (TimestampMs t = 0; t < 200; t += 10) {
-      ASSERT_OK(in.pipe_input(fmt::format("sensor-{}", key), "x", t));
-      ++records;
-    }
-  }
+  windowed_counts(builder, windows).to("out", Produced::with(key_serde, longs()));
+  auto driver = driver_for(builder, "out");
+  const size_t records = pipe_keys(*driver, "sensor-", 200, 10);
+  auto out = driver->create_output_topic("out", key_serde, longs());
   std::map<std::string, std::set<int32_t>> partitions_of_key;
   const int differ = check_partitions(out, key_serde, records, &partitions_of_key);
   EXPECT_GT(differ, 0) << "the test must use windows the whole-key hash spreads elsewhere";
@@ -104,27 +126,12 @@ TEST(WindowedPartitioner, TimeWindowedToPartitionsByInnerKey) {
 TEST(WindowedPartitioner, SessionWindowedToPartitionsByInnerKey) {
   auto key_serde = serdes::session_windowed(strings());
   StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(SessionWindows::of_inactivity_gap_and_grace(5ms, 1h))
-      .count()
-      .to_stream()
+  windowed_counts(builder, SessionWindows::of_inactivity_gap_and_grace(5ms, 1h))
       .to("out", Produced::with(key_serde, longs()));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  TopologyTestDriverOptions options;
-  options.topic_partitions["out"] = kPartitions;
-  TopologyTestDriver driver(std::move(*topology), options);
-  auto in = driver.create_input_topic("in", strings(), strings());
-  auto out = driver.create_output_topic("out", key_serde, longs());
+  auto driver = driver_for(builder, "out");
   // Sessions 100 ms apart never merge: each record is a new session (one output record each).
-  size_t records = 0;
-  for (int key = 0; key < 8; ++key) {
-    for (TimestampMs t = 0; t < 2000; t += 100) {
-      ASSERT_OK(in.pipe_input(fmt::format("k{}", key), "x", t));
-      ++records;
-    }
-  }
+  const size_t records = pipe_keys(*driver, "k", 2000, 100);
+  auto out = driver->create_output_topic("out", key_serde, longs());
   EXPECT_GT(check_partitions(out, key_serde, records), 0);
 }
 
@@ -133,28 +140,12 @@ TEST(WindowedPartitioner, RepartitionTopicOfWindowedKeysPartitionsByInnerKey) {
   const auto windows = TimeWindows::of_size_and_grace(10ms, 1h);
   auto key_serde = serdes::windowed(strings(), windows.size_ms());
   StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(windows)
-      .count()
-      .to_stream()
+  windowed_counts(builder, windows)
       .repartition(Repartitioned::with(key_serde, longs()).with_name("windows"))
       .to("out", Produced::with(key_serde, longs()));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  TopologyTestDriverOptions options;
-  options.application_id = "app";
-  options.topic_partitions["app-windows-repartition"] = kPartitions;
-  TopologyTestDriver driver(std::move(*topology), options);
-  auto in = driver.create_input_topic("in", strings(), strings());
-  auto internal = driver.create_output_topic("app-windows-repartition", key_serde, longs());
-  size_t records = 0;
-  for (int key = 0; key < 8; ++key) {
-    for (TimestampMs t = 0; t < 200; t += 10) {
-      ASSERT_OK(in.pipe_input(fmt::format("key-{}", key), "x", t));
-      ++records;
-    }
-  }
+  auto driver = driver_for(builder, "app-windows-repartition");
+  const size_t records = pipe_keys(*driver, "key-", 200, 10);
+  auto internal = driver->create_output_topic("app-windows-repartition", key_serde, longs());
   EXPECT_GT(check_partitions(internal, key_serde, records), 0);
 }
 
@@ -167,19 +158,11 @@ TEST(WindowedPartitioner, UserPartitionerWins) {
       [](std::string_view, const Record<Windowed<std::string>, int64_t>& r, int32_t n) {
         return std::optional<int32_t>(static_cast<int32_t>((r.key()->window.start / 10) % n));
       };
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(windows)
-      .count()
-      .to_stream()
+  windowed_counts(builder, windows)
       .to("out", Produced::with(key_serde, longs()).with_stream_partitioner(by_window));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  TopologyTestDriverOptions options;
-  options.topic_partitions["out"] = kPartitions;
-  TopologyTestDriver driver(std::move(*topology), options);
-  auto in = driver.create_input_topic("in", strings(), strings());
-  auto out = driver.create_output_topic("out", key_serde, longs());
+  auto driver = driver_for(builder, "out");
+  auto in = driver->create_input_topic("in", strings(), strings());
+  auto out = driver->create_output_topic("out", key_serde, longs());
   for (TimestampMs t = 0; t < 100; t += 10) ASSERT_OK(in.pipe_input("a", "x", t));
   for (TimestampMs t = 0; t < 100; t += 10) {
     auto r = out.read_record();

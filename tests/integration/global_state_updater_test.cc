@@ -35,6 +35,25 @@ std::optional<std::string> get(StateStore* store, const std::string& key) {
   return v.ok() ? *v : std::nullopt;
 }
 
+// An updater over a topology with a global table of `topic` stored as `materialized` says (and
+// a stream, as a real application has).
+absl::StatusOr<std::unique_ptr<runtime_internal::GlobalStateUpdater>> make_updater(
+    const std::string& topic, const MaterializedName& materialized, const kafka::ConfigMap& config,
+    RecordCollector& collector) {
+  StreamsBuilder builder;
+  builder.global_table(topic, Consumed::with(serdes::string(), serdes::string()), materialized);
+  builder.stream("orders", Consumed::with(serdes::string(), serdes::string()))
+      .to("unused", Produced::with(serdes::string(), serdes::string()));
+  auto topology = builder.build();
+  if (!topology.ok()) return topology.status();
+  runtime_internal::GlobalStateUpdater::Options options;
+  options.application_id = testing::unique_name("global-app");
+  options.consumer_config = config;
+  options.state_dir = testing::temp_dir("global-state");
+  options.collector = &collector;
+  return runtime_internal::GlobalStateUpdater::create(*topology, options);
+}
+
 TEST(GlobalStateUpdater, RestoresAllPartitionsThenFollowsNewRecords) {
   const kafka::ConfigMap config{{"bootstrap.servers", testing::bootstrap_servers()}};
   auto admin = kafka::Admin::create(config);
@@ -52,21 +71,8 @@ TEST(GlobalStateUpdater, RestoresAllPartitionsThenFollowsNewRecords) {
   ASSERT_TRUE((*producer)->produce({.topic = topic, .key = "p1"}).ok());  // tombstone
   ASSERT_TRUE((*producer)->flush(30s).ok());
 
-  StreamsBuilder builder;
-  builder.global_table(topic, Consumed::with(serdes::string(), serdes::string()),
-                       Materialized::as("products"));
-  builder.stream("orders", Consumed::with(serdes::string(), serdes::string()))
-      .to("unused", Produced::with(serdes::string(), serdes::string()));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-
   NullCollector collector;
-  runtime_internal::GlobalStateUpdater::Options options;
-  options.application_id = testing::unique_name("global-app");
-  options.consumer_config = config;
-  options.state_dir = testing::temp_dir("global-state");
-  options.collector = &collector;
-  auto updater = runtime_internal::GlobalStateUpdater::create(*topology, options);
+  auto updater = make_updater(topic, Materialized::as("products"), config, collector);
   ASSERT_TRUE(updater.ok()) << updater.status();
   const absl::Status restored = (*updater)->restore(60s);
   ASSERT_TRUE(restored.ok()) << restored;
@@ -131,20 +137,9 @@ TEST(GlobalStateUpdater, InMemoryStoreIsReadSafelyWhileTheGlobalThreadWrites) {
   }
   ASSERT_TRUE((*producer)->flush(60s).ok());
 
-  StreamsBuilder builder;
-  builder.global_table(topic, Consumed::with(serdes::string(), serdes::string()),
-                       Materialized::as("busy").with_store_type(StoreType::kInMemory));
-  builder.stream("orders", Consumed::with(serdes::string(), serdes::string()))
-      .to("unused", Produced::with(serdes::string(), serdes::string()));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
   NullCollector collector;
-  runtime_internal::GlobalStateUpdater::Options options;
-  options.application_id = testing::unique_name("global-busy-app");
-  options.consumer_config = config;
-  options.state_dir = testing::temp_dir("global-busy-state");
-  options.collector = &collector;
-  auto updater = runtime_internal::GlobalStateUpdater::create(*topology, options);
+  auto updater = make_updater(topic, Materialized::as("busy").with_store_type(StoreType::kInMemory),
+                              config, collector);
   ASSERT_TRUE(updater.ok()) << updater.status();
   auto* store = dynamic_cast<state::KeyValueBytesStore*>((*updater)->store_lookup()("busy"));
   ASSERT_NE(store, nullptr);

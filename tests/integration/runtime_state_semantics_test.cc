@@ -22,27 +22,6 @@ TimestampMs wall_now() {
       .count();
 }
 
-struct KeyedRecord {
-  std::string key;
-  TimestampMs timestamp;
-};
-
-void produce_keyed(const std::string& topic, const std::vector<KeyedRecord>& records) {
-  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  for (const auto& r : records) {
-    kafka::ProducerRecord rec;
-    rec.topic = topic;
-    rec.key = r.key;
-    rec.value = "x";
-    rec.timestamp = r.timestamp;
-    auto st = (*producer)->produce(rec);
-    ASSERT_TRUE(st.ok()) << st;
-  }
-  auto st = (*producer)->flush(30s);
-  ASSERT_TRUE(st.ok()) << st;
-}
-
 struct OutputRecord {
   int32_t partition = 0;
   std::string key;  // raw key bytes
@@ -93,12 +72,12 @@ TEST(KafkaStreamsStateSemantics, WindowedOutputOnInnerKeyPartition) {
   create_topic(output, kOutputPartitions);
   constexpr auto kSize = 10s;
   const TimestampMs base = (wall_now() / 60'000) * 60'000 - 180'000;
-  std::vector<KeyedRecord> records;
+  std::vector<TimedRecord> records;
   std::set<std::string> windows;  // "key@start"
   for (int k = 0; k < 12; ++k) {
     for (int w = 0; w < 8; ++w) {
       const TimestampMs start = base + w * 10'000;
-      records.push_back(KeyedRecord{fmt::format("sensor-{}", k), start + 1'000 + k});
+      records.push_back(TimedRecord{fmt::format("sensor-{}", k), start + 1'000 + k});
       windows.insert(fmt::format("sensor-{}@{}", k, start));
     }
   }
@@ -121,7 +100,7 @@ TEST(KafkaStreamsStateSemantics, WindowedOutputOnInnerKeyPartition) {
   KafkaStreams streams(std::move(*topology), *config);
   ASSERT_TRUE(streams.start().ok());
   ASSERT_TRUE(streams.wait_until_running(60s)) << to_string(streams.state());
-  produce_keyed(input, records);
+  produce_timed(input, records);
   auto got = read_all(
       output, kOutputPartitions,
       [&](const std::vector<OutputRecord>& r) { return r.size() >= records.size(); }, 120s);
@@ -176,9 +155,9 @@ TEST(KafkaStreamsStateSemantics, QueryOfCachingStoreForwardsNothing) {
   KafkaStreams streams(std::move(*topology), *config);
   ASSERT_TRUE(streams.start().ok());
   ASSERT_TRUE(streams.wait_until_running(60s)) << to_string(streams.state());
-  std::vector<KeyedRecord> records;
-  for (int k = 0; k < 20; ++k) records.push_back(KeyedRecord{fmt::format("key-{}", k), wall_now()});
-  produce_keyed(input, records);
+  std::vector<TimedRecord> records;
+  for (int k = 0; k < 20; ++k) records.push_back(TimedRecord{fmt::format("key-{}", k), wall_now()});
+  produce_timed(input, records);
   for (int i = 0; i < 600 && records_processed(streams) < 20; ++i)
     std::this_thread::sleep_for(100ms);
   ASSERT_EQ(records_processed(streams), 20);

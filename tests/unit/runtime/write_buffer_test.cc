@@ -19,6 +19,7 @@
 #include "sluice/state/change_logging.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/rocksdb_store.h"
+#include "state_test_util.h"
 #include "test_support.h"
 
 namespace sluice::runtime_internal {
@@ -622,9 +623,11 @@ struct StepCounter {
   int64_t steps = 0;
 };
 
-class CountingIterator final : public state::KeyValueIterator {
+// Counts the steps taken over a store's iterator (a KeyValueIterator or a WindowedIterator).
+template <typename Iterator>
+class Counting : public Iterator {
  public:
-  CountingIterator(state::KeyValueIteratorPtr inner, StepCounter& counter)
+  Counting(std::unique_ptr<Iterator> inner, StepCounter& counter)
       : inner_(std::move(inner)), counter_(counter) {}
   bool valid() const override { return inner_->valid(); }
   std::string_view key() const override { return inner_->key(); }
@@ -635,60 +638,22 @@ class CountingIterator final : public state::KeyValueIterator {
   }
   absl::Status status() const override { return inner_->status(); }
 
- private:
-  state::KeyValueIteratorPtr inner_;
+ protected:
+  std::unique_ptr<Iterator> inner_;
   StepCounter& counter_;
 };
+using CountingIterator = Counting<state::KeyValueIterator>;
 
-class CountingWindowedIterator final : public state::WindowedIterator {
+class CountingWindowedIterator final : public Counting<state::WindowedIterator> {
  public:
-  CountingWindowedIterator(state::WindowedIteratorPtr inner, StepCounter& counter)
-      : inner_(std::move(inner)), counter_(counter) {}
-  bool valid() const override { return inner_->valid(); }
-  std::string_view key() const override { return inner_->key(); }
+  using Counting::Counting;
   Window window() const override { return inner_->window(); }
-  std::string_view value() const override { return inner_->value(); }
-  void next() override {
-    ++counter_.steps;
-    inner_->next();
-  }
-  absl::Status status() const override { return inner_->status(); }
-
- private:
-  state::WindowedIteratorPtr inner_;
-  StepCounter& counter_;
 };
 
-class CountingKeyValueStore final : public state::KeyValueBytesStore {
+class CountingKeyValueStore final : public state::testing::ForwardingKeyValueStore {
  public:
   CountingKeyValueStore(std::unique_ptr<state::KeyValueBytesStore> inner, StepCounter& counter)
-      : inner_(std::move(inner)), counter_(counter) {}
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(state::StateStoreContext& c) override { return inner_->init(c); }
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override { return inner_->close(); }
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const state::ChangelogRecord> r) override {
-    return inner_->restore_batch(r);
-  }
-  absl::Status commit(std::optional<Offset> o) override { return inner_->commit(o); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
-  absl::Status put(std::string_view k, std::string_view v) override { return inner_->put(k, v); }
-  absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view k,
-                                                           std::string_view v) override {
-    return inner_->put_if_absent(k, v);
-  }
-  absl::StatusOr<std::optional<std::string>> get(std::string_view k) override {
-    return inner_->get(k);
-  }
-  absl::StatusOr<std::optional<std::string>> remove(std::string_view k) override {
-    return inner_->remove(k);
-  }
-  absl::Status write_batch(std::span<const state::KeyValueWrite> w,
-                           std::optional<Offset> o) override {
-    return inner_->write_batch(w, o);
-  }
+      : ForwardingKeyValueStore(std::move(inner)), counter_(counter) {}
   state::KeyValueIteratorPtr range(std::string_view f, std::string_view t) override {
     return std::make_unique<CountingIterator>(inner_->range(f, t), counter_);
   }
@@ -698,12 +663,8 @@ class CountingKeyValueStore final : public state::KeyValueBytesStore {
   state::KeyValueIteratorPtr all() override {
     return std::make_unique<CountingIterator>(inner_->all(), counter_);
   }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    return inner_->approximate_num_entries();
-  }
 
  private:
-  std::unique_ptr<state::KeyValueBytesStore> inner_;
   StepCounter& counter_;
 };
 

@@ -214,47 +214,14 @@ TEST_F(DecoratorTest, FlushListenerSeesNewAndOldValuesInWriteOrder) {
 }
 
 // Counts the reads that reach the store under a cache.
-class CountingStore final : public KeyValueBytesStore {
+class CountingStore final : public testing::ForwardingKeyValueStore {
  public:
-  explicit CountingStore(std::unique_ptr<KeyValueBytesStore> inner) : inner_(std::move(inner)) {}
+  using ForwardingKeyValueStore::ForwardingKeyValueStore;
   int gets = 0;
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return false; }
-  absl::Status init(StateStoreContext& c) override { return inner_->init(c); }
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override { return inner_->close(); }
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const ChangelogRecord> r) override {
-    return inner_->restore_batch(r);
-  }
-  absl::Status commit(std::optional<Offset> o) override { return inner_->commit(o); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
-  absl::Status put(std::string_view k, std::string_view v) override { return inner_->put(k, v); }
-  absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view k,
-                                                           std::string_view v) override {
-    return inner_->put_if_absent(k, v);
-  }
   absl::StatusOr<std::optional<std::string>> get(std::string_view k) override {
     ++gets;
     return inner_->get(k);
   }
-  absl::StatusOr<std::optional<std::string>> remove(std::string_view k) override {
-    return inner_->remove(k);
-  }
-  absl::Status write_batch(std::span<const KeyValueWrite> w, std::optional<Offset> o) override {
-    return inner_->write_batch(w, o);
-  }
-  KeyValueIteratorPtr range(std::string_view f, std::string_view t) override {
-    return inner_->range(f, t);
-  }
-  KeyValueIteratorPtr prefix_scan(std::string_view p) override { return inner_->prefix_scan(p); }
-  KeyValueIteratorPtr all() override { return inner_->all(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    return inner_->approximate_num_entries();
-  }
-
- private:
-  std::unique_ptr<KeyValueBytesStore> inner_;
 };
 
 // peek() is what interactive queries call (issue #12, item 7): on a full cache of dirty entries
