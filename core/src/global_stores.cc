@@ -78,6 +78,15 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
       return absl::InternalError(
           fmt::format("the factory of global store '{}' made no store", info.store));
     }
+    if (task->env_.wrap_global_store) {
+      auto wrapped = task->env_.wrap_global_store(std::move(store));
+      if (!wrapped.ok()) {
+        return absl::Status(wrapped.status().code(),
+                            fmt::format("global store '{}': {}", info.store,
+                                        std::string(wrapped.status().message())));
+      }
+      store = std::move(*wrapped);
+    }
     task->sources_by_topic_.emplace(info.topic, typed_source);
     task->nodes_.push_back(std::move(source));
     task->node_stores_.push_back({});

@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "sluice/core/log.h"
+#include "sluice/state/synchronized_stores.h"
 
 namespace sluice::runtime_internal {
 
@@ -23,6 +24,10 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
   env.deserialization_handler = options.deserialization_handler;
   env.processing_handler = options.processing_handler;
   env.wall_clock = options.wall_clock;
+  // The global thread writes these stores while every stream thread reads them.
+  env.wrap_global_store = [](std::shared_ptr<StateStore> store) {
+    return state::with_synchronization(std::move(store));
+  };
   auto task = topology.build_global_task(std::move(env));
   if (!task.ok()) return task.status();
   u->task_ = std::move(*task);

@@ -9,8 +9,9 @@
 // stream task processes a record. poll_once() then applies whatever arrived; call it in a loop on
 // one thread (the "global thread"). store_lookup() is what every stream task's
 // TaskEnvironment::global_store must be. Concurrency: restore/poll_once/close on one thread. Stream
-// tasks read the stores from other threads while poll_once writes them: RocksDB stores allow that;
-// in-memory global stores do not (use them only when the global thread is the task thread).
+// tasks read the stores from other threads while poll_once writes them: every global store is
+// wrapped with state::with_synchronization (shared-lock reads, exclusive writes, scans copied
+// under the lock), whatever its kind (key-value, window, session) and storage.
 // Limitations: no checkpoint file: every start replays the topics from the beginning
 // (global topics are compacted, so this is bounded but not free); record headers are not
 // passed to the global task; a record that fails with log_and_fail stops the updater.

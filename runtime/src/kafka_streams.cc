@@ -16,6 +16,7 @@
 #include "runtime/kafka/admin.h"
 #include "sluice/core/copartitioning.h"
 #include "sluice/core/log.h"
+#include "sluice/core/partitioner.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
@@ -52,42 +53,6 @@ namespace {
 std::string random_instance_id() {
   std::random_device rd;
   return fmt::format("{:08x}{:08x}", rd(), rd());
-}
-
-// Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as the default partitioner.
-int32_t murmur2(std::string_view data) {
-  const uint32_t seed = 0x9747b28c;
-  const uint32_t m = 0x5bd1e995;
-  const int r = 24;
-  const size_t length = data.size();
-  uint32_t h = seed ^ static_cast<uint32_t>(length);
-  const size_t length4 = length / 4;
-  const auto* bytes = reinterpret_cast<const uint8_t*>(data.data());
-  for (size_t i = 0; i < length4; i++) {
-    const size_t i4 = i * 4;
-    uint32_t k = bytes[i4] | (bytes[i4 + 1] << 8) | (bytes[i4 + 2] << 16) |
-                 (static_cast<uint32_t>(bytes[i4 + 3]) << 24);
-    k *= m;
-    k ^= k >> r;
-    k *= m;
-    h *= m;
-    h ^= k;
-  }
-  switch (length % 4) {
-    case 3:
-      h ^= static_cast<uint32_t>(bytes[(length & ~3u) + 2]) << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= static_cast<uint32_t>(bytes[(length & ~3u) + 1]) << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= bytes[length & ~3u];
-      h *= m;
-  }
-  h ^= h >> 13;
-  h *= m;
-  h ^= h >> 15;
-  return static_cast<int32_t>(h);
 }
 
 }  // namespace
@@ -767,7 +732,9 @@ absl::StatusOr<std::optional<std::string>> KafkaStreams::query_get(std::string_v
         if (kv == nullptr) continue;
         found_store = true;
         if (!result.ok() || result->has_value()) return;
-        result = kv->get(key);
+        // peek, not get: a caching store's get() would record the use, cache the value read
+        // and could evict, flush and forward from this (the query's) thread.
+        result = kv->peek(key);
       }
     });
   }
@@ -896,7 +863,7 @@ absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
   if (partitions <= 0) {
     return absl::UnavailableError("query metadata: the instance has not started");
   }
-  const TaskId id{sub->second, Partition((murmur2(serialized_key) & 0x7fffffff) % partitions)};
+  const TaskId id{sub->second, Partition(partition_for_key(serialized_key, partitions))};
   auto view = group_view(*impl_);
   if (!view.ok()) return view.status();
   auto md = runtime_internal::key_metadata(*view, id);

@@ -11,58 +11,113 @@
 namespace sluice::runtime_internal {
 namespace {
 
-// Iterates a materialized, sorted list of entries.
-class VectorIterator final : public state::KeyValueIterator {
- public:
-  explicit VectorIterator(std::vector<std::pair<std::string, std::string>> entries)
-      : entries_(std::move(entries)) {}
-  bool valid() const override { return index_ < entries_.size(); }
-  std::string_view key() const override { return entries_[index_].first; }
-  std::string_view value() const override { return entries_[index_].second; }
-  void next() override { ++index_; }
-  absl::Status status() const override { return absl::OkStatus(); }
-
- private:
-  std::vector<std::pair<std::string, std::string>> entries_;
-  size_t index_ = 0;
+// The buffer's own entries are the overlay's values.
+struct PendingValue {
+  const std::optional<std::string>& operator()(const std::optional<std::string>& v) const {
+    return v;
+  }
 };
+using PendingOverlay = state::OverlayIterator<PendingWrites, PendingValue>;
 
-struct WindowedEntry {
+// A buffered window or session, copied out of the buffer for one merged read.
+struct BufferedEntry {
+  std::string order;  // its position in the store's iteration order (see OrderOf)
   std::string key;
   Window window;
-  std::string value;
+  std::optional<std::string> value;  // nullopt: deletes the stored entry at the same position
 };
 
-// Iterates a materialized list of windowed entries.
-class VectorWindowedIterator final : public state::WindowedIterator {
+// Writes the position of (key, window) in a store iterator's order into `out`, as bytes that
+// compare like that order. Stored entries get the position of sequence number 0.
+using OrderOf = void (*)(std::string_view key, Window window, int64_t segment_interval,
+                         std::string& out);
+
+// A windowed store's iterator with the buffered entries of the same read merged in, lazily:
+// each step compares the stored entry's position with the next buffered one's. Buffered entries
+// at the position of a stored one replace it (a delete hides it) unless `duplicates`, where
+// both are kept, the stored one first.
+class MergedWindowedIterator final : public state::WindowedIterator {
  public:
-  explicit VectorWindowedIterator(std::vector<WindowedEntry> entries)
-      : entries_(std::move(entries)) {}
-  bool valid() const override { return index_ < entries_.size(); }
-  std::string_view key() const override { return entries_[index_].key; }
-  Window window() const override { return entries_[index_].window; }
-  std::string_view value() const override { return entries_[index_].value; }
-  void next() override { ++index_; }
-  absl::Status status() const override { return absl::OkStatus(); }
+  MergedWindowedIterator(state::WindowedIteratorPtr inner, std::vector<BufferedEntry> buffered,
+                         OrderOf order_of, int64_t segment_interval, bool duplicates)
+      : inner_(std::move(inner)),
+        buffered_(std::move(buffered)),
+        order_of_(order_of),
+        segment_interval_(segment_interval),
+        duplicates_(duplicates) {
+    settle();
+  }
+  bool valid() const override { return on_buffer_ || inner_->valid(); }
+  std::string_view key() const override {
+    return on_buffer_ ? std::string_view(buffered_[next_].key) : inner_->key();
+  }
+  Window window() const override { return on_buffer_ ? buffered_[next_].window : inner_->window(); }
+  std::string_view value() const override {
+    return on_buffer_ ? std::string_view(*buffered_[next_].value) : inner_->value();
+  }
+  void next() override {
+    if (on_buffer_) {
+      ++next_;
+    } else if (inner_->valid()) {
+      inner_->next();
+    }
+    settle();
+  }
+  absl::Status status() const override { return inner_->status(); }
 
  private:
-  std::vector<WindowedEntry> entries_;
-  size_t index_ = 0;
+  void settle() {
+    on_buffer_ = false;
+    // The store's iterator failed: stop here, status() reports it.
+    if (!inner_->valid() && !inner_->status().ok()) next_ = buffered_.size();
+    while (next_ < buffered_.size()) {
+      const BufferedEntry& b = buffered_[next_];
+      if (inner_->valid()) {
+        order_of_(inner_->key(), inner_->window(), segment_interval_, order_);
+        const int cmp = order_.compare(b.order);
+        if (cmp < 0 || (cmp == 0 && duplicates_)) return;  // the stored entry comes first
+        if (cmp == 0) inner_->next();                      // replaced (or deleted) by the buffer
+      }
+      if (b.value) {
+        on_buffer_ = true;
+        return;
+      }
+      ++next_;  // a buffered delete
+    }
+  }
+
+  state::WindowedIteratorPtr inner_;
+  std::vector<BufferedEntry> buffered_;
+  size_t next_ = 0;
+  OrderOf order_of_;
+  int64_t segment_interval_;
+  bool duplicates_;
+  bool on_buffer_ = false;
+  std::string order_;
 };
 
-class ErrorWindowedIterator final : public state::WindowedIterator {
- public:
-  explicit ErrorWindowedIterator(absl::Status status) : status_(std::move(status)) {}
-  bool valid() const override { return false; }
-  std::string_view key() const override { return {}; }
-  Window window() const override { return {}; }
-  std::string_view value() const override { return {}; }
-  void next() override {}
-  absl::Status status() const override { return status_; }
+int64_t floor_div(int64_t a, int64_t b) {
+  const int64_t q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
+}
 
- private:
-  absl::Status status_;
-};
+// One key's windows (fetch): by start, then sequence number.
+void window_start_order(std::string_view, Window w, int64_t, std::string& out) {
+  state::schema::window_key({}, w.start, 0, out);
+}
+// fetch_all/all: segment by segment, each in key-schema byte order ([key][start][seq]), as the
+// segmented store iterates.
+void window_segment_order(std::string_view key, Window w, int64_t interval, std::string& out) {
+  state::schema::window_key(key, w.start, 0, out);
+  char segment[8];
+  auto id = static_cast<uint64_t>(floor_div(w.start, interval));
+  for (int i = 7; i >= 0; --i, id >>= 8) segment[i] = static_cast<char>(id & 0xff);
+  out.insert(0, segment, sizeof segment);
+}
+// One key's sessions: by end, then start.
+void session_order(std::string_view, Window w, int64_t, std::string& out) {
+  state::schema::session_key({}, w, out);
+}
 
 // Skips the entries of a bytes store's iterator that the buffer's stream time expired: the bytes
 // store only knows the stream time of what was applied, and reads must not see a window the
@@ -155,6 +210,11 @@ absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::get(std::strin
   return inner_->get(key);
 }
 
+absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::peek(std::string_view key) {
+  if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  return inner_->peek(key);
+}
+
 absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::remove(std::string_view key) {
   auto existing = get(key);
   if (!existing.ok()) return existing;
@@ -169,58 +229,28 @@ absl::Status BufferedKeyValueStore::write_batch(std::span<const state::KeyValueW
   return absl::OkStatus();
 }
 
-state::KeyValueIteratorPtr BufferedKeyValueStore::merged(std::optional<std::string_view> from,
-                                                         std::optional<std::string_view> to,
+state::KeyValueIteratorPtr BufferedKeyValueStore::merged(state::OverlayBounds bounds,
                                                          state::KeyValueIteratorPtr inner_it) {
-  std::map<std::string, std::string, std::less<>> entries;
-  for (; inner_it->valid(); inner_it->next()) {
-    entries.emplace(std::string(inner_it->key()), std::string(inner_it->value()));
-  }
-  if (auto st = inner_it->status(); !st.ok()) return state::empty_iterator(st);
-  auto begin = from ? pending_.lower_bound(*from) : pending_.begin();
-  auto end = to ? pending_.upper_bound(*to) : pending_.end();
-  for (auto it = begin; it != end; ++it) {
-    if (it->second) {
-      entries[it->first] = *it->second;
-    } else {
-      entries.erase(it->first);
-    }
-  }
-  std::vector<std::pair<std::string, std::string>> out(entries.begin(), entries.end());
-  return std::make_unique<VectorIterator>(std::move(out));
+  return std::make_unique<PendingOverlay>(pending_, std::move(bounds), std::move(inner_it));
 }
 
 state::KeyValueIteratorPtr BufferedKeyValueStore::range(std::string_view from,
                                                         std::string_view to) {
   if (pending_.empty()) return inner_->range(from, to);
   if (from > to) return state::empty_iterator();
-  return merged(from, to, inner_->range(from, to));
+  return merged(state::OverlayBounds{std::string(from), std::string(to), std::nullopt},
+                inner_->range(from, to));
 }
 
 state::KeyValueIteratorPtr BufferedKeyValueStore::prefix_scan(std::string_view prefix) {
   if (pending_.empty()) return inner_->prefix_scan(prefix);
-  // The buffer part: keys starting with `prefix` (the map is ordered by bytes).
-  std::map<std::string, std::string, std::less<>> entries;
-  auto inner_it = inner_->prefix_scan(prefix);
-  for (; inner_it->valid(); inner_it->next()) {
-    entries.emplace(std::string(inner_it->key()), std::string(inner_it->value()));
-  }
-  if (auto st = inner_it->status(); !st.ok()) return state::empty_iterator(st);
-  for (auto it = pending_.lower_bound(prefix);
-       it != pending_.end() && std::string_view(it->first).starts_with(prefix); ++it) {
-    if (it->second) {
-      entries[it->first] = *it->second;
-    } else {
-      entries.erase(it->first);
-    }
-  }
-  std::vector<std::pair<std::string, std::string>> out(entries.begin(), entries.end());
-  return std::make_unique<VectorIterator>(std::move(out));
+  return merged(state::OverlayBounds{std::nullopt, std::nullopt, std::string(prefix)},
+                inner_->prefix_scan(prefix));
 }
 
 state::KeyValueIteratorPtr BufferedKeyValueStore::all() {
   if (pending_.empty()) return inner_->all();
-  return merged(std::nullopt, std::nullopt, inner_->all());
+  return merged(state::OverlayBounds{}, inner_->all());
 }
 
 absl::StatusOr<uint64_t> BufferedKeyValueStore::approximate_num_entries() {
@@ -272,12 +302,13 @@ absl::Status BufferedWindowStore::put(std::string_view key, std::optional<std::s
   }
   pending_stream_time_ = std::max(pending_stream_time_, start);
   // Duplicates are numbered before the expiry check: the change-logging decorator above logs
-  // (and numbers) a put that expired on arrival too, and the buffered key must stay the
+  // (with this number) a put that expired on arrival too, and the buffered key must stay the
   // changelog key it logged.
   int32_t seq = 0;
   if (inner_->options().retain_duplicates) {
     if (!value) return absl::OkStatus();
-    seq = ++seq_;
+    seq = state::schema::next_duplicate_seq(last_duplicate_seq());
+    seq_ = seq;
   }
   if (start < min_live()) return absl::OkStatus();  // expired on arrival, as the store does
   state::schema::window_key(key, start, seq, scratch_);
@@ -297,69 +328,65 @@ absl::StatusOr<std::optional<std::string>> BufferedWindowStore::fetch(std::strin
   return inner_->fetch(key, start);
 }
 
-state::WindowedIteratorPtr BufferedWindowStore::merged(std::optional<std::string_view> key,
-                                                       TimestampMs from, TimestampMs to,
-                                                       state::WindowedIteratorPtr inner_it) {
-  const bool dups = inner_->options().retain_duplicates;
-  const int64_t size = inner_->options().window_size_ms;
-  const TimestampMs live = min_live();
-  // The buffered entries of the range, parsed.
-  struct Buffered {
-    std::string_view key;
-    TimestampMs start;
-    const std::optional<std::string>* value;
-  };
-  std::vector<Buffered> buffered;
-  for (const auto& [k, v] : pending_) {
-    auto parsed = state::schema::parse_window_key(k);
-    if (!parsed || parsed->start < from || parsed->start > to || parsed->start < live) continue;
-    if (key && parsed->key != *key) continue;
-    buffered.push_back({parsed->key, parsed->start, &v});
-  }
-  if (buffered.empty()) return live_only(std::move(inner_it));
-  std::vector<WindowedEntry> entries;
-  for (; inner_it->valid(); inner_it->next()) {
-    const Window w = inner_it->window();
-    if (w.start < live) continue;
-    if (!dups) {
-      // A buffered write of the same window replaces (or deletes) the stored one.
-      const bool replaced = std::any_of(buffered.begin(), buffered.end(), [&](const Buffered& b) {
-        return b.start == w.start && b.key == inner_it->key();
-      });
-      if (replaced) continue;
-    }
-    entries.push_back({std::string(inner_it->key()), w, std::string(inner_it->value())});
-  }
-  if (auto st = inner_it->status(); !st.ok()) {
-    return std::make_unique<ErrorWindowedIterator>(st);
-  }
-  for (const auto& b : buffered) {
-    if (!b.value->has_value()) continue;
-    entries.push_back({std::string(b.key), Window{b.start, b.start + size}, **b.value});
-  }
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const WindowedEntry& a, const WindowedEntry& b) {
-                     if (a.window.start != b.window.start) return a.window.start < b.window.start;
-                     return a.key < b.key;
-                   });
-  return std::make_unique<VectorWindowedIterator>(std::move(entries));
-}
-
 state::WindowedIteratorPtr BufferedWindowStore::fetch(std::string_view key, TimestampMs from,
                                                       TimestampMs to) {
-  if (pending_.empty()) return live_only(inner_->fetch(key, from, to));
-  return merged(key, from, to, inner_->fetch(key, from, to));
+  auto inner_it = live_only(inner_->fetch(key, from, to));
+  from = std::max(from, min_live());
+  if (pending_.empty() || from > to) return inner_it;
+  // The key's buffered windows in [from, to] are one run of the buffer ([key][start][seq]),
+  // already in start order; longer keys sharing this key as a prefix sort inside it.
+  std::string lower, upper;
+  state::schema::window_key(key, std::max<TimestampMs>(from, 0), 0, lower);
+  state::schema::window_key(key, to, -1, upper);
+  const int64_t size = inner_->options().window_size_ms;
+  std::vector<BufferedEntry> buffered;
+  for (auto it = pending_.lower_bound(lower); it != pending_.end() && it->first <= upper; ++it) {
+    auto parsed = state::schema::parse_window_key(it->first);
+    if (!parsed || parsed->key.size() != key.size()) continue;
+    const Window w{parsed->start, parsed->start + size};
+    BufferedEntry& b = buffered.emplace_back(BufferedEntry{{}, std::string(key), w, it->second});
+    state::schema::window_key({}, parsed->start, parsed->seq, b.order);
+  }
+  if (buffered.empty()) return inner_it;
+  return std::make_unique<MergedWindowedIterator>(std::move(inner_it), std::move(buffered),
+                                                  &window_start_order, 0,
+                                                  inner_->options().retain_duplicates);
+}
+
+state::WindowedIteratorPtr BufferedWindowStore::merged_all(TimestampMs from, TimestampMs to,
+                                                           state::WindowedIteratorPtr inner_it) {
+  from = std::max(from, min_live());
+  if (pending_.empty() || from > to) return inner_it;
+  // Every key's buffered windows in [from, to], sorted into the store's order: O(buffer), the
+  // store itself is only iterated as far as the caller reads.
+  const int64_t size = inner_->options().window_size_ms;
+  const int64_t interval = inner_->options().effective_segment_interval();
+  std::vector<BufferedEntry> buffered;
+  for (const auto& [k, v] : pending_) {
+    auto parsed = state::schema::parse_window_key(k);
+    if (!parsed || parsed->start < from || parsed->start > to) continue;
+    BufferedEntry& b = buffered.emplace_back(BufferedEntry{
+        {}, std::string(parsed->key), Window{parsed->start, parsed->start + size}, v});
+    window_segment_order(parsed->key, b.window, interval, b.order);
+    // The order of a stored entry is written with sequence number 0; this one has its own.
+    state::schema::window_key({}, parsed->start, parsed->seq, scratch_);
+    b.order.replace(b.order.size() - 4, 4, scratch_, 8, 4);
+  }
+  if (buffered.empty()) return inner_it;
+  std::sort(buffered.begin(), buffered.end(),
+            [](const BufferedEntry& a, const BufferedEntry& b) { return a.order < b.order; });
+  return std::make_unique<MergedWindowedIterator>(std::move(inner_it), std::move(buffered),
+                                                  &window_segment_order, interval,
+                                                  inner_->options().retain_duplicates);
 }
 
 state::WindowedIteratorPtr BufferedWindowStore::fetch_all(TimestampMs from, TimestampMs to) {
-  if (pending_.empty()) return live_only(inner_->fetch_all(from, to));
-  return merged(std::nullopt, from, to, inner_->fetch_all(from, to));
+  return merged_all(from, to, live_only(inner_->fetch_all(from, to)));
 }
 
 state::WindowedIteratorPtr BufferedWindowStore::all() {
-  if (pending_.empty()) return live_only(inner_->all());
-  return merged(std::nullopt, std::numeric_limits<TimestampMs>::min(),
-                std::numeric_limits<TimestampMs>::max(), inner_->all());
+  return merged_all(std::numeric_limits<TimestampMs>::min(),
+                    std::numeric_limits<TimestampMs>::max(), live_only(inner_->all()));
 }
 
 // --- BufferedSessionStore ---
@@ -409,48 +436,32 @@ absl::StatusOr<std::optional<std::string>> BufferedSessionStore::fetch_session(s
 state::WindowedIteratorPtr BufferedSessionStore::find_sessions(std::string_view key,
                                                                TimestampMs earliest_end,
                                                                TimestampMs latest_start) {
-  auto inner_it = inner_->find_sessions(key, earliest_end, latest_start);
-  if (pending_.empty()) return live_only(std::move(inner_it));
-  const TimestampMs live = min_live();
-  struct Buffered {
-    Window session;
-    const std::optional<std::string>* value;
-  };
-  std::vector<Buffered> buffered;
-  for (const auto& [k, v] : pending_) {
-    auto parsed = state::schema::parse_session_key(k);
-    if (!parsed || parsed->key != key) continue;
+  auto inner_it = live_only(inner_->find_sessions(key, earliest_end, latest_start));
+  if (pending_.empty()) return inner_it;
+  const TimestampMs from_end = std::max({earliest_end, min_live(), TimestampMs{0}});
+  // The key's buffered sessions with end >= from_end are one run of the buffer
+  // ([key][end][start]), already in (end, start) order; longer keys sharing this key as a
+  // prefix sort inside it.
+  std::string lower, upper;
+  state::schema::session_key(key, Window{0, from_end}, lower);
+  state::schema::session_key(
+      key, Window{std::numeric_limits<TimestampMs>::max(), std::numeric_limits<TimestampMs>::max()},
+      upper);
+  std::vector<BufferedEntry> buffered;
+  for (auto it = pending_.lower_bound(lower); it != pending_.end() && it->first <= upper; ++it) {
+    auto parsed = state::schema::parse_session_key(it->first);
+    if (!parsed || parsed->key.size() != key.size()) continue;
     const Window w = parsed->session;
-    if (w.end < earliest_end || w.start > latest_start || w.end < live) continue;
-    buffered.push_back({w, &v});
+    if (w.end < from_end || w.start > latest_start) continue;
+    BufferedEntry& b = buffered.emplace_back(BufferedEntry{{}, std::string(key), w, it->second});
+    session_order({}, w, 0, b.order);
   }
-  if (buffered.empty()) return live_only(std::move(inner_it));
-  std::vector<WindowedEntry> entries;
-  for (; inner_it->valid(); inner_it->next()) {
-    const Window w = inner_it->window();
-    if (w.end < live) continue;
-    const bool replaced = std::any_of(buffered.begin(), buffered.end(), [&](const Buffered& b) {
-      return b.session.start == w.start && b.session.end == w.end;
-    });
-    if (replaced) continue;
-    entries.push_back({std::string(inner_it->key()), w, std::string(inner_it->value())});
-  }
-  if (auto st = inner_it->status(); !st.ok()) {
-    return std::make_unique<ErrorWindowedIterator>(st);
-  }
-  for (const auto& b : buffered) {
-    if (b.value->has_value()) entries.push_back({std::string(key), b.session, **b.value});
-  }
-  std::stable_sort(entries.begin(), entries.end(),
-                   [](const WindowedEntry& a, const WindowedEntry& b) {
-                     if (a.window.end != b.window.end) return a.window.end < b.window.end;
-                     return a.window.start < b.window.start;
-                   });
-  return std::make_unique<VectorWindowedIterator>(std::move(entries));
+  if (buffered.empty()) return inner_it;
+  return std::make_unique<MergedWindowedIterator>(std::move(inner_it), std::move(buffered),
+                                                  &session_order, 0, /*duplicates=*/false);
 }
 
 state::WindowedIteratorPtr BufferedSessionStore::fetch(std::string_view key) {
-  if (pending_.empty()) return live_only(inner_->fetch(key));
   return find_sessions(key, std::numeric_limits<TimestampMs>::min(),
                        std::numeric_limits<TimestampMs>::max());
 }

@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
+#include "sluice/state/overlay_iterator.h"
 #include "sluice/state/window_store.h"
 
 namespace sluice::runtime_internal {
@@ -40,9 +41,9 @@ class EosWriteBuffer {
 // abort. commit() does not reach the inner store (the runtime applies the buffer instead), so
 // the inner store never holds a write Kafka did not commit, and after a crash a restart
 // replays only the changelog tail from the store's committed offset.
+// Scans merge the buffer and the store lazily (state::OverlayIterator: buffered writes win,
+// buffered deletes hide stored keys), so a scan costs what it reads, never the store's size.
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
-// Limitations: range scans with a non-empty buffer materialize the inner range in memory
-// (commit intervals are short under exactly-once, so the buffer is small).
 class BufferedKeyValueStore final : public state::KeyValueBytesStore, public EosWriteBuffer {
  public:
   explicit BufferedKeyValueStore(std::unique_ptr<state::KeyValueBytesStore> inner);
@@ -64,6 +65,7 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
   absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
                                                            std::string_view value) override;
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override;
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override;
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override;
   absl::Status write_batch(std::span<const state::KeyValueWrite> writes,
                            std::optional<Offset> changelog_offset) override;
@@ -80,8 +82,7 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
 
  private:
   void write(std::string_view key, std::optional<std::string_view> value);
-  state::KeyValueIteratorPtr merged(std::optional<std::string_view> from,
-                                    std::optional<std::string_view> to,
+  state::KeyValueIteratorPtr merged(state::OverlayBounds bounds,
                                     state::KeyValueIteratorPtr inner_iterator);
 
   std::unique_ptr<state::KeyValueBytesStore> inner_;
@@ -136,12 +137,17 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
   absl::Status apply_pending(std::optional<Offset> changelog_offset) override {
     if (pending_.empty()) return absl::OkStatus();
     absl::Status st = apply_buffered(*inner_, pending_, changelog_offset);
-    drop_pending();
+    pending_.clear();
+    pending_stream_time_ = -1;
+    // The duplicate numbering goes on from the buffer's latest number: the store saw only the
+    // puts that did not expire on arrival, the changelog saw all of them.
     return st;
   }
   void drop_pending() override {
     pending_.clear();
     pending_stream_time_ = -1;
+    // An aborted transaction's numbers are free again: read_committed never sees its records.
+    seq_.reset();
   }
   size_t pending_count() const { return pending_.size(); }
 
@@ -154,6 +160,9 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
   std::unique_ptr<Store> inner_;
   PendingWrites pending_;
   TimestampMs pending_stream_time_ = -1;
+  // Window stores with retain_duplicates: the latest number this buffer gave; nullopt: take
+  // the store's (after init, restoration or an abort).
+  std::optional<int32_t> seq_;
   std::string scratch_;
 };
 
@@ -162,14 +171,17 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
 // Operation: writes go to an ordered map keyed by the changelog key schema
 // ([key][start][seq]), so apply_pending() hands the inner store exactly the records the
 // changelog holds, through StateStore::apply_committed (one WAL-logged batch with the changelog
-// offset). Reads consult the buffer first; a range read with buffered entries of that range
-// materializes the merged result. Retention is applied as the inner store would, on the stream
-// time of buffered and applied puts together: a put of an expired window is dropped, and
-// neither buffered nor stored expired windows are read (the inner store only knows the stream
-// time of what was applied). Duplicates are numbered like the change-logging decorator numbers
-// them (also for puts that expired on arrival), so buffered keys stay the logged keys.
+// offset). Reads consult the buffer first; range reads merge the buffered entries of the range
+// (copied, sorted into the store's iteration order) with the store's iterator lazily, so they
+// cost the range, not the store, and come out in the order the store alone would give (fetch:
+// by start; fetch_all/all: by segment, then key bytes, then start). Retention is applied as the
+// inner store would, on the stream time of buffered and applied puts together: a put of an
+// expired window is dropped, and neither buffered nor stored expired windows are read (the
+// inner store only knows the stream time of what was applied). Duplicates continue the store's
+// numbering (WindowBytesStore::last_duplicate_seq), also for puts that expired on arrival, and
+// the change-logging decorator above logs the number the buffer gave, so buffered keys are the
+// logged keys and a restart never reuses a stored number.
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
-// Limitations: merged fetch_all/all results are ordered by window start, then key.
 class BufferedWindowStore final : public BufferedSegmentedStore<state::WindowBytesStore> {
  public:
   explicit BufferedWindowStore(std::unique_ptr<state::WindowBytesStore> inner)
@@ -183,18 +195,21 @@ class BufferedWindowStore final : public BufferedSegmentedStore<state::WindowByt
                                    TimestampMs time_to) override;
   state::WindowedIteratorPtr fetch_all(TimestampMs time_from, TimestampMs time_to) override;
   state::WindowedIteratorPtr all() override;
+  int32_t last_duplicate_seq() const override {
+    return seq_ ? *seq_ : inner_->last_duplicate_seq();
+  }
 
  private:
   // `inner_it` without the windows the buffered puts' stream time expired.
   state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
-  state::WindowedIteratorPtr merged(std::optional<std::string_view> key, TimestampMs from,
-                                    TimestampMs to, state::WindowedIteratorPtr inner_iterator);
-
-  int32_t seq_ = 0;  // retain_duplicates: mirrors the change-logging decorator's numbering
+  // fetch_all/all: the buffered windows with start in [from, to] merged with `inner_it`.
+  state::WindowedIteratorPtr merged_all(TimestampMs from, TimestampMs to,
+                                        state::WindowedIteratorPtr inner_it);
 };
 
 // The exactly-once write buffer of session stores (StateStoreContext::wrap_logged_session_store),
-// keyed by the session key schema ([key][end][start]); otherwise as BufferedWindowStore.
+// keyed by the session key schema ([key][end][start]); otherwise as BufferedWindowStore (merged
+// reads come out by end, then start, as the store's own).
 class BufferedSessionStore final : public BufferedSegmentedStore<state::SessionBytesStore> {
  public:
   explicit BufferedSessionStore(std::unique_ptr<state::SessionBytesStore> inner)

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "sluice/state/overlay_iterator.h"
 
 namespace sluice::state {
 namespace {
@@ -25,64 +26,12 @@ size_t entry_bytes(std::string_view key, const std::optional<std::string>& value
   return key.size() + (value ? value->size() : 0) + kEntryOverhead;
 }
 
-// Merges cache entries in [from, to] (or with `prefix`) with the store's iterator; cache wins
-// on equal keys and cached deletes hide store entries. The cache side keeps a copy of its
-// current entry and re-seeks, so writes and evictions during iteration are safe.
-class MergedIterator final : public KeyValueIterator {
- public:
-  struct Bounds {
-    std::optional<std::string> from, to, prefix;
-  };
-  MergedIterator(const EntryMap& cache, Bounds bounds, KeyValueIteratorPtr store)
-      : cache_(cache), bounds_(std::move(bounds)), store_(std::move(store)) {
-    auto start = bounds_.prefix ? *bounds_.prefix : bounds_.from.value_or("");
-    position_cache(cache_.lower_bound(start));
-    settle();
-  }
-  bool valid() const override { return on_cache_ || store_->valid(); }
-  std::string_view key() const override { return on_cache_ ? cache_key_ : store_->key(); }
-  std::string_view value() const override { return on_cache_ ? *cache_value_ : store_->value(); }
-  void next() override {
-    if (on_cache_) {
-      position_cache(cache_.upper_bound(cache_key_));
-    } else if (store_->valid()) {
-      store_->next();
-    }
-    settle();
-  }
-  absl::Status status() const override { return store_->status(); }
-
- private:
-  void position_cache(EntryMap::const_iterator it) {
-    cache_valid_ = it != cache_.end() && (!bounds_.to || it->first <= *bounds_.to) &&
-                   (!bounds_.prefix || std::string_view(it->first).starts_with(*bounds_.prefix));
-    if (cache_valid_) {
-      cache_key_.assign(it->first);
-      cache_value_ = it->second.value;
-    }
-  }
-  void settle() {
-    on_cache_ = false;
-    while (cache_valid_) {
-      bool store_valid = store_->valid();
-      if (store_valid && store_->key() < std::string_view(cache_key_)) return;  // store first
-      if (store_valid && store_->key() == std::string_view(cache_key_)) store_->next();
-      if (cache_value_) {
-        on_cache_ = true;
-        return;
-      }
-      position_cache(cache_.upper_bound(cache_key_));  // a cached delete: skip it
-    }
-  }
-
-  const EntryMap& cache_;
-  Bounds bounds_;
-  KeyValueIteratorPtr store_;
-  bool cache_valid_ = false;
-  bool on_cache_ = false;
-  std::string cache_key_;
-  std::optional<std::string> cache_value_;
+// Cache entries over the store below: the cache wins on equal keys and cached deletes hide
+// store entries; writes and evictions during iteration are safe (see OverlayIterator).
+struct EntryValue {
+  const std::optional<std::string>& operator()(const Entry& e) const { return e.value; }
 };
+using MergedIterator = OverlayIterator<EntryMap, EntryValue>;
 
 class CachingStore final : public CachingKeyValueStore {
  public:
@@ -155,6 +104,13 @@ class CachingStore final : public CachingKeyValueStore {
     if (absl::Status s = evict(); !s.ok()) return s;
     return value;
   }
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
+    if (!is_open()) return closed();
+    // No touch, no insert: an interactive query must not reorder or grow the cache (growing it
+    // could evict, flush and forward from the query's thread).
+    if (auto it = entries_.find(key); it != entries_.end()) return it->second.value;
+    return inner_->peek(key);
+  }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = get(key);
     if (!old.ok()) return old;
@@ -172,18 +128,18 @@ class CachingStore final : public CachingKeyValueStore {
     if (!is_open()) return empty_iterator(closed());
     if (from > to) return empty_iterator();
     return std::make_unique<MergedIterator>(
-        entries_, MergedIterator::Bounds{std::string(from), std::string(to), std::nullopt},
+        entries_, OverlayBounds{std::string(from), std::string(to), std::nullopt},
         inner_->range(from, to));
   }
   KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
     if (!is_open()) return empty_iterator(closed());
     return std::make_unique<MergedIterator>(
-        entries_, MergedIterator::Bounds{std::nullopt, std::nullopt, std::string(prefix)},
+        entries_, OverlayBounds{std::nullopt, std::nullopt, std::string(prefix)},
         inner_->prefix_scan(prefix));
   }
   KeyValueIteratorPtr all() override {
     if (!is_open()) return empty_iterator(closed());
-    return std::make_unique<MergedIterator>(entries_, MergedIterator::Bounds{}, inner_->all());
+    return std::make_unique<MergedIterator>(entries_, OverlayBounds{}, inner_->all());
   }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
     // Writes still in the cache are not counted; the estimate is only an estimate anyway.

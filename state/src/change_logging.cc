@@ -25,6 +25,7 @@ class LoggingBase : public Base {
   explicit LoggingBase(std::unique_ptr<Base> inner) : inner_(std::move(inner)) {}
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
+  bool thread_safe_reads() const override { return inner_->thread_safe_reads(); }
   absl::Status init(StateStoreContext& context) override {
     writer_ = context.changelog_writer();
     if (writer_ == nullptr) {
@@ -83,6 +84,9 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     return inner_->get(key);
   }
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
+    return inner_->peek(key);
+  }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = inner_->remove(key);
     if (old.ok()) {
@@ -127,11 +131,12 @@ class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs start) override {
     if (absl::Status s = inner_->put(key, value, start); !s.ok()) return s;
-    // The same sequence numbers the inner store assigns, so the changelog key is the store key.
+    // The sequence number the store below just gave this duplicate (it numbers expired puts
+    // too), so the changelog key is the store key, also after a restart.
     int32_t seq = 0;
     if (inner_->options().retain_duplicates) {
       if (!value) return absl::OkStatus();
-      seq = ++seq_;
+      seq = inner_->last_duplicate_seq();
     }
     schema::window_key(key, start, seq, scratch_);
     return log(scratch_, value);
@@ -149,9 +154,9 @@ class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
   WindowedIteratorPtr all() override { return inner_->all(); }
   const WindowStoreOptions& options() const override { return inner_->options(); }
   TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
+  int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
 
  private:
-  int32_t seq_ = 0;
   bool wrapped_ = false;
 };
 

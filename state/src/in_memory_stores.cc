@@ -19,6 +19,7 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
 
   const std::string& name() const override { return name_; }
   bool persistent() const override { return false; }
+  bool thread_safe_reads() const override { return true; }
   absl::Status init(StateStoreContext&) override {
     open_ = true;
     return absl::OkStatus();
@@ -187,23 +188,28 @@ class InMemorySegments final : public Segments {
     return absl::OkStatus();
   }
   absl::Status apply_restore(std::span<const SegmentWrite> writes, Offset next_offset,
-                             TimestampMs stream_time, bool) override {
+                             TimestampMs stream_time, std::optional<int32_t> duplicate_seq,
+                             bool) override {
     for (const auto& w : writes) {
       absl::Status s = w.value ? put(w.segment, w.key, *w.value) : remove(w.segment, w.key);
       if (!s.ok()) return s;
     }
     offset_ = next_offset;
     stream_time_ = stream_time;
+    if (duplicate_seq) duplicate_seq_ = duplicate_seq;
     return absl::OkStatus();
   }
-  absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time) override {
+  absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time,
+                      std::optional<int32_t> duplicate_seq) override {
     if (!open_) return closed_error(name_);
     if (next_offset) offset_ = next_offset;
     stream_time_ = stream_time;
+    if (duplicate_seq) duplicate_seq_ = duplicate_seq;
     return absl::OkStatus();
   }
   std::optional<Offset> committed_offset() const override { return offset_; }
   TimestampMs committed_stream_time() const override { return stream_time_; }
+  std::optional<int32_t> committed_duplicate_seq() const override { return duplicate_seq_; }
 
  private:
   std::string name_;
@@ -211,6 +217,7 @@ class InMemorySegments final : public Segments {
   std::map<int64_t, std::shared_ptr<ByteMap>> segments_;
   std::optional<Offset> offset_;
   TimestampMs stream_time_ = -1;
+  std::optional<int32_t> duplicate_seq_;
 };
 
 }  // namespace

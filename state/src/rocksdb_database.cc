@@ -130,6 +130,7 @@ namespace {
 constexpr const char* kMetaFamily = "sluice.meta";
 constexpr std::string_view kOffsetKey = "changelog.offset";
 constexpr std::string_view kStreamTimeKey = "stream.time";
+constexpr std::string_view kDuplicateSeqKey = "duplicate.seq";
 
 rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
 
@@ -159,7 +160,7 @@ class RocksDBIterator final : public KeyValueIterator {
  public:
   RocksDBIterator(const RocksDBDatabase& owner, rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
                   std::optional<std::string_view> from, std::optional<std::string_view> to,
-                  std::optional<std::string_view> prefix, std::shared_ptr<int> counter)
+                  std::optional<std::string_view> prefix, std::shared_ptr<std::atomic<int>> counter)
       : owner_(owner), counter_(std::move(counter)) {
     ++*counter_;
     if (prefix) {
@@ -198,7 +199,7 @@ class RocksDBIterator final : public KeyValueIterator {
 
  private:
   const RocksDBDatabase& owner_;
-  std::shared_ptr<int> counter_;
+  std::shared_ptr<std::atomic<int>> counter_;
   std::optional<std::string> prefix_;
   std::optional<std::string> upper_;
   rocksdb::Slice upper_slice_;
@@ -268,7 +269,8 @@ absl::StatusOr<std::unique_ptr<RocksDBDatabase>> RocksDBDatabase::open(
 RocksDBDatabase::~RocksDBDatabase() { (void)close(); }
 
 absl::Status RocksDBDatabase::load_meta() {
-  for (auto [key, target] : {std::pair{kOffsetKey, 0}, std::pair{kStreamTimeKey, 1}}) {
+  for (auto [key, target] :
+       {std::pair{kOffsetKey, 0}, std::pair{kStreamTimeKey, 1}, std::pair{kDuplicateSeqKey, 2}}) {
     auto value = get(meta_, key);
     if (!value.ok()) return value.status();
     if (!value->has_value()) continue;
@@ -279,8 +281,10 @@ absl::Status RocksDBDatabase::load_meta() {
     }
     if (target == 0) {
       offset_ = Offset(*decoded);
-    } else {
+    } else if (target == 1) {
       stream_time_ = *decoded;
+    } else {
+      duplicate_seq_ = static_cast<int32_t>(*decoded);
     }
   }
   return absl::OkStatus();
@@ -375,7 +379,8 @@ KeyValueIteratorPtr RocksDBDatabase::iterate(rocksdb::ColumnFamilyHandle* cf,
 }
 
 absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,
-                                    std::optional<TimestampMs> stream_time, bool restoring) {
+                                    std::optional<TimestampMs> stream_time, bool restoring,
+                                    std::optional<int32_t> duplicate_seq) {
   if (!restoring) {
     if (absl::Status s = before_logged_write(); !s.ok()) return s;
   } else if (!db_) {
@@ -389,6 +394,10 @@ absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Of
     rocksdb::Status s = batch.Put(meta_, slice(kStreamTimeKey), encode_i64(*stream_time));
     if (!s.ok()) return error("batch put", s);
   }
+  if (duplicate_seq) {
+    rocksdb::Status s = batch.Put(meta_, slice(kDuplicateSeqKey), encode_i64(*duplicate_seq));
+    if (!s.ok()) return error("batch put", s);
+  }
   rocksdb::WriteOptions options;
   options.disableWAL = restoring;
   rocksdb::Status s = db_->Write(options, &batch);
@@ -397,6 +406,7 @@ absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Of
   if (restoring) unlogged_writes_ = true;
   if (offset) offset_ = offset;
   if (stream_time) stream_time_ = *stream_time;
+  if (duplicate_seq) duplicate_seq_ = duplicate_seq;
   return absl::OkStatus();
 }
 
@@ -428,8 +438,9 @@ absl::Status RocksDBDatabase::flush() {
 absl::Status RocksDBDatabase::close() {
   if (!db_) return absl::OkStatus();
   if (*open_iterators_ > 0) {
-    return absl::FailedPreconditionError(fmt::format(
-        "state store '{}' cannot close with {} open iterator(s)", store_name_, *open_iterators_));
+    return absl::FailedPreconditionError(
+        fmt::format("state store '{}' cannot close with {} open iterator(s)", store_name_,
+                    open_iterators_->load()));
   }
   absl::Status result = flush();
   // Before anything is destroyed: memory_usage() and relieve_write_buffers() must not reach a

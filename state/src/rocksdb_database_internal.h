@@ -2,6 +2,7 @@
 // offset, stream time), checked statuses, and the restore path with the WAL disabled.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -46,12 +47,14 @@ class RocksDBDatabase {
   KeyValueIteratorPtr iterate(rocksdb::ColumnFamilyHandle* cf, std::optional<std::string_view> from,
                               std::optional<std::string_view> to,
                               std::optional<std::string_view> prefix = std::nullopt);
-  // Writes `batch` plus, when given, the offset and stream time, atomically. `restoring` skips
-  // the WAL.
+  // Writes `batch` plus, when given, the offset, the stream time and the latest duplicate
+  // sequence number of a window store, atomically. `restoring` skips the WAL.
   absl::Status write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,
-                     std::optional<TimestampMs> stream_time, bool restoring);
+                     std::optional<TimestampMs> stream_time, bool restoring,
+                     std::optional<int32_t> duplicate_seq = std::nullopt);
   std::optional<Offset> committed_offset() const { return offset_; }
   TimestampMs committed_stream_time() const { return stream_time_; }
+  std::optional<int32_t> committed_duplicate_seq() const { return duplicate_seq_; }
   absl::StatusOr<uint64_t> approximate_num_entries(rocksdb::ColumnFamilyHandle* cf);
   // Persists writes made with the WAL disabled; a no-op otherwise (logged writes are durable).
   absl::Status flush();
@@ -76,8 +79,10 @@ class RocksDBDatabase {
   rocksdb::ColumnFamilyOptions cf_options_;
   std::optional<Offset> offset_;
   TimestampMs stream_time_ = -1;
+  std::optional<int32_t> duplicate_seq_;
   bool unlogged_writes_ = false;
-  std::shared_ptr<int> open_iterators_ = std::make_shared<int>(0);
+  // Atomic: readers on several threads may open iterators at once (thread_safe_reads()).
+  std::shared_ptr<std::atomic<int>> open_iterators_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace sluice::state::internal

@@ -34,6 +34,8 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
 
   const std::string& name() const override { return name_; }
   bool persistent() const override { return true; }
+  // RocksDB reads are thread-safe; the open-iterator count is atomic.
+  bool thread_safe_reads() const override { return true; }
   absl::Status init(StateStoreContext& context) override {
     auto db =
         RocksDBDatabase::open(store_dir(context, name_), name_, resources_for(resources_, context));
@@ -218,7 +220,8 @@ class RocksDBSegments final : public Segments {
     return absl::OkStatus();
   }
   absl::Status apply_restore(std::span<const SegmentWrite> writes, Offset next_offset,
-                             TimestampMs stream_time, bool durable) override {
+                             TimestampMs stream_time, std::optional<int32_t> duplicate_seq,
+                             bool durable) override {
     if (!db_) return closed_error(name_);
     rocksdb::WriteBatch batch;
     for (const auto& w : writes) {
@@ -229,19 +232,23 @@ class RocksDBSegments final : public Segments {
           w.value ? batch.Put(*cf, slice(w.key), slice(*w.value)) : batch.Delete(*cf, slice(w.key));
       if (!s.ok()) return db_->error("restore batch", s);
     }
-    return db_->write(batch, next_offset, stream_time, /*restoring=*/!durable);
+    return db_->write(batch, next_offset, stream_time, /*restoring=*/!durable, duplicate_seq);
   }
-  absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time) override {
+  absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time,
+                      std::optional<int32_t> duplicate_seq) override {
     if (!db_) return closed_error(name_);
     if (absl::Status s = db_->flush(); !s.ok()) return s;
     rocksdb::WriteBatch batch;
-    return db_->write(batch, next_offset, stream_time, false);
+    return db_->write(batch, next_offset, stream_time, false, duplicate_seq);
   }
   std::optional<Offset> committed_offset() const override {
     return db_ ? db_->committed_offset() : std::nullopt;
   }
   TimestampMs committed_stream_time() const override {
     return db_ ? db_->committed_stream_time() : -1;
+  }
+  std::optional<int32_t> committed_duplicate_seq() const override {
+    return db_ ? db_->committed_duplicate_seq() : std::nullopt;
   }
 
  private:

@@ -167,11 +167,12 @@ class SegmentedBase {
   // Applies changelog-schema writes up to `last` (dropping those already expired), records the
   // next changelog offset, then expires segments. `durable`: processing's own committed writes
   // (apply_committed), else a restore.
-  absl::Status apply_restored(std::vector<SegmentWrite>& writes, Offset last, bool durable) {
+  absl::Status apply_restored(std::vector<SegmentWrite>& writes, Offset last, bool durable,
+                              std::optional<int32_t> duplicate_seq = std::nullopt) {
     const int64_t live = segment_of(min_live());
     std::erase_if(writes, [&](const SegmentWrite& w) { return w.segment < live; });
-    if (absl::Status s =
-            segments_->apply_restore(writes, Offset(last.value() + 1), observed_, durable);
+    if (absl::Status s = segments_->apply_restore(writes, Offset(last.value() + 1), observed_,
+                                                  duplicate_seq, durable);
         !s.ok()) {
       return s;
     }
@@ -208,12 +209,19 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
 
   const std::string& name() const override { return name_; }
   bool persistent() const override { return segments_->persistent(); }
-  absl::Status init(StateStoreContext& context) override { return open(context); }
+  absl::Status init(StateStoreContext& context) override {
+    absl::Status s = open(context);
+    // Numbering continues where the last commit left it (a restore moves it further).
+    seq_ = segments_->committed_duplicate_seq();
+    return s;
+  }
   absl::Status flush() override { return segments_->flush(); }
   absl::Status close() override { return segments_->close(); }
   bool is_open() const override { return segments_->is_open(); }
+  bool thread_safe_reads() const override { return true; }
   const WindowStoreOptions& options() const override { return options_; }
   TimestampMs observed_stream_time() const override { return observed_; }
+  int32_t last_duplicate_seq() const override { return seq_.value_or(0); }
 
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     return write_records(records, false);
@@ -235,13 +243,17 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
             name_, r.offset.value(), r.key.size()));
       }
       observe(parsed->start, durable);
-      seq_ = std::max(seq_, parsed->seq);
+      if (options_.retain_duplicates) {
+        // The first number a fresh store sees is its start: 0 is not "earlier" than every
+        // number once the numbering has wrapped.
+        seq_ = seq_ ? schema::later_duplicate_seq(*seq_, parsed->seq) : parsed->seq;
+      }
       writes.push_back(SegmentWrite{segment_of(parsed->start), r.key, r.value});
     }
-    return apply_restored(writes, records.back().offset, durable);
+    return apply_restored(writes, records.back().offset, durable, seq_);
   }
   absl::Status commit(std::optional<Offset> offset) override {
-    return segments_->commit(offset, observed_);
+    return segments_->commit(offset, observed_, seq_);
   }
   std::optional<Offset> committed_offset() const override { return segments_->committed_offset(); }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
@@ -257,12 +269,15 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
           fmt::format("window store '{}': negative window start {}", name_, start));
     }
     observe(start, true);
-    if (start < min_live()) return expire();  // expired on arrival: dropped, as Kafka Streams
+    // Duplicates are numbered before the expiry check, as Kafka Streams' RocksDBWindowStore
+    // does and as the change-logging decorator logs them.
     int32_t seq = 0;
     if (options_.retain_duplicates) {
       if (!value) return absl::OkStatus();
-      seq = ++seq_;
+      seq = schema::next_duplicate_seq(seq_.value_or(0));
+      seq_ = seq;
     }
+    if (start < min_live()) return expire();  // expired on arrival: dropped, as Kafka Streams
     schema::window_key(key, start, seq, scratch_);
     absl::Status s = value ? segments_->put(segment_of(start), scratch_, *value)
                            : segments_->remove(segment_of(start), scratch_);
@@ -274,8 +289,9 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
                                                    TimestampMs start) override {
     if (!is_open()) return closed_error(name_);
     if (start < std::max<TimestampMs>(min_live(), 0)) return std::optional<std::string>();
-    schema::window_key(key, start, 0, scratch_);
-    return segments_->get(segment_of(start), scratch_);
+    std::string store_key;  // not scratch_: reads may run on several threads at once
+    schema::window_key(key, start, 0, store_key);
+    return segments_->get(segment_of(start), store_key);
   }
 
   WindowedIteratorPtr fetch(std::string_view key, TimestampMs from, TimestampMs to) override {
@@ -321,7 +337,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
 
  private:
   WindowStoreOptions options_;
-  int32_t seq_ = 0;
+  std::optional<int32_t> seq_;  // the latest duplicate number; nullopt: none yet
 };
 
 class SegmentedSessionStore final : public SessionBytesStore, private SegmentedBase {
@@ -338,6 +354,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
   absl::Status flush() override { return segments_->flush(); }
   absl::Status close() override { return segments_->close(); }
   bool is_open() const override { return segments_->is_open(); }
+  bool thread_safe_reads() const override { return true; }
   const SessionStoreOptions& options() const override { return options_; }
   TimestampMs observed_stream_time() const override { return observed_; }
 
@@ -366,7 +383,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     return apply_restored(writes, records.back().offset, durable);
   }
   absl::Status commit(std::optional<Offset> offset) override {
-    return segments_->commit(offset, observed_);
+    return segments_->commit(offset, observed_, std::nullopt);
   }
   std::optional<Offset> committed_offset() const override { return segments_->committed_offset(); }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
@@ -398,8 +415,9 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     if (session.end < std::max<TimestampMs>(min_live(), 0) || session.start < 0) {
       return std::optional<std::string>();
     }
-    schema::session_key(key, session, scratch_);
-    return segments_->get(segment_of(session.end), scratch_);
+    std::string store_key;  // not scratch_: reads may run on several threads at once
+    schema::session_key(key, session, store_key);
+    return segments_->get(segment_of(session.end), store_key);
   }
 
   WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_end,

@@ -42,12 +42,17 @@ class Segments {
   virtual KeyValueIteratorPtr range(int64_t segment, std::optional<std::string_view> from,
                                     std::optional<std::string_view> to) = 0;
   virtual absl::Status drop_before(int64_t segment) = 0;
-  // Atomically applies `writes` and records the offset. Restoration disables the WAL;
-  // `durable` (the runtime applying its own committed writes) keeps it.
+  // Atomically applies `writes` and records the offset, the stream time and, when given, the
+  // latest duplicate sequence number. Restoration disables the WAL; `durable` (the runtime
+  // applying its own committed writes) keeps it.
   virtual absl::Status apply_restore(std::span<const SegmentWrite> writes, Offset next_offset,
-                                     TimestampMs stream_time, bool durable = false) = 0;
-  virtual absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time) = 0;
+                                     TimestampMs stream_time, std::optional<int32_t> duplicate_seq,
+                                     bool durable = false) = 0;
+  virtual absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time,
+                              std::optional<int32_t> duplicate_seq) = 0;
   virtual std::optional<Offset> committed_offset() const = 0;
+  // The duplicate sequence number stored by the last commit/restore; nullopt when none.
+  virtual std::optional<int32_t> committed_duplicate_seq() const = 0;
   // Entries over all segments (RocksDB: estimate-num-keys per column family).
   virtual absl::StatusOr<uint64_t> approximate_num_entries() = 0;
   // The stream time stored by the last commit/restore; -1 when none.

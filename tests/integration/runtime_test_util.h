@@ -77,6 +77,28 @@ inline int64_t decode_long(std::string_view bytes) {
   return static_cast<int64_t>(v);
 }
 
+// A record with a key and a timestamp (value "x"), for windowed tests.
+struct TimedRecord {
+  std::string key;
+  TimestampMs timestamp;
+};
+
+inline void produce_timed(const std::string& topic, const std::vector<TimedRecord>& records) {
+  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  for (const auto& r : records) {
+    kafka::ProducerRecord rec;
+    rec.topic = topic;
+    rec.key = r.key;
+    rec.value = "x";
+    rec.timestamp = r.timestamp;
+    auto st = (*producer)->produce(rec);
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  auto st = (*producer)->flush(30s);
+  ASSERT_TRUE(st.ok()) << st;
+}
+
 // Reads `topic` from the beginning with read_committed and collects, per key, the values in
 // order; keeps reading until `done` says so or `timeout` passes, then for `settle` more to
 // catch anything extra (duplicates).

@@ -15,31 +15,10 @@
 namespace sluice::testing {
 namespace {
 
-struct TimedRecord {
-  std::string key;
-  TimestampMs timestamp;
-};
-
 TimestampMs wall_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-void produce_timed(const std::string& topic, const std::vector<TimedRecord>& records) {
-  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  for (const auto& r : records) {
-    kafka::ProducerRecord rec;
-    rec.topic = topic;
-    rec.key = r.key;
-    rec.value = "x";
-    rec.timestamp = r.timestamp;
-    auto st = (*producer)->produce(rec);
-    ASSERT_TRUE(st.ok()) << st;
-  }
-  auto st = (*producer)->flush(30s);
-  ASSERT_TRUE(st.ok()) << st;
 }
 
 // "key@window start" -> the counts read, in order (read_committed), until `done` or `timeout`,

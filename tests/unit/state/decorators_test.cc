@@ -213,5 +213,71 @@ TEST_F(DecoratorTest, FlushListenerSeesNewAndOldValuesInWriteOrder) {
   EXPECT_EQ(seen.size(), 3u);  // nothing dirty, nothing forwarded
 }
 
+// Counts the reads that reach the store under a cache.
+class CountingStore final : public testing::ForwardingKeyValueStore {
+ public:
+  using ForwardingKeyValueStore::ForwardingKeyValueStore;
+  int gets = 0;
+  absl::StatusOr<std::optional<std::string>> get(std::string_view k) override {
+    ++gets;
+    return inner_->get(k);
+  }
+};
+
+// peek() is what interactive queries call (issue #12, item 7): on a full cache of dirty entries
+// a missed key is read from below without caching it, so nothing is evicted, flushed or
+// forwarded; hits return the cached (dirty) value. get() on the same cache evicts and forwards
+// (the control: it shows the check can fail).
+TEST_F(DecoratorTest, CachePeekNeverEvictsFlushesOrForwards) {
+  for (bool control : {false, true}) {
+    SCOPED_TRACE(control ? "get (control)" : "peek");
+    auto cached = with_caching(make_in_memory_key_value_store("kv"), 2048);
+    ASSERT_TRUE(cached->init(context_).ok());
+    int forwarded = 0;
+    cached->set_flush_listener([&](std::string_view, std::optional<std::string_view>,
+                                   std::optional<std::string_view>, TimestampMs) { ++forwarded; },
+                               /*send_old_values=*/true);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(cached->put(fmt::format("k{}", i), "dirty").ok());
+    const size_t entries = cached->cached_entries();
+    const size_t bytes = cached->cached_bytes();
+    ASSERT_EQ(forwarded, 0);
+    for (int i = 0; i < 20; ++i) {
+      const std::string absent = fmt::format("absent-{}-{}", i, std::string(200, 'x'));
+      auto got = control ? cached->get(absent) : cached->peek(absent);
+      ASSERT_TRUE(got.ok());
+      EXPECT_FALSE(got->has_value());
+    }
+    if (control) {
+      EXPECT_GT(forwarded, 0);
+      continue;
+    }
+    EXPECT_EQ(forwarded, 0);
+    EXPECT_EQ(cached->cached_entries(), entries);
+    EXPECT_EQ(cached->cached_bytes(), bytes);
+    EXPECT_EQ(*cached->peek("k3"), std::optional<std::string>("dirty"));
+    EXPECT_EQ(forwarded, 0);
+    ASSERT_TRUE(cached->flush().ok());
+    EXPECT_EQ(forwarded, 10);  // the commit forwards them, once
+  }
+}
+
+// peek() does not refresh a key's recency: the least-recently-used entry is still the one
+// evicted next.
+TEST_F(DecoratorTest, CachePeekLeavesTheLruOrder) {
+  auto counting_owned = std::make_unique<CountingStore>(make_in_memory_key_value_store("kv"));
+  CountingStore* counting = counting_owned.get();
+  // Room for three entries of this size (key + value + 64 bytes each).
+  auto cached = with_caching(std::move(counting_owned), 3 * (2 + 100 + 64));
+  ASSERT_TRUE(cached->init(context_).ok());
+  for (const char* k : {"k0", "k1", "k2"}) ASSERT_TRUE(cached->put(k, std::string(100, 'v')).ok());
+  ASSERT_TRUE(cached->flush().ok());  // clean: eviction drops them without flushing
+  ASSERT_EQ(cached->cached_entries(), 3u);
+  EXPECT_EQ(cached->peek("k0")->value_or(""), std::string(100, 'v'));
+  ASSERT_TRUE(cached->put("k3", std::string(100, 'v')).ok());  // evicts the LRU entry
+  const int gets_before = counting->gets;
+  ASSERT_TRUE(cached->get("k0").ok());  // k0 was the LRU entry despite the peek: read below
+  EXPECT_EQ(counting->gets, gets_before + 1);
+}
+
 }  // namespace
 }  // namespace sluice::state

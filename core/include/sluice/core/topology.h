@@ -102,6 +102,11 @@ struct TaskEnvironment {
   // Topology::build_global_task). Processors reach global stores through
   // TaskContext::get_state_store without connecting them.
   std::function<StateStore*(std::string_view store_name)> global_store;
+  // Optional, for the global task only: build_global_task hands every global store it makes
+  // to this and keeps what it returns (the runtime wraps them so that stream threads can read
+  // them while the global thread writes). An error fails build_global_task.
+  std::function<absl::StatusOr<std::shared_ptr<StateStore>>(std::shared_ptr<StateStore>)>
+      wrap_global_store;
 };
 
 // A global store (GlobalKTable): every instance reads all partitions of `topic` into it.
@@ -166,11 +171,16 @@ class Topology {
     };
     return add_processor_node(name, std::move(parents), std::move(factory));
   }
+  // Sinks without a partitioner whose key serde is a windowed one (serdes::WindowedSerializer)
+  // partition by the inner key (windowed_stream_partitioner, partitioner.h), as Kafka Streams'
+  // StreamSinkNode does; here that holds for every sink: to(), repartition topics and the
+  // Processor API alike, so all windows of a key share one partition wherever they are written.
   template <typename K, typename V>
   absl::Status add_sink(std::string name, std::string topic, SerdePtr<K> key_serde,
                         SerdePtr<V> value_serde, std::vector<std::string> parents,
                         StreamPartitioner<K, V> partitioner = nullptr) {
     if (!key_serde || !value_serde) return missing_serde(name);
+    if (!partitioner) partitioner = default_stream_partitioner<K, V>(key_serde);
     auto factory = [name, topic, key_serde, value_serde,
                     partitioner]() -> std::unique_ptr<ProcessorNodeBase> {
       return std::make_unique<SinkNode<K, V>>(name, topic, nullptr, key_serde, value_serde,
@@ -184,6 +194,7 @@ class Topology {
                         SerdePtr<V> value_serde, std::vector<std::string> parents,
                         StreamPartitioner<K, V> partitioner = nullptr) {
     if (!key_serde || !value_serde) return missing_serde(name);
+    if (!partitioner) partitioner = default_stream_partitioner<K, V>(key_serde);
     auto factory = [name, extractor, key_serde, value_serde,
                     partitioner]() -> std::unique_ptr<ProcessorNodeBase> {
       return std::make_unique<SinkNode<K, V>>(name, "", extractor, key_serde, value_serde,

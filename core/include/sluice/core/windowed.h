@@ -56,6 +56,19 @@ namespace serdes {
 // Size of the window start (and end) in the serialized forms.
 inline constexpr size_t kWindowTimestampSize = 8;
 
+// Kafka Streams' WindowedSerializer: a serde of windowed keys that can also write the inner key
+// alone. A sink whose key serde implements it and that has no partitioner of its own partitions
+// by the inner key (windowed_stream_partitioner in partitioner.h), as Kafka Streams does; a
+// custom serde of Windowed<K> gets that by implementing this interface too.
+template <typename K>
+class WindowedSerializer {
+ public:
+  virtual ~WindowedSerializer() = default;
+  // Replaces the contents of `out` with the inner key's bytes (the key without its window).
+  virtual void serialize_base_key(std::string_view topic, const Windowed<K>& value,
+                                  std::string& out) const = 0;
+};
+
 // Kafka Streams' time-windowed key: inner key bytes, then the window start as 8 bytes
 // big-endian (TimeWindowedSerializer / WindowKeySchema.toBinary). The end is not on the wire:
 // deserialize computes end = start + window size, saturating at INT64_MAX on overflow.
@@ -69,7 +82,7 @@ inline constexpr size_t kWindowTimestampSize = 8;
 // negative starts; here only a real overflow saturates (negative starts do not occur in
 // Kafka Streams windows).
 template <typename K>
-class TimeWindowedSerde final : public Serde<Windowed<K>> {
+class TimeWindowedSerde final : public Serde<Windowed<K>>, public WindowedSerializer<K> {
  public:
   // `inner` must not be null. window_size_ms must be positive; with a non-positive size every
   // deserialize() fails with FAILED_PRECONDITION (serialize does not need the size).
@@ -82,6 +95,10 @@ class TimeWindowedSerde final : public Serde<Windowed<K>> {
                  std::string& out) const override {
     inner_->serialize(topic, value.key, out);
     append_big_endian(out, value.window.start);
+  }
+  void serialize_base_key(std::string_view topic, const Windowed<K>& value,
+                          std::string& out) const override {
+    inner_->serialize(topic, value.key, out);
   }
 
   absl::Status deserialize(std::string_view topic, std::string_view data,
@@ -120,7 +137,7 @@ class TimeWindowedSerde final : public Serde<Windowed<K>> {
 // Operation, Concurrency: as TimeWindowedSerde.
 // Limitations: none beyond the inner serde's.
 template <typename K>
-class SessionWindowedSerde final : public Serde<Windowed<K>> {
+class SessionWindowedSerde final : public Serde<Windowed<K>>, public WindowedSerializer<K> {
  public:
   // `inner` must not be null.
   explicit SessionWindowedSerde(SerdePtr<K> inner) : inner_(std::move(inner)) {}
@@ -130,6 +147,10 @@ class SessionWindowedSerde final : public Serde<Windowed<K>> {
     inner_->serialize(topic, value.key, out);
     append_big_endian(out, value.window.end);
     append_big_endian(out, value.window.start);
+  }
+  void serialize_base_key(std::string_view topic, const Windowed<K>& value,
+                          std::string& out) const override {
+    inner_->serialize(topic, value.key, out);
   }
 
   absl::Status deserialize(std::string_view topic, std::string_view data,

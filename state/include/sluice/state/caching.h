@@ -60,7 +60,9 @@ class CachingKeyValueStore : public KeyValueBytesStore {
 // downstream order stays per-write order). Entries carry StateStoreContext::record_timestamp() of
 // their write.
 //
-// Operation: per task, like the store. Concurrency: single-threaded.
+// Operation: per task, like the store. Concurrency: single-threaded; interactive queries call
+// peek() (and range/prefix_scan/all, which only read) under the owning stream thread's lock, so
+// a query neither reorders the LRU list nor evicts, flushes or forwards.
 // A listener that throws leaves the cache consistent: the entry being forwarded is already
 // written below and no longer dirty.
 std::unique_ptr<CachingKeyValueStore> with_caching(std::unique_ptr<KeyValueBytesStore> inner,

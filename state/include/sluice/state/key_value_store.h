@@ -27,6 +27,11 @@ class KeyValueBytesStore : public StateStore {
   virtual absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
                                                                    std::string_view value) = 0;
   virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
+  // get() without side effects, for interactive queries from another thread: a cache neither
+  // records the key's use nor keeps the value it read, so nothing is evicted, flushed or
+  // forwarded. Decorators forward it to the store below; the default is get(), right for any
+  // store whose get() changes nothing.
+  virtual absl::StatusOr<std::optional<std::string>> peek(std::string_view key) { return get(key); }
   // Deletes the key; returns the value it had.
   virtual absl::StatusOr<std::optional<std::string>> remove(std::string_view key) = 0;
   // Applies all writes atomically (for persistent stores), with `changelog_offset` as the new

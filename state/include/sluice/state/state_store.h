@@ -143,13 +143,19 @@ KeyValueIteratorPtr empty_iterator(absl::Status status = absl::OkStatus());
 //
 // Operation: constructed closed; init() opens it (a persistent store opens its RocksDB
 // directory); put/get/...; commit() records how far the changelog has been applied; close().
-// Concurrency: a store belongs to one task and is used by one thread at a time.
-// Limitations: interactive queries from other threads are not supported.
+// Concurrency: a store belongs to one task and is used by one thread at a time; interactive
+// queries read it under the owning stream thread's lock. Global stores are the exception (one
+// writer thread, every stream thread reading): the runtime wraps them with
+// state::synchronized (synchronized_stores.h).
 class StateStore {
  public:
   virtual ~StateStore() = default;
   virtual const std::string& name() const = 0;
   virtual bool persistent() const = 0;
+  // True when reads (get, fetch, range, ... and iterating what they return) may run on several
+  // threads at once while no write runs: they change nothing, not even a cache's recency
+  // order. state::synchronized lets such reads share a lock. Default: false.
+  virtual bool thread_safe_reads() const { return false; }
   virtual absl::Status init(StateStoreContext& context) = 0;
   // Makes buffered writes (caches, memtables) reach the layer below / disk.
   virtual absl::Status flush() = 0;

@@ -81,6 +81,13 @@ class WindowBytesStore : public StateStore {
   // (-1 when none). Reported (joins take it as their stream time) and committed; what expires
   // windows is the stream time of processing's writes (see above).
   virtual TimestampMs observed_stream_time() const = 0;
+  // retain_duplicates: the sequence number the latest put got (0 before any). A put with a
+  // value numbers its duplicate with schema::next_duplicate_seq of this, also when the window
+  // expired on arrival, and the numbering continues across restarts: a persistent store keeps
+  // the number with its committed offset, and restoring or applying changelog records moves it
+  // to the latest of theirs (schema::later_duplicate_seq). Decorators that log or buffer puts
+  // read the number the store below just assigned, so every layer keys a duplicate alike.
+  virtual int32_t last_duplicate_seq() const = 0;
 };
 
 // Kafka Streams' SessionStore<Bytes, byte[]>. Retention as for windows (expiry by the stream
@@ -122,6 +129,19 @@ struct SessionKey {
 // nullopt when `bytes` is too short to hold the schema's suffix.
 std::optional<WindowKey> parse_window_key(std::string_view bytes);
 std::optional<SessionKey> parse_session_key(std::string_view bytes);
+
+// Duplicate sequence numbers (window stores with retain_duplicates) count 1, 2, ..., INT32_MAX,
+// then 0, 1, ... as Kafka Streams' seqnum ((seqnum + 1) & 0x7FFFFFFF).
+inline int32_t next_duplicate_seq(int32_t seq) {
+  return static_cast<int32_t>((static_cast<uint32_t>(seq) + 1u) & 0x7FFFFFFFu);
+}
+// The later of two sequence numbers of one store in that wrapping order: `b` is later when it
+// is less than 2^30 steps ahead of `a` (serial-number arithmetic, RFC 1982), which holds while
+// the live duplicates of a store span fewer than 2^30 numbers.
+inline int32_t later_duplicate_seq(int32_t a, int32_t b) {
+  const uint32_t ahead = (static_cast<uint32_t>(b) - static_cast<uint32_t>(a)) & 0x7FFFFFFFu;
+  return ahead != 0 && ahead < (1u << 30) ? b : a;
+}
 }  // namespace schema
 
 }  // namespace sluice::state
