@@ -16,7 +16,6 @@ chart = root / "docker/helm/sluice-sensor-pipeline"
 # Named in the dashboard, not exported yet (see docs/ARCHITECTURE.md, "docker/").
 PENDING = {
     "sluice_e2e_latency_seconds_bucket": "histogram of record timestamp -> committed result",
-    "sluice_rocksdb_memory_bytes": "block cache + memtables of the instance's RocksDB stores",
 }
 # cAdvisor and kube-state-metrics series, always present where the dashboard runs.
 KUBERNETES = {"container_memory_working_set_bytes", "kube_pod_container_resource_limits"}
