@@ -146,7 +146,8 @@ TEST(SimulatorIntegrationTest, KeyedProtobufOnJavasPartitions) {
 TEST(SimulatorIntegrationTest, BadFlagsAreRejectedWithUsage) {
   const std::string out =
       run(fmt::format("{} --format xml 2>&1; echo rc=$?", SENSOR_SIMULATOR_PATH));
-  EXPECT_NE(out.find("--format must be json or protobuf"), std::string::npos) << out;
+  EXPECT_NE(out.find("--format must be json, protobuf, protobuf-sr or json-sr"), std::string::npos)
+      << out;
   EXPECT_NE(out.find("rc=2"), std::string::npos) << out;
 }
 
