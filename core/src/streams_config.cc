@@ -385,8 +385,9 @@ bool is_tooling_variable(std::string_view name) {
 }
 }  // namespace
 
-Properties properties_from_environment(const std::function<const char*(const char*)>& getenv,
-                                       const char* const* environ_override) {
+Properties properties_from_environment(
+    const std::function<const char*(const char*)>& getenv, const char* const* environ_override,
+    const std::function<bool(std::string_view)>& application_key) {
   static constexpr std::array<std::pair<const char*, const char*>, 17> kWellKnown = {{
       {"BOOTSTRAP_SERVERS", "bootstrap.servers"},
       {"APPLICATION_ID", "application.id"},
@@ -432,7 +433,7 @@ Properties properties_from_environment(const std::function<const char*(const cha
         key += static_cast<char>(std::tolower(static_cast<unsigned char>(name[i])));
       }
     }
-    if (!is_known_config_key(key)) {
+    if (!is_known_config_key(key) && !(application_key && application_key(key))) {
       log::Logger("sluice.config")
           .warn(
               "ignoring environment variable {}: '{}' is not a Sluice, Kafka Streams, serde or "

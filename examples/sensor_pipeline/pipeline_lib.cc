@@ -211,7 +211,11 @@ absl::StatusOr<PipelineConfig> parse_pipeline_config(
     if (!file.ok()) return file.status();
     for (auto& [k, v] : *file) props[k] = v;
   }
-  Properties from_env = properties_from_environment(getenv, environ_override);
+  // SLUICE_INPUT_TOPIC and the other pipeline keys (the chart's ConfigMap sets them) are the
+  // pipeline's own: kept, not warned about.
+  Properties from_env = properties_from_environment(
+      getenv, environ_override,
+      [](std::string_view key) { return is_pipeline_key(std::string(key)); });
   // SLUICE_* variables that are not configuration: the test broker's home (SLUICE_KAFKA_HOME)
   // would reach librdkafka as an unknown key.
   from_env.erase("kafka.home");

@@ -222,6 +222,21 @@ TEST(StreamsConfigTest, StraySluiceVariableIsSkippedWithAWarning) {
   EXPECT_TRUE(StreamsConfig::create(props).ok());
 }
 
+// A SLUICE_* variable the application reads itself (the sensor pipeline's topics) is kept and
+// not warned about.
+TEST(StreamsConfigTest, ApplicationKeysFromTheEnvironmentAreKept) {
+  auto sink = std::make_shared<log::CapturingSink>();
+  log::set_default_sink(sink);
+  const char* environ_list[] = {"SLUICE_INPUT_TOPIC=readings", "SLUICE_BUILD_DIR=/tmp/b", nullptr};
+  Properties p = properties_from_environment([](const char*) { return nullptr; }, environ_list,
+                                             [](std::string_view k) { return k == "input.topic"; });
+  log::set_default_sink(nullptr);
+  EXPECT_EQ(p.at("input.topic"), "readings");
+  EXPECT_FALSE(p.contains("build.dir"));
+  EXPECT_TRUE(sink->find("SLUICE_INPUT_TOPIC").empty());
+  EXPECT_EQ(sink->find("SLUICE_BUILD_DIR").size(), 1u);
+}
+
 // A Java Kafka Streams properties file, as a Java team has it, starts a Sluice app: Java-only
 // keys are accepted, kept from the clients and named in one warning; Java's handler classes
 // map to Sluice's handlers.

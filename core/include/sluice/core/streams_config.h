@@ -79,12 +79,15 @@ absl::StatusOr<Properties> load_properties_file(const std::string& path);
 // - any SLUICE_<NAME> maps <NAME> to a key: lower case, `_` becomes `.`, `__` becomes `_`
 //   (SLUICE_CONSUMER_FETCH_MAX_BYTES -> consumer.fetch.max.bytes), except the variables of
 //   Sluice's own tooling: SLUICE_KAFKA_*, SLUICE_LOG_*, SLUICE_JAVA*, SLUICE_TEST_*, SLUICE_DEMO_*.
-//   A SLUICE_ variable whose key is not a config key (is_known_config_key) is skipped with a
-//   warning naming it, so a stray variable in a container does not stop start-up.
+//   A SLUICE_ variable whose key is neither a config key (is_known_config_key) nor one the
+//   application reads itself (`application_key`, e.g. the sensor pipeline's input.topic) is
+//   skipped with a warning naming it, so a stray variable in a container does not stop
+//   start-up.
 // `getenv` is injectable for tests; `environ` is read when it is null.
 Properties properties_from_environment(
     const std::function<const char*(const char*)>& getenv = nullptr,
-    const char* const* environ_override = nullptr);
+    const char* const* environ_override = nullptr,
+    const std::function<bool(std::string_view)>& application_key = nullptr);
 
 class StreamsConfig {
  public:
@@ -133,8 +136,7 @@ class StreamsConfig {
   static constexpr std::string_view kProductionExceptionHandler =
       "default.production.exception.handler";
   // Kafka Streams 4's name for the same (the later one given wins).
-  static constexpr std::string_view kProductionExceptionHandlerNew =
-      "production.exception.handler";
+  static constexpr std::string_view kProductionExceptionHandlerNew = "production.exception.handler";
   // Sluice's own: start() creates missing sink topics (and the dead-letter topic) instead of
   // failing; partitions as the sub-topology that writes them, replication.factor as configured.
   static constexpr std::string_view kSinkTopicsAutoCreate = "sink.topics.auto.create";
