@@ -2,9 +2,15 @@
 // the aggregated state machine, metrics, and interactive queries over local stores.
 #include "sluice/runtime/kafka_streams.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
@@ -55,6 +61,53 @@ std::string random_instance_id() {
   return fmt::format("{:08x}{:08x}", rd(), rd());
 }
 
+// The instance's process id, kept in <state.dir>/<application.id>/sluice-process-id as Kafka
+// Streams keeps its processId (StateDirectory.initializeProcessId): an instance restarted on
+// the same state directory has the same transactional.id, so its producer's
+// init_transactions aborts the transaction its previous incarnation left open (kill -9)
+// at once, instead of that transaction holding the changelogs' last stable offset back until
+// transaction.timeout.ms. The id is used only while this instance holds an exclusive lock on
+// the directory's sluice-process-id.lock: two instances sharing a state directory must not
+// share a transactional.id (they would fence each other), so the second gets a random id.
+std::string persisted_instance_id(const StreamsConfig& config, int& lock_fd) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path dir = fs::path(config.state_dir()) / config.application_id();
+  fs::create_directories(dir, ec);
+  if (ec) return random_instance_id();
+  const int fd =
+      ::open((dir / "sluice-process-id.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return random_instance_id();
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return random_instance_id();
+  }
+  const fs::path file = dir / "sluice-process-id";
+  std::string id;
+  if (std::ifstream in(file); in) std::getline(in, id);
+  const bool valid =
+      id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!valid) {
+    id = random_instance_id();
+    const fs::path tmp = dir / "sluice-process-id.tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << id << "\n";
+      if (!out) {
+        ::close(fd);
+        return random_instance_id();
+      }
+    }
+    fs::rename(tmp, file, ec);
+    if (ec) {
+      ::close(fd);
+      return random_instance_id();
+    }
+  }
+  lock_fd = fd;
+  return id;
+}
+
 }  // namespace
 
 // Dead-letter records of the global task's error handlers: the global task has no producer
@@ -100,6 +153,10 @@ struct KafkaStreams::Impl {
   std::map<std::string, int32_t, std::less<>> store_subtopology;
   // Admin client made by prepare(): describes the group (group_membership.h). Thread-safe.
   std::unique_ptr<kafka::Admin> admin;
+  std::unique_ptr<kafka::Consumer> end_offsets;
+  // Holds <state.dir>/<application.id>/sluice-process-id.lock while this instance uses the
+  // persisted process id (-1: a random id, the directory being in use elsewhere).
+  int process_id_lock = -1;
   // num.standby.replicas > 0: made by start(), stopped by close() after the stream threads
   // (which claim tasks from it), destroyed with the instance.
   std::unique_ptr<runtime_internal::StandbyUpdater> standby;
@@ -510,6 +567,19 @@ absl::Status KafkaStreams::Impl::prepare() {
   // repartition topics.
   this->admin = std::move(*admin);
   context.admin = this->admin.get();
+  if (config.exactly_once()) {
+    kafka::ConsumerOptions eopts;
+    for (const auto& [k, v] : config.consumer_config()) eopts.config[k] = v;
+    eopts.config["client.id"] = fmt::format("{}-{}-end-offsets", app, instance_id);
+    // librdkafka wants a group for a consumer handle; this one never joins it.
+    eopts.config["group.id"] = fmt::format("{}-{}-end-offsets", app, instance_id);
+    eopts.config["isolation.level"] = "read_uncommitted";
+    eopts.config.erase("group.instance.id");
+    auto end_offsets_consumer = kafka::Consumer::create(std::move(eopts));
+    if (!end_offsets_consumer.ok()) return end_offsets_consumer.status();
+    end_offsets = std::move(*end_offsets_consumer);
+    context.end_offsets = end_offsets.get();
+  }
   for (const auto& sub : context.subtopologies) {
     for (const auto& t : sub.repartition_source_topics) {
       context.repartition_sources.insert(topology.resolve_topic(app, t));
@@ -520,7 +590,8 @@ absl::Status KafkaStreams::Impl::prepare() {
 
 KafkaStreams::KafkaStreams(Topology topology, StreamsConfig config)
     : impl_(std::make_unique<Impl>(std::move(topology), std::move(config))) {
-  impl_->instance_id = impl_->config.group_instance_id().value_or(random_instance_id());
+  impl_->instance_id = impl_->config.group_instance_id().value_or(
+      persisted_instance_id(impl_->config, impl_->process_id_lock));
 }
 
 KafkaStreams::~KafkaStreams() {
@@ -529,6 +600,7 @@ KafkaStreams::~KafkaStreams() {
   for (auto& t : impl_->threads) t->join();
   impl_->stop_standby();
   impl_->stop_global();
+  if (impl_->process_id_lock >= 0) ::close(impl_->process_id_lock);
 }
 
 void KafkaStreams::set_state_listener(StateListener listener) {

@@ -164,6 +164,33 @@ absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
       if (!st.ok()) return st;
       start = slot.store->committed_offset();
     }
+    // Exactly-once: the restore consumer reads committed records only, and the query above
+    // answers its last stable offset. A previous owner that died (or was fenced) inside a
+    // transaction holds that offset back until the transaction ends (transaction.timeout.ms at
+    // most), while a later owner's committed transactions may already follow it: restoring
+    // only up to the last stable offset would miss them (the chaos test saw a window emitted
+    // twice, by an owner restored short). So the target is the high watermark; the consumer
+    // gets past the open transaction once it is aborted.
+    if (thread_.context().end_offsets != nullptr) {
+      int64_t hw_low = 0;
+      int64_t hw_high = 0;
+      err = rd_kafka_query_watermark_offsets(thread_.context().end_offsets->handle(),
+                                             slot.changelog.c_str(), partition, &hw_low, &hw_high,
+                                             10000);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        restore_begun_ = false;
+        return kafka::code_status(
+            err, fmt::format("restoring store {} of task {}: high watermark of {}-{}", slot.name,
+                             id_.to_string(), slot.changelog, partition));
+      }
+      if (hw_high > high) {
+        thread_.logger().info(
+            "changelog {}-{}: a transaction is open from offset {} to at most {}; restoration "
+            "waits until it ends (at most transaction.timeout.ms)",
+            slot.changelog, partition, high, hw_high);
+        high = hw_high;
+      }
+    }
     const int64_t from = start ? std::max(start->value(), low) : low;
     if (from >= high) continue;
     slot.restoring = true;
@@ -213,11 +240,16 @@ absl::Status StreamTask::restore_records(std::string_view changelog,
   return absl::OkStatus();
 }
 
-absl::Status StreamTask::restore_reached_end(std::string_view changelog) {
-  // read_committed: the end is the last stable offset (a zombie's open transaction is not
-  // restored; it will be aborted).
+absl::Status StreamTask::restore_reached_end(std::string_view changelog, int64_t end) {
+  // read_committed: the end is the last stable offset. Below the target (the high watermark
+  // when restoration began), an open transaction of a previous owner holds it back: its
+  // records are never restored (it will be aborted), but committed records may follow it.
   StoreSlot* slot = restoring_slot(changelog);
   if (slot == nullptr) return absl::OkStatus();
+  if (end < slot->restore_end) {
+    slot->restore_next = std::max(slot->restore_next, end);
+    return absl::OkStatus();
+  }
   return finish_store_restore(*slot);
 }
 

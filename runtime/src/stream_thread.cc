@@ -459,7 +459,7 @@ absl::Status StreamThread::restore_some() {
     if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       if (auto st = apply(); !st.ok()) return st;
       if (StreamTask* t = task_of(msg_topic, partition)) {
-        if (auto st = t->restore_reached_end(msg_topic); !st.ok()) return st;
+        if (auto st = t->restore_reached_end(msg_topic, raw->offset); !st.ok()) return st;
       }
       task = nullptr;
       continue;

@@ -70,6 +70,11 @@ struct InstanceContext {
   // instance's admin client that purges them (thread-safe).
   std::set<std::string, std::less<>> repartition_sources;
   kafka::Admin* admin = nullptr;
+  // Exactly-once: a read_uncommitted consumer handle of the instance (never subscribed, never
+  // in a group), for changelog high watermarks. A read_committed query answers the last stable
+  // offset, which a previous owner's open transaction holds back while committed records of a
+  // later owner may already follow it (StreamTask::begin_restore). Thread-safe; null otherwise.
+  kafka::Consumer* end_offsets = nullptr;
   // Output topics (sinks, changelogs, repartition topics) -> their max.message.bytes, read at
   // start-up: a record that cannot fit is refused before it reaches the producer (a broker
   // rejection would doom the whole transaction).
@@ -110,7 +115,7 @@ struct StoreSlot {
   std::string changelog;                         // empty: not logged
   std::optional<int64_t> last_changelog_offset;  // of the last delivered changelog record
   // Restoration in progress: the changelog partition is read from restore_next to restore_end
-  // (its end when restoration began).
+  // (its end when restoration began: under exactly-once the high watermark, see begin_restore).
   bool restoring = false;
   int64_t restore_next = 0;
   int64_t restore_end = 0;
@@ -143,7 +148,10 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   void restore_positions(kafka::OffsetMap& out) const;
   absl::Status restore_records(std::string_view changelog,
                                std::vector<state::ChangelogRecord>& batch, int64_t last_offset);
-  absl::Status restore_reached_end(std::string_view changelog);
+  // The restore consumer's end-of-partition event: the changelog's last stable offset is
+  // `end`. Restoration of the store ends there unless an open transaction holds it below the
+  // high watermark the restoration aims at (then the event comes again once it ends).
+  absl::Status restore_reached_end(std::string_view changelog, int64_t end);
   bool restored() const { return restored_; }
 
   // The queue a polled record of `tp` goes to; nullptr when this task does not read it.
