@@ -108,7 +108,7 @@ TEST(RuntimeRestart, PausedPartitionsResumeAfterRebalances) {
   const std::string input = unique_name("rs-pause-in");
   const std::string output = unique_name("rs-pause-out");
   constexpr int32_t kPartitions = 4;
-  constexpr int kRecords = 8000;
+  constexpr int kRecords = 3000;  // ~40 s of catch-up: paused partitions refetch slowly
   create_topic(input, kPartitions);
   create_topic(output, kPartitions);
   std::vector<Produced1> records;
@@ -283,6 +283,61 @@ TEST(RuntimeRestart, StreamTimeSurvivesACleanRestart) {
 }
 
 TEST(RuntimeRestart, StreamTimeMovesWithTheTask) { late_record_after_restart_is_dropped(true); }
+
+// Idle wall-clock advance (issue #12, item 7) counts only time the task's input is known to be
+// at its end: not the time spent joining the group, restoring its store and fetching the
+// backlog after a restart. With the advance at 0 ms, a task that started from a committed
+// stream time and advanced it by the wall-clock time before its backlog arrived would find
+// the backlog's first record late (window closed) and emit the window without it.
+TEST(RuntimeRestart, IdleAdvanceWaitsForTheBacklogAfterARestart) {
+  const std::string app = unique_name("rs-idle");
+  const std::string input = unique_name("rs-idle-in");
+  const std::string output = unique_name("rs-idle-out");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
+  const std::string first = fmt::format("k@{}", t);
+  const std::string second = fmt::format("k@{}", t + 20'000);
+  {
+    // Stream time t+9s: the window [t, t+10s) is open (it closes at t+12s).
+    auto topology = suppressed_window_count(input, output);
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    KafkaStreams streams(std::move(*topology),
+                         config_for(app, temp_dir("rs-idle-a"), {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    produce_all(
+        input,
+        {{"k", "a", t + 1000}, {"k", "b", t + 2000}, {"k", "c", t + 3000}, {"k", "d", t + 9000}});
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    auto processed = [&] {
+      int64_t n = 0;
+      for (const auto& th : streams.metrics().threads) n += th.records_processed;
+      return n;
+    };
+    while (processed() < 4 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(processed(), 4);
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+  // The backlog while the application is down: one more record for the open window, and one
+  // that closes it (and opens [t+20s, t+30s), which idle advance closes afterwards).
+  produce_all(input, {{"k", "e", t + 9500}, {"k", "f", t + 25'000}});
+  auto topology = suppressed_window_count(input, output);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  // Another state directory: the task restores its store from the changelog first.
+  KafkaStreams streams(std::move(*topology), config_for(app, temp_dir("rs-idle-b"),
+                                                        {{"commit.interval.ms", "100"},
+                                                         {"idle.wall.clock.advance.ms", "0"}}));
+  ASSERT_TRUE(streams.start().ok());
+  ASSERT_TRUE(wait_for_window(output, second, 90s)) << "idle advance never closed the last window";
+  auto windows = windows_of(output);
+  EXPECT_EQ(windows[first], std::vector<int64_t>{5})
+      << "stream time moved by wall-clock time before the backlog was read";
+  EXPECT_EQ(windows[second], std::vector<int64_t>{1});
+  EXPECT_EQ(late_dropped(streams), 0);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
 
 // ---- 3. Order within a task: extracted timestamps; KIP-695; negative timestamps. ----
 
@@ -499,6 +554,52 @@ TEST(RuntimeRestart, StoreBehindItsChangelogStartIsRebuilt) {
   ASSERT_TRUE(deleted.ok()) << deleted;
   EXPECT_EQ(stored_count(app, input, output, state, word), std::nullopt)
       << "the store kept state although its changelog's start moved past its offset";
+}
+
+// ---- 5. Restoration under exactly-once reads past a previous owner's open transaction. ----
+
+// A previous owner died inside a transaction (kill -9, or a zombie fenced before it aborted):
+// until the transaction coordinator aborts it (transaction.timeout.ms), its first changelog
+// record holds the changelog's last stable offset back. An owner that restored only up to the
+// last stable offset and processed on wrote committed records *after* that open transaction,
+// and the next owner, restoring again only up to the last stable offset, lost them: its
+// counts restarted from the older state (the chaos test's duplicate windows). Now restoration
+// aims at the high watermark and waits for the open transaction to end.
+TEST(RuntimeRestart, RestorationWaitsForAnOpenTransactionOfAPreviousOwner) {
+  const std::string app = unique_name("rs-open-txn");
+  const std::string input = unique_name("rs-open-txn-in");
+  const std::string output = unique_name("rs-open-txn-out");
+  const std::string state = temp_dir("rs-open-txn-a");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  produce_lines(input, 0, 20);
+  run_counts(app, input, output, state, 20);
+  // The "previous owner": a transaction on the store's changelog that stays open for 20 s.
+  const std::string changelog = app + "-counts-changelog";
+  auto zombie = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
+                                                    {"transactional.id", unique_name("zombie")},
+                                                    {"transaction.timeout.ms", "20000"}}});
+  ASSERT_TRUE(zombie.ok()) << zombie.status();
+  ASSERT_TRUE((*zombie)->init_transactions(30s).ok());
+  ASSERT_TRUE((*zombie)->begin_transaction().ok());
+  kafka::ProducerRecord rec;
+  rec.topic = changelog;
+  rec.partition = Partition(0);
+  rec.key = "zzz";
+  rec.value = std::string(8, '\0');
+  ASSERT_TRUE((*zombie)->produce(rec).ok());
+  ASSERT_TRUE((*zombie)->flush(30s).ok());
+  // The next owner (the same state directory) counts 10 more lines: it must wait for the open
+  // transaction before its own writes follow it.
+  produce_lines(input, 20, 30);
+  run_counts(app, input, output, state, 30);
+  // A third owner without local state restores the whole changelog.
+  const auto expected = expected_counts(30);
+  const std::string word = split_words(input_line(0)).front();
+  auto stored = stored_count(app, input, output, temp_dir("rs-open-txn-b"), word);
+  ASSERT_TRUE(stored.has_value()) << "the restored store has no count for '" << word << "'";
+  EXPECT_EQ(decode_long(*stored), expected.at(word))
+      << "the restored store misses writes committed after an open transaction";
 }
 
 }  // namespace
