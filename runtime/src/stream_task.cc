@@ -170,7 +170,8 @@ absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
     // most), while a later owner's committed transactions may already follow it: restoring
     // only up to the last stable offset would miss them (the chaos test saw a window emitted
     // twice, by an owner restored short). So the target is the high watermark; the consumer
-    // gets past the open transaction once it is aborted.
+    // gets past the open transaction once it is aborted. Kafka Streams does the same
+    // (StoreChangelogReader lists end offsets read_uncommitted, KAFKA-10167).
     if (thread_.context().end_offsets != nullptr) {
       int64_t hw_low = 0;
       int64_t hw_high = 0;
