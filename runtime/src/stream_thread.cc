@@ -289,9 +289,25 @@ absl::Status StreamThread::run_once() {
 }
 
 absl::StatusOr<std::chrono::milliseconds> StreamThread::handle_failure(const absl::Status& cause) {
-  const FailureKind kind = classify_failure(cause);
-  if (kind == FailureKind::kFatal) return cause;
+  FailureKind kind = classify_failure(cause);
   const auto now = std::chrono::steady_clock::now();
+  if (kafka::error_code(cause) == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID) {
+    // A static member can be fenced by itself: when the group coordinator restarts or moves,
+    // a JoinGroup whose response was lost is retried and registers a second member id for the
+    // same group.instance.id (the chaos test's broker restart). A new consumer rejoins. Fenced
+    // three times within 10 minutes, another consumer really uses this group.instance.id:
+    // that is fatal (two processes would fence each other forever).
+    std::erase_if(instance_fencings_, [&](auto t) { return now - t > std::chrono::minutes(10); });
+    instance_fencings_.push_back(now);
+    if (instance_fencings_.size() >= 3) {
+      return absl::FailedPreconditionError(
+          fmt::format("{}: fenced {} times within 10 minutes; another consumer uses this thread's "
+                      "group.instance.id (group.instance.id must be unique per instance)",
+                      std::string(cause.message()), instance_fencings_.size()));
+    }
+    kind = FailureKind::kTaskMigrated;
+  }
+  if (kind == FailureKind::kFatal) return cause;
   if (!failing_since_) failing_since_ = now;
   const auto failing_for =
       std::chrono::duration_cast<std::chrono::milliseconds>(now - *failing_since_);

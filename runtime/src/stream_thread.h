@@ -387,6 +387,8 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   // Retriable failures without a successful commit in between (task.timeout.ms).
   std::optional<std::chrono::steady_clock::time_point> failing_since_;
   int consecutive_failures_ = 0;
+  // When this thread's static member was fenced (FENCED_INSTANCE_ID), last 10 minutes.
+  std::vector<std::chrono::steady_clock::time_point> instance_fencings_;
   absl::Status rebalance_error_;  // a commit that failed inside a revocation
   std::vector<kafka::HeaderView> header_buffer_;
   state::CacheBudget cache_budget_;

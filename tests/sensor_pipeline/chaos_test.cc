@@ -247,7 +247,9 @@ TEST(SensorPipelineChaosTest, KillsZombieBrokerRestartAndScalingKeepWindowsExact
     if (o.guarantee == "exactly_once_v2") {
       expect_exact(outcome);
     } else {
-      expect_lossless(outcome);  // duplicates and wrong values are counted, not failed
+      // Duplicates and wrong values are counted, not failed; alerts follow the (possibly
+      // double-counted) averages, so only the stats windows judge loss.
+      expect_lossless(outcome, /*alerts=*/false);
     }
     expect_processes_clean(*r->fleet);
   }
