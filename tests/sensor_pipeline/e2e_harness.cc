@@ -616,7 +616,9 @@ void expect_scenario_held(const Outcome& outcome) {
 void expect_lossless(const Outcome& outcome, bool alerts) {
   EXPECT_EQ(outcome.stats.missing, 0u);
   EXPECT_EQ(outcome.stats.short_windows, 0u);
-  if (alerts) EXPECT_EQ(outcome.alerts.missing, 0u);
+  if (alerts) {
+    EXPECT_EQ(outcome.alerts.missing, 0u);
+  }
 }
 
 void expect_exact(const Outcome& outcome) {
