@@ -15,8 +15,9 @@
 // asserted.
 //
 // Environment:
-//   SLUICE_CHAOS_SEED=N            the schedule's and the simulator's seed (default: from the
-//                                  clock; printed, so a run can be replayed)
+//   SLUICE_CHAOS_SEED=N|clock      the schedule's and the simulator's seed (default: 565248 in
+//                                  the short mode, so make test replays one schedule; from the
+//                                  clock in a soak; printed, so a run can be replayed)
 //   SLUICE_CHAOS_SOAK_SECONDS=S    soak: repeat rounds (1 -> 3, 10 kills + zombie + broker
 //                                  restart in seed order, 3 -> 1) until S seconds have passed
 //                                  (default 0: one round, ~4 minutes)
@@ -103,10 +104,17 @@ struct App {
 };
 
 TEST(SensorPipelineChaosTest, KillsZombieBrokerRestartAndScalingKeepWindowsExact) {
-  const uint64_t seed = std::stoull(env_or(
-      "SLUICE_CHAOS_SEED",
-      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000)));
   const double soak_s = std::stod(env_or("SLUICE_CHAOS_SOAK_SECONDS", "0"));
+  // The short mode (make test) replays one schedule, so CI runs the same faults in the same
+  // order every time: seed 565248, which found the last two exactly-once defects (restoration
+  // short of an open transaction, a static member fenced at a broker restart). A soak, or
+  // SLUICE_CHAOS_SEED=clock, draws a new one from the clock.
+  std::string seed_text = env_or("SLUICE_CHAOS_SEED", soak_s > 0 ? "clock" : "565248");
+  if (seed_text == "clock") {
+    seed_text =
+        std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
+  }
+  const uint64_t seed = std::stoull(seed_text);
   std::vector<std::string> guarantees;
   {
     std::istringstream in(env_or("SLUICE_CHAOS_GUARANTEES", "exactly_once_v2,at_least_once"));
