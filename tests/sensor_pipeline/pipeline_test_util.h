@@ -1,6 +1,6 @@
-// Helpers for the sensor pipeline's integration tests: run a command, hex, Java's murmur2
-// partitioner, read a topic back with Python's confluent_kafka, and a child process that is
-// always stopped and reaped.
+// Helpers for the sensor pipeline's integration tests: run a command, hex, Java's default
+// partitioner's choice, read a topic back with Python's confluent_kafka, and a child process that
+// is always stopped and reaped.
 #pragma once
 
 #include <signal.h>
@@ -21,6 +21,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "sluice/core/partitioner.h"
 #include "test_support.h"
 
 namespace sluice::examples::sensor {
@@ -41,43 +42,10 @@ inline std::string hex(std::string_view bytes) {
   return out;
 }
 
-// Java's org.apache.kafka.common.utils.Utils.murmur2.
-inline int32_t murmur2(std::string_view data) {
-  const uint32_t seed = 0x9747b28c, m = 0x5bd1e995;
-  const int r = 24;
-  const size_t length = data.size();
-  uint32_t h = seed ^ static_cast<uint32_t>(length);
-  const size_t length4 = length / 4;
-  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(data[i])); };
-  for (size_t i = 0; i < length4; ++i) {
-    const size_t i4 = i * 4;
-    uint32_t k = byte(i4) | (byte(i4 + 1) << 8) | (byte(i4 + 2) << 16) | (byte(i4 + 3) << 24);
-    k *= m;
-    k ^= k >> r;
-    k *= m;
-    h *= m;
-    h ^= k;
-  }
-  switch (length % 4) {
-    case 3:
-      h ^= byte((length & ~size_t{3}) + 2) << 16;
-      [[fallthrough]];
-    case 2:
-      h ^= byte((length & ~size_t{3}) + 1) << 8;
-      [[fallthrough]];
-    case 1:
-      h ^= byte(length & ~size_t{3});
-      h *= m;
-  }
-  h ^= h >> 13;
-  h *= m;
-  h ^= h >> 15;
-  return static_cast<int32_t>(h);
-}
-
+// The partition Java's default partitioner picks for a key (core's murmur2, checked against
+// Kafka's own test vectors in Murmur2Test).
 inline int32_t java_partition(std::string_view key, int32_t partitions) {
-  return static_cast<int32_t>((static_cast<uint32_t>(murmur2(key)) & 0x7fffffffu) %
-                              static_cast<uint32_t>(partitions));
+  return partition_for_key(key, partitions);
 }
 
 inline std::string unhex(const std::string& h) {
