@@ -1,7 +1,11 @@
 // MetricsRegistry: StreamsMetricsSnapshot -> Prometheus families at scrape time.
 #include "sluice/runtime/metrics.h"
 
+#include <librdkafka/rdkafka.h>
+
 #include <algorithm>
+#include <array>
+#include <limits>
 #include <map>
 
 #include "prometheus/text_serializer.h"
@@ -48,6 +52,26 @@ class FamilyBuilder {
     m.summary.sample_sum = sum;
     family(name, help, MetricType::Summary).metric.push_back(std::move(m));
   }
+  // `counts`: per bucket of `bounds` (not cumulative), the last one above every bound.
+  template <size_t N, size_t M>
+  void histogram(const std::string& name, const std::string& help, Labels labels,
+                 const std::array<int64_t, N>& counts, const std::array<double, M>& bounds,
+                 uint64_t count, double sum) {
+    static_assert(N == M + 1);
+    ClientMetric m;
+    m.label = std::move(labels);
+    m.histogram.sample_count = count;
+    m.histogram.sample_sum = sum;
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < N; ++i) {
+      cumulative += static_cast<uint64_t>(counts[i]);
+      ClientMetric::Bucket b;
+      b.cumulative_count = cumulative;
+      b.upper_bound = i < M ? bounds[i] : std::numeric_limits<double>::infinity();
+      m.histogram.bucket.push_back(b);
+    }
+    family(name, help, MetricType::Histogram).metric.push_back(std::move(m));
+  }
   void merge(std::vector<MetricFamily> more) {
     for (MetricFamily& f : more) {
       MetricFamily& into = family(f.name, f.help, f.type);
@@ -76,6 +100,8 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
                                                   const std::string& instance) {
   FamilyBuilder b;
   const Labels base{{"application", application}, {"instance_id", instance}};
+  b.gauge("sluice_build_info", "Always 1; the labels name the Sluice and librdkafka versions",
+          with(base, {{"version", SLUICE_VERSION}, {"librdkafka", rd_kafka_version_str()}}), 1.0);
   for (StreamsState s :
        {StreamsState::kCreated, StreamsState::kRebalancing, StreamsState::kRunning,
         StreamsState::kPendingShutdown, StreamsState::kNotRunning, StreamsState::kError}) {
@@ -104,6 +130,15 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
               static_cast<double>(t.task_migrations));
     b.counter("sluice_rebalances_total", "Assignments the thread's consumer received", tl,
               static_cast<double>(t.rebalances));
+    {
+      std::array<double, kE2eLatencyBucketsMs.size()> bounds{};
+      for (size_t i = 0; i < bounds.size(); ++i) bounds[i] = kE2eLatencyBucketsMs[i] / 1000.0;
+      b.histogram("sluice_e2e_latency_seconds",
+                  "Wall-clock time from a result's timestamp to its sending to an output topic "
+                  "(Kafka Streams' record-e2e-latency at terminal nodes)",
+                  tl, t.e2e_latency_buckets, bounds, static_cast<uint64_t>(t.e2e_latency_count),
+                  static_cast<double>(t.e2e_latency_sum_ms) / 1000.0);
+    }
     b.summary("sluice_process_latency_seconds",
               "Time spent in process(), timed per batch; count is records processed", tl,
               static_cast<uint64_t>(std::max<int64_t>(t.process_latency_records, 0)),

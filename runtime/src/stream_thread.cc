@@ -931,6 +931,18 @@ absl::Status StreamThread::check_record_size(std::string_view topic,
                   it->second));
 }
 
+void StreamThread::observe_e2e_latency(const OutgoingRecord& record) {
+  // Results only: a repartition topic is an intermediate hop, not a terminal node.
+  if (context_.repartition_sources.contains(record.topic)) return;
+  const int64_t latency = std::max<int64_t>(0, now_ms() - record.timestamp);
+  const auto bucket = static_cast<size_t>(
+      std::lower_bound(kE2eLatencyBucketsMs.begin(), kE2eLatencyBucketsMs.end(), latency) -
+      kE2eLatencyBucketsMs.begin());
+  e2e_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  e2e_count_.fetch_add(1, std::memory_order_relaxed);
+  e2e_sum_ms_.fetch_add(latency, std::memory_order_relaxed);
+}
+
 void StreamThread::send(const OutgoingRecord& record) {
   if (suppress_output_) return;
   if (auto st = ensure_transaction(); !st.ok()) {
@@ -955,7 +967,10 @@ void StreamThread::send(const OutgoingRecord& record) {
   }
   absl::Status st = check_record_size(record.topic, record.key, record.value, header_buffer_);
   if (st.ok()) st = producer_->produce(rec);
-  if (st.ok()) return;
+  if (st.ok()) {
+    observe_e2e_latency(record);
+    return;
+  }
   st = with_context(st, fmt::format("sending to {}", record.topic));
   // A record the broker will never take (too large, invalid): the production exception handler
   // decides, as in Kafka Streams. It runs inside the processing of the source record, so a
@@ -998,6 +1013,11 @@ ThreadMetricsSnapshot StreamThread::metrics() const {
   s.process_latency_total_ns = process_latency_total_ns_.load(std::memory_order_relaxed);
   s.process_latency_records = process_latency_records_.load(std::memory_order_relaxed);
   s.process_latency_max_ns = process_latency_max_ns_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < e2e_buckets_.size(); ++i) {
+    s.e2e_latency_buckets[i] = e2e_buckets_[i].load(std::memory_order_relaxed);
+  }
+  s.e2e_latency_count = e2e_count_.load(std::memory_order_relaxed);
+  s.e2e_latency_sum_ms = e2e_sum_ms_.load(std::memory_order_relaxed);
   s.aborts = aborts_.load();
   s.task_migrations = migrations_.load();
   s.rebalances = rebalances_.load();

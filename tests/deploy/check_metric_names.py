@@ -15,20 +15,21 @@ chart = root / "docker/helm/sluice-sensor-pipeline"
 
 # Named in the dashboard, not exported yet (see docs/ARCHITECTURE.md, "docker/").
 PENDING = {
-    "sluice_e2e_latency_seconds_bucket": "histogram of record timestamp -> committed result",
 }
 # cAdvisor and kube-state-metrics series, always present where the dashboard runs.
 KUBERNETES = {"container_memory_working_set_bytes", "kube_pod_container_resource_limits"}
 
 # Family names the code registers: metrics.cc's builder calls and prometheus-cpp's Name().
 exported = set()
-for src, pattern in ((root / "runtime/src/metrics.cc", r'b\.(counter|gauge|summary)\(\s*"([a-z_:]+)"'),
+for src, pattern in ((root / "runtime/src/metrics.cc", r'b\.(counter|gauge|summary|histogram)\(\s*"([a-z0-9_:]+)"'),
                      (root / "examples/sensor_pipeline/pipeline.cc", r'\.Name\("([a-z_:]+)"\)')):
     for m in re.finditer(pattern, src.read_text()):
         name = m.groups()[-1]
         exported.add(name)
-        if m.groups()[0] == "summary":
+        if m.groups()[0] in ("summary", "histogram"):
             exported |= {name + "_sum", name + "_count"}
+        if m.groups()[0] == "histogram":
+            exported.add(name + "_bucket")
 if len(exported) < 20:
     sys.exit(f"found only {len(exported)} exported metrics in the sources: the patterns are stale")
 

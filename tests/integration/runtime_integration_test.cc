@@ -97,6 +97,19 @@ void run_word_count(std::string_view guarantee, bool exact, bool caching = false
   EXPECT_GT(thread.process_latency_total_ns, 0);
   EXPECT_GT(thread.process_latency_max_ns, 0);
   EXPECT_LE(thread.process_latency_max_ns, thread.process_latency_total_ns);
+  // End-to-end latency: one observation per result sent to the output topic, none for the
+  // repartition topic (which carries one record per word, as many as there are results
+  // without caching: counting both would double the count).
+  int64_t in_buckets = 0;
+  for (int64_t n : thread.e2e_latency_buckets) in_buckets += n;
+  EXPECT_EQ(in_buckets, thread.e2e_latency_count);
+  size_t results = 0;
+  for (const auto& [word, counts] : got) results += counts.size();
+  int64_t words = 0;
+  for (const auto& [word, n] : expected) words += n;
+  EXPECT_GE(thread.e2e_latency_count, static_cast<int64_t>(results));
+  EXPECT_LE(thread.e2e_latency_count, words);
+  EXPECT_GE(thread.e2e_latency_sum_ms, 0);
   int64_t store_entries = 0;
   int tasks_with_counts = 0;
   for (const auto& task : thread.tasks) {

@@ -30,6 +30,12 @@ StreamsMetricsSnapshot sample_snapshot() {
   t.process_latency_total_ns = 2'000'000'000;
   t.process_latency_records = 40;
   t.process_latency_max_ns = 500'000'000;
+  // Results 3 ms, 40 ms, 40 ms and 20 min after their timestamps.
+  t.e2e_latency_buckets[0] = 1;
+  t.e2e_latency_buckets[3] = 2;
+  t.e2e_latency_buckets[kE2eLatencyBucketsMs.size()] = 1;
+  t.e2e_latency_count = 4;
+  t.e2e_latency_sum_ms = 1'200'083;
   t.lag[TopicPartition{"sensor-data", Partition(3)}] = 17;
   t.lag[TopicPartition{"sensor-data", Partition(4)}] = -1;  // unknown: not exported
   TaskMetricsSnapshot task;
@@ -112,6 +118,15 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
            "# TYPE sluice_records_processed_total counter",
            "# TYPE sluice_consumer_lag gauge",
            "# TYPE sluice_commit_latency_seconds summary",
+           "# TYPE sluice_e2e_latency_seconds histogram",
+           "# TYPE sluice_build_info gauge",
+           "sluice_e2e_latency_seconds_count{" + thread + "} 4",
+           "sluice_e2e_latency_seconds_sum{" + thread + "} 1200.083",
+           "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="0.005"} 1)",
+           "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="0.025"} 1)",
+           "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="0.05"} 3)",
+           "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="600"} 3)",
+           "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="+Inf"} 4)",
        }) {
     EXPECT_NE(text.find(expected + "\n"), std::string::npos) << expected << "\n---\n" << text;
   }
@@ -122,6 +137,9 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
             std::string::npos)
       << text;
   EXPECT_EQ(text.find("} -"), std::string::npos) << text;
+  EXPECT_NE(text.find("sluice_build_info{" + base + R"(,version="0.1.0",librdkafka=")"),
+            std::string::npos)
+      << text;
 }
 
 TEST(MetricsTest, SourcesMergeIntoOneFamilyAndApplicationMetricsAppend) {

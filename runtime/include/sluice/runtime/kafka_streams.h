@@ -27,6 +27,7 @@
 // Limitations: see docs/ARCHITECTURE.md, "runtime: KafkaStreams".
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -82,6 +83,11 @@ struct TaskMetricsSnapshot {
   std::map<std::string, int64_t> store_estimated_entries;
 };
 
+// Upper bounds (ms) of the end-to-end latency histogram's buckets (sluice_e2e_latency_seconds);
+// a last bucket takes everything above.
+inline constexpr std::array<int64_t, 16> kE2eLatencyBucketsMs = {
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000, 600000};
+
 struct ThreadMetricsSnapshot {
   int32_t index = 0;
   std::string name;  // "<application.id>-StreamThread-<index>"
@@ -102,6 +108,13 @@ struct ThreadMetricsSnapshot {
   // Rebalances this thread's consumer took part in (assignments received).
   int64_t rebalances = 0;
   int64_t restored_records = 0;
+  // End-to-end latency (Kafka Streams' record-e2e-latency at terminal nodes): wall-clock time
+  // when a sink sends a result to an output topic (repartition topics excluded) minus the
+  // result's timestamp (for a windowed aggregate, its latest record's). Counts per bucket of
+  // kE2eLatencyBucketsMs (not cumulative), the last for everything above; sum in ms.
+  std::array<int64_t, kE2eLatencyBucketsMs.size() + 1> e2e_latency_buckets{};
+  int64_t e2e_latency_count = 0;
+  int64_t e2e_latency_sum_ms = 0;
   // Consumer lag per assigned input partition: high watermark - position, never negative
   // (-1 when unknown).
   std::map<TopicPartition, int64_t> lag;
