@@ -44,14 +44,6 @@ class FamilyBuilder {
     m.gauge.value = value;
     family(name, help, MetricType::Gauge).metric.push_back(std::move(m));
   }
-  void summary(const std::string& name, const std::string& help, Labels labels, uint64_t count,
-               double sum) {
-    ClientMetric m;
-    m.label = std::move(labels);
-    m.summary.sample_count = count;
-    m.summary.sample_sum = sum;
-    family(name, help, MetricType::Summary).metric.push_back(std::move(m));
-  }
   // `counts`: per bucket of `bounds` (not cumulative), the last one above every bound.
   template <size_t N, size_t M>
   void histogram(const std::string& name, const std::string& help, Labels labels,
@@ -84,6 +76,21 @@ class FamilyBuilder {
   std::map<std::string, size_t> index_;
   std::vector<MetricFamily> families_;
 };
+
+// Histogram bounds in seconds from bounds in units of 1/`per_second` s.
+template <size_t N>
+std::array<double, N> seconds(const std::array<int64_t, N>& bounds, double per_second) {
+  std::array<double, N> out{};
+  for (size_t i = 0; i < N; ++i) out[i] = static_cast<double>(bounds[i]) / per_second;
+  return out;
+}
+
+template <size_t N>
+uint64_t total(const std::array<int64_t, N>& counts) {
+  uint64_t n = 0;
+  for (int64_t c : counts) n += static_cast<uint64_t>(std::max<int64_t>(c, 0));
+  return n;
+}
 
 Labels with(const Labels& base, std::initializer_list<ClientMetric::Label> more) {
   Labels out = base;
@@ -119,9 +126,10 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
               static_cast<double>(t.polls));
     b.counter("sluice_commits_total", "Commits (offsets, or transactions under exactly_once_v2)",
               tl, static_cast<double>(t.commits));
-    b.summary("sluice_commit_latency_seconds", "Time spent committing", tl,
-              static_cast<uint64_t>(std::max<int64_t>(t.commits, 0)),
-              static_cast<double>(t.commit_latency_total_ms) / 1000.0);
+    b.histogram("sluice_commit_latency_seconds", "Time spent committing", tl,
+                t.commit_latency_buckets, seconds(kCommitLatencyBucketsMs, 1e3),
+                total(t.commit_latency_buckets),
+                static_cast<double>(t.commit_latency_total_ms) / 1000.0);
     b.gauge("sluice_commit_latency_max_seconds", "Longest commit so far", tl,
             static_cast<double>(t.commit_latency_max_ms) / 1000.0);
     b.counter("sluice_transaction_aborts_total", "Transactions aborted", tl,
@@ -130,19 +138,17 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
               static_cast<double>(t.task_migrations));
     b.counter("sluice_rebalances_total", "Assignments the thread's consumer received", tl,
               static_cast<double>(t.rebalances));
-    {
-      std::array<double, kE2eLatencyBucketsMs.size()> bounds{};
-      for (size_t i = 0; i < bounds.size(); ++i) bounds[i] = kE2eLatencyBucketsMs[i] / 1000.0;
-      b.histogram("sluice_e2e_latency_seconds",
-                  "Wall-clock time from a result's timestamp to its sending to an output topic "
-                  "(Kafka Streams' record-e2e-latency at terminal nodes)",
-                  tl, t.e2e_latency_buckets, bounds, static_cast<uint64_t>(t.e2e_latency_count),
-                  static_cast<double>(t.e2e_latency_sum_ms) / 1000.0);
-    }
-    b.summary("sluice_process_latency_seconds",
-              "Time spent in process(), timed per batch; count is records processed", tl,
-              static_cast<uint64_t>(std::max<int64_t>(t.process_latency_records, 0)),
-              static_cast<double>(t.process_latency_total_ns) / 1e9);
+    b.histogram("sluice_e2e_latency_seconds",
+                "Wall-clock time from a result's timestamp to its sending to an output topic "
+                "(Kafka Streams' record-e2e-latency at terminal nodes)",
+                tl, t.e2e_latency_buckets, seconds(kE2eLatencyBucketsMs, 1e3),
+                total(t.e2e_latency_buckets), static_cast<double>(t.e2e_latency_sum_ms) / 1000.0);
+    b.histogram("sluice_process_latency_seconds",
+                "Time spent in process() per record, timed per batch (each record counted at its "
+                "batch's mean); count is records processed",
+                tl, t.process_latency_buckets, seconds(kProcessLatencyBucketsNs, 1e9),
+                total(t.process_latency_buckets),
+                static_cast<double>(t.process_latency_total_ns) / 1e9);
     b.gauge("sluice_process_latency_max_seconds",
             "Largest per-record mean process() time of one batch so far", tl,
             static_cast<double>(t.process_latency_max_ns) / 1e9);

@@ -31,6 +31,13 @@ absl::Status with_context(const absl::Status& status, std::string_view prefix) {
   return out;
 }
 
+// The histogram bucket of `value`: the first upper bound at or above it, else the last bucket.
+template <size_t N>
+size_t bucket_of(const std::array<int64_t, N>& bounds, int64_t value) {
+  return static_cast<size_t>(std::lower_bound(bounds.begin(), bounds.end(), value) -
+                             bounds.begin());
+}
+
 TimestampMs now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -544,6 +551,8 @@ absl::Status StreamThread::process_tasks() {
         records_processed_.fetch_add(*n, std::memory_order_relaxed);
         process_latency_total_ns_.fetch_add(ns, std::memory_order_relaxed);
         process_latency_records_.fetch_add(*n, std::memory_order_relaxed);
+        process_buckets_[bucket_of(kProcessLatencyBucketsNs, ns / *n)].fetch_add(
+            *n, std::memory_order_relaxed);
         const int64_t per_record = ns / *n;
         if (per_record > process_latency_max_ns_.load(std::memory_order_relaxed)) {
           process_latency_max_ns_.store(per_record, std::memory_order_relaxed);
@@ -644,6 +653,7 @@ absl::Status StreamThread::commit() {
                       .count();
   commits_.fetch_add(1);
   commit_latency_total_ms_.fetch_add(ms);
+  commit_buckets_[bucket_of(kCommitLatencyBucketsMs, ms)].fetch_add(1, std::memory_order_relaxed);
   if (ms > commit_latency_max_ms_.load()) commit_latency_max_ms_.store(ms);
   maybe_purge_repartition_topics();
   return absl::OkStatus();
@@ -935,10 +945,7 @@ void StreamThread::observe_e2e_latency(const OutgoingRecord& record) {
   // Results only: a repartition topic is an intermediate hop, not a terminal node.
   if (context_.repartition_sources.contains(record.topic)) return;
   const int64_t latency = std::max<int64_t>(0, now_ms() - record.timestamp);
-  const auto bucket = static_cast<size_t>(
-      std::lower_bound(kE2eLatencyBucketsMs.begin(), kE2eLatencyBucketsMs.end(), latency) -
-      kE2eLatencyBucketsMs.begin());
-  e2e_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  e2e_buckets_[bucket_of(kE2eLatencyBucketsMs, latency)].fetch_add(1, std::memory_order_relaxed);
   e2e_count_.fetch_add(1, std::memory_order_relaxed);
   e2e_sum_ms_.fetch_add(latency, std::memory_order_relaxed);
 }
@@ -1013,6 +1020,12 @@ ThreadMetricsSnapshot StreamThread::metrics() const {
   s.process_latency_total_ns = process_latency_total_ns_.load(std::memory_order_relaxed);
   s.process_latency_records = process_latency_records_.load(std::memory_order_relaxed);
   s.process_latency_max_ns = process_latency_max_ns_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < commit_buckets_.size(); ++i) {
+    s.commit_latency_buckets[i] = commit_buckets_[i].load(std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < process_buckets_.size(); ++i) {
+    s.process_latency_buckets[i] = process_buckets_[i].load(std::memory_order_relaxed);
+  }
   for (size_t i = 0; i < e2e_buckets_.size(); ++i) {
     s.e2e_latency_buckets[i] = e2e_buckets_[i].load(std::memory_order_relaxed);
   }

@@ -410,6 +410,8 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   std::atomic<int64_t> process_latency_total_ns_{0};
   std::atomic<int64_t> process_latency_records_{0};
   std::atomic<int64_t> process_latency_max_ns_{0};
+  std::array<std::atomic<int64_t>, kCommitLatencyBucketsMs.size() + 1> commit_buckets_{};
+  std::array<std::atomic<int64_t>, kProcessLatencyBucketsNs.size() + 1> process_buckets_{};
   // sluice_e2e_latency_seconds (ThreadMetricsSnapshot::e2e_latency_buckets).
   std::array<std::atomic<int64_t>, kE2eLatencyBucketsMs.size() + 1> e2e_buckets_{};
   std::atomic<int64_t> e2e_count_{0};

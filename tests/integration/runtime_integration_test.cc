@@ -94,6 +94,12 @@ void run_word_count(std::string_view guarantee, bool exact, bool caching = false
   // the stores (RocksDB's estimate), lag is never negative.
   const ThreadMetricsSnapshot& thread = metrics.threads[0];
   EXPECT_EQ(thread.process_latency_records, thread.records_processed);
+  int64_t in_process_buckets = 0;
+  for (int64_t n : thread.process_latency_buckets) in_process_buckets += n;
+  EXPECT_EQ(in_process_buckets, thread.process_latency_records);
+  int64_t in_commit_buckets = 0;
+  for (int64_t n : thread.commit_latency_buckets) in_commit_buckets += n;
+  EXPECT_EQ(in_commit_buckets, thread.commits);
   EXPECT_GT(thread.process_latency_total_ns, 0);
   EXPECT_GT(thread.process_latency_max_ns, 0);
   EXPECT_LE(thread.process_latency_max_ns, thread.process_latency_total_ns);

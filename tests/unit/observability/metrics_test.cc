@@ -30,6 +30,9 @@ StreamsMetricsSnapshot sample_snapshot() {
   t.process_latency_total_ns = 2'000'000'000;
   t.process_latency_records = 40;
   t.process_latency_max_ns = 500'000'000;
+  t.commit_latency_buckets[3] = 4;    // four commits of 5-10 ms
+  t.process_latency_buckets[0] = 30;  // 30 records at 1 us or less, 10 above 100 ms
+  t.process_latency_buckets[kProcessLatencyBucketsNs.size()] = 10;
   // Results 3 ms, 40 ms, 40 ms and 20 min after their timestamps.
   t.e2e_latency_buckets[0] = 1;
   t.e2e_latency_buckets[3] = 2;
@@ -113,11 +116,16 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
            "sluice_standby_lag{" + base + R"(,task="1_2"} 3)",
            "sluice_standby_records_applied_total{" + base + R"(,task="1_5"} 0)",
            "# TYPE sluice_standby_lag gauge",
-           "# TYPE sluice_process_latency_seconds summary",
+           "# TYPE sluice_process_latency_seconds histogram",
+           "sluice_process_latency_seconds_bucket{" + thread + R"(,le="1e-06"} 30)",
+           "sluice_process_latency_seconds_bucket{" + thread + R"(,le="0.1"} 30)",
+           "sluice_process_latency_seconds_bucket{" + thread + R"(,le="+Inf"} 40)",
            "# TYPE sluice_store_estimated_entries gauge",
            "# TYPE sluice_records_processed_total counter",
            "# TYPE sluice_consumer_lag gauge",
-           "# TYPE sluice_commit_latency_seconds summary",
+           "# TYPE sluice_commit_latency_seconds histogram",
+           "sluice_commit_latency_seconds_bucket{" + thread + R"(,le="0.005"} 0)",
+           "sluice_commit_latency_seconds_bucket{" + thread + R"(,le="0.01"} 4)",
            "# TYPE sluice_e2e_latency_seconds histogram",
            "# TYPE sluice_build_info gauge",
            "sluice_e2e_latency_seconds_count{" + thread + "} 4",

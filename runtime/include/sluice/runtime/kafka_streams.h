@@ -88,6 +88,14 @@ struct TaskMetricsSnapshot {
 inline constexpr std::array<int64_t, 16> kE2eLatencyBucketsMs = {
     5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000, 300000, 600000};
 
+// Upper bounds of the commit latency histogram's buckets, in ms (sluice_commit_latency_seconds).
+inline constexpr std::array<int64_t, 14> kCommitLatencyBucketsMs = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+// Upper bounds of the process latency histogram's buckets, in ns per record
+// (sluice_process_latency_seconds).
+inline constexpr std::array<int64_t, 12> kProcessLatencyBucketsNs = {
+    1000, 2000, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000, 10000000, 100000000};
+
 struct ThreadMetricsSnapshot {
   int32_t index = 0;
   std::string name;  // "<application.id>-StreamThread-<index>"
@@ -96,12 +104,17 @@ struct ThreadMetricsSnapshot {
   int64_t commits = 0;
   int64_t commit_latency_total_ms = 0;
   int64_t commit_latency_max_ms = 0;
+  // Commits per bucket of kCommitLatencyBucketsMs (not cumulative; the last above them all).
+  std::array<int64_t, kCommitLatencyBucketsMs.size() + 1> commit_latency_buckets{};
   // Process latency, timed per poll batch (one clock pair per batch, not per record):
   // `process_latency_total_ns / process_latency_records` is the mean time per record;
   // `process_latency_max_ns` is the largest per-record mean of one batch.
   int64_t process_latency_total_ns = 0;
   int64_t process_latency_records = 0;
   int64_t process_latency_max_ns = 0;
+  // Records per bucket of kProcessLatencyBucketsNs, each record counted at its batch's mean
+  // (not cumulative; the last above them all).
+  std::array<int64_t, kProcessLatencyBucketsNs.size() + 1> process_latency_buckets{};
   // Transactions aborted (exactly_once_v2), and rejoins after fencing or task migration.
   int64_t aborts = 0;
   int64_t task_migrations = 0;
