@@ -11,8 +11,8 @@
 #include "examples/sensor_pipeline/pipeline_topology.h"
 #include "examples/sensor_pipeline/sensor_generator.h"
 #include "nlohmann/json.hpp"
-#include "sluice/core/error_handlers.h"
 #include "reading.pb.h"
+#include "sluice/core/error_handlers.h"
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/schema_registry/serdes.h"
 #include "test_support.h"
@@ -254,8 +254,8 @@ TEST(ReadingTest, SchemaRegistryFormatsReadFramedReadings) {
   auto json_writer = schema_registry::json<nlohmann::json>(
       registry, *writer_config, schema_registry::SerdeTarget::kValue, kReadingJsonSchema);
   ASSERT_TRUE(json_writer.ok());
-  (*json_writer)->serialize("sensor-data", json::parse(reading_json(2, 21.5, 40.25, 1764087601123)),
-                            framed);
+  (*json_writer)
+      ->serialize("sensor-data", json::parse(reading_json(2, 21.5, 40.25, 1764087601123)), framed);
   ASSERT_TRUE((*json_sr)->deserialize("sensor-data", framed, r).ok());
   EXPECT_EQ(r.sensor_id, 2);
   EXPECT_EQ(r.timestamp_ms, 1764087601123);
