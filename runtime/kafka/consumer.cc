@@ -324,17 +324,9 @@ absl::StatusOr<std::optional<Message>> Consumer::poll(std::chrono::milliseconds 
 }
 
 absl::Status Consumer::commit(const OffsetMap& offsets) {
-  if (absl::Status s = check_open("commit"); !s.ok()) {
-    return s;
-  }
-  if (offsets.empty()) {
-    return absl::OkStatus();
-  }
-  PartitionListPtr list = to_partition_list(offsets);
-  if (rd_kafka_resp_err_t err = rd_kafka_commit(rk_.get(), list.get(), /*async=*/0); err) {
-    return code_status(err, context("commit"));
-  }
-  return partition_errors(list.get(), context("commit"));
+  CommitMap commits;
+  for (const auto& [tp, offset] : offsets) commits[tp] = OffsetAndMetadata{offset, {}};
+  return commit(commits);
 }
 
 absl::Status Consumer::commit(const CommitMap& offsets) {

@@ -69,29 +69,13 @@ Values read_values(const std::string& topic, int32_t partitions,
                    std::chrono::milliseconds timeout = 120s,
                    std::chrono::milliseconds settle = 2s) {
   Values out;
-  auto consumer = kafka::Consumer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
-                                                      {"group.id", unique_name("reader")},
-                                                      {"isolation.level", "read_committed"}}});
-  EXPECT_TRUE(consumer.ok()) << consumer.status();
-  if (!consumer.ok()) return out;
-  kafka::OffsetMap start;
-  for (int32_t p = 0; p < partitions; ++p) start[TopicPartition{topic, Partition(p)}] = Offset(-2);
-  EXPECT_TRUE((*consumer)->assign(start).ok());
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool finished = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto msg = (*consumer)->poll(200ms);
-    if (!msg.ok() || !msg->has_value()) {
-      if (!finished && done(out)) {
-        finished = true;
-        deadline = std::chrono::steady_clock::now() + settle;
-      }
-      continue;
-    }
-    const kafka::Message& m = **msg;
-    out[m.key() ? std::string(*m.key()) : std::string()].push_back(
-        m.value() ? std::string(*m.value()) : std::string("<null>"));
-  }
+  read_committed_until(
+      topic, partitions,
+      [&](const kafka::Message& m) {
+        out[m.key() ? std::string(*m.key()) : std::string()].push_back(
+            m.value() ? std::string(*m.value()) : std::string("<null>"));
+      },
+      [&] { return done(out); }, timeout, settle);
   return out;
 }
 

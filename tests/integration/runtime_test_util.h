@@ -99,20 +99,21 @@ inline void produce_timed(const std::string& topic, const std::vector<TimedRecor
   ASSERT_TRUE(st.ok()) << st;
 }
 
-// Reads `topic` from the beginning with read_committed and collects, per key, the values in
-// order; keeps reading until `done` says so or `timeout` passes, then for `settle` more to
-// catch anything extra (duplicates).
-inline std::map<std::string, std::vector<int64_t>> read_counts(
-    const std::string& topic, int32_t partitions,
-    const std::function<bool(const std::map<std::string, std::vector<int64_t>>&)>& done,
-    std::chrono::milliseconds timeout = 120s, std::chrono::milliseconds settle = 2s) {
-  std::map<std::string, std::vector<int64_t>> out;
+// Reads every partition of `topic` from the beginning with read_committed (an assign()-only
+// consumer), handing each record to `collect`; keeps reading until `done()` says so at a poll
+// that returned nothing or `timeout` passes, then for `settle` more to catch anything extra
+// (duplicates).
+inline void read_committed_until(const std::string& topic, int32_t partitions,
+                                 const std::function<void(const kafka::Message&)>& collect,
+                                 const std::function<bool()>& done,
+                                 std::chrono::milliseconds timeout,
+                                 std::chrono::milliseconds settle) {
   auto consumer = kafka::Consumer::create(
       {.config = {{"bootstrap.servers", bootstrap_servers()},
                   {"group.id", unique_name("reader")},  // assign() needs one; never joined
                   {"isolation.level", "read_committed"}}});
   EXPECT_TRUE(consumer.ok()) << consumer.status();
-  if (!consumer.ok()) return out;
+  if (!consumer.ok()) return;
   kafka::OffsetMap start;
   for (int32_t p = 0; p < partitions; ++p) start[TopicPartition{topic, Partition(p)}] = Offset(-2);
   auto assigned = (*consumer)->assign(start);
@@ -122,16 +123,28 @@ inline std::map<std::string, std::vector<int64_t>> read_counts(
   while (std::chrono::steady_clock::now() < deadline) {
     auto msg = (*consumer)->poll(200ms);
     if (!msg.ok() || !msg->has_value()) {
-      if (!finished && done(out)) {
+      if (!finished && done()) {
         finished = true;
         deadline = std::chrono::steady_clock::now() + settle;
       }
       continue;
     }
-    const kafka::Message& m = **msg;
-    if (!m.key() || !m.value()) continue;
-    out[std::string(*m.key())].push_back(decode_long(*m.value()));
+    collect(**msg);
   }
+}
+
+// Reads `topic` (read_committed_until) and collects, per key, the int64 values in order.
+inline std::map<std::string, std::vector<int64_t>> read_counts(
+    const std::string& topic, int32_t partitions,
+    const std::function<bool(const std::map<std::string, std::vector<int64_t>>&)>& done,
+    std::chrono::milliseconds timeout = 120s, std::chrono::milliseconds settle = 2s) {
+  std::map<std::string, std::vector<int64_t>> out;
+  read_committed_until(
+      topic, partitions,
+      [&](const kafka::Message& m) {
+        if (m.key() && m.value()) out[std::string(*m.key())].push_back(decode_long(*m.value()));
+      },
+      [&] { return done(out); }, timeout, settle);
   return out;
 }
 

@@ -31,32 +31,16 @@ WindowCounts read_window_counts(const std::string& topic, int32_t partitions,
                                 std::chrono::milliseconds settle) {
   WindowCounts out;
   auto keys = serdes::windowed(serdes::string(), window_size);
-  auto consumer = kafka::Consumer::create({.config = {{"bootstrap.servers", bootstrap_servers()},
-                                                      {"group.id", unique_name("reader")},
-                                                      {"isolation.level", "read_committed"}}});
-  EXPECT_TRUE(consumer.ok()) << consumer.status();
-  if (!consumer.ok()) return out;
-  kafka::OffsetMap start;
-  for (int32_t p = 0; p < partitions; ++p) start[TopicPartition{topic, Partition(p)}] = Offset(-2);
-  EXPECT_TRUE((*consumer)->assign(start).ok());
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool finished = false;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto msg = (*consumer)->poll(200ms);
-    if (!msg.ok() || !msg->has_value()) {
-      if (!finished && done(out)) {
-        finished = true;
-        deadline = std::chrono::steady_clock::now() + settle;
-      }
-      continue;
-    }
-    const kafka::Message& m = **msg;
-    if (!m.key() || !m.value()) continue;
-    Windowed<std::string> key;
-    auto st = keys->deserialize(topic, *m.key(), key);
-    EXPECT_TRUE(st.ok()) << st;
-    out[fmt::format("{}@{}", key.key, key.window.start)].push_back(decode_long(*m.value()));
-  }
+  read_committed_until(
+      topic, partitions,
+      [&](const kafka::Message& m) {
+        if (!m.key() || !m.value()) return;
+        Windowed<std::string> key;
+        auto st = keys->deserialize(topic, *m.key(), key);
+        EXPECT_TRUE(st.ok()) << st;
+        out[fmt::format("{}@{}", key.key, key.window.start)].push_back(decode_long(*m.value()));
+      },
+      [&] { return done(out); }, timeout, settle);
   return out;
 }
 
