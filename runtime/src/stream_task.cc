@@ -145,10 +145,21 @@ absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
   for (auto& slot : stores_) {
     if (slot.changelog.empty()) continue;
     std::optional<Offset> start = slot.store->committed_offset();
+    // The changelog's end is its high watermark. Under exactly-once the restore consumer reads
+    // committed records only and would answer its last stable offset, which a previous owner
+    // that died (or was fenced) inside a transaction holds back until the transaction ends
+    // (transaction.timeout.ms at most), while a later owner's committed transactions may
+    // already follow it: restoring only that far would miss them (the chaos test saw a window
+    // emitted twice, by an owner restored short). So the instance's read_uncommitted handle
+    // answers, and the restore consumer gets past the open transaction once it is aborted
+    // (restore_reached_end). Kafka Streams does the same (StoreChangelogReader lists end
+    // offsets read_uncommitted, KAFKA-10167). Without transactions both answers are the same.
+    kafka::Consumer* end_offsets = thread_.context().end_offsets;
     int64_t low = 0;
     int64_t high = 0;
     rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        consumer.handle(), slot.changelog.c_str(), partition, &low, &high, 10000);
+        end_offsets != nullptr ? end_offsets->handle() : consumer.handle(), slot.changelog.c_str(),
+        partition, &low, &high, 10000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       restore_begun_ = false;  // try again on the next turn
       return kafka::code_status(
@@ -163,34 +174,6 @@ absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
                                              start->value(), slot.changelog, partition, low, high));
       if (!st.ok()) return st;
       start = slot.store->committed_offset();
-    }
-    // Exactly-once: the restore consumer reads committed records only, and the query above
-    // answers its last stable offset. A previous owner that died (or was fenced) inside a
-    // transaction holds that offset back until the transaction ends (transaction.timeout.ms at
-    // most), while a later owner's committed transactions may already follow it: restoring
-    // only up to the last stable offset would miss them (the chaos test saw a window emitted
-    // twice, by an owner restored short). So the target is the high watermark; the consumer
-    // gets past the open transaction once it is aborted. Kafka Streams does the same
-    // (StoreChangelogReader lists end offsets read_uncommitted, KAFKA-10167).
-    if (thread_.context().end_offsets != nullptr) {
-      int64_t hw_low = 0;
-      int64_t hw_high = 0;
-      err = rd_kafka_query_watermark_offsets(thread_.context().end_offsets->handle(),
-                                             slot.changelog.c_str(), partition, &hw_low, &hw_high,
-                                             10000);
-      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        restore_begun_ = false;
-        return kafka::code_status(
-            err, fmt::format("restoring store {} of task {}: high watermark of {}-{}", slot.name,
-                             id_.to_string(), slot.changelog, partition));
-      }
-      if (hw_high > high) {
-        thread_.logger().info(
-            "changelog {}-{}: a transaction is open from offset {} to at most {}; restoration "
-            "waits until it ends (at most transaction.timeout.ms)",
-            slot.changelog, partition, high, hw_high);
-        high = hw_high;
-      }
     }
     const int64_t from = start ? std::max(start->value(), low) : low;
     if (from >= high) continue;
@@ -248,6 +231,10 @@ absl::Status StreamTask::restore_reached_end(std::string_view changelog, int64_t
   StoreSlot* slot = restoring_slot(changelog);
   if (slot == nullptr) return absl::OkStatus();
   if (end < slot->restore_end) {
+    thread_.logger().info(
+        "changelog {}-{}: a transaction is open from offset {} to at most {}; restoration "
+        "waits until it ends (at most transaction.timeout.ms)",
+        changelog, id_.partition.value(), end, slot->restore_end);
     slot->restore_next = std::max(slot->restore_next, end);
     return absl::OkStatus();
   }
