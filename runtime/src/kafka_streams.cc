@@ -397,6 +397,9 @@ struct KafkaStreams::Impl {
       }
       // Closing meanwhile: the instance ends in ERROR as without a handler.
     }
+    // This instance first, so its error is the thread's own cause (its watcher reads the
+    // request too and would otherwise set the application-shutdown message).
+    shut_down_to_error(status);
     if (response == StreamThreadExceptionResponse::kShutdownApplication && shutdown_channel) {
       if (auto st = shutdown_channel->request(instance_id, std::string(status.message()));
           !st.ok()) {
@@ -408,7 +411,6 @@ struct KafkaStreams::Impl {
             runtime_internal::ApplicationShutdownChannel::topic_name(config.application_id()));
       }
     }
-    shut_down_to_error(status);
   }
 
   // The control topic's watcher: a request from any instance (this one too) shuts this one
