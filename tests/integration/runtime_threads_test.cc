@@ -38,22 +38,6 @@ std::map<std::string, int64_t> expected_with_marker(int n) {
   return expected;
 }
 
-// Lines [from, to) (line_value) keyed by line number, with the current time.
-void produce_marked_lines(const std::string& topic, int from, int to) {
-  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  for (int i = from; i < to; ++i) {
-    const std::string key = fmt::format("line-{}", i);
-    const std::string value = line_value(i);
-    kafka::ProducerRecord rec;
-    rec.topic = topic;
-    rec.key = key;
-    rec.value = value;
-    ASSERT_TRUE((*producer)->produce(rec).ok());
-  }
-  ASSERT_TRUE((*producer)->flush(30s).ok());
-}
-
 // Word count (caching off: word w's updates read 1, 2, ..., n) whose line splitter throws the
 // first time it sees a line with "boom", in whichever instance or thread that happens;
 // `marked_seen` counts how often the marked line was split.
@@ -74,10 +58,23 @@ absl::StatusOr<Topology> failing_word_count(const std::string& input, const std:
   return builder.build();
 }
 
+// Input and output topics with `partitions` partitions and the failing word count over them;
+// the marked record throws (once) when `throws`.
 struct ThreadsRun {
+  ThreadsRun(int32_t partitions, bool throws)
+      : marked_seen(std::make_shared<std::atomic<int>>(throws ? 0 : 1)) {
+    create_topic(input, partitions);
+    create_topic(output, partitions);
+  }
+  Topology topology() const {
+    auto topology = failing_word_count(input, output, marked_seen);
+    EXPECT_TRUE(topology.ok()) << topology.status();
+    return *topology;
+  }
   std::string app = unique_name("rt-threads");
   std::string input = unique_name("rt-threads-in");
   std::string output = unique_name("rt-threads-out");
+  std::shared_ptr<std::atomic<int>> marked_seen;
 };
 
 StreamsConfig threads_config(const ThreadsRun& run, const Properties& extra = {}) {
@@ -119,18 +116,13 @@ std::vector<std::string> thread_names(const KafkaStreams& streams) {
 }
 
 TEST(RuntimeThreads, ReplaceThreadKeepsCountingExactlyOnce) {
-  ThreadsRun run;
-  create_topic(run.input, 3);
-  create_topic(run.output, 3);
-  auto marked_seen = std::make_shared<std::atomic<int>>(0);
-  auto topology = failing_word_count(run.input, run.output, marked_seen);
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  KafkaStreams streams(*topology, threads_config(run));
+  ThreadsRun run(3, /*throws=*/true);
+  KafkaStreams streams(run.topology(), threads_config(run));
   HandlerProbe probe(StreamThreadExceptionResponse::kReplaceThread);
   ASSERT_TRUE(streams.set_uncaught_exception_handler(probe.handler()).ok());
   ASSERT_TRUE(streams.start().ok());
   EXPECT_THAT(thread_names(streams), ::testing::ElementsAre(run.app + "-StreamThread-0"));
-  produce_marked_lines(run.input, 0, kLines);
+  produce_lines(run.input, 0, kLines, line_value);
 
   const auto expected = expected_with_marker(kLines);
   auto got =
@@ -142,7 +134,7 @@ TEST(RuntimeThreads, ReplaceThreadKeepsCountingExactlyOnce) {
   const auto calls = probe.calls();
   ASSERT_EQ(calls.size(), 1u);
   EXPECT_THAT(calls[0], HasSubstr("injected failure on the marked record"));
-  EXPECT_GE(marked_seen->load(), 2);
+  EXPECT_GE(run.marked_seen->load(), 2);
   // The replacement has a name no live thread had; the instance runs on without an error.
   EXPECT_THAT(thread_names(streams), ::testing::ElementsAre(run.app + "-StreamThread-1"));
   EXPECT_TRUE(streams.error().ok()) << streams.error();
@@ -151,25 +143,20 @@ TEST(RuntimeThreads, ReplaceThreadKeepsCountingExactlyOnce) {
 }
 
 TEST(RuntimeThreads, ShutdownClientEndsTheInstanceInErrorWithTheCause) {
-  ThreadsRun run;
-  create_topic(run.input, 2);
-  create_topic(run.output, 2);
-  auto marked_seen = std::make_shared<std::atomic<int>>(0);
-  auto topology = failing_word_count(run.input, run.output, marked_seen);
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  KafkaStreams streams(*topology, threads_config(run, {{"num.stream.threads", "2"}}));
+  ThreadsRun run(2, /*throws=*/true);
+  KafkaStreams streams(run.topology(), threads_config(run, {{"num.stream.threads", "2"}}));
   HandlerProbe probe(StreamThreadExceptionResponse::kShutdownClient);
   ASSERT_TRUE(streams.set_uncaught_exception_handler(probe.handler()).ok());
   ASSERT_TRUE(streams.start().ok());
   // Too late once started.
   EXPECT_FALSE(streams.set_uncaught_exception_handler(probe.handler()).ok());
-  produce_marked_lines(run.input, 0, kLines);
+  produce_lines(run.input, 0, kLines, line_value);
 
   EXPECT_EQ(streams.wait_until_stopped(120s), StreamsState::kError);
   EXPECT_THAT(std::string(streams.error().message()),
               HasSubstr("injected failure on the marked record"));
   EXPECT_EQ(probe.calls().size(), 1u);
-  EXPECT_EQ(marked_seen->load(), 1);
+  EXPECT_EQ(run.marked_seen->load(), 1);
   // The other thread stopped too; close() reports the error.
   const absl::Status closed = streams.close(30s);
   EXPECT_THAT(std::string(closed.message()), HasSubstr("injected failure on the marked record"));
@@ -177,15 +164,9 @@ TEST(RuntimeThreads, ShutdownClientEndsTheInstanceInErrorWithTheCause) {
 }
 
 TEST(RuntimeThreads, ShutdownApplicationStopsEveryInstance) {
-  ThreadsRun run;
-  create_topic(run.input, 4);
-  create_topic(run.output, 4);
-  auto marked_seen = std::make_shared<std::atomic<int>>(0);
-  auto topology_a = failing_word_count(run.input, run.output, marked_seen);
-  auto topology_b = failing_word_count(run.input, run.output, marked_seen);
-  ASSERT_TRUE(topology_a.ok() && topology_b.ok());
-  KafkaStreams a(*topology_a, threads_config(run));
-  KafkaStreams b(*topology_b, threads_config(run));
+  ThreadsRun run(4, /*throws=*/true);
+  KafkaStreams a(run.topology(), threads_config(run));
+  KafkaStreams b(run.topology(), threads_config(run));
   HandlerProbe probe_a(StreamThreadExceptionResponse::kShutdownApplication);
   HandlerProbe probe_b(StreamThreadExceptionResponse::kShutdownApplication);
   ASSERT_TRUE(a.set_uncaught_exception_handler(probe_a.handler()).ok());
@@ -194,7 +175,7 @@ TEST(RuntimeThreads, ShutdownApplicationStopsEveryInstance) {
   ASSERT_TRUE(b.start().ok());
   ASSERT_TRUE(a.wait_until_running(60s));
   ASSERT_TRUE(b.wait_until_running(60s));
-  produce_marked_lines(run.input, 0, kLines);
+  produce_lines(run.input, 0, kLines, line_value);
 
   EXPECT_EQ(a.wait_until_stopped(120s), StreamsState::kError);
   EXPECT_EQ(b.wait_until_stopped(120s), StreamsState::kError);
@@ -231,20 +212,15 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::seconds timeo
 }
 
 TEST(RuntimeThreads, AddAndRemoveStreamThreadsWhileRunning) {
-  ThreadsRun run;
-  create_topic(run.input, 4);
-  create_topic(run.output, 4);
-  auto marked_seen = std::make_shared<std::atomic<int>>(1);  // never throws
-  auto topology = failing_word_count(run.input, run.output, marked_seen);
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  KafkaStreams streams(*topology, threads_config(run));
+  ThreadsRun run(4, /*throws=*/false);
+  KafkaStreams streams(run.topology(), threads_config(run));
   MetricsRegistry registry;
   registry.add_streams(run.app, streams.instance_id(), [&] { return streams.metrics(); });
   // Not before start().
   EXPECT_FALSE(streams.add_stream_thread().ok());
   ASSERT_TRUE(streams.start().ok());
   ASSERT_TRUE(streams.wait_until_running(60s));
-  produce_marked_lines(run.input, 0, 150);
+  produce_lines(run.input, 0, 150, line_value);
 
   const std::string first = run.app + "-StreamThread-0";
   const std::string second = run.app + "-StreamThread-1";
@@ -262,7 +238,7 @@ TEST(RuntimeThreads, AddAndRemoveStreamThreadsWhileRunning) {
       << "tasks per thread never spread over both threads";
   EXPECT_THAT(registry.scrape(), HasSubstr("thread=\"" + second + "\""));
   EXPECT_EQ(streams.config().num_stream_threads(), 1);
-  produce_marked_lines(run.input, 150, 300);
+  produce_lines(run.input, 150, 300, line_value);
 
   auto removed = streams.remove_stream_thread(30s);
   ASSERT_TRUE(removed.ok()) << removed.status();
@@ -271,7 +247,7 @@ TEST(RuntimeThreads, AddAndRemoveStreamThreadsWhileRunning) {
   EXPECT_THAT(registry.scrape(), Not(HasSubstr("thread=\"" + second + "\"")));
   EXPECT_TRUE(wait_for([&] { return tasks_per_thread(streams)[first] == 8; }, 60s))
       << "the remaining thread never took every task";
-  produce_marked_lines(run.input, 300, kLines);
+  produce_lines(run.input, 300, kLines, line_value);
 
   const auto expected = expected_with_marker(kLines);
   auto got =
@@ -289,16 +265,12 @@ TEST(RuntimeThreads, AddAndRemoveStreamThreadsWhileRunning) {
 // thread's must, as in Kafka Streams, or its partitions wait for session.timeout.ms (here
 // 120 s, far beyond the wait below).
 TEST(RuntimeThreads, RemovedStaticThreadLeavesTheGroup) {
-  ThreadsRun run;
-  create_topic(run.input, 2);
-  create_topic(run.output, 2);
-  auto marked_seen = std::make_shared<std::atomic<int>>(1);
-  auto topology = failing_word_count(run.input, run.output, marked_seen);
-  ASSERT_TRUE(topology.ok()) << topology.status();
+  ThreadsRun run(2, /*throws=*/false);
   const std::string instance = unique_name("static");
-  KafkaStreams streams(*topology, threads_config(run, {{"num.stream.threads", "2"},
-                                                       {"group.instance.id", instance},
-                                                       {"consumer.session.timeout.ms", "120000"}}));
+  KafkaStreams streams(run.topology(),
+                       threads_config(run, {{"num.stream.threads", "2"},
+                                            {"group.instance.id", instance},
+                                            {"consumer.session.timeout.ms", "120000"}}));
   ASSERT_TRUE(streams.start().ok());
   ASSERT_TRUE(streams.wait_until_running(60s));
   auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
