@@ -142,6 +142,40 @@ TEST(RuntimeThreads, ReplaceThreadKeepsCountingExactlyOnce) {
   EXPECT_TRUE(streams.close(30s).ok());
 }
 
+// A task migration is the thread's to handle (Kafka Streams keeps TaskMigratedException from
+// the handler too): a zombie producer with the thread's transactional.id fences it, the thread
+// rejoins with new clients, the handler is never called and the counts stay exact.
+TEST(RuntimeThreads, TaskMigrationNeverReachesTheHandler) {
+  ThreadsRun run(2, /*throws=*/false);
+  KafkaStreams streams(run.topology(), threads_config(run));
+  HandlerProbe probe(StreamThreadExceptionResponse::kShutdownClient);
+  ASSERT_TRUE(streams.set_uncaught_exception_handler(probe.handler()).ok());
+  ASSERT_TRUE(streams.start().ok());
+  produce_lines(run.input, 0, kLines / 2, line_value);
+  const auto half = expected_with_marker(kLines / 2);
+  auto got =
+      read_counts(run.output, 2, [&](const auto& g) { return final_counts_reached(g, half); });
+  ASSERT_TRUE(final_counts_reached(got, half));
+
+  auto zombie = kafka::Producer::create(
+      {.config = {{"bootstrap.servers", bootstrap_servers()},
+                  {"transactional.id", run.app + "-" + streams.instance_id() + "-0"}}});
+  ASSERT_TRUE(zombie.ok()) << zombie.status();
+  ASSERT_TRUE((*zombie)->init_transactions(30s).ok());  // fences the thread's producer
+  produce_lines(run.input, kLines / 2, kLines, line_value);
+
+  const auto expected = expected_with_marker(kLines);
+  got =
+      read_counts(run.output, 2, [&](const auto& g) { return final_counts_reached(g, expected); });
+  expect_exact_sequences(got, expected);
+  int64_t migrations = 0;
+  for (const auto& t : streams.metrics().threads) migrations += t.task_migrations;
+  EXPECT_GE(migrations, 1);
+  EXPECT_TRUE(probe.calls().empty());
+  EXPECT_THAT(thread_names(streams), ::testing::ElementsAre(run.app + "-StreamThread-0"));
+  EXPECT_TRUE(streams.close(30s).ok());
+}
+
 TEST(RuntimeThreads, ShutdownClientEndsTheInstanceInErrorWithTheCause) {
   ThreadsRun run(2, /*throws=*/true);
   KafkaStreams streams(run.topology(), threads_config(run, {{"num.stream.threads", "2"}}));
