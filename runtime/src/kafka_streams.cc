@@ -15,6 +15,7 @@
 #include <random>
 #include <set>
 
+#include "application_shutdown.h"
 #include "fmt/format.h"
 #include "global_state_updater.h"
 #include "group_membership.h"
@@ -48,6 +49,18 @@ std::string_view to_string(StreamsState state) {
       return "NOT_RUNNING";
     case StreamsState::kError:
       return "ERROR";
+  }
+  return "UNKNOWN";
+}
+
+std::string_view to_string(StreamThreadExceptionResponse response) {
+  switch (response) {
+    case StreamThreadExceptionResponse::kReplaceThread:
+      return "REPLACE_THREAD";
+    case StreamThreadExceptionResponse::kShutdownClient:
+      return "SHUTDOWN_CLIENT";
+    case StreamThreadExceptionResponse::kShutdownApplication:
+      return "SHUTDOWN_APPLICATION";
   }
   return "UNKNOWN";
 }
@@ -135,7 +148,21 @@ struct KafkaStreams::Impl {
   StreamsConfig config;
   runtime_internal::InstanceContext context;
   std::string instance_id;
-  std::vector<std::unique_ptr<StreamThread>> threads;
+  // The live stream threads (under mu once started): added by start() and add_stream_thread(),
+  // taken out by remove_stream_thread() and by a REPLACE_THREAD response. Readers copy the
+  // list (live_threads()); a thread object lives as long as anyone holds it.
+  std::vector<std::shared_ptr<StreamThread>> threads;
+  // Threads taken out of `threads` that may not have returned yet (a dead thread replaced, a
+  // removal that timed out): close() and the destructor wait for them. Under mu.
+  std::vector<std::shared_ptr<StreamThread>> retired;
+  // Bumped whenever `threads` changes (the group-view cache compares rebalance counts).
+  int64_t thread_changes = 0;
+  StreamsUncaughtExceptionHandler uncaught_handler;
+  // With an uncaught-exception handler: the <application.id>-shutdown control topic and the
+  // thread watching it (application_shutdown.h).
+  std::unique_ptr<runtime_internal::ApplicationShutdownChannel> shutdown_channel;
+  std::thread shutdown_watcher;
+  std::atomic<bool> shutdown_watcher_stop{false};
   // Global stores: restored in prepare(), then kept up to date by global_thread.
   GlobalDeadLetterLog global_dead_letters;
   std::unique_ptr<runtime_internal::GlobalStateUpdater> global;
@@ -148,7 +175,8 @@ struct KafkaStreams::Impl {
   StreamsState state = StreamsState::kCreated;
   absl::Status error;
   StateListener listener;
-  std::vector<StreamThread::Phase> phases;
+  // Phase of each live thread, by index.
+  std::map<int32_t, StreamThread::Phase> phases;
   // Store name -> sub-topology, for metadata queries.
   std::map<std::string, int32_t, std::less<>> store_subtopology;
   // Admin client made by prepare(): describes the group (group_membership.h). Thread-safe.
@@ -216,14 +244,7 @@ struct KafkaStreams::Impl {
       absl::Status st = global->poll_once(std::chrono::milliseconds(100));
       if (st.ok()) continue;
       log::Logger("sluice.runtime").error("global thread failed: {}", std::string(st.message()));
-      std::vector<std::pair<StreamsState, StreamsState>> events;
-      {
-        std::lock_guard lk(mu);
-        if (error.ok()) error = st;
-        transition(StreamsState::kError, events);
-      }
-      for (auto& t : threads) t->request_stop();
-      notify(events);
+      shut_down_to_error(st);
       return;
     }
   }
@@ -253,25 +274,169 @@ struct KafkaStreams::Impl {
     for (const auto& [to, from] : events) l(to, from);
   }
 
-  void on_thread_phase(int index, StreamThread::Phase phase, const absl::Status& status) {
+  std::vector<std::shared_ptr<StreamThread>> live_threads() const {
+    std::lock_guard lk(mu);
+    return threads;
+  }
+  std::vector<std::shared_ptr<StreamThread>> all_threads() const {
+    std::lock_guard lk(mu);
+    std::vector<std::shared_ptr<StreamThread>> out = threads;
+    out.insert(out.end(), retired.begin(), retired.end());
+    return out;
+  }
+  bool running_locked() const {
+    return state == StreamsState::kRunning || state == StreamsState::kRebalancing;
+  }
+
+  // Under mu: starts a stream thread with the lowest index no live thread uses (a dead thread
+  // that is still in `threads` counts as live, so its replacement gets another name).
+  std::shared_ptr<StreamThread> add_thread_locked() {
+    int32_t index = 0;
+    while (phases.count(index)) ++index;
+    auto thread = std::make_shared<StreamThread>(
+        context, index,
+        [this](int i, StreamThread::Phase p, const absl::Status& e) { on_thread_phase(i, p, e); });
+    phases[index] = StreamThread::Phase::kCreated;
+    threads.push_back(thread);
+    ++thread_changes;
+    // Started under mu: a close() that follows sees it in `threads`; its first phase report
+    // waits for mu.
+    thread->start();
+    return thread;
+  }
+  // Under mu: takes the thread with `index` out of the live ones (close() still waits for it).
+  std::shared_ptr<StreamThread> retire_locked(int32_t index) {
+    auto it = std::find_if(threads.begin(), threads.end(),
+                           [&](const auto& t) { return t->index() == index; });
+    if (it == threads.end()) return nullptr;
+    std::shared_ptr<StreamThread> thread = *it;
+    threads.erase(it);
+    phases.erase(index);
+    retired.push_back(thread);
+    ++thread_changes;
+    return thread;
+  }
+  // Under mu: RUNNING when every live thread runs, else REBALANCING (while running).
+  void update_state_locked(std::vector<std::pair<StreamsState, StreamsState>>& events) {
+    if (!running_locked()) return;
+    bool all_running = std::all_of(phases.begin(), phases.end(), [](const auto& p) {
+      return p.second == StreamThread::Phase::kRunning;
+    });
+    transition(all_running ? StreamsState::kRunning : StreamsState::kRebalancing, events);
+  }
+
+  // The instance goes to ERROR with `cause` (unless it is there already) and every thread is
+  // asked to stop: they commit and close their tasks cleanly.
+  void shut_down_to_error(const absl::Status& cause) {
     std::vector<std::pair<StreamsState, StreamsState>> events;
     bool stop_others = false;
     {
       std::lock_guard lk(mu);
-      phases[index] = phase;
-      if (phase == StreamThread::Phase::kFailed) {
-        if (error.ok()) error = status;
-        stop_others = transition(StreamsState::kError, events);
-      } else if (state == StreamsState::kRunning || state == StreamsState::kRebalancing) {
-        bool all_running = std::all_of(phases.begin(), phases.end(),
-                                       [](auto p) { return p == StreamThread::Phase::kRunning; });
-        transition(all_running ? StreamsState::kRunning : StreamsState::kRebalancing, events);
-      }
+      if (error.ok()) error = cause;
+      stop_others = transition(StreamsState::kError, events);
     }
     if (stop_others) {
-      for (auto& t : threads) t->request_stop();
+      for (auto& t : all_threads()) t->request_stop();
     }
     notify(events);
+  }
+
+  void on_thread_phase(int index, StreamThread::Phase phase, const absl::Status& status) {
+    if (phase == StreamThread::Phase::kFailed) {
+      on_thread_failed(index, status);
+      return;
+    }
+    std::vector<std::pair<StreamsState, StreamsState>> events;
+    {
+      std::lock_guard lk(mu);
+      auto it = phases.find(index);
+      if (it == phases.end()) return;  // removed or replaced
+      it->second = phase;
+      update_state_locked(events);
+    }
+    notify(events);
+  }
+
+  // On the dying thread: its transaction is aborted, its tasks are closed dirty and it has
+  // left the group. The uncaught-exception handler decides what follows (KIP-671).
+  void on_thread_failed(int index, const absl::Status& status) {
+    log::Logger logger("sluice.runtime");
+    StreamsUncaughtExceptionHandler handler;
+    bool running = false;
+    {
+      std::lock_guard lk(mu);
+      auto it = phases.find(index);
+      // A thread being removed: remove_stream_thread() reports its error.
+      if (it == phases.end()) return;
+      it->second = StreamThread::Phase::kFailed;
+      running = running_locked();
+      handler = uncaught_handler;
+    }
+    auto response = StreamThreadExceptionResponse::kShutdownClient;
+    if (running && handler) response = handler(status);
+    if (running) {
+      logger.error("stream thread {} died; uncaught-exception response {}", index,
+                   to_string(response));
+    }
+    if (response == StreamThreadExceptionResponse::kReplaceThread) {
+      std::vector<std::pair<StreamsState, StreamsState>> events;
+      std::string replacement;
+      {
+        std::lock_guard lk(mu);
+        if (running_locked()) {
+          replacement = add_thread_locked()->name();
+          retire_locked(index);
+          update_state_locked(events);
+        }
+      }
+      notify(events);
+      if (!replacement.empty()) {
+        logger.warn("stream thread {} replaced by {}: {}", index, replacement,
+                    std::string(status.message()));
+        return;
+      }
+      // Closing meanwhile: the instance ends in ERROR as without a handler.
+    }
+    // This instance first, so its error is the thread's own cause (its watcher reads the
+    // request too and would otherwise set the application-shutdown message).
+    shut_down_to_error(status);
+    if (response == StreamThreadExceptionResponse::kShutdownApplication && shutdown_channel) {
+      if (auto st = shutdown_channel->request(instance_id, std::string(status.message()));
+          !st.ok()) {
+        logger.error("requesting the shutdown of the application failed ({}): {}",
+                     std::string(st.message()), std::string(status.message()));
+      } else {
+        logger.error(
+            "requested the shutdown of every instance of the application through {}",
+            runtime_internal::ApplicationShutdownChannel::topic_name(config.application_id()));
+      }
+    }
+  }
+
+  // The control topic's watcher: a request from any instance (this one too) shuts this one
+  // down to ERROR.
+  void watch_application_shutdown() {
+    const std::string name = fmt::format("{}-ShutdownWatcher", config.application_id());
+    log::ScopedLogContext log_context(log::ScopedLogContext::Thread{name});
+    log::Logger logger("sluice.runtime");
+    while (!shutdown_watcher_stop.load()) {
+      auto request = shutdown_channel->poll(std::chrono::milliseconds(200));
+      if (!request.ok()) {
+        logger.warn("watching the application-shutdown topic: {}",
+                    std::string(request.status().message()));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        continue;
+      }
+      if (!request->has_value()) continue;
+      logger.error("the application is shutting down, requested by {}", **request);
+      shut_down_to_error(absl::AbortedError(fmt::format(
+          "the application was shut down (SHUTDOWN_APPLICATION), requested by {}", **request)));
+      return;
+    }
+  }
+  void stop_shutdown_watcher() {
+    shutdown_watcher_stop.store(true);
+    if (shutdown_watcher.joinable()) shutdown_watcher.join();
   }
 
   absl::Status prepare();
@@ -597,7 +762,8 @@ KafkaStreams::KafkaStreams(Topology topology, StreamsConfig config)
 KafkaStreams::~KafkaStreams() {
   (void)close(30s);
   std::lock_guard close_lock(impl_->close_mu);
-  for (auto& t : impl_->threads) t->join();
+  for (auto& t : impl_->all_threads()) t->join();
+  impl_->stop_shutdown_watcher();
   impl_->stop_standby();
   impl_->stop_global();
   if (impl_->process_id_lock >= 0) ::close(impl_->process_id_lock);
@@ -606,6 +772,78 @@ KafkaStreams::~KafkaStreams() {
 void KafkaStreams::set_state_listener(StateListener listener) {
   std::lock_guard lk(impl_->mu);
   impl_->listener = std::move(listener);
+}
+
+absl::Status KafkaStreams::set_uncaught_exception_handler(StreamsUncaughtExceptionHandler handler) {
+  std::lock_guard lk(impl_->mu);
+  if (impl_->state != StreamsState::kCreated) {
+    return absl::FailedPreconditionError(
+        fmt::format("set_uncaught_exception_handler(): only before start() (state is {})",
+                    to_string(impl_->state)));
+  }
+  impl_->uncaught_handler = std::move(handler);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> KafkaStreams::add_stream_thread() {
+  std::vector<std::pair<StreamsState, StreamsState>> events;
+  std::string name;
+  {
+    std::lock_guard lk(impl_->mu);
+    if (!impl_->running_locked()) {
+      return absl::FailedPreconditionError(
+          fmt::format("add_stream_thread(): only while RUNNING or REBALANCING (state is {})",
+                      to_string(impl_->state)));
+    }
+    name = impl_->add_thread_locked()->name();
+    impl_->update_state_locked(events);
+  }
+  impl_->notify(events);
+  log::Logger("sluice.runtime").info("added stream thread {}", name);
+  return name;
+}
+
+absl::StatusOr<std::string> KafkaStreams::remove_stream_thread(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::shared_ptr<StreamThread> thread;
+  {
+    std::lock_guard lk(impl_->mu);
+    if (!impl_->running_locked()) {
+      return absl::FailedPreconditionError(
+          fmt::format("remove_stream_thread(): only while RUNNING or REBALANCING (state is {})",
+                      to_string(impl_->state)));
+    }
+    if (impl_->threads.empty()) {
+      return absl::FailedPreconditionError("remove_stream_thread(): no stream thread is left");
+    }
+    auto last =
+        std::max_element(impl_->threads.begin(), impl_->threads.end(),
+                         [](const auto& a, const auto& b) { return a->index() < b->index(); });
+    thread = impl_->retire_locked((*last)->index());
+  }
+  const std::string name = thread->name();
+  log::Logger("sluice.runtime").info("removing stream thread {}", name);
+  // Commits, closes its tasks cleanly and leaves the group (a static member too).
+  thread->request_stop(/*leave_group=*/true);
+  if (!thread->wait_finished(deadline)) {
+    return absl::DeadlineExceededError(
+        fmt::format("remove_stream_thread(): {} did not stop within {} ms (it goes on stopping)",
+                    name, timeout.count()));
+  }
+  thread->join();
+  std::vector<std::pair<StreamsState, StreamsState>> events;
+  {
+    std::lock_guard lk(impl_->mu);
+    std::erase(impl_->retired, thread);
+    impl_->update_state_locked(events);
+  }
+  impl_->notify(events);
+  if (absl::Status st = thread->final_status(); !st.ok()) {
+    return absl::Status(st.code(),
+                        fmt::format("remove_stream_thread(): {} failed while stopping: {}", name,
+                                    std::string(st.message())));
+  }
+  return name;
 }
 
 absl::Status KafkaStreams::start() {
@@ -620,6 +858,20 @@ absl::Status KafkaStreams::start() {
   }
   absl::Status st = impl_->prepare();
   if (st.ok()) st = impl_->prepare_global();
+  bool watch_shutdown = false;
+  {
+    std::lock_guard lk(impl_->mu);
+    watch_shutdown = static_cast<bool>(impl_->uncaught_handler);
+  }
+  if (st.ok() && watch_shutdown) {
+    auto channel = runtime_internal::ApplicationShutdownChannel::open(impl_->config, *impl_->admin,
+                                                                      impl_->instance_id);
+    if (channel.ok()) {
+      impl_->shutdown_channel = std::move(*channel);
+    } else {
+      st = channel.status();
+    }
+  }
   if (!st.ok()) {
     {
       std::lock_guard lk(impl_->mu);
@@ -637,19 +889,15 @@ absl::Status KafkaStreams::start() {
   }
   {
     std::lock_guard lk(impl_->mu);
-    impl_->phases.assign(n, StreamThread::Phase::kCreated);
     impl_->transition(StreamsState::kRebalancing, events);
-    for (int32_t i = 0; i < n; ++i) {
-      impl_->threads.push_back(std::make_unique<StreamThread>(
-          impl_->context, i,
-          [impl = impl_.get()](int index, StreamThread::Phase p, const absl::Status& e) {
-            impl->on_thread_phase(index, p, e);
-          }));
-    }
+    for (int32_t i = 0; i < n; ++i) impl_->add_thread_locked();
   }
   impl_->notify(events);
-  for (auto& t : impl_->threads) t->start();
   if (impl_->standby) impl_->standby->start();
+  if (impl_->shutdown_channel) {
+    impl_->shutdown_watcher =
+        std::thread([impl = impl_.get()] { impl->watch_application_shutdown(); });
+  }
   if (impl_->global)
     impl_->global_thread = std::thread([impl = impl_.get()] { impl->run_global(); });
   return absl::OkStatus();
@@ -669,10 +917,13 @@ absl::Status KafkaStreams::close(std::chrono::milliseconds timeout) {
   }
   impl_->notify(events);
   events.clear();
-  for (auto& t : impl_->threads) t->request_stop();
+  // Threads added or replaced from now on are not: add_stream_thread() and REPLACE_THREAD
+  // need a running instance.
+  const auto threads = impl_->all_threads();
+  for (auto& t : threads) t->request_stop();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool all = true;
-  for (auto& t : impl_->threads) all &= t->wait_finished(deadline);
+  for (auto& t : threads) all &= t->wait_finished(deadline);
   if (!all) {
     // A close that did not finish within the time the caller gave it failed: the instance
     // ends in ERROR, so an application waiting in wait_until_stopped() returns and does not
@@ -687,7 +938,8 @@ absl::Status KafkaStreams::close(std::chrono::milliseconds timeout) {
     impl_->notify(events);
     return st;
   }
-  for (auto& t : impl_->threads) t->join();
+  for (auto& t : threads) t->join();
+  impl_->stop_shutdown_watcher();
   impl_->stop_standby();
   impl_->stop_global();
   absl::Status error;
@@ -733,7 +985,7 @@ absl::Status KafkaStreams::cleanup() {
           fmt::format("cleanup(): only while not running (state is {})", to_string(impl_->state)));
     }
   }
-  for (auto& t : impl_->threads) {
+  for (auto& t : impl_->all_threads()) {
     if (!t->wait_finished(std::chrono::steady_clock::now())) {
       return absl::FailedPreconditionError("cleanup(): stream threads are still running");
     }
@@ -766,7 +1018,7 @@ const std::string& KafkaStreams::instance_id() const { return impl_->instance_id
 StreamsMetricsSnapshot KafkaStreams::metrics() const {
   StreamsMetricsSnapshot s;
   s.state = state();
-  for (const auto& t : impl_->threads) s.threads.push_back(t->metrics());
+  for (const auto& t : impl_->live_threads()) s.threads.push_back(t->metrics());
   if (impl_->standby) s.standby_tasks = impl_->standby->metrics();
   const state::RocksDBMemoryUsage m = impl_->context.rocksdb->memory_usage();
   s.rocksdb = {.block_cache_capacity = m.block_cache_capacity,
@@ -797,7 +1049,7 @@ absl::StatusOr<std::optional<std::string>> KafkaStreams::query_get(std::string_v
   if (auto st = queryable(state()); !st.ok()) return st;
   bool found_store = false;
   absl::StatusOr<std::optional<std::string>> result = std::optional<std::string>();
-  for (const auto& t : impl_->threads) {
+  for (const auto& t : impl_->live_threads()) {
     t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
       for (auto* task : tasks) {
         auto* kv = dynamic_cast<state::KeyValueBytesStore*>(task->topology()->store(store));
@@ -823,7 +1075,7 @@ namespace {
 // `open(store)` makes, sorted by key (query_range and query_all).
 template <typename Open>
 absl::StatusOr<std::vector<StoreEntry>> scan_local_key_value_stores(
-    const std::vector<std::unique_ptr<StreamThread>>& threads, std::string_view store, Open open) {
+    const std::vector<std::shared_ptr<StreamThread>>& threads, std::string_view store, Open open) {
   bool found_store = false;
   absl::Status status;
   std::vector<StoreEntry> out;
@@ -858,12 +1110,13 @@ absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_range(std::string_vi
                                                                   std::string_view to) const {
   if (auto st = queryable(state()); !st.ok()) return st;
   return scan_local_key_value_stores(
-      impl_->threads, store, [&](state::KeyValueBytesStore& kv) { return kv.range(from, to); });
+      impl_->live_threads(), store,
+      [&](state::KeyValueBytesStore& kv) { return kv.range(from, to); });
 }
 
 absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_all(std::string_view store) const {
   if (auto st = queryable(state()); !st.ok()) return st;
-  return scan_local_key_value_stores(impl_->threads, store,
+  return scan_local_key_value_stores(impl_->live_threads(), store,
                                      [](state::KeyValueBytesStore& kv) { return kv.all(); });
 }
 
@@ -874,7 +1127,7 @@ absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch
   bool found_store = false;
   absl::Status status;
   std::vector<WindowedStoreEntry> out;
-  for (const auto& t : impl_->threads) {
+  for (const auto& t : impl_->live_threads()) {
     t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
       for (auto* task : tasks) {
         auto* ws = dynamic_cast<state::WindowBytesStore*>(task->topology()->store(store));
@@ -904,11 +1157,17 @@ namespace {
 
 // The group view for metadata queries (cached; see query_metadata.h).
 absl::StatusOr<runtime_internal::GroupView> group_view(KafkaStreams::Impl& impl) {
-  if (impl.admin == nullptr || impl.threads.empty()) {
+  if (impl.admin == nullptr) {
     return absl::UnavailableError("query metadata: the instance has not started");
   }
+  // Threads added or removed count as changes too (a removed thread's rebalances leave the
+  // sum, so the changes go in the high bits).
   int64_t rebalances = 0;
-  for (const auto& t : impl.threads) rebalances += t->rebalances();
+  {
+    std::lock_guard lk(impl.mu);
+    rebalances = impl.thread_changes << 32;
+  }
+  for (const auto& t : impl.live_threads()) rebalances += t->rebalances();
   return impl.group_view_cache.get(*impl.admin, impl.context, rebalances,
                                    runtime_internal::stateful_tasks(impl.context),
                                    impl.config.num_standby_replicas());
@@ -940,7 +1199,7 @@ absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
   if (!view.ok()) return view.status();
   auto md = runtime_internal::key_metadata(*view, id);
   if (!md.ok()) return md.status();
-  for (const auto& t : impl_->threads) {
+  for (const auto& t : impl_->live_threads()) {
     t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
       for (auto* task : tasks) md->local |= task->id() == id;
     });

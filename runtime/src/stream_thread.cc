@@ -71,6 +71,11 @@ void StreamThread::join() {
   if (thread_.joinable()) thread_.join();
 }
 
+absl::Status StreamThread::final_status() const {
+  std::lock_guard lk(finished_mu_);
+  return finished_ ? error_ : absl::OkStatus();
+}
+
 void StreamThread::set_phase(Phase phase, const absl::Status& error) {
   phase_.store(phase);
   if (!error.ok()) error_ = error;
@@ -95,7 +100,10 @@ void StreamThread::run() {
       if (producer_ && in_transaction_) (void)producer_->abort_transaction(10s);
       in_transaction_ = false;
       close_all_tasks(false);
+      // A dead thread's tasks must move to the other members (or its replacement) now.
+      leave_group_.store(true);
     }
+    if (leave_group_.load()) leave_group_if_static();
     destroy_clients();
   }
   if (!st.ok()) {
@@ -196,6 +204,25 @@ absl::Status StreamThread::create_producer() {
   producer_ = std::move(*producer);
   in_transaction_ = false;
   return absl::OkStatus();
+}
+
+void StreamThread::leave_group_if_static() {
+  if (!consumer_ || !context_.config->group_instance_id()) return;
+  // The unassignment the unsubscribe causes is served by poll() (the revocation callback has
+  // no tasks left to close); librdkafka sends LeaveGroup once it is done, and only when the
+  // consumer is not being closed (a static member skips LeaveGroup on close).
+  if (auto st = consumer_->unsubscribe(); !st.ok()) {
+    logger_.warn("leaving the group: {}", std::string(st.message()));
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    (void)consumer_->poll(50ms);
+    auto assignment = consumer_->assignment();
+    if (!assignment.ok() || assignment->empty()) break;
+  }
+  logger_.info("static member {} left the group",
+               *context_.config->group_instance_id() + "-" + std::to_string(index_));
 }
 
 void StreamThread::destroy_clients() {

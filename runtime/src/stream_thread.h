@@ -281,10 +281,17 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   ~StreamThread() override;
 
   void start();
-  void request_stop() { stop_.store(true); }
+  // `leave_group`: the thread goes away for good (removed, or dead): its consumer leaves the
+  // group even as a static member (group.instance.id), so its partitions move at once.
+  void request_stop(bool leave_group = false) {
+    if (leave_group) leave_group_.store(true);
+    stop_.store(true);
+  }
   // Waits for run() to return, at most until `deadline`; true when it has.
   bool wait_finished(std::chrono::steady_clock::time_point deadline);
   void join();
+  // The error that ended run() (OK when it stopped cleanly); valid once wait_finished() said so.
+  absl::Status final_status() const;
 
   ThreadMetricsSnapshot metrics() const;
   // Assignments received so far (metrics().rebalances without the snapshot's cost).
@@ -309,6 +316,7 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status produce_changelog(const std::string& topic, int32_t partition, std::string_view key,
                                  std::optional<std::string_view> value, TimestampMs timestamp);
   const std::string& name() const { return name_; }
+  int32_t index() const { return index_; }
   // KIP-695: the partition is known to have no more records on the broker than `q` holds (a
   // fetch reached its end since the last record arrived).
   bool caught_up(const PartitionQueue& q) const;
@@ -338,6 +346,9 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status create_consumer();
   absl::Status create_producer();
   void destroy_clients();
+  // A static member's consumer does not leave the group on close (KIP-345); one that goes
+  // away for good unsubscribes first, which does send LeaveGroup.
+  void leave_group_if_static();
   absl::Status poll_records(std::chrono::milliseconds timeout);
   absl::Status restore_pending();
   absl::Status process_tasks();
@@ -362,8 +373,9 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   PhaseListener listener_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> leave_group_{false};
   std::atomic<bool> finished_{false};
-  std::mutex finished_mu_;
+  mutable std::mutex finished_mu_;
   std::condition_variable finished_cv_;
 
   std::unique_ptr<kafka::Consumer> consumer_;

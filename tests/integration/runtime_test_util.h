@@ -43,13 +43,15 @@ inline std::string input_line(int i) {
   return line;
 }
 
-// Produces lines [from, to) keyed by line number (spread over the partitions).
-inline void produce_lines(const std::string& topic, int from, int to) {
+// Produces lines [from, to) keyed by line number (spread over the partitions); line i's value
+// is `value_of(i)`.
+inline void produce_lines(const std::string& topic, int from, int to,
+                          const std::function<std::string(int)>& value_of = input_line) {
   auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
   ASSERT_TRUE(producer.ok()) << producer.status();
   for (int i = from; i < to; ++i) {
     const std::string key = fmt::format("line-{}", i);
-    const std::string value = input_line(i);
+    const std::string value = value_of(i);
     kafka::ProducerRecord rec;
     rec.topic = topic;
     rec.key = key;

@@ -15,7 +15,10 @@
 // group consumer (group = application.id, EAGER range assignment so co-partitioned topics
 // land together) and, under exactly_once_v2, one transactional producer. Partitions map to
 // tasks (sub-topology, partition); a newly assigned task restores its stores from their
-// changelogs before it processes. With num.standby.replicas > 0 a standby thread keeps warm
+// changelogs before it processes. add_stream_thread()/remove_stream_thread() change the
+// thread count while running; set_uncaught_exception_handler() decides what a thread's fatal
+// error does (replace the thread, shut down the instance or the whole application).
+// With num.standby.replicas > 0 a standby thread keeps warm
 // copies of other instances' stores, so a task taken over restores only the changelog tail.
 // Consumed repartition records are deleted up to the committed offsets every
 // repartition.purge.interval.ms. close() commits, closes tasks, writes checkpoints and
@@ -53,11 +56,32 @@ namespace sluice {
 // Kafka Streams' KafkaStreams.State. Transitions:
 //   CREATED -> REBALANCING (start) ; REBALANCING <-> RUNNING ; any -> PENDING_SHUTDOWN (close)
 //   PENDING_SHUTDOWN -> NOT_RUNNING ; any running state -> ERROR (a thread died with an
-//   error that is not a task migration; the other threads are stopped too).
+//   error that is not a task migration and the uncaught-exception handler did not replace it,
+//   or another instance asked the application to shut down; the other threads are stopped).
 enum class StreamsState { kCreated, kRebalancing, kRunning, kPendingShutdown, kNotRunning, kError };
 std::string_view to_string(StreamsState state);
 
 using StateListener = std::function<void(StreamsState new_state, StreamsState old_state)>;
+
+// What to do when a stream thread dies of an error it cannot handle (Kafka Streams'
+// StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse, KIP-671).
+enum class StreamThreadExceptionResponse {
+  // A new stream thread (with a name not in use) takes the dead one's place. The dead thread
+  // has aborted its transaction, closed its tasks dirty and left the group, so its tasks are
+  // reassigned through a rebalance and start again from the last commit.
+  kReplaceThread,
+  // This instance shuts down: the other threads commit and close their tasks cleanly, the
+  // instance ends in ERROR with the thread's error as error(). The default.
+  kShutdownClient,
+  // Every instance of the application.id shuts down (each to ERROR): the request travels
+  // through the control topic <application.id>-shutdown (see set_uncaught_exception_handler).
+  kShutdownApplication,
+};
+std::string_view to_string(StreamThreadExceptionResponse response);
+
+// Called on the dying stream thread with the error that ended it.
+using StreamsUncaughtExceptionHandler =
+    std::function<StreamThreadExceptionResponse(const absl::Status& error)>;
 
 // --- metrics snapshots (copies; taking one never blocks processing for long) ---
 
@@ -222,6 +246,46 @@ class KafkaStreams {
 
   // Called on every state change (see StateListener above). Set before start().
   void set_state_listener(StateListener listener);
+
+  // Decides what happens when a stream thread dies of an error it cannot handle (Kafka
+  // Streams' setUncaughtExceptionHandler, KIP-671). Set before start(); an error after.
+  //
+  // Operation: only fatal errors reach the handler: a processing or deserialization handler
+  // that said fail, a record the broker will never take, an authorization failure, retriable
+  // errors that lasted task.timeout.ms. Task migrations (fencing, a lost generation) and
+  // retriable errors within task.timeout.ms are handled by the thread itself and never reach
+  // it. Before the handler runs, the thread has aborted its transaction, closed its tasks
+  // dirty and left the consumer group (a static member too, so its partitions move at once).
+  // Without a handler the response is kShutdownClient. A failure while the instance is
+  // shutting down (close()) or of the global thread always ends the instance in ERROR.
+  // With a handler set, start() also creates the single-partition control topic
+  // <application.id>-shutdown (cleanup.policy=delete, retention.ms 1 day, replication.factor)
+  // and the instance watches it from its end at start(): kShutdownApplication writes a request
+  // there, and every instance watching (this one included) shuts down to ERROR with an error
+  // naming the requesting instance and its cause.
+  // Concurrency: the handler runs on the dying stream thread, outside the instance's locks;
+  // it must not call close() (it may call add_stream_thread()/metrics()).
+  // Limitations: only instances that set a handler watch the control topic (an instance
+  // without one neither requests nor hears an application shutdown); an instance started
+  // after a request was written does not act on it.
+  absl::Status set_uncaught_exception_handler(StreamsUncaughtExceptionHandler handler);
+
+  // Starts one more stream thread (Kafka Streams' addStreamThread, KIP-663) and returns its
+  // name "<application.id>-StreamThread-<n>", n the lowest index no live thread uses.
+  // FAILED_PRECONDITION unless the instance is RUNNING or REBALANCING.
+  // Operation: the thread joins the consumer group (a rebalance spreads the tasks over every
+  // thread of the group); its metrics appear in metrics() and /metrics under its name.
+  // num.stream.threads keeps the initial count.
+  absl::StatusOr<std::string> add_stream_thread();
+  // Stops one stream thread (the one with the highest index; Kafka Streams'
+  // removeStreamThread) and returns its name once it has stopped: it commits, closes its tasks
+  // cleanly, writes checkpoints and leaves the consumer group (a static member too, as in
+  // Kafka Streams, so its tasks move to the other members at once). FAILED_PRECONDITION unless
+  // RUNNING or REBALANCING with at least one thread; DEADLINE_EXCEEDED when the thread has not
+  // stopped within `timeout` (it goes on stopping; close() waits for it); the thread's own
+  // error when its final commit failed fatally.
+  absl::StatusOr<std::string> remove_stream_thread(
+      std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
   // Creates/validates internal topics, checks co-partitioning and that every sink topic
   // (and the dead-letter topic) exists, starts the threads. An error (bad topology, missing
