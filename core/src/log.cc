@@ -1,6 +1,8 @@
 // Structured one-line logging: line format, sinks, the default sink and thread context.
 #include "sluice/core/log.h"
 
+#include "sluice/core/json_writer.h"
+
 #include <unistd.h>
 
 #include <cctype>
@@ -41,75 +43,6 @@ void append_escaped(std::string& out, std::string_view text) {
       out.push_back(c);
     }
   }
-}
-
-// `text` as a JSON string body: quotes, backslashes and control characters escaped, bytes that
-// are not valid UTF-8 replaced by U+FFFD.
-void append_json_string(std::string& out, std::string_view text) {
-  out.push_back('"');
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto u = static_cast<unsigned char>(text[i]);
-    if (u < 0x80) {
-      switch (u) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        default:
-          if (u < 0x20 || u == 0x7f) {
-            out += fmt::format("\\u{:04x}", u);
-          } else {
-            out.push_back(static_cast<char>(u));
-          }
-      }
-      ++i;
-      continue;
-    }
-    // A UTF-8 sequence: its length from the lead byte, then continuation bytes (no overlongs,
-    // surrogates or code points above U+10FFFF).
-    size_t len = 0;
-    uint32_t cp = 0;
-    if (u >= 0xc2 && u <= 0xdf) {
-      len = 2;
-      cp = u & 0x1f;
-    } else if (u >= 0xe0 && u <= 0xef) {
-      len = 3;
-      cp = u & 0x0f;
-    } else if (u >= 0xf0 && u <= 0xf4) {
-      len = 4;
-      cp = u & 0x07;
-    }
-    bool valid = len > 0 && i + len <= text.size();
-    for (size_t k = 1; valid && k < len; ++k) {
-      const auto c = static_cast<unsigned char>(text[i + k]);
-      valid = (c & 0xc0) == 0x80;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (valid) {
-      valid = !(len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) &&
-              !(len == 4 && (cp < 0x10000 || cp > 0x10ffff));
-    }
-    if (valid) {
-      out.append(text.substr(i, len));
-      i += len;
-    } else {
-      out += "\xef\xbf\xbd";  // U+FFFD
-      ++i;
-    }
-  }
-  out.push_back('"');
 }
 
 bool is_field_key_char(char c) {
@@ -219,32 +152,28 @@ std::vector<std::pair<std::string, std::string>> message_fields(std::string_view
 std::string format_json(const LogRecord& record) {
   std::string line;
   line.reserve(96 + record.component.size() + 2 * record.message.size());
-  line += "{\"time\":\"";
-  append_time(line, record.time);
-  line += "\",\"level\":";
-  append_json_string(line, level_name(record.level));
-  line += ",\"logger\":";
-  append_json_string(line, record.component);
-  line += ",\"thread\":";
-  append_json_string(line, record.thread);
-  if (!record.task.empty()) {
-    line += ",\"task\":";
-    append_json_string(line, record.task);
-  }
-  line += ",\"message\":";
-  append_json_string(line, record.message);
+  std::string time;
+  append_time(time, record.time);
+  // JsonWriter escapes control characters and replaces invalid UTF-8 with U+FFFD.
+  JsonWriter json(line);
+  json.begin_object()
+      .key("time")
+      .value(time)
+      .key("level")
+      .value(level_name(record.level))
+      .key("logger")
+      .value(record.component)
+      .key("thread")
+      .value(record.thread);
+  if (!record.task.empty()) json.key("task").value(record.task);
+  json.key("message").value(record.message);
   const auto fields = message_fields(record.message);
   if (!fields.empty()) {
-    line += ",\"fields\":{";
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (i > 0) line.push_back(',');
-      append_json_string(line, fields[i].first);
-      line.push_back(':');
-      append_json_string(line, fields[i].second);
-    }
-    line.push_back('}');
+    json.key("fields").begin_object();
+    for (const auto& [key, value] : fields) json.key(key).value(value);
+    json.end_object();
   }
-  line.push_back('}');
+  json.end_object();
   return line;
 }
 
