@@ -11,16 +11,11 @@
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/window_store.h"
+#include "state_test_util.h"
 #include "test_support.h"
 
 namespace sluice::state {
 namespace {
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // A context that hands every store one StoreMetrics, as the runtime's task does per store.
 class CountingContext final : public StateStoreContext {
