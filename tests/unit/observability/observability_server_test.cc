@@ -15,6 +15,7 @@
 #include "http_client.h"
 #include "nlohmann/json.hpp"
 #include "runtime/kafka/producer.h"
+#include "sluice/core/topology.h"
 #include "test_support.h"
 
 namespace sluice {
@@ -187,6 +188,22 @@ TEST(KafkaLogRoutingTest, LibrdkafkaLinesAreJsonWithTheJsonFormat) {
   EXPECT_NE(j["thread"].get<std::string>().find("json-log-test"), std::string::npos) << line;
   EXPECT_NE(j["message"].get<std::string>().find(std::to_string(port)), std::string::npos) << line;
   EXPECT_TRUE(j.contains("time") && j.contains("level")) << line;
+}
+
+// log.format in the config reaches the process-wide format when a KafkaStreams is made (no
+// broker needed: the constructor does not connect).
+TEST(KafkaLogRoutingTest, LogFormatConfigSetsTheProcessFormat) {
+  auto config = StreamsConfig::create({{"application.id", testing::unique_name("json-fmt")},
+                                       {"bootstrap.servers", "127.0.0.1:1"},
+                                       {"state.dir", testing::temp_dir("json-fmt")},
+                                       {"log.format", "json"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  log::set_default_format(log::Format::kText);
+  {
+    KafkaStreams streams(Topology{}, *config);
+    EXPECT_EQ(log::default_format(), log::Format::kJson);
+  }
+  log::set_default_format(log::Format::kText);
 }
 
 }  // namespace
