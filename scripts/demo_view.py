@@ -149,7 +149,7 @@ def render(out, metrics, state, rate, elapsed, tty, width=100):
     lines = []
     m = metrics
     lines.append(f"Sluice sensor demo  {elapsed:5.0f}s  state={state or '?'}  "
-                 f"processed={m.get('sluice_thread_records_processed_total', 0):.0f} "
+                 f"processed={m.get('sluice_records_processed_total', 0):.0f} "
                  f"({rate:.0f}/s)  lag={m.get('sluice_consumer_lag', 0):.0f}  "
                  f"commits={m.get('sluice_commits_total', 0):.0f}")
     lines.append(f"windows={sum(out.seen.values())}  alerts={out.alert_count}  "
@@ -211,7 +211,7 @@ def view(args):
             try:
                 metrics, state = scrape(args.metrics_url)
                 now, processed = time.monotonic(), metrics.get(
-                    "sluice_thread_records_processed_total", 0)
+                    "sluice_records_processed_total", 0)
                 if prev is not None and now > prev[0]:
                     rate = (processed - prev[1]) / (now - prev[0])
                 prev = (now, processed)
@@ -249,7 +249,7 @@ def drain(args):
             return 1
         if args.state != "/dev/null":
             save_state(args.state, metrics, None)
-        cur = (metrics.get("sluice_thread_records_processed_total", 0),
+        cur = (metrics.get("sluice_records_processed_total", 0),
                metrics.get("sluice_consumer_lag", 0))
         stable = stable + 1 if cur == prev else 0
         if stable >= 2:
@@ -317,7 +317,7 @@ def summary(args):
     print(f"records produced    {sim.get('readings', '?')} readings (valid {sim.get('valid', '?')}, "
           f"late {sim.get('late', '?')}, out of order {sim.get('out_of_order', '?')}, "
           f"malformed {sim.get('malformed', '?')}), metadata {sim.get('metadata', '?')}")
-    print(f"records processed   {metrics.get('sluice_thread_records_processed_total', 0):.0f} "
+    print(f"records processed   {metrics.get('sluice_records_processed_total', 0):.0f} "
           f"(all tasks, repartition hop included; last scrape)")
     print(f"windows emitted     {windows} closed windows for {len(out.latest)} sensors "
           f"({args.stats_topic}, read_committed)")

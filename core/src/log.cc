@@ -1,6 +1,8 @@
 // Structured one-line logging: line format, sinks, the default sink and thread context.
 #include "sluice/core/log.h"
 
+#include "sluice/core/json_writer.h"
+
 #include <unistd.h>
 
 #include <cctype>
@@ -43,7 +45,137 @@ void append_escaped(std::string& out, std::string_view text) {
   }
 }
 
+bool is_field_key_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+}
+
+std::atomic<int> g_default_format{-1};  // -1: not read from SLUICE_LOG_FORMAT yet
+
+void append_time(std::string& out, std::chrono::system_clock::time_point time) {
+  const auto since_epoch = time.time_since_epoch();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000;
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
+                 utc.tm_sec, ms < 0 ? ms + 1000 : ms);
+}
+
 }  // namespace
+
+std::optional<Format> parse_format(std::string_view text) {
+  std::string lower;
+  for (char c : text)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  if (lower == "text") return Format::kText;
+  if (lower == "json") return Format::kJson;
+  return std::nullopt;
+}
+
+Format default_format() noexcept {
+  int f = g_default_format.load(std::memory_order_relaxed);
+  if (f < 0) {
+    const char* env = std::getenv("SLUICE_LOG_FORMAT");
+    const int from_env = static_cast<int>(
+        env == nullptr ? Format::kText : parse_format(env).value_or(Format::kText));
+    // A concurrent set_default_format wins over the environment.
+    g_default_format.compare_exchange_strong(f, from_env, std::memory_order_relaxed);
+    f = g_default_format.load(std::memory_order_relaxed);
+  }
+  return static_cast<Format>(f);
+}
+
+void set_default_format(Format format) noexcept {
+  g_default_format.store(static_cast<int>(format), std::memory_order_relaxed);
+}
+
+std::vector<std::pair<std::string, std::string>> message_fields(std::string_view message) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 0;
+  while (i < message.size()) {
+    // A key starts at the beginning or after a space.
+    if (i > 0 && message[i - 1] != ' ') {
+      ++i;
+      continue;
+    }
+    size_t k = i;
+    while (k < message.size() && is_field_key_char(message[k])) ++k;
+    if (k == i || k >= message.size() || message[k] != '=' ||
+        !std::isalpha(static_cast<unsigned char>(message[i]))) {
+      ++i;
+      continue;
+    }
+    std::string key(message.substr(i, k - i));
+    std::string value;
+    size_t v = k + 1;
+    if (v < message.size() && message[v] == '"') {
+      // kv()'s quoting: backslash escapes '"' and '\\'.
+      ++v;
+      bool closed = false;
+      while (v < message.size()) {
+        const char c = message[v];
+        if (c == '\\' && v + 1 < message.size()) {
+          value.push_back(message[v + 1]);
+          v += 2;
+        } else if (c == '"') {
+          ++v;
+          closed = true;
+          break;
+        } else {
+          value.push_back(c);
+          ++v;
+        }
+      }
+      if (!closed) {  // not kv()'s quoting after all: take the rest of the word
+        value.clear();
+        v = k + 1;
+        while (v < message.size() && message[v] != ' ') value.push_back(message[v++]);
+      }
+    } else {
+      while (v < message.size() && message[v] != ' ') value.push_back(message[v++]);
+    }
+    // A later pair with the same key replaces the earlier one.
+    bool replaced = false;
+    for (auto& [existing, old] : out) {
+      if (existing == key) {
+        old = value;
+        replaced = true;
+      }
+    }
+    if (!replaced) out.emplace_back(std::move(key), std::move(value));
+    i = v;
+  }
+  return out;
+}
+
+std::string format_json(const LogRecord& record) {
+  std::string line;
+  line.reserve(96 + record.component.size() + 2 * record.message.size());
+  std::string time;
+  append_time(time, record.time);
+  // JsonWriter escapes control characters and replaces invalid UTF-8 with U+FFFD.
+  JsonWriter json(line);
+  json.begin_object()
+      .key("time")
+      .value(time)
+      .key("level")
+      .value(level_name(record.level))
+      .key("logger")
+      .value(record.component)
+      .key("thread")
+      .value(record.thread);
+  if (!record.task.empty()) json.key("task").value(record.task);
+  json.key("message").value(record.message);
+  const auto fields = message_fields(record.message);
+  if (!fields.empty()) {
+    json.key("fields").begin_object();
+    for (const auto& [key, value] : fields) json.key(key).value(value);
+    json.end_object();
+  }
+  json.end_object();
+  return line;
+}
 
 std::optional<Level> parse_level(std::string_view text) {
   std::string lower;
@@ -100,16 +232,10 @@ void set_default_level(Level level) noexcept {
 }
 
 std::string format_line(const LogRecord& record) {
-  const auto since_epoch = record.time.time_since_epoch();
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000;
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(record.time);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
   std::string line;
   line.reserve(64 + record.component.size() + record.message.size());
-  fmt::format_to(std::back_inserter(line), "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {:<5} ",
-                 utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                 utc.tm_sec, ms < 0 ? ms + 1000 : ms, level_name(record.level));
+  append_time(line, record.time);
+  fmt::format_to(std::back_inserter(line), " {:<5} ", level_name(record.level));
   if (!record.thread.empty() || !record.task.empty()) {
     line += '[';
     if (!record.thread.empty()) {
@@ -131,7 +257,8 @@ std::string format_line(const LogRecord& record) {
 
 void StderrSink::write(const LogRecord& record) noexcept {
   try {
-    std::string line = format_line(record);
+    const Format format = format_ >= 0 ? static_cast<Format>(format_) : default_format();
+    std::string line = format == Format::kJson ? format_json(record) : format_line(record);
     line += '\n';
     std::lock_guard lock(mu_);
     size_t done = 0;

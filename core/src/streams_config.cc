@@ -65,6 +65,10 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kProductionExceptionHandler),
       std::string(StreamsConfig::kProductionExceptionHandlerNew),
       std::string(StreamsConfig::kSinkTopicsAutoCreate),
+      std::string(StreamsConfig::kMetricsSampleWindowMs),
+      std::string(StreamsConfig::kMetricsNumSamples),
+      std::string(StreamsConfig::kMetricsLibrdkafkaStatisticsIntervalMs),
+      std::string(StreamsConfig::kLogFormat),
   };
   return keys;
 }
@@ -88,9 +92,7 @@ const std::set<std::string, std::less<>>& java_only_keys() {
       "log.summary.interval.ms",
       "max.warmup.replicas",
       "metric.reporters",
-      "metrics.num.samples",
       "metrics.recording.level",
-      "metrics.sample.window.ms",
       "poll.ms",
       "probing.rebalance.interval.ms",
       "rack.aware.assignment.non_overlap_cost",
@@ -561,6 +563,19 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
   SLUICE_RETURN_IF_ERROR(
       parse_choice(props, kSinkTopicsAutoCreate, {"true", "false"}, auto_create));
   c.sink_topics_auto_create_ = auto_create == "true";
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kMetricsSampleWindowMs, 1,
+                                            std::numeric_limits<int32_t>::max(),
+                                            c.metrics_sample_window_ms_));
+  SLUICE_RETURN_IF_ERROR(
+      parse_int<int32_t>(props, kMetricsNumSamples, 1, 100, c.metrics_num_samples_));
+  // librdkafka's own range for statistics.interval.ms: 0 (off) to 86400000.
+  SLUICE_RETURN_IF_ERROR(parse_int<int64_t>(props, kMetricsLibrdkafkaStatisticsIntervalMs, 0,
+                                            86400000, c.librdkafka_statistics_interval_ms_));
+  if (props.contains(std::string(kLogFormat))) {
+    std::string format;
+    SLUICE_RETURN_IF_ERROR(parse_choice(props, kLogFormat, {"text", "json"}, format));
+    c.log_format_ = format;
+  }
   for (const auto& [key, value] : props) {
     if (key.empty()) return absl::InvalidArgumentError("config with an empty key");
     if (is_java_only_key(key)) c.java_only_keys_.push_back(key);

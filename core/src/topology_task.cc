@@ -321,6 +321,9 @@ Cancellable TaskTopology::schedule(std::chrono::milliseconds interval, Punctuati
 
 void TaskTopology::on_record_timestamp(TimestampMs timestamp) {
   current_timestamp_ = timestamp;
+  // Kafka Streams' record-lateness (PartitionGroup.nextRecord): 0 for a record that moves
+  // stream time on, else how far it lags behind; the first record of a task has no stream time.
+  metrics_.observe_lateness(stream_time_ < 0 ? 0 : stream_time_ - timestamp);
   stream_time_ = std::max(stream_time_, timestamp);
   if (current_ == nullptr) return;
   note_partition_time(current_->topic, current_->partition, timestamp);

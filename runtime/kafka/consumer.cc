@@ -133,6 +133,8 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions optio
   }
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::on_rebalance);
   rd_kafka_conf_set_opaque(conf->get(), consumer.get());
+  if (consumer->options_.on_statistics)
+    rd_kafka_conf_set_stats_cb(conf->get(), &Consumer::on_statistics);
   char errstr[512] = {0};
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr));
   if (rk == nullptr) {
@@ -167,6 +169,16 @@ void Consumer::record_rebalance_error(absl::Status status) noexcept {
   if (rebalance_error_.ok()) {
     rebalance_error_ = std::move(status);
   }
+}
+
+int Consumer::on_statistics(rd_kafka_t* /*rk*/, char* json, size_t json_len,
+                            void* opaque) noexcept {
+  auto* self = static_cast<Consumer*>(opaque);
+  try {
+    self->options_.on_statistics(std::string_view(json, json_len));
+  } catch (...) {  // a metrics callback is not worth a crash
+  }
+  return 0;  // librdkafka frees `json`
 }
 
 void Consumer::on_rebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,

@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -85,7 +86,11 @@ struct ConsumerOptions {
   RebalanceListener* listener = nullptr;
   // poll() returns partition-EOF events as Messages (Message::is_partition_eof) instead of
   // skipping them; sets enable.partition.eof. Kafka Streams' "fetched lag is 0" signal.
-  bool deliver_partition_eof = false;
+  bool deliver_partition_eof = false;  // Called with each statistics JSON document of librdkafka
+                                       // (STATISTICS.md) when the config
+  // sets statistics.interval.ms > 0, on the thread inside poll() (librdkafka serves them from
+  // its queue there). Must not throw (an exception is caught and dropped).
+  std::function<void(std::string_view json)> on_statistics;
 };
 
 // Consumer
@@ -151,6 +156,7 @@ class Consumer {
 
  private:
   explicit Consumer(ConsumerOptions options);
+  static int on_statistics(rd_kafka_t* rk, char* json, size_t json_len, void* opaque) noexcept;
   static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions, void* opaque) noexcept;
   void handle_rebalance(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions);

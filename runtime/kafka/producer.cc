@@ -44,6 +44,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::create(ProducerOptions optio
   }
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::on_delivery);
   rd_kafka_conf_set_opaque(conf->get(), producer.get());
+  if (producer->options_.on_statistics)
+    rd_kafka_conf_set_stats_cb(conf->get(), &Producer::on_statistics);
   char errstr[512] = {0};
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr));
   if (rk == nullptr) {
@@ -58,6 +60,16 @@ Producer::~Producer() {
   if (rk_) {
     (void)close(std::chrono::seconds(30));
   }
+}
+
+int Producer::on_statistics(rd_kafka_t* /*rk*/, char* json, size_t json_len,
+                            void* opaque) noexcept {
+  auto* self = static_cast<Producer*>(opaque);
+  try {
+    self->options_.on_statistics(std::string_view(json, json_len));
+  } catch (...) {  // a metrics callback is not worth a crash
+  }
+  return 0;  // librdkafka frees `json`
 }
 
 void Producer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg,

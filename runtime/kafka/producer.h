@@ -53,7 +53,12 @@ struct ProducerOptions {
   std::function<void(const DeliveryReport&)> on_delivery;
   // How long produce() keeps serving delivery reports while librdkafka's queue is full
   // before giving up with a retriable error (Kafka's max.block.ms).
-  std::chrono::milliseconds max_block{std::chrono::seconds(60)};
+  std::chrono::milliseconds max_block{
+      std::chrono::seconds(60)};  // Called with each statistics JSON document of librdkafka
+                                  // (STATISTICS.md) when the config
+  // sets statistics.interval.ms > 0, on the thread inside poll() (librdkafka serves them from
+  // its queue there). Must not throw (an exception is caught and dropped).
+  std::function<void(std::string_view json)> on_statistics;
 };
 
 // Producer
@@ -134,6 +139,7 @@ class Producer {
 
  private:
   explicit Producer(ProducerOptions options);
+  static int on_statistics(rd_kafka_t* rk, char* json, size_t json_len, void* opaque) noexcept;
   static void on_delivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque) noexcept;
   void record_delivery_failure(rd_kafka_resp_err_t err, std::string_view topic, int32_t partition,
                                std::string_view detail) noexcept;

@@ -755,6 +755,10 @@ absl::Status KafkaStreams::Impl::prepare() {
 
 KafkaStreams::KafkaStreams(Topology topology, StreamsConfig config)
     : impl_(std::make_unique<Impl>(std::move(topology), std::move(config))) {
+  // log.format is process-wide, like the default level: every logger follows the default sink.
+  if (const auto& format = impl_->config.log_format()) {
+    log::set_default_format(log::parse_format(*format).value_or(log::Format::kText));
+  }
   impl_->instance_id = impl_->config.group_instance_id().value_or(
       persisted_instance_id(impl_->config, impl_->process_id_lock));
 }

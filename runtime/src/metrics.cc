@@ -120,8 +120,6 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
           static_cast<double>(snapshot.threads.size()));
   for (const ThreadMetricsSnapshot& t : snapshot.threads) {
     const Labels tl = with(base, {{"thread", t.name}});
-    b.counter("sluice_thread_records_processed_total", "Records processed by the stream thread", tl,
-              static_cast<double>(t.records_processed));
     b.counter("sluice_polls_total", "Consumer polls of the stream thread", tl,
               static_cast<double>(t.polls));
     b.counter("sluice_commits_total", "Commits (offsets, or transactions under exactly_once_v2)",
@@ -130,8 +128,10 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
                 t.commit_latency_buckets, seconds(kCommitLatencyBucketsMs, 1e3),
                 total(t.commit_latency_buckets),
                 static_cast<double>(t.commit_latency_total_ms) / 1000.0);
-    b.gauge("sluice_commit_latency_max_seconds", "Longest commit so far", tl,
-            static_cast<double>(t.commit_latency_max_ms) / 1000.0);
+    b.gauge("sluice_commit_latency_max_seconds",
+            "Longest commit within the metrics window (metrics.num.samples x "
+            "metrics.sample.window.ms, 30-60 s by default)",
+            tl, static_cast<double>(t.commit_latency_max_ms) / 1000.0);
     b.counter("sluice_transaction_aborts_total", "Transactions aborted", tl,
               static_cast<double>(t.aborts));
     b.counter("sluice_task_migrations_total", "Rejoins after fencing or task migration", tl,
@@ -150,8 +150,49 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
                 total(t.process_latency_buckets),
                 static_cast<double>(t.process_latency_total_ns) / 1e9);
     b.gauge("sluice_process_latency_max_seconds",
-            "Largest per-record mean process() time of one batch so far", tl,
+            "Largest per-record mean process() time of one batch within the metrics window", tl,
             static_cast<double>(t.process_latency_max_ns) / 1e9);
+    for (const LibrdkafkaClientStats& c : t.librdkafka) {
+      const Labels cl = with(tl, {{"client", c.client}});
+      b.gauge("sluice_librdkafka_reply_queue_events",
+              "Events waiting in the librdkafka queue the application polls (replyq)", cl,
+              static_cast<double>(c.replyq));
+      b.gauge("sluice_librdkafka_queue_messages",
+              "Messages in the producer queues, waiting to be sent or acknowledged (msg_cnt)", cl,
+              static_cast<double>(c.msg_cnt));
+      b.gauge("sluice_librdkafka_queue_bytes",
+              "Bytes of the messages in the producer queues "
+              "(msg_size)",
+              cl, static_cast<double>(c.msg_size));
+      b.counter("sluice_librdkafka_messages_sent_total",
+                "Messages the client sent to brokers (txmsgs; restarts with a new client)", cl,
+                static_cast<double>(c.txmsgs));
+      b.counter("sluice_librdkafka_messages_received_total",
+                "Messages the client received from brokers (rxmsgs; restarts with a new client)",
+                cl, static_cast<double>(c.rxmsgs));
+      for (const LibrdkafkaBrokerStats& br : c.brokers) {
+        const Labels bl = with(cl, {{"broker", br.name}});
+        b.gauge("sluice_librdkafka_broker_rtt_avg_seconds",
+                "Mean request round-trip time to the broker over the last statistics interval", bl,
+                static_cast<double>(br.rtt_avg_us) / 1e6);
+        b.gauge("sluice_librdkafka_broker_rtt_p99_seconds",
+                "99th percentile of request round-trip time to the broker over the last "
+                "statistics interval",
+                bl, static_cast<double>(br.rtt_p99_us) / 1e6);
+        b.gauge("sluice_librdkafka_broker_outbuf_requests",
+                "Requests waiting to be sent to the broker (outbuf_cnt)", bl,
+                static_cast<double>(br.outbuf_requests));
+        b.gauge("sluice_librdkafka_broker_outbuf_messages",
+                "Messages in the requests waiting to be sent to the broker (outbuf_msg_cnt)", bl,
+                static_cast<double>(br.outbuf_messages));
+        b.gauge("sluice_librdkafka_broker_waitresp_requests",
+                "Requests sent to the broker and awaiting a response (waitresp_cnt)", bl,
+                static_cast<double>(br.waitresp_requests));
+        b.gauge("sluice_librdkafka_broker_up",
+                "1 while the client's connection to the broker is UP", bl,
+                br.state == "UP" ? 1.0 : 0.0);
+      }
+    }
     for (const auto& [tp, lag] : t.lag) {
       // Unknown lag (no position or high watermark yet) is left out rather than exported as
       // -1: a sum over partitions (sum(sluice_consumer_lag)) must never go negative.
@@ -164,6 +205,12 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
       const Labels kl = with(tl, {{"task", task.task_id.to_string()}});
       b.counter("sluice_records_processed_total", "Records processed by the task", kl,
                 static_cast<double>(task.records_processed));
+      b.histogram("sluice_record_lateness_seconds",
+                  "Stream time minus the timestamp of each record a source reads, 0 for records "
+                  "that move stream time on (Kafka Streams' record-lateness)",
+                  kl, task.record_lateness_buckets, seconds(kRecordLatenessBucketsMs, 1e3),
+                  total(task.record_lateness_buckets),
+                  static_cast<double>(task.record_lateness_sum_ms) / 1000.0);
       b.counter("sluice_restored_records_total",
                 "Changelog records restored into the task's stores", kl,
                 static_cast<double>(task.restored_records));
@@ -189,6 +236,38 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
             "sluice_store_estimated_entries",
             "Approximate entries in a store (RocksDB estimate-num-keys over its column families)",
             with(kl, {{"store", store}}), static_cast<double>(entries));
+      }
+      for (const auto& [store, m] : task.stores) {
+        const Labels sl = with(kl, {{"store", store}});
+        const std::pair<const char*, int64_t> ops[] = {{"put", m.puts},
+                                                       {"get", m.gets},
+                                                       {"delete", m.deletes},
+                                                       {"range", m.range_scans},
+                                                       {"flush", m.flushes}};
+        for (const auto& [op, n] : ops) {
+          b.counter("sluice_store_operations_total",
+                    "Operations that reached the store below its record cache and changelog "
+                    "(put, get, delete, range scans, flush/commit)",
+                    with(sl, {{"operation", op}}), static_cast<double>(n));
+        }
+        b.counter("sluice_store_restored_records_total",
+                  "Changelog records restored into the store", sl,
+                  static_cast<double>(m.restored_records));
+        if (!m.cached) continue;
+        b.counter("sluice_cache_hits_total", "Reads the store's record cache answered", sl,
+                  static_cast<double>(m.cache_hits));
+        b.counter("sluice_cache_misses_total",
+                  "Reads the store's record cache passed to the store below", sl,
+                  static_cast<double>(m.cache_misses));
+        b.counter("sluice_cache_evictions_total",
+                  "Entries the store's record cache evicted for room (cache.max.bytes.buffering)",
+                  sl, static_cast<double>(m.cache_evictions));
+        b.gauge("sluice_cache_bytes",
+                "Bytes the store's record cache holds (keys, values, "
+                "~64 bytes per entry)",
+                sl, static_cast<double>(m.cache_bytes));
+        b.gauge("sluice_cache_entries", "Entries in the store's record cache", sl,
+                static_cast<double>(m.cache_entries));
       }
     }
   }

@@ -217,6 +217,8 @@ absl::Status StreamTask::restore_records(std::string_view changelog,
                                                  id_.to_string(), std::string(st.message())));
     }
     slot->restored_count += static_cast<int64_t>(batch.size());
+    state::StoreMetrics::add(slot->metrics.get(), &state::StoreMetrics::restored_records,
+                             static_cast<int64_t>(batch.size()));
     restored_records_.fetch_add(static_cast<int64_t>(batch.size()));
   }
   slot->restore_next = std::max(slot->restore_next, last_offset + 1);
@@ -539,6 +541,13 @@ absl::Status StreamTask::log(std::string_view store_name, std::string_view key,
       fmt::format("task {}: store {} has no changelog", id_.to_string(), store_name));
 }
 
+state::StoreMetrics* StreamTask::store_metrics(std::string_view name) {
+  for (auto& slot : stores_) {
+    if (slot.name == name) return slot.metrics.get();
+  }
+  return nullptr;
+}
+
 TaskMetricsSnapshot StreamTask::snapshot() const {
   TaskMetricsSnapshot s;
   s.task_id = id_;
@@ -550,6 +559,10 @@ TaskMetricsSnapshot StreamTask::snapshot() const {
     s.late_records_dropped = TaskMetrics::read(m.late_records_dropped);
     s.punctuations = TaskMetrics::read(m.punctuations);
     s.stream_time = topology_->stream_time();
+    for (size_t i = 0; i < s.record_lateness_buckets.size(); ++i) {
+      s.record_lateness_buckets[i] = TaskMetrics::read(m.record_lateness_buckets[i]);
+    }
+    s.record_lateness_sum_ms = TaskMetrics::read(m.record_lateness_sum_ms);
   }
   for (const auto& q : queues_) s.buffered_records += static_cast<int64_t>(q.records.size());
   // Store sizes: approximate_num_entries (RocksDB's estimate-num-keys summed over a store's
@@ -562,6 +575,25 @@ TaskMetricsSnapshot StreamTask::snapshot() const {
       }
     }
     s.store_estimated_entries[slot.name] = entries;
+    const state::StoreMetrics& m = *slot.metrics;
+    auto read = [](const std::atomic<int64_t>& c) { return c.load(std::memory_order_relaxed); };
+    StoreMetricsSnapshot& out = s.stores[slot.name];
+    out.puts = read(m.puts);
+    out.gets = read(m.gets);
+    out.deletes = read(m.deletes);
+    out.range_scans = read(m.range_scans);
+    out.flushes = read(m.flushes);
+    out.restored_records = read(m.restored_records);
+    out.cache_hits = read(m.cache_hits);
+    out.cache_misses = read(m.cache_misses);
+    out.cache_evictions = read(m.cache_evictions);
+    if (const auto* cache = dynamic_cast<const state::CachingKeyValueStore*>(slot.store)) {
+      out.cached = true;
+      if (!closed_) {
+        out.cache_bytes = static_cast<int64_t>(cache->cached_bytes());
+        out.cache_entries = static_cast<int64_t>(cache->cached_entries());
+      }
+    }
   }
   s.restoring = !restored_;
   s.restored_records = restored_records_.load();

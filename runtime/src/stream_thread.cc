@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "group_membership.h"
 #include "runtime/kafka/error.h"
+#include "sluice/runtime/metrics.h"
 #include "standby_updater.h"
 
 namespace sluice::runtime_internal {
@@ -165,11 +166,27 @@ absl::Status StreamThread::create_consumer() {
   copts.listener = this;
   // KIP-695: a partition-EOF event says a partition's fetch reached its end (caught up).
   copts.deliver_partition_eof = true;
+  collect_statistics(copts, consumer_statistics_);
   auto consumer = kafka::Consumer::create(std::move(copts));
   if (!consumer.ok()) return consumer.status();
   if (auto st = (*consumer)->subscribe(context_.source_topics); !st.ok()) return st;
   consumer_ = std::move(*consumer);
   return absl::OkStatus();
+}
+
+template <typename Options>
+void StreamThread::collect_statistics(Options& options, const std::shared_ptr<StatisticsBox>& box) {
+  {
+    std::lock_guard lock(box->mu);
+    box->json.clear();  // a new client: the old one's numbers are gone
+  }
+  const int64_t interval = context_.config->librdkafka_statistics_interval_ms();
+  if (interval <= 0) return;
+  options.config.try_emplace("statistics.interval.ms", std::to_string(interval));
+  options.on_statistics = [box](std::string_view json) {
+    std::lock_guard lock(box->mu);
+    box->json.assign(json);
+  };
 }
 
 absl::Status StreamThread::create_producer() {
@@ -195,6 +212,7 @@ absl::Status StreamThread::create_producer() {
       task->second->on_changelog_delivered(report.topic, report.offset.value());
     }
   };
+  collect_statistics(popts, producer_statistics_);
   auto producer = kafka::Producer::create(std::move(popts));
   if (!producer.ok()) return producer.status();
   if (cfg.exactly_once()) {
@@ -580,10 +598,7 @@ absl::Status StreamThread::process_tasks() {
         process_latency_records_.fetch_add(*n, std::memory_order_relaxed);
         process_buckets_[bucket_of(kProcessLatencyBucketsNs, ns / *n)].fetch_add(
             *n, std::memory_order_relaxed);
-        const int64_t per_record = ns / *n;
-        if (per_record > process_latency_max_ns_.load(std::memory_order_relaxed)) {
-          process_latency_max_ns_.store(per_record, std::memory_order_relaxed);
-        }
+        process_latency_max_ns_.record(ns / *n, now_ms());
       }
     } else if (context_.config->idle_wall_clock_advance_ms() >= 0) {
       // Stream-time punctuators that produce open the transaction through send().
@@ -681,7 +696,7 @@ absl::Status StreamThread::commit() {
   commits_.fetch_add(1);
   commit_latency_total_ms_.fetch_add(ms);
   commit_buckets_[bucket_of(kCommitLatencyBucketsMs, ms)].fetch_add(1, std::memory_order_relaxed);
-  if (ms > commit_latency_max_ms_.load()) commit_latency_max_ms_.store(ms);
+  commit_latency_max_ms_.record(ms, now_ms());
   maybe_purge_repartition_topics();
   return absl::OkStatus();
 }
@@ -1043,10 +1058,11 @@ ThreadMetricsSnapshot StreamThread::metrics() const {
   s.polls = polls_.load();
   s.commits = commits_.load();
   s.commit_latency_total_ms = commit_latency_total_ms_.load();
-  s.commit_latency_max_ms = commit_latency_max_ms_.load();
+  const TimestampMs now = now_ms();
+  s.commit_latency_max_ms = commit_latency_max_ms_.max(now);
   s.process_latency_total_ns = process_latency_total_ns_.load(std::memory_order_relaxed);
   s.process_latency_records = process_latency_records_.load(std::memory_order_relaxed);
-  s.process_latency_max_ns = process_latency_max_ns_.load(std::memory_order_relaxed);
+  s.process_latency_max_ns = process_latency_max_ns_.max(now);
   for (size_t i = 0; i < commit_buckets_.size(); ++i) {
     s.commit_latency_buckets[i] = commit_buckets_[i].load(std::memory_order_relaxed);
   }
@@ -1061,6 +1077,19 @@ ThreadMetricsSnapshot StreamThread::metrics() const {
   s.aborts = aborts_.load();
   s.task_migrations = migrations_.load();
   s.rebalances = rebalances_.load();
+  for (const auto& [role, box] :
+       {std::pair{"consumer", consumer_statistics_}, std::pair{"producer", producer_statistics_}}) {
+    std::string json;
+    {
+      std::lock_guard lock(box->mu);
+      json = box->json;
+    }
+    if (json.empty()) continue;
+    if (auto stats = parse_librdkafka_statistics(json)) {
+      stats->client = role;
+      s.librdkafka.push_back(std::move(*stats));
+    }
+  }
   std::lock_guard lk(tasks_mu_);
   for (const auto& [id, task] : tasks_) {
     s.tasks.push_back(task->snapshot());

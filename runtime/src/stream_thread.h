@@ -33,6 +33,7 @@
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/rocksdb_store.h"
+#include "windowed_max.h"
 
 namespace sluice::runtime_internal {
 
@@ -120,6 +121,8 @@ struct StoreSlot {
   int64_t restore_next = 0;
   int64_t restore_end = 0;
   int64_t restored_count = 0;
+  // What the store did (sluice_store_*, sluice_cache_*); kept across init/close cycles.
+  std::unique_ptr<state::StoreMetrics> metrics = std::make_unique<state::StoreMetrics>();
 };
 
 // A sub-topology applied to one partition of its inputs.
@@ -213,6 +216,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   void set_record_timestamp(TimestampMs timestamp) override { record_timestamp_ = timestamp; }
   state::CacheBudget* cache_budget() override;
   std::shared_ptr<state::RocksDBResources> rocksdb_resources() override;
+  state::StoreMetrics* store_metrics(std::string_view name) override;
   std::unique_ptr<state::KeyValueBytesStore> wrap_logged_key_value_store(
       std::unique_ptr<state::KeyValueBytesStore> inner) override;
   std::unique_ptr<state::WindowBytesStore> wrap_logged_window_store(
@@ -417,11 +421,26 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   std::atomic<int64_t> polls_{0};
   std::atomic<int64_t> commits_{0};
   std::atomic<int64_t> commit_latency_total_ms_{0};
-  std::atomic<int64_t> commit_latency_max_ms_{0};
+  // Max gauges over the metrics window (metrics.num.samples x metrics.sample.window.ms).
+  WindowedMax commit_latency_max_ms_{context_.config->metrics_sample_window_ms(),
+                                     context_.config->metrics_num_samples()};
   // Process latency, timed around each task's batch (see ThreadMetricsSnapshot).
   std::atomic<int64_t> process_latency_total_ns_{0};
   std::atomic<int64_t> process_latency_records_{0};
-  std::atomic<int64_t> process_latency_max_ns_{0};
+  WindowedMax process_latency_max_ns_{context_.config->metrics_sample_window_ms(),
+                                      context_.config->metrics_num_samples()};
+  // The latest librdkafka statistics JSON of the consumer and the producer
+  // (metrics.librdkafka.statistics.interval.ms), parsed at scrape time. Shared with the
+  // clients' callbacks, so a client outliving a reset cannot write into freed memory.
+  struct StatisticsBox {
+    std::mutex mu;
+    std::string json;
+  };
+  std::shared_ptr<StatisticsBox> consumer_statistics_ = std::make_shared<StatisticsBox>();
+  std::shared_ptr<StatisticsBox> producer_statistics_ = std::make_shared<StatisticsBox>();
+  // Sets statistics.interval.ms and the callback filling `box` on a client's options.
+  template <typename Options>
+  void collect_statistics(Options& options, const std::shared_ptr<StatisticsBox>& box);
   std::array<std::atomic<int64_t>, kCommitLatencyBucketsMs.size() + 1> commit_buckets_{};
   std::array<std::atomic<int64_t>, kProcessLatencyBucketsNs.size() + 1> process_buckets_{};
   // sluice_e2e_latency_seconds (ThreadMetricsSnapshot::e2e_latency_buckets).

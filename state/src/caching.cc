@@ -55,6 +55,7 @@ class CachingStore final : public CachingKeyValueStore {
     if (budget_ != nullptr) budget_->release(bytes_);
     budget_ = context.cache_budget();
     if (budget_ != nullptr) budget_->charge(bytes_);
+    metrics_ = context.store_metrics(name());
     return inner_->init(context);
   }
   absl::Status flush() override { return flush_dirty(); }
@@ -90,9 +91,11 @@ class CachingStore final : public CachingKeyValueStore {
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     if (!is_open()) return closed();
     if (auto it = entries_.find(key); it != entries_.end()) {
+      StoreMetrics::add(metrics_, &StoreMetrics::cache_hits);
       touch(it->second);
       return it->second.value;
     }
+    StoreMetrics::add(metrics_, &StoreMetrics::cache_misses);
     auto value = inner_->get(key);
     if (!value.ok()) return value;
     // Cache the read too: aggregations read a key right before writing it.
@@ -191,6 +194,7 @@ class CachingStore final : public CachingKeyValueStore {
         if (flushing_) return absl::OkStatus();
         if (absl::Status s = flush_dirty(); !s.ok()) return s;
       }
+      StoreMetrics::add(metrics_, &StoreMetrics::cache_evictions);
       erase(it->first);
     }
     return absl::OkStatus();
@@ -278,6 +282,7 @@ class CachingStore final : public CachingKeyValueStore {
   size_t max_bytes_;
   StateStoreContext* context_ = nullptr;
   CacheBudget* budget_ = nullptr;
+  StoreMetrics* metrics_ = nullptr;
   EntryMap entries_;
   std::list<const std::string*> lru_;
   std::list<const std::string*> dirty_;

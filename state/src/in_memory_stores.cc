@@ -20,11 +20,15 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
   const std::string& name() const override { return name_; }
   bool persistent() const override { return false; }
   bool thread_safe_reads() const override { return true; }
-  absl::Status init(StateStoreContext&) override {
+  absl::Status init(StateStoreContext& context) override {
     open_ = true;
+    metrics_ = context.store_metrics(name_);
     return absl::OkStatus();
   }
-  absl::Status flush() override { return absl::OkStatus(); }
+  absl::Status flush() override {
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
+    return absl::OkStatus();
+  }
   absl::Status close() override {
     open_ = false;
     map_.clear();
@@ -42,6 +46,7 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
   }
   absl::Status commit(std::optional<Offset> offset) override {
     if (!open_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
     if (offset) offset_ = offset;
     return absl::OkStatus();
   }
@@ -49,25 +54,30 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
 
   absl::Status put(std::string_view key, std::string_view value) override {
     if (!open_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::puts);
     apply(key, value);
     return absl::OkStatus();
   }
   absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
                                                            std::string_view value) override {
     if (!open_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::gets);
     auto it = map_.find(key);
     if (it != map_.end()) return std::optional<std::string>(it->second);
+    StoreMetrics::add(metrics_, &StoreMetrics::puts);
     map_.emplace(std::string(key), std::string(value));
     return std::optional<std::string>();
   }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     if (!open_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::gets);
     auto it = map_.find(key);
     if (it == map_.end()) return std::optional<std::string>();
     return std::optional<std::string>(it->second);
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     if (!open_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::deletes);
     auto it = map_.find(key);
     if (it == map_.end()) return std::optional<std::string>();
     std::optional<std::string> old(std::move(it->second));
@@ -77,23 +87,29 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
     if (!open_) return closed_error(name_);
-    for (const auto& w : writes) apply(w.key, w.value);
+    for (const auto& w : writes) {
+      StoreMetrics::add(metrics_, w.value ? &StoreMetrics::puts : &StoreMetrics::deletes);
+      apply(w.key, w.value);
+    }
     if (offset) offset_ = offset;
     return absl::OkStatus();
   }
   KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
     if (!open_) return empty_iterator(closed_error(name_));
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     if (from > to) return empty_iterator();
     return std::make_unique<MapIterator>(
         map_, MapIterator::Bounds{std::string(from), std::string(to), std::nullopt});
   }
   KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
     if (!open_) return empty_iterator(closed_error(name_));
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     return std::make_unique<MapIterator>(
         map_, MapIterator::Bounds{std::nullopt, std::nullopt, std::string(prefix)});
   }
   KeyValueIteratorPtr all() override {
     if (!open_) return empty_iterator(closed_error(name_));
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     return std::make_unique<MapIterator>(map_, MapIterator::Bounds{});
   }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
@@ -118,6 +134,7 @@ class InMemoryKeyValueStore final : public KeyValueBytesStore {
   bool open_ = false;
   ByteMap map_;
   std::optional<Offset> offset_;
+  StoreMetrics* metrics_ = nullptr;
 };
 
 class InMemorySegments final : public Segments {

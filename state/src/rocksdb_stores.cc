@@ -41,9 +41,13 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
         RocksDBDatabase::open(store_dir(context, name_), name_, resources_for(resources_, context));
     if (!db.ok()) return db.status();
     db_ = std::move(*db);
+    metrics_ = context.store_metrics(name_);
     return absl::OkStatus();
   }
-  absl::Status flush() override { return db_ ? db_->flush() : closed_error(name_); }
+  absl::Status flush() override {
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
+    return db_ ? db_->flush() : closed_error(name_);
+  }
   absl::Status close() override {
     if (!db_) return absl::OkStatus();
     absl::Status s = db_->close();
@@ -65,6 +69,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   }
   absl::Status commit(std::optional<Offset> offset) override {
     if (!db_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
     if (absl::Status s = db_->flush(); !s.ok()) return s;
     if (!offset) return absl::OkStatus();
     rocksdb::WriteBatch batch;
@@ -76,6 +81,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
 
   absl::Status put(std::string_view key, std::string_view value) override {
     if (!db_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::puts);
     return db_->put(db_->default_cf(), key, value);
   }
   absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
@@ -87,11 +93,13 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     if (!db_) return closed_error(name_);
+    StoreMetrics::add(metrics_, &StoreMetrics::gets);
     return db_->get(db_->default_cf(), key);
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = get(key);
     if (!old.ok() || !old->has_value()) return old;
+    StoreMetrics::add(metrics_, &StoreMetrics::deletes);
     if (absl::Status s = db_->remove(db_->default_cf(), key); !s.ok()) return s;
     return old;
   }
@@ -100,6 +108,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
     if (!db_) return closed_error(name_);
     rocksdb::WriteBatch batch;
     for (const auto& w : writes) {
+      StoreMetrics::add(metrics_, w.value ? &StoreMetrics::puts : &StoreMetrics::deletes);
       rocksdb::Status s =
           w.value ? batch.Put(slice(w.key), slice(*w.value)) : batch.Delete(slice(w.key));
       if (!s.ok()) return db_->error("write batch", s);
@@ -108,15 +117,18 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   }
   KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
     if (!db_) return empty_iterator(closed_error(name_));
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     if (from > to) return empty_iterator();
     return db_->iterate(db_->default_cf(), from, to);
   }
   KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
     if (!db_) return empty_iterator(closed_error(name_));
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     return db_->iterate(db_->default_cf(), std::nullopt, std::nullopt, prefix);
   }
   KeyValueIteratorPtr all() override {
     if (!db_) return empty_iterator(closed_error(name_));
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     return db_->iterate(db_->default_cf(), std::nullopt, std::nullopt);
   }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
@@ -128,6 +140,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   std::string name_;
   std::shared_ptr<RocksDBResources> resources_;
   std::unique_ptr<RocksDBDatabase> db_;
+  StoreMetrics* metrics_ = nullptr;
 };
 
 // Segment <id> is column family "segment.<id>"; dropping a column family deletes its files at

@@ -139,6 +139,7 @@ class SegmentedBase {
 
   absl::Status open(StateStoreContext& context) {
     if (absl::Status s = segments_->open(context, name_); !s.ok()) return s;
+    metrics_ = context.store_metrics(name_);
     observed_ = segments_->committed_stream_time();
     // A crash after writes but before commit leaves a stale stream time; the newest segment
     // bounds it from below.
@@ -197,6 +198,7 @@ class SegmentedBase {
   int64_t dropped_below_ = std::numeric_limits<int64_t>::min();
   std::string scratch_;
   std::vector<std::string> restore_keys_;
+  StoreMetrics* metrics_ = nullptr;
 };
 
 class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBase {
@@ -215,7 +217,10 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     seq_ = segments_->committed_duplicate_seq();
     return s;
   }
-  absl::Status flush() override { return segments_->flush(); }
+  absl::Status flush() override {
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
+    return segments_->flush();
+  }
   absl::Status close() override { return segments_->close(); }
   bool is_open() const override { return segments_->is_open(); }
   bool thread_safe_reads() const override { return true; }
@@ -253,6 +258,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     return apply_restored(writes, records.back().offset, durable, seq_);
   }
   absl::Status commit(std::optional<Offset> offset) override {
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
     return segments_->commit(offset, observed_, seq_);
   }
   std::optional<Offset> committed_offset() const override { return segments_->committed_offset(); }
@@ -279,6 +285,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     }
     if (start < min_live()) return expire();  // expired on arrival: dropped, as Kafka Streams
     schema::window_key(key, start, seq, scratch_);
+    StoreMetrics::add(metrics_, value ? &StoreMetrics::puts : &StoreMetrics::deletes);
     absl::Status s = value ? segments_->put(segment_of(start), scratch_, *value)
                            : segments_->remove(segment_of(start), scratch_);
     if (!s.ok()) return s;
@@ -291,6 +298,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     if (start < std::max<TimestampMs>(min_live(), 0)) return std::optional<std::string>();
     std::string store_key;  // not scratch_: reads may run on several threads at once
     schema::window_key(key, start, 0, store_key);
+    StoreMetrics::add(metrics_, &StoreMetrics::gets);
     return segments_->get(segment_of(start), store_key);
   }
 
@@ -298,6 +306,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     if (!is_open()) return empty_windowed(closed_error(name_));
     from = std::max({from, min_live(), TimestampMs{0}});
     if (from > to) return empty_windowed();
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     std::string lower, upper;
     schema::window_key(key, from, 0, lower);
     schema::window_key(key, to, -1, upper);
@@ -321,6 +330,7 @@ class SegmentedWindowStore final : public WindowBytesStore, private SegmentedBas
     if (!is_open()) return empty_windowed(closed_error(name_));
     from = std::max({from, min_live(), TimestampMs{0}});
     if (from > to) return empty_windowed();
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     int64_t size = options_.window_size_ms;
     return std::make_unique<SegmentChainIterator>(
         *segments_, segments_between(segment_of(from), segment_of(to)), std::nullopt, std::nullopt,
@@ -351,7 +361,10 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
   const std::string& name() const override { return name_; }
   bool persistent() const override { return segments_->persistent(); }
   absl::Status init(StateStoreContext& context) override { return open(context); }
-  absl::Status flush() override { return segments_->flush(); }
+  absl::Status flush() override {
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
+    return segments_->flush();
+  }
   absl::Status close() override { return segments_->close(); }
   bool is_open() const override { return segments_->is_open(); }
   bool thread_safe_reads() const override { return true; }
@@ -383,6 +396,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     return apply_restored(writes, records.back().offset, durable);
   }
   absl::Status commit(std::optional<Offset> offset) override {
+    StoreMetrics::add(metrics_, &StoreMetrics::flushes);
     return segments_->commit(offset, observed_, std::nullopt);
   }
   std::optional<Offset> committed_offset() const override { return segments_->committed_offset(); }
@@ -397,6 +411,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     observe(session.end, true);
     if (session.end < min_live()) return expire();
     schema::session_key(key, session, scratch_);
+    StoreMetrics::add(metrics_, &StoreMetrics::puts);
     if (absl::Status s = segments_->put(segment_of(session.end), scratch_, value); !s.ok())
       return s;
     return expire();
@@ -406,6 +421,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     if (!is_open()) return closed_error(name_);
     if (absl::Status s = check(session); !s.ok()) return s;
     schema::session_key(key, session, scratch_);
+    StoreMetrics::add(metrics_, &StoreMetrics::deletes);
     return segments_->remove(segment_of(session.end), scratch_);
   }
 
@@ -417,6 +433,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     }
     std::string store_key;  // not scratch_: reads may run on several threads at once
     schema::session_key(key, session, store_key);
+    StoreMetrics::add(metrics_, &StoreMetrics::gets);
     return segments_->get(segment_of(session.end), store_key);
   }
 
@@ -425,6 +442,7 @@ class SegmentedSessionStore final : public SessionBytesStore, private SegmentedB
     if (!is_open()) return empty_windowed(closed_error(name_));
     TimestampMs from_end = std::max({earliest_end, min_live(), TimestampMs{0}});
     if (latest_start < 0) return empty_windowed();
+    StoreMetrics::add(metrics_, &StoreMetrics::range_scans);
     std::string lower, upper;
     schema::session_key(key, Window{0, from_end}, lower);
     schema::session_key(key, Window{kMaxTime, kMaxTime}, upper);

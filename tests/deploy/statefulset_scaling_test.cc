@@ -224,8 +224,7 @@ TEST_F(StatefulSetScalingTest, ScalesOneToThreeToOneWithCompleteExactlyOnceOutpu
       [&] {
         size_t owned = 0;
         for (const auto& pod : pods_) {
-          if (!pod->ready() ||
-              metric_sum(pod->metrics(), "sluice_thread_records_processed_total") == 0)
+          if (!pod->ready() || metric_sum(pod->metrics(), "sluice_records_processed_total") == 0)
             return false;
           const size_t n = pod->owned_input_partitions(data).size();
           if (n == 0) return false;

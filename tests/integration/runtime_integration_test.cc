@@ -2,6 +2,7 @@
 // guarantees, restoration after deleting local state, a clean restart that restores nothing,
 // interactive queries, and the co-partitioning check at start-up.
 #include <chrono>
+#include <regex>
 #include <sstream>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "runtime/kafka/admin.h"
 #include "runtime_test_util.h"
 #include "sluice/sluice.h"
+#include "tests/unit/observability/http_client.h"
 
 namespace sluice::testing {
 namespace {
@@ -149,6 +151,138 @@ void run_word_count(std::string_view guarantee, bool exact, bool caching = false
             std::make_pair(StreamsState::kRebalancing, StreamsState::kCreated));
   EXPECT_EQ(transitions.back(),
             std::make_pair(StreamsState::kNotRunning, StreamsState::kPendingShutdown));
+}
+
+// Sum of the samples of `name` (exactly that metric name) whose labels contain every one of
+// `labels` ("store=\"counts\""); -1 when there is none.
+double metric_sum(const std::string& text, const std::string& name,
+                  const std::vector<std::string>& labels = {}) {
+  double sum = 0;
+  bool found = false;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(name + "{", 0) != 0) continue;
+    const size_t close = line.rfind('}');
+    const std::string label_text = line.substr(name.size(), close - name.size());
+    bool match = true;
+    for (const auto& l : labels) match = match && label_text.find(l) != std::string::npos;
+    if (!match) continue;
+    sum += std::stod(line.substr(close + 2));
+    found = true;
+  }
+  return found ? sum : -1;
+}
+
+// /metrics of a running instance on the real broker: the series of issue #16 item 5 are there
+// with values that follow from what flowed (records, out-of-order timestamps, a cached store,
+// librdkafka statistics every 200 ms).
+TEST(KafkaStreamsIntegration, MetricsEndpointExportsLatenessStoreCacheAndLibrdkafkaSeries) {
+  WordCountRun run;
+  create_topic(run.input, 1);
+  create_topic(run.output, 1);
+  // 300 lines a second apart ending now; every 10th is 5 s late (its timestamp is behind the
+  // stream time of the lines before it).
+  constexpr int kLines = 300;
+  {
+    auto producer =
+        kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
+    ASSERT_TRUE(producer.ok()) << producer.status();
+    const int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count() -
+                          kLines * 1000;
+    for (int i = 0; i < kLines; ++i) {
+      const std::string key = fmt::format("line-{}", i);
+      const std::string value = input_line(i);
+      kafka::ProducerRecord rec;
+      rec.topic = run.input;
+      rec.key = key;
+      rec.value = value;
+      rec.timestamp = start + i * 1000 - (i % 10 == 9 ? 5000 : 0);
+      ASSERT_TRUE((*producer)->produce(rec).ok());
+    }
+    ASSERT_TRUE((*producer)->flush(30s).ok());
+  }
+  auto topology = word_count_topology(run.input, run.output, "counts", /*caching=*/true);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology),
+                       make_config(run.app, run.state_dir, "at_least_once",
+                                   {{"metrics.librdkafka.statistics.interval.ms", "200"}}));
+  MetricsRegistry registry;
+  ObservabilityServer server({.host = "127.0.0.1"}, registry);
+  server.attach(streams);
+  ASSERT_TRUE(server.start().ok());
+  ASSERT_TRUE(streams.start().ok());
+  const auto expected = expected_counts(kLines);
+  auto got =
+      read_counts(run.output, 1, [&](const auto& g) { return final_counts_reached(g, expected); });
+  ASSERT_TRUE(final_counts_reached(got, expected));
+  int64_t words = 0;
+  for (const auto& [word, n] : expected) words += n;
+
+  // Scrape until every record is counted and both clients have sent statistics.
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = http_request(server.port(), "/metrics");
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->status, 200);
+    text = r->body;
+    if (metric_sum(text, "sluice_records_processed_total") >= kLines + words &&
+        metric_sum(text, "sluice_librdkafka_broker_rtt_avg_seconds", {R"(client="consumer")"}) >
+            0 &&
+        metric_sum(text, "sluice_librdkafka_messages_sent_total", {R"(client="producer")"}) >=
+            words) {
+      break;
+    }
+    std::this_thread::sleep_for(200ms);
+  }
+  // One records counter: the lines (sub-topology 0) and the words through the repartition
+  // topic (sub-topology 1).
+  EXPECT_EQ(metric_sum(text, "sluice_records_processed_total"), kLines + words) << text;
+  EXPECT_EQ(text.find("sluice_thread_records_processed_total"), std::string::npos);
+  // Record lateness: one observation per record a source read; a late line is 4 s behind the
+  // line before it (at the line source, and again for its words behind the repartition topic).
+  EXPECT_EQ(metric_sum(text, "sluice_record_lateness_seconds_count"), kLines + words) << text;
+  const double late_lines = kLines / 10;
+  EXPECT_GE(metric_sum(text, "sluice_record_lateness_seconds_sum"), late_lines * 4.0) << text;
+  EXPECT_EQ(metric_sum(text, "sluice_record_lateness_seconds_bucket", {R"(le="1")"}),
+            metric_sum(text, "sluice_record_lateness_seconds_bucket", {R"(le="0")"}))
+      << "nothing 0-1 s late";
+  EXPECT_LE(metric_sum(text, "sluice_record_lateness_seconds_bucket", {R"(le="0")"}),
+            kLines + words - late_lines)
+      << text;
+  // The counts store: every word read it (through the cache) and its updates reached the
+  // store when the cache flushed; the cache answered or passed on each read.
+  const std::vector<std::string> counts = {R"(store="counts")"};
+  EXPECT_GT(metric_sum(text, "sluice_store_operations_total",
+                       {R"(store="counts")", R"(operation="put")"}),
+            0)
+      << text;
+  EXPECT_GT(metric_sum(text, "sluice_store_operations_total",
+                       {R"(store="counts")", R"(operation="flush")"}),
+            0);
+  EXPECT_GE(metric_sum(text, "sluice_cache_hits_total", counts) +
+                metric_sum(text, "sluice_cache_misses_total", counts),
+            words)
+      << text;
+  EXPECT_GT(metric_sum(text, "sluice_cache_hits_total", counts), 0);
+  EXPECT_GE(metric_sum(text, "sluice_cache_entries", counts), 0);
+  EXPECT_GE(metric_sum(text, "sluice_store_restored_records_total", counts), 0);
+  // librdkafka statistics of both clients, with the broker learned from the bootstrap.
+  EXPECT_GT(metric_sum(text, "sluice_librdkafka_broker_rtt_avg_seconds", {R"(client="consumer")"}),
+            0)
+      << text;
+  EXPECT_GE(metric_sum(text, "sluice_librdkafka_broker_rtt_p99_seconds", {R"(client="consumer")"}),
+            metric_sum(text, "sluice_librdkafka_broker_rtt_avg_seconds", {R"(client="consumer")"}));
+  EXPECT_GE(metric_sum(text, "sluice_librdkafka_messages_sent_total", {R"(client="producer")"}),
+            words);
+  EXPECT_GE(metric_sum(text, "sluice_librdkafka_messages_received_total", {R"(client="consumer")"}),
+            kLines);
+  EXPECT_GE(metric_sum(text, "sluice_librdkafka_broker_up", {R"(client="producer")"}), 1);
+  EXPECT_GE(metric_sum(text, "sluice_librdkafka_queue_messages", {R"(client="producer")"}), 0);
+  EXPECT_GE(metric_sum(text, "sluice_commit_latency_max_seconds"), 0);
+  ASSERT_TRUE(streams.close(30s).ok());
 }
 
 TEST(KafkaStreamsIntegration, WordCountAtLeastOnce) { run_word_count("at_least_once", false); }

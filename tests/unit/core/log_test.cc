@@ -2,9 +2,11 @@
 #include "sluice/core/log.h"
 
 #include <gtest/gtest.h>
+#include <simdjson.h>
 #include <stdlib.h>
 
 #include <chrono>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -205,6 +207,130 @@ TEST(LogTest, ConcurrentWritersProduceWholeLines) {
     ASSERT_TRUE(std::regex_match(e.line, m, pattern)) << e.line;
     EXPECT_EQ(m[1].str(), m[2].str());
   }
+}
+
+// The JSON line parsed back (it must be valid JSON); fields as strings.
+std::map<std::string, std::string> parse_json_line(const std::string& line,
+                                                   std::map<std::string, std::string>* fields) {
+  simdjson::dom::parser parser;
+  simdjson::dom::object object;
+  auto error = parser.parse(line).get(object);
+  EXPECT_EQ(error, simdjson::SUCCESS) << "not JSON: " << line;
+  std::map<std::string, std::string> out;
+  if (error) return out;
+  for (auto [key, value] : object) {
+    if (key == "fields" && fields != nullptr) {
+      simdjson::dom::object inner;
+      EXPECT_EQ(value.get_object().get(inner), simdjson::SUCCESS);
+      for (auto [k, v] : inner) {
+        (*fields)[std::string(k)] = std::string(v.get_string().value());
+      }
+      continue;
+    }
+    out[std::string(key)] = std::string(value.get_string().value());
+  }
+  return out;
+}
+
+TEST(LogJsonTest, OneObjectWithTimeLevelLoggerThreadTaskMessageAndFields) {
+  LogRecord record;
+  record.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795623601123));
+  record.level = Level::kWarn;
+  record.component = "sluice.runtime";
+  record.thread = "app-StreamThread-1";
+  record.task = "0_3";
+  const std::string message = fmt::format("committed {} {} {}", kv("task", "0_3"), kv("offsets", 4),
+                                          kv("error", "broker \"b1\" said no"));
+  record.message = message;
+  const std::string line = format_json(record);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  std::map<std::string, std::string> fields;
+  auto j = parse_json_line(line, &fields);
+  EXPECT_EQ(j["time"], "2026-11-25T16:20:01.123Z");
+  EXPECT_EQ(j["level"], "WARN");
+  EXPECT_EQ(j["logger"], "sluice.runtime");
+  EXPECT_EQ(j["thread"], "app-StreamThread-1");
+  EXPECT_EQ(j["task"], "0_3");
+  EXPECT_EQ(j["message"], message);
+  EXPECT_EQ(fields, (std::map<std::string, std::string>{
+                        {"task", "0_3"}, {"offsets", "4"}, {"error", "broker \"b1\" said no"}}));
+}
+
+TEST(LogJsonTest, ControlCharactersQuotesAndBadUtf8StayValidJson) {
+  LogRecord record;
+  record.component = "c";
+  record.message = "a\nb\t\"q\" \\ \x01 caf\xc3\xa9 bad\xff\xc3 end";
+  const std::string line = format_json(record);
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  auto j = parse_json_line(line, nullptr);
+  EXPECT_EQ(j["message"], "a\nb\t\"q\" \\ \x01 caf\xc3\xa9 bad\xef\xbf\xbd\xef\xbf\xbd end");
+  EXPECT_EQ(j["thread"], "");
+  EXPECT_EQ(j.count("task"), 0u);
+  EXPECT_EQ(line.find("\"fields\""), std::string::npos) << "no key=value, no fields: " << line;
+}
+
+TEST(LogJsonTest, MessageFieldsReadKvPairsOnly) {
+  using Fields = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(message_fields("restored store=counts records=12"),
+            (Fields{{"store", "counts"}, {"records", "12"}}));
+  EXPECT_EQ(message_fields("a=1 x=\"two words\" url=http://h/?q=1"),
+            (Fields{{"a", "1"}, {"x", "two words"}, {"url", "http://h/?q=1"}}));
+  EXPECT_EQ(message_fields("no pairs here; 1=2 =x a==b"), (Fields{{"a", "=b"}}));
+  EXPECT_EQ(message_fields("k=\"unterminated rest"), (Fields{{"k", "\"unterminated"}}));
+  EXPECT_EQ(message_fields("k=1 k=2"), (Fields{{"k", "2"}}));
+  EXPECT_TRUE(message_fields("").empty());
+}
+
+TEST(LogJsonTest, ParsesFormatNames) {
+  EXPECT_EQ(parse_format("json"), Format::kJson);
+  EXPECT_EQ(parse_format("JSON"), Format::kJson);
+  EXPECT_EQ(parse_format("text"), Format::kText);
+  EXPECT_EQ(parse_format("yaml"), std::nullopt);
+}
+
+TEST(LogJsonTest, StderrSinkWritesJsonLinesWhenTheDefaultFormatIsJson) {
+  const Format before = default_format();
+  Logger logger("sluice.json", Level::kInfo, std::make_shared<StderrSink>());
+  set_default_format(Format::kJson);
+  ::testing::internal::CaptureStderr();
+  {
+    ScopedLogContext ctx(ScopedLogContext::Thread{"t-1"});
+    logger.info("first {}", kv("n", 1));
+    logger.error("second\nline");
+  }
+  set_default_format(Format::kText);
+  logger.info("third");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  set_default_format(before);
+  std::vector<std::string> lines;
+  for (size_t start = 0, end; (end = out.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(out.substr(start, end - start));
+  }
+  ASSERT_EQ(lines.size(), 3u) << out;
+  std::map<std::string, std::string> fields;
+  auto first = parse_json_line(lines[0], &fields);
+  EXPECT_EQ(first["logger"], "sluice.json");
+  EXPECT_EQ(first["level"], "INFO");
+  EXPECT_EQ(first["thread"], "t-1");
+  EXPECT_EQ(first["message"], "first n=1");
+  EXPECT_EQ(fields["n"], "1");
+  auto second = parse_json_line(lines[1], nullptr);
+  EXPECT_EQ(second["level"], "ERROR");
+  EXPECT_EQ(second["message"], "second\nline");
+  // Back to text: the plain line format.
+  EXPECT_NE(lines[2].find(" INFO  sluice.json: third"), std::string::npos) << lines[2];
+}
+
+TEST(LogJsonTest, AFixedFormatSinkIgnoresTheDefault) {
+  const Format before = default_format();
+  set_default_format(Format::kText);
+  Logger logger("sluice.json", Level::kInfo, std::make_shared<StderrSink>(Format::kJson));
+  ::testing::internal::CaptureStderr();
+  logger.info("fixed");
+  const std::string out = ::testing::internal::GetCapturedStderr();
+  set_default_format(before);
+  ASSERT_FALSE(out.empty());
+  EXPECT_EQ(parse_json_line(out.substr(0, out.find('\n')), nullptr)["message"], "fixed");
 }
 
 }  // namespace

@@ -37,6 +37,30 @@ TEST(StreamsConfigTest, DefaultsFollowKafkaStreams) {
   EXPECT_EQ(c->deserialization_exception_handler(), "log_and_fail");
   EXPECT_FALSE(c->group_instance_id().has_value());
   EXPECT_THAT(c->state_dir(), HasSubstr("sluice-streams"));
+  EXPECT_EQ(c->metrics_sample_window_ms(), 30000);
+  EXPECT_EQ(c->metrics_num_samples(), 2);
+  EXPECT_EQ(c->librdkafka_statistics_interval_ms(), 30000);
+  EXPECT_FALSE(c->log_format().has_value());
+}
+
+TEST(StreamsConfigTest, MetricsAndLogFormatKeysAreSluicesNotTheClients) {
+  auto props = minimal();
+  props["metrics.sample.window.ms"] = "10000";
+  props["metrics.num.samples"] = "3";
+  props["metrics.librdkafka.statistics.interval.ms"] = "0";
+  props["log.format"] = "JSON";
+  auto c = StreamsConfig::create(props);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->metrics_sample_window_ms(), 10000);
+  EXPECT_EQ(c->metrics_num_samples(), 3);
+  EXPECT_EQ(c->librdkafka_statistics_interval_ms(), 0);
+  EXPECT_EQ(c->log_format(), "json");
+  EXPECT_TRUE(c->java_only_keys().empty());  // Kafka Streams' metrics keys are implemented
+  for (const auto& client : {c->consumer_config(), c->producer_config(), c->admin_config()}) {
+    EXPECT_EQ(client.count("metrics.sample.window.ms"), 0u);
+    EXPECT_EQ(client.count("log.format"), 0u);
+    EXPECT_EQ(client.count("metrics.librdkafka.statistics.interval.ms"), 0u);
+  }
 }
 
 TEST(StreamsConfigTest, ExactlyOnceCommitsEvery100MsUnlessSet) {
@@ -62,6 +86,11 @@ TEST(StreamsConfigTest, BadValuesFailNamingTheKey) {
       {"default.deserialization.exception.handler", "ignore"},
       {"repartition.purge.interval.ms", "-1"},
       {"application.id", "my app"},
+      {"metrics.sample.window.ms", "0"},
+      {"metrics.num.samples", "0"},
+      {"metrics.librdkafka.statistics.interval.ms", "-1"},
+      {"metrics.librdkafka.statistics.interval.ms", "86400001"},
+      {"log.format", "xml"},
   };
   for (const auto& [key, value] : bad) {
     auto props = minimal();

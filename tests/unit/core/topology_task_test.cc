@@ -97,6 +97,37 @@ TEST(TopologyTask, EachSubtopologyBecomesATaskReadingResolvedTopics) {
   EXPECT_THAT(std::string(st.message()), HasSubstr("does not read topic elsewhere"));
 }
 
+// Kafka Streams' record-lateness: stream time before the record minus its timestamp, 0 for a
+// record that moves stream time on; recorded for every record a source reads.
+TEST(TopologyTask, RecordLatenessIsStreamTimeMinusTheRecordsTimestamp) {
+  Topology t = two_subtopologies();
+  VectorCollector collector;
+  TaskEnvironment env;
+  env.application_id = "app";
+  env.collector = &collector;
+  auto task = t.build_task(0, env);
+  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_TRUE((*task)->init().ok());
+  RawRecord raw;
+  raw.topic = "in";
+  raw.key = "k";
+  raw.value = "v";
+  // 10 s, 12 s (in order), 11.995 s (5 ms late), 2 s (10 s late), 13 s (in order).
+  for (TimestampMs ts : {10000, 12000, 11995, 2000, 13000}) {
+    raw.timestamp = ts;
+    ASSERT_TRUE((*task)->process(raw).ok());
+  }
+  const TaskMetrics& m = (*task)->metrics();
+  auto bucket = [&](size_t i) { return TaskMetrics::read(m.record_lateness_buckets[i]); };
+  EXPECT_EQ(bucket(0), 3);  // le 0 ms: the three in-order records
+  EXPECT_EQ(bucket(1), 1);  // le 10 ms: 5 ms
+  EXPECT_EQ(bucket(5), 1);  // le 10 s: exactly 10 s
+  int64_t total = 0;
+  for (size_t i = 0; i < m.record_lateness_buckets.size(); ++i) total += bucket(i);
+  EXPECT_EQ(total, 5);
+  EXPECT_EQ(TaskMetrics::read(m.record_lateness_sum_ms), 10005);
+}
+
 TEST(TopologyTask, BuildTaskChecksItsArguments) {
   Topology t = two_subtopologies();
   VectorCollector collector;

@@ -52,7 +52,33 @@ StreamsMetricsSnapshot sample_snapshot() {
   task.restoring = true;
   task.store_estimated_entries["counts"] = 12;
   task.store_estimated_entries["windows"] = -1;  // no size: not exported
+  // Lateness 0 (in order) for 30 records, 2 s for one, an hour for one.
+  task.record_lateness_buckets[0] = 30;
+  task.record_lateness_buckets[4] = 1;
+  task.record_lateness_buckets[10] = 1;
+  task.record_lateness_sum_ms = 3'602'000;
+  StoreMetricsSnapshot counts;
+  counts.puts = 9;
+  counts.gets = 3;
+  counts.restored_records = 100;
+  counts.cached = true;
+  counts.cache_hits = 6;
+  counts.cache_misses = 3;
+  counts.cache_evictions = 2;
+  counts.cache_bytes = 640;
+  counts.cache_entries = 8;
+  task.stores["counts"] = counts;
+  task.stores["windows"].puts = 4;  // no cache: no cache series
   t.tasks.push_back(task);
+  LibrdkafkaClientStats producer;
+  producer.client = "producer";
+  producer.name = "rdkafka#producer-1";
+  producer.type = "producer";
+  producer.msg_cnt = 12;
+  producer.msg_size = 4096;
+  producer.txmsgs = 500;
+  producer.brokers.push_back({"localhost:9092/1", 1, "UP", 2349, 3391, 2, 5, 1});
+  t.librdkafka.push_back(producer);
   s.threads.push_back(t);
   s.standby_tasks.push_back({TaskId{1, Partition(2)}, 250, 3});
   s.standby_tasks.push_back({TaskId{1, Partition(5)}, 0, -1});  // lag unknown
@@ -92,7 +118,6 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
            "sluice_streams_state{" + base + R"(,state="RUNNING"} 1)",
            "sluice_streams_state{" + base + R"(,state="ERROR"} 0)",
            "sluice_stream_threads{" + base + "} 1",
-           "sluice_thread_records_processed_total{" + thread + "} 42",
            "sluice_polls_total{" + thread + "} 7",
            "sluice_commits_total{" + thread + "} 4",
            "sluice_commit_latency_seconds_count{" + thread + "} 4",
@@ -135,12 +160,51 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
            "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="0.05"} 3)",
            "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="600"} 3)",
            "sluice_e2e_latency_seconds_bucket{" + thread + R"(,le="+Inf"} 4)",
+           "# TYPE sluice_record_lateness_seconds histogram",
+           "sluice_record_lateness_seconds_bucket{" + task + R"(,le="0"} 30)",
+           "sluice_record_lateness_seconds_bucket{" + task + R"(,le="1"} 30)",
+           "sluice_record_lateness_seconds_bucket{" + task + R"(,le="5"} 31)",
+           "sluice_record_lateness_seconds_bucket{" + task + R"(,le="3600"} 32)",
+           "sluice_record_lateness_seconds_count{" + task + "} 32",
+           "sluice_record_lateness_seconds_sum{" + task + "} 3602",
+           "sluice_store_operations_total{" + task + R"(,store="counts",operation="put"} 9)",
+           "sluice_store_operations_total{" + task + R"(,store="counts",operation="get"} 3)",
+           "sluice_store_operations_total{" + task + R"(,store="counts",operation="flush"} 0)",
+           "sluice_store_operations_total{" + task + R"(,store="windows",operation="put"} 4)",
+           "sluice_store_restored_records_total{" + task + R"(,store="counts"} 100)",
+           "sluice_cache_hits_total{" + task + R"(,store="counts"} 6)",
+           "sluice_cache_misses_total{" + task + R"(,store="counts"} 3)",
+           "sluice_cache_evictions_total{" + task + R"(,store="counts"} 2)",
+           "sluice_cache_bytes{" + task + R"(,store="counts"} 640)",
+           "sluice_cache_entries{" + task + R"(,store="counts"} 8)",
+           "sluice_librdkafka_queue_messages{" + thread + R"(,client="producer"} 12)",
+           "sluice_librdkafka_queue_bytes{" + thread + R"(,client="producer"} 4096)",
+           "sluice_librdkafka_messages_sent_total{" + thread + R"(,client="producer"} 500)",
+           "sluice_librdkafka_broker_rtt_avg_seconds{" + thread +
+               R"(,client="producer",broker="localhost:9092/1"} 0.002349)",
+           "sluice_librdkafka_broker_rtt_p99_seconds{" + thread +
+               R"(,client="producer",broker="localhost:9092/1"} 0.003391)",
+           "sluice_librdkafka_broker_outbuf_requests{" + thread +
+               R"(,client="producer",broker="localhost:9092/1"} 2)",
+           "sluice_librdkafka_broker_outbuf_messages{" + thread +
+               R"(,client="producer",broker="localhost:9092/1"} 5)",
+           "sluice_librdkafka_broker_waitresp_requests{" + thread +
+               R"(,client="producer",broker="localhost:9092/1"} 1)",
+           "sluice_librdkafka_broker_up{" + thread +
+               R"(,client="producer",broker="localhost:9092/1"} 1)",
        }) {
     EXPECT_NE(text.find(expected + "\n"), std::string::npos) << expected << "\n---\n" << text;
   }
   // Unknown lag and store sizes are absent, never negative values.
   EXPECT_EQ(text.find(R"(partition="4")"), std::string::npos) << text;
-  EXPECT_EQ(text.find(R"(store="windows")"), std::string::npos) << text;
+  EXPECT_EQ(text.find("sluice_store_estimated_entries{" + task + R"(,store="windows")"),
+            std::string::npos)
+      << text;
+  // A store without a record cache has no cache series.
+  EXPECT_EQ(text.find("sluice_cache_hits_total{" + task + R"(,store="windows")"), std::string::npos)
+      << text;
+  // One records counter (per task): the thread-level duplicate is gone.
+  EXPECT_EQ(text.find("sluice_thread_records_processed_total"), std::string::npos) << text;
   EXPECT_EQ(text.find(R"(sluice_standby_lag{application="app",instance_id="app-1",task="1_5"})"),
             std::string::npos)
       << text;
@@ -148,6 +212,71 @@ TEST(MetricsTest, SnapshotBecomesFamiliesWithLabels) {
   EXPECT_NE(text.find("sluice_build_info{" + base + R"(,version="0.1.0",librdkafka=")"),
             std::string::npos)
       << text;
+}
+
+// STATISTICS.md's example (trimmed), with a bootstrap broker (nodeid -1) added.
+constexpr std::string_view kProducerStatistics = R"({
+  "name": "rdkafka#producer-1", "client_id": "rdkafka", "type": "producer",
+  "ts": 5016483227792, "time": 1527060869, "replyq": 3, "msg_cnt": 22710, "msg_size": 704010,
+  "msg_max": 500000, "msg_size_max": 1073741824, "tx": 631, "txmsgs": 4300753,
+  "rx": 631, "rxmsgs": 0,
+  "brokers": {
+    "localhost:9092/bootstrap": {"name": "localhost:9092/bootstrap", "nodeid": -1,
+      "state": "INIT", "outbuf_cnt": 0, "rtt": {"avg": 0, "p99": 0}},
+    "localhost:9092/2": {"name": "localhost:9092/2", "nodeid": 2, "nodename": "localhost:9092",
+      "source": "learned", "state": "UP", "outbuf_cnt": 4, "outbuf_msg_cnt": 1200,
+      "waitresp_cnt": 2, "waitresp_msg_cnt": 0,
+      "int_latency": {"min": 86, "max": 59375, "avg": 23726, "p99": 48639},
+      "rtt": {"min": 1580, "max": 3389, "avg": 2349, "sum": 79868, "stddev": 474, "p50": 2319,
+              "p75": 2543, "p90": 3183, "p95": 3199, "p99": 3391, "p99_99": 3391,
+              "outofrange": 0, "hdrsize": 13424, "cnt": 34},
+      "toppars": {"test-1": {"topic": "test", "partition": 1}}},
+    "localhost:9093/3": {"name": "localhost:9093/3", "nodeid": 3, "state": "DOWN",
+      "outbuf_cnt": 0, "outbuf_msg_cnt": 0, "waitresp_cnt": 0,
+      "rtt": {"avg": 0, "p99": 0}}
+  },
+  "topics": {"test": {"topic": "test", "partitions": {"0": {"msgq_cnt": 1}}}}
+})";
+
+TEST(LibrdkafkaStatisticsTest, ParsesQueuesTotalsAndBrokers) {
+  auto stats = parse_librdkafka_statistics(kProducerStatistics);
+  ASSERT_TRUE(stats.has_value());
+  EXPECT_EQ(stats->name, "rdkafka#producer-1");
+  EXPECT_EQ(stats->type, "producer");
+  EXPECT_EQ(stats->client, "");  // the caller's to fill
+  EXPECT_EQ(stats->replyq, 3);
+  EXPECT_EQ(stats->msg_cnt, 22710);
+  EXPECT_EQ(stats->msg_size, 704010);
+  EXPECT_EQ(stats->txmsgs, 4300753);
+  EXPECT_EQ(stats->rxmsgs, 0);
+  ASSERT_EQ(stats->brokers.size(), 2u);  // the bootstrap broker left out
+  const LibrdkafkaBrokerStats& b = stats->brokers[0];
+  EXPECT_EQ(b.name, "localhost:9092/2");
+  EXPECT_EQ(b.node_id, 2);
+  EXPECT_EQ(b.state, "UP");
+  EXPECT_EQ(b.rtt_avg_us, 2349);
+  EXPECT_EQ(b.rtt_p99_us, 3391);
+  EXPECT_EQ(b.outbuf_requests, 4);
+  EXPECT_EQ(b.outbuf_messages, 1200);
+  EXPECT_EQ(b.waitresp_requests, 2);
+  EXPECT_EQ(stats->brokers[1].name, "localhost:9093/3");
+  EXPECT_EQ(stats->brokers[1].state, "DOWN");
+}
+
+TEST(LibrdkafkaStatisticsTest, RejectsWhatIsNotLibrdkafkaStatistics) {
+  EXPECT_FALSE(parse_librdkafka_statistics("").has_value());
+  EXPECT_FALSE(parse_librdkafka_statistics("{\"name\": ").has_value());
+  EXPECT_FALSE(parse_librdkafka_statistics("[1, 2]").has_value());
+  EXPECT_FALSE(parse_librdkafka_statistics(R"({"msg_cnt": 3})").has_value());
+  // Missing numbers are 0, and a broker without rtt is still listed.
+  auto minimal = parse_librdkafka_statistics(
+      R"({"name": "rdkafka#consumer-2", "type": "consumer",
+          "brokers": {"b:1/1": {"nodeid": 1, "state": "UP"}}})");
+  ASSERT_TRUE(minimal.has_value());
+  EXPECT_EQ(minimal->msg_cnt, 0);
+  ASSERT_EQ(minimal->brokers.size(), 1u);
+  EXPECT_EQ(minimal->brokers[0].name, "b:1/1");
+  EXPECT_EQ(minimal->brokers[0].rtt_avg_us, 0);
 }
 
 TEST(MetricsTest, SourcesMergeIntoOneFamilyAndApplicationMetricsAppend) {

@@ -2,14 +2,21 @@
 // librdkafka's log lines routed through sluice::log.
 #include "sluice/runtime/observability.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "http_client.h"
+#include "nlohmann/json.hpp"
 #include "runtime/kafka/producer.h"
+#include "sluice/core/topology.h"
+#include "test_support.h"
 
 namespace sluice {
 namespace {
@@ -141,6 +148,62 @@ TEST(KafkaLogRoutingTest, LibrdkafkaLogsGoThroughTheDefaultSink) {
   EXPECT_NE(found[0].thread.find("log-routing-test"), std::string::npos) << found[0].line;
   EXPECT_NE(found[0].message.find(std::to_string(port)), std::string::npos) << found[0].line;
   EXPECT_EQ(found[0].line.find('\n'), std::string::npos);
+}
+
+// With the JSON log format, librdkafka's routed lines reach stderr as JSON objects too (the
+// default StderrSink, fd 2 redirected to a file for the test).
+TEST(KafkaLogRoutingTest, LibrdkafkaLinesAreJsonWithTheJsonFormat) {
+  const std::string path = testing::temp_dir("json-log") + "/stderr.log";
+  const int file = ::open(path.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+  ASSERT_GE(file, 0);
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(file, STDERR_FILENO);
+  log::set_default_sink(nullptr);  // the StderrSink
+  log::set_default_format(log::Format::kJson);
+  const int port = testing::free_port();
+  auto producer =
+      kafka::Producer::create({.config = {{"bootstrap.servers", fmt::format("127.0.0.1:{}", port)},
+                                          {"client.id", "json-log-test"},
+                                          {"reconnect.backoff.ms", "50"}}});
+  std::string line;
+  for (int i = 0; i < 300 && line.empty() && producer.ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::ifstream in(path);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find(R"("logger":"librdkafka")") != std::string::npos) {
+        line = l;
+        break;
+      }
+    }
+  }
+  if (producer.ok()) (*producer)->close(std::chrono::milliseconds(100)).IgnoreError();
+  log::set_default_format(log::Format::kText);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  ::close(file);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_FALSE(line.empty()) << "no librdkafka JSON line arrived";
+  const nlohmann::json j = nlohmann::json::parse(line);  // throws (fails) if not JSON
+  EXPECT_EQ(j["logger"], "librdkafka");
+  EXPECT_NE(j["thread"].get<std::string>().find("json-log-test"), std::string::npos) << line;
+  EXPECT_NE(j["message"].get<std::string>().find(std::to_string(port)), std::string::npos) << line;
+  EXPECT_TRUE(j.contains("time") && j.contains("level")) << line;
+}
+
+// log.format in the config reaches the process-wide format when a KafkaStreams is made (no
+// broker needed: the constructor does not connect).
+TEST(KafkaLogRoutingTest, LogFormatConfigSetsTheProcessFormat) {
+  auto config = StreamsConfig::create({{"application.id", testing::unique_name("json-fmt")},
+                                       {"bootstrap.servers", "127.0.0.1:1"},
+                                       {"state.dir", testing::temp_dir("json-fmt")},
+                                       {"log.format", "json"}});
+  ASSERT_TRUE(config.ok()) << config.status();
+  log::set_default_format(log::Format::kText);
+  {
+    KafkaStreams streams(Topology{}, *config);
+    EXPECT_EQ(log::default_format(), log::Format::kJson);
+  }
+  log::set_default_format(log::Format::kText);
 }
 
 }  // namespace

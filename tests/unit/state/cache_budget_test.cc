@@ -8,15 +8,10 @@
 
 #include "sluice/state/caching.h"
 #include "sluice/state/in_memory_stores.h"
+#include "state_test_util.h"
 
 namespace sluice::state {
 namespace {
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 TEST(CacheBudget, CachesShareOneBudgetAndEvictTheirOwnEntries) {
   CacheBudget budget(1000);

@@ -13,6 +13,13 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
+// Asserts that an absl::Status expression is OK, showing the status otherwise.
+#define ASSERT_OK(expr)                      \
+  do {                                       \
+    const absl::Status _st = (expr);         \
+    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
+  } while (0)
+
 namespace sluice::state::testing {
 
 // Captures the changelog as the runtime's record collector would produce it.

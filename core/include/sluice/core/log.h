@@ -3,6 +3,9 @@
 //
 //   2026-11-25T16:20:01.123Z INFO  [thread=app-StreamThread-1 task=0_3] sluice.runtime: msg k=v
 //
+// or, with the JSON format (SLUICE_LOG_FORMAT=json, log.format=json), one JSON object per line
+// (format_json).
+//
 // Operation: a Logger is a small value (sink handle + level + component) that each instance
 // owns, so two KafkaStreams in one process can log at different levels to different sinks.
 // The process-wide state is the default sink (stderr) used by loggers built without one, and
@@ -74,6 +77,28 @@ struct LogRecord {
 // escaped (\n, \r, \t, \xNN) so one call is always one line.
 std::string format_line(const LogRecord& record);
 
+// How StderrSink writes a line: `format_line` text, or one JSON object per line
+// (format_json) for log pipelines.
+enum class Format : int { kText = 0, kJson = 1 };
+// "text" or "json" (any case); nullopt otherwise.
+std::optional<Format> parse_format(std::string_view text);
+// The process-wide format of StderrSink (the default sink). Starts as SLUICE_LOG_FORMAT (text
+// when unset or not a format name); KafkaStreams::create applies the log.format config key.
+Format default_format() noexcept;
+void set_default_format(Format format) noexcept;
+
+// `record` as one JSON object without a trailing newline:
+//   {"time":"2026-11-25T16:20:01.123Z","level":"INFO","logger":"sluice.runtime",
+//    "thread":"app-StreamThread-1","task":"0_3","message":"committed task=0_3 offsets=4",
+//    "fields":{"task":"0_3","offsets":"4"}}
+// "thread" is "" when unknown; "task" and "fields" appear only when there are any. `fields`
+// holds the message's key=value pairs as kv() writes them (a key of letters, digits, '_',
+// '.' or '-' after a space or at the start; a quoted value unescaped), every value a string.
+// Invalid UTF-8 bytes are replaced by U+FFFD, so the line is always valid JSON.
+std::string format_json(const LogRecord& record);
+// The key=value pairs of `message` as format_json reads them, in order.
+std::vector<std::pair<std::string, std::string>> message_fields(std::string_view message);
+
 // Where lines go. write() may be called concurrently from any thread, including librdkafka's
 // internal threads, and must not throw.
 class Sink {
@@ -82,13 +107,17 @@ class Sink {
   virtual void write(const LogRecord& record) noexcept = 0;
 };
 
-// Writes format_line() + '\n' to stderr with one write per line under a lock.
+// Writes format_line() (or format_json(), per `format` or else default_format() at each
+// write) + '\n' to stderr with one write per line under a lock.
 class StderrSink final : public Sink {
  public:
+  StderrSink() = default;
+  explicit StderrSink(Format format) : format_(static_cast<int>(format)) {}
   void write(const LogRecord& record) noexcept override;
 
  private:
   std::mutex mu_;
+  int format_ = -1;  // -1: default_format()
 };
 
 // Keeps every record in memory (for tests).

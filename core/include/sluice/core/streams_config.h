@@ -140,6 +140,19 @@ class StreamsConfig {
   // Sluice's own: start() creates missing sink topics (and the dead-letter topic) instead of
   // failing; partitions as the sub-topology that writes them, replication.factor as configured.
   static constexpr std::string_view kSinkTopicsAutoCreate = "sink.topics.auto.create";
+  // The window of the "max" gauges in /metrics (sluice_*_max_seconds): the largest value
+  // recorded in the last metrics.num.samples windows of metrics.sample.window.ms each (Kafka
+  // Streams' keys and defaults, 2 x 30000 ms: the max of the last 30-60 s).
+  static constexpr std::string_view kMetricsSampleWindowMs = "metrics.sample.window.ms";
+  static constexpr std::string_view kMetricsNumSamples = "metrics.num.samples";
+  // Sluice's own: librdkafka's statistics.interval.ms for every client of an instance (broker
+  // RTT, queue sizes in /metrics); 0 turns the statistics off. Default 30000.
+  static constexpr std::string_view kMetricsLibrdkafkaStatisticsIntervalMs =
+      "metrics.librdkafka.statistics.interval.ms";
+  // Sluice's own: "text" (default) or "json" (one JSON object per line) for every log line of
+  // the process (librdkafka's included); KafkaStreams::create sets it process-wide
+  // (log::set_default_format). SLUICE_LOG_FORMAT sets the same before any config is read.
+  static constexpr std::string_view kLogFormat = "log.format";
 
   // Validates `props`: application.id and bootstrap.servers are required; every Streams key
   // must parse and be in range; every client key must be one librdkafka accepts, with a value
@@ -186,6 +199,11 @@ class StreamsConfig {
   const std::vector<std::string>& java_only_keys() const { return java_only_keys_; }
   // sink.topics.auto.create (default false: a missing sink topic fails start()).
   bool sink_topics_auto_create() const { return sink_topics_auto_create_; }
+  int64_t metrics_sample_window_ms() const { return metrics_sample_window_ms_; }
+  int32_t metrics_num_samples() const { return metrics_num_samples_; }
+  int64_t librdkafka_statistics_interval_ms() const { return librdkafka_statistics_interval_ms_; }
+  // nullopt when log.format is not given (the process default stays as it is).
+  const std::optional<std::string>& log_format() const { return log_format_; }
 
   // Client properties for librdkafka: the shared keys plus the client's prefixed ones (the
   // prefixed value wins).
@@ -226,6 +244,10 @@ class StreamsConfig {
   RocksDBConfigSetter rocksdb_config_setter_;
   std::vector<std::string> java_only_keys_;
   bool sink_topics_auto_create_ = false;
+  int64_t metrics_sample_window_ms_ = 30000;
+  int32_t metrics_num_samples_ = 2;
+  int64_t librdkafka_statistics_interval_ms_ = 30000;
+  std::optional<std::string> log_format_;
 };
 
 }  // namespace sluice

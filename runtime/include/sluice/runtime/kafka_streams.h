@@ -47,6 +47,7 @@
 #include "absl/status/statusor.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/streams_config.h"
+#include "sluice/core/task_metrics.h"
 #include "sluice/core/topology.h"
 #include "sluice/core/types.h"
 #include "sluice/core/windowed.h"
@@ -85,6 +86,52 @@ using StreamsUncaughtExceptionHandler =
 
 // --- metrics snapshots (copies; taking one never blocks processing for long) ---
 
+// What one store of a task did since the task opened it (state::StoreMetrics). Operations are
+// counted where they reach the bytes store below the record cache and the changelog (RocksDB or
+// in-memory): with a cache, a get the cache answers is a cache hit, not a get, and puts the
+// cache absorbs reach the store when it flushes. Restored records are changelog records
+// applied by restoration.
+struct StoreMetricsSnapshot {
+  int64_t puts = 0;         // put, put_if_absent (when it writes) and batch writes of a value
+  int64_t gets = 0;         // point reads (get, put_if_absent's read, window fetch of one key)
+  int64_t deletes = 0;      // remove and batch deletes
+  int64_t range_scans = 0;  // range, prefix_scan, all and windowed fetch ranges opened
+  int64_t flushes = 0;      // flush() and commit() calls
+  int64_t restored_records = 0;
+  // Record cache (key-value stores with caching): reads the cache answered, reads it passed
+  // below, entries evicted for room, and its current size. `cached` is false without a cache.
+  bool cached = false;
+  int64_t cache_hits = 0;
+  int64_t cache_misses = 0;
+  int64_t cache_evictions = 0;
+  int64_t cache_bytes = 0;
+  int64_t cache_entries = 0;
+};
+
+// The latest librdkafka statistics (STATISTICS.md) of one client of a stream thread, emitted
+// every metrics.librdkafka.statistics.interval.ms.
+struct LibrdkafkaBrokerStats {
+  std::string name;  // "host:port/nodeid"
+  int32_t node_id = -1;
+  std::string state;       // "UP", "DOWN", ...
+  int64_t rtt_avg_us = 0;  // request round-trip time over the last interval
+  int64_t rtt_p99_us = 0;
+  int64_t outbuf_requests = 0;    // outbuf_cnt: requests waiting to be sent
+  int64_t outbuf_messages = 0;    // outbuf_msg_cnt
+  int64_t waitresp_requests = 0;  // waitresp_cnt: requests in flight
+};
+struct LibrdkafkaClientStats {
+  std::string client;                          // the thread's role for it: "consumer" or "producer"
+  std::string name;                            // librdkafka's instance name ("rdkafka#producer-1")
+  std::string type;                            // "producer" or "consumer"
+  int64_t replyq = 0;                          // ops waiting in the queue the application polls
+  int64_t msg_cnt = 0;                         // messages in the producer queues
+  int64_t msg_size = 0;                        // their bytes
+  int64_t txmsgs = 0;                          // messages sent to brokers (total)
+  int64_t rxmsgs = 0;                          // messages received from brokers (total)
+  std::vector<LibrdkafkaBrokerStats> brokers;  // brokers with a node id (bootstrap ones left out)
+};
+
 struct TaskMetricsSnapshot {
   TaskId task_id;
   int64_t records_processed = 0;
@@ -104,7 +151,14 @@ struct TaskMetricsSnapshot {
   // Approximate size of each of the task's stores (name -> entries): RocksDB's
   // "rocksdb.estimate-num-keys" (summed over segments), exact counts for in-memory stores; -1
   // for stores that keep no count.
-  std::map<std::string, int64_t> store_estimated_entries;
+  std::map<std::string, int64_t>
+      store_estimated_entries;  // Record lateness (TaskMetrics::record_lateness_buckets): counts
+                                // per bucket of
+  // kRecordLatenessBucketsMs (not cumulative, the last above them all) and their sum in ms.
+  std::array<int64_t, kRecordLatenessBucketsMs.size() + 1> record_lateness_buckets{};
+  int64_t record_lateness_sum_ms = 0;
+  // Operations on each of the task's stores (name -> counts; see StoreMetricsSnapshot).
+  std::map<std::string, StoreMetricsSnapshot> stores;
 };
 
 // Upper bounds (ms) of the end-to-end latency histogram's buckets (sluice_e2e_latency_seconds);
@@ -127,12 +181,15 @@ struct ThreadMetricsSnapshot {
   int64_t polls = 0;
   int64_t commits = 0;
   int64_t commit_latency_total_ms = 0;
+  // The longest commit within the metrics window (metrics.num.samples x
+  // metrics.sample.window.ms, the last 30-60 s by default); 0 when none in it.
   int64_t commit_latency_max_ms = 0;
   // Commits per bucket of kCommitLatencyBucketsMs (not cumulative; the last above them all).
   std::array<int64_t, kCommitLatencyBucketsMs.size() + 1> commit_latency_buckets{};
   // Process latency, timed per poll batch (one clock pair per batch, not per record):
   // `process_latency_total_ns / process_latency_records` is the mean time per record;
-  // `process_latency_max_ns` is the largest per-record mean of one batch.
+  // `process_latency_max_ns` is the largest per-record mean of one batch within the metrics
+  // window (as commit_latency_max_ms).
   int64_t process_latency_total_ns = 0;
   int64_t process_latency_records = 0;
   int64_t process_latency_max_ns = 0;
@@ -152,6 +209,9 @@ struct ThreadMetricsSnapshot {
   std::array<int64_t, kE2eLatencyBucketsMs.size() + 1> e2e_latency_buckets{};
   int64_t e2e_latency_count = 0;
   int64_t e2e_latency_sum_ms = 0;
+  // The latest librdkafka statistics of the thread's consumer and producer (none before the
+  // first interval, or with metrics.librdkafka.statistics.interval.ms=0).
+  std::vector<LibrdkafkaClientStats> librdkafka;
   // Consumer lag per assigned input partition: high watermark - position, never negative
   // (-1 when unknown).
   std::map<TopicPartition, int64_t> lag;

@@ -2,6 +2,7 @@
 // changelog writer the runtime injects, and the byte iterator stores return.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -35,6 +36,29 @@ class ChangelogWriter {
                            std::optional<std::string_view> value, TimestampMs timestamp) = 0;
 };
 
+// Counters of one store of a task (exported as sluice_store_* and sluice_cache_*; see
+// StoreMetricsSnapshot in sluice/runtime/kafka_streams.h for what each counts). The bytes stores
+// (RocksDB and in-memory key-value, window and session stores) count the operations that reach
+// them; the record cache counts its hits, misses and evictions. Relaxed atomics: written by the
+// task's thread, read by scrapes.
+struct StoreMetrics {
+  std::atomic<int64_t> puts{0};
+  std::atomic<int64_t> gets{0};
+  std::atomic<int64_t> deletes{0};
+  std::atomic<int64_t> range_scans{0};
+  std::atomic<int64_t> flushes{0};
+  std::atomic<int64_t> restored_records{0};
+  std::atomic<int64_t> cache_hits{0};
+  std::atomic<int64_t> cache_misses{0};
+  std::atomic<int64_t> cache_evictions{0};
+
+  // Adds `n` to `metrics->*counter`; nothing when `metrics` is null (an uncounted store).
+  static void add(StoreMetrics* metrics, std::atomic<int64_t> StoreMetrics::*counter,
+                  int64_t n = 1) {
+    if (metrics != nullptr) (metrics->*counter).fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
 // What a task tells a store at init. The runtime implements it; BasicStateStoreContext serves
 // tests and the broker-less driver.
 class StateStoreContext {
@@ -57,6 +81,9 @@ class StateStoreContext {
   // (KafkaStreams sizes them from rocksdb.block.cache.bytes / rocksdb.write.buffer.bytes);
   // null: a store uses the resources it was made with, else RocksDBResources::process_default().
   virtual std::shared_ptr<RocksDBResources> rocksdb_resources() { return nullptr; }
+  // Where the store named `name` counts what it does (one StoreMetrics per store of a task;
+  // it outlives the store's init/close cycles). Null: not counted (the default).
+  virtual StoreMetrics* store_metrics(std::string_view /*name*/) { return nullptr; }
   // True when the stores serve a standby copy: only ever restored, never written by processing.
   // Window and session stores then expire windows by the stream time of the restored records,
   // their only stream time; an active task's stores expire by the writes of its own processing
