@@ -124,18 +124,15 @@ absl::Status closed_error(const std::string& name) {
   return absl::FailedPreconditionError(fmt::format("state store '{}' is not open", name));
 }
 
-class CachingStore final : public CachingKeyValueStore {
+// The StateStore part every cache shares: forwarding to the store below, flushing the dirty
+// entries (Derived::flush_dirty) before a commit, a close or a restore.
+template <typename Store, typename Public>
+class CacheLayer : public Public {
  public:
-  CachingStore(std::unique_ptr<KeyValueBytesStore> inner, size_t max_bytes)
+  CacheLayer(std::unique_ptr<Store> inner, size_t max_bytes)
       : inner_(std::move(inner)), cache_(max_bytes) {}
-
-  void set_flush_listener(CacheFlushListener listener, bool send_old_values) override {
-    listener_ = std::move(listener);
-    send_old_values_ = send_old_values;
-  }
   size_t cached_bytes() const override { return cache_.bytes(); }
   size_t cached_entries() const override { return cache_.size(); }
-
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
   absl::Status init(StateStoreContext& context) override {
@@ -160,6 +157,26 @@ class CachingStore final : public CachingKeyValueStore {
     return inner_->commit(offset);
   }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    // Writes still in the cache are not counted; the estimate is only an estimate anyway.
+    return inner_->approximate_num_entries();
+  }
+
+ protected:
+  virtual absl::Status flush_dirty() = 0;
+  std::unique_ptr<Store> inner_;
+  RecordCache cache_;
+};
+
+class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValueStore> {
+ public:
+  CachingStore(std::unique_ptr<KeyValueBytesStore> inner, size_t max_bytes)
+      : CacheLayer(std::move(inner), max_bytes) {}
+
+  void set_flush_listener(CacheFlushListener listener, bool send_old_values) override {
+    listener_ = std::move(listener);
+    send_old_values_ = send_old_values;
+  }
 
   absl::Status put(std::string_view key, std::string_view value) override {
     if (!is_open()) return closed_error(name());
@@ -219,10 +236,6 @@ class CachingStore final : public CachingKeyValueStore {
     if (!is_open()) return empty_iterator(closed_error(name()));
     return std::make_unique<MergedIterator>(cache_.entries(), OverlayBounds{}, inner_->all());
   }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    // Writes still in the cache are not counted; the estimate is only an estimate anyway.
-    return inner_->approximate_num_entries();
-  }
 
  private:
   absl::Status write(std::string_view key, std::optional<std::string_view> value) {
@@ -265,8 +278,6 @@ class CachingStore final : public CachingKeyValueStore {
     listener_(key, new_view, old_view, e.timestamp);
   }
 
-  std::unique_ptr<KeyValueBytesStore> inner_;
-  RecordCache cache_;
   CacheFlushListener listener_;
   bool send_old_values_ = false;
 };
@@ -274,44 +285,14 @@ class CachingStore final : public CachingKeyValueStore {
 // What the window and session caches share: the StateStore part, the cache's stream time for
 // expiry, flushing with a listener. `Derived` writes one entry below (write_entry) and reports it.
 template <typename Store, typename Public>
-class WindowedCachingBase : public Public {
+class WindowedCachingBase : public CacheLayer<Store, Public> {
  public:
   WindowedCachingBase(std::unique_ptr<Store> inner, size_t max_bytes)
-      : inner_(std::move(inner)), cache_(max_bytes) {}
+      : CacheLayer<Store, Public>(std::move(inner), max_bytes) {}
 
   void set_flush_listener(WindowedCacheFlushListener listener, bool send_old_values) override {
     listener_ = std::move(listener);
     send_old_values_ = send_old_values;
-  }
-  size_t cached_bytes() const override { return cache_.bytes(); }
-  size_t cached_entries() const override { return cache_.size(); }
-
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(StateStoreContext& context) override {
-    cache_.attach(context);
-    return inner_->init(context);
-  }
-  absl::Status flush() override { return flush_dirty(); }
-  absl::Status close() override {
-    absl::Status s = flush_dirty();
-    cache_.clear();
-    absl::Status c = inner_->close();
-    return s.ok() ? c : s;
-  }
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
-    if (absl::Status s = flush_dirty(); !s.ok()) return s;
-    cache_.clear();
-    return inner_->restore_batch(records);
-  }
-  absl::Status commit(std::optional<Offset> offset) override {
-    if (absl::Status s = flush_dirty(); !s.ok()) return s;
-    return inner_->commit(offset);
-  }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    return inner_->approximate_num_entries();
   }
   TimestampMs observed_stream_time() const override {
     return std::max(inner_->observed_stream_time(), stream_time_);
@@ -334,7 +315,7 @@ class WindowedCachingBase : public Public {
         [&](const std::string& key, const RecordCache::Entry& e) { return below(key, e, old); },
         [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
   }
-  absl::Status flush_dirty() {
+  absl::Status flush_dirty() override {
     std::optional<std::string> old;
     return cache_.flush(
         [&](const std::string& key, const RecordCache::Entry& e) { return below(key, e, old); },
@@ -347,8 +328,8 @@ class WindowedCachingBase : public Public {
   virtual absl::Status write_below(std::string_view key, Window window,
                                    const std::optional<std::string>& value) = 0;
 
-  std::unique_ptr<Store> inner_;
-  RecordCache cache_;
+  using CacheLayer<Store, Public>::inner_;
+  using CacheLayer<Store, Public>::cache_;
   TimestampMs stream_time_ = -1;
   std::string scratch_;
 
@@ -359,7 +340,7 @@ class WindowedCachingBase : public Public {
     std::string_view key;
     Window window;
     if (!parse(cache_key, key, window)) {
-      return absl::InternalError(fmt::format("store '{}': a malformed cache key", name()));
+      return absl::InternalError(fmt::format("store '{}': a malformed cache key", this->name()));
     }
     if (listener_ && send_old_values_) {
       auto got = fetch_below(key, window);

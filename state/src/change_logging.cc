@@ -61,7 +61,8 @@ class LoggingBase : public Base {
   std::string scratch_;
 };
 
-class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> {
+// What both key-value logging decorators share: the exactly-once buffer below, and reads.
+class KeyValueLoggingBase : public LoggingBase<KeyValueBytesStore> {
  public:
   using LoggingBase::LoggingBase;
   absl::Status init(StateStoreContext& context) override {
@@ -72,6 +73,27 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
     }
     return LoggingBase::init(context);
   }
+  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
+    return inner_->get(key);
+  }
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
+    return inner_->peek(key);
+  }
+  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
+    return inner_->range(from, to);
+  }
+  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
+    return inner_->prefix_scan(prefix);
+  }
+  KeyValueIteratorPtr all() override { return inner_->all(); }
+
+ private:
+  bool wrapped_ = false;
+};
+
+class ChangeLoggingKeyValueStore final : public KeyValueLoggingBase {
+ public:
+  using KeyValueLoggingBase::KeyValueLoggingBase;
   absl::Status put(std::string_view key, std::string_view value) override {
     if (absl::Status s = inner_->put(key, value); !s.ok()) return s;
     return log(key, value);
@@ -83,12 +105,6 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
       if (absl::Status s = log(key, value); !s.ok()) return s;
     }
     return old;
-  }
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return inner_->get(key);
-  }
-  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
-    return inner_->peek(key);
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = inner_->remove(key);
@@ -105,19 +121,6 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
     }
     return absl::OkStatus();
   }
-  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
-    return inner_->range(from, to);
-  }
-  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
-    return inner_->prefix_scan(prefix);
-  }
-  KeyValueIteratorPtr all() override { return inner_->all(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    return inner_->approximate_num_entries();
-  }
-
- private:
-  bool wrapped_ = false;
 };
 
 class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
@@ -200,18 +203,13 @@ class ChangeLoggingSessionStore final : public LoggingBase<SessionBytesStore> {
 };
 
 // Logs each written key once per flush (Kafka Streams' time-ordered buffer's dirty keys).
-class FlushLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore>,
-                                        public FlushBufferedStore {
+class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public FlushBufferedStore {
  public:
-  using LoggingBase::LoggingBase;
+  using KeyValueLoggingBase::KeyValueLoggingBase;
   absl::Status init(StateStoreContext& context) override {
-    if (!wrapped_) {
-      inner_ = context.wrap_logged_key_value_store(std::move(inner_));
-      wrapped_ = true;
-    }
     dirty_.clear();
     order_.clear();
-    return LoggingBase::init(context);
+    return KeyValueLoggingBase::init(context);
   }
   absl::Status flush() override {
     if (absl::Status s = log_dirty(); !s.ok()) return s;
@@ -241,12 +239,6 @@ class FlushLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore>,
     if (old.ok() && !old->has_value()) mark(key);
     return old;
   }
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return inner_->get(key);
-  }
-  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
-    return inner_->peek(key);
-  }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = inner_->remove(key);
     if (old.ok()) mark(key);
@@ -258,13 +250,6 @@ class FlushLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore>,
     for (const auto& w : writes) mark(w.key);
     return absl::OkStatus();
   }
-  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
-    return inner_->range(from, to);
-  }
-  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
-    return inner_->prefix_scan(prefix);
-  }
-  KeyValueIteratorPtr all() override { return inner_->all(); }
 
  private:
   void mark(std::string_view key) {
@@ -302,7 +287,6 @@ class FlushLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore>,
     return result;
   }
 
-  bool wrapped_ = false;
   // Key -> record timestamp of its last write; order_ points at the keys in first-write order.
   std::unordered_map<std::string, TimestampMs> dirty_;
   std::vector<const std::string*> order_;

@@ -44,6 +44,16 @@ WindowCounts read_window_counts(const std::string& topic, int32_t partitions,
   return out;
 }
 
+// True when `got` has exactly the windows of `expected`, each with its expected count last.
+bool last_counts_are(const WindowCounts& got, const std::map<std::string, int64_t>& expected) {
+  if (got.size() != expected.size()) return false;
+  for (const auto& [k, n] : expected) {
+    auto it = got.find(k);
+    if (it == got.end() || it->second.empty() || it->second.back() != n) return false;
+  }
+  return true;
+}
+
 StreamsConfig window_config(const std::string& app, int64_t idle_advance_ms,
                             const std::string& guarantee = "exactly_once_v2") {
   auto config =
@@ -99,16 +109,8 @@ TEST(KafkaStreamsWindows, TumblingWindowCountExactlyOnce) {
   ASSERT_TRUE(streams.wait_until_running(60s)) << to_string(streams.state());
   produce_timed(input, std::vector<TimedRecord>(records.begin() + 300, records.end()));
   auto got = read_window_counts(
-      output, 2, kSize,
-      [&](const WindowCounts& g) {
-        if (g.size() != expected.size()) return false;
-        for (const auto& [k, n] : expected) {
-          auto it = g.find(k);
-          if (it == g.end() || it->second.empty() || it->second.back() != n) return false;
-        }
-        return true;
-      },
-      120s, 3s);
+      output, 2, kSize, [&](const WindowCounts& g) { return last_counts_are(g, expected); }, 120s,
+      3s);
   EXPECT_EQ(got.size(), expected.size());
   for (const auto& [k, n] : expected) {
     std::vector<int64_t> want;
@@ -280,15 +282,7 @@ TEST(KafkaStreamsWindows, WindowCacheWritesFewerChangelogRecordsAndRestoresTheSa
       KafkaStreams streams(std::move(*topology), window_config(app, -1));
       EXPECT_TRUE(streams.start().ok());
       auto got = read_window_counts(
-          output, 2, kSize,
-          [&](const WindowCounts& g) {
-            if (g.size() != expected.size()) return false;
-            for (const auto& [k, n] : expected) {
-              auto it = g.find(k);
-              if (it == g.end() || it->second.empty() || it->second.back() != n) return false;
-            }
-            return true;
-          },
+          output, 2, kSize, [&](const WindowCounts& g) { return last_counts_are(g, expected); },
           120s, 2s);
       EXPECT_EQ(got.size(), expected.size());
       for (const auto& [k, n] : expected) {
