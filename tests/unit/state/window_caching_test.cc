@@ -33,6 +33,14 @@ std::optional<std::string> opt(std::optional<std::string_view> v) {
   return v ? std::optional<std::string>(*v) : std::nullopt;
 }
 
+// A flush listener appending what it hears to `seen`.
+WindowedCacheFlushListener recorder(std::vector<Flushed>& seen) {
+  return [&seen](std::string_view key, Window w, std::optional<std::string_view> v,
+                 std::optional<std::string_view> old, TimestampMs ts) {
+    seen.push_back(Flushed{std::string(key), w, opt(v), opt(old), ts});
+  };
+}
+
 class WindowCachingTest : public ::testing::Test {
  protected:
   WindowCachingTest() : dir_(sluice::testing::temp_dir("window-caching")) {
@@ -134,12 +142,7 @@ TEST_F(WindowCachingTest, WindowFlushListenerSeesOneUpdatePerWindowWithOldValueA
       with_caching(with_change_logging(make_in_memory_window_store("w", options_)), 1 << 20);
   ASSERT_TRUE(cached->init(ctx).ok());
   std::vector<Flushed> seen;
-  cached->set_flush_listener(
-      [&](std::string_view key, Window w, std::optional<std::string_view> v,
-          std::optional<std::string_view> old, TimestampMs ts) {
-        seen.push_back(Flushed{std::string(key), w, opt(v), opt(old), ts});
-      },
-      true);
+  cached->set_flush_listener(recorder(seen), true);
   ctx.set_record_timestamp(5);
   ASSERT_TRUE(cached->put("k", "1", 0).ok());
   ctx.set_record_timestamp(7);
@@ -215,12 +218,7 @@ TEST_F(WindowCachingTest, SessionCacheReadsEqualTheUncachedStoreAndRestoreTheSam
   ASSERT_TRUE(plain->init(plain_ctx).ok());
   ASSERT_TRUE(cached->init(ctx).ok());
   std::vector<Flushed> seen;
-  cached->set_flush_listener(
-      [&](std::string_view key, Window w, std::optional<std::string_view> v,
-          std::optional<std::string_view> old, TimestampMs ts) {
-        seen.push_back(Flushed{std::string(key), w, opt(v), opt(old), ts});
-      },
-      true);
+  cached->set_flush_listener(recorder(seen), true);
   for (auto* s : {static_cast<SessionBytesStore*>(plain.get()),
                   static_cast<SessionBytesStore*>(cached.get())}) {
     ctx.set_record_timestamp(10);
