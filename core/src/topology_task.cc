@@ -254,7 +254,8 @@ absl::Status TaskTopology::advance_stream_time(TimestampMs t) {
   if (!initialized_ || closed_ || t <= stream_time_) return absl::OkStatus();
   stream_time_ = t;
   current_timestamp_ = t;  // what punctuators' forwards carry unless they set one
-  return punctuate(stream_time_punctuations_, stream_time_);
+  if (auto st = punctuate(stream_time_punctuations_, stream_time_); !st.ok()) return st;
+  return punctuate(idle_stream_time_punctuations_, stream_time_);
 }
 
 absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs now) {
@@ -312,6 +313,9 @@ Cancellable TaskTopology::schedule(std::chrono::milliseconds interval, Punctuati
     // Aligned to 0: the first fires as soon as there is a stream time (Kafka Streams).
     p.next = 0;
     stream_time_punctuations_.push_back(std::move(p));
+  } else if (type == PunctuationType::kIdleStreamTime) {
+    p.next = 0;
+    idle_stream_time_punctuations_.push_back(std::move(p));
   } else {
     p.next = wall_clock_ms() + interval.count();
     wall_clock_punctuations_.push_back(std::move(p));

@@ -26,12 +26,16 @@ std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
     std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings) {
   if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
+  if (settings.caching_enabled)
+    bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
   return bytes;
 }
 
 std::unique_ptr<state::SessionBytesStore> wire_session_store(
     std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings) {
   if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
+  if (settings.caching_enabled)
+    bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
   return bytes;
 }
 

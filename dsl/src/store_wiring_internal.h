@@ -18,8 +18,8 @@ namespace sluice::dsl_detail {
 // (the cache takes its size from the task's CacheBudget at init, else kDefaultCacheMaxBytes).
 std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
     std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings);
-// Window and session stores: logging only; the state layer has no window/session cache yet,
-// so caching_enabled is ignored for them.
+// Window and session stores: the same, with the window / session record cache (Kafka Streams'
+// CachingWindowStore / CachingSessionStore).
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
     std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings);
 std::unique_ptr<state::SessionBytesStore> wire_session_store(

@@ -7,6 +7,7 @@
 #include "sluice/dsl/detail/suppress_processor.h"
 #include "sluice/dsl/detail/window_processors.h"
 #include "sluice/dsl/internal_streams_builder.h"
+#include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/key_value_store.h"
@@ -67,14 +68,14 @@ absl::Status InternalStreamsBuilder::add_session_store(const std::string& store_
 
 absl::Status InternalStreamsBuilder::add_suppress_buffer_store(
     const std::string& store_name, std::vector<std::string> processors) {
-  // Kafka Streams keeps the buffer in memory with a changelog; so do we. No cache: the
-  // processor already holds back updates.
+  // Kafka Streams keeps the buffer in memory with a changelog that gets each dirty key once per
+  // commit (InMemoryTimeOrderedKeyValueBuffer); so do we. No cache: the processor already holds
+  // back updates.
   StoreSettings settings;
   settings.store_type = StoreType::kInMemory;
   settings.caching_enabled = false;
-  StoreFactory factory = [store_name, settings]() -> std::shared_ptr<StateStore> {
-    return dsl_detail::wire_key_value_store(state::make_in_memory_key_value_store(store_name),
-                                            settings);
+  StoreFactory factory = [store_name]() -> std::shared_ptr<StateStore> {
+    return state::with_change_logging_on_flush(state::make_in_memory_key_value_store(store_name));
   };
   return topology_.add_state_store(store_name, std::move(factory),
                                    dsl_detail::store_spec(settings, state::StoreKind::kKeyValue),
@@ -104,6 +105,20 @@ std::optional<int64_t> InternalStreamsBuilder::window_close_delay(const std::str
 namespace sluice::dsl_detail {
 namespace {
 
+// Installs (or, for an empty listener, removes) the listener on a window / session cache; false
+// when the store has no cache.
+template <typename Caching>
+bool set_windowed_listener(StateStore& store, WindowedBytesFlushListener listener) {
+  auto* caching = dynamic_cast<Caching*>(&store);
+  if (caching == nullptr) return false;
+  if (!listener) {
+    caching->set_flush_listener(nullptr, false);
+  } else {
+    caching->set_flush_listener(std::move(listener), true);
+  }
+  return true;
+}
+
 class WindowBytesView final : public WindowBytes {
  public:
   explicit WindowBytesView(state::WindowBytesStore& store) : store_(store) {}
@@ -120,6 +135,9 @@ class WindowBytesView final : public WindowBytes {
     state::WindowedIteratorPtr it = store_.fetch(key, from, to);
     for (; it->valid(); it->next()) f(it->window().start, it->value());
     return it->status();
+  }
+  bool set_flush_listener(WindowedBytesFlushListener listener) override {
+    return set_windowed_listener<state::CachingWindowStore>(store_, std::move(listener));
   }
 
  private:
@@ -141,6 +159,9 @@ class SessionBytesView final : public SessionBytes {
   }
   absl::Status remove(std::string_view key, Window session) override {
     return store_.remove(key, session);
+  }
+  bool set_flush_listener(WindowedBytesFlushListener listener) override {
+    return set_windowed_listener<state::CachingSessionStore>(store_, std::move(listener));
   }
 
  private:

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "sluice/state/windowed_overlay.h"
 
 namespace sluice::runtime_internal {
 namespace {
@@ -18,136 +19,6 @@ struct PendingValue {
   }
 };
 using PendingOverlay = state::OverlayIterator<PendingWrites, PendingValue>;
-
-// A buffered window or session, copied out of the buffer for one merged read.
-struct BufferedEntry {
-  std::string order;  // its position in the store's iteration order (see OrderOf)
-  std::string key;
-  Window window;
-  std::optional<std::string> value;  // nullopt: deletes the stored entry at the same position
-};
-
-// Writes the position of (key, window) in a store iterator's order into `out`, as bytes that
-// compare like that order. Stored entries get the position of sequence number 0.
-using OrderOf = void (*)(std::string_view key, Window window, int64_t segment_interval,
-                         std::string& out);
-
-// A windowed store's iterator with the buffered entries of the same read merged in, lazily:
-// each step compares the stored entry's position with the next buffered one's. Buffered entries
-// at the position of a stored one replace it (a delete hides it) unless `duplicates`, where
-// both are kept, the stored one first.
-class MergedWindowedIterator final : public state::WindowedIterator {
- public:
-  MergedWindowedIterator(state::WindowedIteratorPtr inner, std::vector<BufferedEntry> buffered,
-                         OrderOf order_of, int64_t segment_interval, bool duplicates)
-      : inner_(std::move(inner)),
-        buffered_(std::move(buffered)),
-        order_of_(order_of),
-        segment_interval_(segment_interval),
-        duplicates_(duplicates) {
-    settle();
-  }
-  bool valid() const override { return on_buffer_ || inner_->valid(); }
-  std::string_view key() const override {
-    return on_buffer_ ? std::string_view(buffered_[next_].key) : inner_->key();
-  }
-  Window window() const override { return on_buffer_ ? buffered_[next_].window : inner_->window(); }
-  std::string_view value() const override {
-    return on_buffer_ ? std::string_view(*buffered_[next_].value) : inner_->value();
-  }
-  void next() override {
-    if (on_buffer_) {
-      ++next_;
-    } else if (inner_->valid()) {
-      inner_->next();
-    }
-    settle();
-  }
-  absl::Status status() const override { return inner_->status(); }
-
- private:
-  void settle() {
-    on_buffer_ = false;
-    // The store's iterator failed: stop here, status() reports it.
-    if (!inner_->valid() && !inner_->status().ok()) next_ = buffered_.size();
-    while (next_ < buffered_.size()) {
-      const BufferedEntry& b = buffered_[next_];
-      if (inner_->valid()) {
-        order_of_(inner_->key(), inner_->window(), segment_interval_, order_);
-        const int cmp = order_.compare(b.order);
-        if (cmp < 0 || (cmp == 0 && duplicates_)) return;  // the stored entry comes first
-        if (cmp == 0) inner_->next();                      // replaced (or deleted) by the buffer
-      }
-      if (b.value) {
-        on_buffer_ = true;
-        return;
-      }
-      ++next_;  // a buffered delete
-    }
-  }
-
-  state::WindowedIteratorPtr inner_;
-  std::vector<BufferedEntry> buffered_;
-  size_t next_ = 0;
-  OrderOf order_of_;
-  int64_t segment_interval_;
-  bool duplicates_;
-  bool on_buffer_ = false;
-  std::string order_;
-};
-
-int64_t floor_div(int64_t a, int64_t b) {
-  const int64_t q = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-}
-
-// One key's windows (fetch): by start, then sequence number.
-void window_start_order(std::string_view, Window w, int64_t, std::string& out) {
-  state::schema::window_key({}, w.start, 0, out);
-}
-// fetch_all/all: segment by segment, each in key-schema byte order ([key][start][seq]), as the
-// segmented store iterates.
-void window_segment_order(std::string_view key, Window w, int64_t interval, std::string& out) {
-  state::schema::window_key(key, w.start, 0, out);
-  char segment[8];
-  auto id = static_cast<uint64_t>(floor_div(w.start, interval));
-  for (int i = 7; i >= 0; --i, id >>= 8) segment[i] = static_cast<char>(id & 0xff);
-  out.insert(0, segment, sizeof segment);
-}
-// One key's sessions: by end, then start.
-void session_order(std::string_view, Window w, int64_t, std::string& out) {
-  state::schema::session_key({}, w, out);
-}
-
-// Skips the entries of a bytes store's iterator that the buffer's stream time expired: the bytes
-// store only knows the stream time of what was applied, and reads must not see a window the
-// unbuffered store would already have expired. `by_end`: sessions expire by their end.
-class LiveOnlyIterator final : public state::WindowedIterator {
- public:
-  LiveOnlyIterator(state::WindowedIteratorPtr inner, TimestampMs live, bool by_end)
-      : inner_(std::move(inner)), live_(live), by_end_(by_end) {
-    settle();
-  }
-  bool valid() const override { return inner_->valid(); }
-  std::string_view key() const override { return inner_->key(); }
-  Window window() const override { return inner_->window(); }
-  std::string_view value() const override { return inner_->value(); }
-  void next() override {
-    inner_->next();
-    settle();
-  }
-  absl::Status status() const override { return inner_->status(); }
-
- private:
-  void settle() {
-    while (inner_->valid() && (by_end_ ? inner_->window().end : inner_->window().start) < live_) {
-      inner_->next();
-    }
-  }
-  state::WindowedIteratorPtr inner_;
-  TimestampMs live_;
-  bool by_end_;
-};
 
 // Builds the records apply_committed() takes from a buffer; every record carries the offset
 // before `next` so the store's committed offset becomes `next`.
@@ -276,10 +147,6 @@ absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelo
 
 // --- window and session buffers ---
 
-TimestampMs live_from(TimestampMs stream_time, int64_t retention_ms) {
-  return stream_time < 0 ? std::numeric_limits<int64_t>::min() : stream_time - retention_ms + 1;
-}
-
 absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pending,
                             std::optional<Offset> changelog_offset) {
   const Offset next = changelog_offset.value_or(inner.committed_offset().value_or(Offset(0)));
@@ -291,7 +158,7 @@ absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pendi
 
 state::WindowedIteratorPtr BufferedWindowStore::live_only(state::WindowedIteratorPtr inner_it) {
   if (pending_stream_time_ <= inner_->observed_stream_time()) return inner_it;
-  return std::make_unique<LiveOnlyIterator>(std::move(inner_it), min_live(), /*by_end=*/false);
+  return state::live_only(std::move(inner_it), min_live(), /*by_end=*/false);
 }
 
 absl::Status BufferedWindowStore::put(std::string_view key, std::optional<std::string_view> value,
@@ -331,53 +198,16 @@ absl::StatusOr<std::optional<std::string>> BufferedWindowStore::fetch(std::strin
 state::WindowedIteratorPtr BufferedWindowStore::fetch(std::string_view key, TimestampMs from,
                                                       TimestampMs to) {
   auto inner_it = live_only(inner_->fetch(key, from, to));
-  from = std::max(from, min_live());
-  if (pending_.empty() || from > to) return inner_it;
-  // The key's buffered windows in [from, to] are one run of the buffer ([key][start][seq]),
-  // already in start order; longer keys sharing this key as a prefix sort inside it.
-  std::string lower, upper;
-  state::schema::window_key(key, std::max<TimestampMs>(from, 0), 0, lower);
-  state::schema::window_key(key, to, -1, upper);
-  const int64_t size = inner_->options().window_size_ms;
-  std::vector<BufferedEntry> buffered;
-  for (auto it = pending_.lower_bound(lower); it != pending_.end() && it->first <= upper; ++it) {
-    auto parsed = state::schema::parse_window_key(it->first);
-    if (!parsed || parsed->key.size() != key.size()) continue;
-    const Window w{parsed->start, parsed->start + size};
-    BufferedEntry& b = buffered.emplace_back(BufferedEntry{{}, std::string(key), w, it->second});
-    state::schema::window_key({}, parsed->start, parsed->seq, b.order);
-  }
-  if (buffered.empty()) return inner_it;
-  return std::make_unique<MergedWindowedIterator>(std::move(inner_it), std::move(buffered),
-                                                  &window_start_order, 0,
-                                                  inner_->options().retain_duplicates);
+  return state::overlay_window_fetch(pending_, PendingValue{}, key, std::max(from, min_live()), to,
+                                     inner_->options(), std::move(inner_it));
 }
 
 state::WindowedIteratorPtr BufferedWindowStore::merged_all(TimestampMs from, TimestampMs to,
                                                            state::WindowedIteratorPtr inner_it) {
-  from = std::max(from, min_live());
-  if (pending_.empty() || from > to) return inner_it;
   // Every key's buffered windows in [from, to], sorted into the store's order: O(buffer), the
   // store itself is only iterated as far as the caller reads.
-  const int64_t size = inner_->options().window_size_ms;
-  const int64_t interval = inner_->options().effective_segment_interval();
-  std::vector<BufferedEntry> buffered;
-  for (const auto& [k, v] : pending_) {
-    auto parsed = state::schema::parse_window_key(k);
-    if (!parsed || parsed->start < from || parsed->start > to) continue;
-    BufferedEntry& b = buffered.emplace_back(BufferedEntry{
-        {}, std::string(parsed->key), Window{parsed->start, parsed->start + size}, v});
-    window_segment_order(parsed->key, b.window, interval, b.order);
-    // The order of a stored entry is written with sequence number 0; this one has its own.
-    state::schema::window_key({}, parsed->start, parsed->seq, scratch_);
-    b.order.replace(b.order.size() - 4, 4, scratch_, 8, 4);
-  }
-  if (buffered.empty()) return inner_it;
-  std::sort(buffered.begin(), buffered.end(),
-            [](const BufferedEntry& a, const BufferedEntry& b) { return a.order < b.order; });
-  return std::make_unique<MergedWindowedIterator>(std::move(inner_it), std::move(buffered),
-                                                  &window_segment_order, interval,
-                                                  inner_->options().retain_duplicates);
+  return state::overlay_window_fetch_all(pending_, PendingValue{}, std::max(from, min_live()), to,
+                                         inner_->options(), std::move(inner_it));
 }
 
 state::WindowedIteratorPtr BufferedWindowStore::fetch_all(TimestampMs from, TimestampMs to) {
@@ -393,7 +223,7 @@ state::WindowedIteratorPtr BufferedWindowStore::all() {
 
 state::WindowedIteratorPtr BufferedSessionStore::live_only(state::WindowedIteratorPtr inner_it) {
   if (pending_stream_time_ <= inner_->observed_stream_time()) return inner_it;
-  return std::make_unique<LiveOnlyIterator>(std::move(inner_it), min_live(), /*by_end=*/true);
+  return state::live_only(std::move(inner_it), min_live(), /*by_end=*/true);
 }
 
 namespace {
@@ -437,28 +267,9 @@ state::WindowedIteratorPtr BufferedSessionStore::find_sessions(std::string_view 
                                                                TimestampMs earliest_end,
                                                                TimestampMs latest_start) {
   auto inner_it = live_only(inner_->find_sessions(key, earliest_end, latest_start));
-  if (pending_.empty()) return inner_it;
   const TimestampMs from_end = std::max({earliest_end, min_live(), TimestampMs{0}});
-  // The key's buffered sessions with end >= from_end are one run of the buffer
-  // ([key][end][start]), already in (end, start) order; longer keys sharing this key as a
-  // prefix sort inside it.
-  std::string lower, upper;
-  state::schema::session_key(key, Window{0, from_end}, lower);
-  state::schema::session_key(
-      key, Window{std::numeric_limits<TimestampMs>::max(), std::numeric_limits<TimestampMs>::max()},
-      upper);
-  std::vector<BufferedEntry> buffered;
-  for (auto it = pending_.lower_bound(lower); it != pending_.end() && it->first <= upper; ++it) {
-    auto parsed = state::schema::parse_session_key(it->first);
-    if (!parsed || parsed->key.size() != key.size()) continue;
-    const Window w = parsed->session;
-    if (w.end < from_end || w.start > latest_start) continue;
-    BufferedEntry& b = buffered.emplace_back(BufferedEntry{{}, std::string(key), w, it->second});
-    session_order({}, w, 0, b.order);
-  }
-  if (buffered.empty()) return inner_it;
-  return std::make_unique<MergedWindowedIterator>(std::move(inner_it), std::move(buffered),
-                                                  &session_order, 0, /*duplicates=*/false);
+  return state::overlay_session_find(pending_, PendingValue{}, key, from_end, latest_start,
+                                     std::move(inner_it));
 }
 
 state::WindowedIteratorPtr BufferedSessionStore::fetch(std::string_view key) {

@@ -17,6 +17,7 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/overlay_iterator.h"
 #include "sluice/state/window_store.h"
+#include "sluice/state/windowed_overlay.h"
 
 namespace sluice::runtime_internal {
 
@@ -96,8 +97,6 @@ using PendingWrites = std::map<std::string, std::optional<std::string>, std::les
 // replays these records rather than skipping any.
 absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pending,
                             std::optional<Offset> changelog_offset);
-// The earliest live timestamp for a stream time and retention (as the segmented stores count).
-TimestampMs live_from(TimestampMs stream_time, int64_t retention_ms);
 
 // What the window and session buffers share: forwarding to the inner store, the buffer keyed by
 // the changelog key schema, stream time over buffered and applied puts together, apply and drop.
@@ -154,7 +153,7 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
  protected:
   explicit BufferedSegmentedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
   TimestampMs min_live() const {
-    return live_from(observed_stream_time(), inner_->options().retention_ms);
+    return state::live_from(observed_stream_time(), inner_->options().retention_ms);
   }
 
   std::unique_ptr<Store> inner_;

@@ -377,6 +377,11 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now,
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   const TimestampMs target = last_record_stream_time_ + elapsed;
   if (target <= topology_->stream_time()) return false;
+  // Record caches first: what they hold reaches downstream before stream time moves on without
+  // records (a suppress buffer's idle punctuation must see every update of a window it closes).
+  if (auto st = topology_->flush_stores([](StateStore& s) { return s.flush(); }); !st.ok()) {
+    return st;
+  }
   if (auto st = topology_->advance_stream_time(target); !st.ok()) return st;
   return true;
 }

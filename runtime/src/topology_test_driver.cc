@@ -37,7 +37,8 @@ namespace {
 // What a commit flushes per record: the record caches only (forwarding what they absorbed).
 // RocksDB memtables are not flushed per record; closing the store does that.
 absl::Status flush_caches(StateStore& store) {
-  if (auto* cache = dynamic_cast<state::CachingKeyValueStore*>(&store)) return cache->flush();
+  // Record caches and logging on flush (the suppress buffer); other stores keep their data.
+  if (dynamic_cast<state::FlushBufferedStore*>(&store) != nullptr) return store.flush();
   return absl::OkStatus();
 }
 }  // namespace

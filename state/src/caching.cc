@@ -1,74 +1,156 @@
-// The caching key-value store: an LRU, byte-bounded write-back cache over any key-value store.
+// The record caches: an LRU, byte-bounded write-back cache (record_cache_internal.h) over a
+// key-value, window or session store.
 #include "sluice/state/caching.h"
 
-#include <list>
-#include <map>
+#include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "fmt/format.h"
+#include "record_cache_internal.h"
 #include "sluice/state/overlay_iterator.h"
+#include "sluice/state/windowed_overlay.h"
 
 namespace sluice::state {
-namespace {
+namespace internal {
 
-constexpr size_t kEntryOverhead = 64;
-
-struct Entry {
-  std::optional<std::string> value;  // nullopt: a cached delete
-  bool dirty = false;
-  TimestampMs timestamp = 0;
-  std::list<const std::string*>::iterator lru;
-  std::list<const std::string*>::iterator dirty_pos;
-};
-using EntryMap = std::map<std::string, Entry, std::less<>>;
-
-size_t entry_bytes(std::string_view key, const std::optional<std::string>& value) {
-  return key.size() + (value ? value->size() : 0) + kEntryOverhead;
+RecordCache::Map::iterator RecordCache::emplace(std::string_view key) {
+  auto it = entries_.try_emplace(std::string(key)).first;
+  it->second.lru = lru_.insert(lru_.end(), &it->first);
+  it->second.dirty_pos = dirty_.end();
+  return it;
 }
 
-// Cache entries over the store below: the cache wins on equal keys and cached deletes hide
-// store entries; writes and evictions during iteration are safe (see OverlayIterator).
-struct EntryValue {
-  const std::optional<std::string>& operator()(const Entry& e) const { return e.value; }
-};
-using MergedIterator = OverlayIterator<EntryMap, EntryValue>;
+void RecordCache::insert_clean(std::string_view key, std::optional<std::string> value) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) return;
+  it = emplace(key);
+  it->second.value = std::move(value);
+  add_bytes(entry_bytes(key, it->second.value));
+}
 
-class CachingStore final : public CachingKeyValueStore {
+void RecordCache::write(std::string_view key, std::optional<std::string_view> value) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    it = emplace(key);
+  } else {
+    sub_bytes(entry_bytes(key, it->second.value));
+    lru_.splice(lru_.end(), lru_, it->second.lru);
+  }
+  Entry& e = it->second;
+  if (value) {
+    if (e.value) {
+      e.value->assign(*value);
+    } else {
+      e.value.emplace(*value);
+    }
+  } else {
+    e.value.reset();
+  }
+  add_bytes(entry_bytes(key, e.value));
+  e.timestamp = context_ != nullptr ? context_->record_timestamp() : 0;
+  if (e.dirty) {
+    dirty_.splice(dirty_.end(), dirty_, e.dirty_pos);
+  } else {
+    e.dirty = true;
+    e.dirty_pos = dirty_.insert(dirty_.end(), &it->first);
+  }
+}
+
+void RecordCache::erase(std::string_view key) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return;
+  if (it->second.dirty) dirty_.erase(it->second.dirty_pos);
+  lru_.erase(it->second.lru);
+  sub_bytes(entry_bytes(it->first, it->second.value));
+  entries_.erase(it);
+}
+
+void RecordCache::clear() {
+  entries_.clear();
+  lru_.clear();
+  dirty_.clear();
+  sub_bytes(bytes_);
+}
+
+absl::Status RecordCache::evict(WriteBelow write_below, AfterWrite after) {
+  while (over_budget() && !lru_.empty()) {
+    auto it = entries_.find(*lru_.front());
+    if (it->second.dirty) {
+      // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
+      if (flushing_) return absl::OkStatus();
+      if (absl::Status s = flush(write_below, after); !s.ok()) return s;
+    }
+    StoreMetrics::add(metrics_, &StoreMetrics::cache_evictions);
+    erase(it->first);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RecordCache::flush(WriteBelow write_below, AfterWrite after) {
+  if (dirty_.empty()) return absl::OkStatus();
+  if (flushing_) return absl::OkStatus();  // a listener wrote back into this store
+  flushing_ = true;
+  TimestampMs saved = context_ != nullptr ? context_->record_timestamp() : 0;
+  // Restores the flag and the timestamp also when a listener throws.
+  struct Restore {
+    RecordCache* self;
+    TimestampMs saved;
+    ~Restore() {
+      if (self->context_ != nullptr) self->context_->set_record_timestamp(saved);
+      self->flushing_ = false;
+    }
+  } restore{this, saved};
+  while (!dirty_.empty()) {
+    const std::string& key = *dirty_.front();
+    Entry& e = entries_.find(key)->second;
+    if (context_ != nullptr) context_->set_record_timestamp(e.timestamp);
+    if (absl::Status s = write_below(key, e); !s.ok()) return s;
+    dirty_.pop_front();
+    e.dirty = false;
+    e.dirty_pos = dirty_.end();
+    after(key, e);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::RecordCache;
+using MergedIterator = OverlayIterator<RecordCache::Map, RecordCache::ValueOf>;
+
+absl::Status closed_error(const std::string& name) {
+  return absl::FailedPreconditionError(fmt::format("state store '{}' is not open", name));
+}
+
+// The StateStore part every cache shares: forwarding to the store below, flushing the dirty
+// entries (Derived::flush_dirty) before a commit, a close or a restore.
+template <typename Store, typename Public>
+class CacheLayer : public Public {
  public:
-  CachingStore(std::unique_ptr<KeyValueBytesStore> inner, size_t max_bytes)
-      : inner_(std::move(inner)), max_bytes_(max_bytes) {}
-  ~CachingStore() override {
-    if (budget_ != nullptr) budget_->release(bytes_);
-  }
-
-  void set_flush_listener(CacheFlushListener listener, bool send_old_values) override {
-    listener_ = std::move(listener);
-    send_old_values_ = send_old_values;
-  }
-  size_t cached_bytes() const override { return bytes_; }
-  size_t cached_entries() const override { return entries_.size(); }
-
+  CacheLayer(std::unique_ptr<Store> inner, size_t max_bytes)
+      : inner_(std::move(inner)), cache_(max_bytes) {}
+  size_t cached_bytes() const override { return cache_.bytes(); }
+  size_t cached_entries() const override { return cache_.size(); }
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
   absl::Status init(StateStoreContext& context) override {
-    context_ = &context;
-    if (budget_ != nullptr) budget_->release(bytes_);
-    budget_ = context.cache_budget();
-    if (budget_ != nullptr) budget_->charge(bytes_);
-    metrics_ = context.store_metrics(name());
+    cache_.attach(context, context.store_metrics(name()));
     return inner_->init(context);
   }
   absl::Status flush() override { return flush_dirty(); }
   absl::Status close() override {
     absl::Status s = flush_dirty();
-    clear();
+    cache_.clear();
     absl::Status c = inner_->close();
     return s.ok() ? c : s;
   }
   bool is_open() const override { return inner_->is_open(); }
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     if (absl::Status s = flush_dirty(); !s.ok()) return s;
-    clear();
+    cache_.clear();
     return inner_->restore_batch(records);
   }
   absl::Status commit(std::optional<Offset> offset) override {
@@ -76,9 +158,29 @@ class CachingStore final : public CachingKeyValueStore {
     return inner_->commit(offset);
   }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
+  absl::StatusOr<uint64_t> approximate_num_entries() override {
+    // Writes still in the cache are not counted; the estimate is only an estimate anyway.
+    return inner_->approximate_num_entries();
+  }
+
+ protected:
+  virtual absl::Status flush_dirty() = 0;
+  std::unique_ptr<Store> inner_;
+  RecordCache cache_;
+};
+
+class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValueStore> {
+ public:
+  CachingStore(std::unique_ptr<KeyValueBytesStore> inner, size_t max_bytes)
+      : CacheLayer(std::move(inner), max_bytes) {}
+
+  void set_flush_listener(CacheFlushListener listener, bool send_old_values) override {
+    listener_ = std::move(listener);
+    send_old_values_ = send_old_values;
+  }
 
   absl::Status put(std::string_view key, std::string_view value) override {
-    if (!is_open()) return closed();
+    if (!is_open()) return closed_error(name());
     return write(key, std::optional<std::string_view>(value));
   }
   absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
@@ -89,29 +191,20 @@ class CachingStore final : public CachingKeyValueStore {
     return old;
   }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    if (!is_open()) return closed();
-    if (auto it = entries_.find(key); it != entries_.end()) {
-      StoreMetrics::add(metrics_, &StoreMetrics::cache_hits);
-      touch(it->second);
-      return it->second.value;
-    }
-    StoreMetrics::add(metrics_, &StoreMetrics::cache_misses);
+    if (!is_open()) return closed_error(name());
+    if (const auto* e = cache_.get(key)) return e->value;
     auto value = inner_->get(key);
     if (!value.ok()) return value;
     // Cache the read too: aggregations read a key right before writing it.
-    auto [it, inserted] = entries_.try_emplace(std::string(key));
-    it->second.value = *value;
-    it->second.lru = lru_.insert(lru_.end(), &it->first);
-    it->second.dirty_pos = dirty_.end();
-    add_bytes(entry_bytes(key, it->second.value));
+    cache_.insert_clean(key, *value);
     if (absl::Status s = evict(); !s.ok()) return s;
     return value;
   }
   absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
-    if (!is_open()) return closed();
+    if (!is_open()) return closed_error(name());
     // No touch, no insert: an interactive query must not reorder or grow the cache (growing it
     // could evict, flush and forward from the query's thread).
-    if (auto it = entries_.find(key); it != entries_.end()) return it->second.value;
+    if (const auto* e = cache_.peek(key)) return e->value;
     return inner_->peek(key);
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
@@ -122,174 +215,292 @@ class CachingStore final : public CachingKeyValueStore {
   }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
-    if (!is_open()) return closed();
+    if (!is_open()) return closed_error(name());
     if (absl::Status s = flush_dirty(); !s.ok()) return s;
-    for (const auto& w : writes) erase(w.key);  // stale after the batch
+    for (const auto& w : writes) cache_.erase(w.key);  // stale after the batch
     return inner_->write_batch(writes, offset);
   }
   KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
-    if (!is_open()) return empty_iterator(closed());
+    if (!is_open()) return empty_iterator(closed_error(name()));
     if (from > to) return empty_iterator();
     return std::make_unique<MergedIterator>(
-        entries_, OverlayBounds{std::string(from), std::string(to), std::nullopt},
+        cache_.entries(), OverlayBounds{std::string(from), std::string(to), std::nullopt},
         inner_->range(from, to));
   }
   KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
-    if (!is_open()) return empty_iterator(closed());
+    if (!is_open()) return empty_iterator(closed_error(name()));
     return std::make_unique<MergedIterator>(
-        entries_, OverlayBounds{std::nullopt, std::nullopt, std::string(prefix)},
+        cache_.entries(), OverlayBounds{std::nullopt, std::nullopt, std::string(prefix)},
         inner_->prefix_scan(prefix));
   }
   KeyValueIteratorPtr all() override {
-    if (!is_open()) return empty_iterator(closed());
-    return std::make_unique<MergedIterator>(entries_, OverlayBounds{}, inner_->all());
-  }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    // Writes still in the cache are not counted; the estimate is only an estimate anyway.
-    return inner_->approximate_num_entries();
+    if (!is_open()) return empty_iterator(closed_error(name()));
+    return std::make_unique<MergedIterator>(cache_.entries(), OverlayBounds{}, inner_->all());
   }
 
  private:
-  absl::Status closed() const {
-    return absl::FailedPreconditionError(fmt::format("state store '{}' is not open", name()));
-  }
-  void touch(Entry& e) { lru_.splice(lru_.end(), lru_, e.lru); }
-
   absl::Status write(std::string_view key, std::optional<std::string_view> value) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) {
-      it = entries_.try_emplace(std::string(key)).first;
-      it->second.lru = lru_.insert(lru_.end(), &it->first);
-      it->second.dirty_pos = dirty_.end();
-    } else {
-      sub_bytes(entry_bytes(key, it->second.value));
-      touch(it->second);
-    }
-    Entry& e = it->second;
-    if (value) {
-      if (e.value) {
-        e.value->assign(*value);
-      } else {
-        e.value.emplace(*value);
-      }
-    } else {
-      e.value.reset();
-    }
-    add_bytes(entry_bytes(key, e.value));
-    e.timestamp = context_ != nullptr ? context_->record_timestamp() : 0;
-    if (e.dirty) {
-      dirty_.splice(dirty_.end(), dirty_, e.dirty_pos);
-    } else {
-      e.dirty = true;
-      e.dirty_pos = dirty_.insert(dirty_.end(), &it->first);
-    }
+    cache_.write(key, value);
     return evict();
   }
-
   absl::Status evict() {
-    while (over_budget() && !lru_.empty()) {
-      auto it = entries_.find(*lru_.front());
-      if (it->second.dirty) {
-        // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
-        if (flushing_) return absl::OkStatus();
-        if (absl::Status s = flush_dirty(); !s.ok()) return s;
-      }
-      StoreMetrics::add(metrics_, &StoreMetrics::cache_evictions);
-      erase(it->first);
-    }
-    return absl::OkStatus();
+    std::optional<std::string> old;
+    return cache_.evict(
+        [&](const std::string& key, const RecordCache::Entry& e) {
+          return write_below(key, e, old);
+        },
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
   }
-
-  void erase(std::string_view key) {
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return;
-    if (it->second.dirty) dirty_.erase(it->second.dirty_pos);
-    lru_.erase(it->second.lru);
-    sub_bytes(entry_bytes(it->first, it->second.value));
-    entries_.erase(it);
-  }
-
-  void clear() {
-    entries_.clear();
-    lru_.clear();
-    dirty_.clear();
-    sub_bytes(bytes_);
-  }
-  void add_bytes(size_t n) {
-    bytes_ += n;
-    if (budget_ != nullptr) budget_->charge(n);
-  }
-  void sub_bytes(size_t n) {
-    bytes_ -= n;
-    if (budget_ != nullptr) budget_->release(n);
-  }
-  bool over_budget() const {
-    return budget_ != nullptr ? budget_->exceeded() : bytes_ > max_bytes_;
-  }
-
   absl::Status flush_dirty() {
-    if (dirty_.empty()) return absl::OkStatus();
-    if (flushing_) return absl::OkStatus();  // a listener wrote back into this store
-    flushing_ = true;
-    TimestampMs saved = context_ != nullptr ? context_->record_timestamp() : 0;
-    // Restores the flag and the timestamp also when a listener throws.
-    struct Restore {
-      CachingStore* self;
-      TimestampMs saved;
-      ~Restore() {
-        if (self->context_ != nullptr) self->context_->set_record_timestamp(saved);
-        self->flushing_ = false;
-      }
-    } restore{this, saved};
-    absl::Status result;
-    while (!dirty_.empty()) {
-      const std::string& key = *dirty_.front();
-      Entry& e = entries_.find(key)->second;
-      if (context_ != nullptr) context_->set_record_timestamp(e.timestamp);
-      std::optional<std::string> old;
-      if (listener_ && send_old_values_) {
-        auto got = inner_->get(key);
-        if (!got.ok()) {
-          result = got.status();
-          break;
-        }
-        old = std::move(*got);
-      }
-      absl::Status s;
-      if (e.value) {
-        s = inner_->put(key, *e.value);
-      } else {
-        s = inner_->remove(key).status();
-      }
-      if (!s.ok()) {
-        result = s;
-        break;
-      }
-      dirty_.pop_front();
-      e.dirty = false;
-      e.dirty_pos = dirty_.end();
-      if (listener_) {
-        std::optional<std::string_view> new_view, old_view;
-        if (e.value) new_view = *e.value;
-        if (old) old_view = *old;
-        listener_(key, new_view, old_view, e.timestamp);
-      }
+    std::optional<std::string> old;
+    return cache_.flush(
+        [&](const std::string& key, const RecordCache::Entry& e) {
+          return write_below(key, e, old);
+        },
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+  }
+  absl::Status write_below(const std::string& key, const RecordCache::Entry& e,
+                           std::optional<std::string>& old) {
+    old.reset();
+    if (listener_ && send_old_values_) {
+      auto got = inner_->get(key);
+      if (!got.ok()) return got.status();
+      old = std::move(*got);
     }
-    return result;
+    if (e.value) return inner_->put(key, *e.value);
+    return inner_->remove(key).status();
+  }
+  void forward(const std::string& key, const RecordCache::Entry& e,
+               const std::optional<std::string>& old) {
+    if (!listener_) return;
+    std::optional<std::string_view> new_view, old_view;
+    if (e.value) new_view = *e.value;
+    if (old) old_view = *old;
+    listener_(key, new_view, old_view, e.timestamp);
   }
 
-  std::unique_ptr<KeyValueBytesStore> inner_;
-  size_t max_bytes_;
-  StateStoreContext* context_ = nullptr;
-  CacheBudget* budget_ = nullptr;
-  StoreMetrics* metrics_ = nullptr;
-  EntryMap entries_;
-  std::list<const std::string*> lru_;
-  std::list<const std::string*> dirty_;
-  size_t bytes_ = 0;
   CacheFlushListener listener_;
   bool send_old_values_ = false;
-  bool flushing_ = false;
+};
+
+// What the window and session caches share: the StateStore part, the cache's stream time for
+// expiry, flushing with a listener. `Derived` writes one entry below (write_entry) and reports it.
+template <typename Store, typename Public>
+class WindowedCachingBase : public CacheLayer<Store, Public> {
+ public:
+  WindowedCachingBase(std::unique_ptr<Store> inner, size_t max_bytes)
+      : CacheLayer<Store, Public>(std::move(inner), max_bytes) {}
+
+  void set_flush_listener(WindowedCacheFlushListener listener, bool send_old_values) override {
+    listener_ = std::move(listener);
+    send_old_values_ = send_old_values;
+  }
+  TimestampMs observed_stream_time() const override {
+    return std::max(inner_->observed_stream_time(), stream_time_);
+  }
+
+ protected:
+  // Entries below this are expired (window start, session end).
+  TimestampMs min_live() const {
+    return live_from(observed_stream_time(), inner_->options().retention_ms);
+  }
+  // `inner_it` without what the cache's stream time expired (the store below lags behind it).
+  WindowedIteratorPtr live_only(WindowedIteratorPtr inner_it, bool by_end) const {
+    if (stream_time_ <= inner_->observed_stream_time()) return inner_it;
+    return state::live_only(std::move(inner_it), min_live(), by_end);
+  }
+  absl::Status write(std::string_view cache_key, std::optional<std::string_view> value) {
+    cache_.write(cache_key, value);
+    std::optional<std::string> old;
+    return cache_.evict(
+        [&](const std::string& key, const RecordCache::Entry& e) { return below(key, e, old); },
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+  }
+  absl::Status flush_dirty() override {
+    std::optional<std::string> old;
+    return cache_.flush(
+        [&](const std::string& key, const RecordCache::Entry& e) { return below(key, e, old); },
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+  }
+  // Parses a cache key into the plain key and the window / session.
+  virtual bool parse(std::string_view cache_key, std::string_view& key, Window& window) const = 0;
+  virtual absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
+                                                                 Window window) = 0;
+  virtual absl::Status write_below(std::string_view key, Window window,
+                                   const std::optional<std::string>& value) = 0;
+
+  using CacheLayer<Store, Public>::inner_;
+  using CacheLayer<Store, Public>::cache_;
+  TimestampMs stream_time_ = -1;
+  std::string scratch_;
+
+ private:
+  absl::Status below(const std::string& cache_key, const RecordCache::Entry& e,
+                     std::optional<std::string>& old) {
+    old.reset();
+    std::string_view key;
+    Window window;
+    if (!parse(cache_key, key, window)) {
+      return absl::InternalError(fmt::format("store '{}': a malformed cache key", this->name()));
+    }
+    if (listener_ && send_old_values_) {
+      auto got = fetch_below(key, window);
+      if (!got.ok()) return got.status();
+      old = std::move(*got);
+    }
+    return write_below(key, window, e.value);
+  }
+  void forward(const std::string& cache_key, const RecordCache::Entry& e,
+               const std::optional<std::string>& old) {
+    if (!listener_) return;
+    std::string_view key;
+    Window window;
+    parse(cache_key, key, window);
+    if (send_old_values_ && !e.value && !old) return;  // nothing downstream ever saw
+    std::optional<std::string_view> new_view, old_view;
+    if (e.value) new_view = *e.value;
+    if (old) old_view = *old;
+    listener_(key, window, new_view, old_view, e.timestamp);
+  }
+
+  WindowedCacheFlushListener listener_;
+  bool send_old_values_ = false;
+};
+
+class WindowCache final : public WindowedCachingBase<WindowBytesStore, CachingWindowStore> {
+ public:
+  using WindowedCachingBase::WindowedCachingBase;
+
+  absl::Status put(std::string_view key, std::optional<std::string_view> value,
+                   TimestampMs start) override {
+    if (!is_open()) return closed_error(name());
+    if (inner_->options().retain_duplicates) return inner_->put(key, value, start);
+    if (start < 0) {
+      return absl::InvalidArgumentError(
+          fmt::format("window store '{}': negative window start {}", name(), start));
+    }
+    stream_time_ = std::max(stream_time_, start);
+    if (start < min_live()) return absl::OkStatus();  // expired on arrival, as the store does
+    schema::window_key(key, start, 0, scratch_);
+    return write(scratch_, value);
+  }
+  absl::StatusOr<std::optional<std::string>> fetch(std::string_view key,
+                                                   TimestampMs start) override {
+    if (!is_open()) return closed_error(name());
+    if (start < min_live()) return std::optional<std::string>();
+    if (cache_.size() != 0) {
+      std::string cache_key;  // not scratch_: a read must not disturb a write's buffer
+      schema::window_key(key, start, 0, cache_key);
+      if (const auto* e = cache_.peek(cache_key)) return e->value;
+    }
+    return inner_->fetch(key, start);
+  }
+  WindowedIteratorPtr fetch(std::string_view key, TimestampMs from, TimestampMs to) override {
+    auto inner_it = live_only(inner_->fetch(key, from, to), false);
+    return overlay_window_fetch(cache_.entries(), RecordCache::ValueOf{}, key,
+                                std::max(from, min_live()), to, inner_->options(),
+                                std::move(inner_it));
+  }
+  WindowedIteratorPtr fetch_all(TimestampMs from, TimestampMs to) override {
+    auto inner_it = live_only(inner_->fetch_all(from, to), false);
+    return overlay_window_fetch_all(cache_.entries(), RecordCache::ValueOf{},
+                                    std::max(from, min_live()), to, inner_->options(),
+                                    std::move(inner_it));
+  }
+  WindowedIteratorPtr all() override {
+    auto inner_it = live_only(inner_->all(), false);
+    return overlay_window_fetch_all(cache_.entries(), RecordCache::ValueOf{}, min_live(),
+                                    std::numeric_limits<TimestampMs>::max(), inner_->options(),
+                                    std::move(inner_it));
+  }
+  const WindowStoreOptions& options() const override { return inner_->options(); }
+  int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
+
+ private:
+  bool parse(std::string_view cache_key, std::string_view& key, Window& window) const override {
+    auto parsed = schema::parse_window_key(cache_key);
+    if (!parsed) return false;
+    key = parsed->key;
+    window = Window{parsed->start, parsed->start + inner_->options().window_size_ms};
+    return true;
+  }
+  absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
+                                                         Window window) override {
+    return inner_->fetch(key, window.start);
+  }
+  absl::Status write_below(std::string_view key, Window window,
+                           const std::optional<std::string>& value) override {
+    std::optional<std::string_view> v;
+    if (value) v = *value;
+    return inner_->put(key, v, window.start);
+  }
+};
+
+class SessionCache final : public WindowedCachingBase<SessionBytesStore, CachingSessionStore> {
+ public:
+  using WindowedCachingBase::WindowedCachingBase;
+
+  absl::Status put(std::string_view key, Window session, std::string_view value) override {
+    return write_session(key, session, value);
+  }
+  absl::Status remove(std::string_view key, Window session) override {
+    return write_session(key, session, std::nullopt);
+  }
+  absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view key,
+                                                           Window session) override {
+    if (!is_open()) return closed_error(name());
+    if (session.end < min_live()) return std::optional<std::string>();
+    if (cache_.size() != 0) {
+      std::string cache_key;
+      schema::session_key(key, session, cache_key);
+      if (const auto* e = cache_.peek(cache_key)) return e->value;
+    }
+    return inner_->fetch_session(key, session);
+  }
+  WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_end,
+                                    TimestampMs latest_start) override {
+    auto inner_it = live_only(inner_->find_sessions(key, earliest_end, latest_start), true);
+    const TimestampMs from_end = std::max({earliest_end, min_live(), TimestampMs{0}});
+    return overlay_session_find(cache_.entries(), RecordCache::ValueOf{}, key, from_end,
+                                latest_start, std::move(inner_it));
+  }
+  WindowedIteratorPtr fetch(std::string_view key) override {
+    return find_sessions(key, std::numeric_limits<TimestampMs>::min(),
+                         std::numeric_limits<TimestampMs>::max());
+  }
+  const SessionStoreOptions& options() const override { return inner_->options(); }
+
+ private:
+  absl::Status write_session(std::string_view key, Window session,
+                             std::optional<std::string_view> value) {
+    if (!is_open()) return closed_error(name());
+    if (session.start < 0 || session.end < session.start) {
+      return absl::InvalidArgumentError(fmt::format("session store '{}': invalid session [{}, {}]",
+                                                    name(), session.start, session.end));
+    }
+    if (value) {
+      stream_time_ = std::max(stream_time_, session.end);
+      if (session.end < min_live()) return absl::OkStatus();  // expired on arrival
+    }
+    schema::session_key(key, session, scratch_);
+    return write(scratch_, value);
+  }
+  bool parse(std::string_view cache_key, std::string_view& key, Window& window) const override {
+    auto parsed = schema::parse_session_key(cache_key);
+    if (!parsed) return false;
+    key = parsed->key;
+    window = parsed->session;
+    return true;
+  }
+  absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
+                                                         Window window) override {
+    return inner_->fetch_session(key, window);
+  }
+  absl::Status write_below(std::string_view key, Window window,
+                           const std::optional<std::string>& value) override {
+    if (value) return inner_->put(key, window, *value);
+    return inner_->remove(key, window);
+  }
 };
 
 }  // namespace
@@ -297,6 +508,14 @@ class CachingStore final : public CachingKeyValueStore {
 std::unique_ptr<CachingKeyValueStore> with_caching(std::unique_ptr<KeyValueBytesStore> inner,
                                                    size_t max_bytes) {
   return std::make_unique<CachingStore>(std::move(inner), max_bytes);
+}
+std::unique_ptr<CachingWindowStore> with_caching(std::unique_ptr<WindowBytesStore> inner,
+                                                 size_t max_bytes) {
+  return std::make_unique<WindowCache>(std::move(inner), max_bytes);
+}
+std::unique_ptr<CachingSessionStore> with_caching(std::unique_ptr<SessionBytesStore> inner,
+                                                  size_t max_bytes) {
+  return std::make_unique<SessionCache>(std::move(inner), max_bytes);
 }
 
 }  // namespace sluice::state

@@ -1,6 +1,9 @@
 // Change-logging decorators for key-value, window and session stores.
 #include "sluice/state/change_logging.h"
 
+#include <unordered_map>
+#include <vector>
+
 #include "fmt/format.h"
 
 namespace sluice::state {
@@ -58,7 +61,8 @@ class LoggingBase : public Base {
   std::string scratch_;
 };
 
-class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> {
+// What both key-value logging decorators share: the exactly-once buffer below, and reads.
+class KeyValueLoggingBase : public LoggingBase<KeyValueBytesStore> {
  public:
   using LoggingBase::LoggingBase;
   absl::Status init(StateStoreContext& context) override {
@@ -69,6 +73,27 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
     }
     return LoggingBase::init(context);
   }
+  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
+    return inner_->get(key);
+  }
+  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
+    return inner_->peek(key);
+  }
+  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
+    return inner_->range(from, to);
+  }
+  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
+    return inner_->prefix_scan(prefix);
+  }
+  KeyValueIteratorPtr all() override { return inner_->all(); }
+
+ private:
+  bool wrapped_ = false;
+};
+
+class ChangeLoggingKeyValueStore final : public KeyValueLoggingBase {
+ public:
+  using KeyValueLoggingBase::KeyValueLoggingBase;
   absl::Status put(std::string_view key, std::string_view value) override {
     if (absl::Status s = inner_->put(key, value); !s.ok()) return s;
     return log(key, value);
@@ -80,12 +105,6 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
       if (absl::Status s = log(key, value); !s.ok()) return s;
     }
     return old;
-  }
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return inner_->get(key);
-  }
-  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
-    return inner_->peek(key);
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = inner_->remove(key);
@@ -102,19 +121,6 @@ class ChangeLoggingKeyValueStore final : public LoggingBase<KeyValueBytesStore> 
     }
     return absl::OkStatus();
   }
-  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
-    return inner_->range(from, to);
-  }
-  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
-    return inner_->prefix_scan(prefix);
-  }
-  KeyValueIteratorPtr all() override { return inner_->all(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    return inner_->approximate_num_entries();
-  }
-
- private:
-  bool wrapped_ = false;
 };
 
 class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
@@ -196,7 +202,102 @@ class ChangeLoggingSessionStore final : public LoggingBase<SessionBytesStore> {
   bool wrapped_ = false;
 };
 
+// Logs each written key once per flush (Kafka Streams' time-ordered buffer's dirty keys).
+class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public FlushBufferedStore {
+ public:
+  using KeyValueLoggingBase::KeyValueLoggingBase;
+  absl::Status init(StateStoreContext& context) override {
+    dirty_.clear();
+    order_.clear();
+    return KeyValueLoggingBase::init(context);
+  }
+  absl::Status flush() override {
+    if (absl::Status s = log_dirty(); !s.ok()) return s;
+    return inner_->flush();
+  }
+  absl::Status close() override {
+    absl::Status s = inner_->is_open() ? log_dirty() : absl::OkStatus();
+    absl::Status c = inner_->close();
+    return s.ok() ? c : s;
+  }
+  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
+    if (absl::Status s = log_dirty(); !s.ok()) return s;
+    return inner_->restore_batch(records);
+  }
+  absl::Status commit(std::optional<Offset> offset) override {
+    if (absl::Status s = log_dirty(); !s.ok()) return s;
+    return inner_->commit(offset);
+  }
+  absl::Status put(std::string_view key, std::string_view value) override {
+    if (absl::Status s = inner_->put(key, value); !s.ok()) return s;
+    mark(key);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
+                                                           std::string_view value) override {
+    auto old = inner_->put_if_absent(key, value);
+    if (old.ok() && !old->has_value()) mark(key);
+    return old;
+  }
+  absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
+    auto old = inner_->remove(key);
+    if (old.ok()) mark(key);
+    return old;
+  }
+  absl::Status write_batch(std::span<const KeyValueWrite> writes,
+                           std::optional<Offset> offset) override {
+    if (absl::Status s = inner_->write_batch(writes, offset); !s.ok()) return s;
+    for (const auto& w : writes) mark(w.key);
+    return absl::OkStatus();
+  }
+
+ private:
+  void mark(std::string_view key) {
+    const TimestampMs ts = context_->record_timestamp();
+    auto [it, inserted] = dirty_.try_emplace(std::string(key), ts);
+    if (inserted) {
+      order_.push_back(&it->first);
+    } else {
+      it->second = ts;
+    }
+  }
+  absl::Status log_dirty() {
+    size_t done = 0;
+    absl::Status result;
+    for (; done < order_.size(); ++done) {
+      const std::string& key = *order_[done];
+      auto value = inner_->get(key);
+      if (!value.ok()) {
+        result = value.status();
+        break;
+      }
+      std::optional<std::string_view> v;
+      if (*value) v = **value;
+      if (absl::Status s = writer_->log(inner_->name(), key, v, dirty_.at(key)); !s.ok()) {
+        result = s;
+        break;
+      }
+    }
+    // The logged keys are clean; on an error the rest stay dirty for the next flush.
+    for (size_t i = 0; i < done; ++i) {
+      const std::string key = *order_[i];  // erase must not take a reference into its node
+      dirty_.erase(key);
+    }
+    order_.erase(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(done));
+    return result;
+  }
+
+  // Key -> record timestamp of its last write; order_ points at the keys in first-write order.
+  std::unordered_map<std::string, TimestampMs> dirty_;
+  std::vector<const std::string*> order_;
+};
+
 }  // namespace
+
+std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
+    std::unique_ptr<KeyValueBytesStore> inner) {
+  return std::make_unique<FlushLoggingKeyValueStore>(std::move(inner));
+}
 
 std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner) {
   return std::make_unique<ChangeLoggingKeyValueStore>(std::move(inner));

@@ -165,7 +165,8 @@ TEST(DslSuppress, FullBufferShutsDownOrEmitsEarly) {
 }
 
 // The buffer is a change-logged in-memory key-value store, so the held updates are restored
-// with it: every hold writes the store and its changelog, every emit deletes the entry.
+// with it: every hold writes the store, every emit deletes the entry, and each commit logs
+// every key written since the last one (the driver commits after each record).
 TEST(DslSuppress, BufferLivesInAChangeLoggedStore) {
   StreamsBuilder builder;
   builder.stream("in", Consumed::with(strings(), strings()))

@@ -35,6 +35,12 @@ enum class PunctuationType {
   kStreamTime,
   // Fires as the wall clock advances (the driver's mock clock in tests).
   kWallClockTime,
+  // Fires only when the runtime moves stream time without a record (idle.wall.clock.advance.ms,
+  // TaskTopology::advance_stream_time), after the task's record caches were flushed: every
+  // update processed so far has reached downstream processors, so stream time is safe to act
+  // on there. (kStreamTime punctuators also fire on record arrival, while caches may still
+  // hold updates of earlier records.)
+  kIdleStreamTime,
 };
 
 // Where the record being processed came from. Absent inside a punctuator.

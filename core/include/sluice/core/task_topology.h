@@ -41,8 +41,9 @@ class TaskTopology final : public TaskContext {
   absl::Status process(const RawRecord& raw);
   absl::Status punctuate_wall_clock(TimestampMs now);
   // Moves stream time to `t` without a record when `t` is higher, then fires the stream-time
-  // punctuators as process() would (the runtime's idle.wall.clock.advance.ms: windows of a
-  // partition that stopped receiving data still close). No-op when `t` is not higher.
+  // punctuators as process() would and the kIdleStreamTime ones (the runtime's
+  // idle.wall.clock.advance.ms: windows of a partition that stopped receiving data still close;
+  // the caller flushes the record caches first). No-op when `t` is not higher.
   absl::Status advance_stream_time(TimestampMs t);
   // The first step of a commit (Kafka Streams' task flush): calls `flush` on every store of
   // the task in the order the topology added them, which for the DSL is upstream before
@@ -119,6 +120,7 @@ class TaskTopology final : public TaskContext {
   std::map<std::string, std::shared_ptr<StateStore>, std::less<>> stores_;
   std::vector<std::string> store_names_;
   std::deque<Punctuation> stream_time_punctuations_;
+  std::deque<Punctuation> idle_stream_time_punctuations_;
   std::deque<Punctuation> wall_clock_punctuations_;
   struct PartitionTime {
     std::string topic;

@@ -26,10 +26,11 @@
 
 namespace sluice {
 
-// Operation: as TimeWindowedKStream. When a record merges sessions, the merged-away sessions
-// are forwarded as deletions (Change{null, old}) before the merged session's new value.
-// Records are forwarded with their own timestamp. Limitations: no record cache for session
-// stores (caching settings are ignored).
+// Operation: as TimeWindowedKStream (with caching, once per session per commit). When a record
+// merges sessions, the merged-away sessions are forwarded as deletions (Change{null, old})
+// before the merged session's new value; with caching, a session created and merged away
+// between two commits was never forwarded and is not deleted downstream either. Records are
+// forwarded with the timestamp of the session's last update.
 template <typename K, typename V>
 class SessionWindowedKStream {
  public:

@@ -104,10 +104,11 @@ inline int64_t window_retention(InternalStreamsBuilder* b, const StoreSettings& 
 
 // Operation: like KGroupedStream, nothing is added until count/reduce/aggregate. Records with a
 // null key or value are skipped; records later than the grace period are dropped and counted in
-// TaskMetrics::late_records_dropped. Every window update is forwarded (Change{new, old}) with the
-// largest record timestamp of the window as its timestamp.
-// Limitations: no record cache for window stores (caching settings are ignored), so every
-// update reaches the table's downstream; use suppress() for final results.
+// TaskMetrics::late_records_dropped. Window updates are forwarded (Change{new, old}) with the
+// largest record timestamp of the window as its timestamp: with caching (the default, as in
+// Kafka Streams) once per window per commit or cache eviction, old being what was forwarded
+// before; with Materialized::with_caching_disabled() every update at once. Use suppress() for
+// final results. Limitation: updates forwarded by the cache carry no record headers.
 template <typename K, typename V>
 class TimeWindowedKStream {
  public:

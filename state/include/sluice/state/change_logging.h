@@ -34,4 +34,15 @@ std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValue
 std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner);
 std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner);
 
+// Logging on flush, as Kafka Streams' InMemoryTimeOrderedKeyValueBuffer logs its dirty keys:
+// writes reach `inner` at once, and flush()/commit()/close() log each key written since the last
+// flush once, with its value then (a tombstone when it is gone), stamped with the record
+// timestamp of its last write. A key updated n times between two commits costs one changelog
+// record instead of n; restoring the changelog gives the same store as of the last flush.
+// The returned store is a FlushBufferedStore. Same init contract as with_change_logging (under
+// exactly-once the runtime's write buffer goes below it; the logs happen inside the transaction
+// because a task flushes its stores before committing).
+std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
+    std::unique_ptr<KeyValueBytesStore> inner);
+
 }  // namespace sluice::state

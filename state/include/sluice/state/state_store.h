@@ -210,6 +210,15 @@ class StateStore {
   virtual std::optional<Offset> committed_offset() const = 0;
 };
 
+// Marks a store decorator that holds writes back until flush() (to the changelog, the store
+// below or downstream): the record caches and logging on flush. A task's commit flushes every
+// store anyway; the broker-less TopologyTestDriver, which commits after every record, flushes
+// only these (a RocksDB flush per record would be slow for nothing).
+class FlushBufferedStore {
+ public:
+  virtual ~FlushBufferedStore() = default;
+};
+
 // <state.dir>/<application.id>/<task>: the task directory (holds .checkpoint).
 std::filesystem::path task_dir(const std::filesystem::path& state_dir,
                                std::string_view application_id, TaskId task);

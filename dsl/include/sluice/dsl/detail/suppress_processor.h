@@ -1,8 +1,9 @@
 // The processor behind KTable::suppress (Kafka Streams' KTableSuppressProcessor with its
 // time-ordered buffer) and the DSL wiring that adds it with its buffer store.
 //
-// The buffer lives in a key-value store (in memory, change-logged, like Kafka Streams'
-// InMemoryTimeOrderedKeyValueBuffer), so a restored store restores the held-back updates:
+// The buffer lives in a key-value store (in memory, change-logged on flush like Kafka Streams'
+// InMemoryTimeOrderedKeyValueBuffer: each key written since the last commit is logged once at
+// the commit), so a restored store restores the held-back updates:
 //   key   = [buffer time: 8 bytes, big-endian, sign bit flipped][serialized table key]
 //   value = [record timestamp: 8 bytes][flags: 1 byte][new value size: 4 bytes][new][prior]
 // Store keys therefore sort by buffer time, and eviction scans from the front. The buffer time
@@ -76,9 +77,9 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
           fmt::format("suppress: store '{}' is not a connected key-value store", store_name_));
     }
     // Stream time can also move without a record (the runtime's idle.wall.clock.advance.ms,
-    // TaskTopology::advance_stream_time): evict on every advance, not only on arrival. After
-    // a record, process() has already evicted, so this returns early.
-    ctx.schedule(std::chrono::milliseconds(1), PunctuationType::kStreamTime,
+    // TaskTopology::advance_stream_time, after the task's record caches were flushed): evict
+    // then too, not only on arrival.
+    ctx.schedule(std::chrono::milliseconds(1), PunctuationType::kIdleStreamTime,
                  [this](TimestampMs stream_time) {
                    if (!loaded_) load();
                    if (stream_time <= observed_) return;
@@ -90,8 +91,13 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   void process(Record<K, Change<V>> r) override {
     if (!r.has_key() || !r.has_value()) return;
     if (!loaded_) load();
-    auto& ctx = this->context();
-    observed_ = std::max({observed_, ctx.current_stream_time_ms(), r.timestamp()});
+    // Stream time as the buffer sees it: the timestamps of the updates reaching it (Kafka
+    // Streams' KTableSuppressProcessor). Not the task's stream time: a record cache upstream
+    // delivers a window's last updates at the commit, after records that moved the task's
+    // stream time past the window's close, and closing the window by that time would emit
+    // it before its last update (and then again after it). The cache flushes in last-write
+    // order, so a window's last update arrives before the update that closes it here.
+    observed_ = std::max(observed_, r.timestamp());
     hold(r);
     evict();
   }

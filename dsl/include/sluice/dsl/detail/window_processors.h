@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -32,6 +33,12 @@
 
 namespace sluice::dsl_detail {
 
+// Called by a window / session record cache for each window it writes below (flush, commit,
+// eviction): the plain key bytes, the window, the new and the previous stored value (null: none).
+using WindowedBytesFlushListener = std::function<void(
+    std::string_view key, Window window, std::optional<std::string_view> new_value,
+    std::optional<std::string_view> old_value, TimestampMs timestamp)>;
+
 // The part of a window store the windowed aggregations use.
 class WindowBytes {
  public:
@@ -44,6 +51,9 @@ class WindowBytes {
   // not write to the store.
   virtual absl::Status for_each(std::string_view key, TimestampMs from, TimestampMs to,
                                 absl::FunctionRef<void(TimestampMs, std::string_view)> f) = 0;
+  // When the store is a record cache: installs `listener` (empty: removes it) and returns true;
+  // false (nothing installed) for a store without a cache.
+  virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
 };
 // Null unless `store` is a window store; borrows it.
 std::unique_ptr<WindowBytes> window_bytes(StateStore* store);
@@ -59,6 +69,8 @@ class SessionBytes {
                                      absl::FunctionRef<void(Window, std::string_view)> f) = 0;
   virtual absl::Status put(std::string_view key, Window session, std::string_view value) = 0;
   virtual absl::Status remove(std::string_view key, Window session) = 0;
+  // As WindowBytes::set_flush_listener.
+  virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
 };
 std::unique_ptr<SessionBytes> session_bytes(StateStore* store);
 
@@ -98,10 +110,54 @@ inline bool decode_timestamped(std::string_view bytes, TimestampMs& timestamp,
   return true;
 }
 
-// State shared by the windowed aggregate processors: store name, serdes, buffers.
+// State shared by the windowed aggregate processors: store name, serdes, buffers, and forwarding
+// as Kafka Streams' TimestampedTupleForwarder: without a record cache each update is forwarded at
+// once; with one, the processor forwards nothing and the cache's flush listener forwards
+// Change{new, old} per window when the cache flushes (commit) or evicts, old being what the store
+// held before, stamped with the window's stored timestamp (time windows) or the timestamp of the
+// session's last update.
 template <typename K, typename VR>
 class WindowedAggregateBase {
  protected:
+  // Installs the flush listener when `store` caches. `timestamped`: values are
+  // [8-byte timestamp][value] (window stores).
+  template <typename Store, typename Ctx>
+  void attach_cache(Store& store, Ctx& ctx, bool timestamped) {
+    caching_ = store.set_flush_listener(
+        [this, &ctx, timestamped](
+            std::string_view key, Window window, std::optional<std::string_view> new_value,
+            std::optional<std::string_view> old_value, TimestampMs timestamp) {
+          K k{};
+          if (auto st = keys_->deserialize(store_name_, key, k); !st.ok()) fail(st);
+          TimestampMs ts = timestamp;
+          Change<VR> change{decode_stored(new_value, timestamped, &ts),
+                            decode_stored(old_value, timestamped, nullptr)};
+          ctx.forward(Record<Windowed<K>, Change<VR>>(Windowed<K>{std::move(k), window},
+                                                      std::move(change), ts));
+        });
+  }
+  // Detaches the listener: a cache flushed after the processors closed forwards nothing.
+  template <typename Store>
+  void detach_cache(Store* store) {
+    if (store != nullptr && caching_) store->set_flush_listener(nullptr);
+  }
+  // Forwards unless a cache does it at flush.
+  template <typename Ctx, typename R>
+  void forward_unless_cached(Ctx& ctx, R record) {
+    if (!caching_) ctx.forward(std::move(record));
+  }
+  std::optional<VR> decode_stored(std::optional<std::string_view> bytes, bool timestamped,
+                                  TimestampMs* timestamp) const {
+    if (!bytes) return std::nullopt;
+    std::string_view value = *bytes;
+    if (timestamped) {
+      TimestampMs ts = 0;
+      if (!decode_timestamped(*bytes, ts, value)) fail("truncated stored value");
+      if (timestamp != nullptr) *timestamp = ts;
+    }
+    return decode_value(value);
+  }
+
   WindowedAggregateBase(std::string store_name, SerdePtr<K> keys, SerdePtr<VR> values)
       : store_name_(std::move(store_name)), keys_(std::move(keys)), values_(std::move(values)) {}
 
@@ -128,6 +184,7 @@ class WindowedAggregateBase {
   SerdePtr<K> keys_;
   SerdePtr<VR> values_;
   TimestampMs observed_ = -1;
+  bool caching_ = false;
   LateRecords late_;
   std::string key_buf_, value_buf_, stored_buf_;
 };
@@ -155,7 +212,9 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
     Processor<K, V, Windowed<K>, Change<VR>>::init(ctx);
     store_ = window_bytes(ctx.get_state_store(this->store_name_));
     if (store_ == nullptr) this->fail("not a connected window store");
+    this->attach_cache(*store_, ctx, /*timestamped=*/true);
   }
+  void close() override { this->detach_cache(store_.get()); }
 
   void process(Record<K, V> r) override {
     if (!r.has_key() || !r.has_value()) return;
@@ -190,9 +249,11 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
       if (auto st = store_->put(this->key_buf_, this->stored_buf_, start); !st.ok()) {
         this->fail(st);
       }
-      ctx.forward(Record<Windowed<K>, Change<VR>>(
-          Windowed<K>{*r.key(), Window{start, end}},
-          Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, new_ts, r.headers()));
+      this->forward_unless_cached(
+          ctx,
+          Record<Windowed<K>, Change<VR>>(
+              Windowed<K>{*r.key(), Window{start, end}},
+              Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, new_ts, r.headers()));
     }
     if (late) this->late_.drop(ctx, this->store_name_, ts, *late, stream_time);
   }
@@ -233,7 +294,9 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     Processor<K, V, Windowed<K>, Change<VR>>::init(ctx);
     store_ = window_bytes(ctx.get_state_store(this->store_name_));
     if (store_ == nullptr) this->fail("not a connected window store");
+    this->attach_cache(*store_, ctx, /*timestamped=*/true);
   }
+  void close() override { this->detach_cache(store_.get()); }
 
   void process(Record<K, V> r) override {
     if (!r.has_key() || !r.has_value()) return;
@@ -388,9 +451,11 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     this->values_->serialize(this->store_name_, next, this->value_buf_);
     encode_timestamped(timestamp, this->value_buf_, this->stored_buf_);
     if (auto st = store_->put(this->key_buf_, this->stored_buf_, start); !st.ok()) this->fail(st);
-    this->context().forward(Record<Windowed<K>, Change<VR>>(
-        Windowed<K>{*r.key(), Window{start, start + diff_}},
-        Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, timestamp, r.headers()));
+    this->forward_unless_cached(this->context(),
+                                Record<Windowed<K>, Change<VR>>(
+                                    Windowed<K>{*r.key(), Window{start, start + diff_}},
+                                    Change<VR>{std::optional<VR>(std::move(next)), std::move(old)},
+                                    timestamp, r.headers()));
   }
 
   int64_t diff_;
@@ -427,7 +492,9 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     Processor<K, V, Windowed<K>, Change<VR>>::init(ctx);
     store_ = session_bytes(ctx.get_state_store(this->store_name_));
     if (store_ == nullptr) this->fail("not a connected session store");
+    this->attach_cache(*store_, ctx, /*timestamped=*/false);
   }
+  void close() override { this->detach_cache(store_.get()); }
 
   void process(Record<K, V> r) override {
     if (!r.has_key() || !r.has_value()) return;
@@ -460,17 +527,19 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
         continue;
       }
       if (auto rm = store_->remove(this->key_buf_, w); !rm.ok()) this->fail(rm);
-      ctx.forward(Record<Windowed<K>, Change<VR>>(
-          Windowed<K>{*r.key(), w}, Change<VR>{std::nullopt, std::move(v)}, t, r.headers()));
+      this->forward_unless_cached(ctx, Record<Windowed<K>, Change<VR>>(
+                                           Windowed<K>{*r.key(), w},
+                                           Change<VR>{std::nullopt, std::move(v)}, t, r.headers()));
     }
     VR next = add_(*r.key(), *r.value(), agg);
     this->values_->serialize(this->store_name_, next, this->value_buf_);
     if (auto put = store_->put(this->key_buf_, merged, this->value_buf_); !put.ok()) {
       this->fail(put);
     }
-    ctx.forward(Record<Windowed<K>, Change<VR>>(
-        Windowed<K>{*r.key(), merged},
-        Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, t, r.headers()));
+    this->forward_unless_cached(
+        ctx, Record<Windowed<K>, Change<VR>>(
+                 Windowed<K>{*r.key(), merged},
+                 Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, t, r.headers()));
   }
 
  private:
