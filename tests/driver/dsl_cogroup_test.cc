@@ -1,6 +1,6 @@
 // KGroupedStream::cogroup (KIP-150) through the TopologyTestDriver: several grouped streams with
 // their own aggregators into one store, names as Kafka Streams gives them, repartitioning of
-// key-changed inputs with their co-partitioning recorded, and time and sliding windows.
+// key-changed inputs with their co-partitioning recorded, and time, sliding and session windows.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -219,6 +219,42 @@ TEST(DslCogroup, WindowedBySlidingWindows) {
   EXPECT_EQ(latest.at(0), 1);
   EXPECT_EQ(latest.at(5'000), 101);
   EXPECT_EQ(latest.at(10'001), 100);
+}
+
+// Sessions with a 10 s gap (20 s grace): a record of either stream extends or merges the key's
+// sessions;
+// merged sessions combine through the merger and the replaced ones are deleted.
+TEST(DslCogroup, WindowedBySessionWindowsMergesSessions) {
+  using namespace std::chrono_literals;
+  StreamsBuilder builder;
+  auto clicks = builder.stream("clicks", Consumed::with(strings(), longs())).group_by_key();
+  auto views = builder.stream("views", Consumed::with(strings(), strings())).group_by_key();
+  clicks.cogroup(add_click)
+      .cogroup(views, add_view)
+      .windowed_by(SessionWindows::of_inactivity_gap_and_grace(10s, 20s))
+      .aggregate(
+          [] { return std::string(); },
+          [](const std::string&, const std::string& a, const std::string& b) { return a + b; },
+          Materialized::as("sessions"))
+      .to_stream()
+      .to("out", Produced::with(serdes::session_windowed(strings()), strings()));
+  auto topology = builder.build();
+  ASSERT_OK(topology.status());
+  EXPECT_EQ(topology->store_spec("sessions")->kind, StoreSpec::Kind::kSession);
+  TopologyTestDriver driver(std::move(*topology));
+  auto click_in = driver.create_input_topic("clicks", strings(), longs());
+  auto view_in = driver.create_input_topic("views", strings(), strings());
+  ASSERT_OK(click_in.pipe_input("ann", 1, 0));
+  ASSERT_OK(view_in.pipe_input("ann", "a", 16'000));  // more than the gap later: a new session
+  ASSERT_OK(click_in.pipe_input("ann", 2, 8'000));    // within the gap of both: [0, 16 s]
+  auto out = driver.create_output_topic("out", serdes::session_windowed(strings()), strings());
+  std::vector<std::string> got;
+  for (const auto& kv : out.read_key_values_to_list()) {
+    got.push_back(fmt::format("{}-{}:{}", kv.key->window.start, kv.key->window.end,
+                              kv.value.value_or("null")));
+  }
+  EXPECT_THAT(got, ElementsAre("0-0:+1", "16000-16000:/a", "0-0:null", "16000-16000:null",
+                               "0-16000:+1/a+2"));
 }
 
 }  // namespace

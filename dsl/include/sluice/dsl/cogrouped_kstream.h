@@ -1,6 +1,6 @@
 // CogroupedKStream<K,VOut>: several grouped streams aggregated into one table (Kafka Streams'
 // cogroup, KIP-150), each stream with its own aggregator and all sharing one store and one
-// initializer; windowed_by(TimeWindows | SlidingWindows) aggregates per window.
+// initializer; windowed_by(TimeWindows | SlidingWindows | SessionWindows) aggregates per window.
 //
 //   auto clicks = builder.stream("clicks", ...).group_by_key();   // KGroupedStream<string, Click>
 //   auto views = builder.stream("views", ...).group_by_key();     // KGroupedStream<string, View>
@@ -39,20 +39,22 @@ template <typename K, typename V>
 class KGroupedStream;
 template <typename K, typename VOut>
 class TimeWindowedCogroupedKStream;
+template <typename K, typename VOut>
+class SessionWindowedCogroupedKStream;
 
 // Operation: holds the cogrouped streams; nothing is added until aggregate(). Then, as Kafka
 // Streams' CogroupedStreamAggregateBuilder does: each stream that had its key changed is
 // repartitioned through "<its Grouped name, else the store name>-repartition" (a second such
 // stream without a Grouped name: "<store>-<i>-repartition", i its position; Kafka Streams
-// would name both alike and fail), one aggregate node per stream
+// gives both the same name, so its repartition nodes clash), one aggregate node per stream
 // ("COGROUPKSTREAM-AGGREGATE-n", or "<Named>-cogroup-agg-<i>") updates the one store with
 // its own aggregator, and "COGROUPKSTREAM-MERGE-n" ("<Named>-cogroup-merge") forwards every
 // update (Change{new, old}) as the table. All input topics (after repartitioning) must be
 // co-partitioned: KafkaStreams::start() checks their partition counts and sizes the
 // repartition topics alike. Records with a null key or value are skipped.
 // Store: key-value ("COGROUPKSTREAM-AGGREGATE-STATE-STORE-n" unless named), logged and cached
-// as Materialized says; windowed: a window store (no cache), as TimeWindowedKStream.
-// Limitations: no session windows.
+// as Materialized says; windowed: a window or session store (no cache), as
+// TimeWindowedKStream / SessionWindowedKStream.
 template <typename K, typename VOut>
 class CogroupedKStream {
  public:
@@ -76,8 +78,7 @@ class CogroupedKStream {
     static_assert(std::is_invocable_r_v<VOut, I&>,
                   "cogroup aggregate: the initializer must be callable as VOut()");
     const MaterializedOptions<K, VOut> m = materialized;
-    return build<K>(std::function<VOut()>(std::move(initializer)), m, named, std::nullopt,
-                    std::nullopt);
+    return build<K>(std::function<VOut()>(std::move(initializer)), m, named, WindowSpec{});
   }
 
   // Windowed cogroup: the same, per window (TimeWindowedKStream's rules for stores, retention,
@@ -88,14 +89,25 @@ class CogroupedKStream {
   TimeWindowedCogroupedKStream<K, VOut> windowed_by(const SlidingWindows& windows) const {
     return TimeWindowedCogroupedKStream<K, VOut>(*this, windows);
   }
+  // Per session: aggregate(initializer, merger[, materialized]) (SessionWindowedKStream's rules).
+  SessionWindowedCogroupedKStream<K, VOut> windowed_by(const SessionWindows& windows) const {
+    return SessionWindowedCogroupedKStream<K, VOut>(*this, windows);
+  }
 
  private:
   friend class TimeWindowedCogroupedKStream<K, VOut>;
+  friend class SessionWindowedCogroupedKStream<K, VOut>;
+  // Which windows, if any, the aggregation is per.
+  struct WindowSpec {
+    std::optional<TimeWindows> time;
+    std::optional<SlidingWindows> sliding;
+    std::optional<SessionWindows> session;
+    std::function<VOut(const K&, const VOut&, const VOut&)> merger;
+  };
   template <typename KT>
   KTable<KT, VOut> build(std::function<VOut()> initializer,
                          const MaterializedOptions<K, VOut>& materialized, const Named& named,
-                         const std::optional<TimeWindows>& time_windows,
-                         const std::optional<SlidingWindows>& sliding_windows) const;
+                         const WindowSpec& windows) const;
 
   InternalStreamsBuilder* builder_;
   std::vector<dsl_detail::CogroupPart<K, VOut>> parts_;
@@ -117,8 +129,11 @@ class TimeWindowedCogroupedKStream {
     static_assert(std::is_invocable_r_v<VOut, I&>,
                   "cogroup aggregate: the initializer must be callable as VOut()");
     const MaterializedOptions<K, VOut> m = materialized;
+    typename CogroupedKStream<K, VOut>::WindowSpec windows;
+    windows.time = time_windows_;
+    windows.sliding = sliding_windows_;
     return parent_.template build<Windowed<K>>(std::function<VOut()>(std::move(initializer)), m,
-                                               named, time_windows_, sliding_windows_);
+                                               named, windows);
   }
 
  private:
@@ -127,17 +142,49 @@ class TimeWindowedCogroupedKStream {
   std::optional<SlidingWindows> sliding_windows_;
 };
 
+// CogroupedKStream::windowed_by(SessionWindows) (Kafka Streams' SessionWindowedCogroupedKStream):
+// aggregate(initializer, merger[, materialized]) returns KTable<Windowed<K>, VOut> over a
+// session store; merger(key, aggregate1, aggregate2) combines sessions a record joins.
+template <typename K, typename VOut>
+class SessionWindowedCogroupedKStream {
+ public:
+  SessionWindowedCogroupedKStream(CogroupedKStream<K, VOut> parent, SessionWindows windows)
+      : parent_(std::move(parent)), windows_(std::move(windows)) {}
+
+  template <typename I, typename G, typename M = MaterializedName>
+  KTable<Windowed<K>, VOut> aggregate(I initializer, G merger, const M& materialized = {},
+                                      const Named& named = {}) const {
+    static_assert(std::is_invocable_r_v<VOut, I&>,
+                  "cogroup aggregate: the initializer must be callable as VOut()");
+    static_assert(std::is_invocable_r_v<VOut, G&, const K&, const VOut&, const VOut&>,
+                  "cogroup session aggregate: the merger must be callable as "
+                  "VOut(const K& key, const VOut& aggregate1, const VOut& aggregate2)");
+    const MaterializedOptions<K, VOut> m = materialized;
+    typename CogroupedKStream<K, VOut>::WindowSpec windows;
+    windows.session = windows_;
+    windows.merger = std::move(merger);
+    return parent_.template build<Windowed<K>>(std::function<VOut()>(std::move(initializer)), m,
+                                               named, windows);
+  }
+
+ private:
+  CogroupedKStream<K, VOut> parent_;
+  SessionWindows windows_;
+};
+
 template <typename K, typename VOut>
 template <typename KT>
-KTable<KT, VOut> CogroupedKStream<K, VOut>::build(
-    std::function<VOut()> initializer, const MaterializedOptions<K, VOut>& materialized,
-    const Named& named, const std::optional<TimeWindows>& time_windows,
-    const std::optional<SlidingWindows>& sliding_windows) const {
+KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initializer,
+                                                  const MaterializedOptions<K, VOut>& materialized,
+                                                  const Named& named,
+                                                  const WindowSpec& windows) const {
   constexpr const char* what = "cogroup aggregate";
   InternalStreamsBuilder* b = builder_;
-  const bool windowed = time_windows || sliding_windows;
+  const std::optional<TimeWindows>& time_windows = windows.time;
+  const std::optional<SlidingWindows>& sliding_windows = windows.sliding;
   if (time_windows) b->record(time_windows->status(), what);
   if (sliding_windows) b->record(sliding_windows->status(), what);
+  if (windows.session) b->record(windows.session->status(), what);
   // Kafka Streams' order: the store name, the aggregate nodes, the merge node.
   const std::string store =
       b->name(materialized.store_name, "COGROUPKSTREAM-AGGREGATE-STATE-STORE-");
@@ -153,6 +200,8 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(
   spec.initializer = std::move(initializer);
   spec.time_windows = time_windows;
   spec.sliding_windows = sliding_windows;
+  spec.session_windows = windows.session;
+  spec.merger = windows.merger;
   std::vector<std::string> aggregates;
   std::set<std::string> copartitioned;
   size_t unnamed_repartitions = 0;
@@ -172,7 +221,18 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(
   if (parts_.size() > 1) b->topology().add_copartition_group(std::move(copartitioned));
 
   dsl_detail::WindowPlan plan;
-  if (windowed) {
+  if (windows.session) {
+    const SessionWindows& w = *windows.session;
+    // As SessionWindowedKStream: retention gap + grace + 1, closed at end + gap + grace <
+    // stream time.
+    const int64_t retention = dsl_detail::window_retention(
+        b, materialized.settings, store, w.inactivity_gap_ms() + w.grace_ms() + 1,
+        w.inactivity_gap_ms(), w.grace_ms(), what);
+    b->record(b->add_session_store(store, materialized.settings, retention, aggregates), what);
+    for (const auto& a : aggregates) {
+      b->set_window_close_delay(a, w.inactivity_gap_ms() + w.grace_ms() + 1);
+    }
+  } else if (time_windows || sliding_windows) {
     plan = dsl_detail::window_plan(b, materialized.settings, store, time_windows, sliding_windows,
                                    what);
     b->record(
@@ -194,8 +254,9 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(
   SerdePtr<KT> table_keys;
   if constexpr (std::is_same_v<KT, K>) {
     table_keys = ks;
-  } else {
-    if (ks) table_keys = serdes::windowed<K>(ks, plan.size);
+  } else if (ks) {
+    table_keys =
+        windows.session ? serdes::session_windowed<K>(ks) : serdes::windowed<K>(ks, plan.size);
   }
   return KTable<KT, VOut>(b, merge, table_keys, vs, store);
 }

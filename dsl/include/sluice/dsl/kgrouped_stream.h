@@ -156,7 +156,25 @@ class KGroupedStream {
       const KStream<K, V> input = stream.repartition_if_required(spec.repartition_prefix, rp);
       auto add = dsl_detail::aggregate_adder<K, V, VOut>(spec.initializer, aggregator);
       InternalStreamsBuilder* b = spec.builder;
-      if (spec.time_windows || spec.sliding_windows) {
+      if (spec.session_windows) {
+        using Add = decltype(add);
+        auto merge = [initializer = spec.initializer, merger = spec.merger](
+                         const K& k, const std::optional<VOut>& a, const VOut& c) {
+          return merger(k, a ? *a : initializer(), c);
+        };
+        using Merge = decltype(merge);
+        ProcessorSupplier<K, V, Windowed<K>, Change<VOut>> supplier =
+            [store = spec.store, ks = spec.key_serde, vs = spec.value_serde,
+             w = *spec.session_windows, add,
+             merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VOut>>> {
+          return std::make_unique<
+              dsl_detail::SessionWindowAggregateProcessor<K, V, VOut, Add, Merge>>(
+              store, ks, vs, w.inactivity_gap_ms(), w.grace_ms(), add, merge);
+        };
+        b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VOut>>(
+                      spec.node, std::move(supplier), {input.node_name()}),
+                  what);
+      } else if (spec.time_windows || spec.sliding_windows) {
         b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VOut>>(
                       spec.node,
                       dsl_detail::window_aggregate_supplier<K, V, VOut>(

@@ -39,6 +39,9 @@ struct CogroupBuild {
   std::function<VOut()> initializer;
   std::optional<TimeWindows> time_windows;
   std::optional<SlidingWindows> sliding_windows;
+  std::optional<SessionWindows> session_windows;
+  // Session windows: merges the aggregates of two sessions a record joins.
+  std::function<VOut(const K&, const VOut&, const VOut&)> merger;
 };
 
 // One cogrouped stream, its value type erased: adds the (repartition and) aggregate node and
