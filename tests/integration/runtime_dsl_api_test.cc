@@ -17,29 +17,15 @@
 namespace sluice::testing {
 namespace {
 
-TimestampMs wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// key/value records with recent timestamps (the broker deletes records older than 7 days).
+// key/value records stamped now (the broker deletes records older than 7 days).
 void produce_pairs(const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records) {
-  auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  const TimestampMs now = wall_now();
-  for (const auto& [key, value] : records) {
-    kafka::ProducerRecord rec;
-    rec.topic = topic;
-    rec.key = key;
-    rec.value = value;
-    rec.timestamp = now;
-    auto st = (*producer)->produce(rec);
-    ASSERT_TRUE(st.ok()) << st;
-  }
-  auto st = (*producer)->flush(30s);
-  ASSERT_TRUE(st.ok()) << st;
+  const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  std::vector<TimedRecord> timed;
+  for (const auto& [key, value] : records) timed.push_back(TimedRecord{key, now, value});
+  produce_timed(topic, timed);
 }
 
 StreamsConfig config_for(const std::string& app, const std::string& state_dir) {
