@@ -52,17 +52,22 @@ SerdePtr<To> same_serde(const SerdePtr<From>& s) {
   }
 }
 
-// The serdes of a DSL store: those given, else the types' defaults (serdes.h); records an
-// error naming the store when one is still unknown.
+// Like Kafka Streams' default.key.serde / default.value.serde, by type (serdes.h): the type's
+// default serde when `serde` is null and the type has one.
+template <typename T>
+void default_if_null(SerdePtr<T>& serde) {
+  if constexpr (HasDefaultSerde<T>) {
+    if (!serde) serde = DefaultSerde<T>::make();
+  }
+}
+
+// The serdes of a DSL store: those given, else the types' defaults; records an error naming
+// the store when one is still unknown.
 template <typename K, typename V>
 void complete_store_serdes(InternalStreamsBuilder* b, SerdePtr<K>& ks, SerdePtr<V>& vs,
                            const std::string& store, const char* what) {
-  if constexpr (HasDefaultSerde<K>) {
-    if (!ks) ks = DefaultSerde<K>::make();
-  }
-  if constexpr (HasDefaultSerde<V>) {
-    if (!vs) vs = DefaultSerde<V>::make();
-  }
+  default_if_null(ks);
+  default_if_null(vs);
   if (!ks || !vs) {
     b->record(absl::InvalidArgumentError(fmt::format(
                   "no {} serde is known for store '{}'; pass it with Materialized::with(...)",
@@ -462,13 +467,8 @@ class KStream {
                                                   const std::string& what) const {
     SerdePtr<K> ks = produced.key_serde ? produced.key_serde : key_serde_;
     SerdePtr<V> vs = produced.value_serde ? produced.value_serde : value_serde_;
-    // Like Kafka Streams' default.key.serde / default.value.serde, by type (serdes.h).
-    if constexpr (HasDefaultSerde<K>) {
-      if (!ks) ks = DefaultSerde<K>::make();
-    }
-    if constexpr (HasDefaultSerde<V>) {
-      if (!vs) vs = DefaultSerde<V>::make();
-    }
+    dsl_detail::default_if_null(ks);
+    dsl_detail::default_if_null(vs);
     if (!ks || !vs) {
       builder_->record(absl::InvalidArgumentError(fmt::format(
                            "no {} serde is known for the stream after node '{}'; pass it with "

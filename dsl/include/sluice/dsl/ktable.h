@@ -177,12 +177,8 @@ class KTable {
                                                      const std::string& node) const {
     SerdePtr<K> ks = m.key_serde ? m.key_serde : key_serde_;
     SerdePtr<V2> vs = m.value_serde ? m.value_serde : parent_values;
-    if constexpr (HasDefaultSerde<K>) {
-      if (!ks) ks = DefaultSerde<K>::make();
-    }
-    if constexpr (HasDefaultSerde<V2>) {
-      if (!vs) vs = DefaultSerde<V2>::make();
-    }
+    dsl_detail::default_if_null(ks);
+    dsl_detail::default_if_null(vs);
     if (!m.store_name.empty() && (!ks || !vs)) {
       builder_->record(absl::InvalidArgumentError(fmt::format(
                            "no {} serde is known for store '{}'; pass it with Materialized::with",
