@@ -131,7 +131,11 @@ std::string Topology::resolve_topic(std::string_view application_id, std::string
 
 absl::Status Topology::add_state_store(std::string name, StoreFactory factory,
                                        std::vector<std::string> processors) {
-  return add_state_store(std::move(name), std::move(factory), StoreSpec{}, std::move(processors));
+  StoreSpec spec;
+  spec.logging = true;
+  spec.logging_by_default = true;
+  return add_state_store(std::move(name), std::move(factory), std::move(spec),
+                         std::move(processors));
 }
 
 absl::Status Topology::add_state_store(std::string name, StoreFactory factory, StoreSpec spec,
@@ -151,6 +155,25 @@ absl::Status Topology::add_state_store(std::string name, StoreFactory factory, S
 const StoreSpec* Topology::store_spec(std::string_view store) const {
   auto it = store_specs_.find(store);
   return it == store_specs_.end() ? nullptr : &it->second;
+}
+
+std::map<std::string, StoreFactory> Topology::stores_logged_by_default() const {
+  std::map<std::string, StoreFactory> out;
+  for (const auto& [name, spec] : store_specs_) {
+    if (spec.logging_by_default) out.emplace(name, stores_.at(name));
+  }
+  return out;
+}
+
+absl::Status Topology::replace_state_store(const std::string& name, StoreFactory factory,
+                                           StoreSpec spec) {
+  auto it = stores_.find(name);
+  if (it == stores_.end()) {
+    return absl::NotFoundError(fmt::format("store '{}' is not part of the topology", name));
+  }
+  it->second = std::move(factory);
+  store_specs_[name] = std::move(spec);
+  return absl::OkStatus();
 }
 
 std::string Topology::changelog_topic_name(std::string_view application_id,

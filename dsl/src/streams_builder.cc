@@ -1,6 +1,9 @@
 // StreamsBuilder's untyped members.
 #include "sluice/dsl/streams_builder.h"
 
+#include "fmt/format.h"
+#include "sluice/state/change_logging.h"
+
 namespace sluice {
 
 StreamsBuilder::StreamsBuilder() : internal_(std::make_unique<InternalStreamsBuilder>()) {}
@@ -20,7 +23,13 @@ void StreamsBuilder::add_state_store(const std::string& name, StoreFactory facto
 
 absl::StatusOr<Topology> StreamsBuilder::build() const {
   if (!internal_->status().ok()) return internal_->status();
-  return internal_->topology();
+  Topology topology = internal_->topology();
+  // Stores added without a StoreSpec: change-logged, as Kafka Streams' StoreBuilder; a store
+  // Sluice cannot log fails here, naming it.
+  if (auto st = state::apply_default_store_logging(topology); !st.ok()) {
+    return absl::Status(st.code(), fmt::format("add_state_store: {}", std::string(st.message())));
+  }
+  return topology;
 }
 
 }  // namespace sluice

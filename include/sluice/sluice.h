@@ -2,6 +2,7 @@
 #pragma once
 #include "sluice/core/copartitioning.h"
 #include "sluice/core/error_handlers.h"
+#include "sluice/core/fixed_key_processor.h"
 #include "sluice/core/headers.h"
 #include "sluice/core/json_serde.h"
 #include "sluice/core/partitioner.h"

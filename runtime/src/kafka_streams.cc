@@ -509,6 +509,8 @@ absl::Status KafkaStreams::Impl::prepare() {
     context.application_server = server->second;
   }
   context.state_dir = config.state_dir();
+  // Stores added without a StoreSpec are change-logged (Kafka Streams' StoreBuilder default).
+  if (auto st = state::apply_default_store_logging(topology); !st.ok()) return st;
   context.subtopologies = topology.subtopologies();
   if (context.subtopologies.empty()) {
     return absl::InvalidArgumentError("the topology has no sub-topology (no source node)");

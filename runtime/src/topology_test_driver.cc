@@ -6,6 +6,7 @@
 
 #include "sluice/core/log.h"
 #include "sluice/state/caching.h"
+#include "sluice/state/change_logging.h"
 
 namespace sluice {
 
@@ -88,6 +89,8 @@ TopologyTestDriver::~TopologyTestDriver() {
 }
 
 absl::Status TopologyTestDriver::init() {
+  // Stores added without a StoreSpec are change-logged (Kafka Streams' StoreBuilder default).
+  if (auto st = state::apply_default_store_logging(topology_); !st.ok()) return st;
   cache_budget_ = std::make_unique<state::CacheBudget>(options_.cache_max_bytes_buffering);
   changelog_writer_ = std::make_unique<ChangelogCapture>(*this);
   state_dir_ = options_.state_dir;

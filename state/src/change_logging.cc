@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "forwarding_stores_internal.h"
 
 namespace sluice::state {
 
@@ -21,71 +22,54 @@ std::map<std::string, std::string> changelog_topic_configs(StoreKind kind, int64
 
 namespace {
 
-// The StateStore part every logging decorator shares.
-template <typename Base>
-class LoggingBase : public Base {
+// What every logging decorator adds to a forwarding store: the writer from init(), and log().
+template <typename Forwarding>
+class LoggingBase : public Forwarding {
  public:
-  explicit LoggingBase(std::unique_ptr<Base> inner) : inner_(std::move(inner)) {}
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  bool thread_safe_reads() const override { return inner_->thread_safe_reads(); }
+  using Forwarding::Forwarding;
   absl::Status init(StateStoreContext& context) override {
     writer_ = context.changelog_writer();
     if (writer_ == nullptr) {
       return absl::FailedPreconditionError(fmt::format(
           "state store '{}' has change logging enabled but the task provides no changelog writer",
-          inner_->name()));
+          this->inner_->name()));
     }
     context_ = &context;
-    return inner_->init(context);
+    return this->inner_->init(context);
   }
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override { return inner_->close(); }
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
-    return inner_->restore_batch(records);
-  }
-  absl::Status commit(std::optional<Offset> offset) override { return inner_->commit(offset); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
-  absl::StatusOr<uint64_t> approximate_num_entries() override {
-    return inner_->approximate_num_entries();
+  // StateStore's default (restore_batch, then commit, both reaching the store below).
+  absl::Status apply_committed(std::span<const ChangelogRecord> records) override {
+    return StateStore::apply_committed(records);
   }
 
  protected:
   absl::Status log(std::string_view key, std::optional<std::string_view> value) {
-    return writer_->log(inner_->name(), key, value, context_->record_timestamp());
+    return writer_->log(this->inner_->name(), key, value, context_->record_timestamp());
   }
-  std::unique_ptr<Base> inner_;
   ChangelogWriter* writer_ = nullptr;
   StateStoreContext* context_ = nullptr;
   std::string scratch_;
 };
 
-// What both key-value logging decorators share: the exactly-once buffer below, and reads.
-class KeyValueLoggingBase : public LoggingBase<KeyValueBytesStore> {
+using KeyValueLogging =
+    LoggingBase<internal::ForwardingKeyValueStore<std::unique_ptr<KeyValueBytesStore>>>;
+using WindowLogging =
+    LoggingBase<internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>>>;
+using SessionLogging =
+    LoggingBase<internal::ForwardingSessionStore<std::unique_ptr<SessionBytesStore>>>;
+
+// What both key-value logging decorators share: the exactly-once buffer below (reads forward).
+class KeyValueLoggingBase : public KeyValueLogging {
  public:
-  using LoggingBase::LoggingBase;
+  using KeyValueLogging::KeyValueLogging;
   absl::Status init(StateStoreContext& context) override {
     // Once: the runtime's exactly-once write buffer goes between us and the bytes store.
     if (!wrapped_) {
       inner_ = context.wrap_logged_key_value_store(std::move(inner_));
       wrapped_ = true;
     }
-    return LoggingBase::init(context);
+    return KeyValueLogging::init(context);
   }
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return inner_->get(key);
-  }
-  absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
-    return inner_->peek(key);
-  }
-  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override {
-    return inner_->range(from, to);
-  }
-  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override {
-    return inner_->prefix_scan(prefix);
-  }
-  KeyValueIteratorPtr all() override { return inner_->all(); }
 
  private:
   bool wrapped_ = false;
@@ -123,16 +107,16 @@ class ChangeLoggingKeyValueStore final : public KeyValueLoggingBase {
   }
 };
 
-class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
+class ChangeLoggingWindowStore final : public WindowLogging {
  public:
-  using LoggingBase::LoggingBase;
+  using WindowLogging::WindowLogging;
   absl::Status init(StateStoreContext& context) override {
     // Once: the runtime's exactly-once write buffer goes between us and the bytes store.
     if (!wrapped_) {
       inner_ = context.wrap_logged_window_store(std::move(inner_));
       wrapped_ = true;
     }
-    return LoggingBase::init(context);
+    return WindowLogging::init(context);
   }
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs start) override {
@@ -147,34 +131,20 @@ class ChangeLoggingWindowStore final : public LoggingBase<WindowBytesStore> {
     schema::window_key(key, start, seq, scratch_);
     return log(scratch_, value);
   }
-  absl::StatusOr<std::optional<std::string>> fetch(std::string_view key,
-                                                   TimestampMs start) override {
-    return inner_->fetch(key, start);
-  }
-  WindowedIteratorPtr fetch(std::string_view key, TimestampMs from, TimestampMs to) override {
-    return inner_->fetch(key, from, to);
-  }
-  WindowedIteratorPtr fetch_all(TimestampMs from, TimestampMs to) override {
-    return inner_->fetch_all(from, to);
-  }
-  WindowedIteratorPtr all() override { return inner_->all(); }
-  const WindowStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-  int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
 
  private:
   bool wrapped_ = false;
 };
 
-class ChangeLoggingSessionStore final : public LoggingBase<SessionBytesStore> {
+class ChangeLoggingSessionStore final : public SessionLogging {
  public:
-  using LoggingBase::LoggingBase;
+  using SessionLogging::SessionLogging;
   absl::Status init(StateStoreContext& context) override {
     if (!wrapped_) {
       inner_ = context.wrap_logged_session_store(std::move(inner_));
       wrapped_ = true;
     }
-    return LoggingBase::init(context);
+    return SessionLogging::init(context);
   }
   absl::Status put(std::string_view key, Window session, std::string_view value) override {
     if (absl::Status s = inner_->put(key, session, value); !s.ok()) return s;
@@ -186,17 +156,6 @@ class ChangeLoggingSessionStore final : public LoggingBase<SessionBytesStore> {
     schema::session_key(key, session, scratch_);
     return log(scratch_, std::nullopt);
   }
-  absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view key,
-                                                           Window session) override {
-    return inner_->fetch_session(key, session);
-  }
-  WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_end,
-                                    TimestampMs latest_start) override {
-    return inner_->find_sessions(key, earliest_end, latest_start);
-  }
-  WindowedIteratorPtr fetch(std::string_view key) override { return inner_->fetch(key); }
-  const SessionStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
 
  private:
   bool wrapped_ = false;
@@ -307,6 +266,12 @@ std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowByte
 }
 std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner) {
   return std::make_unique<ChangeLoggingSessionStore>(std::move(inner));
+}
+
+bool is_change_logged(const StateStore& store) {
+  return dynamic_cast<const KeyValueLoggingBase*>(&store) != nullptr ||
+         dynamic_cast<const ChangeLoggingWindowStore*>(&store) != nullptr ||
+         dynamic_cast<const ChangeLoggingSessionStore*>(&store) != nullptr;
 }
 
 }  // namespace sluice::state

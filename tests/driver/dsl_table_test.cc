@@ -1,7 +1,8 @@
 // Tables through the TopologyTestDriver: builder.table (updates, tombstones), KTable group_by
 // aggregations with adder/subtractor, materialized filter/map_values, record caching (on vs
 // off, absorbed updates with commit on demand), change-logging (captured changelog records,
-// logging off, a store rebuilt from its changelog) and a persistent store across restarts.
+// logging off, a store rebuilt from its changelog), a persistent store across restarts, and
+// KStream::to_table (KIP-523).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -425,6 +426,92 @@ TEST(DslTable, PersistentStoreSurvivesDriverRestart) {
   auto out = driver.create_output_topic("out", strings(), longs());
   EXPECT_THAT(out.read_key_values_to_list(), ElementsAre(SLKV{"k", 3}));
   EXPECT_EQ(contents(driver.get_state_store("counts"), longs()).at("j"), 1);
+}
+
+// --- KStream::to_table (KIP-523) ---
+
+TEST(DslToTable, UpdatesTombstonesAndOldValues) {
+  StreamsBuilder builder;
+  KTable<std::string, std::string> table =
+      builder.stream("users", Consumed::with(strings(), strings()))
+          .to_table(Materialized::as("users-table"));
+  EXPECT_EQ(table.store_name(), "users-table");
+  table.to_stream().to("out", Produced::with(strings(), strings()));
+  // Old values reach a downstream table aggregation: a user moving city leaves the old one.
+  table
+      .group_by([](const std::string& user, const std::string& city) {
+        return std::pair{city, user};
+      })
+      .count(Materialized::as("per-city"))
+      .to_stream()
+      .to("per-city", Produced::with(strings(), longs()));
+  auto topology = builder.build();
+  ASSERT_OK(topology.status());
+  EXPECT_THAT(topology->describe(), HasSubstr("Processor: KSTREAM-TOTABLE-0000000001 (stores: "
+                                              "[users-table])"));
+  EXPECT_TRUE(topology->store_spec("users-table")->logging);
+  // No key change before it: no repartition topic of its own.
+  EXPECT_EQ(topology->internal_topics().count("KSTREAM-TOTABLE-0000000001-repartition"), 0u);
+
+  TopologyTestDriver driver(std::move(*topology));
+  auto in = driver.create_input_topic("users", strings(), strings());
+  ASSERT_OK(in.pipe_input("alice", "paris"));
+  ASSERT_OK(in.pipe_input("bob", "paris"));
+  ASSERT_OK(in.pipe_input("alice", "oslo"));
+  ASSERT_OK(in.pipe_input(std::optional<std::string>("bob"), std::nullopt));  // tombstone
+  ASSERT_OK(in.pipe_input(std::nullopt, std::optional<std::string>("no key: dropped")));
+  EXPECT_THAT(driver.create_output_topic("out", strings(), strings()).read_key_values_to_list(),
+              ElementsAre(SKV{"alice", "paris"}, SKV{"bob", "paris"}, SKV{"alice", "oslo"},
+                          SKV{"bob", std::nullopt}));
+  EXPECT_THAT(contents(driver.get_state_store("users-table"), strings()),
+              ElementsAre(std::pair<const std::string, std::string>{"alice", "oslo"}));
+  EXPECT_THAT(driver.create_output_topic("per-city", strings(), longs()).read_key_values_to_map(),
+              (std::map<std::string, std::optional<int64_t>>{{"paris", 0}, {"oslo", 1}}));
+}
+
+TEST(DslToTable, WithoutMaterializedTheStoreNameIsGenerated) {
+  StreamsBuilder builder;
+  auto table = builder.stream("in", Consumed::with(strings(), strings())).to_table();
+  EXPECT_EQ(table.store_name(), "KSTREAM-TOTABLE-STATE-STORE-0000000002");
+  table.to_stream().to("out", Produced::with(strings(), strings()));
+  auto topology = builder.build();
+  ASSERT_OK(topology.status());
+  EXPECT_THAT(topology->describe(), HasSubstr("Processor: KSTREAM-TOTABLE-0000000001 (stores: "
+                                              "[KSTREAM-TOTABLE-STATE-STORE-0000000002])"));
+  TopologyTestDriver driver(std::move(*topology));
+  auto in = driver.create_input_topic("in", strings(), strings());
+  ASSERT_OK(in.pipe_input("k", "v1"));
+  ASSERT_OK(in.pipe_input("k", "v2"));
+  EXPECT_THAT(driver.create_output_topic("out", strings(), strings()).read_values_to_list(),
+              ElementsAre("v1", "v2"));
+  EXPECT_THAT(contents(driver.get_state_store("KSTREAM-TOTABLE-STATE-STORE-0000000002"), strings()),
+              ElementsAre(std::pair<const std::string, std::string>{"k", "v2"}));
+}
+
+// A key change before to_table repartitions first (Kafka Streams: "<name>-repartition"), so
+// each new key's rows live in the task of its partition.
+TEST(DslToTable, RepartitionsAfterAKeyChange) {
+  StreamsBuilder builder;
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .select_key([](const std::string& v) { return v.substr(0, 1); })
+      .to_table(Materialized::as("by-initial"), Named::as("initials"))
+      .to_stream()
+      .to("out", Produced::with(strings(), strings()));
+  auto topology = builder.build();
+  ASSERT_OK(topology.status());
+  EXPECT_EQ(topology->internal_topics().count("initials-repartition"), 1u);
+  EXPECT_EQ(topology->subtopologies().size(), 2u);
+  EXPECT_THAT(topology->describe(), HasSubstr("Processor: initials (stores: [by-initial])"));
+  TopologyTestDriver driver(std::move(*topology));
+  auto in = driver.create_input_topic("in", strings(), strings());
+  ASSERT_OK(in.pipe_input("1", "apple"));
+  ASSERT_OK(in.pipe_input("2", "banana"));
+  ASSERT_OK(in.pipe_input("3", "avocado"));
+  EXPECT_THAT(driver.create_output_topic("out", strings(), strings()).read_key_values_to_list(),
+              ElementsAre(SKV{"a", "apple"}, SKV{"b", "banana"}, SKV{"a", "avocado"}));
+  EXPECT_THAT(contents(driver.get_state_store("by-initial"), strings()),
+              ElementsAre(std::pair<const std::string, std::string>{"a", "avocado"},
+                          std::pair<const std::string, std::string>{"b", "banana"}));
 }
 
 }  // namespace

@@ -79,10 +79,11 @@ inline int64_t decode_long(std::string_view bytes) {
   return static_cast<int64_t>(v);
 }
 
-// A record with a key and a timestamp (value "x"), for windowed tests.
+// A record with a key, a timestamp and a value ("x" unless given), for windowed tests.
 struct TimedRecord {
   std::string key;
   TimestampMs timestamp;
+  std::string value = "x";
 };
 
 inline void produce_timed(const std::string& topic, const std::vector<TimedRecord>& records) {
@@ -92,7 +93,7 @@ inline void produce_timed(const std::string& topic, const std::vector<TimedRecor
     kafka::ProducerRecord rec;
     rec.topic = topic;
     rec.key = r.key;
-    rec.value = "x";
+    rec.value = r.value;
     rec.timestamp = r.timestamp;
     auto st = (*producer)->produce(rec);
     ASSERT_TRUE(st.ok()) << st;

@@ -63,6 +63,12 @@ struct StoreSpec {
   // True when the store's factory wraps it in a change-logging decorator.
   bool logging = false;
   std::map<std::string, std::string> changelog_config;
+  // Set by Topology::add_state_store(name, factory) without a spec: change-logged by default,
+  // as Kafka Streams' StoreBuilder (withLoggingEnabled is its default). Core cannot look into
+  // a store, so `logging` is true but kind and changelog_config are still unknown;
+  // state::apply_default_store_logging (called by KafkaStreams::start and the
+  // TopologyTestDriver) wraps the factory's stores in change logging and fills them in.
+  bool logging_by_default = false;
 };
 
 struct TopologyNode {
@@ -143,8 +149,9 @@ class Topology {
   // routes records written to it back into the sub-topology that reads it.
   // `partitions`: the partition count to create it with (nullopt: as many as the input).
   void add_internal_topic(std::string topic, std::optional<int32_t> partitions = std::nullopt);
-  // Without a StoreSpec the store counts as not change-logged (Sluice cannot see whether a
-  // user's factory logs); the DSL always passes one.
+  // Without a StoreSpec the store is change-logged by default (StoreSpec::logging_by_default,
+  // resolved by state::apply_default_store_logging when the topology runs); a spec with
+  // `logging` false opts out. The DSL always passes a spec.
   absl::Status add_state_store(std::string name, StoreFactory factory,
                                std::vector<std::string> processors = {});
   absl::Status add_state_store(std::string name, StoreFactory factory, StoreSpec spec,
@@ -241,6 +248,10 @@ class Topology {
   std::vector<SubtopologyInfo> subtopologies() const;
   // The spec a store was added with; nullptr for unknown stores.
   const StoreSpec* store_spec(std::string_view store) const;
+  // The stores whose spec says logging_by_default, and their factories.
+  std::map<std::string, StoreFactory> stores_logged_by_default() const;
+  // Replaces the factory and spec of an added store (state::apply_default_store_logging).
+  absl::Status replace_state_store(const std::string& name, StoreFactory factory, StoreSpec spec);
   // "<application.id>-<store>-changelog", Kafka Streams' changelog topic name.
   static std::string changelog_topic_name(std::string_view application_id, std::string_view store);
   // Resolved changelog topics of the change-logged stores of one sub-topology, by store name.

@@ -17,6 +17,7 @@
 
 #include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/adders.h"
+#include "sluice/dsl/detail/cogroup.h"
 #include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/kstream.h"
 #include "sluice/dsl/ktable.h"
@@ -34,6 +35,8 @@ template <typename K, typename V>
 class TimeWindowedKStream;
 template <typename K, typename V>
 class SessionWindowedKStream;
+template <typename K, typename VOut>
+class CogroupedKStream;
 
 // Operation: holds the grouped stream; nothing is added to the topology until an aggregation
 // is called. If the key was changed upstream (group_by, map, select_key...), the aggregation
@@ -42,7 +45,6 @@ class SessionWindowedKStream;
 // Records with a null key or null value are skipped by the aggregation.
 // The store is decorated as Materialized says (logging and caching on by default); with
 // caching the table forwards on cache flush (commit) or eviction, not per record.
-// Limitations: no cogroup.
 template <typename K, typename V>
 class KGroupedStream {
  public:
@@ -68,6 +70,21 @@ class KGroupedStream {
     const MaterializedOptions<K, VR> m = materialized;
     return aggregate_impl<VR>(dsl_detail::aggregate_adder<K, V, VR>(initializer, aggregator), m,
                               "aggregate");
+  }
+
+  // Starts a cogroup (Kafka Streams' cogroup, KIP-150; cogrouped_kstream.h) with this stream
+  // and aggregator(key, value, aggregate) -> new aggregate; more grouped streams with the
+  // same key type join with .cogroup(other, aggregator), then .aggregate(initializer) or
+  // .windowed_by(...).aggregate(initializer). VOut, the aggregate type, is the aggregator's
+  // third parameter type unless given: cogroup<VOut>(aggregator) for a generic lambda.
+  template <typename VOut = void, typename F>
+  auto cogroup(F aggregator) const {
+    using VR = std::conditional_t<std::is_void_v<VOut>,
+                                  typename dsl_detail::CogroupAggregate<F>::type, VOut>;
+    static_assert(!std::is_void_v<VR>,
+                  "cogroup: the aggregate type is unknown (a generic aggregator); give it as "
+                  "cogroup<VOut>(aggregator)");
+    return CogroupedKStream<K, VR>(stream_.builder_, {cogroup_part<VR>(std::move(aggregator))});
   }
 
   // Windowed aggregations (time_windowed_kstream.h, session_windowed_kstream.h): tumbling or
@@ -103,18 +120,7 @@ class KGroupedStream {
     if constexpr (std::is_same_v<VR, V>) {
       if (!vs) vs = grouped_.value_serde ? grouped_.value_serde : input.value_serde();
     }
-    if constexpr (HasDefaultSerde<K>) {
-      if (!ks) ks = DefaultSerde<K>::make();
-    }
-    if constexpr (HasDefaultSerde<VR>) {
-      if (!vs) vs = DefaultSerde<VR>::make();
-    }
-    if (!ks || !vs) {
-      b->record(absl::InvalidArgumentError(fmt::format(
-                    "no {} serde is known for store '{}'; pass it with Materialized::with(...)",
-                    ks ? "value" : "key", store)),
-                what);
-    }
+    dsl_detail::complete_store_serdes(b, ks, vs, store, what);
 
     ProcessorSupplier<K, V, K, Change<VR>> supplier =
         [store, ks, vs, add]() -> std::unique_ptr<Processor<K, V, K, Change<VR>>> {
@@ -126,6 +132,71 @@ class KGroupedStream {
               what);
     b->record(b->add_key_value_store(store, materialized.settings, {name}), what);
     return KTable<K, VR>(b, name, ks, vs, store);
+  }
+
+  template <typename, typename>
+  friend class CogroupedKStream;
+  // This stream's part of a cogroup: adds its repartitioning (if needed) and its aggregate
+  // node when the CogroupedKStream aggregates.
+  template <typename VOut, typename F>
+  dsl_detail::CogroupPart<K, VOut> cogroup_part(F aggregator) const {
+    static_assert(std::is_invocable_r_v<VOut, F&, const K&, const V&, const VOut&>,
+                  "cogroup: the aggregator must be callable as "
+                  "VOut(const K& key, const V& value, const VOut& aggregate)");
+    dsl_detail::CogroupPart<K, VOut> part;
+    part.grouped_name = grouped_.name;
+    part.repartition_required = stream_.repartition_required();
+    part.key_serde = grouped_.key_serde ? grouped_.key_serde : stream_.key_serde();
+    part.add = [stream = stream_, grouped = grouped_,
+                aggregator](const dsl_detail::CogroupBuild<K, VOut>& spec) {
+      constexpr const char* what = "cogroup aggregate";
+      RepartitionedOptions<K, V> rp;
+      rp.key_serde = grouped.key_serde;
+      rp.value_serde = grouped.value_serde;
+      const KStream<K, V> input = stream.repartition_if_required(spec.repartition_prefix, rp);
+      auto add = dsl_detail::aggregate_adder<K, V, VOut>(spec.initializer, aggregator);
+      InternalStreamsBuilder* b = spec.builder;
+      if (spec.session_windows) {
+        using Add = decltype(add);
+        auto merge = [initializer = spec.initializer, merger = spec.merger](
+                         const K& k, const std::optional<VOut>& a, const VOut& c) {
+          return merger(k, a ? *a : initializer(), c);
+        };
+        using Merge = decltype(merge);
+        ProcessorSupplier<K, V, Windowed<K>, Change<VOut>> supplier =
+            [store = spec.store, ks = spec.key_serde, vs = spec.value_serde,
+             w = *spec.session_windows, add,
+             merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VOut>>> {
+          return std::make_unique<
+              dsl_detail::SessionWindowAggregateProcessor<K, V, VOut, Add, Merge>>(
+              store, ks, vs, w.inactivity_gap_ms(), w.grace_ms(), add, merge);
+        };
+        b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VOut>>(
+                      spec.node, std::move(supplier), {input.node_name()}),
+                  what);
+      } else if (spec.time_windows || spec.sliding_windows) {
+        b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VOut>>(
+                      spec.node,
+                      dsl_detail::window_aggregate_supplier<K, V, VOut>(
+                          spec.store, spec.key_serde, spec.value_serde, spec.time_windows,
+                          spec.sliding_windows, std::move(add)),
+                      {input.node_name()}),
+                  what);
+      } else {
+        using Add = decltype(add);
+        ProcessorSupplier<K, V, K, Change<VOut>> supplier =
+            [store = spec.store, ks = spec.key_serde, vs = spec.value_serde,
+             add]() -> std::unique_ptr<Processor<K, V, K, Change<VOut>>> {
+          return std::make_unique<dsl_detail::StreamAggregateProcessor<K, V, VOut, Add>>(store, ks,
+                                                                                         vs, add);
+        };
+        b->record(b->topology().add_processor<K, V, K, Change<VOut>>(spec.node, std::move(supplier),
+                                                                     {input.node_name()}),
+                  what);
+      }
+      return input.node_name();
+    };
+    return part;
   }
 
   KStream<K, V> stream_;
@@ -147,5 +218,8 @@ auto KStream<K, V>::group_by(F selector, const G& grouped) const {
 }
 
 }  // namespace sluice
+
+// Cogroup needs the complete KGroupedStream; included last on purpose.
+#include "sluice/dsl/cogrouped_kstream.h"  // IWYU pragma: export
 
 #endif  // SLUICE_DSL_KGROUPED_STREAM_H_

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "sluice/core/fixed_key_processor.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
@@ -48,6 +49,30 @@ SerdePtr<To> same_serde(const SerdePtr<From>& s) {
     return s;
   } else {
     return nullptr;
+  }
+}
+
+// Like Kafka Streams' default.key.serde / default.value.serde, by type (serdes.h): the type's
+// default serde when `serde` is null and the type has one.
+template <typename T>
+void default_if_null(SerdePtr<T>& serde) {
+  if constexpr (HasDefaultSerde<T>) {
+    if (!serde) serde = DefaultSerde<T>::make();
+  }
+}
+
+// The serdes of a DSL store: those given, else the types' defaults; records an error naming
+// the store when one is still unknown.
+template <typename K, typename V>
+void complete_store_serdes(InternalStreamsBuilder* b, SerdePtr<K>& ks, SerdePtr<V>& vs,
+                           const std::string& store, const char* what) {
+  default_if_null(ks);
+  default_if_null(vs);
+  if (!ks || !vs) {
+    b->record(absl::InvalidArgumentError(fmt::format(
+                  "no {} serde is known for store '{}'; pass it with Materialized::with(...)",
+                  ks ? "value" : "key", store)),
+              what);
   }
 }
 }  // namespace dsl_detail
@@ -260,6 +285,18 @@ class KStream {
   template <typename F, typename G = GroupedName>
   auto group_by(F selector, const G& grouped = {}) const;
 
+  // The stream as a table (Kafka Streams' toTable, KIP-523; defined in ktable.h): each record
+  // replaces its key's row in a key-value store (Materialized's name, else a generated
+  // "KSTREAM-TOTABLE-STATE-STORE-0000000002"), a null value deletes the row, null keys are
+  // dropped; the table forwards Change(new, old). After a key-changing operator the stream is
+  // first repartitioned through "<name>-repartition" (name: Named, else the generated
+  // "KSTREAM-TOTABLE-0000000001"). Logged and cached as Materialized says.
+  KTable<K, V> to_table(const Named& named = {}) const;
+  template <typename M>
+  requires(!std::is_same_v<M, Named>) KTable<K, V> to_table(const M& materialized,
+                                                            const Named& named = {})
+  const;
+
   // --- joins (defined in joins.h; see dsl/README.md "Joins") ---
   // Windowed stream-stream joins. joiner(v, vo) or joiner(k, v, vo); for left_join the other
   // value is a const std::optional<VO>&, for outer_join both are optionals. `joined`:
@@ -350,6 +387,37 @@ class KStream {
     return result;
   }
 
+  // A custom processor that keeps the key (Kafka Streams' processValues, KIP-820): `supplier`
+  // returns std::unique_ptr<P> for a fresh P derived from FixedKeyProcessor<K, V, VOut>, which
+  // sees FixedKeyRecords and can forward only records with their input's key. The result is a
+  // KStream<K, VOut> that needs no repartitioning (a key change before it still does), unlike
+  // process(). `stores` are connected to the processor.
+  template <typename S>
+  auto process_values(S supplier, const Named& named = {},
+                      std::vector<std::string> stores = {}) const {
+    static_assert(std::is_invocable_v<S&>,
+                  "process_values: the supplier must be callable with no arguments and return "
+                  "std::unique_ptr<P> where P derives from FixedKeyProcessor<K, V, VOut>");
+    using Ptr = std::invoke_result_t<S&>;
+    using P = typename Ptr::element_type;
+    using VOut = typename P::ValueOut;
+    static_assert(std::is_base_of_v<FixedKeyProcessor<K, V, VOut>, P>,
+                  "process_values: the processor must derive from FixedKeyProcessor<K, V, VOut> "
+                  "with the stream's key and value types");
+    const std::string name = builder_->name(named, "KSTREAM-PROCESSVALUES-");
+    auto result = then<K, VOut>(
+        name,
+        [supplier]() mutable -> std::unique_ptr<Processor<K, V, K, VOut>> {
+          return std::make_unique<FixedKeyProcessorAdapter<K, V, VOut>>(supplier());
+        },
+        key_serde_, dsl_detail::same_serde<VOut>(value_serde_), repartition_required_);
+    if (!stores.empty()) {
+      builder_->record(builder_->topology().connect_processor_and_state_stores(name, stores),
+                       "process_values");
+    }
+    return result;
+  }
+
  private:
   template <typename, typename>
   friend class KStream;
@@ -399,13 +467,8 @@ class KStream {
                                                   const std::string& what) const {
     SerdePtr<K> ks = produced.key_serde ? produced.key_serde : key_serde_;
     SerdePtr<V> vs = produced.value_serde ? produced.value_serde : value_serde_;
-    // Like Kafka Streams' default.key.serde / default.value.serde, by type (serdes.h).
-    if constexpr (HasDefaultSerde<K>) {
-      if (!ks) ks = DefaultSerde<K>::make();
-    }
-    if constexpr (HasDefaultSerde<V>) {
-      if (!vs) vs = DefaultSerde<V>::make();
-    }
+    dsl_detail::default_if_null(ks);
+    dsl_detail::default_if_null(vs);
     if (!ks || !vs) {
       builder_->record(absl::InvalidArgumentError(fmt::format(
                            "no {} serde is known for the stream after node '{}'; pass it with "

@@ -177,12 +177,8 @@ class KTable {
                                                      const std::string& node) const {
     SerdePtr<K> ks = m.key_serde ? m.key_serde : key_serde_;
     SerdePtr<V2> vs = m.value_serde ? m.value_serde : parent_values;
-    if constexpr (HasDefaultSerde<K>) {
-      if (!ks) ks = DefaultSerde<K>::make();
-    }
-    if constexpr (HasDefaultSerde<V2>) {
-      if (!vs) vs = DefaultSerde<V2>::make();
-    }
+    dsl_detail::default_if_null(ks);
+    dsl_detail::default_if_null(vs);
     if (!m.store_name.empty() && (!ks || !vs)) {
       builder_->record(absl::InvalidArgumentError(fmt::format(
                            "no {} serde is known for store '{}'; pass it with Materialized::with",
@@ -213,6 +209,38 @@ class KTable {
   SerdePtr<V> value_serde_;
   std::string store_name_;
 };
+
+template <typename K, typename V>
+KTable<K, V> KStream<K, V>::to_table(const Named& named) const {
+  return to_table(MaterializedName{}, named);
+}
+
+template <typename K, typename V>
+template <typename M>
+requires(!std::is_same_v<M, Named>) KTable<K, V> KStream<K, V>::to_table(const M& materialized,
+                                                                         const Named& named)
+const {
+  const MaterializedOptions<K, V> m = materialized;
+  // Kafka Streams' order: the processor name, then the store name.
+  const std::string name = builder_->name(named, "KSTREAM-TOTABLE-");
+  const std::string store = builder_->name(m.store_name, "KSTREAM-TOTABLE-STATE-STORE-");
+  RepartitionedOptions<K, V> rp;
+  rp.key_serde = m.key_serde;
+  rp.value_serde = m.value_serde;
+  const KStream<K, V> input = repartition_if_required(name, rp);
+  SerdePtr<K> ks = m.key_serde ? m.key_serde : input.key_serde_;
+  SerdePtr<V> vs = m.value_serde ? m.value_serde : input.value_serde_;
+  dsl_detail::complete_store_serdes(builder_, ks, vs, store, "to_table");
+  ProcessorSupplier<K, V, K, Change<V>> supplier =
+      [store, ks, vs]() -> std::unique_ptr<Processor<K, V, K, Change<V>>> {
+    return std::make_unique<dsl_detail::TableSourceProcessor<K, V>>(store, ks, vs);
+  };
+  builder_->record(builder_->topology().add_processor<K, V, K, Change<V>>(name, std::move(supplier),
+                                                                          {input.node_}),
+                   "to_table");
+  builder_->record(builder_->add_key_value_store(store, m.settings, {name}), "to_table");
+  return KTable<K, V>(builder_, name, ks, vs, store);
+}
 
 }  // namespace sluice
 

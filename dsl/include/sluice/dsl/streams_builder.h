@@ -97,9 +97,15 @@ class StreamsBuilder {
     return dsl_detail::add_global_table<K, V>(*internal_, topic, consumed, m);
   }
 
-  // A store that processors added with KStream::process(..., {name}) can use.
+  // A store that processors added with KStream::process(..., {name}) can use. Change-logged
+  // by default, as Kafka Streams' StoreBuilder: `factory` returns a plain key-value, window or
+  // session store and every store it makes is wrapped in change logging
+  // (`<application.id>-<name>-changelog`, created at start-up, restored before processing);
+  // build() fails naming the store when it is of another kind.
   void add_state_store(const std::string& name, StoreFactory factory);
-  // With its StoreSpec (change-logged or not, changelog configs) for the runtime.
+  // With an explicit StoreSpec, taken as it is: `logging` false opts out of change logging
+  // (Kafka Streams' withLoggingDisabled); `logging` true says the factory's stores log
+  // themselves (a change-logging decorator or the ChangelogWriter).
   void add_state_store(const std::string& name, StoreFactory factory, StoreSpec spec);
 
   absl::StatusOr<Topology> build() const;

@@ -68,18 +68,7 @@ WindowedSetup<K, V, VR> windowed_setup(InternalStreamsBuilder* b, const KStream<
   if constexpr (std::is_same_v<VR, V>) {
     if (!vs) vs = grouped.value_serde ? grouped.value_serde : input.value_serde();
   }
-  if constexpr (HasDefaultSerde<K>) {
-    if (!ks) ks = DefaultSerde<K>::make();
-  }
-  if constexpr (HasDefaultSerde<VR>) {
-    if (!vs) vs = DefaultSerde<VR>::make();
-  }
-  if (!ks || !vs) {
-    b->record(absl::InvalidArgumentError(fmt::format(
-                  "no {} serde is known for store '{}'; pass it with Materialized::with(...)",
-                  ks ? "value" : "key", store)),
-              what);
-  }
+  complete_store_serdes(b, ks, vs, store, what);
   return WindowedSetup<K, V, VR>{std::move(store), std::move(input), std::move(name), std::move(ks),
                                  std::move(vs)};
 }
@@ -98,6 +87,60 @@ inline int64_t window_retention(InternalStreamsBuilder* b, const StoreSettings& 
               what);
   }
   return std::max(asked, minimum);
+}
+
+// A windowed aggregation's window size (the key serde's), store retention and close delay
+// (a window is closed once end + delay <= stream time), for time or sliding windows.
+struct WindowPlan {
+  int64_t size = 0;
+  int64_t retention = 0;
+  int64_t close_delay = 0;
+};
+inline WindowPlan window_plan(InternalStreamsBuilder* b, const StoreSettings& settings,
+                              const std::string& store,
+                              const std::optional<TimeWindows>& time_windows,
+                              const std::optional<SlidingWindows>& sliding_windows,
+                              const char* what) {
+  WindowPlan plan;
+  if (time_windows) {
+    const TimeWindows& w = *time_windows;
+    plan.size = w.size_ms();
+    // Kafka Streams: retention = size + grace unless Materialized asks for more.
+    plan.retention = window_retention(b, settings, store, w.size_ms() + w.grace_ms(), w.size_ms(),
+                                      w.grace_ms(), what);
+    plan.close_delay = w.grace_ms();  // closed at end + grace <= stream time
+  } else {
+    const SlidingWindows& w = *sliding_windows;
+    plan.size = w.time_difference_ms();
+    // Kafka Streams keeps 2 * difference + grace (right windows start after the record); at
+    // least difference + grace + 2 so that tiny windows outlive their close time.
+    plan.retention = window_retention(b, settings, store,
+                                      std::max(2 * w.time_difference_ms() + w.grace_ms(),
+                                               w.time_difference_ms() + w.grace_ms() + 2),
+                                      w.time_difference_ms(), w.grace_ms(), what);
+    plan.close_delay = w.grace_ms() + 1;  // closed at end + grace < stream time
+  }
+  return plan;
+}
+
+// The processor of a time or sliding windowed aggregation with `add` (adders.h).
+template <typename K, typename V, typename VR, typename Add>
+ProcessorSupplier<K, V, Windowed<K>, Change<VR>> window_aggregate_supplier(
+    const std::string& store, const SerdePtr<K>& ks, const SerdePtr<VR>& vs,
+    const std::optional<TimeWindows>& time_windows,
+    const std::optional<SlidingWindows>& sliding_windows, Add add) {
+  if (time_windows) {
+    const TimeWindows w = *time_windows;
+    return [store, ks, vs, w, add]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VR>>> {
+      return std::make_unique<TimeWindowAggregateProcessor<K, V, VR, Add>>(
+          store, ks, vs, w.size_ms(), w.advance_ms(), w.grace_ms(), add);
+    };
+  }
+  const SlidingWindows w = *sliding_windows;
+  return [store, ks, vs, w, add]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VR>>> {
+    return std::make_unique<SlidingWindowAggregateProcessor<K, V, VR, Add>>(
+        store, ks, vs, w.time_difference_ms(), w.grace_ms(), add);
+  };
 }
 
 }  // namespace dsl_detail
@@ -161,45 +204,20 @@ class TimeWindowedKStream {
     const std::string store = setup.store;
     SerdePtr<K> ks = setup.key_serde;
     SerdePtr<VR> vs = setup.value_serde;
-    ProcessorSupplier<K, V, Windowed<K>, Change<VR>> supplier;
-    int64_t size = 0, retention = 0, close_delay = 0;
-    if (time_windows_) {
-      const TimeWindows w = *time_windows_;
-      size = w.size_ms();
-      // Kafka Streams: retention = size + grace unless Materialized asks for more.
-      retention =
-          dsl_detail::window_retention(b, materialized.settings, store, w.size_ms() + w.grace_ms(),
-                                       w.size_ms(), w.grace_ms(), what);
-      close_delay = w.grace_ms();  // closed at end + grace <= stream time
-      supplier = [store, ks, vs, w,
-                  add]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VR>>> {
-        return std::make_unique<dsl_detail::TimeWindowAggregateProcessor<K, V, VR, Add>>(
-            store, ks, vs, w.size_ms(), w.advance_ms(), w.grace_ms(), add);
-      };
-    } else {
-      const SlidingWindows w = *sliding_windows_;
-      size = w.time_difference_ms();
-      // Kafka Streams keeps 2 * difference + grace (right windows start after the record); at
-      // least difference + grace + 2 so that tiny windows outlive their close time.
-      retention = dsl_detail::window_retention(b, materialized.settings, store,
-                                               std::max(2 * w.time_difference_ms() + w.grace_ms(),
-                                                        w.time_difference_ms() + w.grace_ms() + 2),
-                                               w.time_difference_ms(), w.grace_ms(), what);
-      close_delay = w.grace_ms() + 1;  // closed at end + grace < stream time
-      supplier = [store, ks, vs, w,
-                  add]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VR>>> {
-        return std::make_unique<dsl_detail::SlidingWindowAggregateProcessor<K, V, VR, Add>>(
-            store, ks, vs, w.time_difference_ms(), w.grace_ms(), add);
-      };
-    }
+    const dsl_detail::WindowPlan plan = dsl_detail::window_plan(
+        b, materialized.settings, store, time_windows_, sliding_windows_, what);
+    ProcessorSupplier<K, V, Windowed<K>, Change<VR>> supplier =
+        dsl_detail::window_aggregate_supplier<K, V, VR>(store, ks, vs, time_windows_,
+                                                        sliding_windows_, std::move(add));
     b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VR>>(
                   setup.name, std::move(supplier), {setup.input.node_name()}),
               what);
-    b->record(b->add_window_store(store, materialized.settings, size, retention, {setup.name}),
-              what);
-    b->set_window_close_delay(setup.name, close_delay);
+    b->record(
+        b->add_window_store(store, materialized.settings, plan.size, plan.retention, {setup.name}),
+        what);
+    b->set_window_close_delay(setup.name, plan.close_delay);
     SerdePtr<Windowed<K>> windowed_keys;
-    if (ks) windowed_keys = serdes::windowed<K>(ks, size);
+    if (ks) windowed_keys = serdes::windowed<K>(ks, plan.size);
     return KTable<Windowed<K>, VR>(b, setup.name, windowed_keys, vs, store);
   }
 

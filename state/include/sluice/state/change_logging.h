@@ -7,7 +7,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "absl/status/statusor.h"
+#include "sluice/core/topology.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
@@ -44,5 +47,23 @@ std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBy
 // because a task flushes its stores before committing).
 std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
     std::unique_ptr<KeyValueBytesStore> inner);
+
+// True when `store` is one of the decorators above (its writes already reach a changelog).
+bool is_change_logged(const StateStore& store);
+
+// Kafka Streams' StoreBuilder default (logging enabled) for a store added without a StoreSpec.
+// Operation: makes one store with `factory` to see its kind (nothing is opened), then returns
+// a factory whose stores are wrapped in change logging (left as they are when the factory
+// logs already) and the StoreSpec for the runtime: the kind, logging on, and the changelog
+// configs of the kind (windowed: compact,delete with the store's retention + 1 day).
+// InvalidArgument naming the store when the factory makes nothing or a store that is not a
+// key-value, window or session store (Sluice cannot log it: add it with a StoreSpec whose
+// `logging` is false, or true when the store logs through the ChangelogWriter itself).
+absl::StatusOr<std::pair<StoreFactory, StoreSpec>> logged_by_default(const std::string& name,
+                                                                     StoreFactory factory);
+// Applies logged_by_default to every store of `topology` whose spec says logging_by_default
+// (Topology::add_state_store without a spec). KafkaStreams::start() and the TopologyTestDriver
+// call it before they read store specs; the first error names the store.
+absl::Status apply_default_store_logging(Topology& topology);
 
 }  // namespace sluice::state
