@@ -140,6 +140,20 @@ bool produce(const std::string& bootstrap, const std::string& topic,
          j->value("delivered", 0) == static_cast<int>(records.size());
 }
 
+std::optional<std::vector<std::string>> environment_with(const std::vector<std::string>& extra) {
+  if (extra.empty()) return std::nullopt;
+  auto name = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> env(extra.begin(), extra.end());
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    // An inherited variable that `extra` sets is left out (getenv finds the first).
+    if (std::none_of(extra.begin(), extra.end(),
+                     [&](const std::string& x) { return name(x) == name(*e); })) {
+      env.emplace_back(*e);
+    }
+  }
+  return env;
+}
+
 // ---- the broker ----
 
 OwnBroker::~OwnBroker() {
@@ -277,6 +291,7 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
     args.push_back("--group-instance-id");
     args.push_back(name);
   }
+  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   ++inst.incarnation;
   inst.restart_at.reset();
   inst.static_member = static_member;
@@ -284,7 +299,7 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
   const std::string log = fmt::format("{}/{}.{}.log", o.dir, name, inst.incarnation);
   logs_.push_back(log);
   inst.log = log;
-  inst.process = std::make_unique<ChildProcess>(args, log);
+  inst.process = std::make_unique<ChildProcess>(args, log, environment_with(o.extra_env));
   ++starts;
   note("start {} ({} member, incarnation {}, pid {}, log {})", name,
        static_member ? "static" : "dynamic", inst.incarnation, inst.process->pid(), log);
@@ -437,10 +452,11 @@ Simulator::Simulator(const SimulatorOptions& o) : log_file_(o.log_file) {
     args.push_back("-X");
     args.push_back("enable.idempotence=false");
   }
+  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   std::string command;
   for (const auto& a : args) command += a + " ";
   note("start simulator: {}", command);
-  process_ = std::make_unique<ChildProcess>(args, log_file_);
+  process_ = std::make_unique<ChildProcess>(args, log_file_, environment_with(o.extra_env));
 }
 
 std::string Simulator::stop() {
