@@ -236,21 +236,8 @@ int64_t event_time_start_s(int hours_back, double extra_s) {
   return (now_s - hours_back * 3600 - static_cast<int64_t>(extra_s)) / 60 * 60;
 }
 
-PipelineFleet::~PipelineFleet() {
-  // Stopped processes get SIGCONT first so that nothing stays behind frozen.
-  for (auto& [name, inst] : instances_) {
-    if (inst.process && inst.paused) inst.process->signal(SIGCONT);
-  }
-}
-
-void PipelineFleet::start(const std::string& name, bool static_member) {
-  Instance& inst = instances_[name];
-  if (inst.process && inst.process->running()) {
-    note("{} is already running", name);
-    return;
-  }
-  const PipelineOptions& o = options_;
-  std::vector<std::string> args{
+std::vector<std::string> pipeline_command(const PipelineOptions& o, const std::string& state_dir) {
+  return {
       SENSOR_PIPELINE_PATH,
       "--bootstrap-servers",
       o.bootstrap,
@@ -259,7 +246,7 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
       "--processing-guarantee",
       o.guarantee,
       "--state-dir",
-      o.dir + "/" + name + "-state",
+      state_dir,
       "--keyed-input",
       "--input-topic",
       o.input_topic,
@@ -283,6 +270,23 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
       fmt::format("consumer.session.timeout.ms={}", o.session_timeout_ms),
       "-X",
       fmt::format("consumer.heartbeat.interval.ms={}", std::max(500, o.session_timeout_ms / 4))};
+}
+
+PipelineFleet::~PipelineFleet() {
+  // Stopped processes get SIGCONT first so that nothing stays behind frozen.
+  for (auto& [name, inst] : instances_) {
+    if (inst.process && inst.paused) inst.process->signal(SIGCONT);
+  }
+}
+
+void PipelineFleet::start(const std::string& name, bool static_member) {
+  Instance& inst = instances_[name];
+  if (inst.process && inst.process->running()) {
+    note("{} is already running", name);
+    return;
+  }
+  const PipelineOptions& o = options_;
+  std::vector<std::string> args = pipeline_command(o, o.dir + "/" + name + "-state");
   if (o.commit_interval_ms) {
     args.push_back("--commit-interval-ms");
     args.push_back(std::to_string(*o.commit_interval_ms));

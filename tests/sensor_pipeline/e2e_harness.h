@@ -117,6 +117,10 @@ struct PipelineOptions {
   std::vector<std::string> extra_env;
 };
 
+// The sensor-pipeline command line for `o` (keyed input, its topics, windows, threshold,
+// session timeout), state in `state_dir`; PipelineFleet adds the rest.
+std::vector<std::string> pipeline_command(const PipelineOptions& o, const std::string& state_dir);
+
 // Named sensor-pipeline processes of one application (keyed input). An instance keeps its
 // state directory across restarts (a StatefulSet's volume). An instance that exits without
 // being told to is counted as an unexpected exit and, when restart_on_exit, started again.

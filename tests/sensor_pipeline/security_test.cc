@@ -110,28 +110,9 @@ std::unique_ptr<ChildProcess> start_pipeline(const std::string& prefix, const st
                                              const std::string& log) {
   const PipelineOptions o =
       PipelineOptions::for_prefix(broker().bootstrap, prefix, "exactly_once_v2", dir);
-  std::vector<std::string> argv{SENSOR_PIPELINE_PATH,
-                                "--bootstrap-servers",
-                                o.bootstrap,
-                                "--application-id",
-                                o.application_id,
-                                "--processing-guarantee",
-                                o.guarantee,
-                                "--state-dir",
-                                dir + "/state",
-                                "--keyed-input",
-                                "--emit",
-                                "updates",
-                                "--input-topic",
-                                o.input_topic,
-                                "--metadata-topic",
-                                o.metadata_topic,
-                                "--stats-topic",
-                                o.stats_topic,
-                                "--alerts-topic",
-                                o.alerts_topic,
-                                "--dlq-topic",
-                                o.dlq_topic};
+  std::vector<std::string> argv = pipeline_command(o, dir + "/state");
+  argv.push_back("--emit");  // updates: the first records already write to the output
+  argv.push_back("updates");
   argv.insert(argv.end(), args.begin(), args.end());
   return std::make_unique<ChildProcess>(argv, log, environment_with(env));
 }
