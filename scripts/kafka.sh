@@ -19,6 +19,32 @@
 #                      instances of one checkout).
 #   SLUICE_KAFKA_HEAP  JVM heap options; default "-Xms256m -Xmx768m".
 #   SLUICE_JAVA        the java binary (JDK 17+); default Debian's OpenJDK 17.
+#   SLUICE_KAFKA_SECURITY  plaintext (default) or sasl_ssl: the client listener speaks SASL_SSL
+#                      (SCRAM-SHA-512 and PLAIN) with a certificate from a CA generated in the instance
+#                      (openssl + keytool), ACLs enforced (StandardAuthorizer, super user
+#                      admin). Chosen when an instance is first formatted; later starts, stop
+#                      and status read it from the instance. See "Secured broker" below.
+#   SLUICE_KAFKA_SCRAM_USERS  sasl_ssl only: users besides admin, separated by spaces or
+#                      commas; default "sluice". Each is a SCRAM-SHA-512 user (created at
+#                      format time) and a PLAIN user with the same password.
+#
+# Secured broker (SLUICE_KAFKA_SECURITY=sasl_ssl); its files are in $SLUICE_KAFKA_HOME/security:
+#   ca.pem                   the CA clients trust (ssl.ca.location)
+#   <user>.password          each user's random password (mode 600)
+#   <user>.properties        librdkafka properties for the user: security.protocol, sasl.*
+#                            (PLAIN, see below), ssl.ca.location (what --config takes)
+#   admin-client.properties  the admin's Java client properties, for Kafka's tools
+#                            (kafka.sh java-tool ... --command-config it)
+#   broker.p12, truststore.p12  the broker's keystore (its key and certificate signed by the
+#                            CA, SAN 127.0.0.1 and localhost) and truststore (the CA)
+# The controller listener uses mutual TLS (the broker's certificate, principal
+# User:CN=sluice-broker, a super user); the broker talks to itself (transaction markers)
+# over SASL_SSL as admin (SCRAM-SHA-512).
+# Why PLAIN as well: librdkafka before 2.6.1 (Debian 12 has 2.0.2) sends a wrong nonce in
+# SCRAM's client-final message (librdkafka #4895); Kafka 3.8.1-3.9 tolerated it, 4.x rejects it
+# as invalid credentials. So librdkafka clients here use PLAIN (the password travels inside
+# TLS); Java clients and newer librdkafka use SCRAM-SHA-512. start prints SSL_CA_LOCATION=... and SLUICE_KAFKA_SECURITY_DIR=...
+# before the BOOTSTRAP_SERVERS=... line.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +53,7 @@ home=${SLUICE_KAFKA_HOME:-$repo/build/kafka}
 lib=${SLUICE_KAFKA_LIB:-$repo/build/kafka-lib}
 heap=${SLUICE_KAFKA_HEAP:-"-Xms256m -Xmx768m"}
 start_timeout=${SLUICE_KAFKA_START_TIMEOUT:-120}
+secdir=$home/security
 # The broker needs JDK 17+; prefer Debian's 17 when several JDKs are installed.
 if [[ -n ${SLUICE_JAVA:-} ]]; then
   java=$SLUICE_JAVA
@@ -70,26 +97,147 @@ pid_alive() {
 # port_free, free_port_from, wait_until_ready, stop_pid_file
 source "$repo/scripts/service-lib.sh"
 
+# The instance's security mode: what it was formatted with, else SLUICE_KAFKA_SECURITY.
+security_mode() {
+  if [[ -f $home/security.mode ]]; then
+    cat "$home/security.mode"
+  else
+    echo "${SLUICE_KAFKA_SECURITY:-plaintext}"
+  fi
+}
+
+# kcat's -X options to reach the client listener (the admin's credentials when secured).
+kcat_security_args() {
+  [[ $(security_mode) == sasl_ssl ]] || return 0
+  printf '%s\n' -X security.protocol=SASL_SSL -X sasl.mechanisms=PLAIN \
+    -X sasl.username=admin -X "sasl.password=$(cat "$secdir/admin.password")" \
+    -X "ssl.ca.location=$secdir/ca.pem"
+}
+
 # The broker answers a metadata request and lists itself.
 ready() { broker_ready "$@"; }
 broker_ready() {
-  local out
-  out=$(timeout 10 kcat -b "127.0.0.1:$1" -L -m 3 2>/dev/null) || return 1
+  local out args
+  mapfile -t args < <(kcat_security_args)
+  out=$(timeout 10 kcat -b "127.0.0.1:$1" "${args[@]}" -L -m 3 2>/dev/null) || return 1
   grep -q "1 brokers" <<<"$out"
 }
 
+scram_users() { tr ', ' '\n\n' <<<"${SLUICE_KAFKA_SCRAM_USERS:-sluice}" | sed '/^$/d' | sort -u; }
+
+# A CA, the broker's key and certificate signed by it (in a PKCS#12 keystore) and a truststore
+# with the CA; random passwords for the stores, admin and every SCRAM user. Once per instance.
+generate_security() {
+  [[ -f $secdir/broker.p12 ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found"
+  command -v keytool >/dev/null || die "keytool not found (Debian: openjdk-17-jdk-headless)"
+  rm -rf "$secdir"
+  mkdir -p "$secdir"
+  chmod 700 "$secdir"
+  local store_pw user
+  for user in $(scram_users); do
+    [[ $user =~ ^[A-Za-z0-9._-]+$ ]] ||
+      die "SLUICE_KAFKA_SCRAM_USERS: '$user': letters, digits, '.', '_' and '-' only"
+  done
+  (
+    umask 077
+    for user in store admin $(scram_users); do openssl rand -hex 16 >"$secdir/$user.password"; done
+  )
+  store_pw=$(cat "$secdir/store.password")
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=sluice-test-ca" \
+      -keyout "$secdir/ca.key" -out "$secdir/ca.pem"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=sluice-broker" \
+      -keyout "$secdir/broker.key" -out "$secdir/broker.csr"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' \
+      >"$secdir/broker.ext"
+    openssl x509 -req -in "$secdir/broker.csr" -CA "$secdir/ca.pem" -CAkey "$secdir/ca.key" \
+      -CAcreateserial -days 3650 -extfile "$secdir/broker.ext" -out "$secdir/broker.pem"
+    openssl pkcs12 -export -in "$secdir/broker.pem" -inkey "$secdir/broker.key" \
+      -certfile "$secdir/ca.pem" -name broker -passout "pass:$store_pw" -out "$secdir/broker.p12"
+    keytool -importcert -noprompt -alias ca -file "$secdir/ca.pem" -storetype PKCS12 \
+      -keystore "$secdir/truststore.p12" -storepass "$store_pw"
+  } >>"$home/logs/security.log" 2>&1 || die "generating certificates failed; see $home/logs/security.log"
+  rm -f "$secdir/broker.csr" "$secdir/broker.ext" "$secdir/ca.srl"
+  chmod 600 "$secdir"/*.key "$secdir"/*.p12
+  write_client_properties
+}
+
+# Per-user librdkafka properties and the admin's Java client properties.
+write_client_properties() {
+  local user
+  (
+    umask 077
+    for user in admin $(scram_users); do
+      cat >"$secdir/$user.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=PLAIN
+sasl.username=$user
+sasl.password=$(cat "$secdir/$user.password")
+ssl.ca.location=$secdir/ca.pem
+EOF
+    done
+    cat >"$secdir/admin-client.properties" <<EOF
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$secdir/admin.password")";
+ssl.truststore.location=$secdir/truststore.p12
+ssl.truststore.type=PKCS12
+ssl.truststore.password=$(cat "$secdir/store.password")
+EOF
+  )
+}
+
+# The listeners, SASL and TLS settings and the authorizer of a sasl_ssl instance.
+security_config() {
+  local port=$1 cport=$2 store_pw plain_users="" user
+  store_pw=$(cat "$secdir/store.password")
+  for user in admin $(scram_users); do
+    plain_users+=" user_$user=\"$(cat "$secdir/$user.password")\""
+  done
+  cat <<EOF
+listeners=SASL_SSL://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=SASL_SSL://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=SASL_SSL:SASL_SSL,CONTROLLER:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(cat "$secdir/admin.password")";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$secdir/broker.p12
+ssl.keystore.password=$store_pw
+ssl.key.password=$store_pw
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$secdir/truststore.p12
+ssl.truststore.password=$store_pw
+listener.name.controller.ssl.client.auth=required
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:CN=sluice-broker
+allow.everyone.if.no.acl.found=false
+EOF
+}
+
 write_config() {
-  local port=$1 cport=$2
-  cat >"$home/server.properties" <<EOF
+  local port=$1 cport=$2 listeners
+  if [[ $(security_mode) == sasl_ssl ]]; then
+    listeners=$(security_config "$port" "$cport")
+  else
+    listeners="listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  fi
+  (
+    umask 077
+    cat >"$home/server.properties" <<EOF
 # Generated by scripts/kafka.sh: a single-node KRaft broker for tests and the demo.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$listeners
 log.dirs=$home/data
 num.partitions=1
 default.replication.factor=1
@@ -108,6 +256,7 @@ delete.topic.enable=true
 transaction.abort.timed.out.transaction.cleanup.interval.ms=5000
 log.retention.check.interval.ms=30000
 EOF
+  )
 }
 
 cmd_start() {
@@ -124,6 +273,17 @@ cmd_start() {
   fi
   install_jars
   command -v kcat >/dev/null || die "kcat not found; run scripts/install-deps.sh first"
+  local mode
+  mode=$(security_mode)
+  case $mode in
+    plaintext) ;;
+    sasl_ssl)
+      [[ -f $home/data/meta.properties && ! -f $home/security.mode ]] &&
+        die "$home holds a plaintext instance; use another SLUICE_KAFKA_HOME for sasl_ssl"
+      generate_security
+      ;;
+    *) die "SLUICE_KAFKA_SECURITY=$mode: expected plaintext or sasl_ssl" ;;
+  esac
 
   # Instances starting at the same moment would otherwise pick the same free port: choosing a
   # port and binding it happen under one machine-wide lock.
@@ -151,9 +311,17 @@ cmd_start() {
 
   if [[ ! -f $home/data/meta.properties ]]; then
     local cluster_id
+    local scram=() user
+    if [[ $mode == sasl_ssl ]]; then
+      for user in admin $(scram_users); do
+        scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(cat "$secdir/$user.password")]")
+      done
+    fi
     cluster_id=$(java_tool kafka.tools.StorageTool random-uuid)
     java_tool kafka.tools.StorageTool format -t "$cluster_id" -c "$home/server.properties" \
-      >>"$home/logs/format.log" 2>&1 || die "formatting storage failed; see $home/logs/format.log"
+      "${scram[@]}" >>"$home/logs/format.log" 2>&1 ||
+      die "formatting storage failed; see $home/logs/format.log"
+    [[ $mode == plaintext ]] || echo "$mode" >"$home/security.mode"
   fi
 
   # A fresh log per start; the previous one is kept beside it for post-mortems.
@@ -171,6 +339,10 @@ cmd_start() {
   wait_until_ready broker "$port" "$home/logs/server.log" "$start_timeout"
   flock -u 9
   echo "kafka.sh: Apache Kafka $(kafka_version) running (pid $(cat "$home/broker.pid")), home $home" >&2
+  if [[ $mode == sasl_ssl ]]; then
+    echo "SSL_CA_LOCATION=$secdir/ca.pem"
+    echo "SLUICE_KAFKA_SECURITY_DIR=$secdir"
+  fi
   echo "BOOTSTRAP_SERVERS=127.0.0.1:$port"
 }
 

@@ -306,9 +306,9 @@ bool is_known_config_key(std::string_view key) {
 
 bool is_secret_key(std::string_view key) {
   const std::string k = lower(key);
-  static constexpr std::array<std::string_view, 7> kMarkers = {
-      "password", "secret", "ssl.key.pem", "private", "sasl.oauthbearer.config",
-      "token",    "ssl_key"};
+  static constexpr std::array<std::string_view, 8> kMarkers = {
+      "password", "secret",  "ssl.key.pem", "private", "sasl.oauthbearer.config",
+      "token",    "ssl_key", "user.info"};  // user.info: basic.auth.user.info is user:password
   return std::any_of(kMarkers.begin(), kMarkers.end(),
                      [&](std::string_view m) { return k.find(m) != std::string::npos; });
 }

@@ -28,6 +28,7 @@
 #include "nlohmann/json.hpp"
 #include "reading.pb.h"
 #include "sluice/core/log.h"
+#include "sluice/core/streams_config.h"
 #include "sluice/runtime/topic_admin.h"
 #include "sluice/schema_registry/serdes.h"
 
@@ -64,6 +65,7 @@ struct Flags {
   std::optional<int64_t> step_ms;
   int64_t late_by_ms = 120000;
   std::map<std::string, std::string> extra;  // -X key=value
+  std::optional<std::string> config_file;    // --config / CONFIG_FILE
 };
 
 const char kUsage[] = R"(usage: sensor-simulator [flags]
@@ -91,6 +93,10 @@ const char kUsage[] = R"(usage: sensor-simulator [flags]
   --start-time S                 event time of the first record, epoch seconds (default: now)
   --step-ms MS                   event-time advance per record (default 1000/rate, or 10)
   -X key=value                   librdkafka property (security.protocol, sasl.*, ssl.*, ...)
+  --config FILE                  (or env CONFIG_FILE) librdkafka properties file
+Client properties: defaults < --config file < environment (SECURITY_PROTOCOL, SASL_MECHANISM,
+SASL_USERNAME, SASL_PASSWORD, SSL_CA_LOCATION, ..., SLUICE_<KEY> for security.*, sasl.*,
+ssl.* keys) < -X. Secret values are never printed.
 )";
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -131,6 +137,9 @@ Flags parse_flags(int argc, char** argv) {
   }
   if (const char* env = std::getenv("SCHEMA_REGISTRY_URL"); env != nullptr && *env != 0) {
     f.registry_url = env;
+  }
+  if (const char* env = std::getenv("CONFIG_FILE"); env != nullptr && *env != 0) {
+    f.config_file = env;
   }
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -207,6 +216,8 @@ Flags parse_flags(int argc, char** argv) {
       f.start_time_ms = static_cast<int64_t>(parse_double(arg, need()) * 1000);
     } else if (arg == "--step-ms") {
       f.step_ms = parse_int(arg, need());
+    } else if (arg == "--config") {
+      f.config_file = need();
     } else if (arg == "-X") {
       const std::string kv = need();
       const auto eq = kv.find('=');
@@ -250,7 +261,10 @@ class Producer {
     for (const auto& [k, v] : all) {
       if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
-        fail(fmt::format("producer config '{}'", k), absl::InvalidArgumentError(err));
+        // librdkafka's text may quote the value: not for a secret.
+        fail(fmt::format("producer config '{}'", k),
+             absl::InvalidArgumentError(sluice::is_secret_key(k) ? "the value is not accepted"
+                                                                 : err));
       }
     }
     rd_kafka_conf_set_opaque(conf, this);
@@ -309,6 +323,25 @@ class Producer {
   int64_t failed_ = 0;
 };
 
+// The producer's and admin's librdkafka properties: the --config file, then the security
+// keys of the environment (a Kubernetes Secret's SASL_PASSWORD, ...), then -X.
+std::map<std::string, std::string> client_properties(const Flags& flags) {
+  std::map<std::string, std::string> client;
+  if (flags.config_file) {
+    auto file = sluice::load_properties_file(*flags.config_file);
+    if (!file.ok()) fail("--config", file.status());
+    client.insert(file->begin(), file->end());
+  }
+  for (auto& [key, value] : sluice::properties_from_environment()) {
+    if (key.starts_with("security.") || key.starts_with("sasl.") || key.starts_with("ssl.")) {
+      client[key] = value;
+    }
+  }
+  for (const auto& [key, value] : flags.extra) client[key] = value;
+  client["bootstrap.servers"] = flags.bootstrap;
+  return client;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -317,8 +350,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
 
-  std::map<std::string, std::string> client = flags.extra;
-  client["bootstrap.servers"] = flags.bootstrap;
+  std::map<std::string, std::string> client = client_properties(flags);
 
   // Topics first, so partition counts are ours and not the broker's auto-create default.
   {

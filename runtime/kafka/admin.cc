@@ -52,18 +52,19 @@ absl::StatusOr<OptionsPtr> make_options(rd_kafka_t* rk, rd_kafka_admin_op_t op,
 }
 
 // Waits for the result event of one request; the request-level error becomes the status.
-absl::StatusOr<EventPtr> wait_result(rd_kafka_queue_t* queue, std::chrono::milliseconds timeout,
-                                     std::string_view context) {
+absl::StatusOr<EventPtr> wait_result(rd_kafka_t* rk, rd_kafka_queue_t* queue,
+                                     std::chrono::milliseconds timeout, std::string_view context) {
   // The request has its own timeout; wait a little longer so that its own answer (with a
   // precise error) arrives rather than our generic one.
   EventPtr event(rd_kafka_queue_poll(queue, to_ms(timeout) + 5000));
   if (!event) {
-    return code_status(RD_KAFKA_RESP_ERR__TIMED_OUT, context,
-                       fmt::format("no answer within {} ms", timeout.count()));
+    // A client that cannot authenticate gets no answer: say why.
+    return explain_failure(rk, code_status(RD_KAFKA_RESP_ERR__TIMED_OUT, context,
+                                           fmt::format("no answer within {} ms", timeout.count())));
   }
   if (rd_kafka_resp_err_t err = rd_kafka_event_error(event.get()); err) {
     const char* text = rd_kafka_event_error_string(event.get());
-    return code_status(err, context, text != nullptr ? text : "");
+    return explain_failure(rk, code_status(err, context, text != nullptr ? text : ""));
   }
   return event;
 }
@@ -128,7 +129,7 @@ absl::StatusOr<std::map<std::string, absl::Status>> Admin::create_topics(
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   rd_kafka_CreateTopics(rk_.get(), requests.data(), requests.size(), options->get(), queue.get());
   cleanup();
-  auto event = wait_result(queue.get(), timeout, context);
+  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
   if (!event.ok()) {
     return event.status();
   }
@@ -220,7 +221,7 @@ absl::StatusOr<std::map<std::string, absl::Status>> Admin::delete_topics(
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   rd_kafka_DeleteTopics(rk_.get(), requests.data(), requests.size(), options->get(), queue.get());
   rd_kafka_DeleteTopic_destroy_array(requests.data(), requests.size());
-  auto event = wait_result(queue.get(), timeout, context);
+  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
   if (!event.ok()) {
     return event.status();
   }
@@ -253,7 +254,7 @@ absl::Status Admin::delete_records(const OffsetMap& before, std::chrono::millise
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   rd_kafka_DeleteRecords(rk_.get(), &request, 1, options->get(), queue.get());
   rd_kafka_DeleteRecords_destroy(request);
-  auto event = wait_result(queue.get(), timeout, context);
+  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
   if (!event.ok()) return event.status();
   const rd_kafka_DeleteRecords_result_t* result = rd_kafka_event_DeleteRecords_result(event->get());
   if (result == nullptr) return absl::InternalError(context + ": unexpected result event");
@@ -275,7 +276,7 @@ absl::StatusOr<std::map<std::string, TopicDescription>> Admin::describe_topics(
   if (rd_kafka_resp_err_t err =
           rd_kafka_metadata(rk_.get(), /*all_topics=*/1, nullptr, &metadata, to_ms(timeout));
       err) {
-    return code_status(err, "describe_topics (metadata request)");
+    return explain_failure(rk_.get(), code_status(err, "describe_topics (metadata request)"));
   }
   std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(
       metadata, &rd_kafka_metadata_destroy);
@@ -317,7 +318,7 @@ Admin::describe_topic_configs(const std::vector<std::string>& topics,
   rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), options->get(),
                            queue.get());
   destroy();
-  auto event = wait_result(queue.get(), timeout, context);
+  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
   if (!event.ok()) return event.status();
   const rd_kafka_DescribeConfigs_result_t* result =
       rd_kafka_event_DescribeConfigs_result(event->get());
@@ -361,7 +362,7 @@ absl::StatusOr<std::map<std::string, ConsumerGroupDescription>> Admin::describe_
   }
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   rd_kafka_DescribeConsumerGroups(rk_.get(), ids.data(), ids.size(), options->get(), queue.get());
-  auto event = wait_result(queue.get(), timeout, context);
+  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
   if (!event.ok()) {
     return event.status();
   }
@@ -419,7 +420,7 @@ absl::StatusOr<OffsetMap> Admin::list_consumer_group_offsets(const std::string& 
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   rd_kafka_ListConsumerGroupOffsets(rk_.get(), &request, 1, options->get(), queue.get());
   rd_kafka_ListConsumerGroupOffsets_destroy(request);
-  auto event = wait_result(queue.get(), timeout, context);
+  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
   if (!event.ok()) {
     return event.status();
   }

@@ -2,6 +2,7 @@
 #include "runtime/kafka/config.h"
 
 #include "fmt/format.h"
+#include "runtime/kafka/error.h"
 #include "sluice/core/log.h"
 
 namespace sluice::kafka {
@@ -29,10 +30,27 @@ log::Level from_syslog(int level) {
   return log::Level::kDebug;
 }
 
+// A failed SASL or TLS handshake reaches the application only as this log line (an error
+// callback would queue events that an admin client never serves): recorded for the client
+// (error.h), so its failed requests can say why.
+void note_connection_failure(const rd_kafka_t* rk, const char* facility, const char* message) {
+  if (rk == nullptr || facility == nullptr || message == nullptr ||
+      std::string_view(facility) != "FAIL") {
+    return;
+  }
+  const std::string_view text(message);
+  if (text.find("SASL authentication error") != std::string_view::npos) {
+    record_client_error(rk, RD_KAFKA_RESP_ERR__AUTHENTICATION, text);
+  } else if (text.find("SSL handshake failed") != std::string_view::npos) {
+    record_client_error(rk, RD_KAFKA_RESP_ERR__SSL, text);
+  }
+}
+
 // Runs on librdkafka's internal threads: never throws, never blocks beyond the sink's lock.
 // The client name (e.g. "rdkafka#producer-1") stands in for the thread context.
 void log_callback(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
   try {
+    note_connection_failure(rk, facility, message);
     static const log::Logger logger("librdkafka");
     LibrdkafkaLogLine line = librdkafka_log_line(level, facility != nullptr ? facility : "",
                                                  message != nullptr ? message : "");

@@ -2,7 +2,9 @@
 #include "runtime/kafka/error.h"
 
 #include <charconv>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "absl/strings/cord.h"
 #include "fmt/format.h"
@@ -220,6 +222,66 @@ std::optional<rd_kafka_resp_err_t> error_code(const absl::Status& status) {
     return std::nullopt;
   }
   return p->second;
+}
+
+namespace {
+
+struct ClientErrors {
+  std::mutex mu;
+  std::unordered_map<const rd_kafka_t*, std::pair<rd_kafka_resp_err_t, std::string>> failures;
+};
+ClientErrors& client_errors() {
+  static auto* errors = new ClientErrors();  // never destroyed: librdkafka threads may outlive
+  return *errors;
+}
+
+}  // namespace
+
+void record_client_error(const rd_kafka_t* rk, rd_kafka_resp_err_t code, std::string_view reason) {
+  if (code != RD_KAFKA_RESP_ERR__AUTHENTICATION && code != RD_KAFKA_RESP_ERR__SSL) return;
+  ClientErrors& e = client_errors();
+  std::lock_guard lock(e.mu);
+  e.failures.try_emplace(rk, code, std::string(reason));
+}
+
+// The recorded failure of `rk` as a fatal status, `after` appended; OK when none.
+absl::Status auth_status(const rd_kafka_t* rk, std::string_view after) {
+  std::pair<rd_kafka_resp_err_t, std::string> failure;
+  {
+    ClientErrors& e = client_errors();
+    std::lock_guard lock(e.mu);
+    auto it = e.failures.find(rk);
+    if (it == e.failures.end()) return absl::OkStatus();
+    failure = it->second;
+  }
+  const auto& [code, reason] = failure;
+  return kafka_error(
+      KafkaErrorKind::kFatal, code,
+      code == RD_KAFKA_RESP_ERR__SSL
+          ? "the TLS handshake with the broker (check ssl.ca.location and the broker's certificate)"
+          : "authentication with the broker (check sasl.mechanism, sasl.username and "
+            "sasl.password)",
+      after.empty() ? reason : fmt::format("{}; the request then ended in: {}", reason, after));
+}
+
+absl::Status authentication_failure(const rd_kafka_t* rk) { return auth_status(rk, {}); }
+
+absl::Status explain_failure(const rd_kafka_t* rk, absl::Status status) {
+  if (status.ok()) return status;
+  const auto code = error_code(status);
+  const bool generic = status.code() == absl::StatusCode::kDeadlineExceeded ||
+                       status.code() == absl::StatusCode::kUnavailable ||
+                       (code && (*code == RD_KAFKA_RESP_ERR__TRANSPORT ||
+                                 *code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN));
+  if (!generic) return status;
+  absl::Status auth = auth_status(rk, std::string(status.message()));
+  return auth.ok() ? status : auth;
+}
+
+void forget_client(const rd_kafka_t* rk) {
+  ClientErrors& e = client_errors();
+  std::lock_guard lock(e.mu);
+  e.failures.erase(rk);
 }
 
 }  // namespace sluice::kafka

@@ -59,4 +59,22 @@ std::optional<rd_kafka_resp_err_t> error_code(const absl::Status& status);
 // want to decide before building a status).
 KafkaErrorKind classify_code(rd_kafka_resp_err_t code);
 
+// ---- authentication failures of a client ----
+// librdkafka retries a connection whose SASL or TLS handshake failed (wrong password,
+// untrusted certificate) and says so only in a log line; every request then ends in a generic
+// transport error or a timeout. make_conf's log callback records such a failure per client,
+// so a failed call can say why (Java's clients throw an AuthenticationException).
+
+// Records a connection failure of `rk` (from librdkafka's log callback); only _AUTHENTICATION
+// and _SSL are kept, the first one wins.
+void record_client_error(const rd_kafka_t* rk, rd_kafka_resp_err_t code, std::string_view reason);
+// The authentication failure recorded for `rk` as a fatal status ("authentication with the
+// broker failed: ..."); OK when none was.
+absl::Status authentication_failure(const rd_kafka_t* rk);
+// `status`, or the client's authentication failure instead when `status` is a retriable or
+// timeout error (what a request of a client that cannot authenticate ends in).
+absl::Status explain_failure(const rd_kafka_t* rk, absl::Status status);
+// Forgets `rk` (its handle is being destroyed).
+void forget_client(const rd_kafka_t* rk);
+
 }  // namespace sluice::kafka

@@ -151,7 +151,7 @@ absl::Status Producer::failure(rd_kafka_error_t* error, std::string_view context
       return fatal;
     }
   }
-  return take_error(error, context);
+  return explain_failure(rk_.get(), take_error(error, context));
 }
 
 absl::Status Producer::produce(const ProducerRecord& record) {
@@ -250,9 +250,10 @@ absl::Status Producer::flush(std::chrono::milliseconds timeout) {
     if (absl::Status fatal = fatal_status("flush"); !fatal.ok()) {
       return fatal;
     }
-    return code_status(
-        err, "flush",
-        fmt::format("{} records still in flight after {} ms", in_flight(), timeout.count()));
+    return explain_failure(
+        rk_.get(), code_status(err, "flush",
+                               fmt::format("{} records still in flight after {} ms", in_flight(),
+                                           timeout.count())));
   }
   return absl::OkStatus();
 }

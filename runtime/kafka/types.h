@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "runtime/kafka/error.h"
 #include "sluice/core/types.h"
 
 namespace sluice::kafka {
@@ -80,7 +81,10 @@ class ConsumerGroupMetadata {
 };
 
 struct HandleDeleter {
-  void operator()(rd_kafka_t* rk) const noexcept { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_t* rk) const noexcept {
+    rd_kafka_destroy(rk);
+    forget_client(rk);
+  }
 };
 using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
 

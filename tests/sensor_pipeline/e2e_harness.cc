@@ -140,6 +140,20 @@ bool produce(const std::string& bootstrap, const std::string& topic,
          j->value("delivered", 0) == static_cast<int>(records.size());
 }
 
+std::optional<std::vector<std::string>> environment_with(const std::vector<std::string>& extra) {
+  if (extra.empty()) return std::nullopt;
+  auto name = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> env(extra.begin(), extra.end());
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    // An inherited variable that `extra` sets is left out (getenv finds the first).
+    if (std::none_of(extra.begin(), extra.end(),
+                     [&](const std::string& x) { return name(x) == name(*e); })) {
+      env.emplace_back(*e);
+    }
+  }
+  return env;
+}
+
 // ---- the broker ----
 
 OwnBroker::~OwnBroker() {
@@ -222,21 +236,8 @@ int64_t event_time_start_s(int hours_back, double extra_s) {
   return (now_s - hours_back * 3600 - static_cast<int64_t>(extra_s)) / 60 * 60;
 }
 
-PipelineFleet::~PipelineFleet() {
-  // Stopped processes get SIGCONT first so that nothing stays behind frozen.
-  for (auto& [name, inst] : instances_) {
-    if (inst.process && inst.paused) inst.process->signal(SIGCONT);
-  }
-}
-
-void PipelineFleet::start(const std::string& name, bool static_member) {
-  Instance& inst = instances_[name];
-  if (inst.process && inst.process->running()) {
-    note("{} is already running", name);
-    return;
-  }
-  const PipelineOptions& o = options_;
-  std::vector<std::string> args{
+std::vector<std::string> pipeline_command(const PipelineOptions& o, const std::string& state_dir) {
+  return {
       SENSOR_PIPELINE_PATH,
       "--bootstrap-servers",
       o.bootstrap,
@@ -245,7 +246,7 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
       "--processing-guarantee",
       o.guarantee,
       "--state-dir",
-      o.dir + "/" + name + "-state",
+      state_dir,
       "--keyed-input",
       "--input-topic",
       o.input_topic,
@@ -269,6 +270,23 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
       fmt::format("consumer.session.timeout.ms={}", o.session_timeout_ms),
       "-X",
       fmt::format("consumer.heartbeat.interval.ms={}", std::max(500, o.session_timeout_ms / 4))};
+}
+
+PipelineFleet::~PipelineFleet() {
+  // Stopped processes get SIGCONT first so that nothing stays behind frozen.
+  for (auto& [name, inst] : instances_) {
+    if (inst.process && inst.paused) inst.process->signal(SIGCONT);
+  }
+}
+
+void PipelineFleet::start(const std::string& name, bool static_member) {
+  Instance& inst = instances_[name];
+  if (inst.process && inst.process->running()) {
+    note("{} is already running", name);
+    return;
+  }
+  const PipelineOptions& o = options_;
+  std::vector<std::string> args = pipeline_command(o, o.dir + "/" + name + "-state");
   if (o.commit_interval_ms) {
     args.push_back("--commit-interval-ms");
     args.push_back(std::to_string(*o.commit_interval_ms));
@@ -277,6 +295,7 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
     args.push_back("--group-instance-id");
     args.push_back(name);
   }
+  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   ++inst.incarnation;
   inst.restart_at.reset();
   inst.static_member = static_member;
@@ -284,7 +303,7 @@ void PipelineFleet::start(const std::string& name, bool static_member) {
   const std::string log = fmt::format("{}/{}.{}.log", o.dir, name, inst.incarnation);
   logs_.push_back(log);
   inst.log = log;
-  inst.process = std::make_unique<ChildProcess>(args, log);
+  inst.process = std::make_unique<ChildProcess>(args, log, environment_with(o.extra_env));
   ++starts;
   note("start {} ({} member, incarnation {}, pid {}, log {})", name,
        static_member ? "static" : "dynamic", inst.incarnation, inst.process->pid(), log);
@@ -437,10 +456,11 @@ Simulator::Simulator(const SimulatorOptions& o) : log_file_(o.log_file) {
     args.push_back("-X");
     args.push_back("enable.idempotence=false");
   }
+  args.insert(args.end(), o.extra_args.begin(), o.extra_args.end());
   std::string command;
   for (const auto& a : args) command += a + " ";
   note("start simulator: {}", command);
-  process_ = std::make_unique<ChildProcess>(args, log_file_);
+  process_ = std::make_unique<ChildProcess>(args, log_file_, environment_with(o.extra_env));
 }
 
 std::string Simulator::stop() {

@@ -111,7 +111,15 @@ struct PipelineOptions {
   int session_timeout_ms = 10000;
   std::optional<int> commit_interval_ms;
   std::string dir;  // state directories (one per instance name) and logs
+  // Appended to every instance's command line, and added to its environment ("NAME=value"):
+  // how the security test passes configuration (--config FILE, SASL_PASSWORD=...).
+  std::vector<std::string> extra_args;
+  std::vector<std::string> extra_env;
 };
+
+// The sensor-pipeline command line for `o` (keyed input, its topics, windows, threshold,
+// session timeout), state in `state_dir`; PipelineFleet adds the rest.
+std::vector<std::string> pipeline_command(const PipelineOptions& o, const std::string& state_dir);
 
 // Named sensor-pipeline processes of one application (keyed input). An instance keeps its
 // state directory across restarts (a StatefulSet's volume). An instance that exits without
@@ -188,7 +196,13 @@ struct SimulatorOptions {
   // reference (built from the input as stored) takes as it is.
   bool idempotent = true;
   std::string log_file;
+  std::vector<std::string> extra_args;  // as PipelineOptions'
+  std::vector<std::string> extra_env;
 };
+
+// The test's environment plus `extra` ("NAME=value"); nullopt when `extra` is empty (the
+// child inherits the environment as it is).
+std::optional<std::vector<std::string>> environment_with(const std::vector<std::string>& extra);
 
 // sensor-simulator --keyed, producing until stop() (SIGTERM).
 class Simulator {

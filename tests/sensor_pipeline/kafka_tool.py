@@ -19,6 +19,7 @@ confluent_kafka, a client not written by us. Every command prints JSON.
       Until SIGTERM: every INTERVAL_S one line {"t": epoch_s, "partitions": {"0": [committed,
       end], ...}} (or {"t": ..., "error": "..."} while the broker does not answer)."""
 import json
+import os
 import signal
 import sys
 import time
@@ -28,8 +29,25 @@ from confluent_kafka import (OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcept
                              TopicPartition)
 
 
+def client_config():
+    """librdkafka properties from the file KAFKA_TOOL_CONFIG names (a secured broker's
+    security.protocol, sasl.*, ssl.*), or none."""
+    path = os.environ.get("KAFKA_TOOL_CONFIG")
+    if not path:
+        return {}
+    config = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                key, value = line.split("=", 1)
+                config[key.strip()] = value.strip()
+    return config
+
+
 def consumer(bootstrap, group=None, eof=False):
     return Consumer({
+        **client_config(),
         "bootstrap.servers": bootstrap,
         # A group id is required; with the application's id we read its committed offsets
         # without joining (nothing subscribes, nothing commits).
@@ -126,7 +144,7 @@ def cmd_tail(bootstrap, topic, n):
 
 
 def cmd_produce(bootstrap, topic):
-    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    p = Producer({**client_config(), "bootstrap.servers": bootstrap, "enable.idempotence": True})
     result = {"delivered": 0, "failed": 0}
 
     def on_delivery(err, _msg):

@@ -13,11 +13,14 @@ import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
+from kafka_tool import client_config
+
 
 def main():
     bootstrap, topic, expected = sys.argv[1], sys.argv[2], int(sys.argv[3])
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 60.0
     consumer = Consumer({
+        **client_config(),
         "bootstrap.servers": bootstrap,
         "group.id": "read-topic-" + uuid.uuid4().hex,
         "auto.offset.reset": "earliest",

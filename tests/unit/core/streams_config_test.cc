@@ -161,6 +161,11 @@ TEST(StreamsConfigTest, DescribeRedactsSecrets) {
   EXPECT_EQ(text.find("s3cret"), std::string::npos);
   EXPECT_TRUE(is_secret_key("SASL.PASSWORD"));
   EXPECT_FALSE(is_secret_key("bootstrap.servers"));
+  for (const char* key :
+       {"basic.auth.user.info", "schema.registry.basic.auth.user.info", "ssl.keystore.password",
+        "ssl.truststore.password", "sasl.oauthbearer.client.secret", "sasl.oauthbearer.config"}) {
+    EXPECT_TRUE(is_secret_key(key)) << key;
+  }
 }
 
 TEST(StreamsConfigTest, ParsesJavaPropertiesText) {

@@ -41,7 +41,8 @@ enum class ProcessingGuarantee { kAtLeastOnce, kExactlyOnceV2 };
 std::string_view to_string(ProcessingGuarantee guarantee);
 
 // True for keys whose values must never be logged: any key naming a password, secret,
-// private key or token (sasl.password, ssl.key.password, ssl.key.pem, ...).
+// private key or token (sasl.password, ssl.key.password, ssl.key.pem, sasl.oauthbearer.config,
+// sasl.oauthbearer.client.secret, basic.auth.user.info, ...).
 bool is_secret_key(std::string_view key);
 
 // Kafka Streams keys (and key prefixes) that only the Java implementation interprets:

@@ -1,0 +1,286 @@
+// The sensor pipeline against a secured broker (issue #17): a SASL_SSL listener with a CA the
+// broker instance generated (scripts/kafka.sh with SLUICE_KAFKA_SECURITY=sasl_ssl, the ctest
+// fixture secure_kafka), ACLs enforced. The simulator and the pipeline connect through
+// configuration alone (a properties file or environment variables), process under
+// exactly_once_v2, and the output read back read_committed is exactly the reference. A wrong
+// password and a missing ACL end the app with a clear error; no secret appears in a log line,
+// /metrics or /topology.
+//
+// Users (created by kafka.sh): admin (super user; the test's ACLs and read-backs), sluice and
+// limited (ACLs set per test). librdkafka 2.0 clients authenticate with PLAIN over TLS; see
+// scripts/kafka.sh for why not SCRAM.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "e2e_harness.h"
+#include "test_support.h"
+
+namespace sluice::examples::sensor::e2e {
+namespace {
+
+struct SecureBroker {
+  std::string home, bootstrap, security_dir;
+  std::string password(const std::string& user) const {
+    std::ifstream in(security_dir + "/" + user + ".password");
+    std::string p;
+    std::getline(in, p);
+    return p;
+  }
+  // librdkafka properties of `user` (kafka.sh writes them).
+  std::string properties(const std::string& user) const {
+    return security_dir + "/" + user + ".properties";
+  }
+  // The environment a container gets from a ConfigMap and a Secret.
+  std::vector<std::string> environment(const std::string& user, const std::string& password) const {
+    return {"SECURITY_PROTOCOL=SASL_SSL", "SASL_MECHANISM=PLAIN", "SASL_USERNAME=" + user,
+            "SASL_PASSWORD=" + password, "SSL_CA_LOCATION=" + security_dir + "/ca.pem"};
+  }
+  // Kafka's AclCommand as admin: `args` after --add.
+  void allow(const std::string& args) const {
+    const std::string out = run(fmt::format(
+        "SLUICE_KAFKA_HOME={} {}/scripts/kafka.sh java-tool org.apache.kafka.tools.AclCommand "
+        "--bootstrap-server {} --command-config {}/admin-client.properties --add {} 2>&1",
+        home, SLUICE_SOURCE_DIR, bootstrap, security_dir, args));
+    note("ACL {}: {}", args, out.substr(0, 200));
+  }
+};
+
+const SecureBroker& broker() {
+  static const SecureBroker b = [] {
+    SecureBroker s;
+    const char* home = std::getenv("SLUICE_KAFKA_HOME");
+    s.home = home != nullptr ? home : "";
+    s.security_dir = s.home + "/security";
+    s.bootstrap = run(fmt::format("SLUICE_KAFKA_HOME={} {}/scripts/kafka.sh bootstrap 2>/dev/null",
+                                  s.home, SLUICE_SOURCE_DIR));
+    s.bootstrap = s.bootstrap.substr(0, s.bootstrap.find_first_of("\r\n"));
+    // kafka_tool.py and read_topic.py read the topics back as admin.
+    ::setenv("KAFKA_TOOL_CONFIG", s.properties("admin").c_str(), 1);
+    return s;
+  }();
+  return b;
+}
+
+class SecuredPipeline : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (broker().home.empty() || broker().bootstrap.empty() ||
+        !std::filesystem::exists(broker().security_dir + "/ca.pem")) {
+      GTEST_FAIL()
+          << "no secured broker: run through ctest (fixture secure_kafka) or set "
+             "SLUICE_KAFKA_HOME to an instance started with SLUICE_KAFKA_SECURITY=sasl_ssl";
+    }
+    dir_ = testing::unique_name("/tmp/sluice-security");
+    std::filesystem::create_directories(dir_);
+  }
+  std::string dir_;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+bool contains_ci(std::string text, std::string needle) {
+  for (auto* s : {&text, &needle}) {
+    for (char& c : *s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return text.find(needle) != std::string::npos;
+}
+
+// Waits up to `bound` for `p` to end by itself; its wait status, or nullopt (then killed).
+std::optional<int> wait_for_exit(ChildProcess& p, std::chrono::seconds bound) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!p.running()) return p.wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  p.kill_now();
+  return std::nullopt;
+}
+
+// A pipeline alone, keyed input, topics under `prefix`, configured by `args` and `env`.
+std::unique_ptr<ChildProcess> start_pipeline(const std::string& prefix, const std::string& dir,
+                                             std::vector<std::string> args,
+                                             const std::vector<std::string>& env,
+                                             const std::string& log) {
+  const PipelineOptions o =
+      PipelineOptions::for_prefix(broker().bootstrap, prefix, "exactly_once_v2", dir);
+  std::vector<std::string> argv = pipeline_command(o, dir + "/state");
+  argv.push_back("--emit");  // updates: the first records already write to the output
+  argv.push_back("updates");
+  argv.insert(argv.end(), args.begin(), args.end());
+  return std::make_unique<ChildProcess>(argv, log, environment_with(env));
+}
+
+int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+TEST_F(SecuredPipeline, ExactlyOnceThroughConfigurationAloneAndNoSecretShows) {
+  const SecureBroker& b = broker();
+  const std::string prefix = testing::unique_name("sec");
+  PipelineOptions o = PipelineOptions::for_prefix(b.bootstrap, prefix, "exactly_once_v2", dir_);
+  // What an operator grants an application (Kafka Streams' documented ACLs): its topics, its
+  // group, its transactional ids (prefixed by the application id), idempotent writes.
+  b.allow(fmt::format(
+      "--allow-principal User:sluice --operation All --topic {} --group {} --transactional-id {} "
+      "--resource-pattern-type prefixed",
+      prefix, o.application_id, o.application_id));
+  b.allow("--allow-principal User:sluice --operation IdempotentWrite --cluster");
+  const std::string password = b.password("sluice");
+  ASSERT_FALSE(password.empty());
+
+  // Instance "file" reads a properties file (--config), instance "env" the environment only:
+  // both serve the same application.
+  PipelineOptions file_options = o;
+  const int metrics_port = 18000 + static_cast<int>(::getpid() % 1000);
+  file_options.extra_args = {"--config",       b.properties("sluice"),
+                             "--metrics-port", std::to_string(metrics_port),
+                             "--metrics-host", "127.0.0.1"};
+  PipelineFleet by_file(file_options);
+  PipelineOptions env_options = o;
+  env_options.extra_env = b.environment("sluice", password);
+  PipelineFleet by_env(env_options);
+  by_file.restart_on_exit = false;
+  by_env.restart_on_exit = false;
+
+  SimulatorOptions so =
+      SimulatorOptions::for_pipeline(o, 17, event_time_start_s(2), dir_ + "/simulator.log");
+  so.rate = 200;
+  so.extra_env = b.environment("sluice", password);
+  Simulator simulator(so);
+  // One instance at a time: instances starting together race to create the topics.
+  sleep_polling({}, 3);
+  by_env.start("env", true);
+  ASSERT_TRUE(wait_for_output({&by_env}, b.bootstrap, o.stats_topic, 120))
+      << by_env.grep_logs({"ERROR", "WARN"});
+  by_file.start("file", true);
+  sleep_polling({&by_file, &by_env}, 15);
+
+  // The HTTP endpoints while it runs.
+  const std::string metrics =
+      run(fmt::format("curl -s --max-time 10 http://127.0.0.1:{}/metrics", metrics_port));
+  const std::string topology =
+      run(fmt::format("curl -s --max-time 10 http://127.0.0.1:{}/topology", metrics_port));
+  EXPECT_NE(metrics.find("sluice_"), std::string::npos) << metrics.substr(0, 300);
+  EXPECT_FALSE(topology.empty());
+
+  const std::string summary = simulator.stop();
+  note("simulator: {}", summary);
+  EXPECT_TRUE(simulator.exited_cleanly()) << summary;
+  EXPECT_TRUE(wait_caught_up(by_file, {o.input_topic}, 180, {&by_env}));
+  EXPECT_EQ(exit_code(by_env.stop("env")), 0);
+  EXPECT_EQ(exit_code(by_file.stop("file")), 0);
+
+  const Outcome outcome = judge(by_file, {}, "secured", 60);
+  note("{}", outcome.summary);
+  expect_exact(outcome);
+  EXPECT_GT(outcome.reference.closed.size(), 0u);
+  expect_processes_clean(by_file);
+  expect_processes_clean(by_env);
+
+  // No secret anywhere: logs of both instances and the simulator, /metrics, /topology.
+  std::string logs = slurp(dir_ + "/simulator.log");
+  for (const auto* fleet : {&by_file, &by_env}) {
+    for (const auto& log : fleet->logs()) logs += slurp(log);
+  }
+  EXPECT_NE(logs.find("sasl.password=[redacted]"), std::string::npos)
+      << "the start-up line names the key, not the value";
+  for (const std::string& secret : {password, b.password("admin"), b.password("store")}) {
+    EXPECT_EQ(logs.find(secret), std::string::npos);
+    EXPECT_EQ(metrics.find(secret), std::string::npos);
+    EXPECT_EQ(topology.find(secret), std::string::npos);
+  }
+}
+
+TEST_F(SecuredPipeline, WrongPasswordEndsPipelineAndSimulatorWithAnAuthenticationError) {
+  const SecureBroker& b = broker();
+  const std::string prefix = testing::unique_name("secpw");
+  const std::string wrong = "wrong-" + testing::unique_name("pw");
+  const auto env = b.environment("sluice", wrong);
+
+  auto pipeline = start_pipeline(prefix, dir_, {}, env, dir_ + "/pipeline.log");
+  const auto status = wait_for_exit(*pipeline, std::chrono::seconds(180));
+  const std::string log = slurp(dir_ + "/pipeline.log");
+  ASSERT_TRUE(status.has_value()) << "the pipeline still ran after 180 s:\n" << log;
+  EXPECT_NE(exit_code(*status), 0) << log;
+  EXPECT_TRUE(contains_ci(log, "authentication with the broker")) << log;
+  EXPECT_TRUE(contains_ci(log, "sasl.password")) << log;
+  EXPECT_EQ(log.find(wrong), std::string::npos) << log;
+
+  ChildProcess simulator({SENSOR_SIMULATOR_PATH, "--bootstrap-servers", b.bootstrap, "--topic",
+                          prefix + "-data", "--metadata-topic", prefix + "-meta", "--count", "10"},
+                         dir_ + "/simulator.log", environment_with(env));
+  const auto sim_status = wait_for_exit(simulator, std::chrono::seconds(180));
+  const std::string sim_log = slurp(dir_ + "/simulator.log");
+  ASSERT_TRUE(sim_status.has_value()) << "the simulator still ran after 180 s:\n" << sim_log;
+  EXPECT_NE(exit_code(*sim_status), 0) << sim_log;
+  EXPECT_TRUE(contains_ci(sim_log, "authentication with the broker")) << sim_log;
+  EXPECT_EQ(sim_log.find(wrong), std::string::npos) << sim_log;
+}
+
+// The user may use its topics and group but holds no transactional-id ACL: exactly-once
+// cannot start, and the error names the transactional id.
+TEST_F(SecuredPipeline, MissingTransactionalIdAclEndsTheAppNamingIt) {
+  const SecureBroker& b = broker();
+  const std::string prefix = testing::unique_name("sectx");
+  const std::string app = prefix + "-app";
+  b.allow(
+      fmt::format("--allow-principal User:limited --operation All --topic {} --group {} "
+                  "--resource-pattern-type prefixed",
+                  prefix, app));
+  b.allow("--allow-principal User:limited --operation IdempotentWrite --cluster");
+
+  auto pipeline = start_pipeline(prefix, dir_, {"--config", b.properties("limited")}, {},
+                                 dir_ + "/pipeline.log");
+  const auto status = wait_for_exit(*pipeline, std::chrono::seconds(180));
+  const std::string log = slurp(dir_ + "/pipeline.log");
+  ASSERT_TRUE(status.has_value()) << "the pipeline still ran after 180 s:\n" << log;
+  EXPECT_NE(exit_code(*status), 0) << log;
+  EXPECT_NE(log.find("TRANSACTIONAL_ID_AUTHORIZATION_FAILED"), std::string::npos) << log;
+  EXPECT_NE(log.find("transactional.id '" + app), std::string::npos) << log;
+  EXPECT_EQ(log.find(b.password("limited")), std::string::npos);
+}
+
+// No WRITE on the output topic: the first transaction that writes there fails, and the app
+// ends with the authorization error (librdkafka's log line names the topic).
+TEST_F(SecuredPipeline, MissingWriteAclOnTheOutputEndsTheApp) {
+  const SecureBroker& b = broker();
+  const std::string prefix = testing::unique_name("secwr");
+  const std::string app = prefix + "-app";
+  const std::string denied = "denied-" + prefix + "-stats";
+  b.allow(fmt::format(
+      "--allow-principal User:limited --operation All --topic {} --group {} --transactional-id "
+      "{} --resource-pattern-type prefixed",
+      prefix, app, app));
+  b.allow(fmt::format(
+      "--allow-principal User:limited --operation Describe --operation Read --operation Create "
+      "--topic {}",
+      denied));
+  b.allow("--allow-principal User:limited --operation IdempotentWrite --cluster");
+
+  auto pipeline =
+      start_pipeline(prefix, dir_, {"--config", b.properties("limited"), "--stats-topic", denied},
+                     {}, dir_ + "/pipeline.log");
+  // Input, written as admin.
+  ChildProcess simulator({SENSOR_SIMULATOR_PATH, "--bootstrap-servers", b.bootstrap, "--topic",
+                          prefix + "-data", "--metadata-topic", prefix + "-meta", "--keyed",
+                          "--count", "200", "--rate", "0", "--config", b.properties("admin")},
+                         dir_ + "/simulator.log");
+  const auto sim_status = wait_for_exit(simulator, std::chrono::seconds(120));
+  ASSERT_TRUE(sim_status.has_value());
+  EXPECT_EQ(exit_code(*sim_status), 0) << slurp(dir_ + "/simulator.log");
+
+  const auto status = wait_for_exit(*pipeline, std::chrono::seconds(180));
+  const std::string log = slurp(dir_ + "/pipeline.log");
+  ASSERT_TRUE(status.has_value()) << "the pipeline still ran after 180 s:\n" << log;
+  EXPECT_NE(exit_code(*status), 0) << log;
+  EXPECT_NE(log.find("TOPIC_AUTHORIZATION_FAILED"), std::string::npos) << log;
+  EXPECT_NE(log.find("\"" + denied + "\""), std::string::npos) << log;
+}
+
+}  // namespace
+}  // namespace sluice::examples::sensor::e2e
