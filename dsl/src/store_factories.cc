@@ -15,6 +15,9 @@ namespace sluice {
 
 namespace dsl_detail {
 
+// Off until the at-least-once loss the chaos test saw with windowed caches is understood.
+constexpr bool kWindowedCachingInDsl = false;
+
 std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
     std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings) {
   if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
@@ -26,7 +29,9 @@ std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
     std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings) {
   if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
-  if (settings.caching_enabled)
+  // No record cache for windowed aggregations yet (kWindowedCachingInDsl): the chaos test's
+  // at-least-once half lost windows with it (issue #14 note). The cache (state/caching.h) stays.
+  if (kWindowedCachingInDsl && settings.caching_enabled)
     bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
   return bytes;
 }
@@ -34,7 +39,9 @@ std::unique_ptr<state::WindowBytesStore> wire_window_store(
 std::unique_ptr<state::SessionBytesStore> wire_session_store(
     std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings) {
   if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
-  if (settings.caching_enabled)
+  // No record cache for windowed aggregations yet (kWindowedCachingInDsl): the chaos test's
+  // at-least-once half lost windows with it (issue #14 note). The cache (state/caching.h) stays.
+  if (kWindowedCachingInDsl && settings.caching_enabled)
     bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
   return bytes;
 }

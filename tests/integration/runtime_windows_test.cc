@@ -247,6 +247,9 @@ TEST(KafkaStreamsWindows, AtLeastOnceReplayBehindRestoredWindowStoreLosesNothing
 // the same final counts, and an instance restarted on an empty state directory restores the
 // same windows from the (collapsed) changelog.
 TEST(KafkaStreamsWindows, WindowCacheWritesFewerChangelogRecordsAndRestoresTheSameWindows) {
+  GTEST_SKIP() << "the DSL does not cache windowed stores yet (dsl/src/store_factories.cc: "
+                  "an at-least-once loss under chaos with the cache on)";
+
   constexpr auto kSize = 10s;
   const TimestampMs base = (wall_now() / 60'000) * 60'000 - 120'000;
   std::vector<TimedRecord> records;
