@@ -13,6 +13,8 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/typed_stores.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -22,12 +24,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using SLKV = KeyValue<std::optional<std::string>, std::optional<int64_t>>;
 using SKV = KeyValue<std::optional<std::string>, std::optional<std::string>>;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 std::vector<std::string> split_words(const std::string& line) {
   std::vector<std::string> words;

@@ -15,6 +15,8 @@
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -23,12 +25,6 @@ SerdePtr<std::string> strings() { return serdes::string(); }
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using SKV = KeyValue<std::optional<std::string>, std::optional<std::string>>;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // Clicks (int64 amounts) and views (page names) of a user, aggregated into one history:
 // "+<amount>" per click, "/<page>" per view.

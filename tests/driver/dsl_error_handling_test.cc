@@ -9,6 +9,8 @@
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -16,12 +18,6 @@ SerdePtr<int64_t> longs() { return serdes::int64(); }
 SerdePtr<std::string> strings() { return serdes::string(); }
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // "in" carries int64 values; the test writes strings to it, so "bad" does not deserialize.
 // A value of 13 makes the map_values lambda throw.

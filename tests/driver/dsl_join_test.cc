@@ -13,6 +13,8 @@
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -21,12 +23,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 SerdePtr<std::string> strings() { return serdes::string(); }
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // "key:value@timestamp", "key:null@timestamp" for tombstones.
 std::vector<std::string> drain(TestOutputTopic<std::string, std::string>& out,

@@ -11,6 +11,8 @@
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -18,12 +20,6 @@ SerdePtr<int64_t> longs() { return serdes::int64(); }
 SerdePtr<std::string> strings() { return serdes::string(); }
 using ::testing::ElementsAre;
 using SKV = KeyValue<std::optional<std::string>, std::optional<std::string>>;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // Builds a topology with `body(stream)` from topic "in" and runs it in a driver.
 struct Harness {

@@ -15,6 +15,8 @@
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/state/key_value_store.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -25,12 +27,6 @@ using ::testing::IsEmpty;
 
 SerdePtr<int64_t> longs() { return serdes::int64(); }
 SerdePtr<std::string> strings() { return serdes::string(); }
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 template <typename V>
 std::vector<std::string> drain(TestOutputTopic<Windowed<std::string>, V>& out) {

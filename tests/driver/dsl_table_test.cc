@@ -20,6 +20,8 @@
 #include "sluice/state/typed_stores.h"
 #include "test_support.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -29,12 +31,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using SLKV = KeyValue<std::optional<std::string>, std::optional<int64_t>>;
 using SKV = KeyValue<std::optional<std::string>, std::optional<std::string>>;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // Every row of a key-value store, typed.
 template <typename V>

@@ -17,6 +17,8 @@
 #include "sluice/state/window_store.h"
 #include "test_support.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -26,12 +28,6 @@ using ::testing::HasSubstr;
 
 SerdePtr<int64_t> longs() { return serdes::int64(); }
 SerdePtr<std::string> strings() { return serdes::string(); }
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // "[key@start/end]=value@timestamp", value "null" for a deletion.
 template <typename V>

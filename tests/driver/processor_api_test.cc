@@ -17,6 +17,8 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -25,12 +27,6 @@ SerdePtr<std::string> strings() { return serdes::string(); }
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using SKV = KeyValue<std::optional<std::string>, std::optional<std::string>>;
-
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 // Emits "<topic>/<partition>/<offset>/<timestamp>/<header h>" for each record.
 class MetadataProcessor final

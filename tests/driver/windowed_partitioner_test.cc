@@ -19,6 +19,8 @@
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
 
+#include "assert_ok.h"
+
 namespace sluice {
 namespace {
 
@@ -26,12 +28,6 @@ using namespace std::chrono_literals;
 
 SerdePtr<int64_t> longs() { return serdes::int64(); }
 SerdePtr<std::string> strings() { return serdes::string(); }
-
-#define ASSERT_OK(...)                       \
-  do {                                       \
-    const absl::Status _st = (__VA_ARGS__);  \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
 
 constexpr int32_t kPartitions = 6;
 

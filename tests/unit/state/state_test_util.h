@@ -13,12 +13,7 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
-// Asserts that an absl::Status expression is OK, showing the status otherwise.
-#define ASSERT_OK(expr)                      \
-  do {                                       \
-    const absl::Status _st = (expr);         \
-    ASSERT_TRUE(_st.ok()) << _st.ToString(); \
-  } while (0)
+#include "assert_ok.h"
 
 namespace sluice::state::testing {
 
