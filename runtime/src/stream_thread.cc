@@ -14,7 +14,7 @@ namespace sluice::runtime_internal {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr int kMaxPollBatch = 2000;
+constexpr size_t kMaxPollBatch = 2000;
 constexpr int kProcessBatch = 200;
 constexpr auto kClientTimeout = 30s;
 // Restoration per loop turn: enough to restore fast, little enough that the main consumer is
@@ -275,17 +275,37 @@ absl::Status StreamThread::run_once() {
   // poll may block.
   bool has_work = false;
   bool restoring = false;
+  bool waiting = false;  // a task holds records back until another of its partitions has some
+  size_t ready = 0;      // records buffered for tasks that can process them now
   for (const auto& [id, t] : tasks_) {
     if (!t->restored()) {
       restoring = true;
       continue;
     }
-    if (t->waiting_for_input()) continue;
-    for (const auto& q : t->queues()) has_work |= !q.records.empty();
+    if (t->waiting_for_input()) {
+      waiting = true;
+      continue;
+    }
+    for (const auto& q : t->queues()) {
+      has_work |= !q.records.empty();
+      ready += q.records.size();
+    }
   }
   // While restoring, the wait (if any) is on the restore consumer instead.
   restore_wait_ = has_work ? 0ms : 20ms;
-  absl::Status st = poll_records(has_work || restoring ? 0ms : 50ms);
+  // With a thread's worth of records buffered (buffered.records.per.partition between the
+  // tasks that can process them), the rest stays in librdkafka's prefetch queue (bounded by
+  // queued.max.messages.kbytes) until the tasks drained some: taking it would only grow the
+  // queues to the pause limit, and a pause drops the prefetched records of the partition
+  // (docs/ARCHITECTURE.md, "Tasks"). A task waiting for another partition needs a fetch.
+  const size_t max_buffered =
+      static_cast<size_t>(context_.config->buffered_records_per_partition());
+  absl::Status st = absl::OkStatus();
+  if (waiting || ready < max_buffered) {
+    const size_t budget =
+        waiting ? kMaxPollBatch : std::min<size_t>(kMaxPollBatch, max_buffered - ready);
+    st = poll_records(has_work || restoring ? 0ms : 50ms, budget);
+  }
   if (st.ok() && !rebalance_error_.ok()) st = std::exchange(rebalance_error_, absl::OkStatus());
   if (st.ok()) st = create_pending_tasks();
   if (st.ok()) st = rewind_if_pending();
@@ -342,13 +362,13 @@ void StreamThread::wait_for_retry(std::chrono::milliseconds backoff) {
   }
 }
 
-absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout) {
+absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_t max_messages) {
   last_poll_wall_ = now_ms();
   // Pausing drops librdkafka's prefetched messages for the partition and a resumed partition
   // may wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
   const size_t max_buffered =
       static_cast<size_t>(context_.config->buffered_records_per_partition());
-  for (int i = 0; i < kMaxPollBatch; ++i) {
+  for (size_t i = 0; i < max_messages; ++i) {
     auto polled = consumer_->poll(i == 0 ? timeout : 0ms);
     TaskMetrics::add(polls_);
     if (!polled.ok()) {

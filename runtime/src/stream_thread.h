@@ -338,7 +338,7 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status create_consumer();
   absl::Status create_producer();
   void destroy_clients();
-  absl::Status poll_records(std::chrono::milliseconds timeout);
+  absl::Status poll_records(std::chrono::milliseconds timeout, size_t max_messages);
   absl::Status restore_pending();
   absl::Status process_tasks();
   absl::Status maybe_commit(bool force);
