@@ -610,8 +610,12 @@ absl::Status StreamThread::maybe_commit(bool force) {
       now - last_commit_ < std::chrono::milliseconds(context_.config->commit_interval_ms())) {
     return absl::OkStatus();
   }
-  last_commit_ = now;
-  return commit();
+  absl::Status st = commit();
+  // The interval runs from the end of a commit, as in Kafka Streams: under exactly-once a
+  // commit waits for the broker several times (offsets, flush, end of the transaction), and
+  // counted from its start, a commit as long as the interval left no time to process.
+  last_commit_ = std::chrono::steady_clock::now();
+  return st;
 }
 
 absl::Status StreamThread::commit() {
