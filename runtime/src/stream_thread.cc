@@ -288,7 +288,7 @@ absl::Status StreamThread::run_once() {
     }
     for (const auto& q : t->queues()) {
       has_work |= !q.records.empty();
-      ready += q.records.size();
+      if (can_process(*t)) ready += q.records.size();
     }
   }
   // While restoring, the wait (if any) is on the restore consumer instead.
@@ -368,6 +368,12 @@ absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_
   // may wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
   const size_t max_buffered =
       static_cast<size_t>(context_.config->buffered_records_per_partition());
+  // The thread's budget (run_once) keeps the queues of tasks that can process within
+  // `max_buffered` between them, so a pause there is a backstop for when a waiting task made
+  // the thread poll beyond it; a task that cannot process (restoring, waiting for another
+  // partition) is paused at `max_buffered`, so that its partition does not fill memory while
+  // the thread polls for the others.
+  const size_t backstop = max_buffered + kMaxPollBatch;
   for (size_t i = 0; i < max_messages; ++i) {
     auto polled = consumer_->poll(i == 0 ? timeout : 0ms);
     TaskMetrics::add(polls_);
@@ -389,11 +395,15 @@ absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_
     }
     task->second->on_records_arrived(*q);
     q->records.push_back(std::move(**polled));
-    if (!q->paused && q->records.size() >= max_buffered) {
+    if (!q->paused && q->records.size() >= (can_process(*task->second) ? backstop : max_buffered)) {
       if (consumer_->pause({q->tp}).ok()) q->paused = true;
     }
   }
   return absl::OkStatus();
+}
+
+bool StreamThread::can_process(const StreamTask& task) {
+  return task.restored() && task.times_initialized() && !task.waiting_for_input();
 }
 
 bool StreamThread::caught_up(const PartitionQueue& q) const {

@@ -338,7 +338,10 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status create_consumer();
   absl::Status create_producer();
   void destroy_clients();
+  // Takes at most `max_messages` records (and events) from the consumer into the task queues.
   absl::Status poll_records(std::chrono::milliseconds timeout, size_t max_messages);
+  // Restored, with its times read back, and not waiting for another of its partitions.
+  static bool can_process(const StreamTask& task);
   absl::Status restore_pending();
   absl::Status process_tasks();
   absl::Status maybe_commit(bool force);
