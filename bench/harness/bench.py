@@ -81,6 +81,46 @@ def peak_rss_mb(pid):
     return None
 
 
+def thread_schedstats(pid):
+    """{tid: (name, ns on a CPU, ns runnable but waiting for a CPU)} of every thread of a
+    process (/proc/<pid>/task/<tid>/schedstat); empty once it is gone."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                run_ns, wait_ns = (int(x) for x in f.read().split()[:2])
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                name = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        out[tid] = (name, run_ns, wait_ns)
+    return out
+
+
+def busiest_thread(before, after, wall_s):
+    """Of the threads alive at both samples, the one that ran most in between: its name and the
+    shares of the wall time it spent on a CPU, runnable waiting for a CPU (the machine's load),
+    and off the CPU by its own doing (blocked or sleeping: polls, flushes, commits)."""
+    best = None
+    for tid, (name, run1, wait1) in after.items():
+        if tid not in before:
+            continue
+        _, run0, wait0 = before[tid]
+        if best is None or run1 - run0 > best[1]:
+            best = (name, run1 - run0, wait1 - wait0)
+    if best is None or wall_s <= 0:
+        return None
+    name, run_ns, wait_ns = best
+    on_cpu = run_ns / 1e9 / wall_s
+    runnable = wait_ns / 1e9 / wall_s
+    return {"name": name, "on_cpu": on_cpu, "runnable": runnable,
+            "blocked": max(0.0, 1.0 - on_cpu - runnable)}
+
+
 class App:
     """One peer process; its "BENCH <event>" lines are timestamped (monotonic) on arrival,
     together with the process's CPU seconds at that moment."""
@@ -91,6 +131,7 @@ class App:
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log_file,
                                      env=env, start_new_session=True, text=True, bufsize=1)
         self.events = {}
+        self.sched = {}  # event -> thread_schedstats at that moment
         self.cond = threading.Condition()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -101,8 +142,10 @@ class App:
                 event = line.split()[1]
                 now = time.monotonic()
                 cpu = cpu_seconds(self.proc.pid)
+                sched = thread_schedstats(self.proc.pid)
                 with self.cond:
                     self.events.setdefault(event, (now, cpu))
+                    self.sched.setdefault(event, sched)
                     self.cond.notify_all()
             else:
                 self.log_file.write(line)
@@ -189,6 +232,19 @@ class Broker:
             [NewTopic(n, PARTITIONS, 1, config=configs or {}) for n in names])
         for f in futures.values():
             f.result(60)
+        # CreateTopics returns once the controller has the topics; the broker's metadata
+        # (what the apps' start-up checks describe) follows a moment later. Wait for it, as a
+        # deployment script would, so that no app starts before its topics are visible.
+        deadline = time.monotonic() + 60
+        while True:
+            topics = admin.list_topics(timeout=30).topics
+            if all(n in topics and topics[n].error is None and
+                   len(topics[n].partitions) == PARTITIONS and
+                   all(p.leader >= 0 for p in topics[n].partitions.values()) for n in names):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError("topics %s not visible after 60 s" % names)
+            time.sleep(0.1)
 
     def end_offsets(self, topic):
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "bench-offsets"})
@@ -345,6 +401,13 @@ class Runner:
         alerts = app_id + "-alerts" if workload == "windowed" else None
         return out, alerts
 
+    @staticmethod
+    def dead_letter_topic(workload, input_topic):
+        """The dead-letter topic the app writes malformed readings to (the windowed workload
+        is the sensor pipeline, whose DLQ is `<input>-dlq`). Sluice checks at start-up that
+        its sink topics exist, so the harness creates it, as a user would."""
+        return input_topic + "-dlq" if workload == "windowed" else None
+
     def throughput(self, impl, workload, guarantee):
         input_topic, metadata, _ = self.inputs(workload)
         app_id = "bench-%s-%s-%s-%s" % (workload, GUARANTEE_SHORT[guarantee], impl, self.stamp)
@@ -357,7 +420,8 @@ class Runner:
         broker_cpu0 = self.broker.cpu()
         app = App(cmd, os.path.join(self.logs, app_id + ".log"))
         result = {"impl": impl, "workload": workload, "guarantee": guarantee, "app_id": app_id,
-                  "records": self.records}
+                  "records": self.records,
+                  "load_at_start": [round(x, 2) for x in os.getloadavg()]}
         ok = app.wait_event("done", 3600)
         if not ok:
             code = app.stop()
@@ -384,6 +448,8 @@ class Runner:
         result["drain_cpu_s"] = cpu_done - cpu_first
         result["cpu_s_per_m"] = result["drain_cpu_s"] / self.records * 1e6
         result["cpu_per_wall"] = result["drain_cpu_s"] / max(result["drain_s"], 1e-6)
+        result["busiest_thread"] = busiest_thread(app.sched.get("first", {}),
+                                                  app.sched.get("done", {}), result["drain_s"])
         committed = self.broker.committed(app_id, input_topic)
         ends = self.broker.end_offsets(input_topic)
         result["committed_all"] = all(committed.get(p, -1) >= ends[p] for p in ends)
@@ -396,9 +462,13 @@ class Runner:
             "output": sum(sizes.get(t, 0) for t in topics),
         }
         result["input_bytes"] = sizes.get(input_topic, 0)
-        log("  %.0f records/s, %.2f CPU s/M, %.0f MB peak RSS, %s" % (
-            result["records_per_s"], result["cpu_s_per_m"], result["peak_rss_mb"] or 0,
-            result["bytes"]))
+        result["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        bt = result["busiest_thread"] or {"name": "?", "on_cpu": 0, "runnable": 0, "blocked": 0}
+        log("  %.0f records/s, %.2f CPU s/M, CPU/wall %.2f, %.0f MB peak RSS, load %s, %s" % (
+            result["records_per_s"], result["cpu_s_per_m"], result["cpu_per_wall"],
+            result["peak_rss_mb"] or 0, result["load_at_start"][0], result["bytes"]))
+        log("  busiest thread %s: on CPU %.0f %%, waiting for a CPU %.0f %%, blocked %.0f %%" % (
+            bt["name"], bt["on_cpu"] * 100, bt["runnable"] * 100, bt["blocked"] * 100))
         shutil.rmtree(os.path.join(self.work, "state", app_id), ignore_errors=True)
         return result
 
@@ -431,7 +501,8 @@ class Runner:
         input_topic = app_id + "-in"
         out, alerts = self.outputs_of(workload, app_id)
         topics = [t for t in (out, alerts) if t]
-        self.broker.create_topics([input_topic] + topics)
+        dlq = self.dead_letter_topic(workload, input_topic)
+        self.broker.create_topics([input_topic] + topics + ([dlq] if dlq else []))
         cmd = self.command(impl, workload, guarantee, app_id, input_topic, metadata, out, alerts,
                            -1)
         app = App(cmd, os.path.join(self.logs, app_id + ".log"))
@@ -504,6 +575,10 @@ class Runner:
                     load_input(self.build, self.broker, input_topic, metadata, sensors,
                                self.records, self.logs)
                     loaded.add(input_topic)
+                dlq = self.dead_letter_topic(workload, input_topic)
+                if dlq and dlq not in loaded:
+                    self.broker.create_topics([dlq])
+                    loaded.add(dlq)
             for workload in self.workloads:
                 for guarantee in self.guarantees:
                     by_impl = {}

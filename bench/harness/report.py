@@ -88,9 +88,10 @@ def markdown(doc):
         "fixed rate.",
         "",
         "| workload | guarantee | peer | records/s | start-up s | drain s | drain CPU s "
-        "| CPU s per M | CPU / wall | peak RSS MB | changelog MB | repartition MB | output MB "
+        "| CPU s per M | CPU / wall | busiest thread on CPU / runnable / blocked % | load "
+        "| peak RSS MB | changelog MB | repartition MB | output MB "
         "| broker CPU s | p50 ms | p99 ms | offsets committed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (workload, guarantee), runs in groups.items():
         for impl in IMPLS:
@@ -99,11 +100,14 @@ def markdown(doc):
                 continue
             b = run["bytes"]
             lines.append(
-                "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |"
+                "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+                "| %s | %s | %s |"
                 % (workload, guarantee, NAMES[impl], _num(run["records_per_s"]),
                    _num(run["startup_s"], "{:.1f}"), _num(run["drain_s"], "{:.1f}"),
                    _num(run["drain_cpu_s"], "{:.1f}"), _num(run["cpu_s_per_m"], "{:.2f}"),
-                   _num(run["cpu_per_wall"], "{:.2f}"), _num(run["peak_rss_mb"]),
+                   _num(run["cpu_per_wall"], "{:.2f}"), _thread(run.get("busiest_thread")),
+                   _num((run.get("load_at_start") or [None])[0], "{:.1f}"),
+                   _num(run["peak_rss_mb"]),
                    _num(b["changelog"] / MB, "{:,.1f}"), _num(b["repartition"] / MB, "{:,.1f}"),
                    _num(b["output"] / MB, "{:,.1f}"), _num(run["broker_cpu_s"], "{:.1f}"),
                    _num(_lat(run, "p50_ms"), "{:,.0f}"), _num(_lat(run, "p99_ms"), "{:,.0f}"),
@@ -125,6 +129,14 @@ def markdown(doc):
                                                 c["detail"].replace("\n", "\n  ")))
     lines.append("")
     return "\n".join(lines)
+
+
+def _thread(t):
+    """The busiest thread's shares of the drain (bench.busiest_thread), or "-" for runs taken
+    before they were recorded."""
+    if not t:
+        return "-"
+    return "%.0f / %.0f / %.0f" % (t["on_cpu"] * 100, t["runnable"] * 100, t["blocked"] * 100)
 
 
 def chart(doc, path):

@@ -15,7 +15,7 @@ namespace sluice::runtime_internal {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr int kMaxPollBatch = 2000;
+constexpr size_t kMaxPollBatch = 2000;
 constexpr int kProcessBatch = 200;
 constexpr auto kClientTimeout = 30s;
 // Restoration per loop turn: enough to restore fast, little enough that the main consumer is
@@ -320,17 +320,37 @@ absl::Status StreamThread::run_once() {
   // poll may block.
   bool has_work = false;
   bool restoring = false;
+  bool waiting = false;  // a task holds records back until another of its partitions has some
+  size_t ready = 0;      // records buffered for tasks that can process them now
   for (const auto& [id, t] : tasks_) {
     if (!t->restored()) {
       restoring = true;
       continue;
     }
-    if (t->waiting_for_input()) continue;
-    for (const auto& q : t->queues()) has_work |= !q.records.empty();
+    if (t->waiting_for_input()) {
+      waiting = true;
+      continue;
+    }
+    for (const auto& q : t->queues()) {
+      has_work |= !q.records.empty();
+      if (can_process(*t)) ready += q.records.size();
+    }
   }
   // While restoring, the wait (if any) is on the restore consumer instead.
   restore_wait_ = has_work ? 0ms : 20ms;
-  absl::Status st = poll_records(has_work || restoring ? 0ms : 50ms);
+  // With a thread's worth of records buffered (buffered.records.per.partition between the
+  // tasks that can process them), the rest stays in librdkafka's prefetch queue (bounded by
+  // queued.max.messages.kbytes) until the tasks drained some: taking it would only grow the
+  // queues to the pause limit, and a pause drops the prefetched records of the partition
+  // (docs/ARCHITECTURE.md, "Tasks"). A task waiting for another partition needs a fetch.
+  const size_t max_buffered =
+      static_cast<size_t>(context_.config->buffered_records_per_partition());
+  absl::Status st = absl::OkStatus();
+  if (waiting || ready < max_buffered) {
+    const size_t budget =
+        waiting ? kMaxPollBatch : std::min<size_t>(kMaxPollBatch, max_buffered - ready);
+    st = poll_records(has_work || restoring ? 0ms : 50ms, budget);
+  }
   if (st.ok() && !rebalance_error_.ok()) st = std::exchange(rebalance_error_, absl::OkStatus());
   if (st.ok()) st = create_pending_tasks();
   if (st.ok()) st = rewind_if_pending();
@@ -387,13 +407,19 @@ void StreamThread::wait_for_retry(std::chrono::milliseconds backoff) {
   }
 }
 
-absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout) {
+absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_t max_messages) {
   last_poll_wall_ = now_ms();
   // Pausing drops librdkafka's prefetched messages for the partition and a resumed partition
   // may wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
   const size_t max_buffered =
       static_cast<size_t>(context_.config->buffered_records_per_partition());
-  for (int i = 0; i < kMaxPollBatch; ++i) {
+  // The thread's budget (run_once) keeps the queues of tasks that can process within
+  // `max_buffered` between them, so a pause there is a backstop for when a waiting task made
+  // the thread poll beyond it; a task that cannot process (restoring, waiting for another
+  // partition) is paused at `max_buffered`, so that its partition does not fill memory while
+  // the thread polls for the others.
+  const size_t backstop = max_buffered + kMaxPollBatch;
+  for (size_t i = 0; i < max_messages; ++i) {
     auto polled = consumer_->poll(i == 0 ? timeout : 0ms);
     TaskMetrics::add(polls_);
     if (!polled.ok()) {
@@ -414,11 +440,15 @@ absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout) {
     }
     task->second->on_records_arrived(*q);
     q->records.push_back(std::move(**polled));
-    if (!q->paused && q->records.size() >= max_buffered) {
+    if (!q->paused && q->records.size() >= (can_process(*task->second) ? backstop : max_buffered)) {
       if (consumer_->pause({q->tp}).ok()) q->paused = true;
     }
   }
   return absl::OkStatus();
+}
+
+bool StreamThread::can_process(const StreamTask& task) {
+  return task.restored() && task.times_initialized() && !task.waiting_for_input();
 }
 
 bool StreamThread::caught_up(const PartitionQueue& q) const {
@@ -632,8 +662,12 @@ absl::Status StreamThread::maybe_commit(bool force) {
       now - last_commit_ < std::chrono::milliseconds(context_.config->commit_interval_ms())) {
     return absl::OkStatus();
   }
-  last_commit_ = now;
-  return commit();
+  absl::Status st = commit();
+  // The interval runs from the end of a commit, as in Kafka Streams: under exactly-once a
+  // commit waits for the broker several times (offsets, flush, end of the transaction), and
+  // counted from its start, a commit as long as the interval left no time to process.
+  last_commit_ = std::chrono::steady_clock::now();
+  return st;
 }
 
 absl::Status StreamThread::commit() {

@@ -353,7 +353,10 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   // A static member's consumer does not leave the group on close (KIP-345); one that goes
   // away for good unsubscribes first, which does send LeaveGroup.
   void leave_group_if_static();
-  absl::Status poll_records(std::chrono::milliseconds timeout);
+  // Takes at most `max_messages` records (and events) from the consumer into the task queues.
+  absl::Status poll_records(std::chrono::milliseconds timeout, size_t max_messages);
+  // Restored, with its times read back, and not waiting for another of its partitions.
+  static bool can_process(const StreamTask& task);
   absl::Status restore_pending();
   absl::Status process_tasks();
   absl::Status maybe_commit(bool force);
