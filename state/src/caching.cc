@@ -295,18 +295,27 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
     listener_ = std::move(listener);
     send_old_values_ = send_old_values;
   }
+  absl::Status init(StateStoreContext& context) override {
+    stream_time_ = -1;  // a reopened (e.g. wiped) store starts over, as the store below does
+    return CacheLayer<Store, Public>::init(context);
+  }
+  // Reported (joins take it as their stream time): the store's, or the cache's when ahead.
   TimestampMs observed_stream_time() const override {
     return std::max(inner_->observed_stream_time(), stream_time_);
   }
 
  protected:
-  // Entries below this are expired (window start, session end).
-  TimestampMs min_live() const {
-    return live_from(observed_stream_time(), inner_->options().retention_ms);
-  }
+  // Entries below this are expired (window start, session end) by the cache's stream time: the
+  // largest window start (session end) processing put since the store was opened, which the
+  // store below would expire by had the cache written through. Never by the store's observed
+  // stream time: that includes restored records and the time committed before opening, which
+  // under at-least-once can be ahead of the replayed input (a crash after a flush but before
+  // the offset commit); a window the replay still updates must read what the store holds. The
+  // store below applies its own expiry on top (segmented_stores.cc: the same rule).
+  TimestampMs min_live() const { return live_from(stream_time_, inner_->options().retention_ms); }
   // `inner_it` without what the cache's stream time expired (the store below lags behind it).
   WindowedIteratorPtr live_only(WindowedIteratorPtr inner_it, bool by_end) const {
-    if (stream_time_ <= inner_->observed_stream_time()) return inner_it;
+    if (stream_time_ < 0) return inner_it;
     return state::live_only(std::move(inner_it), min_live(), by_end);
   }
   absl::Status write(std::string_view cache_key, std::optional<std::string_view> value) {

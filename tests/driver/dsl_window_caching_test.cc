@@ -146,9 +146,6 @@ class WindowCaching : public ::testing::TestWithParam<Kind> {};
 
 // Caching changes how often updates are forwarded and logged, never the results.
 TEST_P(WindowCaching, SameResultsAsCachingOffWithFewerUpdatesAndChangelogRecords) {
-  GTEST_SKIP() << "the DSL does not cache windowed stores yet (dsl/src/store_factories.cc: "
-                  "an at-least-once loss under chaos with the cache on)";
-
   const Outcome uncached = run_pipeline(GetParam(), false, 50);
   const Outcome cached = run_pipeline(GetParam(), true, 50);
   EXPECT_EQ(cached.latest, uncached.latest);
@@ -177,9 +174,6 @@ INSTANTIATE_TEST_SUITE_P(Windows, WindowCaching,
                          [](const auto& info) { return std::string(name_of(info.param)); });
 
 TEST(WindowCachingDriver, UpdatesOfAWindowWithinACommitCollapseAndReadsSeeTheCache) {
-  GTEST_SKIP() << "the DSL does not cache windowed stores yet (dsl/src/store_factories.cc: "
-                  "an at-least-once loss under chaos with the cache on)";
-
   StreamsBuilder builder;
   builder.stream("in", Consumed::with(strings(), strings()))
       .group_by_key()
@@ -224,9 +218,6 @@ TEST(WindowCachingDriver, UpdatesOfAWindowWithinACommitCollapseAndReadsSeeTheCac
 // Session merges within one commit interval: the merged-away session that downstream never
 // saw is not forwarded as a deletion; one that it saw is.
 TEST(WindowCachingDriver, SessionMergesForwardOnlyWhatDownstreamSaw) {
-  GTEST_SKIP() << "the DSL does not cache windowed stores yet (dsl/src/store_factories.cc: "
-                  "an at-least-once loss under chaos with the cache on)";
-
   StreamsBuilder builder;
   builder.stream("in", Consumed::with(strings(), strings()))
       .group_by_key()

@@ -1,15 +1,19 @@
 // Window and session stores after a restore or a reopen that is ahead of processing (the
 // at-least-once replay): windows processing still updates stay readable, processing's own
-// writes expire them, and a standby copy expires by what it restores. In-memory and RocksDB.
+// writes expire them, and a standby copy expires by what it restores. In-memory and RocksDB,
+// each also under a record cache (the DSL's caching(logging(store)) stack).
 //
 // The shape is the sensor pipeline's (10 s tumbling windows, 3 s grace, retention 13 s): a task
 // counts readings of window W, processes on past W's close (store stream time >= W's start +
 // 20 s) and dies before committing its input offset; the next owner restores the store and
 // replays the input from the committed offset, W's last readings first.
 #include <memory>
+#include <ostream>
+#include <string>
 
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/rocksdb_store.h"
@@ -31,18 +35,29 @@ WindowStoreOptions window_options() {
   return o;
 }
 
-// One incarnation of the task: its context, changelog and (change-logged) window store.
+// The store stack under test: in-memory or RocksDB, with or without a record cache on top.
+struct Stack {
+  bool rocksdb = false;
+  bool cached = false;
+};
+void PrintTo(const Stack& s, std::ostream* os) {
+  *os << (s.rocksdb ? "RocksDB" : "InMemory") << (s.cached ? " cached" : "");
+}
+
+// One incarnation of the task: its context, changelog and (change-logged, maybe cached) window
+// store.
 class Incarnation {
  public:
-  Incarnation(bool rocksdb, std::string dir)
-      : rocksdb_(rocksdb), context_("app", TaskId{0, Partition(0)}, std::move(dir), &changelog_) {}
+  Incarnation(Stack stack, std::string dir)
+      : stack_(stack), context_("app", TaskId{0, Partition(0)}, std::move(dir), &changelog_) {}
 
   void open(bool standby = false) {
     context_.set_standby(standby);
-    auto bytes = rocksdb_
+    auto bytes = stack_.rocksdb
                      ? make_rocksdb_window_store("w", window_options(), RocksDBResources::create())
                      : make_in_memory_window_store("w", window_options());
     store_ = with_change_logging(std::move(bytes));
+    if (stack_.cached) store_ = with_caching(std::move(store_), kDefaultCacheMaxBytes);
     ASSERT_TRUE(store_->init(context_).ok());
   }
   // The windowed count's step: old count of the reading's window + 1.
@@ -73,11 +88,20 @@ class Incarnation {
     }
     store_.reset();
   }
+  // Closed and initialized again as the same object (the runtime's wipe_store does this).
+  void reinit() {
+    EXPECT_TRUE(store_->close().ok());
+    ASSERT_TRUE(store_->init(context_).ok());
+  }
   // Gone without a commit after the last writes (kill -9 leaves the same: the WAL keeps them).
-  void crash() { store_.reset(); }
+  // A cache flushed them first (the commit's flush before the offset commit, or an eviction).
+  void crash() {
+    EXPECT_TRUE(store_->flush().ok());
+    store_.reset();
+  }
 
  private:
-  bool rocksdb_;
+  Stack stack_;
   testing::RecordingChangelogWriter changelog_;
   BasicStateStoreContext context_;
   std::unique_ptr<WindowBytesStore> store_;
@@ -86,7 +110,7 @@ class Incarnation {
 class ExpiryFixture {
  protected:
   virtual ~ExpiryFixture() = default;
-  virtual bool rocksdb() const = 0;
+  virtual Stack stack() const = 0;
   std::string dir() const { return sluice::testing::temp_dir("expiry-after-restore"); }
 
   // The first owner: W's readings, then 25 s of readings in later windows (one every 500 ms),
@@ -98,6 +122,8 @@ class ExpiryFixture {
     for (int i = 0; i < kInWindow; ++i) {
       a.count("5", kW + i * 200);
       if (i + 1 == kCommitted) {
+        // As the runtime commits: caches flushed first, then the changelog offset recorded.
+        EXPECT_TRUE(a.store().flush().ok());
         committed = static_cast<int64_t>(a.changelog().records.size());
         EXPECT_TRUE(a.store().commit(Offset(committed)).ok());
       }
@@ -130,23 +156,23 @@ class ExpiryFixture {
   }
 };
 
-class WindowExpiryAfterRestoreTest : public ExpiryFixture, public ::testing::TestWithParam<bool> {
+class WindowExpiryAfterRestoreTest : public ExpiryFixture, public ::testing::TestWithParam<Stack> {
  protected:
-  bool rocksdb() const override { return GetParam(); }
+  Stack stack() const override { return GetParam(); }
 };
 
-// Local state and standby copies: RocksDB only.
-class RocksDBExpiryAfterRestoreTest : public ExpiryFixture, public ::testing::Test {
+// Local state and standby copies: RocksDB only, with (param) or without a cache.
+class RocksDBExpiryAfterRestoreTest : public ExpiryFixture, public ::testing::TestWithParam<bool> {
  protected:
-  bool rocksdb() const override { return true; }
+  Stack stack() const override { return Stack{true, GetParam()}; }
 };
 
 // A new owner without local state restores the whole changelog, then replays.
 TEST_P(WindowExpiryAfterRestoreTest, FullRestoreAheadOfTheReplayKeepsWindowsReadable) {
-  Incarnation a(rocksdb(), dir());
+  Incarnation a(stack(), dir());
   first_owner(a, /*crash=*/true);
   const auto changelog = a.changelog().as_changelog();
-  Incarnation b(rocksdb(), dir());
+  Incarnation b(stack(), dir());
   b.open();
   b.restore(changelog, 0);
   EXPECT_EQ(b.store().observed_stream_time(), kW + 30'000);
@@ -158,10 +184,10 @@ TEST_P(WindowExpiryAfterRestoreTest, FullRestoreAheadOfTheReplayKeepsWindowsRead
 // the changelog tail (written after the commit, also in the WAL), then the replay. The same
 // with a clean close (the store committed past the input offset, e.g. the offset commit
 // failed): no restore at all, the committed stream time is ahead.
-TEST_F(RocksDBExpiryAfterRestoreTest, OldLocalStateAheadOfTheReplayKeepsWindowsReadable) {
+TEST_P(RocksDBExpiryAfterRestoreTest, OldLocalStateAheadOfTheReplayKeepsWindowsReadable) {
   for (bool crash : {true, false}) {
     SCOPED_TRACE(crash ? "crash, tail restore" : "committed ahead, no restore");
-    Incarnation a(rocksdb(), dir());
+    Incarnation a(stack(), dir());
     const int64_t committed = first_owner(a, crash);
     if (!crash) {
       a.open();
@@ -180,12 +206,27 @@ TEST_F(RocksDBExpiryAfterRestoreTest, OldLocalStateAheadOfTheReplayKeepsWindowsR
   }
 }
 
+// The same store object closed and initialized again (a wiped store is re-initialized so)
+// starts over: what it expired before expires nothing now. A cache that kept its stream time
+// across init would hide W from the replay.
+TEST_P(RocksDBExpiryAfterRestoreTest, ReinitializedStoreExpiresOnlyByLaterWrites) {
+  Incarnation a(stack(), dir());
+  first_owner(a, /*crash=*/false);
+  a.open();
+  EXPECT_EQ(a.read("5", kW), kInWindow);
+  a.count("5", kW + 30'000);  // this object's processing passes W's retention
+  EXPECT_EQ(a.read("5", kW), 0);
+  a.reinit();
+  EXPECT_EQ(a.read("5", kW), kInWindow);
+  a.close();
+}
+
 // A standby copy (persistent) never processes: what it restores is its stream time and expires
 // windows.
-TEST_F(RocksDBExpiryAfterRestoreTest, StandbyCopyExpiresByRestoredRecords) {
-  Incarnation a(rocksdb(), dir());
+TEST_P(RocksDBExpiryAfterRestoreTest, StandbyCopyExpiresByRestoredRecords) {
+  Incarnation a(stack(), dir());
   first_owner(a, /*crash=*/true);
-  Incarnation standby(rocksdb(), dir());
+  Incarnation standby(stack(), dir());
   standby.open(/*standby=*/true);
   standby.restore(a.changelog().as_changelog(), 0);
   EXPECT_EQ(standby.read("5", kW), 0);
@@ -205,9 +246,11 @@ TEST_P(WindowExpiryAfterRestoreTest, SessionRestoredAheadOfTheReplayStaysReadabl
   BasicStateStoreContext first("app", TaskId{0, Partition(0)}, dir(), &changelog);
   BasicStateStoreContext second("app", TaskId{0, Partition(0)}, dir(), &unused);
   auto make = [&] {
-    return with_change_logging(
-        rocksdb() ? make_rocksdb_session_store("s", options, RocksDBResources::create())
-                  : make_in_memory_session_store("s", options));
+    auto store = with_change_logging(
+        stack().rocksdb ? make_rocksdb_session_store("s", options, RocksDBResources::create())
+                        : make_in_memory_session_store("s", options));
+    if (stack().cached) store = with_caching(std::move(store), kDefaultCacheMaxBytes);
+    return store;
   };
   auto a = make();
   ASSERT_TRUE(a->init(first).ok());
@@ -226,8 +269,15 @@ TEST_P(WindowExpiryAfterRestoreTest, SessionRestoredAheadOfTheReplayStaysReadabl
   ASSERT_TRUE(b->close().ok());
 }
 
-INSTANTIATE_TEST_SUITE_P(Impl, WindowExpiryAfterRestoreTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "RocksDB" : "InMemory"; });
+INSTANTIATE_TEST_SUITE_P(Impl, WindowExpiryAfterRestoreTest,
+                         ::testing::Values(Stack{false, false}, Stack{true, false},
+                                           Stack{false, true}, Stack{true, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.rocksdb ? "RocksDB" : "InMemory") +
+                                  (info.param.cached ? "Cached" : "");
+                         });
+INSTANTIATE_TEST_SUITE_P(Cache, RocksDBExpiryAfterRestoreTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Cached" : "Uncached"; });
 
 }  // namespace
 }  // namespace sluice::state

@@ -101,7 +101,10 @@ class CachingSessionStore : public SessionBytesStore, public FlushBufferedStore 
 // write) and report them to the listener with the store's previous value as old value. Reads do
 // not reorder the LRU list and do not cache misses (as Kafka Streams' window cache), so a read
 // never evicts, flushes or forwards. Retention as the store: the cache's own stream time (the
-// largest window start put) expires windows for reads and puts, as the store below would.
+// largest window start put since init) expires windows for reads and puts, as the store below
+// would; restored records and the time committed before init expire nothing (under
+// at-least-once the replayed input can be behind them). observed_stream_time() reports the
+// larger of the store's and the cache's.
 // A store with retain_duplicates is not cached (writes go straight below, as Kafka Streams
 // refuses caching there).
 //
