@@ -5,6 +5,7 @@
 // exactly; a full disk ends the instance in ERROR naming the cause, and a restart after space
 // is freed goes on exactly. The read-only and full-disk cases mount a tmpfs (root) or use
 // chmod (not root); they skip when neither can be done here.
+#include <fcntl.h>
 #include <rocksdb/db.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -134,6 +135,64 @@ TEST(RuntimeDisk, StateDirectoryLockedByAnotherLiveInstanceIsNamed) {
   KafkaStreams third(std::move(*third_topology), disk_config(app, state));
   ASSERT_TRUE(third.start().ok());
   ASSERT_TRUE(third.close(30s).ok());
+}
+
+// Writes `dir`/`name` until the file system says it is full, down to the last byte; returns
+// the bytes written.
+uintmax_t fill(const fs::path& dir, const std::string& name) {
+  const int fd = ::open((dir / name).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return 0;
+  const std::string block(64 * 1024, 'f');
+  uintmax_t written = 0;
+  for (size_t chunk = block.size(); chunk > 0; chunk /= 4) {
+    ssize_t n = 0;
+    while ((n = ::write(fd, block.data(), chunk)) > 0) written += static_cast<uintmax_t>(n);
+  }
+  ::close(fd);
+  return written;
+}
+
+TEST(RuntimeDisk, FullDiskEndsTheInstanceNamingTheCauseAndARestartGoesOnExactly) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  const std::string state = temp_dir("disk-full");
+  TmpfsMount tmpfs(state, "size=32m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here";
+  const std::string app = unique_name("disk-full");
+  const std::string input = unique_name("disk-full-in");
+  const std::string output = unique_name("disk-full-out");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  produce_lines(input, 0, 40);
+  count_to_the_end(app, input, output, state, 40);
+  {
+    auto topology = word_count_topology(input, output, "counts");
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    KafkaStreams streams(std::move(*topology), disk_config(app, state));
+    ASSERT_TRUE(streams.start().ok());
+    ASSERT_TRUE(streams.wait_until_running(60s)) << streams.error();
+    // The disk fills up while the instance runs; the next records need space for the store.
+    ASSERT_GT(fill(state, "filler"), 0u);
+    produce_lines(input, 40, 400);
+    ASSERT_EQ(streams.wait_until_stopped(120s), StreamsState::kError);
+    const std::string error(streams.error().message());
+    EXPECT_THAT(error, HasSubstr("No space left on device"));
+    EXPECT_THAT(error, HasSubstr("counts"));
+  }
+  // A full disk at start-up is refused before any store opens (closing freed some space).
+  (void)fill(state, "filler2");
+  {
+    auto topology = word_count_topology(input, output, "counts");
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    KafkaStreams streams(std::move(*topology), disk_config(app, state));
+    absl::Status st = streams.start();
+    ASSERT_FALSE(st.ok());
+    EXPECT_THAT(std::string(st.message()), HasSubstr("No space left on device"));
+    EXPECT_THAT(std::string(st.message()), HasSubstr(state));
+  }
+  // Space is freed: the counts go on exactly where the last committed transaction left them.
+  fs::remove(fs::path(state) / "filler");
+  fs::remove(fs::path(state) / "filler2");
+  count_to_the_end(app, input, output, state, 400);
 }
 
 // Ways to damage the "counts" store of the counting task (1_0) of a cleanly stopped instance.
