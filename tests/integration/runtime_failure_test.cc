@@ -30,6 +30,7 @@ TimestampMs wall_now() {
       .count();
 }
 
+// Values whose text starts with "hdr" are sent with three 1 KB headers.
 void produce_values(const std::string& topic, const std::vector<std::string>& values) {
   auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
   ASSERT_TRUE(producer.ok()) << producer.status();
@@ -41,6 +42,10 @@ void produce_values(const std::string& topic, const std::vector<std::string>& va
     rec.key = key;
     rec.value = values[i];
     rec.timestamp = now + static_cast<TimestampMs>(i);
+    const std::string kilobyte(1024, 'h');
+    const std::vector<kafka::HeaderView> headers = {
+        {"h1", kilobyte}, {"h2", kilobyte}, {"h3", kilobyte}};
+    if (values[i].starts_with("hdr")) rec.headers = headers;
     auto st = (*producer)->produce(rec);
     ASSERT_TRUE(st.ok()) << st;
   }
@@ -174,6 +179,50 @@ TEST(RuntimeFailures, RecordTooLargeGoesToTheDeadLetterQueue) {
   EXPECT_EQ(read_all_values(output, 2), (std::vector<std::string>{"a", "b"}));
   // The source record that led to it, as it was read.
   EXPECT_EQ(read_all_values(dlq, 1), (std::vector<std::string>{"big1"}));
+  EXPECT_EQ(totals(streams).dead_letters, 1);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+// Headers travel with a record from source to sink (as in Kafka Streams): a small value with
+// 3 KB of headers does not fit a topic whose max.message.bytes is 2000, and is the production
+// exception handler's like an oversized value.
+TEST(RuntimeFailures, HeadersTooLargeForTheTopicFailNamingIt) {
+  const std::string app = unique_name("rt-hdr");
+  const std::string input = unique_name("rt-hdr-in");
+  const std::string output = unique_name("rt-hdr-out");
+  create_topic(input, 1);
+  create_topic(output, 1, {{"max.message.bytes", "2000"}});
+  produce_values(input, {"a", "hdr1", "b"});
+  auto topology = inflating_topology(input, output);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology), failure_config(app, {}));
+  ASSERT_TRUE(streams.start().ok());
+  EXPECT_EQ(streams.wait_until_stopped(120s), StreamsState::kError);
+  const std::string error(streams.error().message());
+  EXPECT_THAT(error, HasSubstr(output));
+  EXPECT_THAT(error, HasSubstr("max.message.bytes"));
+  EXPECT_EQ(totals(streams).migrations, 0);
+  EXPECT_TRUE(read_all_values(output, 0).empty());
+}
+
+TEST(RuntimeFailures, HeadersTooLargeGoToTheDeadLetterQueue) {
+  const std::string app = unique_name("rt-hdr-dlq");
+  const std::string input = unique_name("rt-hdr-dlq-in");
+  const std::string output = unique_name("rt-hdr-dlq-out");
+  const std::string dlq = unique_name("rt-hdr-dlq-dlq");
+  create_topic(input, 1);
+  create_topic(dlq, 1);
+  create_topic(output, 1, {{"max.message.bytes", "2000"}});
+  produce_values(input, {"a", "hdr1", "b"});
+  auto topology = inflating_topology(input, output);
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(
+      std::move(*topology),
+      failure_config(app, {{"default.production.exception.handler", "dead_letter_queue"},
+                           {"errors.dead.letter.queue.topic.name", dlq}}));
+  ASSERT_TRUE(streams.start().ok());
+  EXPECT_EQ(read_all_values(output, 2), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(read_all_values(dlq, 1), (std::vector<std::string>{"hdr1"}));
   EXPECT_EQ(totals(streams).dead_letters, 1);
   ASSERT_TRUE(streams.close(30s).ok());
 }
