@@ -50,6 +50,26 @@ TEST(OddRecords, NullKeyOrValueIntoAnAggregationIsCountedAsDropped) {
   EXPECT_EQ(driver.metrics().dropped_records, 2);
 }
 
+// group_by's selector returning no key: the record never reaches the repartition topic.
+TEST(OddRecords, NullKeySelectedByGroupByIsCountedAsDropped) {
+  StreamsBuilder builder;
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .group_by([](const std::string& v) -> std::optional<std::string> {
+        if (v == "none") return std::nullopt;
+        return v.substr(0, 1);
+      })
+      .count()
+      .to_stream()
+      .to("out", Produced::with(strings(), longs()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("in", strings(), strings());
+  ASSERT_OK(in.pipe_input("1", "apple"));
+  ASSERT_OK(in.pipe_input("2", "none"));
+  auto out = driver.create_output_topic("out", strings(), longs());
+  EXPECT_THAT(out.read_key_values_to_list(), ElementsAre(SLKV{"a", 1}));
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+}
+
 TEST(OddRecords, NullKeyIntoAWindowedAggregationIsCountedAsDropped) {
   const auto windows = TimeWindows::of_size_with_no_grace(10ms);
   StreamsBuilder builder;
