@@ -200,23 +200,38 @@ void TaskTopology::note_partition_time(std::string_view topic, int32_t partition
   partition_times_.push_back({std::string(topic), partition, timestamp});
 }
 
+// Logging every dropped record would flood the log; the 1st, 2nd, 4th... keep the first ones
+// and the trend.
+static bool log_power_of_two(int64_t n) { return (n & (n - 1)) == 0; }
+
+std::string TaskTopology::current_record_position() const {
+  if (current_ == nullptr) return {};
+  return fmt::format(" (topic {}, partition {}, offset {})", current_->topic, current_->partition,
+                     current_->offset);
+}
+
 void TaskTopology::drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) {
   TaskMetrics::add(metrics_.dropped_records);
   const int64_t n = ++invalid_timestamps_;
-  // Every record would flood the log; powers of two keep the first ones and the trend.
-  if ((n & (n - 1)) != 0) return;
-  const std::string task = env_.task_id.to_string();
-  std::string where;
-  if (current_ != nullptr) {
-    where = fmt::format(" (topic {}, partition {}, offset {})", current_->topic,
-                        current_->partition, current_->offset);
-  }
+  if (!log_power_of_two(n)) return;
   log::Logger("sluice.task")
       .write(log::Level::kWarn,
              fmt::format("source {} dropped a record with invalid timestamp {}{}; {} such "
                          "record(s) so far, counted in dropped records",
-                         node, timestamp, where, n),
-             {}, task);
+                         node, timestamp, current_record_position(), n),
+             {}, env_.task_id.to_string());
+}
+
+void TaskTopology::drop_record(std::string_view node, std::string_view reason) {
+  TaskMetrics::add(metrics_.dropped_records);
+  const int64_t n = ++skipped_records_;
+  if (!log_power_of_two(n)) return;
+  log::Logger("sluice.task")
+      .write(log::Level::kWarn,
+             fmt::format("processor {} skipped a record due to {}{}; {} record(s) skipped so far "
+                         "by this task's processors, counted in dropped records",
+                         node, reason, current_record_position(), n),
+             {}, env_.task_id.to_string());
 }
 
 absl::Status TaskTopology::process(const RawRecord& raw) {

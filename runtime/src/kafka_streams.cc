@@ -2,17 +2,11 @@
 // the aggregated state machine, metrics, and interactive queries over local stores.
 #include "sluice/runtime/kafka_streams.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <random>
 #include <set>
 
 #include "application_shutdown.h"
@@ -28,6 +22,7 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 #include "standby_updater.h"
+#include "state_directory.h"
 #include "stream_thread.h"
 
 namespace sluice {
@@ -66,62 +61,6 @@ std::string_view to_string(StreamThreadExceptionResponse response) {
 }
 
 std::string HostInfo::to_string() const { return fmt::format("{}:{}", host, port); }
-
-namespace {
-
-std::string random_instance_id() {
-  std::random_device rd;
-  return fmt::format("{:08x}{:08x}", rd(), rd());
-}
-
-// The instance's process id, kept in <state.dir>/<application.id>/sluice-process-id as Kafka
-// Streams keeps its processId (StateDirectory.initializeProcessId): an instance restarted on
-// the same state directory has the same transactional.id, so its producer's
-// init_transactions aborts the transaction its previous incarnation left open (kill -9)
-// at once, instead of that transaction holding the changelogs' last stable offset back until
-// transaction.timeout.ms. The id is used only while this instance holds an exclusive lock on
-// the directory's sluice-process-id.lock: two instances sharing a state directory must not
-// share a transactional.id (they would fence each other), so the second gets a random id.
-std::string persisted_instance_id(const StreamsConfig& config, int& lock_fd) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path dir = fs::path(config.state_dir()) / config.application_id();
-  fs::create_directories(dir, ec);
-  if (ec) return random_instance_id();
-  const int fd =
-      ::open((dir / "sluice-process-id.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return random_instance_id();
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
-    return random_instance_id();
-  }
-  const fs::path file = dir / "sluice-process-id";
-  std::string id;
-  if (std::ifstream in(file); in) std::getline(in, id);
-  const bool valid =
-      id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
-  if (!valid) {
-    id = random_instance_id();
-    const fs::path tmp = dir / "sluice-process-id.tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << id << "\n";
-      if (!out) {
-        ::close(fd);
-        return random_instance_id();
-      }
-    }
-    fs::rename(tmp, file, ec);
-    if (ec) {
-      ::close(fd);
-      return random_instance_id();
-    }
-  }
-  lock_fd = fd;
-  return id;
-}
-
-}  // namespace
 
 // Dead-letter records of the global task's error handlers: the global task has no producer
 // (Kafka Streams' global thread has none either); they are logged and dropped.
@@ -182,9 +121,10 @@ struct KafkaStreams::Impl {
   // Admin client made by prepare(): describes the group (group_membership.h). Thread-safe.
   std::unique_ptr<kafka::Admin> admin;
   std::unique_ptr<kafka::Consumer> end_offsets;
-  // Holds <state.dir>/<application.id>/sluice-process-id.lock while this instance uses the
-  // persisted process id (-1: a random id, the directory being in use elsewhere).
-  int process_id_lock = -1;
+  // <state.dir>/<application.id>: the persisted process id under its lock (state_directory.h).
+  // Kept from the constructor to destruction; start() fails with its status when the topology
+  // has state stores and the directory is unwritable or locked by another instance.
+  runtime_internal::StateDirectoryLock state_directory;
   // num.standby.replicas > 0: made by start(), stopped by close() after the stream threads
   // (which claim tasks from it), destroyed with the instance.
   std::unique_ptr<runtime_internal::StandbyUpdater> standby;
@@ -440,6 +380,18 @@ struct KafkaStreams::Impl {
   }
 
   absl::Status prepare();
+  // A topology with state stores needs its state directory writable and to itself (Kafka
+  // Streams: with persistent stores); a stateless one runs with a random process id.
+  absl::Status check_state_directory() const {
+    if (state_directory.held()) return absl::OkStatus();
+    bool stateful = !topology.global_stores().empty();
+    for (const auto& node : topology.nodes()) stateful |= !node.stores.empty();
+    if (stateful) return state_directory.status();
+    log::Logger("sluice.runtime")
+        .info("no state stores: running with a random process id ({})",
+              std::string(state_directory.status().message()));
+    return absl::OkStatus();
+  }
   absl::StatusOr<std::vector<kafka::NewTopic>> missing_sink_topics(
       const std::map<std::string, int32_t>& counts,
       const std::map<int32_t, int32_t>& sub_partitions, bool uses_dead_letter_queue) const;
@@ -761,8 +713,15 @@ KafkaStreams::KafkaStreams(Topology topology, StreamsConfig config)
   if (const auto& format = impl_->config.log_format()) {
     log::set_default_format(log::parse_format(*format).value_or(log::Format::kText));
   }
-  impl_->instance_id = impl_->config.group_instance_id().value_or(
-      persisted_instance_id(impl_->config, impl_->process_id_lock));
+  // The process id as Kafka Streams keeps it (StateDirectory.initializeProcessId): an instance
+  // restarted on the same state directory has the same transactional.id, so its producer's
+  // init_transactions aborts the transaction its previous incarnation left open (kill -9) at
+  // once, instead of that transaction holding the changelogs' last stable offset back until
+  // transaction.timeout.ms. Without the lock the id is random: two instances sharing a state
+  // directory must not share a transactional.id (they would fence each other).
+  impl_->state_directory.acquire(impl_->config.state_dir(), impl_->config.application_id());
+  impl_->instance_id =
+      impl_->config.group_instance_id().value_or(impl_->state_directory.process_id());
 }
 
 KafkaStreams::~KafkaStreams() {
@@ -772,7 +731,6 @@ KafkaStreams::~KafkaStreams() {
   impl_->stop_shutdown_watcher();
   impl_->stop_standby();
   impl_->stop_global();
-  if (impl_->process_id_lock >= 0) ::close(impl_->process_id_lock);
 }
 
 void KafkaStreams::set_state_listener(StateListener listener) {
@@ -862,7 +820,8 @@ absl::Status KafkaStreams::start() {
                       to_string(impl_->state)));
     }
   }
-  absl::Status st = impl_->prepare();
+  absl::Status st = impl_->check_state_directory();
+  if (st.ok()) st = impl_->prepare();
   if (st.ok()) st = impl_->prepare_global();
   bool watch_shutdown = false;
   {

@@ -4,6 +4,7 @@
 #include "fmt/format.h"
 #include "group_membership.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/log.h"
 #include "sluice/state/checkpoint.h"
 #include "stream_thread.h"
 
@@ -74,7 +75,20 @@ absl::Status StandbyTask::open() {
     std::filesystem::remove(marker, ec);
   }
   for (auto& slot : slots_) {
-    if (auto st = slot.store->init(*this); !st.ok()) {
+    absl::Status st = slot.store->init(*this);
+    if (absl::IsDataLoss(st)) {
+      // Corrupt files (StreamTask::create does the same): the copy is rebuilt from the changelog.
+      log::Logger("sluice.runtime")
+          .warn("store {} of standby task {} is wiped and restored from its changelog: {}",
+                slot.name, id_.to_string(), std::string(st.message()));
+      (void)slot.store->close();
+      std::error_code ec;
+      std::filesystem::remove_all(
+          state::rocksdb_store_dir(context_.state_dir, context_.application_id, id_, slot.name),
+          ec);
+      st = slot.store->init(*this);
+    }
+    if (!st.ok()) {
       return absl::Status(st.code(),
                           fmt::format("opening store {} of standby task {}: {}", slot.name,
                                       id_.to_string(), std::string(st.message())));

@@ -98,7 +98,13 @@ absl::Status StreamTask::create() {
   // store found unbuffered while the marker is there is wiped and restored in full.
   const bool was_dirty = eos && std::filesystem::exists(dirty_marker());
   for (auto& slot : stores_) {
-    if (auto st = init_store(slot); !st.ok()) return st;
+    if (auto st = init_store(slot); !st.ok()) {
+      // A store whose files RocksDB finds corrupt at open (a garbled MANIFEST or table file,
+      // malformed offset metadata) is rebuilt from its changelog, as Kafka Streams wipes a
+      // corrupted task's state (TaskCorruptedException); without a changelog it cannot be.
+      if (!absl::IsDataLoss(st) || slot.changelog.empty()) return st;
+      if (st = wipe_store(slot, std::string(st.message())); !st.ok()) return st;
+    }
     if (auto it = buffers_.find(slot.name); it != buffers_.end()) slot.buffer = it->second;
     if (!eos || slot.changelog.empty() || slot.buffer != nullptr || !slot.store->persistent()) {
       continue;

@@ -120,6 +120,8 @@ TEST(DslAggregate, NullKeysAndValuesAreSkipped) {
   ASSERT_OK(in.pipe_input("k", "v"));
   auto out = driver.create_output_topic("out", strings(), longs());
   EXPECT_THAT(out.read_key_values_to_list(), ElementsAre(SLKV{"k", 1}));
+  // Kafka Streams' dropped-records: both skipped records are counted.
+  EXPECT_EQ(driver.metrics().dropped_records, 2);
 }
 
 TEST(DslAggregate, GroupByDropsNullKeysBeforeRepartition) {

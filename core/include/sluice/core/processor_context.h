@@ -87,6 +87,10 @@ class TaskContext {
   // A record whose (extracted) timestamp is negative is not processed: Kafka Streams drops
   // it with a warning and counts it in dropped-records; so does this.
   virtual void drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) = 0;
+  // A record a node cannot use (a null key where it needs one, a null value it cannot add):
+  // Kafka Streams skips it with a warning ("Skipping record due to null key or value") and
+  // counts it in dropped-records; so does this, logging the 1st, 2nd, 4th... per task.
+  virtual void drop_record(std::string_view node, std::string_view reason) = 0;
   // Hand a failure to the configured handler: returns when it says continue (the record is
   // dropped at that node), throws StreamsException when it says fail.
   virtual void handle_processing_error(std::string_view node, std::string_view error) = 0;
@@ -139,6 +143,8 @@ class ProcessorContext {
   TimestampMs current_system_time_ms() const { return task_->wall_clock_ms(); }
   const std::string& node_name() const { return node_name_; }
   TaskMetrics& metrics() const { return task_->metrics(); }
+  // Skip the current record for `reason`: TaskContext::drop_record (dropped records + a warning).
+  void drop_record(std::string_view reason) const { task_->drop_record(node_name_, reason); }
 
   // A store connected to this processor (Topology::connect_processor_and_state_stores or the
   // DSL); nullptr for unknown or unconnected names.

@@ -93,6 +93,7 @@ class TaskTopology final : public TaskContext {
   RecordCollector& collector() override { return *env_.collector; }
   void on_record_timestamp(TimestampMs timestamp) override;
   void drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) override;
+  void drop_record(std::string_view node, std::string_view reason) override;
   void handle_processing_error(std::string_view node, std::string_view error) override;
   void handle_deserialization_error(std::string_view node, std::string_view error) override;
   TaskMetrics& metrics() override { return metrics_; }
@@ -111,6 +112,8 @@ class TaskTopology final : public TaskContext {
   explicit TaskTopology(TaskEnvironment env);
   absl::Status punctuate(std::deque<Punctuation>& queue, TimestampMs now);
   ErrorHandlerContext error_context(std::string_view node, std::string_view error) const;
+  // " (topic t, partition p, offset o)" of the source record being processed, or empty.
+  std::string current_record_position() const;
   void note_partition_time(std::string_view topic, int32_t partition, TimestampMs timestamp);
 
   TaskEnvironment env_;
@@ -133,6 +136,7 @@ class TaskTopology final : public TaskContext {
   TimestampMs current_timestamp_ = -1;
   TimestampMs stream_time_ = -1;
   int64_t invalid_timestamps_ = 0;
+  int64_t skipped_records_ = 0;  // drop_record calls
   TaskMetrics metrics_;
   bool initialized_ = false;
   bool closed_ = false;

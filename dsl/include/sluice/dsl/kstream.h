@@ -490,10 +490,7 @@ class KStream {
     if (filter_null_keys) {
       const std::string filter = topic + "-filter";
       ProcessorSupplier<K, V, K, V> supplier = [] {
-        auto keep = [](const std::optional<K>& k, const std::optional<V>&) {
-          return k.has_value();
-        };
-        return std::make_unique<dsl_detail::FilterProcessor<K, V, decltype(keep), false>>(keep);
+        return std::make_unique<dsl_detail::DropNullKeyProcessor<K, V>>();
       };
       builder_->record(t.add_processor<K, V, K, V>(filter, std::move(supplier), {parent}),
                        "repartition(" + prefix + ")");

@@ -347,11 +347,11 @@ class KafkaStreams {
   absl::StatusOr<std::string> remove_stream_thread(
       std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
-  // Creates/validates internal topics, checks co-partitioning and that every sink topic
-  // (and the dead-letter topic) exists, starts the threads. An error (bad topology, missing
-  // source or sink topic, partition counts that differ between co-partitioned topics, broker
-  // unreachable) names the topic or cause and leaves the instance in ERROR without any thread
-  // running. With sink.topics.auto.create=true missing sink topics are created instead.
+  // Checks <state.dir>/<application.id> (with state stores: writable, no other live instance
+  // holding it), creates/validates internal topics, co-partitioning, that every sink (and DLQ)
+  // topic exists, starts the threads. An error (state directory, bad topology, missing topic,
+  // co-partitioned counts that differ, broker unreachable) names the path, topic or cause, and
+  // leaves ERROR, no thread running. sink.topics.auto.create=true creates missing sink topics.
   absl::Status start();
   // Stops the threads (each finishes or aborts its transaction, commits, closes its tasks
   // cleanly, writes checkpoints, leaves the group), waits for them up to `timeout`. Returns

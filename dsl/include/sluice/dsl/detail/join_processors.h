@@ -151,7 +151,7 @@ class StreamStreamJoinProcessor final
   }
 
   void process(Record<K, VThis> r) override {
-    if (!r.has_key() || !r.has_value()) return;  // Kafka Streams skips these with a warning
+    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs stream_time =
         std::max({ts, this_store_->observed_stream_time(), other_store_->observed_stream_time()});
@@ -368,7 +368,7 @@ class StreamTableJoinProcessor final : public Processor<K, V, K, VOut> {
     table_.init(ctx.get_state_store(table_.store_name()));
   }
   void process(Record<K, V> r) override {
-    if (!r.has_key() || !r.has_value()) return;
+    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VT> row = table_.get(*r.key());
     if (Kind == JoinKind::kInner && !row) return;
     std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
@@ -393,10 +393,13 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
     table_.init(ctx.task().get_state_store(table_.store_name()));
   }
   void process(Record<K, V> r) override {
-    if (!r.has_value()) return;
+    if (!r.has_value()) {
+      this->context().drop_record("null value");
+      return;
+    }
     std::optional<KG> global_key;
     if constexpr (std::is_invocable_v<M&, const K&, const V&>) {
-      if (!r.has_key()) return;
+      if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
       global_key = to_optional(mapper_(*r.key(), *r.value()));
     } else {
       global_key = to_optional(mapper_(*r.value()));
@@ -404,7 +407,7 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
     std::optional<VG> row;
     if (global_key) row = table_.get(*global_key);
     if (Kind == JoinKind::kInner && !row) return;
-    if (!r.has_key()) return;
+    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
     this->context().forward(std::move(r).with_value(std::move(out)));
   }
@@ -529,7 +532,7 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
     }
   }
   void process(Record<K, V> r) override {
-    if (!r.has_key()) return;
+    if (dsl_detail::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
     keys_->serialize(store_name_, *r.key(), key_buf_);
     auto old_bytes = store_->get(key_buf_);
     if (!old_bytes.ok()) join_store_failure(store_name_, old_bytes.status());

@@ -60,6 +60,20 @@ class MapProcessor final : public Processor<K, V, K2, V2> {
   F f_;
 };
 
+// Before a repartition topic: a record without a key has no partition to go to. Kafka Streams
+// filters these out silently; this counts them in dropped records with a warning.
+template <typename K, typename V>
+class DropNullKeyProcessor final : public Processor<K, V, K, V> {
+ public:
+  void process(Record<K, V> r) override {
+    if (!r.has_key()) {
+      this->context().drop_record("null key (a repartition topic needs one)");
+      return;
+    }
+    this->context().forward(std::move(r));
+  }
+};
+
 template <typename K, typename V, typename K2, typename F>
 class SelectKeyProcessor final : public Processor<K, V, K2, V> {
  public:

@@ -23,6 +23,24 @@
 
 namespace sluice {
 
+namespace dsl_detail {
+// Kafka Streams' "Skipping record due to null key or value" (aggregations, joins, table
+// sources): true, after counting the record in dropped records with a warning
+// (ProcessorContext::drop_record), when `r` has no key, or no value and `need_value`.
+template <typename Ctx, typename R>
+bool skip_null_key_or_value(Ctx& ctx, const R& r, bool need_value = true) {
+  if (!r.has_key()) {
+    ctx.drop_record("null key");
+    return true;
+  }
+  if (need_value && !r.has_value()) {
+    ctx.drop_record("null value");
+    return true;
+  }
+  return false;
+}
+}  // namespace dsl_detail
+
 // A table update: the key's value after and before it. A null new value is a deletion.
 template <typename V>
 struct Change {
@@ -159,8 +177,8 @@ class StreamAggregateProcessor final : public Processor<K, V, K, Change<VR>> {
   void close() override { table_.close(); }
 
   void process(Record<K, V> r) override {
-    // Kafka Streams drops these with a warning: a null key has no row, a null value no delta.
-    if (!r.has_key() || !r.has_value()) return;
+    // A null key has no row, a null value no delta.
+    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VR> old = table_.get(*r.key());
     std::optional<VR> next(add_(*r.key(), *r.value(), old));
     table_.put(*r.key(), next);
@@ -188,7 +206,7 @@ class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
   }
   void close() override { table_.close(); }
   void process(Record<K, V> r) override {
-    if (!r.has_key()) return;
+    if (dsl_detail::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
     std::optional<V> old = table_.get(*r.key());
     table_.put(*r.key(), r.value());
     Change<V> change{std::move(r.mutable_value()), std::move(old)};

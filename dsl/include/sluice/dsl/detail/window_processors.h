@@ -217,8 +217,8 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
   void close() override { this->detach_cache(store_.get()); }
 
   void process(Record<K, V> r) override {
-    if (!r.has_key() || !r.has_value()) return;
     auto& ctx = this->context();
+    if (dsl_detail::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, ts);
     const TimestampMs close = stream_time - grace_ms_;
@@ -299,8 +299,8 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   void close() override { this->detach_cache(store_.get()); }
 
   void process(Record<K, V> r) override {
-    if (!r.has_key() || !r.has_value()) return;
     auto& ctx = this->context();
+    if (dsl_detail::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - grace_ms_;
@@ -497,8 +497,8 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   void close() override { this->detach_cache(store_.get()); }
 
   void process(Record<K, V> r) override {
-    if (!r.has_key() || !r.has_value()) return;
     auto& ctx = this->context();
+    if (dsl_detail::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - grace_ms_ - gap_ms_;
