@@ -12,6 +12,10 @@
 namespace sluice::kafka {
 namespace {
 
+bool is_purge(rd_kafka_resp_err_t code) {
+  return code == RD_KAFKA_RESP_ERR__PURGE_QUEUE || code == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+}
+
 int to_ms(std::chrono::milliseconds timeout) {
   return static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX));
 }
@@ -98,9 +102,12 @@ void Producer::record_delivery_failure(rd_kafka_resp_err_t err, std::string_view
                                        int32_t partition, std::string_view detail) noexcept {
   ++delivery_failures_since_check_;
   ++delivery_failures_total_;
-  if (!first_delivery_error_.ok()) {
+  // A purged record (librdkafka failed the transaction and dropped its queue) says nothing
+  // about why: an error with a cause that arrives later takes its place.
+  if (!first_delivery_error_.ok() && (is_purge(err) || !is_purge(first_delivery_code_))) {
     return;
   }
+  first_delivery_code_ = err;
   try {
     first_delivery_error_ =
         code_status(err, fmt::format("delivery to {}-{}", topic, partition), detail);
@@ -273,7 +280,21 @@ absl::Status Producer::begin_transaction() {
   // Errors of an earlier, aborted transaction's records are not this transaction's business.
   first_delivery_error_ = absl::OkStatus();
   delivery_failures_since_check_ = 0;
-  return failure(rd_kafka_begin_transaction(rk_.get()), txn_context("begin_transaction"));
+  absl::Status status =
+      failure(rd_kafka_begin_transaction(rk_.get()), txn_context("begin_transaction"));
+  transaction_open_ = status.ok();
+  return status;
+}
+
+absl::Status Producer::failed_transaction_error(std::string_view context) {
+  // Only with a transaction open: begin_transaction() on a producer in READY would open one.
+  // With one open, librdkafka answers from its state without side effects: the transaction's
+  // own error in ABORTABLE_ERROR / FATAL_ERROR, `__STATE` while it is still healthy.
+  if (!transaction_open_) return absl::OkStatus();
+  absl::Status probe = failure(rd_kafka_begin_transaction(rk_.get()), context);
+  if (probe.ok()) return absl::InternalError("begin_transaction succeeded inside a transaction");
+  if (error_code(probe) == RD_KAFKA_RESP_ERR__STATE) return absl::OkStatus();
+  return probe;
 }
 
 absl::Status Producer::send_offsets_to_transaction(const OffsetMap& offsets,
@@ -311,13 +332,24 @@ absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
     if (is_fatal(delivery)) {
       return delivery;
     }
+    // Only purged records failed: librdkafka purges a transaction's records after it has put
+    // the transaction in an error state (rd_kafka_txn_set_abortable_error), or in an abort,
+    // which discards their reports. That state's error is the cause (e.g. a partition the
+    // transaction could not add: TOPIC_AUTHORIZATION_FAILED); _PURGE_QUEUE would read as
+    // transient and be retried until task.timeout.ms.
+    if (is_purge(error_code(delivery).value_or(RD_KAFKA_RESP_ERR_NO_ERROR))) {
+      if (absl::Status own = failed_transaction_error(context); !own.ok()) return own;
+    }
     return kafka_error(KafkaErrorKind::kAbortTransaction,
                        error_code(delivery).value_or(RD_KAFKA_RESP_ERR__FAIL), context,
                        fmt::format("a record of the transaction failed delivery: {}",
                                    std::string(delivery.message())));
   }
   (void)flushed;  // commit_transaction flushes again and reports its own timeout
-  return failure(rd_kafka_commit_transaction(rk_.get(), to_ms(timeout)), context);
+  absl::Status status = failure(rd_kafka_commit_transaction(rk_.get(), to_ms(timeout)), context);
+  // Committed; or failed and to be aborted (the transaction stays open until abort).
+  if (status.ok()) transaction_open_ = false;
+  return status;
 }
 
 absl::Status Producer::abort_transaction(std::chrono::milliseconds timeout) {
@@ -337,6 +369,7 @@ absl::Status Producer::abort_transaction(std::chrono::milliseconds timeout) {
   }
   absl::Status status = failure(rd_kafka_abort_transaction(rk_.get(), to_ms(timeout)),
                                 txn_context("abort_transaction"));
+  if (status.ok()) transaction_open_ = false;
   // Purged records of the aborted transaction report __PURGE_QUEUE; they were meant to go.
   first_delivery_error_ = absl::OkStatus();
   delivery_failures_since_check_ = 0;

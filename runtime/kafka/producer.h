@@ -121,7 +121,8 @@ class Producer {
                                            const ConsumerGroupMetadata& group,
                                            std::chrono::milliseconds timeout);
   // Flushes, then commits. A delivery error of this transaction makes it fail with
-  // requires_abort before anything is committed.
+  // requires_abort before anything is committed. When only records librdkafka purged failed
+  // (it failed the transaction itself), the transaction's own error is returned instead.
   absl::Status commit_transaction(std::chrono::milliseconds timeout);
   // Aborts; delivery errors of the aborted records (purged) are discarded.
   absl::Status abort_transaction(std::chrono::milliseconds timeout);
@@ -154,7 +155,13 @@ class Producer {
   std::string transactional_id_;
   std::string topic_buffer_;  // NUL-terminated copy of the topic, reused across produce()
   HandlePtr rk_;
+  // The transaction's own error when librdkafka has failed it (OK when it has not, or when no
+  // transaction is open), read without changing the transaction.
+  absl::Status failed_transaction_error(std::string_view context);
+
   absl::Status first_delivery_error_;
+  rd_kafka_resp_err_t first_delivery_code_ = RD_KAFKA_RESP_ERR_NO_ERROR;
+  bool transaction_open_ = false;  // begun, not yet committed or aborted
   int64_t delivery_failures_since_check_ = 0;
   int64_t delivery_failures_total_ = 0;
 };

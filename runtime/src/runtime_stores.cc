@@ -131,7 +131,11 @@ absl::StatusOr<uint64_t> BufferedKeyValueStore::approximate_num_entries() {
 }
 
 absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelog_offset) {
-  if (pending_.empty() && !changelog_offset) return absl::OkStatus();
+  // Nothing written since the last apply: the store already holds this offset, and a commit
+  // every 100 ms would otherwise write an empty batch per idle store.
+  if (pending_.empty() && (!changelog_offset || changelog_offset == inner_->committed_offset())) {
+    return absl::OkStatus();
+  }
   std::vector<state::KeyValueWrite> writes;
   writes.reserve(pending_.size());
   for (const auto& [k, v] : pending_) {

@@ -14,6 +14,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include "e2e_harness.h"
@@ -262,13 +264,12 @@ TEST_F(SecuredPipeline, MissingWriteAclOnTheOutputEndsTheApp) {
       denied));
   b.allow("--allow-principal User:limited --operation IdempotentWrite --cluster");
 
-  // librdkafka fails the transaction when it cannot add the denied partition, then purges the
-  // transaction's records; when a purged record's report comes first, the commit error is the
-  // abortable _PURGE_QUEUE, which Sluice retries as retriable until task.timeout.ms (300 s by
-  // default) before it ends the app. 20 s keeps the test inside its bound either way.
+  // librdkafka fails the transaction when it cannot add the denied partition and purges its
+  // records; the commit must report that authorization error (fatal), not the purged records'
+  // abortable _PURGE_QUEUE, which would be retried until task.timeout.ms (300 s).
   auto pipeline =
       start_pipeline(prefix, dir_, {"--config", b.properties("limited"), "--stats-topic", denied},
-                     {"SLUICE_TASK_TIMEOUT_MS=20000"}, dir_ + "/pipeline.log");
+                     {}, dir_ + "/pipeline.log");
   // Input, written as admin.
   ChildProcess simulator({SENSOR_SIMULATOR_PATH, "--bootstrap-servers", b.bootstrap, "--topic",
                           prefix + "-data", "--metadata-topic", prefix + "-meta", "--keyed",
@@ -284,6 +285,15 @@ TEST_F(SecuredPipeline, MissingWriteAclOnTheOutputEndsTheApp) {
   EXPECT_NE(exit_code(*status), 0) << log;
   EXPECT_NE(log.find("TOPIC_AUTHORIZATION_FAILED"), std::string::npos) << log;
   EXPECT_NE(log.find("\"" + denied + "\""), std::string::npos) << log;
+  // Ended by the authorization error itself: the purged records' error was never taken for
+  // the cause and retried.
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) {
+    EXPECT_FALSE(line.find("[retriable]") != std::string::npos &&
+                 line.find("Purged") != std::string::npos)
+        << line;
+  }
+  EXPECT_EQ(log.find("giving up"), std::string::npos) << log;
 }
 
 }  // namespace

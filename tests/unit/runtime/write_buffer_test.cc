@@ -105,6 +105,39 @@ TEST(WriteBuffer, ReadsOwnWritesAndAppliesOnlyOnCommit) {
   EXPECT_EQ(inner->committed_offset(), Offset(7));
 }
 
+// Counts the batches that reach the store.
+class BatchCountingStore final : public state::testing::ForwardingKeyValueStore {
+ public:
+  using ForwardingKeyValueStore::ForwardingKeyValueStore;
+  absl::Status write_batch(std::span<const state::KeyValueWrite> writes,
+                           std::optional<Offset> offset) override {
+    ++batches;
+    return inner_->write_batch(writes, offset);
+  }
+  int batches = 0;
+};
+
+// A commit of a transaction that wrote nothing to this store leaves it alone: before, every
+// exactly-once commit wrote a batch with the unchanged offset to every store of the thread.
+TEST(WriteBuffer, ApplyWithNothingWrittenSinceTheLastApplyWritesNoBatch) {
+  auto owned = std::make_unique<BatchCountingStore>(state::make_in_memory_key_value_store("s"));
+  BatchCountingStore* inner = owned.get();
+  BufferedKeyValueStore store(std::move(owned));
+  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
+  ASSERT_TRUE(store.init(ctx).ok());
+  ASSERT_TRUE(store.put("k", "v").ok());
+  ASSERT_TRUE(store.apply_pending(Offset(5)).ok());
+  EXPECT_EQ(inner->batches, 1);
+  ASSERT_TRUE(store.apply_pending(Offset(5)).ok());
+  ASSERT_TRUE(store.apply_pending(std::nullopt).ok());
+  EXPECT_EQ(inner->batches, 1);
+  // A moved offset is still written (records of the store's changelog with no buffered write).
+  ASSERT_TRUE(store.apply_pending(Offset(6)).ok());
+  EXPECT_EQ(inner->batches, 2);
+  EXPECT_EQ(inner->committed_offset(), Offset(6));
+  EXPECT_EQ(*store.get("k"), std::optional<std::string>("v"));
+}
+
 TEST(WriteBuffer, DropForgetsAnAbortedTransaction) {
   auto inner_owned = state::make_in_memory_key_value_store("s");
   state::KeyValueBytesStore* inner = inner_owned.get();
