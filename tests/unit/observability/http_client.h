@@ -23,9 +23,11 @@ struct HttpResult {
   std::string body;
 };
 
-// Sends `request` as is to 127.0.0.1:<port> and returns everything the server sent until it
-// closed the connection; nullopt when the connection fails.
-inline std::optional<std::string> http_exchange(int port, std::string_view request) {
+// Sends `request` as is to 127.0.0.1:<port> (then closes the write side when `half_close`)
+// and returns everything the server sent until it closed the connection; nullopt when the
+// connection fails.
+inline std::optional<std::string> http_exchange(int port, std::string_view request,
+                                                bool half_close = false) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::nullopt;
   timeval tv{30, 0};
@@ -43,6 +45,7 @@ inline std::optional<std::string> http_exchange(int port, std::string_view reque
     ::close(fd);
     return std::nullopt;
   }
+  if (half_close) ::shutdown(fd, SHUT_WR);
   std::string raw;
   char buf[8192];
   for (;;) {
