@@ -11,7 +11,7 @@
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
 # The short fuzz run at the end of make test: seconds per target.
-TEST_FUZZ_SECONDS ?= 10
+TEST_FUZZ_SECONDS ?= 5
 
 .PHONY: all deps build test demo image bench format clean broker-start broker-stop fuzz asan tsan
 
