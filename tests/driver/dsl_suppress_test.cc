@@ -200,7 +200,7 @@ TEST(DslSuppress, BufferLivesInAChangeLoggedStore) {
 // The buffer's records come back from its changelog on restoration, so they are checked:
 // one not in the buffer's format (here a value length past the record's end) stops the task
 // with an error naming the store, where it used to throw std::out_of_range from substr (or,
-// for a short key, read past the record). Found by fuzz/fuzz_changelog.cc's suppress format.
+// for a short key, read past the record). Found while writing fuzz/fuzz_changelog.cc.
 TEST(DslSuppress, CorruptBufferRecordFailsNamingTheStore) {
   StreamsBuilder builder;
   builder.stream("in", Consumed::with(strings(), strings()))
