@@ -4,10 +4,16 @@
 #   make image  build the container image with buildah and smoke-run it (slow; not in make test)
 #   make bench  install what is missing, build, compare Sluice, Kafka Streams and raw librdkafka
 #               on a fresh broker (bench/README.md; BENCH_RECORDS=200000 for a quick run)
+#   make fuzz   the libFuzzer targets (fuzz/, clang, ASan+UBSan, build-fuzz/), FUZZ_SECONDS each
+#   make asan   the unit, driver and integration tests under ASan+UBSan (build-asan/)
+#   make tsan   the multi-threaded runtime tests under TSan (build-tsan/)
+#   (docs/testing.md: what each runs and what make test runs of them)
 BUILD_DIR ?= build
 CMAKE_FLAGS ?=
+# The short fuzz run at the end of make test: seconds per target.
+TEST_FUZZ_SECONDS ?= 5
 
-.PHONY: all deps build test demo image bench format clean broker-start broker-stop
+.PHONY: all deps build test demo image bench format clean broker-start broker-stop fuzz asan tsan
 
 all: build
 
@@ -22,6 +28,16 @@ build: deps
 
 test: build
 	@scripts/run-tests.sh $(BUILD_DIR)
+	@FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) scripts/fuzz.sh
+
+fuzz: deps
+	@scripts/fuzz.sh
+
+asan: deps
+	@scripts/sanitize.sh asan
+
+tsan: deps
+	@scripts/sanitize.sh tsan
 
 demo: build
 	@scripts/demo.sh $(BUILD_DIR)
@@ -46,4 +62,4 @@ broker-stop:
 clean:
 	@scripts/kafka.sh stop || true
 	@SLUICE_KAFKA_HOME=$(BUILD_DIR)/test-kafka scripts/kafka.sh stop || true
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz build-asan build-tsan

@@ -23,6 +23,9 @@ packages=(
   curl openssl
   # formatting and linting
   clang-format clang-tidy
+  # the fuzz targets (make fuzz, a short run in make test): clang with libFuzzer and the
+  # sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 
 # Callers needing more (scripts/install-bench-deps.sh) name them here.

@@ -599,8 +599,10 @@ Properties StreamsConfig::client_config(std::string_view prefix) const {
   static constexpr std::array<std::string_view, 3> kPrefixes = {"consumer.", "producer.", "admin."};
   Properties out;
   for (const auto& [key, value] : props_) {
+    // clang before 16 cannot capture a structured binding in a lambda: capture a view of it
+    const std::string_view k = key;
     const bool prefixed = std::any_of(kPrefixes.begin(), kPrefixes.end(),
-                                      [&](std::string_view p) { return key.starts_with(p); });
+                                      [k](std::string_view p) { return k.starts_with(p); });
     if (!prefixed && passes_to_clients(key)) out[key] = value;
   }
   out[std::string(kBootstrapServers)] = bootstrap_servers_;

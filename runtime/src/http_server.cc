@@ -69,6 +69,22 @@ int handle_request(mg_connection* conn, void* cbdata) {
   return response.status;
 }
 
+// civetweb's own replies to requests it cannot parse (civetweb 1.15's default error page)
+// copy the request's version field into the status line, CR and LF included, so a crafted
+// request line puts arbitrary headers into the response (found by fuzz/fuzz_http_raw.cc).
+// Sluice writes those replies itself: a fixed status line, no request bytes echoed.
+int http_error(mg_connection* conn, int status, const char* /*message*/) {
+  const int code = status >= 400 && status <= 599 ? status : 500;
+  const std::string status_line =
+      fmt::format("{} {}", code, mg_get_response_code_text(nullptr, code));
+  const std::string reply = fmt::format(
+      "HTTP/1.1 {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
+      "Cache-Control: no-store\r\nConnection: close\r\n\r\n{}\n",
+      status_line, status_line.size() + 1, status_line);
+  mg_write(conn, reply.data(), reply.size());
+  return 0;  // handled
+}
+
 int log_message(const mg_connection* conn, const char* message) {
   const mg_context* ctx = mg_get_context(conn);
   auto* cb = ctx != nullptr ? static_cast<Callbacks*>(mg_get_user_data(ctx)) : nullptr;
@@ -167,6 +183,7 @@ absl::Status HttpServer::start() {
   mg_callbacks callbacks;
   std::memset(&callbacks, 0, sizeof(callbacks));
   callbacks.log_message = &log_message;
+  callbacks.http_error = &http_error;
   mg_init_data init;
   std::memset(&init, 0, sizeof(init));
   init.callbacks = &callbacks;

@@ -30,36 +30,6 @@ namespace sluice {
 using runtime_internal::StreamThread;
 using namespace std::chrono_literals;
 
-std::string_view to_string(StreamsState state) {
-  switch (state) {
-    case StreamsState::kCreated:
-      return "CREATED";
-    case StreamsState::kRebalancing:
-      return "REBALANCING";
-    case StreamsState::kRunning:
-      return "RUNNING";
-    case StreamsState::kPendingShutdown:
-      return "PENDING_SHUTDOWN";
-    case StreamsState::kNotRunning:
-      return "NOT_RUNNING";
-    case StreamsState::kError:
-      return "ERROR";
-  }
-  return "UNKNOWN";
-}
-
-std::string_view to_string(StreamThreadExceptionResponse response) {
-  switch (response) {
-    case StreamThreadExceptionResponse::kReplaceThread:
-      return "REPLACE_THREAD";
-    case StreamThreadExceptionResponse::kShutdownClient:
-      return "SHUTDOWN_CLIENT";
-    case StreamThreadExceptionResponse::kShutdownApplication:
-      return "SHUTDOWN_APPLICATION";
-  }
-  return "UNKNOWN";
-}
-
 std::string HostInfo::to_string() const { return fmt::format("{}:{}", host, port); }
 
 // Dead-letter records of the global task's error handlers: the global task has no producer

@@ -251,7 +251,7 @@ class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValue
         },
         [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
   }
-  absl::Status flush_dirty() {
+  absl::Status flush_dirty() override {
     std::optional<std::string> old;
     return cache_.flush(
         [&](const std::string& key, const RecordCache::Entry& e) {

@@ -12,6 +12,7 @@
 #include "sluice/core/serdes.h"
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
+#include "sluice/state/key_value_store.h"
 
 #include "assert_ok.h"
 
@@ -159,6 +160,39 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   ASSERT_OK(r.pipe_input("C", "c2", 1390));  // joins c1: it is never emitted alone
   ASSERT_OK(l.pipe_input("E", "e", 2000));
   EXPECT_THAT(drain(out), ElementsAre("C:c1+c2@1390"));
+}
+
+// The outer join's buffer is change-logged, so its records are checked when read back: a
+// value whose length prefix is negative stops the task with an error naming the store, where
+// it used to skip a wrapped-around length and read far past the record.
+TEST(StreamStreamJoin, CorruptOuterJoinBufferRecordFailsNamingTheStore) {
+  StreamsBuilder builder;
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  left.outer_join(
+          right,
+          [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
+            return opt(l) + "+" + opt(r);
+          },
+          JoinWindows::of_time_difference_without_grace(100ms), StreamJoined::as("oj"))
+      .to("out", Produced::with(strings(), strings()));
+  auto driver = make_driver(builder);
+  auto l = driver->create_input_topic("left", strings(), strings());
+  ASSERT_OK(l.pipe_input("A", "a1", 1000));  // buffered until its window closes
+  auto* store = dynamic_cast<state::KeyValueBytesStore*>(
+      driver->get_state_store("oj-outer-shared-join-store"));
+  ASSERT_NE(store, nullptr);
+  std::string key;
+  {
+    auto it = store->all();
+    ASSERT_TRUE(it->valid());
+    key = std::string(it->key());
+  }
+  ASSERT_OK(store->put(key, std::string("\xff\xff\xff\xfbxx", 6)));  // length -5, 2 bytes
+  const absl::Status st = l.pipe_input("C", "c1", 1300);             // A's window closes
+  EXPECT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("join store 'oj-outer-shared-join-store'"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("truncated"));
 }
 
 TEST(StreamStreamJoin, KeyChangedStreamsAreRepartitionedAndCopartitioned) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "fmt/format.h"
 
@@ -22,9 +23,11 @@ struct HttpResult {
   std::string body;
 };
 
-// GET (or `method`) http://127.0.0.1:<port><target>; nullopt when the connection fails.
-inline std::optional<HttpResult> http_request(int port, const std::string& target,
-                                              const std::string& method = "GET") {
+// Sends `request` as is to 127.0.0.1:<port> (then closes the write side when `half_close`)
+// and returns everything the server sent until it closed the connection; nullopt when the
+// connection fails.
+inline std::optional<std::string> http_exchange(int port, std::string_view request,
+                                                bool half_close = false) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return std::nullopt;
   timeval tv{30, 0};
@@ -37,13 +40,12 @@ inline std::optional<HttpResult> http_request(int port, const std::string& targe
     ::close(fd);
     return std::nullopt;
   }
-  const std::string request = fmt::format(
-      "{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", method, target, port);
   if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
       static_cast<ssize_t>(request.size())) {
     ::close(fd);
     return std::nullopt;
   }
+  if (half_close) ::shutdown(fd, SHUT_WR);
   std::string raw;
   char buf[8192];
   for (;;) {
@@ -52,6 +54,17 @@ inline std::optional<HttpResult> http_request(int port, const std::string& targe
     raw.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
+  return raw;
+}
+
+// GET (or `method`) http://127.0.0.1:<port><target>; nullopt when the connection fails.
+inline std::optional<HttpResult> http_request(int port, const std::string& target,
+                                              const std::string& method = "GET") {
+  const auto exchanged = http_exchange(
+      port, fmt::format("{} {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n", method,
+                        target, port));
+  if (!exchanged) return std::nullopt;
+  const std::string& raw = *exchanged;
   const size_t header_end = raw.find("\r\n\r\n");
   if (header_end == std::string::npos) return std::nullopt;
   HttpResult result;

@@ -140,6 +140,26 @@ TEST(HttpServerTest, StopClosesThePortAndABusyPortIsAnError) {
   EXPECT_FALSE(http_request(port, "/x").has_value());
 }
 
+// civetweb 1.15 answers a request it cannot parse with its own error page, whose status line
+// copies the request's version field, CR and LF included: the request line below came back
+// as "HTTP//healthz HTTP/1.1\r\nHost: x\r\n 400 Bad Request": headers chosen by the client
+// (when it closed its write side after the request, as the fuzzer does). The server writes those
+// replies itself now (found by fuzz/fuzz_http_raw.cc).
+TEST(HttpServerTest, UnparsableRequestGetsAFixedStatusLineEchoingNoRequestBytes) {
+  HttpServer server(loopback());
+  server.handle("/healthz", [](const HttpRequest&) { return HttpResponse::text(200, "ok\n"); });
+  ASSERT_TRUE(server.start().ok());
+  const auto raw =
+      testing::http_exchange(server.port(), "Gz HTTP/1ET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+                             /*half_close=*/true);
+  ASSERT_TRUE(raw.has_value());
+  EXPECT_TRUE(raw->starts_with("HTTP/1.1 400 Bad Request\r\n")) << *raw;
+  EXPECT_EQ(raw->find("Host: x"), std::string::npos) << *raw;  // no request bytes
+  const auto r = http_request(server.port(), "/healthz");      // and it keeps serving
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST(HttpServerTest, UrlDecode) {
   EXPECT_EQ(url_decode("a%20b%2fc"), "a b/c");
   EXPECT_EQ(url_decode("%zz%4"), "%zz%4");

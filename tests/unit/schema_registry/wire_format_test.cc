@@ -28,7 +28,8 @@ TEST(WireFormatTest, HeaderIsMagicByteAndBigEndianId) {
   write_header(0x01020304, out);
   EXPECT_EQ(out, bytes({0x00, 0x01, 0x02, 0x03, 0x04}));
 
-  auto h = read_header(bytes({0x00, 0x00, 0x00, 0x01, 0x00, 'x'}));
+  const std::string framed = bytes({0x00, 0x00, 0x00, 0x01, 0x00, 'x'});  // payload views it
+  auto h = read_header(framed);
   ASSERT_TRUE(h.ok()) << h.status();
   EXPECT_EQ(h->schema_id, 256);
   EXPECT_EQ(h->payload, "x");
@@ -90,16 +91,19 @@ TEST(WireFormatTest, MessageIndexesAsConfluentWritesThem) {
     std::string out;
     write_message_indexes(indexes, out);
     EXPECT_EQ(out, encoded);
-    std::string_view in = encoded + "rest";
+    const std::string framed = encoded + "rest";  // `in` views it
+    std::string_view in = framed;
     auto back = read_message_indexes(in);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_EQ(*back, indexes);
     EXPECT_EQ(in, "rest");
   }
   // A count larger than the bytes that follow, and a negative index, are malformed.
-  std::string_view bad = bytes({0x0a, 0x02});
+  const std::string too_many = bytes({0x0a, 0x02});
+  std::string_view bad = too_many;
   EXPECT_FALSE(read_message_indexes(bad).ok());
-  std::string_view negative = bytes({0x02, 0x01});
+  const std::string negative_index = bytes({0x02, 0x01});
+  std::string_view negative = negative_index;
   EXPECT_FALSE(read_message_indexes(negative).ok());
 }
 

@@ -115,6 +115,34 @@ struct StreamStreamJoinSpec {
 inline constexpr char kLeftSide = 1;
 inline constexpr char kRightSide = 0;
 
+// The outer-join buffer's records: [time: int64 BE][side: kLeftSide/kRightSide][key bytes] ->
+// one or more [length: int32 BE][value bytes]. The store is change-logged, so these bytes
+// come back from a topic on restoration: the readers check them instead of trusting them, and
+// the processor fails naming the store on a record it cannot read.
+struct OuterJoinKey {
+  TimestampMs time = 0;
+  char side = kRightSide;
+  std::string_view key;
+};
+inline std::optional<OuterJoinKey> parse_outer_join_key(std::string_view bytes) {
+  if (bytes.size() < 9 || (bytes[8] != kLeftSide && bytes[8] != kRightSide)) return std::nullopt;
+  return OuterJoinKey{read_be64(bytes), bytes[8], bytes.substr(9)};
+}
+// The values of one buffer record, in order; nullopt when a length is negative or runs past
+// the end.
+inline std::optional<std::vector<std::string_view>> parse_outer_join_values(std::string_view list) {
+  std::vector<std::string_view> values;
+  while (!list.empty()) {
+    if (list.size() < 4) return std::nullopt;
+    const int32_t len = read_be32(list);
+    list.remove_prefix(4);
+    if (len < 0 || static_cast<size_t>(len) > list.size()) return std::nullopt;
+    values.push_back(list.substr(0, static_cast<size_t>(len)));
+    list.remove_prefix(static_cast<size_t>(len));
+  }
+  return values;
+}
+
 // One side of a stream-stream join. IsLeft: this processor receives the left stream.
 // Operation: put the record in this side's window store, emit buffered non-joined records
 // whose window closed if the record advanced stream time, join with the other side's records
@@ -263,27 +291,37 @@ class StreamStreamJoinProcessor final
   void emit_non_joined(TimestampMs stream_time) {
     const int64_t min_lookback = std::min(spec_.before_ms, spec_.after_ms);
     std::vector<std::pair<std::string, std::string>> closed;
+    std::optional<std::string> corrupt;
     auto st = outer_->scan("", [&](std::string_view key, std::string_view value) {
-      const TimestampMs ts = read_be64(key);
+      const auto parsed = parse_outer_join_key(key);
+      if (!parsed) {
+        corrupt = fmt::format("a key of {} bytes is not [time][side][key]", key.size());
+        return false;
+      }
+      const TimestampMs ts = parsed->time;
       if (ts + min_lookback + spec_.grace_ms >= stream_time) return false;  // all later open
-      const bool left = key[8] == kLeftSide;
+      const bool left = parsed->side == kLeftSide;
       const int64_t lookback = left ? spec_.after_ms : spec_.before_ms;
       if (ts + lookback + spec_.grace_ms >= stream_time) return true;  // this side still open
       closed.emplace_back(std::string(key), std::string(value));
       return true;
     });
     if (!st.ok()) join_store_failure(spec_.outer_store, st);
+    if (corrupt) join_store_failure(spec_.outer_store, absl::DataLossError(*corrupt));
     for (const auto& [key, list] : closed) {
+      const OuterJoinKey parsed = *parse_outer_join_key(key);
+      const auto values = parse_outer_join_values(list);
+      if (!values) {
+        join_store_failure(spec_.outer_store,
+                           absl::DataLossError(fmt::format(
+                               "the buffered values at time {} ({} bytes) are truncated",
+                               parsed.time, list.size())));
+      }
       if (auto rs = outer_->remove(key); !rs.ok()) join_store_failure(spec_.outer_store, rs);
-      const TimestampMs ts = read_be64(key);
-      const bool left = key[8] == kLeftSide;
-      K k = deserialize_or_throw(*spec_.key_serde, spec_.outer_store,
-                                 std::string_view(key).substr(9));
-      std::string_view rest = list;
-      while (rest.size() >= 4) {
-        const auto len = static_cast<size_t>(read_be32(rest));
-        std::string_view bytes = rest.substr(4, len);
-        rest.remove_prefix(4 + len);
+      const TimestampMs ts = parsed.time;
+      const bool left = parsed.side == kLeftSide;
+      K k = deserialize_or_throw(*spec_.key_serde, spec_.outer_store, parsed.key);
+      for (std::string_view bytes : *values) {
         std::optional<VL> l;
         std::optional<VR> rr;
         if (left) {

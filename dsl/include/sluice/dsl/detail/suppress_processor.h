@@ -40,6 +40,42 @@
 
 namespace sluice::dsl_detail {
 
+// A suppress buffer record's value: [record timestamp: int64 BE][flags: 1 = has a new value,
+// 2 = has a prior value][new value length: uint32 BE][new value][prior value]. The buffer is
+// change-logged, so these bytes come back from a topic on restoration: the reader checks them
+// instead of trusting them (nullopt: unknown flags, a length past the end, stray bytes).
+struct SuppressedEntry {
+  TimestampMs timestamp = 0;
+  std::optional<std::string_view> new_value;
+  std::optional<std::string_view> prior_value;
+};
+inline constexpr size_t kSuppressedEntryHeader = 8 + 1 + 4;
+inline void encode_suppressed_entry(TimestampMs timestamp,
+                                    std::optional<std::string_view> new_value,
+                                    std::optional<std::string_view> prior_value, std::string& out) {
+  out.clear();
+  serdes::append_big_endian(out, timestamp);
+  out.push_back(static_cast<char>((new_value ? 1 : 0) | (prior_value ? 2 : 0)));
+  serdes::append_big_endian(out, static_cast<uint32_t>(new_value ? new_value->size() : 0));
+  if (new_value) out.append(*new_value);
+  if (prior_value) out.append(*prior_value);
+}
+inline std::optional<SuppressedEntry> parse_suppressed_entry(std::string_view value) {
+  if (value.size() < kSuppressedEntryHeader) return std::nullopt;
+  const auto flags = static_cast<uint8_t>(value[8]);
+  const size_t new_size = serdes::read_big_endian<uint32_t>(value.data() + 9);
+  std::string_view rest = value.substr(kSuppressedEntryHeader);
+  if (flags > 3 || new_size > rest.size() || ((flags & 1) == 0 && new_size != 0) ||
+      ((flags & 2) == 0 && rest.size() != new_size)) {
+    return std::nullopt;
+  }
+  SuppressedEntry entry;
+  entry.timestamp = serdes::read_big_endian<int64_t>(value.data());
+  if (flags & 1) entry.new_value = rest.substr(0, new_size);
+  if (flags & 2) entry.prior_value = rest.substr(new_size);
+  return entry;
+}
+
 // The part of a key-value store the suppress buffer uses.
 class BufferBytes {
  public:
@@ -103,8 +139,6 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   }
 
  private:
-  static constexpr size_t kHeader = 8 + 1 + 4;
-
   static uint64_t sortable(TimestampMs t) { return static_cast<uint64_t>(t) ^ (uint64_t{1} << 63); }
   static TimestampMs time_of(std::string_view store_key) {
     return static_cast<TimestampMs>(serdes::read_big_endian<uint64_t>(store_key.data()) ^
@@ -119,8 +153,12 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   // Rebuilds the in-memory index from the store (which may have been restored).
   void load() {
     loaded_ = true;
+    std::optional<absl::Status> bad;
     auto st = buffer_->scan([&](std::string_view key, std::string_view value) {
-      if (key.size() < 8) return true;
+      if (key.size() < 8) {  // every key starts with its 8-byte buffer time
+        bad = corrupt(key, value);
+        return false;
+      }
       index_[std::string(key.substr(8))] = time_of(key);
       count_ += 1;
       bytes_ += static_cast<int64_t>(key.size() + value.size());
@@ -128,6 +166,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
       return true;
     });
     if (!st.ok()) fail(st);
+    if (bad) fail(*bad);
   }
 
   void hold(Record<K, Change<V>>& r) {
@@ -152,11 +191,11 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
     bool has_prior = false;
     if (it != index_.end()) {
       auto existing = held_value(store_key_);
-      if (existing.size() >= kHeader) {
-        const auto flags = static_cast<uint8_t>(existing[8]);
-        const uint32_t new_size = serdes::read_big_endian<uint32_t>(existing.data() + 9);
-        has_prior = (flags & 2) != 0;
-        if (has_prior) prior.assign(existing.substr(kHeader + new_size));
+      if (!existing.empty()) {
+        const auto held = parse_suppressed_entry(existing);
+        if (!held) fail(corrupt(store_key_, existing));
+        has_prior = held->prior_value.has_value();
+        if (has_prior) prior.assign(*held->prior_value);
       }
       bytes_ -= static_cast<int64_t>(store_key_.size() + existing.size());
       count_ -= 1;
@@ -166,12 +205,10 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
     }
     value_buf_.clear();
     if (change.new_value) values_->serialize(store_name_, *change.new_value, value_buf_);
-    entry_.clear();
-    serdes::append_big_endian(entry_, r.timestamp());
-    entry_.push_back(static_cast<char>((change.new_value ? 1 : 0) | (has_prior ? 2 : 0)));
-    serdes::append_big_endian(entry_, static_cast<uint32_t>(value_buf_.size()));
-    entry_.append(value_buf_);
-    entry_.append(prior);
+    encode_suppressed_entry(
+        r.timestamp(),
+        change.new_value ? std::optional<std::string_view>(value_buf_) : std::nullopt,
+        has_prior ? std::optional<std::string_view>(prior) : std::nullopt, entry_);
     if (auto st = buffer_->put(store_key_, entry_); !st.ok()) fail(st);
     if (it == index_.end()) index_.emplace(key_buf_, time);
     count_ += 1;
@@ -228,32 +265,35 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   }
 
   void emit(std::string_view store_key, std::string_view value) {
-    if (value.size() < kHeader) return;
-    const TimestampMs ts = serdes::read_big_endian<int64_t>(value.data());
-    const auto flags = static_cast<uint8_t>(value[8]);
-    const uint32_t new_size = serdes::read_big_endian<uint32_t>(value.data() + 9);
+    const auto entry = parse_suppressed_entry(value);
+    if (!entry) fail(corrupt(store_key, value));
     // Final results never forward a deletion: the window simply has no result.
-    if ((flags & 1) == 0 && spec_.kind == SuppressedSpec::Kind::kUntilWindowCloses) return;
+    if (!entry->new_value && spec_.kind == SuppressedSpec::Kind::kUntilWindowCloses) return;
     K key;
     if (auto st = keys_->deserialize(store_name_, store_key.substr(8), key); !st.ok()) fail(st);
     Change<V> change;
-    if (flags & 1) {
+    if (entry->new_value) {
       change.new_value.emplace();
-      if (auto st =
-              values_->deserialize(store_name_, value.substr(kHeader, new_size), *change.new_value);
+      if (auto st = values_->deserialize(store_name_, *entry->new_value, *change.new_value);
           !st.ok()) {
         fail(st);
       }
     }
-    if (flags & 2) {
+    if (entry->prior_value) {
       change.old_value.emplace();
-      if (auto st = values_->deserialize(store_name_, value.substr(kHeader + new_size),
-                                         *change.old_value);
+      if (auto st = values_->deserialize(store_name_, *entry->prior_value, *change.old_value);
           !st.ok()) {
         fail(st);
       }
     }
-    this->context().forward(Record<K, Change<V>>(std::move(key), std::move(change), ts));
+    this->context().forward(
+        Record<K, Change<V>>(std::move(key), std::move(change), entry->timestamp));
+  }
+
+  static absl::Status corrupt(std::string_view store_key, std::string_view value) {
+    return absl::DataLossError(fmt::format(
+        "buffered record of {} bytes (key of {} bytes) is not [timestamp][flags][length][values]",
+        value.size(), store_key.size()));
   }
 
   std::string store_name_;

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/, clang-14, ASan+UBSan, in build-fuzz/) and runs each for
+# FUZZ_SECONDS (default 60), starting from its committed corpus fuzz/corpus/<target>/.
+#   scripts/fuzz.sh                   every target, FUZZ_SECONDS each
+#   scripts/fuzz.sh json_serde ...    only those targets
+#   FUZZ_SECONDS=10 scripts/fuzz.sh   the short run `make test` does
+# New inputs the fuzzer finds go to build-fuzz/corpus/<target>/ (not the committed corpus);
+# a crash, leak, sanitizer report or failed FUZZ_CHECK stops that target, saves the input as
+# build-fuzz/artifacts/<target>/crash-<sha1> and makes the script exit non-zero after the rest
+# have run. Reproduce with: build-fuzz/bin/fuzz_<target> <that file>.
+# FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build parallelism, default nproc).
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${FUZZ_BUILD_DIR:-$repo/build-fuzz}
+seconds=${FUZZ_SECONDS:-60}
+
+if [[ ! -f $build/build.ninja ]]; then
+  # Only what the targets link is configured for clang: no tests, benchmarks or examples.
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DSLUICE_FUZZ=ON \
+    -DSLUICE_WERROR=ON -DSLUICE_BUILD_TESTS=OFF -DSLUICE_BUILD_BENCHMARKS=OFF \
+    -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null || exit 1
+fi
+cmake --build "$build" -j "${FUZZ_JOBS:-$(nproc)}" --target fuzz_targets || exit 1
+
+targets=("$@")
+if ((${#targets[@]} == 0)); then
+  for f in "$repo"/fuzz/fuzz_*.cc; do
+    name=$(basename "$f" .cc)
+    targets+=("${name#fuzz_}")
+  done
+fi
+
+failed=()
+for t in "${targets[@]}"; do
+  mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
+  echo "fuzz: $t for ${seconds}s" >&2
+  # -timeout: an input that takes 10 s is a hang; -rss_limit_mb: 2 GB is a memory blow-up.
+  if ! (cd "$build/artifacts/$t" &&
+    "$build/bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" \
+      "$build/corpus/$t" "$repo/fuzz/corpus/$t" >"$build/artifacts/$t/log.txt" 2>&1); then
+    echo "fuzz: $t FAILED; log: $build/artifacts/$t/log.txt" >&2
+    tail -40 "$build/artifacts/$t/log.txt" >&2
+    failed+=("$t")
+  else
+    grep -E '^stat::number_of_executed_units|^Done' "$build/artifacts/$t/log.txt" | tr '\n' ' ' >&2
+    echo >&2
+  fi
+done
+if ((${#failed[@]})); then
+  echo "fuzz: failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz: all ${#targets[@]} targets ran ${seconds}s without a finding" >&2

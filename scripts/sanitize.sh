@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sanitizer builds of the tests (g++), each in a build directory of its own, run through
+# scripts/run-tests.sh (one fixture broker for the run):
+#   scripts/sanitize.sh asan [ctest args]   ASan+UBSan, build-asan/; default: labels unit,
+#                                           driver and integration
+#   scripts/sanitize.sh tsan [ctest args]   TSan, build-tsan/; default: the multi-threaded
+#                                           runtime tests (see tsan_default below)
+# Any report fails the test that triggered it (halt_on_error, -fno-sanitize-recover).
+# Suppressions (scripts/sanitizers/*.supp) cover third-party libraries only, each with its
+# reason. SANITIZE_TARGETS names the targets to build (asan: all but the benchmarks; tsan: the
+# executables of its tests).
+set -uo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+kind=${1:?usage: scripts/sanitize.sh asan|tsan [ctest args]}
+shift
+supp=$repo/scripts/sanitizers
+case $kind in
+  asan)
+    flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+    default_targets=all
+    default_args=(-L 'unit|driver|integration')
+    ;;
+  tsan)
+    flags="-fsanitize=thread"
+    # Tests whose code runs on several threads at once: several stream threads, threads
+    # added and removed, standby and global-table updaters, interactive queries from HTTP
+    # workers while the threads write, the synchronized stores.
+    default_targets="runtime_integration_test runtime_threads_test runtime_standby_test
+      runtime_global_test global_state_updater_test runtime_iq_metadata_test
+      synchronized_stores_test observability_unit_test"
+    default_args=(-R '^(KafkaStreamsIntegration|RuntimeThreads|StandbyReplicasIntegration|KafkaStreamsGlobal|GlobalStateUpdater|InteractiveQueryMetadata|SynchronizedStore|SynchronizedStoreTest|HttpServerTest|ObservabilityServerTest)\.|kafka_broker')
+    ;;
+  *) echo "sanitize: unknown kind '$kind' (asan or tsan)" >&2; exit 2 ;;
+esac
+build=$repo/build-$kind
+if [[ ! -f $build/build.ninja ]]; then
+  # -O1: a sanitizer build compiles faster and runs close to -O2 speed.
+  cmake -S "$repo" -B "$build" -G Ninja -DSLUICE_WERROR=ON -DSLUICE_BUILD_BENCHMARKS=OFF \
+    -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >/dev/null || exit 1
+fi
+read -r -d '' -a targets <<<"${SANITIZE_TARGETS:-$default_targets}"
+cmake --build "$build" --target "${targets[@]}" || exit 1
+
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$supp/tsan.supp${TSAN_OPTIONS:+:$TSAN_OPTIONS}"
+if (($# == 0)); then set -- "${default_args[@]}"; fi
+exec "$repo/scripts/run-tests.sh" "$build" "$@"
