@@ -2,7 +2,9 @@
 #include "sluice/core/error_handlers.h"
 
 #include "fmt/format.h"
+#include "sluice/core/configured_handlers.h"
 #include "sluice/core/log.h"
+#include "sluice/core/streams_config.h"
 
 namespace sluice::error_handlers {
 namespace {
@@ -124,6 +126,32 @@ std::shared_ptr<const ProductionExceptionHandler> production_log_and_continue() 
 std::shared_ptr<const ProductionExceptionHandler> production_dead_letter_queue(std::string topic) {
   return std::make_shared<DeadLetterQueue<ProductionExceptionHandler>>(kProduction,
                                                                        std::move(topic));
+}
+
+namespace {
+
+// log_and_fail, log_and_continue or dead_letter_queue, by the name a config key holds.
+template <typename Handler, typename Kind>
+std::shared_ptr<const Handler> by_name(const std::string& name, const StreamsConfig& config,
+                                       Kind kind) {
+  if (name == "log_and_continue") return std::make_shared<LogAndContinue<Handler>>(kind);
+  if (name == "dead_letter_queue") {
+    return std::make_shared<DeadLetterQueue<Handler>>(
+        kind, config.dead_letter_queue_topic().value_or(""));
+  }
+  return std::make_shared<LogAndFail<Handler>>(kind);
+}
+
+}  // namespace
+
+ConfiguredHandlers from_config(const StreamsConfig& config) {
+  return ConfiguredHandlers{
+      by_name<DeserializationExceptionHandler>(config.deserialization_exception_handler(), config,
+                                               kDeserialization),
+      by_name<ProcessingExceptionHandler>(config.processing_exception_handler(), config,
+                                          kProcessing),
+      by_name<ProductionExceptionHandler>(config.production_exception_handler(), config,
+                                          kProduction)};
 }
 
 }  // namespace sluice::error_handlers

@@ -43,22 +43,12 @@ std::unique_ptr<state::SessionBytesStore> wire_session_store(
   return wire(std::move(bytes), settings);
 }
 
-StoreSpec store_spec(const StoreSettings& settings, state::StoreKind kind, int64_t retention_ms) {
+StoreSpec store_spec(const StoreSettings& settings, StoreSpec::Kind kind, int64_t retention_ms) {
   StoreSpec spec;
-  switch (kind) {
-    case state::StoreKind::kKeyValue:
-      spec.kind = StoreSpec::Kind::kKeyValue;
-      break;
-    case state::StoreKind::kWindow:
-      spec.kind = StoreSpec::Kind::kWindow;
-      break;
-    case state::StoreKind::kSession:
-      spec.kind = StoreSpec::Kind::kSession;
-      break;
-  }
+  spec.kind = kind;
   spec.logging = settings.logging_enabled;
   if (spec.logging) {
-    spec.changelog_config = state::changelog_topic_configs(kind, retention_ms);
+    spec.changelog_config = changelog_topic_configs(kind, retention_ms);
     for (const auto& [k, v] : settings.changelog_config) spec.changelog_config[k] = v;
   }
   return spec;
@@ -92,7 +82,7 @@ absl::Status InternalStreamsBuilder::add_key_value_store(const std::string& stor
                                                          const StoreSettings& settings,
                                                          std::vector<std::string> processors) {
   return topology_.add_state_store(store_name, key_value_store_factory(store_name, settings),
-                                   dsl_detail::store_spec(settings, state::StoreKind::kKeyValue),
+                                   dsl_detail::store_spec(settings, StoreSpec::Kind::kKeyValue),
                                    std::move(processors));
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "sluice/core/internal_topics.h"
 #include "sluice/core/topology.h"
 #include "sluice/dsl/options.h"
 #include "sluice/state/change_logging.h"
@@ -26,9 +27,8 @@ std::unique_ptr<state::SessionBytesStore> wire_session_store(
     std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings);
 
 // The Topology's record of the store: logging flag, and the changelog topic configs
-// (state::changelog_topic_configs for `kind` and `retention_ms`, overridden by
-// settings.changelog_config).
-StoreSpec store_spec(const StoreSettings& settings, state::StoreKind kind,
-                     int64_t retention_ms = 0);
+// (changelog_topic_configs in sluice/core/internal_topics.h, for `kind` and `retention_ms`,
+// overridden by settings.changelog_config).
+StoreSpec store_spec(const StoreSettings& settings, StoreSpec::Kind kind, int64_t retention_ms = 0);
 
 }  // namespace sluice::dsl_detail

@@ -38,7 +38,7 @@ absl::Status InternalStreamsBuilder::add_window_store(const std::string& store_n
   }
   return topology_.add_state_store(
       store_name, std::move(factory),
-      dsl_detail::store_spec(settings, state::StoreKind::kWindow, retention_ms),
+      dsl_detail::store_spec(settings, StoreSpec::Kind::kWindow, retention_ms),
       std::move(processors));
 }
 
@@ -62,7 +62,7 @@ absl::Status InternalStreamsBuilder::add_session_store(const std::string& store_
   }
   return topology_.add_state_store(
       store_name, std::move(factory),
-      dsl_detail::store_spec(settings, state::StoreKind::kSession, retention_ms),
+      dsl_detail::store_spec(settings, StoreSpec::Kind::kSession, retention_ms),
       std::move(processors));
 }
 
@@ -78,7 +78,7 @@ absl::Status InternalStreamsBuilder::add_suppress_buffer_store(
     return state::with_change_logging_on_flush(state::make_in_memory_key_value_store(store_name));
   };
   return topology_.add_state_store(store_name, std::move(factory),
-                                   dsl_detail::store_spec(settings, state::StoreKind::kKeyValue),
+                                   dsl_detail::store_spec(settings, StoreSpec::Kind::kKeyValue),
                                    std::move(processors));
 }
 

@@ -1,6 +1,7 @@
-// The one header a Sluice application includes.
+// The one header a Sluice application includes: the public API only. Runtime internals
+// (co-partitioning checks, checkpoint files, the schema-registry wire format) are left out;
+// their headers stay installed for the layers that use them.
 #pragma once
-#include "sluice/core/copartitioning.h"
 #include "sluice/core/error_handlers.h"
 #include "sluice/core/fixed_key_processor.h"
 #include "sluice/core/headers.h"
@@ -32,14 +33,11 @@
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/schema_registry/client.h"
 #include "sluice/schema_registry/serdes.h"
-#include "sluice/schema_registry/wire_format.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
-#include "sluice/state/checkpoint.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/state_store.h"
-#include "sluice/state/store_registry.h"
 #include "sluice/state/typed_stores.h"
 #include "sluice/state/window_store.h"

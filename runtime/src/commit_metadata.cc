@@ -4,21 +4,18 @@
 #include <cstdint>
 
 #include "absl/strings/escaping.h"
+#include "sluice/core/serdes.h"
 
 namespace sluice::runtime_internal {
 namespace {
 
 constexpr char kTaskStreamTimeKey[] = "sluice.task.stream.time";
 
-void put_be(std::string& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // Reads `bytes` big-endian bytes at `pos`; false when the input is too short.
 bool get_be(std::string_view in, size_t& pos, int bytes, uint64_t& v) {
   if (in.size() < pos + static_cast<size_t>(bytes)) return false;
-  v = 0;
-  for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[pos + i]);
+  v = bytes == 8 ? serdes::read_big_endian<uint64_t>(in.data() + pos)
+                 : serdes::read_big_endian<uint32_t>(in.data() + pos);
   pos += static_cast<size_t>(bytes);
   return true;
 }
@@ -28,13 +25,13 @@ bool get_be(std::string_view in, size_t& pos, int bytes, uint64_t& v) {
 std::string encode_commit_metadata(const CommittedTimes& times) {
   std::string raw;
   raw.push_back(2);
-  put_be(raw, static_cast<uint64_t>(times.partition_time), 8);
+  serdes::append_big_endian(raw, times.partition_time);
   if (times.task_stream_time) {
     const std::string_view key = kTaskStreamTimeKey;
-    put_be(raw, 1, 4);
-    put_be(raw, key.size(), 4);
+    serdes::append_big_endian(raw, int32_t{1});
+    serdes::append_big_endian(raw, static_cast<int32_t>(key.size()));
     raw.append(key);
-    put_be(raw, static_cast<uint64_t>(*times.task_stream_time), 8);
+    serdes::append_big_endian(raw, *times.task_stream_time);
   }
   return absl::Base64Escape(absl::string_view(raw.data(), raw.size()));
 }

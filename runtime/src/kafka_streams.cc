@@ -15,7 +15,8 @@
 #include "group_membership.h"
 #include "query_metadata.h"
 #include "runtime/kafka/admin.h"
-#include "sluice/core/copartitioning.h"
+#include "sluice/core/configured_handlers.h"
+#include "sluice/core/internal_topics.h"
 #include "sluice/core/log.h"
 #include "sluice/core/partitioner.h"
 #include "sluice/state/change_logging.h"
@@ -362,54 +363,7 @@ struct KafkaStreams::Impl {
               std::string(state_directory.status().message()));
     return absl::OkStatus();
   }
-  absl::StatusOr<std::vector<kafka::NewTopic>> missing_sink_topics(
-      const std::map<std::string, int32_t>& counts,
-      const std::map<int32_t, int32_t>& sub_partitions, bool uses_dead_letter_queue) const;
 };
-
-// The sink topics the topology writes to by name, and the dead-letter topic, that are missing
-// from the cluster (`counts` holds the existing ones). Without this check a missing output
-// topic shows only at run time: every record waits for the topic's metadata until the first
-// flush times out, without naming the topic. Missing topics fail start-up naming each one,
-// unless sink.topics.auto.create asks for them to be created (returned here): with the
-// partition count of the sub-topology that writes them (the dead-letter topic: the largest).
-absl::StatusOr<std::vector<kafka::NewTopic>> KafkaStreams::Impl::missing_sink_topics(
-    const std::map<std::string, int32_t>& counts, const std::map<int32_t, int32_t>& sub_partitions,
-    bool uses_dead_letter_queue) const {
-  std::map<std::string, std::pair<std::string, int32_t>> missing;  // topic -> (writer, partitions)
-  int32_t widest = 1;
-  for (const auto& sub : context.subtopologies) {
-    const int32_t n = sub_partitions.at(sub.id);
-    widest = std::max(widest, n);
-    for (const auto& t : sub.sink_topics) {
-      if (topology.is_internal_topic(t) || counts.count(t) || missing.count(t)) continue;
-      missing[t] = {fmt::format("written by sub-topology {}", sub.id), n};
-    }
-  }
-  const std::string dlq = config.dead_letter_queue_topic().value_or("");
-  if (uses_dead_letter_queue && !counts.count(dlq) && !missing.count(dlq)) {
-    missing[dlq] = {fmt::format("the dead-letter queue, {}", StreamsConfig::kDeadLetterQueueTopic),
-                    widest};
-  }
-  std::vector<kafka::NewTopic> out;
-  if (missing.empty()) return out;
-  if (!config.sink_topics_auto_create()) {
-    std::string listing;
-    for (const auto& [topic, why] : missing) {
-      listing += fmt::format("{}{} ({})", listing.empty() ? "" : ", ", topic, why.first);
-    }
-    const bool one = missing.size() == 1;
-    return absl::NotFoundError(fmt::format(
-        "{} {} {} not exist; create {} before starting, or set {}=true to have start() create {} "
-        "(broker-side topic auto-creation is not relied on)",
-        one ? "sink topic" : "sink topics", listing, one ? "does" : "do", one ? "it" : "them",
-        StreamsConfig::kSinkTopicsAutoCreate, one ? "it" : "them"));
-  }
-  for (const auto& [topic, why] : missing) {
-    out.push_back(kafka::NewTopic{topic, why.second, config.replication_factor(), {}});
-  }
-  return out;
-}
 
 absl::Status KafkaStreams::Impl::prepare() {
   const std::string& app = config.application_id();
@@ -434,127 +388,29 @@ absl::Status KafkaStreams::Impl::prepare() {
   // Stores added without a StoreSpec are change-logged (Kafka Streams' StoreBuilder default).
   if (auto st = state::apply_default_store_logging(topology); !st.ok()) return st;
   context.subtopologies = topology.subtopologies();
-  if (context.subtopologies.empty()) {
-    return absl::InvalidArgumentError("the topology has no sub-topology (no source node)");
-  }
-  const std::string& dh = config.deserialization_exception_handler();
-  const std::string& ph = config.processing_exception_handler();
-  const std::string dlq = config.dead_letter_queue_topic().value_or("");
-  context.deserialization_handler =
-      dh == "log_and_continue"    ? error_handlers::deserialization_log_and_continue()
-      : dh == "dead_letter_queue" ? error_handlers::deserialization_dead_letter_queue(dlq)
-                                  : error_handlers::deserialization_log_and_fail();
-  context.processing_handler =
-      ph == "log_and_continue"    ? error_handlers::processing_log_and_continue()
-      : ph == "dead_letter_queue" ? error_handlers::processing_dead_letter_queue(dlq)
-                                  : error_handlers::processing_log_and_fail();
-  const std::string& prh = config.production_exception_handler();
-  context.production_handler =
-      prh == "log_and_continue"    ? error_handlers::production_log_and_continue()
-      : prh == "dead_letter_queue" ? error_handlers::production_dead_letter_queue(dlq)
-                                   : error_handlers::production_log_and_fail();
+  auto handlers = error_handlers::from_config(config);
+  context.deserialization_handler = std::move(handlers.deserialization);
+  context.processing_handler = std::move(handlers.processing);
+  context.production_handler = std::move(handlers.production);
 
   kafka::ConfigMap admin_config;
   for (const auto& [k, v] : config.admin_config()) admin_config[k] = v;
   auto admin = kafka::Admin::create(admin_config);
   if (!admin.ok()) return admin.status();
 
-  // Partition counts: external topics from the cluster, internal ones declared or inherited
-  // from the sub-topology that writes them.
-  std::set<std::string> external;
-  for (const auto& sub : context.subtopologies) {
-    for (const auto& t : sub.source_topics) {
-      if (!topology.is_internal_topic(t)) external.insert(t);
-    }
-    for (const auto& t : sub.sink_topics) {
-      if (!topology.is_internal_topic(t)) external.insert(t);
-    }
-  }
-  const bool uses_dead_letter_queue =
-      config.deserialization_exception_handler() == "dead_letter_queue" ||
-      config.processing_exception_handler() == "dead_letter_queue";
-  if (uses_dead_letter_queue) external.insert(dlq);
+  // Plan from the user topics' partition counts (internal_topics.h), then create what is
+  // missing and validate what exists.
+  const std::set<std::string> external = external_topics(topology, config);
   auto described =
       (*admin)->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s);
   if (!described.ok()) return described.status();
-  std::map<std::string, int32_t> counts;  // unresolved name -> partitions
-  for (const auto& [name, d] : *described) counts[name] = d.partition_count;
+  std::map<std::string, int32_t> existing;
+  for (const auto& [name, d] : *described) existing[name] = d.partition_count;
+  auto plan = plan_internal_topics(topology, config, existing);
+  if (!plan.ok()) return plan.status();
+  context.partition_counts = plan->partition_counts;
+  context.changelogs = plan->store_changelogs;
   for (const auto& sub : context.subtopologies) {
-    for (const auto& t : sub.source_topics) {
-      if (!topology.is_internal_topic(t) && !counts.count(t)) {
-        return absl::NotFoundError(fmt::format(
-            "source topic {} of sub-topology {} does not exist; create it before starting", t,
-            sub.id));
-      }
-    }
-  }
-  for (const auto& [t, declared] : topology.internal_topics()) {
-    if (declared) counts[t] = *declared;
-  }
-  // Joins: inputs of one join must have equal counts; their repartition topics take it.
-  {
-    std::map<std::string, int32_t> user_counts;
-    for (const auto& [t, n] : counts) {
-      if (!topology.is_internal_topic(t)) user_counts[t] = n;
-    }
-    auto grouped = check_copartitioning(topology.copartition_groups(), user_counts,
-                                        topology.internal_topics());
-    if (!grouped.ok()) {
-      return absl::FailedPreconditionError(
-          fmt::format("co-partitioning: {}", std::string(grouped.status().message())));
-    }
-    for (const auto& [t, n] : *grouped) counts.emplace(t, n);
-  }
-  std::map<int32_t, int32_t> sub_partitions;
-  for (size_t round = 0; round <= context.subtopologies.size(); ++round) {
-    for (const auto& sub : context.subtopologies) {
-      int32_t n = 0;
-      bool known = true;
-      for (const auto& t : sub.source_topics) {
-        auto it = counts.find(t);
-        if (it == counts.end()) {
-          known = false;
-          break;
-        }
-        n = std::max(n, it->second);
-      }
-      if (!known) continue;
-      sub_partitions[sub.id] = n;
-      for (const auto& t : sub.sink_topics) {
-        if (topology.is_internal_topic(t) && !counts.count(t)) counts[t] = n;
-      }
-    }
-  }
-  for (const auto& sub : context.subtopologies) {
-    if (!sub_partitions.count(sub.id)) {
-      return absl::FailedPreconditionError(fmt::format(
-          "cannot determine the partition count of sub-topology {} (its repartition topics are "
-          "written by no sub-topology with known partitions)",
-          sub.id));
-    }
-    // Co-partitioning: a task reads partition p of every source topic.
-    std::set<int32_t> distinct;
-    std::string listing;
-    for (const auto& t : sub.source_topics) {
-      distinct.insert(counts[t]);
-      listing += fmt::format("{}{}={}", listing.empty() ? "" : ", ", topology.resolve_topic(app, t),
-                             counts[t]);
-    }
-    if (distinct.size() > 1) {
-      return absl::FailedPreconditionError(fmt::format(
-          "co-partitioning: the source topics of sub-topology {} must have the same number of "
-          "partitions, but they have {}",
-          sub.id, listing));
-    }
-  }
-
-  auto sinks_to_create = missing_sink_topics(counts, sub_partitions, uses_dead_letter_queue);
-  if (!sinks_to_create.ok()) return sinks_to_create.status();
-
-  // Changelog topics of the change-logged stores (StoreSpec), one partition per task.
-  std::vector<kafka::NewTopic> wanted;
-  for (const auto& sub : context.subtopologies) {
-    const int32_t n = sub_partitions[sub.id];
     for (const auto& t : sub.source_topics) {
       const std::string resolved = topology.resolve_topic(app, t);
       context.source_subtopology[resolved] = sub.id;
@@ -562,45 +418,26 @@ absl::Status KafkaStreams::Impl::prepare() {
     }
     for (const auto& store_name : sub.stores) {
       store_subtopology[store_name] = sub.id;
-      const StoreSpec* spec = topology.store_spec(store_name);
-      if (spec == nullptr || !spec->logging) continue;
-      std::map<std::string, std::string> configs = spec->changelog_config;
-      if (configs.empty()) {
-        configs = state::changelog_topic_configs(
-            spec->kind == StoreSpec::Kind::kKeyValue  ? state::StoreKind::kKeyValue
-            : spec->kind == StoreSpec::Kind::kSession ? state::StoreKind::kSession
-                                                      : state::StoreKind::kWindow);
+      if (auto it = plan->store_changelogs.find(store_name); it != plan->store_changelogs.end()) {
+        context.changelog_subtopology[it->second] = sub.id;
       }
-      const std::string changelog = Topology::changelog_topic_name(app, store_name);
-      context.changelogs[store_name] = changelog;
-      context.changelog_subtopology[changelog] = sub.id;
-      wanted.push_back(kafka::NewTopic{changelog, n, config.replication_factor(), configs});
     }
   }
-  // Repartition topics as Kafka Streams creates them: no time-based retention. Their records
-  // carry the input's timestamps, so with the broker's default retention.ms (7 days) a
-  // repartition topic fed with older data is emptied by the broker's next retention check
-  // (it even rolls the active segment) before the downstream task reads it: the consumer then
-  // sees "offset out of range", resets, and the records are lost.
-  const std::map<std::string, std::string> repartition_configs = {
-      {"cleanup.policy", "delete"}, {"retention.ms", "-1"}, {"segment.bytes", "52428800"}};
-  for (const auto& [t, declared] : topology.internal_topics()) {
-    wanted.push_back(kafka::NewTopic{topology.resolve_topic(app, t), counts[t],
-                                     config.replication_factor(), repartition_configs});
+  auto to_new_topic = [&](const PlannedTopic& p) {
+    return kafka::NewTopic{p.name, p.partitions, config.replication_factor(), p.configs};
+  };
+  std::vector<kafka::NewTopic> wanted;
+  for (const auto* planned : {&plan->changelog_topics, &plan->repartition_topics}) {
+    for (const auto& p : *planned) wanted.push_back(to_new_topic(p));
   }
-  for (const auto& [t, n] : counts) context.partition_counts[topology.resolve_topic(app, t)] = n;
-  for (const auto& w : wanted) context.partition_counts[w.name] = w.partitions;
-  for (const auto& w : *sinks_to_create) context.partition_counts[w.name] = w.partitions;
-
-  // Create what is missing; validate what exists.
   std::vector<std::string> names;
   for (const auto& w : wanted) names.push_back(w.name);
-  auto existing = (*admin)->describe_topics(names, 30s);
-  if (!existing.ok()) return existing.status();
+  auto found = (*admin)->describe_topics(names, 30s);
+  if (!found.ok()) return found.status();
   std::vector<kafka::NewTopic> to_create;
   for (const auto& w : wanted) {
-    auto it = existing->find(w.name);
-    if (it == existing->end()) {
+    auto it = found->find(w.name);
+    if (it == found->end()) {
       to_create.push_back(w);
     } else if (it->second.partition_count != w.partitions) {
       return absl::FailedPreconditionError(
@@ -608,7 +445,7 @@ absl::Status KafkaStreams::Impl::prepare() {
                       w.name, it->second.partition_count, w.partitions));
     }
   }
-  to_create.insert(to_create.end(), sinks_to_create->begin(), sinks_to_create->end());
+  for (const auto& p : plan->sink_topics_to_create) to_create.push_back(to_new_topic(p));
   if (!to_create.empty()) {
     auto created = (*admin)->create_topics(to_create, 30s);
     if (!created.ok()) return created.status();
@@ -618,9 +455,9 @@ absl::Status KafkaStreams::Impl::prepare() {
                             fmt::format("creating topic {}: {}", name, std::string(st.message())));
       }
     }
-    for (const auto& w : *sinks_to_create) {
+    for (const auto& p : plan->sink_topics_to_create) {
       log::Logger("sluice.runtime")
-          .info("created sink topic {} with {} partitions ({}=true)", w.name, w.partitions,
+          .info("created sink topic {} with {} partitions ({}=true)", p.name, p.partitions,
                 StreamsConfig::kSinkTopicsAutoCreate);
     }
   }

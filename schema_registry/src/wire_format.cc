@@ -2,14 +2,13 @@
 #include "sluice/schema_registry/wire_format.h"
 
 #include "fmt/format.h"
+#include "sluice/core/serdes.h"
 
 namespace sluice::schema_registry {
 
 void write_header(int32_t schema_id, std::string& out) {
-  const auto id = static_cast<uint32_t>(schema_id);
   out.push_back(static_cast<char>(kMagicByte));
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((id >> shift) & 0xff));
+  serdes::append_big_endian(out, schema_id);
 }
 
 absl::StatusOr<Header> read_header(std::string_view data) {
@@ -24,9 +23,7 @@ absl::StatusOr<Header> read_header(std::string_view data) {
     return absl::InvalidArgumentError(fmt::format(
         "unknown magic byte 0x{:02x}: not the schema-registry wire format (expected 0x00)", magic));
   }
-  uint32_t id = 0;
-  for (size_t i = 1; i < kHeaderSize; ++i) id = (id << 8) | static_cast<uint8_t>(data[i]);
-  return Header{static_cast<int32_t>(id), data.substr(kHeaderSize)};
+  return Header{serdes::read_big_endian<int32_t>(data.data() + 1), data.substr(kHeaderSize)};
 }
 
 void write_varint(int32_t value, std::string& out) {

@@ -9,17 +9,6 @@
 
 namespace sluice::state {
 
-std::string changelog_topic(std::string_view application_id, std::string_view store_name) {
-  return fmt::format("{}-{}-changelog", application_id, store_name);
-}
-
-std::map<std::string, std::string> changelog_topic_configs(StoreKind kind, int64_t retention_ms,
-                                                           int64_t additional_retention_ms) {
-  if (kind == StoreKind::kKeyValue) return {{"cleanup.policy", "compact"}};
-  return {{"cleanup.policy", "compact,delete"},
-          {"retention.ms", std::to_string(retention_ms + additional_retention_ms)}};
-}
-
 namespace {
 
 // What every logging decorator adds to a forwarding store: the writer from init(), and log().

@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "forwarding_stores_internal.h"
+#include "sluice/core/internal_topics.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
@@ -42,7 +43,6 @@ absl::StatusOr<std::pair<StoreFactory, StoreSpec>> logged_by_default(const std::
   }
   StoreSpec spec;
   spec.logging = true;
-  StoreKind kind = StoreKind::kKeyValue;
   int64_t retention_ms = 0;
   StoreFactory logged;
   if (dynamic_cast<KeyValueBytesStore*>(probe.get()) != nullptr) {
@@ -50,12 +50,10 @@ absl::StatusOr<std::pair<StoreFactory, StoreSpec>> logged_by_default(const std::
     logged = logging_factory<KeyValueBytesStore, SharedKeyValueStore>(factory);
   } else if (auto* w = dynamic_cast<WindowBytesStore*>(probe.get())) {
     spec.kind = StoreSpec::Kind::kWindow;
-    kind = StoreKind::kWindow;
     retention_ms = w->options().retention_ms;
     logged = logging_factory<WindowBytesStore, SharedWindowStore>(factory);
   } else if (auto* s = dynamic_cast<SessionBytesStore*>(probe.get())) {
     spec.kind = StoreSpec::Kind::kSession;
-    kind = StoreKind::kSession;
     retention_ms = s->options().retention_ms;
     logged = logging_factory<SessionBytesStore, SharedSessionStore>(factory);
   } else {
@@ -64,7 +62,7 @@ absl::StatusOr<std::pair<StoreFactory, StoreSpec>> logged_by_default(const std::
         "store, so Sluice cannot log it; add it with a StoreSpec (logging = false to opt out)",
         name));
   }
-  spec.changelog_config = changelog_topic_configs(kind, retention_ms);
+  spec.changelog_config = changelog_topic_configs(spec.kind, retention_ms);
   // A factory that logs by itself keeps its stores as they are.
   if (is_change_logged(*probe)) logged = std::move(factory);
   return std::make_pair(std::move(logged), std::move(spec));

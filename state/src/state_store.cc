@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "sluice/core/serdes.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/state_store.h"
 #include "sluice/state/window_store.h"
@@ -61,21 +62,6 @@ int64_t default_segment_interval(int64_t retention_ms, int64_t configured) {
   return std::max<int64_t>(retention_ms / 2, 60'000);
 }
 
-void append_be64(std::string& out, int64_t v) {
-  auto u = static_cast<uint64_t>(v);
-  for (int shift = 56; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((u >> shift) & 0xff));
-}
-void append_be32(std::string& out, int32_t v) {
-  auto u = static_cast<uint32_t>(v);
-  for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((u >> shift) & 0xff));
-}
-uint64_t read_be(std::string_view bytes) {
-  uint64_t v = 0;
-  for (char c : bytes) v = (v << 8) | static_cast<unsigned char>(c);
-  return v;
-}
 }  // namespace
 
 KeyValueIteratorPtr empty_iterator(absl::Status status) {
@@ -95,31 +81,31 @@ void window_key(std::string_view key, TimestampMs start, int32_t seq, std::strin
   out.clear();
   out.reserve(key.size() + kWindowSuffix);
   out.append(key);
-  append_be64(out, start);
-  append_be32(out, seq);
+  serdes::append_big_endian(out, start);
+  serdes::append_big_endian(out, seq);
 }
 
 void session_key(std::string_view key, Window session, std::string& out) {
   out.clear();
   out.reserve(key.size() + kSessionSuffix);
   out.append(key);
-  append_be64(out, session.end);
-  append_be64(out, session.start);
+  serdes::append_big_endian(out, session.end);
+  serdes::append_big_endian(out, session.start);
 }
 
 std::optional<WindowKey> parse_window_key(std::string_view bytes) {
   if (bytes.size() < kWindowSuffix) return std::nullopt;
   size_t n = bytes.size() - kWindowSuffix;
-  return WindowKey{bytes.substr(0, n), static_cast<int64_t>(read_be(bytes.substr(n, 8))),
-                   static_cast<int32_t>(static_cast<uint32_t>(read_be(bytes.substr(n + 8, 4))))};
+  return WindowKey{bytes.substr(0, n), serdes::read_big_endian<int64_t>(bytes.data() + n),
+                   serdes::read_big_endian<int32_t>(bytes.data() + n + 8)};
 }
 
 std::optional<SessionKey> parse_session_key(std::string_view bytes) {
   if (bytes.size() < kSessionSuffix) return std::nullopt;
   size_t n = bytes.size() - kSessionSuffix;
   return SessionKey{bytes.substr(0, n),
-                    Window{static_cast<int64_t>(read_be(bytes.substr(n + 8, 8))),
-                           static_cast<int64_t>(read_be(bytes.substr(n, 8)))}};
+                    Window{serdes::read_big_endian<int64_t>(bytes.data() + n + 8),
+                           serdes::read_big_endian<int64_t>(bytes.data() + n)}};
 }
 
 }  // namespace schema

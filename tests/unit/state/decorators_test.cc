@@ -44,14 +44,6 @@ class DecoratorTest : public ::testing::Test {
   BasicStateStoreContext context_;
 };
 
-TEST_F(DecoratorTest, ChangelogTopicNameAndConfigs) {
-  EXPECT_EQ(changelog_topic("app", "counts"), "app-counts-changelog");
-  EXPECT_EQ(changelog_topic_configs(StoreKind::kKeyValue).at("cleanup.policy"), "compact");
-  auto windowed = changelog_topic_configs(StoreKind::kWindow, 3600000);
-  EXPECT_EQ(windowed.at("cleanup.policy"), "compact,delete");
-  EXPECT_EQ(windowed.at("retention.ms"), std::to_string(3600000 + 86400000));
-}
-
 TEST_F(DecoratorTest, LoggingWithoutAWriterFailsAtInit) {
   BasicStateStoreContext no_writer("app", TaskId{0, Partition(0)}, dir_);
   auto store = with_change_logging(make_in_memory_key_value_store("kv"));

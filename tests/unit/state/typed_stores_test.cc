@@ -3,7 +3,6 @@
 
 #include "gtest/gtest.h"
 #include "sluice/state/in_memory_stores.h"
-#include "sluice/state/store_registry.h"
 #include "sluice/state/typed_stores.h"
 #include "test_support.h"
 
@@ -105,23 +104,6 @@ TEST_F(TypedStoresTest, WindowAndSessionStores) {
   auto it = sessions.find_sessions("u", 15, 25);
   ASSERT_TRUE(it.valid());
   EXPECT_EQ(it.window(), (Window{10, 20}));
-}
-
-TEST(StoreRegistryTest, RegistersLooksUpAndRejectsDuplicates) {
-  BasicStateStoreContext context("app", TaskId{0, Partition(0)}, sluice::testing::temp_dir("reg"));
-  StoreRegistry registry;
-  ASSERT_TRUE(registry.add(make_in_memory_key_value_store("a")).ok());
-  ASSERT_TRUE(registry.add(make_in_memory_window_store("b", WindowStoreOptions{})).ok());
-  absl::Status dup = registry.add(make_in_memory_key_value_store("a"));
-  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
-  ASSERT_TRUE(registry.init_all(context).ok());
-  ASSERT_NE(registry.get_as<KeyValueBytesStore>("a"), nullptr);
-  EXPECT_EQ(registry.get_as<KeyValueBytesStore>("b"), nullptr);
-  EXPECT_NE(registry.get_as<WindowBytesStore>("b"), nullptr);
-  EXPECT_EQ(registry.get("missing"), nullptr);
-  EXPECT_TRUE(registry.get("a")->is_open());
-  ASSERT_TRUE(registry.close_all().ok());
-  EXPECT_FALSE(registry.get("a")->is_open());
 }
 
 }  // namespace

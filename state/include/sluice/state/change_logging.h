@@ -16,17 +16,6 @@
 
 namespace sluice::state {
 
-// "<application.id>-<store>-changelog", Kafka Streams' name.
-std::string changelog_topic(std::string_view application_id, std::string_view store_name);
-
-enum class StoreKind { kKeyValue, kWindow, kSession };
-
-// Topic configs a changelog needs: compacted for key-value stores; compact,delete with
-// retention.ms = store retention + `additional_retention_ms` (Kafka Streams'
-// windowstore.changelog.additional.retention.ms, 1 day) for windowed stores.
-std::map<std::string, std::string> changelog_topic_configs(
-    StoreKind kind, int64_t retention_ms = 0, int64_t additional_retention_ms = 24 * 3600 * 1000);
-
 // Decorators. At init() they take the writer from StateStoreContext::changelog_writer() (an
 // error when it is null) and stamp records with StateStoreContext::record_timestamp().
 // Changelog keys: the plain key for key-value stores; the window / session key schema (see
