@@ -112,8 +112,7 @@ StoreFactory join_key_value_store_factory(InternalStreamsBuilder& /*builder*/,
 
 StoreSpec join_store_spec(bool windowed, int64_t retention_ms) {
   return store_spec(join_settings(StoreType::kRocksDB),
-                    windowed ? StoreSpec::Kind::kWindow : StoreSpec::Kind::kKeyValue,
-                    retention_ms);
+                    windowed ? StoreSpec::Kind::kWindow : StoreSpec::Kind::kKeyValue, retention_ms);
 }
 
 namespace {
