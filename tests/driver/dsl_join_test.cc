@@ -132,8 +132,8 @@ TEST(StreamStreamJoin, LeftJoinEmitsUnmatchedOnlyAfterTheWindowCloses) {
   EXPECT_EQ(driver->metrics().late_records_dropped, 1);
 }
 
-TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
-  StreamsBuilder builder;
+// left outer-joined with right within 100 ms (store "oj"), "<left>+<right>" to "out".
+void outer_join_left_right(StreamsBuilder& builder) {
   auto left = builder.stream("left", Consumed::with(strings(), strings()));
   auto right = builder.stream("right", Consumed::with(strings(), strings()));
   left.outer_join(
@@ -143,6 +143,11 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
           },
           JoinWindows::of_time_difference_without_grace(100ms), StreamJoined::as("oj"))
       .to("out", Produced::with(strings(), strings()));
+}
+
+TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
+  StreamsBuilder builder;
+  outer_join_left_right(builder);
   auto topology = builder.build();
   ASSERT_OK(topology.status());
   EXPECT_THAT(topology->describe(), HasSubstr("oj-outer-shared-join-store"));
@@ -167,15 +172,7 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
 // it used to skip a wrapped-around length and read far past the record.
 TEST(StreamStreamJoin, CorruptOuterJoinBufferRecordFailsNamingTheStore) {
   StreamsBuilder builder;
-  auto left = builder.stream("left", Consumed::with(strings(), strings()));
-  auto right = builder.stream("right", Consumed::with(strings(), strings()));
-  left.outer_join(
-          right,
-          [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
-            return opt(l) + "+" + opt(r);
-          },
-          JoinWindows::of_time_difference_without_grace(100ms), StreamJoined::as("oj"))
-      .to("out", Produced::with(strings(), strings()));
+  outer_join_left_right(builder);
   auto driver = make_driver(builder);
   auto l = driver->create_input_topic("left", strings(), strings());
   ASSERT_OK(l.pipe_input("A", "a1", 1000));  // buffered until its window closes

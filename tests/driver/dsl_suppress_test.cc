@@ -160,11 +160,8 @@ TEST(DslSuppress, FullBufferShutsDownOrEmitsEarly) {
   }
 }
 
-// The buffer is a change-logged in-memory key-value store, so the held updates are restored
-// with it: every hold writes the store, every emit deletes the entry, and each commit logs
-// every key written since the last one (the driver commits after each record).
-TEST(DslSuppress, BufferLivesInAChangeLoggedStore) {
-  StreamsBuilder builder;
+// 10 ms window counts of "in" held in the suppress buffer "final" until each window closes.
+void suppressed_window_counts(StreamsBuilder& builder) {
   builder.stream("in", Consumed::with(strings(), strings()))
       .group_by_key()
       .windowed_by(TimeWindows::of_size_with_no_grace(10ms))
@@ -172,6 +169,14 @@ TEST(DslSuppress, BufferLivesInAChangeLoggedStore) {
       .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()).with_name("final"))
       .to_stream()
       .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
+}
+
+// The buffer is a change-logged in-memory key-value store, so the held updates are restored
+// with it: every hold writes the store, every emit deletes the entry, and each commit logs
+// every key written since the last one (the driver commits after each record).
+TEST(DslSuppress, BufferLivesInAChangeLoggedStore) {
+  StreamsBuilder builder;
+  suppressed_window_counts(builder);
   auto topology = builder.build();
   ASSERT_OK(topology.status());
   const StoreSpec* spec = topology->store_spec("final-store");
@@ -203,13 +208,7 @@ TEST(DslSuppress, BufferLivesInAChangeLoggedStore) {
 // for a short key, read past the record). Found while writing fuzz/fuzz_changelog.cc.
 TEST(DslSuppress, CorruptBufferRecordFailsNamingTheStore) {
   StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(TimeWindows::of_size_with_no_grace(10ms))
-      .count(Materialized::as("counts"))
-      .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()).with_name("final"))
-      .to_stream()
-      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
+  suppressed_window_counts(builder);
   TopologyTestDriver driver(builder.build().value());
   auto in = driver.create_input_topic("in", strings(), strings());
   ASSERT_OK(in.pipe_input("a", "x", 1));
