@@ -30,9 +30,15 @@ bool uses_dead_letter_queue(const StreamsConfig& config) {
          config.production_exception_handler() == kDlq;
 }
 
-std::set<std::string> external_topics(const Topology& topology, const StreamsConfig& config) {
+namespace {
+
+// external_topics over sub-topologies the caller already has (Topology::subtopologies() walks
+// the whole graph).
+std::set<std::string> external_topics_of(const Topology& topology,
+                                         const std::vector<SubtopologyInfo>& subtopologies,
+                                         const StreamsConfig& config) {
   std::set<std::string> out;
-  for (const auto& sub : topology.subtopologies()) {
+  for (const auto& sub : subtopologies) {
     for (const auto* topics : {&sub.source_topics, &sub.sink_topics}) {
       for (const auto& t : *topics) {
         if (!topology.is_internal_topic(t)) out.insert(t);
@@ -42,8 +48,6 @@ std::set<std::string> external_topics(const Topology& topology, const StreamsCon
   if (uses_dead_letter_queue(config)) out.insert(config.dead_letter_queue_topic().value_or(""));
   return out;
 }
-
-namespace {
 
 // Fills `counts` (unresolved name -> partitions) for the internal topics: declared counts,
 // co-partitioning groups, then the sub-topologies writing them, and returns each
@@ -162,6 +166,10 @@ absl::StatusOr<std::vector<PlannedTopic>> missing_sink_topics(
 
 }  // namespace
 
+std::set<std::string> external_topics(const Topology& topology, const StreamsConfig& config) {
+  return external_topics_of(topology, topology.subtopologies(), config);
+}
+
 absl::StatusOr<InternalTopicsPlan> plan_internal_topics(
     const Topology& topology, const StreamsConfig& config,
     const std::map<std::string, int32_t>& existing) {
@@ -171,7 +179,7 @@ absl::StatusOr<InternalTopicsPlan> plan_internal_topics(
     return absl::InvalidArgumentError("the topology has no sub-topology (no source node)");
   }
   std::map<std::string, int32_t> counts;  // unresolved name -> partitions
-  for (const auto& t : external_topics(topology, config)) {
+  for (const auto& t : external_topics_of(topology, subtopologies, config)) {
     if (auto it = existing.find(t); it != existing.end()) counts[t] = it->second;
   }
   for (const auto& sub : subtopologies) {

@@ -416,6 +416,9 @@ absl::Status KafkaStreams::Impl::prepare() {
       context.source_subtopology[resolved] = sub.id;
       context.source_topics.push_back(resolved);
     }
+    for (const auto& t : sub.repartition_source_topics) {
+      context.repartition_sources.insert(topology.resolve_topic(app, t));
+    }
     for (const auto& store_name : sub.stores) {
       store_subtopology[store_name] = sub.id;
       if (auto it = plan->store_changelogs.find(store_name); it != plan->store_changelogs.end()) {
@@ -505,11 +508,6 @@ absl::Status KafkaStreams::Impl::prepare() {
     if (!end_offsets_consumer.ok()) return end_offsets_consumer.status();
     end_offsets = std::move(*end_offsets_consumer);
     context.end_offsets = end_offsets.get();
-  }
-  for (const auto& sub : context.subtopologies) {
-    for (const auto& t : sub.repartition_source_topics) {
-      context.repartition_sources.insert(topology.resolve_topic(app, t));
-    }
   }
   return absl::OkStatus();
 }
