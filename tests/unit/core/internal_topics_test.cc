@@ -178,6 +178,9 @@ TEST(InternalTopics, LoggedStoresGetAChangelogWithOnePartitionPerTask) {
 TEST(InternalTopics, ChangelogConfigsCompactKeyValueAndRetainWindows) {
   EXPECT_EQ(Topology::changelog_topic_name("app", "counts"), "app-counts-changelog");
   EXPECT_EQ(changelog_topic_configs(StoreSpec::Kind::kKeyValue).at("cleanup.policy"), "compact");
+  // A store of a kind Sluice does not know is compacted, never deleted by time.
+  EXPECT_EQ(changelog_topic_configs(StoreSpec::Kind::kOther),
+            changelog_topic_configs(StoreSpec::Kind::kKeyValue));
   for (auto kind : {StoreSpec::Kind::kWindow, StoreSpec::Kind::kSession}) {
     auto windowed = changelog_topic_configs(kind, 3600000);
     EXPECT_EQ(windowed.at("cleanup.policy"), "compact,delete");
