@@ -8,11 +8,15 @@
 # a crash, leak, sanitizer report or failed FUZZ_CHECK stops that target, saves the input as
 # build-fuzz/artifacts/<target>/crash-<sha1> and makes the script exit non-zero after the rest
 # have run. Reproduce with: build-fuzz/bin/fuzz_<target> <that file>.
-# FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build parallelism, default nproc).
+# FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build parallelism, default nproc),
+# FUZZ_SEED (libFuzzer's -seed; default random), FUZZ_CORPUS_ONLY (space-separated targets that
+# only replay their corpus, -runs=0, instead of fuzzing).
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$repo/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
+seed_flag=()
+[[ -n ${FUZZ_SEED:-} ]] && seed_flag=(-seed="$FUZZ_SEED")
 
 if [[ ! -f $build/build.ninja ]]; then
   # Only what the targets link is configured for clang: no tests, benchmarks or examples.
@@ -36,10 +40,16 @@ fi
 failed=()
 for t in "${targets[@]}"; do
   mkdir -p "$build/corpus/$t" "$build/artifacts/$t"
-  echo "fuzz: $t for ${seconds}s" >&2
+  run_flags=(-max_total_time="$seconds" "${seed_flag[@]}")
+  if [[ " ${FUZZ_CORPUS_ONLY:-} " == *" $t "* ]]; then
+    run_flags=(-runs=0)
+    echo "fuzz: $t replays its corpus" >&2
+  else
+    echo "fuzz: $t for ${seconds}s" >&2
+  fi
   # -timeout: an input that takes 10 s is a hang; -rss_limit_mb: 2 GB is a memory blow-up.
   if ! (cd "$build/artifacts/$t" &&
-    "$build/bin/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    "$build/bin/fuzz_$t" "${run_flags[@]}" -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" \
       "$build/corpus/$t" "$repo/fuzz/corpus/$t" >"$build/artifacts/$t/log.txt" 2>&1); then
     echo "fuzz: $t FAILED; log: $build/artifacts/$t/log.txt" >&2
@@ -54,4 +64,4 @@ if ((${#failed[@]})); then
   echo "fuzz: failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "fuzz: all ${#targets[@]} targets ran ${seconds}s without a finding" >&2
+echo "fuzz: all ${#targets[@]} targets ran without a finding" >&2
