@@ -10,7 +10,8 @@
 # have run. Reproduce with: build-fuzz/bin/fuzz_<target> <that file>.
 # FUZZ_BUILD_DIR (default build-fuzz), FUZZ_JOBS (build parallelism, default nproc),
 # FUZZ_SEED (libFuzzer's -seed; default random), FUZZ_CORPUS_ONLY (space-separated targets that
-# only replay their corpus, -runs=0, instead of fuzzing).
+# only replay their corpus, -runs=0, instead of fuzzing), FUZZ_CONFIGURE_ONLY=1 (configure
+# the build directory and stop).
 set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FUZZ_BUILD_DIR:-$repo/build-fuzz}
@@ -18,15 +19,18 @@ seconds=${FUZZ_SECONDS:-60}
 seed_flag=()
 [[ -n ${FUZZ_SEED:-} ]] && seed_flag=(-seed="$FUZZ_SEED")
 
-if [[ ! -f $build/build.ninja ]]; then
-  # Only what the targets link is configured for clang: no tests, benchmarks or examples.
+if [[ ! -f $build/build.ninja ]] || grep -q '^SLUICE_BUILD_TESTS:BOOL=OFF' "$build/CMakeCache.txt"; then
+  # No benchmarks or examples. The tests are configured but only built when asked:
+  # `scripts/sanitize.sh ci` builds the core and state unit tests here, on the libraries this
+  # build already instrumented with ASan+UBSan.
   # -O1 and line tables only, as libFuzzer's docs suggest: the sanitizers' reports keep their
   # file:line, and the cold build (part of make test) compiles faster than at -O2 -g.
   cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DSLUICE_FUZZ=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" \
-    -DSLUICE_WERROR=ON -DSLUICE_BUILD_TESTS=OFF -DSLUICE_BUILD_BENCHMARKS=OFF \
+    -DSLUICE_WERROR=ON -DSLUICE_BUILD_TESTS=ON -DSLUICE_BUILD_BENCHMARKS=OFF \
     -DSLUICE_BUILD_EXAMPLES=OFF >/dev/null || exit 1
 fi
+[[ -n ${FUZZ_CONFIGURE_ONLY:-} ]] && exit 0
 cmake --build "$build" -j "${FUZZ_JOBS:-$(nproc)}" --target fuzz_targets || exit 1
 
 targets=("$@")
