@@ -9,6 +9,7 @@
 
 #include "fmt/format.h"
 #include "segments_internal.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/window_store.h"
@@ -306,11 +307,8 @@ class SegmentedBytesStore {
     }
     const int64_t live = segment_of(min_live());
     std::erase_if(writes, [&](const SegmentWrite& w) { return w.segment < live; });
-    if (absl::Status s = segments_->apply_restore(writes, Offset(records.back().offset.value() + 1),
-                                                  observed_, seq_, durable);
-        !s.ok()) {
-      return s;
-    }
+    SLUICE_RETURN_IF_ERROR(segments_->apply_restore(
+        writes, Offset(records.back().offset.value() + 1), observed_, seq_, durable));
     return expire();
   }
 
@@ -325,9 +323,8 @@ class SegmentedBytesStore {
     observe(t, true);
     if (t < min_live()) return expire();  // expired on arrival
     StoreMetrics::add(metrics_, value ? &StoreMetrics::puts : &StoreMetrics::deletes);
-    absl::Status s = value ? segments_->put(segment_of(t), stored_key, *value)
-                           : segments_->remove(segment_of(t), stored_key);
-    if (!s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(value ? segments_->put(segment_of(t), stored_key, *value)
+                                 : segments_->remove(segment_of(t), stored_key));
     return expire();
   }
 
@@ -372,7 +369,7 @@ class SegmentedBytesStore {
   int64_t segment_of(TimestampMs t) const { return floor_div(t, interval_); }
 
   absl::Status open(StateStoreContext& context) {
-    if (absl::Status s = segments_->open(context, name_); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(segments_->open(context, name_));
     metrics_ = context.store_metrics(name_);
     observed_ = segments_->committed_stream_time();
     // A crash after writes but before commit leaves a stale stream time; the newest segment
@@ -514,14 +511,14 @@ class SegmentedSessionStore final : public SegmentedStore<SessionBytesStore, Ses
 
   absl::Status put(std::string_view key, Window session, std::string_view value) override {
     if (!is_open()) return closed_error(name());
-    if (absl::Status s = check(session); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check(session));
     schema::session_key(key, session, scratch_);
     return bytes_.put(scratch_, value);
   }
 
   absl::Status remove(std::string_view key, Window session) override {
     if (!is_open()) return closed_error(name());
-    if (absl::Status s = check(session); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(check(session));
     schema::session_key(key, session, scratch_);
     return bytes_.remove(scratch_);
   }

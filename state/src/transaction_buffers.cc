@@ -1,5 +1,6 @@
 // The exactly-once write buffers for key-value, window and session stores.
 #include "sluice/state/transaction_buffers.h"
+#include "sluice/core/status_macros.h"
 
 #include <algorithm>
 #include <limits>
@@ -87,8 +88,7 @@ absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::peek(std::stri
 }
 
 absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::remove(std::string_view key) {
-  auto existing = get(key);
-  if (!existing.ok()) return existing;
+  SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> existing, get(key));
   write(key, std::nullopt);
   return existing;
 }
@@ -124,9 +124,8 @@ KeyValueIteratorPtr BufferedKeyValueStore::all() {
 }
 
 absl::StatusOr<uint64_t> BufferedKeyValueStore::approximate_num_entries() {
-  auto n = inner_->approximate_num_entries();
-  if (!n.ok()) return n;
-  return *n + pending_.size();
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, inner_->approximate_num_entries());
+  return n + pending_.size();
 }
 
 absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelog_offset) {
@@ -241,7 +240,7 @@ absl::Status check_session(std::string_view store, Window session) {
 
 absl::Status BufferedSessionStore::put(std::string_view key, Window session,
                                        std::string_view value) {
-  if (auto st = check_session(name(), session); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_session(name(), session));
   pending_stream_time_ = std::max(pending_stream_time_, session.end);
   if (session.end < min_live()) return absl::OkStatus();  // expired on arrival
   schema::session_key(key, session, scratch_);
@@ -250,7 +249,7 @@ absl::Status BufferedSessionStore::put(std::string_view key, Window session,
 }
 
 absl::Status BufferedSessionStore::remove(std::string_view key, Window session) {
-  if (auto st = check_session(name(), session); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_session(name(), session));
   schema::session_key(key, session, scratch_);
   pending_.insert_or_assign(scratch_, std::optional<std::string>());
   return absl::OkStatus();

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/overlay_iterator.h"
@@ -122,9 +123,8 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
   absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
-    auto n = inner_->approximate_num_entries();
-    if (!n.ok()) return n;
-    return *n + pending_.size();
+    SLUICE_ASSIGN_OR_RETURN(uint64_t n, inner_->approximate_num_entries());
+    return n + pending_.size();
   }
   using Options = std::remove_cvref_t<decltype(std::declval<const Store&>().options())>;
   const Options& options() const override { return inner_->options(); }
