@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "forwarding_stores_internal.h"
 #include "gtest/gtest.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/in_memory_stores.h"
@@ -193,74 +194,25 @@ std::vector<Entry> collect(WindowedIteratorPtr it) {
 
 // Records what reaches the bytes store through apply_committed (the buffers' only way in) and
 // forwards everything to a real store.
-template <typename Base>
-class SpyBase : public Base {
+template <typename Store, template <typename> class Forwarding>
+class Spy final : public Forwarding<std::unique_ptr<Store>> {
  public:
-  SpyBase(std::unique_ptr<Base> inner, BufferingContext* ctx)
-      : inner_(std::move(inner)), ctx_(ctx) {}
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(StateStoreContext& c) override { return inner_->init(c); }
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override { return inner_->close(); }
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const ChangelogRecord> r) override {
-    return inner_->restore_batch(r);
-  }
+  Spy(std::unique_ptr<Store> inner, BufferingContext* ctx)
+      : Forwarding<std::unique_ptr<Store>>(std::move(inner)), ctx_(ctx) {}
   absl::Status apply_committed(std::span<const ChangelogRecord> records) override {
     for (const auto& r : records) {
       ctx_->applied.emplace_back(std::string(r.key),
                                  r.value ? std::optional<std::string>(*r.value) : std::nullopt);
       ctx_->applied_last_offset = r.offset;
     }
-    return inner_->apply_committed(records);
+    return this->inner_->apply_committed(records);
   }
-  absl::Status commit(std::optional<Offset> o) override { return inner_->commit(o); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
 
- protected:
-  std::unique_ptr<Base> inner_;
+ private:
   BufferingContext* ctx_;
 };
-
-class SpyWindowStore final : public SpyBase<WindowBytesStore> {
- public:
-  using SpyBase::SpyBase;
-  absl::Status put(std::string_view k, std::optional<std::string_view> v, TimestampMs s) override {
-    return inner_->put(k, v, s);
-  }
-  absl::StatusOr<std::optional<std::string>> fetch(std::string_view k, TimestampMs s) override {
-    return inner_->fetch(k, s);
-  }
-  WindowedIteratorPtr fetch(std::string_view k, TimestampMs f, TimestampMs t) override {
-    return inner_->fetch(k, f, t);
-  }
-  WindowedIteratorPtr fetch_all(TimestampMs f, TimestampMs t) override {
-    return inner_->fetch_all(f, t);
-  }
-  WindowedIteratorPtr all() override { return inner_->all(); }
-  const WindowStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-  int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
-};
-
-class SpySessionStore final : public SpyBase<SessionBytesStore> {
- public:
-  using SpyBase::SpyBase;
-  absl::Status put(std::string_view k, Window w, std::string_view v) override {
-    return inner_->put(k, w, v);
-  }
-  absl::Status remove(std::string_view k, Window w) override { return inner_->remove(k, w); }
-  absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view k, Window w) override {
-    return inner_->fetch_session(k, w);
-  }
-  WindowedIteratorPtr find_sessions(std::string_view k, TimestampMs e, TimestampMs s) override {
-    return inner_->find_sessions(k, e, s);
-  }
-  WindowedIteratorPtr fetch(std::string_view k) override { return inner_->fetch(k); }
-  const SessionStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-};
+using SpyWindowStore = Spy<WindowBytesStore, internal::ForwardingWindowStore>;
+using SpySessionStore = Spy<SessionBytesStore, internal::ForwardingSessionStore>;
 
 std::unique_ptr<WindowBytesStore> BufferingContext::wrap_logged_window_store(
     std::unique_ptr<WindowBytesStore> inner) {
@@ -804,30 +756,21 @@ TEST(WriteBufferLazy, KeyValueScansMatchAModel) {
 TEST(WriteBufferLazy, WindowAndSessionReadsStepOnlyOverWhatIsRead) {
   BufferingContext ctx(sluice::testing::temp_dir("lazy-window"));
   StepCounter counter;
-  class CountingWindows final : public SpyBase<WindowBytesStore> {
+  class CountingWindows final
+      : public internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>> {
    public:
-    CountingWindows(std::unique_ptr<WindowBytesStore> inner, BufferingContext* ctx,
-                    StepCounter& counter)
-        : SpyBase(std::move(inner), ctx), counter_(counter) {}
-    absl::Status put(std::string_view k, std::optional<std::string_view> v,
-                     TimestampMs s) override {
-      return inner_->put(k, v, s);
-    }
-    absl::StatusOr<std::optional<std::string>> fetch(std::string_view k, TimestampMs s) override {
-      return inner_->fetch(k, s);
-    }
+    CountingWindows(std::unique_ptr<WindowBytesStore> inner, StepCounter& counter)
+        : ForwardingWindowStore(std::move(inner)), counter_(counter) {}
     WindowedIteratorPtr fetch(std::string_view k, TimestampMs f, TimestampMs t) override {
       return std::make_unique<CountingWindowedIterator>(inner_->fetch(k, f, t), counter_);
     }
+    using ForwardingWindowStore::fetch;
     WindowedIteratorPtr fetch_all(TimestampMs f, TimestampMs t) override {
       return std::make_unique<CountingWindowedIterator>(inner_->fetch_all(f, t), counter_);
     }
     WindowedIteratorPtr all() override {
       return std::make_unique<CountingWindowedIterator>(inner_->all(), counter_);
     }
-    const WindowStoreOptions& options() const override { return inner_->options(); }
-    TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-    int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
 
    private:
     StepCounter& counter_;
@@ -837,7 +780,7 @@ TEST(WriteBufferLazy, WindowAndSessionReadsStepOnlyOverWhatIsRead) {
   o.window_size_ms = 10;
   auto owned = make_in_memory_window_store("w", o);
   WindowBytesStore* inner = owned.get();
-  BufferedWindowStore store(std::make_unique<CountingWindows>(std::move(owned), &ctx, counter));
+  BufferedWindowStore store(std::make_unique<CountingWindows>(std::move(owned), counter));
   ASSERT_TRUE(store.init(ctx).ok());
   for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(inner->put("a", "stored", i * 10).ok());
   ASSERT_TRUE(store.put("a", "buffered", 10).ok());
