@@ -36,7 +36,7 @@ std::unique_ptr<state::KeyValueBytesStore> StreamTask::wrap_logged_key_value_sto
     std::unique_ptr<state::KeyValueBytesStore> inner) {
   if (!thread_.context().config->exactly_once()) return inner;
   const std::string name = inner->name();
-  auto buffer = std::make_unique<BufferedKeyValueStore>(std::move(inner));
+  auto buffer = std::make_unique<state::BufferedKeyValueStore>(std::move(inner));
   buffers_[name] = buffer.get();
   return buffer;
 }
@@ -45,7 +45,7 @@ std::unique_ptr<state::WindowBytesStore> StreamTask::wrap_logged_window_store(
     std::unique_ptr<state::WindowBytesStore> inner) {
   if (!thread_.context().config->exactly_once()) return inner;
   const std::string name = inner->name();
-  auto buffer = std::make_unique<BufferedWindowStore>(std::move(inner));
+  auto buffer = std::make_unique<state::BufferedWindowStore>(std::move(inner));
   buffers_[name] = buffer.get();
   return buffer;
 }
@@ -54,7 +54,7 @@ std::unique_ptr<state::SessionBytesStore> StreamTask::wrap_logged_session_store(
     std::unique_ptr<state::SessionBytesStore> inner) {
   if (!thread_.context().config->exactly_once()) return inner;
   const std::string name = inner->name();
-  auto buffer = std::make_unique<BufferedSessionStore>(std::move(inner));
+  auto buffer = std::make_unique<state::BufferedSessionStore>(std::move(inner));
   buffers_[name] = buffer.get();
   return buffer;
 }

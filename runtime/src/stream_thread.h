@@ -23,7 +23,6 @@
 #include "runtime/kafka/admin.h"
 #include "runtime/kafka/consumer.h"
 #include "runtime/kafka/producer.h"
-#include "runtime_stores.h"
 #include "sluice/core/error_handlers.h"
 #include "sluice/core/log.h"
 #include "sluice/core/streams_config.h"
@@ -33,6 +32,7 @@
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/rocksdb_store.h"
+#include "sluice/state/transaction_buffers.h"
 #include "windowed_max.h"
 
 namespace sluice::runtime_internal {
@@ -112,7 +112,7 @@ struct StoreSlot {
   std::string name;
   StateStore* store = nullptr;
   StoreSpec::Kind kind = StoreSpec::Kind::kOther;
-  EosWriteBuffer* buffer = nullptr;              // exactly-once: the store's write buffer
+  state::EosWriteBuffer* buffer = nullptr;       // exactly-once: the store's write buffer
   std::string changelog;                         // empty: not logged
   std::optional<int64_t> last_changelog_offset;  // of the last delivered changelog record
   // Restoration in progress: the changelog partition is read from restore_next to restore_end
@@ -249,7 +249,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   std::unique_ptr<TaskTopology> topology_;
   std::vector<StoreSlot> stores_;
   // Buffers made by wrap_logged_key_value_store, by store name, until create() files them.
-  std::map<std::string, EosWriteBuffer*, std::less<>> buffers_;
+  std::map<std::string, state::EosWriteBuffer*, std::less<>> buffers_;
   bool has_unbuffered_eos_stores_ = false;
   bool restored_ = false;
   bool restore_begun_ = false;

@@ -1,6 +1,7 @@
 // The record caches: an LRU, byte-bounded write-back cache (record_cache_internal.h) over a
 // key-value, window or session store.
 #include "sluice/state/caching.h"
+#include "sluice/core/status_macros.h"
 
 #include <algorithm>
 #include <limits>
@@ -79,7 +80,7 @@ absl::Status RecordCache::evict(WriteBelow write_below, AfterWrite after) {
     if (it->second.dirty) {
       // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
       if (flushing_) return absl::OkStatus();
-      if (absl::Status s = flush(write_below, after); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(flush(write_below, after));
     }
     StoreMetrics::add(metrics_, &StoreMetrics::cache_evictions);
     erase(it->first);
@@ -105,7 +106,7 @@ absl::Status RecordCache::flush(WriteBelow write_below, AfterWrite after) {
     const std::string& key = *dirty_.front();
     Entry& e = entries_.find(key)->second;
     if (context_ != nullptr) context_->set_record_timestamp(e.timestamp);
-    if (absl::Status s = write_below(key, e); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(write_below(key, e));
     dirty_.pop_front();
     e.dirty = false;
     e.dirty_pos = dirty_.end();
@@ -149,12 +150,12 @@ class CacheLayer : public Public {
   }
   bool is_open() const override { return inner_->is_open(); }
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
-    if (absl::Status s = flush_dirty(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(flush_dirty());
     cache_.clear();
     return inner_->restore_batch(records);
   }
   absl::Status commit(std::optional<Offset> offset) override {
-    if (absl::Status s = flush_dirty(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(flush_dirty());
     return inner_->commit(offset);
   }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
@@ -187,17 +188,16 @@ class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValue
                                                            std::string_view value) override {
     auto old = get(key);
     if (!old.ok() || old->has_value()) return old;
-    if (absl::Status s = write(key, value); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(write(key, value));
     return old;
   }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     if (!is_open()) return closed_error(name());
     if (const auto* e = cache_.get(key)) return e->value;
-    auto value = inner_->get(key);
-    if (!value.ok()) return value;
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> value, inner_->get(key));
     // Cache the read too: aggregations read a key right before writing it.
-    cache_.insert_clean(key, *value);
-    if (absl::Status s = evict(); !s.ok()) return s;
+    cache_.insert_clean(key, value);
+    SLUICE_RETURN_IF_ERROR(evict());
     return value;
   }
   absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override {
@@ -208,15 +208,14 @@ class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValue
     return inner_->peek(key);
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
-    auto old = get(key);
-    if (!old.ok()) return old;
-    if (absl::Status s = write(key, std::nullopt); !s.ok()) return s;
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> old, get(key));
+    SLUICE_RETURN_IF_ERROR(write(key, std::nullopt));
     return old;
   }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
     if (!is_open()) return closed_error(name());
-    if (absl::Status s = flush_dirty(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(flush_dirty());
     for (const auto& w : writes) cache_.erase(w.key);  // stale after the batch
     return inner_->write_batch(writes, offset);
   }
@@ -263,9 +262,7 @@ class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValue
                            std::optional<std::string>& old) {
     old.reset();
     if (listener_ && send_old_values_) {
-      auto got = inner_->get(key);
-      if (!got.ok()) return got.status();
-      old = std::move(*got);
+      SLUICE_ASSIGN_OR_RETURN(old, inner_->get(key));
     }
     if (e.value) return inner_->put(key, *e.value);
     return inner_->remove(key).status();
@@ -353,9 +350,7 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
       return absl::InternalError(fmt::format("store '{}': a malformed cache key", this->name()));
     }
     if (listener_ && send_old_values_) {
-      auto got = fetch_below(key, window);
-      if (!got.ok()) return got.status();
-      old = std::move(*got);
+      SLUICE_ASSIGN_OR_RETURN(old, fetch_below(key, window));
     }
     return write_below(key, window, e.value);
   }

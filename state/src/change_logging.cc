@@ -1,5 +1,6 @@
 // Change-logging decorators for key-value, window and session stores.
 #include "sluice/state/change_logging.h"
+#include "sluice/core/status_macros.h"
 
 #include <unordered_map>
 #include <vector>
@@ -68,29 +69,29 @@ class ChangeLoggingKeyValueStore final : public KeyValueLoggingBase {
  public:
   using KeyValueLoggingBase::KeyValueLoggingBase;
   absl::Status put(std::string_view key, std::string_view value) override {
-    if (absl::Status s = inner_->put(key, value); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->put(key, value));
     return log(key, value);
   }
   absl::StatusOr<std::optional<std::string>> put_if_absent(std::string_view key,
                                                            std::string_view value) override {
     auto old = inner_->put_if_absent(key, value);
     if (old.ok() && !old->has_value()) {
-      if (absl::Status s = log(key, value); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(log(key, value));
     }
     return old;
   }
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override {
     auto old = inner_->remove(key);
     if (old.ok()) {
-      if (absl::Status s = log(key, std::nullopt); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(log(key, std::nullopt));
     }
     return old;
   }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
-    if (absl::Status s = inner_->write_batch(writes, offset); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->write_batch(writes, offset));
     for (const auto& w : writes) {
-      if (absl::Status s = log(w.key, w.value); !s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(log(w.key, w.value));
     }
     return absl::OkStatus();
   }
@@ -109,7 +110,7 @@ class ChangeLoggingWindowStore final : public WindowLogging {
   }
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs start) override {
-    if (absl::Status s = inner_->put(key, value, start); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->put(key, value, start));
     // The sequence number the store below just gave this duplicate (it numbers expired puts
     // too), so the changelog key is the store key, also after a restart.
     int32_t seq = 0;
@@ -136,12 +137,12 @@ class ChangeLoggingSessionStore final : public SessionLogging {
     return SessionLogging::init(context);
   }
   absl::Status put(std::string_view key, Window session, std::string_view value) override {
-    if (absl::Status s = inner_->put(key, session, value); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->put(key, session, value));
     schema::session_key(key, session, scratch_);
     return log(scratch_, value);
   }
   absl::Status remove(std::string_view key, Window session) override {
-    if (absl::Status s = inner_->remove(key, session); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->remove(key, session));
     schema::session_key(key, session, scratch_);
     return log(scratch_, std::nullopt);
   }
@@ -160,7 +161,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     return KeyValueLoggingBase::init(context);
   }
   absl::Status flush() override {
-    if (absl::Status s = log_dirty(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(log_dirty());
     return inner_->flush();
   }
   absl::Status close() override {
@@ -169,15 +170,15 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     return s.ok() ? c : s;
   }
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
-    if (absl::Status s = log_dirty(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(log_dirty());
     return inner_->restore_batch(records);
   }
   absl::Status commit(std::optional<Offset> offset) override {
-    if (absl::Status s = log_dirty(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(log_dirty());
     return inner_->commit(offset);
   }
   absl::Status put(std::string_view key, std::string_view value) override {
-    if (absl::Status s = inner_->put(key, value); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->put(key, value));
     mark(key);
     return absl::OkStatus();
   }
@@ -194,7 +195,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
   }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
-    if (absl::Status s = inner_->write_batch(writes, offset); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(inner_->write_batch(writes, offset));
     for (const auto& w : writes) mark(w.key);
     return absl::OkStatus();
   }

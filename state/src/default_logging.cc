@@ -9,6 +9,7 @@
 #include "fmt/format.h"
 #include "forwarding_stores_internal.h"
 #include "sluice/core/internal_topics.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
@@ -70,13 +71,9 @@ absl::StatusOr<std::pair<StoreFactory, StoreSpec>> logged_by_default(const std::
 
 absl::Status apply_default_store_logging(Topology& topology) {
   for (auto& [name, factory] : topology.stores_logged_by_default()) {
-    auto resolved = logged_by_default(name, std::move(factory));
-    if (!resolved.ok()) return resolved.status();
-    if (auto st = topology.replace_state_store(name, std::move(resolved->first),
-                                               std::move(resolved->second));
-        !st.ok()) {
-      return st;
-    }
+    SLUICE_ASSIGN_OR_RETURN(auto resolved, logged_by_default(name, std::move(factory)));
+    SLUICE_RETURN_IF_ERROR(
+        topology.replace_state_store(name, std::move(resolved.first), std::move(resolved.second)));
   }
   return absl::OkStatus();
 }

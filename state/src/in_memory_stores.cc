@@ -1,5 +1,6 @@
 // In-memory key-value store and in-memory segments (the window/session stores' storage).
 #include "sluice/state/in_memory_stores.h"
+#include "sluice/core/status_macros.h"
 
 #include "fmt/format.h"
 #include "map_iterator_internal.h"
@@ -208,8 +209,7 @@ class InMemorySegments final : public Segments {
                              TimestampMs stream_time, std::optional<int32_t> duplicate_seq,
                              bool) override {
     for (const auto& w : writes) {
-      absl::Status s = w.value ? put(w.segment, w.key, *w.value) : remove(w.segment, w.key);
-      if (!s.ok()) return s;
+      SLUICE_RETURN_IF_ERROR(w.value ? put(w.segment, w.key, *w.value) : remove(w.segment, w.key));
     }
     offset_ = next_offset;
     stream_time_ = stream_time;

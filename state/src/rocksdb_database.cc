@@ -9,6 +9,7 @@
 #include "rocksdb/table.h"
 #include "rocksdb/write_buffer_manager.h"
 #include "rocksdb_database_internal.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::state {
 
@@ -260,7 +261,7 @@ absl::StatusOr<std::unique_ptr<RocksDBDatabase>> RocksDBDatabase::open(
   for (auto* h : self->handles_) {
     if (h->GetName() == kMetaFamily) self->meta_ = h;
   }
-  if (absl::Status ls = self->load_meta(); !ls.ok()) return ls;
+  SLUICE_RETURN_IF_ERROR(self->load_meta());
   resources->register_database(db, self->handles_);
   self->resources_ = std::move(resources);
   return self;
@@ -271,10 +272,9 @@ RocksDBDatabase::~RocksDBDatabase() { (void)close(); }
 absl::Status RocksDBDatabase::load_meta() {
   for (auto [key, target] :
        {std::pair{kOffsetKey, 0}, std::pair{kStreamTimeKey, 1}, std::pair{kDuplicateSeqKey, 2}}) {
-    auto value = get(meta_, key);
-    if (!value.ok()) return value.status();
-    if (!value->has_value()) continue;
-    auto decoded = decode_i64(**value);
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> value, get(meta_, key));
+    if (!value.has_value()) continue;
+    auto decoded = decode_i64(*value);
     if (!decoded) {
       return absl::DataLossError(fmt::format("state store '{}' at {}: malformed metadata '{}'",
                                              store_name_, dir_.string(), key));
@@ -342,7 +342,7 @@ absl::Status RocksDBDatabase::before_logged_write() {
 
 absl::Status RocksDBDatabase::put(rocksdb::ColumnFamilyHandle* cf, std::string_view key,
                                   std::string_view value) {
-  if (absl::Status s = before_logged_write(); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(before_logged_write());
   rocksdb::Status s = db_->Put(rocksdb::WriteOptions(), cf, slice(key), slice(value));
   if (!s.ok()) return error("put", s);
   resources_->relieve_write_buffers();
@@ -350,7 +350,7 @@ absl::Status RocksDBDatabase::put(rocksdb::ColumnFamilyHandle* cf, std::string_v
 }
 
 absl::Status RocksDBDatabase::remove(rocksdb::ColumnFamilyHandle* cf, std::string_view key) {
-  if (absl::Status s = before_logged_write(); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(before_logged_write());
   rocksdb::Status s = db_->Delete(rocksdb::WriteOptions(), cf, slice(key));
   return s.ok() ? absl::OkStatus() : error("delete", s);
 }
@@ -382,7 +382,7 @@ absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Of
                                     std::optional<TimestampMs> stream_time, bool restoring,
                                     std::optional<int32_t> duplicate_seq) {
   if (!restoring) {
-    if (absl::Status s = before_logged_write(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(before_logged_write());
   } else if (!db_) {
     return absl::FailedPreconditionError(fmt::format("state store '{}' is not open", store_name_));
   }

@@ -4,6 +4,7 @@
 #include "fmt/format.h"
 #include "rocksdb_database_internal.h"
 #include "segments_internal.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/rocksdb_store.h"
 
 namespace sluice::state {
@@ -37,10 +38,8 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   // RocksDB reads are thread-safe; the open-iterator count is atomic.
   bool thread_safe_reads() const override { return true; }
   absl::Status init(StateStoreContext& context) override {
-    auto db =
-        RocksDBDatabase::open(store_dir(context, name_), name_, resources_for(resources_, context));
-    if (!db.ok()) return db.status();
-    db_ = std::move(*db);
+    SLUICE_ASSIGN_OR_RETURN(db_, RocksDBDatabase::open(store_dir(context, name_), name_,
+                                                       resources_for(resources_, context)));
     metrics_ = context.store_metrics(name_);
     return absl::OkStatus();
   }
@@ -70,7 +69,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   absl::Status commit(std::optional<Offset> offset) override {
     if (!db_) return closed_error(name_);
     StoreMetrics::add(metrics_, &StoreMetrics::flushes);
-    if (absl::Status s = db_->flush(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(db_->flush());
     if (!offset) return absl::OkStatus();
     rocksdb::WriteBatch batch;
     return db_->write(batch, offset, std::nullopt, false);
@@ -88,7 +87,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
                                                            std::string_view value) override {
     auto old = get(key);
     if (!old.ok() || old->has_value()) return old;
-    if (absl::Status s = put(key, value); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(put(key, value));
     return old;
   }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
@@ -100,7 +99,7 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
     auto old = get(key);
     if (!old.ok() || !old->has_value()) return old;
     StoreMetrics::add(metrics_, &StoreMetrics::deletes);
-    if (absl::Status s = db_->remove(db_->default_cf(), key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(db_->remove(db_->default_cf(), key));
     return old;
   }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
@@ -153,10 +152,8 @@ class RocksDBSegments final : public Segments {
   bool persistent() const override { return true; }
   absl::Status open(StateStoreContext& context, const std::string& store_name) override {
     name_ = store_name;
-    auto db = RocksDBDatabase::open(store_dir(context, store_name), store_name,
-                                    resources_for(resources_, context));
-    if (!db.ok()) return db.status();
-    db_ = std::move(*db);
+    SLUICE_ASSIGN_OR_RETURN(db_, RocksDBDatabase::open(store_dir(context, store_name), store_name,
+                                                       resources_for(resources_, context)));
     segments_.clear();
     for (const auto& family : db_->extra_column_families()) {
       auto id = parse(family);
@@ -164,9 +161,8 @@ class RocksDBSegments final : public Segments {
         return absl::DataLossError(fmt::format(
             "state store '{}' has an unexpected column family '{}'", store_name, family));
       }
-      auto handle = db_->column_family(family, false);
-      if (!handle.ok()) return handle.status();
-      segments_.emplace(*id, *handle);
+      SLUICE_ASSIGN_OR_RETURN(auto handle, db_->column_family(family, false));
+      segments_.emplace(*id, handle);
     }
     return absl::OkStatus();
   }
@@ -190,17 +186,15 @@ class RocksDBSegments final : public Segments {
     if (!db_) return closed_error(name_);
     uint64_t total = 0;
     for (const auto& [id, cf] : segments_) {
-      auto n = db_->approximate_num_entries(cf);
-      if (!n.ok()) return n.status();
-      total += *n;
+      SLUICE_ASSIGN_OR_RETURN(uint64_t n, db_->approximate_num_entries(cf));
+      total += n;
     }
     return total;
   }
   absl::Status put(int64_t segment, std::string_view key, std::string_view value) override {
     if (!db_) return closed_error(name_);
-    auto cf = family(segment, true);
-    if (!cf.ok()) return cf.status();
-    return db_->put(*cf, key, value);
+    SLUICE_ASSIGN_OR_RETURN(auto cf, family(segment, true));
+    return db_->put(cf, key, value);
   }
   absl::Status remove(int64_t segment, std::string_view key) override {
     if (!db_) return closed_error(name_);
@@ -224,10 +218,7 @@ class RocksDBSegments final : public Segments {
   absl::Status drop_before(int64_t segment) override {
     if (!db_) return closed_error(name_);
     while (!segments_.empty() && segments_.begin()->first < segment) {
-      if (absl::Status s = db_->drop_column_family(family_name(segments_.begin()->first));
-          !s.ok()) {
-        return s;
-      }
+      SLUICE_RETURN_IF_ERROR(db_->drop_column_family(family_name(segments_.begin()->first)));
       segments_.erase(segments_.begin());
     }
     return absl::OkStatus();
@@ -238,11 +229,10 @@ class RocksDBSegments final : public Segments {
     if (!db_) return closed_error(name_);
     rocksdb::WriteBatch batch;
     for (const auto& w : writes) {
-      auto cf = family(w.segment, w.value.has_value());
-      if (!cf.ok()) return cf.status();
-      if (*cf == nullptr) continue;  // deleting from a segment that does not exist
+      SLUICE_ASSIGN_OR_RETURN(auto cf, family(w.segment, w.value.has_value()));
+      if (cf == nullptr) continue;  // deleting from a segment that does not exist
       rocksdb::Status s =
-          w.value ? batch.Put(*cf, slice(w.key), slice(*w.value)) : batch.Delete(*cf, slice(w.key));
+          w.value ? batch.Put(cf, slice(w.key), slice(*w.value)) : batch.Delete(cf, slice(w.key));
       if (!s.ok()) return db_->error("restore batch", s);
     }
     return db_->write(batch, next_offset, stream_time, /*restoring=*/!durable, duplicate_seq);
@@ -250,7 +240,7 @@ class RocksDBSegments final : public Segments {
   absl::Status commit(std::optional<Offset> next_offset, TimestampMs stream_time,
                       std::optional<int32_t> duplicate_seq) override {
     if (!db_) return closed_error(name_);
-    if (absl::Status s = db_->flush(); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(db_->flush());
     rocksdb::WriteBatch batch;
     return db_->write(batch, next_offset, stream_time, false, duplicate_seq);
   }
@@ -278,10 +268,9 @@ class RocksDBSegments final : public Segments {
   absl::StatusOr<rocksdb::ColumnFamilyHandle*> family(int64_t segment, bool create) {
     if (auto it = segments_.find(segment); it != segments_.end()) return it->second;
     if (!create) return nullptr;
-    auto cf = db_->column_family(family_name(segment), true);
-    if (!cf.ok()) return cf.status();
-    segments_.emplace(segment, *cf);
-    return *cf;
+    SLUICE_ASSIGN_OR_RETURN(auto cf, db_->column_family(family_name(segment), true));
+    segments_.emplace(segment, cf);
+    return cf;
   }
 
   std::string name_;

@@ -1,5 +1,6 @@
-// Segments: byte storage split into time segments that can be dropped wholesale. The window and
-// session stores put their key schema on top of it; in-memory and RocksDB implement it.
+// Segments: byte storage split into time segments that can be dropped wholesale. The segmented
+// bytes store (segmented_stores.cc) puts a key schema (window or session) on top of it;
+// in-memory and RocksDB implement it.
 #pragma once
 
 #include <cstdint>

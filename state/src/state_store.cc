@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "sluice/core/serdes.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/state_store.h"
 #include "sluice/state/window_store.h"
@@ -28,7 +29,7 @@ absl::StatusOr<uint64_t> StateStore::approximate_num_entries() {
 
 absl::Status StateStore::apply_committed(std::span<const ChangelogRecord> records) {
   if (records.empty()) return absl::OkStatus();
-  if (absl::Status s = restore_batch(records); !s.ok()) return s;
+  SLUICE_RETURN_IF_ERROR(restore_batch(records));
   return commit(Offset(records.back().offset.value() + 1));
 }
 

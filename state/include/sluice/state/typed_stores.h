@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
@@ -24,7 +25,7 @@ class TypedKeyValueIterator {
   void next() { it_->next(); }
   absl::Status status() const { return it_->status(); }
   absl::Status read(K& key, V& value) const {
-    if (absl::Status s = keys_.deserialize(topic_, it_->key(), key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(keys_.deserialize(topic_, it_->key(), key));
     return values_.deserialize(topic_, it_->value(), value);
   }
 
@@ -46,7 +47,7 @@ class TypedWindowedIterator {
   absl::Status status() const { return it_->status(); }
   Window window() const { return it_->window(); }
   absl::Status read(K& key, V& value) const {
-    if (absl::Status s = keys_.deserialize(topic_, it_->key(), key); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(keys_.deserialize(topic_, it_->key(), key));
     return values_.deserialize(topic_, it_->value(), value);
   }
 
@@ -74,10 +75,10 @@ class TypedBase {
     return value_buf_;
   }
   absl::StatusOr<std::optional<V>> to_value(absl::StatusOr<std::optional<std::string>> bytes) {
-    if (!bytes.ok()) return bytes.status();
-    if (!bytes->has_value()) return std::optional<V>();
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> raw, std::move(bytes));
+    if (!raw.has_value()) return std::optional<V>();
     V value{};
-    if (absl::Status s = values_->deserialize(topic_, **bytes, value); !s.ok()) return s;
+    SLUICE_RETURN_IF_ERROR(values_->deserialize(topic_, *raw, value));
     return std::optional<V>(std::move(value));
   }
   std::string topic_;

@@ -13,13 +13,14 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/overlay_iterator.h"
 #include "sluice/state/window_store.h"
 #include "sluice/state/windowed_overlay.h"
 
-namespace sluice::runtime_internal {
+namespace sluice::state {
 
 // What the task does with a buffer at commit and abort.
 class EosWriteBuffer {
@@ -42,20 +43,20 @@ class EosWriteBuffer {
 // abort. commit() does not reach the inner store (the runtime applies the buffer instead), so
 // the inner store never holds a write Kafka did not commit, and after a crash a restart
 // replays only the changelog tail from the store's committed offset.
-// Scans merge the buffer and the store lazily (state::OverlayIterator: buffered writes win,
+// Scans merge the buffer and the store lazily (OverlayIterator: buffered writes win,
 // buffered deletes hide stored keys), so a scan costs what it reads, never the store's size.
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
-class BufferedKeyValueStore final : public state::KeyValueBytesStore, public EosWriteBuffer {
+class BufferedKeyValueStore final : public KeyValueBytesStore, public EosWriteBuffer {
  public:
-  explicit BufferedKeyValueStore(std::unique_ptr<state::KeyValueBytesStore> inner);
+  explicit BufferedKeyValueStore(std::unique_ptr<KeyValueBytesStore> inner);
 
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(state::StateStoreContext& context) override;
+  absl::Status init(StateStoreContext& context) override;
   absl::Status flush() override { return inner_->flush(); }
   absl::Status close() override;
   bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
+  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     return inner_->restore_batch(records);
   }
   // The offset is applied with the buffer (apply_pending), never before it.
@@ -68,11 +69,11 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override;
   absl::StatusOr<std::optional<std::string>> peek(std::string_view key) override;
   absl::StatusOr<std::optional<std::string>> remove(std::string_view key) override;
-  absl::Status write_batch(std::span<const state::KeyValueWrite> writes,
+  absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> changelog_offset) override;
-  state::KeyValueIteratorPtr range(std::string_view from, std::string_view to) override;
-  state::KeyValueIteratorPtr prefix_scan(std::string_view prefix) override;
-  state::KeyValueIteratorPtr all() override;
+  KeyValueIteratorPtr range(std::string_view from, std::string_view to) override;
+  KeyValueIteratorPtr prefix_scan(std::string_view prefix) override;
+  KeyValueIteratorPtr all() override;
   absl::StatusOr<uint64_t> approximate_num_entries() override;
 
   bool has_pending() const { return !pending_.empty(); }
@@ -83,10 +84,9 @@ class BufferedKeyValueStore final : public state::KeyValueBytesStore, public Eos
 
  private:
   void write(std::string_view key, std::optional<std::string_view> value);
-  state::KeyValueIteratorPtr merged(state::OverlayBounds bounds,
-                                    state::KeyValueIteratorPtr inner_iterator);
+  KeyValueIteratorPtr merged(OverlayBounds bounds, KeyValueIteratorPtr inner_iterator);
 
-  std::unique_ptr<state::KeyValueBytesStore> inner_;
+  std::unique_ptr<KeyValueBytesStore> inner_;
   std::map<std::string, std::optional<std::string>, std::less<>> pending_;
 };
 
@@ -95,7 +95,7 @@ using PendingWrites = std::map<std::string, std::optional<std::string>, std::les
 // Applies buffered changelog-schema writes to `inner` (StateStore::apply_committed) with the
 // changelog offset; without one (no delivery report seen) the stored offset stays, so a restart
 // replays these records rather than skipping any.
-absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pending,
+absl::Status apply_buffered(StateStore& inner, const PendingWrites& pending,
                             std::optional<Offset> changelog_offset);
 
 // What the window and session buffers share: forwarding to the inner store, the buffer keyed by
@@ -105,7 +105,7 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
  public:
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(state::StateStoreContext& context) override {
+  absl::Status init(StateStoreContext& context) override {
     drop_pending();
     return inner_->init(context);
   }
@@ -116,16 +116,15 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
     return inner_->close();
   }
   bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const state::ChangelogRecord> records) override {
+  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     return inner_->restore_batch(records);
   }
   // The offset is applied with the buffer (apply_pending), never before it.
   absl::Status commit(std::optional<Offset>) override { return absl::OkStatus(); }
   std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
-    auto n = inner_->approximate_num_entries();
-    if (!n.ok()) return n;
-    return *n + pending_.size();
+    SLUICE_ASSIGN_OR_RETURN(uint64_t n, inner_->approximate_num_entries());
+    return n + pending_.size();
   }
   using Options = std::remove_cvref_t<decltype(std::declval<const Store&>().options())>;
   const Options& options() const override { return inner_->options(); }
@@ -153,7 +152,7 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
  protected:
   explicit BufferedSegmentedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
   TimestampMs min_live() const {
-    return state::live_from(observed_stream_time(), inner_->options().retention_ms);
+    return live_from(observed_stream_time(), inner_->options().retention_ms);
   }
 
   std::unique_ptr<Store> inner_;
@@ -181,49 +180,48 @@ class BufferedSegmentedStore : public Store, public EosWriteBuffer {
 // the change-logging decorator above logs the number the buffer gave, so buffered keys are the
 // logged keys and a restart never reuses a stored number.
 // Concurrency: the task's thread; interactive queries read under the stream thread's lock.
-class BufferedWindowStore final : public BufferedSegmentedStore<state::WindowBytesStore> {
+class BufferedWindowStore final : public BufferedSegmentedStore<WindowBytesStore> {
  public:
-  explicit BufferedWindowStore(std::unique_ptr<state::WindowBytesStore> inner)
+  explicit BufferedWindowStore(std::unique_ptr<WindowBytesStore> inner)
       : BufferedSegmentedStore(std::move(inner)) {}
 
   absl::Status put(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs window_start) override;
   absl::StatusOr<std::optional<std::string>> fetch(std::string_view key,
                                                    TimestampMs window_start) override;
-  state::WindowedIteratorPtr fetch(std::string_view key, TimestampMs time_from,
-                                   TimestampMs time_to) override;
-  state::WindowedIteratorPtr fetch_all(TimestampMs time_from, TimestampMs time_to) override;
-  state::WindowedIteratorPtr all() override;
+  WindowedIteratorPtr fetch(std::string_view key, TimestampMs time_from,
+                            TimestampMs time_to) override;
+  WindowedIteratorPtr fetch_all(TimestampMs time_from, TimestampMs time_to) override;
+  WindowedIteratorPtr all() override;
   int32_t last_duplicate_seq() const override {
     return seq_ ? *seq_ : inner_->last_duplicate_seq();
   }
 
  private:
   // `inner_it` without the windows the buffered puts' stream time expired.
-  state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
+  WindowedIteratorPtr live_only(WindowedIteratorPtr inner_it);
   // fetch_all/all: the buffered windows with start in [from, to] merged with `inner_it`.
-  state::WindowedIteratorPtr merged_all(TimestampMs from, TimestampMs to,
-                                        state::WindowedIteratorPtr inner_it);
+  WindowedIteratorPtr merged_all(TimestampMs from, TimestampMs to, WindowedIteratorPtr inner_it);
 };
 
 // The exactly-once write buffer of session stores (StateStoreContext::wrap_logged_session_store),
 // keyed by the session key schema ([key][end][start]); otherwise as BufferedWindowStore (merged
 // reads come out by end, then start, as the store's own).
-class BufferedSessionStore final : public BufferedSegmentedStore<state::SessionBytesStore> {
+class BufferedSessionStore final : public BufferedSegmentedStore<SessionBytesStore> {
  public:
-  explicit BufferedSessionStore(std::unique_ptr<state::SessionBytesStore> inner)
+  explicit BufferedSessionStore(std::unique_ptr<SessionBytesStore> inner)
       : BufferedSegmentedStore(std::move(inner)) {}
 
   absl::Status put(std::string_view key, Window session, std::string_view value) override;
   absl::Status remove(std::string_view key, Window session) override;
   absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view key,
                                                            Window session) override;
-  state::WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_session_end,
-                                           TimestampMs latest_session_start) override;
-  state::WindowedIteratorPtr fetch(std::string_view key) override;
+  WindowedIteratorPtr find_sessions(std::string_view key, TimestampMs earliest_session_end,
+                                    TimestampMs latest_session_start) override;
+  WindowedIteratorPtr fetch(std::string_view key) override;
 
  private:
-  state::WindowedIteratorPtr live_only(state::WindowedIteratorPtr inner_it);
+  WindowedIteratorPtr live_only(WindowedIteratorPtr inner_it);
 };
 
-}  // namespace sluice::runtime_internal
+}  // namespace sluice::state

@@ -1,4 +1,4 @@
-// The exactly-once write buffer (runtime/src/runtime_stores.h): processors read their own
+// The exactly-once write buffers (sluice/state/transaction_buffers.h): processors read their own
 // writes, nothing reaches the bytes store before apply_pending(), which writes the buffer and
 // the changelog offset in one batch; drop_pending() forgets an aborted transaction; and the
 // buffer sits under state's change-logging decorator when a context asks for it.
@@ -14,18 +14,19 @@
 #include <vector>
 
 #include "fmt/format.h"
+#include "forwarding_stores_internal.h"
 #include "gtest/gtest.h"
-#include "runtime_stores.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/rocksdb_store.h"
+#include "sluice/state/transaction_buffers.h"
 #include "state_test_util.h"
 #include "test_support.h"
 
-namespace sluice::runtime_internal {
+namespace sluice::state {
 namespace {
 
-std::map<std::string, std::string> contents(state::KeyValueBytesStore& store) {
+std::map<std::string, std::string> contents(KeyValueBytesStore& store) {
   std::map<std::string, std::string> out;
   auto it = store.all();
   for (; it->valid(); it->next()) out[std::string(it->key())] = std::string(it->value());
@@ -33,7 +34,7 @@ std::map<std::string, std::string> contents(state::KeyValueBytesStore& store) {
   return out;
 }
 
-struct Log final : state::ChangelogWriter {
+struct Log final : ChangelogWriter {
   std::vector<std::pair<std::string, std::optional<std::string>>> records;
   absl::Status log(std::string_view, std::string_view key, std::optional<std::string_view> value,
                    TimestampMs) override {
@@ -44,25 +45,25 @@ struct Log final : state::ChangelogWriter {
 };
 
 // A context that puts a BufferedKeyValueStore under change-logging, as StreamTask does.
-class BufferingContext final : public state::StateStoreContext {
+class BufferingContext final : public StateStoreContext {
  public:
   explicit BufferingContext(std::filesystem::path dir) : dir_(std::move(dir)) {}
   const std::string& application_id() const override { return app_; }
   TaskId task_id() const override { return TaskId{0, Partition(0)}; }
   const std::filesystem::path& state_dir() const override { return dir_; }
-  state::ChangelogWriter* changelog_writer() override { return &log; }
+  ChangelogWriter* changelog_writer() override { return &log; }
   TimestampMs record_timestamp() const override { return 0; }
   void set_record_timestamp(TimestampMs) override {}
-  std::unique_ptr<state::KeyValueBytesStore> wrap_logged_key_value_store(
-      std::unique_ptr<state::KeyValueBytesStore> inner) override {
+  std::unique_ptr<KeyValueBytesStore> wrap_logged_key_value_store(
+      std::unique_ptr<KeyValueBytesStore> inner) override {
     auto b = std::make_unique<BufferedKeyValueStore>(std::move(inner));
     buffer = b.get();
     return b;
   }
-  std::unique_ptr<state::WindowBytesStore> wrap_logged_window_store(
-      std::unique_ptr<state::WindowBytesStore> inner) override;
-  std::unique_ptr<state::SessionBytesStore> wrap_logged_session_store(
-      std::unique_ptr<state::SessionBytesStore> inner) override;
+  std::unique_ptr<WindowBytesStore> wrap_logged_window_store(
+      std::unique_ptr<WindowBytesStore> inner) override;
+  std::unique_ptr<SessionBytesStore> wrap_logged_session_store(
+      std::unique_ptr<SessionBytesStore> inner) override;
   Log log;
   BufferedKeyValueStore* buffer = nullptr;
   BufferedWindowStore* window_buffer = nullptr;
@@ -77,10 +78,10 @@ class BufferingContext final : public state::StateStoreContext {
 };
 
 TEST(WriteBuffer, ReadsOwnWritesAndAppliesOnlyOnCommit) {
-  auto inner_owned = state::make_in_memory_key_value_store("s");
-  state::KeyValueBytesStore* inner = inner_owned.get();
+  auto inner_owned = make_in_memory_key_value_store("s");
+  KeyValueBytesStore* inner = inner_owned.get();
   BufferedKeyValueStore store(std::move(inner_owned));
-  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
   ASSERT_TRUE(store.init(ctx).ok());
   ASSERT_TRUE(inner->put("a", "1").ok());
   ASSERT_TRUE(inner->put("c", "3").ok());
@@ -106,10 +107,10 @@ TEST(WriteBuffer, ReadsOwnWritesAndAppliesOnlyOnCommit) {
 }
 
 // Counts the batches that reach the store.
-class BatchCountingStore final : public state::testing::ForwardingKeyValueStore {
+class BatchCountingStore final : public testing::ForwardingKeyValueStore {
  public:
   using ForwardingKeyValueStore::ForwardingKeyValueStore;
-  absl::Status write_batch(std::span<const state::KeyValueWrite> writes,
+  absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
     ++batches;
     return inner_->write_batch(writes, offset);
@@ -120,10 +121,10 @@ class BatchCountingStore final : public state::testing::ForwardingKeyValueStore 
 // A commit of a transaction that wrote nothing to this store leaves it alone: before, every
 // exactly-once commit wrote a batch with the unchanged offset to every store of the thread.
 TEST(WriteBuffer, ApplyWithNothingWrittenSinceTheLastApplyWritesNoBatch) {
-  auto owned = std::make_unique<BatchCountingStore>(state::make_in_memory_key_value_store("s"));
+  auto owned = std::make_unique<BatchCountingStore>(make_in_memory_key_value_store("s"));
   BatchCountingStore* inner = owned.get();
   BufferedKeyValueStore store(std::move(owned));
-  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
   ASSERT_TRUE(store.init(ctx).ok());
   ASSERT_TRUE(store.put("k", "v").ok());
   ASSERT_TRUE(store.apply_pending(Offset(5)).ok());
@@ -139,10 +140,10 @@ TEST(WriteBuffer, ApplyWithNothingWrittenSinceTheLastApplyWritesNoBatch) {
 }
 
 TEST(WriteBuffer, DropForgetsAnAbortedTransaction) {
-  auto inner_owned = state::make_in_memory_key_value_store("s");
-  state::KeyValueBytesStore* inner = inner_owned.get();
+  auto inner_owned = make_in_memory_key_value_store("s");
+  KeyValueBytesStore* inner = inner_owned.get();
   BufferedKeyValueStore store(std::move(inner_owned));
-  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
   ASSERT_TRUE(store.init(ctx).ok());
   ASSERT_TRUE(store.put("k", "v").ok());
   store.drop_pending();
@@ -153,10 +154,10 @@ TEST(WriteBuffer, DropForgetsAnAbortedTransaction) {
 // Under change-logging on RocksDB: every write is logged at once, the RocksDB store holds only
 // applied batches, and a reopened store comes back with exactly the applied state and offset.
 TEST(WriteBuffer, SitsUnderChangeLoggingAndSurvivesReopen) {
-  const std::string dir = testing::temp_dir("write-buffer");
-  auto resources = state::RocksDBResources::create();
+  const std::string dir = sluice::testing::temp_dir("write-buffer");
+  auto resources = RocksDBResources::create();
   {
-    auto store = state::with_change_logging(state::make_rocksdb_key_value_store("s", resources));
+    auto store = with_change_logging(make_rocksdb_key_value_store("s", resources));
     BufferingContext ctx(dir);
     ASSERT_TRUE(store->init(ctx).ok());
     ASSERT_NE(ctx.buffer, nullptr);
@@ -169,8 +170,8 @@ TEST(WriteBuffer, SitsUnderChangeLoggingAndSurvivesReopen) {
     ASSERT_TRUE(store->close().ok());
   }
   {
-    auto store = state::make_rocksdb_key_value_store("s", resources);
-    state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+    auto store = make_rocksdb_key_value_store("s", resources);
+    BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
     ASSERT_TRUE(store->init(ctx).ok());
     EXPECT_EQ(contents(*store), (std::map<std::string, std::string>{{"a", "1"}}));
     EXPECT_EQ(store->committed_offset(), Offset(1));
@@ -182,7 +183,7 @@ TEST(WriteBuffer, SitsUnderChangeLoggingAndSurvivesReopen) {
 
 using Entry = std::tuple<std::string, Window, std::string>;  // key, window, value
 
-std::vector<Entry> collect(state::WindowedIteratorPtr it) {
+std::vector<Entry> collect(WindowedIteratorPtr it) {
   std::vector<Entry> out;
   for (; it->valid(); it->next()) {
     out.emplace_back(std::string(it->key()), it->window(), std::string(it->value()));
@@ -193,86 +194,36 @@ std::vector<Entry> collect(state::WindowedIteratorPtr it) {
 
 // Records what reaches the bytes store through apply_committed (the buffers' only way in) and
 // forwards everything to a real store.
-template <typename Base>
-class SpyBase : public Base {
+template <typename Store, template <typename> class Forwarding>
+class Spy final : public Forwarding<std::unique_ptr<Store>> {
  public:
-  SpyBase(std::unique_ptr<Base> inner, BufferingContext* ctx)
-      : inner_(std::move(inner)), ctx_(ctx) {}
-  const std::string& name() const override { return inner_->name(); }
-  bool persistent() const override { return inner_->persistent(); }
-  absl::Status init(state::StateStoreContext& c) override { return inner_->init(c); }
-  absl::Status flush() override { return inner_->flush(); }
-  absl::Status close() override { return inner_->close(); }
-  bool is_open() const override { return inner_->is_open(); }
-  absl::Status restore_batch(std::span<const state::ChangelogRecord> r) override {
-    return inner_->restore_batch(r);
-  }
-  absl::Status apply_committed(std::span<const state::ChangelogRecord> records) override {
+  Spy(std::unique_ptr<Store> inner, BufferingContext* ctx)
+      : Forwarding<std::unique_ptr<Store>>(std::move(inner)), ctx_(ctx) {}
+  absl::Status apply_committed(std::span<const ChangelogRecord> records) override {
     for (const auto& r : records) {
       ctx_->applied.emplace_back(std::string(r.key),
                                  r.value ? std::optional<std::string>(*r.value) : std::nullopt);
       ctx_->applied_last_offset = r.offset;
     }
-    return inner_->apply_committed(records);
+    return this->inner_->apply_committed(records);
   }
-  absl::Status commit(std::optional<Offset> o) override { return inner_->commit(o); }
-  std::optional<Offset> committed_offset() const override { return inner_->committed_offset(); }
 
- protected:
-  std::unique_ptr<Base> inner_;
+ private:
   BufferingContext* ctx_;
 };
+using SpyWindowStore = Spy<WindowBytesStore, internal::ForwardingWindowStore>;
+using SpySessionStore = Spy<SessionBytesStore, internal::ForwardingSessionStore>;
 
-class SpyWindowStore final : public SpyBase<state::WindowBytesStore> {
- public:
-  using SpyBase::SpyBase;
-  absl::Status put(std::string_view k, std::optional<std::string_view> v, TimestampMs s) override {
-    return inner_->put(k, v, s);
-  }
-  absl::StatusOr<std::optional<std::string>> fetch(std::string_view k, TimestampMs s) override {
-    return inner_->fetch(k, s);
-  }
-  state::WindowedIteratorPtr fetch(std::string_view k, TimestampMs f, TimestampMs t) override {
-    return inner_->fetch(k, f, t);
-  }
-  state::WindowedIteratorPtr fetch_all(TimestampMs f, TimestampMs t) override {
-    return inner_->fetch_all(f, t);
-  }
-  state::WindowedIteratorPtr all() override { return inner_->all(); }
-  const state::WindowStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-  int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
-};
-
-class SpySessionStore final : public SpyBase<state::SessionBytesStore> {
- public:
-  using SpyBase::SpyBase;
-  absl::Status put(std::string_view k, Window w, std::string_view v) override {
-    return inner_->put(k, w, v);
-  }
-  absl::Status remove(std::string_view k, Window w) override { return inner_->remove(k, w); }
-  absl::StatusOr<std::optional<std::string>> fetch_session(std::string_view k, Window w) override {
-    return inner_->fetch_session(k, w);
-  }
-  state::WindowedIteratorPtr find_sessions(std::string_view k, TimestampMs e,
-                                           TimestampMs s) override {
-    return inner_->find_sessions(k, e, s);
-  }
-  state::WindowedIteratorPtr fetch(std::string_view k) override { return inner_->fetch(k); }
-  const state::SessionStoreOptions& options() const override { return inner_->options(); }
-  TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-};
-
-std::unique_ptr<state::WindowBytesStore> BufferingContext::wrap_logged_window_store(
-    std::unique_ptr<state::WindowBytesStore> inner) {
+std::unique_ptr<WindowBytesStore> BufferingContext::wrap_logged_window_store(
+    std::unique_ptr<WindowBytesStore> inner) {
   auto b = std::make_unique<BufferedWindowStore>(
       std::make_unique<SpyWindowStore>(std::move(inner), this));
   window_buffer = b.get();
   return b;
 }
 
-std::unique_ptr<state::SessionBytesStore> BufferingContext::wrap_logged_session_store(
-    std::unique_ptr<state::SessionBytesStore> inner) {
+std::unique_ptr<SessionBytesStore> BufferingContext::wrap_logged_session_store(
+    std::unique_ptr<SessionBytesStore> inner) {
   auto b = std::make_unique<BufferedSessionStore>(
       std::make_unique<SpySessionStore>(std::move(inner), this));
   session_buffer = b.get();
@@ -283,29 +234,29 @@ std::unique_ptr<state::SessionBytesStore> BufferingContext::wrap_logged_session_
 class WindowBufferTest : public ::testing::TestWithParam<bool> {
  protected:
   bool rocks() const { return GetParam(); }
-  std::unique_ptr<state::WindowBytesStore> window_store(state::WindowStoreOptions o) {
-    return rocks() ? state::make_rocksdb_window_store("w", o, resources_)
-                   : state::make_in_memory_window_store("w", o);
+  std::unique_ptr<WindowBytesStore> window_store(WindowStoreOptions o) {
+    return rocks() ? make_rocksdb_window_store("w", o, resources_)
+                   : make_in_memory_window_store("w", o);
   }
-  std::unique_ptr<state::SessionBytesStore> session_store(state::SessionStoreOptions o) {
-    return rocks() ? state::make_rocksdb_session_store("s", o, resources_)
-                   : state::make_in_memory_session_store("s", o);
+  std::unique_ptr<SessionBytesStore> session_store(SessionStoreOptions o) {
+    return rocks() ? make_rocksdb_session_store("s", o, resources_)
+                   : make_in_memory_session_store("s", o);
   }
   const std::string dir_ = sluice::testing::temp_dir("window-buffer");
-  std::shared_ptr<state::RocksDBResources> resources_ = state::RocksDBResources::create();
-  state::BasicStateStoreContext ctx_{"app", TaskId{0, Partition(0)}, dir_};
+  std::shared_ptr<RocksDBResources> resources_ = RocksDBResources::create();
+  BasicStateStoreContext ctx_{"app", TaskId{0, Partition(0)}, dir_};
 };
 
-state::WindowStoreOptions window_options(bool dups = false) {
-  state::WindowStoreOptions o;
+WindowStoreOptions window_options(bool dups = false) {
+  WindowStoreOptions o;
   o.retention_ms = 1000;
   o.window_size_ms = 100;
   o.retain_duplicates = dups;
   return o;
 }
 
-state::SessionStoreOptions session_options() {
-  state::SessionStoreOptions o;
+SessionStoreOptions session_options() {
+  SessionStoreOptions o;
   o.retention_ms = 1000;
   return o;
 }
@@ -318,7 +269,7 @@ using OptStr = std::optional<std::string>;
 
 TEST_P(WindowBufferTest, WindowReadsOwnWritesAndInnerSeesNothingBeforeApply) {
   auto owned = window_store(window_options());
-  state::WindowBytesStore* inner = owned.get();
+  WindowBytesStore* inner = owned.get();
   BufferedWindowStore store(std::move(owned));
   ASSERT_TRUE(store.init(ctx_).ok());
   ASSERT_TRUE(inner->put("a", "s0", 0).ok());
@@ -367,7 +318,7 @@ TEST_P(WindowBufferTest, WindowReadsOwnWritesAndInnerSeesNothingBeforeApply) {
 
 TEST_P(WindowBufferTest, WindowDropPendingForgets) {
   auto owned = window_store(window_options());
-  state::WindowBytesStore* inner = owned.get();
+  WindowBytesStore* inner = owned.get();
   BufferedWindowStore store(std::move(owned));
   ASSERT_TRUE(store.init(ctx_).ok());
   ASSERT_TRUE(inner->put("a", "s0", 0).ok());
@@ -386,7 +337,7 @@ TEST_P(WindowBufferTest, WindowDropPendingForgets) {
 // buffered, and neither buffered nor stored expired windows are read.
 TEST_P(WindowBufferTest, WindowExpiredWindowsAreNeitherBufferedNorRead) {
   auto owned = window_store(window_options());
-  state::WindowBytesStore* inner = owned.get();
+  WindowBytesStore* inner = owned.get();
   BufferedWindowStore store(std::move(owned));
   ASSERT_TRUE(store.init(ctx_).ok());
   ASSERT_TRUE(inner->put("a", "old", 3500).ok());
@@ -412,7 +363,7 @@ TEST_P(WindowBufferTest, WindowExpiredWindowsAreNeitherBufferedNorRead) {
 
 TEST_P(WindowBufferTest, WindowRetainDuplicatesReadsStoredAndBufferedDuplicates) {
   auto owned = window_store(window_options(/*dups=*/true));
-  state::WindowBytesStore* inner = owned.get();
+  WindowBytesStore* inner = owned.get();
   BufferedWindowStore store(std::move(owned));
   ASSERT_TRUE(store.init(ctx_).ok());
   // Stored through the buffer, as the runtime does (the buffer continues the store's
@@ -434,7 +385,7 @@ TEST_P(WindowBufferTest, WindowRetainDuplicatesReadsStoredAndBufferedDuplicates)
 
 TEST_P(WindowBufferTest, SessionFindSessionsMergesBufferedAndStoredByEnd) {
   auto owned = session_store(session_options());
-  state::SessionBytesStore* inner = owned.get();
+  SessionBytesStore* inner = owned.get();
   BufferedSessionStore store(std::move(owned));
   ASSERT_TRUE(store.init(ctx_).ok());
   ASSERT_TRUE(inner->put("a", Window{0, 10}, "s1").ok());
@@ -481,7 +432,7 @@ TEST_P(WindowBufferTest, SessionFindSessionsMergesBufferedAndStoredByEnd) {
 
 TEST_P(WindowBufferTest, SessionExpiredSessionsAreNeitherBufferedNorRead) {
   auto owned = session_store(session_options());
-  state::SessionBytesStore* inner = owned.get();
+  SessionBytesStore* inner = owned.get();
   BufferedSessionStore store(std::move(owned));
   ASSERT_TRUE(store.init(ctx_).ok());
   ASSERT_TRUE(inner->put("a", Window{3000, 3500}, "old").ok());
@@ -508,10 +459,10 @@ INSTANTIATE_TEST_SUITE_P(Stores, WindowBufferTest, ::testing::Values(false, true
 // (same changelog keys, same values) with the committed offset.
 TEST(WriteBuffer, WindowAndSessionBuffersSitUnderChangeLogging) {
   const std::string dir = sluice::testing::temp_dir("window-buffer-logging");
-  auto resources = state::RocksDBResources::create();
+  auto resources = RocksDBResources::create();
   BufferingContext ctx(dir);
-  auto window = state::with_change_logging(
-      state::make_rocksdb_window_store("w", window_options(/*dups=*/true), resources));
+  auto window =
+      with_change_logging(make_rocksdb_window_store("w", window_options(/*dups=*/true), resources));
   ASSERT_TRUE(window->init(ctx).ok());
   ASSERT_NE(ctx.window_buffer, nullptr);
   ASSERT_TRUE(window->put("k", "v1", 5000).ok());
@@ -535,8 +486,7 @@ TEST(WriteBuffer, WindowAndSessionBuffersSitUnderChangeLogging) {
 
   ctx.log.records.clear();
   ctx.applied.clear();
-  auto session = state::with_change_logging(
-      state::make_rocksdb_session_store("s", session_options(), resources));
+  auto session = with_change_logging(make_rocksdb_session_store("s", session_options(), resources));
   ASSERT_TRUE(session->init(ctx).ok());
   ASSERT_NE(ctx.session_buffer, nullptr);
   ASSERT_TRUE(session->put("k", Window{10, 20}, "a").ok());
@@ -561,13 +511,12 @@ TEST(WriteBuffer, WindowAndSessionBuffersSitUnderChangeLogging) {
 // not reach RocksDB at all.
 TEST(WriteBuffer, WindowAndSessionApplySurvivesReopen) {
   const std::string dir = sluice::testing::temp_dir("window-buffer-reopen");
-  auto resources = state::RocksDBResources::create();
+  auto resources = RocksDBResources::create();
   {
     BufferingContext ctx(dir);
-    auto window = state::with_change_logging(
-        state::make_rocksdb_window_store("w", window_options(), resources));
-    auto session = state::with_change_logging(
-        state::make_rocksdb_session_store("s", session_options(), resources));
+    auto window = with_change_logging(make_rocksdb_window_store("w", window_options(), resources));
+    auto session =
+        with_change_logging(make_rocksdb_session_store("s", session_options(), resources));
     ASSERT_TRUE(window->init(ctx).ok());
     ASSERT_TRUE(session->init(ctx).ok());
     ASSERT_TRUE(window->put("k", "applied", 100).ok());
@@ -580,9 +529,9 @@ TEST(WriteBuffer, WindowAndSessionApplySurvivesReopen) {
     ASSERT_TRUE(window->close().ok());
     ASSERT_TRUE(session->close().ok());
   }
-  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
-  auto window = state::make_rocksdb_window_store("w", window_options(), resources);
-  auto session = state::make_rocksdb_session_store("s", session_options(), resources);
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+  auto window = make_rocksdb_window_store("w", window_options(), resources);
+  auto session = make_rocksdb_session_store("s", session_options(), resources);
   ASSERT_TRUE(window->init(ctx).ok());
   ASSERT_TRUE(session->init(ctx).ok());
   EXPECT_EQ(collect(window->all()), (std::vector<Entry>{e("k", 100, 200, "applied")}));
@@ -600,10 +549,10 @@ TEST(WriteBuffer, WindowAndSessionApplySurvivesReopen) {
 int kill_after_writing(const std::string& dir, bool through_buffer) {
   const pid_t pid = ::fork();
   if (pid == 0) {
-    auto resources = state::RocksDBResources::create();
-    state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
-    auto owned = state::make_rocksdb_window_store("w", window_options(), resources);
-    state::WindowBytesStore* inner = owned.get();
+    auto resources = RocksDBResources::create();
+    BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+    auto owned = make_rocksdb_window_store("w", window_options(), resources);
+    WindowBytesStore* inner = owned.get();
     BufferedWindowStore store(std::move(owned));
     if (!store.init(ctx).ok()) ::_exit(2);
     if (through_buffer) {
@@ -613,8 +562,8 @@ int kill_after_writing(const std::string& dir, bool through_buffer) {
       if (!store.put("k", "buffered", 200).ok()) ::_exit(4);
     } else {
       std::string key;
-      state::schema::window_key("k", 100, 0, key);
-      state::ChangelogRecord r;
+      schema::window_key("k", 100, 0, key);
+      ChangelogRecord r;
       r.key = key;
       r.value = "applied";
       r.offset = Offset(7);
@@ -634,9 +583,9 @@ TEST(WriteBuffer, WindowApplySurvivesKillWithoutFlush) {
     const std::string dir = sluice::testing::temp_dir("window-buffer-kill");
     const int status = kill_after_writing(dir, through_buffer);
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child status " << status;
-    auto resources = state::RocksDBResources::create();
-    state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
-    auto store = state::make_rocksdb_window_store("w", window_options(), resources);
+    auto resources = RocksDBResources::create();
+    BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+    auto store = make_rocksdb_window_store("w", window_options(), resources);
     ASSERT_TRUE(store->init(ctx).ok());
     if (through_buffer) {
       EXPECT_EQ(collect(store->all()), (std::vector<Entry>{e("k", 100, 200, "applied")}));
@@ -675,25 +624,25 @@ class Counting : public Iterator {
   std::unique_ptr<Iterator> inner_;
   StepCounter& counter_;
 };
-using CountingIterator = Counting<state::KeyValueIterator>;
+using CountingIterator = Counting<KeyValueIterator>;
 
-class CountingWindowedIterator final : public Counting<state::WindowedIterator> {
+class CountingWindowedIterator final : public Counting<WindowedIterator> {
  public:
   using Counting::Counting;
   Window window() const override { return inner_->window(); }
 };
 
-class CountingKeyValueStore final : public state::testing::ForwardingKeyValueStore {
+class CountingKeyValueStore final : public testing::ForwardingKeyValueStore {
  public:
-  CountingKeyValueStore(std::unique_ptr<state::KeyValueBytesStore> inner, StepCounter& counter)
+  CountingKeyValueStore(std::unique_ptr<KeyValueBytesStore> inner, StepCounter& counter)
       : ForwardingKeyValueStore(std::move(inner)), counter_(counter) {}
-  state::KeyValueIteratorPtr range(std::string_view f, std::string_view t) override {
+  KeyValueIteratorPtr range(std::string_view f, std::string_view t) override {
     return std::make_unique<CountingIterator>(inner_->range(f, t), counter_);
   }
-  state::KeyValueIteratorPtr prefix_scan(std::string_view p) override {
+  KeyValueIteratorPtr prefix_scan(std::string_view p) override {
     return std::make_unique<CountingIterator>(inner_->prefix_scan(p), counter_);
   }
-  state::KeyValueIteratorPtr all() override {
+  KeyValueIteratorPtr all() override {
     return std::make_unique<CountingIterator>(inner_->all(), counter_);
   }
 
@@ -713,10 +662,10 @@ std::vector<std::pair<std::string, std::string>> first(It& it, size_t n) {
 TEST(WriteBufferLazy, KeyValueScansStepOnlyOverWhatIsRead) {
   StepCounter counter;
   auto counting =
-      std::make_unique<CountingKeyValueStore>(state::make_in_memory_key_value_store("s"), counter);
-  state::KeyValueBytesStore* inner = counting.get();
+      std::make_unique<CountingKeyValueStore>(make_in_memory_key_value_store("s"), counter);
+  KeyValueBytesStore* inner = counting.get();
   BufferedKeyValueStore store(std::move(counting));
-  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
   ASSERT_TRUE(store.init(ctx).ok());
   for (int i = 0; i < 20'000; ++i) ASSERT_TRUE(inner->put(fmt::format("k{:05}", i), "stored").ok());
   ASSERT_TRUE(store.put("k00001", "buffered").ok());
@@ -745,10 +694,10 @@ TEST(WriteBufferLazy, KeyValueScansStepOnlyOverWhatIsRead) {
 // all(), range() with inclusive bounds and prefix_scan(); and once applied, the store alone
 // gives the same answers.
 TEST(WriteBufferLazy, KeyValueScansMatchAModel) {
-  auto owned = state::make_in_memory_key_value_store("s");
-  state::KeyValueBytesStore* inner = owned.get();
+  auto owned = make_in_memory_key_value_store("s");
+  KeyValueBytesStore* inner = owned.get();
   BufferedKeyValueStore store(std::move(owned));
-  state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/tmp");
   ASSERT_TRUE(store.init(ctx).ok());
   std::map<std::string, std::string> model;
   uint32_t rng = 12345;
@@ -768,7 +717,7 @@ TEST(WriteBufferLazy, KeyValueScansMatchAModel) {
       model[key] = "b" + std::to_string(i);
     }
   }
-  auto scan = [](state::KeyValueIteratorPtr it) {
+  auto scan = [](KeyValueIteratorPtr it) {
     std::vector<std::pair<std::string, std::string>> out;
     for (; it->valid(); it->next()) out.emplace_back(it->key(), it->value());
     EXPECT_TRUE(it->status().ok());
@@ -790,8 +739,7 @@ TEST(WriteBufferLazy, KeyValueScansMatchAModel) {
   };
   for (int round = 0; round < 2; ++round) {
     SCOPED_TRACE(round == 0 ? "buffered" : "applied");
-    state::KeyValueBytesStore& s =
-        round == 0 ? static_cast<state::KeyValueBytesStore&>(store) : *inner;
+    KeyValueBytesStore& s = round == 0 ? static_cast<KeyValueBytesStore&>(store) : *inner;
     EXPECT_EQ(scan(s.all()), model_range("", "\xff"));
     EXPECT_EQ(scan(s.range("a10", "b3")), model_range("a10", "b3"));
     EXPECT_EQ(scan(s.range("b", "b")), model_range("b", "b"));
@@ -808,40 +756,31 @@ TEST(WriteBufferLazy, KeyValueScansMatchAModel) {
 TEST(WriteBufferLazy, WindowAndSessionReadsStepOnlyOverWhatIsRead) {
   BufferingContext ctx(sluice::testing::temp_dir("lazy-window"));
   StepCounter counter;
-  class CountingWindows final : public SpyBase<state::WindowBytesStore> {
+  class CountingWindows final
+      : public internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>> {
    public:
-    CountingWindows(std::unique_ptr<state::WindowBytesStore> inner, BufferingContext* ctx,
-                    StepCounter& counter)
-        : SpyBase(std::move(inner), ctx), counter_(counter) {}
-    absl::Status put(std::string_view k, std::optional<std::string_view> v,
-                     TimestampMs s) override {
-      return inner_->put(k, v, s);
-    }
-    absl::StatusOr<std::optional<std::string>> fetch(std::string_view k, TimestampMs s) override {
-      return inner_->fetch(k, s);
-    }
-    state::WindowedIteratorPtr fetch(std::string_view k, TimestampMs f, TimestampMs t) override {
+    CountingWindows(std::unique_ptr<WindowBytesStore> inner, StepCounter& counter)
+        : ForwardingWindowStore(std::move(inner)), counter_(counter) {}
+    WindowedIteratorPtr fetch(std::string_view k, TimestampMs f, TimestampMs t) override {
       return std::make_unique<CountingWindowedIterator>(inner_->fetch(k, f, t), counter_);
     }
-    state::WindowedIteratorPtr fetch_all(TimestampMs f, TimestampMs t) override {
+    using ForwardingWindowStore::fetch;
+    WindowedIteratorPtr fetch_all(TimestampMs f, TimestampMs t) override {
       return std::make_unique<CountingWindowedIterator>(inner_->fetch_all(f, t), counter_);
     }
-    state::WindowedIteratorPtr all() override {
+    WindowedIteratorPtr all() override {
       return std::make_unique<CountingWindowedIterator>(inner_->all(), counter_);
     }
-    const state::WindowStoreOptions& options() const override { return inner_->options(); }
-    TimestampMs observed_stream_time() const override { return inner_->observed_stream_time(); }
-    int32_t last_duplicate_seq() const override { return inner_->last_duplicate_seq(); }
 
    private:
     StepCounter& counter_;
   };
-  state::WindowStoreOptions o;
+  WindowStoreOptions o;
   o.retention_ms = 10'000'000;
   o.window_size_ms = 10;
-  auto owned = state::make_in_memory_window_store("w", o);
-  state::WindowBytesStore* inner = owned.get();
-  BufferedWindowStore store(std::make_unique<CountingWindows>(std::move(owned), &ctx, counter));
+  auto owned = make_in_memory_window_store("w", o);
+  WindowBytesStore* inner = owned.get();
+  BufferedWindowStore store(std::make_unique<CountingWindows>(std::move(owned), counter));
   ASSERT_TRUE(store.init(ctx).ok());
   for (int i = 0; i < 10'000; ++i) ASSERT_TRUE(inner->put("a", "stored", i * 10).ok());
   ASSERT_TRUE(store.put("a", "buffered", 10).ok());
@@ -876,7 +815,7 @@ TEST(WriteBufferLazy, WindowAndSessionReadsStepOnlyOverWhatIsRead) {
 TEST_P(WindowBufferTest, MergedReadsEqualTheStoreAfterApply) {
   for (bool dups : {false, true}) {
     SCOPED_TRACE(dups ? "duplicates" : "unique windows");
-    state::WindowStoreOptions o;
+    WindowStoreOptions o;
     o.retention_ms = 1'000'000;
     o.window_size_ms = 10;
     o.segment_interval_ms = 200;
@@ -884,7 +823,7 @@ TEST_P(WindowBufferTest, MergedReadsEqualTheStoreAfterApply) {
     auto owned = window_store(o);
     BufferedWindowStore store(std::move(owned));
     const std::string dir = sluice::testing::temp_dir("merged-window");
-    state::BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
+    BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, dir);
     ASSERT_TRUE(store.init(ctx).ok());
     uint32_t rng = dups ? 7u : 11u;
     auto next = [&] { return rng = rng * 1103515245u + 12345u, (rng >> 8) % 100000; };
@@ -899,7 +838,7 @@ TEST_P(WindowBufferTest, MergedReadsEqualTheStoreAfterApply) {
     for (int i = 0; i < 300; ++i) ASSERT_TRUE(random_put(i).ok());
     ASSERT_TRUE(store.apply_pending(Offset(1)).ok());
     for (int i = 300; i < 450; ++i) ASSERT_TRUE(random_put(i).ok());
-    auto reads = [&](state::WindowBytesStore& s) {
+    auto reads = [&](WindowBytesStore& s) {
       std::vector<std::vector<Entry>> out;
       out.push_back(collect(s.all()));
       out.push_back(collect(s.fetch_all(0, 2000)));
@@ -916,7 +855,7 @@ TEST_P(WindowBufferTest, MergedReadsEqualTheStoreAfterApply) {
     ASSERT_TRUE(store.close().ok());
   }
 
-  state::SessionStoreOptions so;
+  SessionStoreOptions so;
   so.retention_ms = 1'000'000;
   so.segment_interval_ms = 200;
   BufferedSessionStore sessions(session_store(so));
@@ -955,24 +894,24 @@ TEST_P(WindowBufferTest, MergedReadsEqualTheStoreAfterApply) {
 // the buffer numbered from 1 again and the new duplicate replaced the first stored one.
 TEST(WriteBuffer, DuplicateNumberingContinuesAfterRestart) {
   const std::string dir = sluice::testing::temp_dir("dup-restart");
-  auto resources = state::RocksDBResources::create();
+  auto resources = RocksDBResources::create();
   {
     BufferingContext ctx(dir);
-    auto window = state::with_change_logging(
-        state::make_rocksdb_window_store("w", window_options(true), resources));
+    auto window =
+        with_change_logging(make_rocksdb_window_store("w", window_options(true), resources));
     ASSERT_TRUE(window->init(ctx).ok());
     for (const char* v : {"a", "b", "c"}) ASSERT_TRUE(window->put("k", v, 100).ok());
     ASSERT_TRUE(ctx.window_buffer->apply_pending(Offset(3)).ok());
     ASSERT_TRUE(window->close().ok());
   }
   BufferingContext ctx(dir);
-  auto window = state::with_change_logging(
-      state::make_rocksdb_window_store("w", window_options(true), resources));
+  auto window =
+      with_change_logging(make_rocksdb_window_store("w", window_options(true), resources));
   ASSERT_TRUE(window->init(ctx).ok());
   EXPECT_EQ(window->last_duplicate_seq(), 3);
   ASSERT_TRUE(window->put("k", "d", 100).ok());
   ASSERT_EQ(ctx.log.records.size(), 1u);
-  EXPECT_EQ(state::schema::parse_window_key(ctx.log.records[0].first)->seq, 4);
+  EXPECT_EQ(schema::parse_window_key(ctx.log.records[0].first)->seq, 4);
   EXPECT_EQ(collect(window->fetch("k", 0, 200)).size(), 4u);  // merged read before the commit
   ASSERT_TRUE(ctx.window_buffer->apply_pending(Offset(4)).ok());
   std::vector<std::string> values;
@@ -987,4 +926,4 @@ TEST(WriteBuffer, DuplicateNumberingContinuesAfterRestart) {
 }
 
 }  // namespace
-}  // namespace sluice::runtime_internal
+}  // namespace sluice::state

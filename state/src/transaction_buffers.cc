@@ -1,5 +1,6 @@
-// The runtime's exactly-once write buffers for key-value, window and session stores.
-#include "runtime_stores.h"
+// The exactly-once write buffers for key-value, window and session stores.
+#include "sluice/state/transaction_buffers.h"
+#include "sluice/core/status_macros.h"
 
 #include <algorithm>
 #include <limits>
@@ -9,7 +10,7 @@
 #include "fmt/format.h"
 #include "sluice/state/windowed_overlay.h"
 
-namespace sluice::runtime_internal {
+namespace sluice::state {
 namespace {
 
 // The buffer's own entries are the overlay's values.
@@ -18,16 +19,16 @@ struct PendingValue {
     return v;
   }
 };
-using PendingOverlay = state::OverlayIterator<PendingWrites, PendingValue>;
+using PendingOverlay = OverlayIterator<PendingWrites, PendingValue>;
 
 // Builds the records apply_committed() takes from a buffer; every record carries the offset
 // before `next` so the store's committed offset becomes `next`.
-std::vector<state::ChangelogRecord> committed_records(
+std::vector<ChangelogRecord> committed_records(
     const std::map<std::string, std::optional<std::string>, std::less<>>& pending, Offset next) {
-  std::vector<state::ChangelogRecord> records;
+  std::vector<ChangelogRecord> records;
   records.reserve(pending.size());
   for (const auto& [k, v] : pending) {
-    state::ChangelogRecord r;
+    ChangelogRecord r;
     r.key = k;
     if (v) r.value = *v;
     r.offset = Offset(next.value() - 1);
@@ -38,10 +39,10 @@ std::vector<state::ChangelogRecord> committed_records(
 
 }  // namespace
 
-BufferedKeyValueStore::BufferedKeyValueStore(std::unique_ptr<state::KeyValueBytesStore> inner)
+BufferedKeyValueStore::BufferedKeyValueStore(std::unique_ptr<KeyValueBytesStore> inner)
     : inner_(std::move(inner)) {}
 
-absl::Status BufferedKeyValueStore::init(state::StateStoreContext& context) {
+absl::Status BufferedKeyValueStore::init(StateStoreContext& context) {
   pending_.clear();
   return inner_->init(context);
 }
@@ -87,47 +88,44 @@ absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::peek(std::stri
 }
 
 absl::StatusOr<std::optional<std::string>> BufferedKeyValueStore::remove(std::string_view key) {
-  auto existing = get(key);
-  if (!existing.ok()) return existing;
+  SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> existing, get(key));
   write(key, std::nullopt);
   return existing;
 }
 
-absl::Status BufferedKeyValueStore::write_batch(std::span<const state::KeyValueWrite> writes,
+absl::Status BufferedKeyValueStore::write_batch(std::span<const KeyValueWrite> writes,
                                                 std::optional<Offset>) {
   // Buffered like single writes; the offset belongs to the runtime (apply_pending).
   for (const auto& w : writes) write(w.key, w.value);
   return absl::OkStatus();
 }
 
-state::KeyValueIteratorPtr BufferedKeyValueStore::merged(state::OverlayBounds bounds,
-                                                         state::KeyValueIteratorPtr inner_it) {
+KeyValueIteratorPtr BufferedKeyValueStore::merged(OverlayBounds bounds,
+                                                  KeyValueIteratorPtr inner_it) {
   return std::make_unique<PendingOverlay>(pending_, std::move(bounds), std::move(inner_it));
 }
 
-state::KeyValueIteratorPtr BufferedKeyValueStore::range(std::string_view from,
-                                                        std::string_view to) {
+KeyValueIteratorPtr BufferedKeyValueStore::range(std::string_view from, std::string_view to) {
   if (pending_.empty()) return inner_->range(from, to);
-  if (from > to) return state::empty_iterator();
-  return merged(state::OverlayBounds{std::string(from), std::string(to), std::nullopt},
+  if (from > to) return empty_iterator();
+  return merged(OverlayBounds{std::string(from), std::string(to), std::nullopt},
                 inner_->range(from, to));
 }
 
-state::KeyValueIteratorPtr BufferedKeyValueStore::prefix_scan(std::string_view prefix) {
+KeyValueIteratorPtr BufferedKeyValueStore::prefix_scan(std::string_view prefix) {
   if (pending_.empty()) return inner_->prefix_scan(prefix);
-  return merged(state::OverlayBounds{std::nullopt, std::nullopt, std::string(prefix)},
+  return merged(OverlayBounds{std::nullopt, std::nullopt, std::string(prefix)},
                 inner_->prefix_scan(prefix));
 }
 
-state::KeyValueIteratorPtr BufferedKeyValueStore::all() {
+KeyValueIteratorPtr BufferedKeyValueStore::all() {
   if (pending_.empty()) return inner_->all();
-  return merged(state::OverlayBounds{}, inner_->all());
+  return merged(OverlayBounds{}, inner_->all());
 }
 
 absl::StatusOr<uint64_t> BufferedKeyValueStore::approximate_num_entries() {
-  auto n = inner_->approximate_num_entries();
-  if (!n.ok()) return n;
-  return *n + pending_.size();
+  SLUICE_ASSIGN_OR_RETURN(uint64_t n, inner_->approximate_num_entries());
+  return n + pending_.size();
 }
 
 absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelog_offset) {
@@ -136,10 +134,10 @@ absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelo
   if (pending_.empty() && (!changelog_offset || changelog_offset == inner_->committed_offset())) {
     return absl::OkStatus();
   }
-  std::vector<state::KeyValueWrite> writes;
+  std::vector<KeyValueWrite> writes;
   writes.reserve(pending_.size());
   for (const auto& [k, v] : pending_) {
-    state::KeyValueWrite w;
+    KeyValueWrite w;
     w.key = k;
     if (v) w.value = *v;
     writes.push_back(w);
@@ -151,7 +149,7 @@ absl::Status BufferedKeyValueStore::apply_pending(std::optional<Offset> changelo
 
 // --- window and session buffers ---
 
-absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pending,
+absl::Status apply_buffered(StateStore& inner, const PendingWrites& pending,
                             std::optional<Offset> changelog_offset) {
   const Offset next = changelog_offset.value_or(inner.committed_offset().value_or(Offset(0)));
   auto records = committed_records(pending, next);
@@ -160,7 +158,7 @@ absl::Status apply_buffered(state::StateStore& inner, const PendingWrites& pendi
 
 // --- BufferedWindowStore ---
 
-state::WindowedIteratorPtr BufferedWindowStore::live_only(state::WindowedIteratorPtr inner_it) {
+WindowedIteratorPtr BufferedWindowStore::live_only(WindowedIteratorPtr inner_it) {
   if (pending_stream_time_ <= inner_->observed_stream_time()) return inner_it;
   return state::live_only(std::move(inner_it), min_live(), /*by_end=*/false);
 }
@@ -178,11 +176,11 @@ absl::Status BufferedWindowStore::put(std::string_view key, std::optional<std::s
   int32_t seq = 0;
   if (inner_->options().retain_duplicates) {
     if (!value) return absl::OkStatus();
-    seq = state::schema::next_duplicate_seq(last_duplicate_seq());
+    seq = schema::next_duplicate_seq(last_duplicate_seq());
     seq_ = seq;
   }
   if (start < min_live()) return absl::OkStatus();  // expired on arrival, as the store does
-  state::schema::window_key(key, start, seq, scratch_);
+  schema::window_key(key, start, seq, scratch_);
   std::optional<std::string> v;
   if (value) v.emplace(*value);
   pending_.insert_or_assign(scratch_, std::move(v));
@@ -193,39 +191,39 @@ absl::StatusOr<std::optional<std::string>> BufferedWindowStore::fetch(std::strin
                                                                       TimestampMs start) {
   if (start < min_live()) return std::optional<std::string>();  // expired (buffer's time)
   if (!pending_.empty() && !inner_->options().retain_duplicates) {
-    state::schema::window_key(key, start, 0, scratch_);
+    schema::window_key(key, start, 0, scratch_);
     if (auto it = pending_.find(scratch_); it != pending_.end()) return it->second;
   }
   return inner_->fetch(key, start);
 }
 
-state::WindowedIteratorPtr BufferedWindowStore::fetch(std::string_view key, TimestampMs from,
-                                                      TimestampMs to) {
+WindowedIteratorPtr BufferedWindowStore::fetch(std::string_view key, TimestampMs from,
+                                               TimestampMs to) {
   auto inner_it = live_only(inner_->fetch(key, from, to));
-  return state::overlay_window_fetch(pending_, PendingValue{}, key, std::max(from, min_live()), to,
-                                     inner_->options(), std::move(inner_it));
+  return overlay_window_fetch(pending_, PendingValue{}, key, std::max(from, min_live()), to,
+                              inner_->options(), std::move(inner_it));
 }
 
-state::WindowedIteratorPtr BufferedWindowStore::merged_all(TimestampMs from, TimestampMs to,
-                                                           state::WindowedIteratorPtr inner_it) {
+WindowedIteratorPtr BufferedWindowStore::merged_all(TimestampMs from, TimestampMs to,
+                                                    WindowedIteratorPtr inner_it) {
   // Every key's buffered windows in [from, to], sorted into the store's order: O(buffer), the
   // store itself is only iterated as far as the caller reads.
-  return state::overlay_window_fetch_all(pending_, PendingValue{}, std::max(from, min_live()), to,
-                                         inner_->options(), std::move(inner_it));
+  return overlay_window_fetch_all(pending_, PendingValue{}, std::max(from, min_live()), to,
+                                  inner_->options(), std::move(inner_it));
 }
 
-state::WindowedIteratorPtr BufferedWindowStore::fetch_all(TimestampMs from, TimestampMs to) {
+WindowedIteratorPtr BufferedWindowStore::fetch_all(TimestampMs from, TimestampMs to) {
   return merged_all(from, to, live_only(inner_->fetch_all(from, to)));
 }
 
-state::WindowedIteratorPtr BufferedWindowStore::all() {
+WindowedIteratorPtr BufferedWindowStore::all() {
   return merged_all(std::numeric_limits<TimestampMs>::min(),
                     std::numeric_limits<TimestampMs>::max(), live_only(inner_->all()));
 }
 
 // --- BufferedSessionStore ---
 
-state::WindowedIteratorPtr BufferedSessionStore::live_only(state::WindowedIteratorPtr inner_it) {
+WindowedIteratorPtr BufferedSessionStore::live_only(WindowedIteratorPtr inner_it) {
   if (pending_stream_time_ <= inner_->observed_stream_time()) return inner_it;
   return state::live_only(std::move(inner_it), min_live(), /*by_end=*/true);
 }
@@ -242,17 +240,17 @@ absl::Status check_session(std::string_view store, Window session) {
 
 absl::Status BufferedSessionStore::put(std::string_view key, Window session,
                                        std::string_view value) {
-  if (auto st = check_session(name(), session); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_session(name(), session));
   pending_stream_time_ = std::max(pending_stream_time_, session.end);
   if (session.end < min_live()) return absl::OkStatus();  // expired on arrival
-  state::schema::session_key(key, session, scratch_);
+  schema::session_key(key, session, scratch_);
   pending_.insert_or_assign(scratch_, std::optional<std::string>(std::string(value)));
   return absl::OkStatus();
 }
 
 absl::Status BufferedSessionStore::remove(std::string_view key, Window session) {
-  if (auto st = check_session(name(), session); !st.ok()) return st;
-  state::schema::session_key(key, session, scratch_);
+  SLUICE_RETURN_IF_ERROR(check_session(name(), session));
+  schema::session_key(key, session, scratch_);
   pending_.insert_or_assign(scratch_, std::optional<std::string>());
   return absl::OkStatus();
 }
@@ -261,24 +259,24 @@ absl::StatusOr<std::optional<std::string>> BufferedSessionStore::fetch_session(s
                                                                                Window session) {
   if (session.end < min_live()) return std::optional<std::string>();  // expired (buffer's time)
   if (!pending_.empty()) {
-    state::schema::session_key(key, session, scratch_);
+    schema::session_key(key, session, scratch_);
     if (auto it = pending_.find(scratch_); it != pending_.end()) return it->second;
   }
   return inner_->fetch_session(key, session);
 }
 
-state::WindowedIteratorPtr BufferedSessionStore::find_sessions(std::string_view key,
-                                                               TimestampMs earliest_end,
-                                                               TimestampMs latest_start) {
+WindowedIteratorPtr BufferedSessionStore::find_sessions(std::string_view key,
+                                                        TimestampMs earliest_end,
+                                                        TimestampMs latest_start) {
   auto inner_it = live_only(inner_->find_sessions(key, earliest_end, latest_start));
   const TimestampMs from_end = std::max({earliest_end, min_live(), TimestampMs{0}});
-  return state::overlay_session_find(pending_, PendingValue{}, key, from_end, latest_start,
-                                     std::move(inner_it));
+  return overlay_session_find(pending_, PendingValue{}, key, from_end, latest_start,
+                              std::move(inner_it));
 }
 
-state::WindowedIteratorPtr BufferedSessionStore::fetch(std::string_view key) {
+WindowedIteratorPtr BufferedSessionStore::fetch(std::string_view key) {
   return find_sessions(key, std::numeric_limits<TimestampMs>::min(),
                        std::numeric_limits<TimestampMs>::max());
 }
 
-}  // namespace sluice::runtime_internal
+}  // namespace sluice::state
