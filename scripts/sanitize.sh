@@ -54,7 +54,7 @@ case $kind in
     default_targets="runtime_integration_test runtime_threads_test runtime_standby_test
       runtime_global_test global_state_updater_test runtime_iq_metadata_test
       synchronized_stores_test observability_unit_test"
-    default_args=(-R '^(KafkaStreamsIntegration|RuntimeThreads|StandbyReplicasIntegration|KafkaStreamsGlobal|GlobalStateUpdater|InteractiveQueryMetadata|SynchronizedStore|Storage/SynchronizedStoreTest|HttpServerTest|ObservabilityServerTest)\.|kafka_broker')
+    default_args=(-R '^(KafkaStreamsIntegration|RuntimeThreads|StandbyReplicasIntegration|KafkaStreamsGlobal|GlobalStateUpdater|InteractiveQueryMetadata|SynchronizedStore|Storage/SynchronizedStoreTest|HttpServerTest|ObservabilityServerTest)\.|^kafka_broker')
     ;;
   *) echo "sanitize: unknown kind '$kind' (asan or tsan)" >&2; exit 2 ;;
 esac
