@@ -1,4 +1,4 @@
-// Join store views over the state layer's stores, the join store factories, and MurmurHash3.
+// The join store factories, and MurmurHash3.
 #include <vector>
 
 #include "sluice/dsl/detail/join_stores.h"
@@ -10,63 +10,6 @@
 #include "store_wiring_internal.h"
 
 namespace sluice::dsl_detail {
-namespace {
-
-class WindowView final : public JoinWindowBytes {
- public:
-  explicit WindowView(state::WindowBytesStore& store) : store_(store) {}
-  absl::Status put(std::string_view key, std::string_view value, TimestampMs ts) override {
-    return store_.put(key, value, ts);
-  }
-  absl::Status fetch(std::string_view key, TimestampMs from, TimestampMs to,
-                     absl::FunctionRef<void(TimestampMs, std::string_view)> visit) override {
-    auto it = store_.fetch(key, from, to);
-    for (; it->valid(); it->next()) visit(it->window().start, it->value());
-    return it->status();
-  }
-  TimestampMs observed_stream_time() const override { return store_.observed_stream_time(); }
-
- private:
-  state::WindowBytesStore& store_;
-};
-
-class KeyValueView final : public JoinKeyValueBytes {
- public:
-  explicit KeyValueView(state::KeyValueBytesStore& store) : store_(store) {}
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return store_.get(key);
-  }
-  absl::Status put(std::string_view key, std::string_view value) override {
-    return store_.put(key, value);
-  }
-  absl::Status remove(std::string_view key) override { return store_.remove(key).status(); }
-  absl::Status scan(std::string_view prefix,
-                    absl::FunctionRef<bool(std::string_view, std::string_view)> visit) override {
-    auto it = prefix.empty() ? store_.all() : store_.prefix_scan(prefix);
-    for (; it->valid(); it->next()) {
-      if (!visit(it->key(), it->value())) break;
-    }
-    return it->status();
-  }
-
- private:
-  state::KeyValueBytesStore& store_;
-};
-
-}  // namespace
-
-std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStore* store) {
-  auto* w = dynamic_cast<state::WindowBytesStore*>(store);
-  if (w == nullptr) return nullptr;
-  return std::make_unique<WindowView>(*w);
-}
-
-std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStore* store) {
-  auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
-  if (kv == nullptr) return nullptr;
-  return std::make_unique<KeyValueView>(*kv);
-}
-
 namespace {
 // Join stores are change-logged (as Kafka Streams' are) and never cached: join processors
 // read their own writes and scan the stores.

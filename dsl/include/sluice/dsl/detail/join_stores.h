@@ -1,18 +1,14 @@
-// The parts of window and key-value stores that join processors use, over bytes. DSL headers
-// stay free of the state layer's headers; dsl/src/join_stores.cc binds these views to
-// state::WindowBytesStore and state::KeyValueBytesStore and makes the join stores.
+// The join stores' factories and specs (made in dsl/src/join_stores.cc), the fixed-width
+// integers of join keys, and MurmurHash3. Join processors reach the stores through the views
+// of detail/store_views.h.
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "sluice/core/processor_context.h"
 #include "sluice/core/topology.h"
 #include "sluice/dsl/options.h"
@@ -22,35 +18,6 @@ class InternalStreamsBuilder;
 }  // namespace sluice
 
 namespace sluice::dsl_detail {
-
-// One side of a stream-stream join: every record kept (duplicates too) under its timestamp.
-class JoinWindowBytes {
- public:
-  virtual ~JoinWindowBytes() = default;
-  virtual absl::Status put(std::string_view key, std::string_view value, TimestampMs ts) = 0;
-  // visit(timestamp, value) for the key's records with timestamp in [from, to], oldest first.
-  virtual absl::Status fetch(std::string_view key, TimestampMs from, TimestampMs to,
-                             absl::FunctionRef<void(TimestampMs, std::string_view)> visit) = 0;
-  // The largest timestamp put so far (-1 before any).
-  virtual TimestampMs observed_stream_time() const = 0;
-};
-// Null unless `store` is a window store; borrows it.
-std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStore* store);
-
-// A key-value store with ordered scans (outer-join buffer, subscription store, tables).
-class JoinKeyValueBytes {
- public:
-  virtual ~JoinKeyValueBytes() = default;
-  virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
-  virtual absl::Status put(std::string_view key, std::string_view value) = 0;
-  virtual absl::Status remove(std::string_view key) = 0;
-  // visit(key, value) in key order for keys starting with `prefix` (all keys for an empty
-  // prefix) until it returns false. The store must not be changed during the scan.
-  virtual absl::Status scan(std::string_view prefix,
-                            absl::FunctionRef<bool(std::string_view, std::string_view)> visit) = 0;
-};
-// Null unless `store` is a key-value store; borrows it.
-std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStore* store);
 
 // Store factories for join stores: change-logged, never cached. RocksDB stores use the
 // RocksDBResources of the instance running them. Window stores keep duplicates.
