@@ -26,6 +26,7 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/join_processors.h"
 #include "sluice/dsl/detail/join_stores.h"
 #include "sluice/dsl/detail/table_processors.h"
@@ -67,8 +68,8 @@ struct SubscriptionResponse {
 inline void append_hash(std::string& out, const std::optional<Hash128>& h) {
   out.push_back(h ? 1 : 0);
   if (h) {
-    append_be64(out, static_cast<int64_t>(h->h[0]));
-    append_be64(out, static_cast<int64_t>(h->h[1]));
+    serdes::append_big_endian(out, h->h[0]);
+    serdes::append_big_endian(out, h->h[1]);
   }
 }
 // Parses [has: 1][hash: 16 if has] from the front of `in`; false when truncated.
@@ -80,8 +81,8 @@ inline bool read_hash(std::string_view& in, std::optional<Hash128>& h) {
   if (!has) return true;
   if (in.size() < 16) return false;
   Hash128 v;
-  v.h[0] = static_cast<uint64_t>(read_be64(in));
-  v.h[1] = static_cast<uint64_t>(read_be64(in.substr(8)));
+  v.h[0] = serdes::read_big_endian<uint64_t>(in.data());
+  v.h[1] = serdes::read_big_endian<uint64_t>(in.data() + 8);
   in.remove_prefix(16);
   h = v;
   return true;
@@ -165,7 +166,7 @@ class SubscriptionResponseSerde final : public Serde<SubscriptionResponse<VO>> {
 // so that one prefix scan finds every left row subscribed to a foreign key.
 inline void combined_key_prefix(std::string_view fk, std::string& out) {
   out.clear();
-  append_be32(out, static_cast<int32_t>(fk.size()));
+  serdes::append_big_endian(out, static_cast<int32_t>(fk.size()));
   out.append(fk);
 }
 

@@ -16,6 +16,7 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/join_stores.h"
 #include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
@@ -124,7 +125,7 @@ struct OuterJoinKey {
 };
 inline std::optional<OuterJoinKey> parse_outer_join_key(std::string_view bytes) {
   if (bytes.size() < 9 || (bytes[8] != kLeftSide && bytes[8] != kRightSide)) return std::nullopt;
-  return OuterJoinKey{read_be64(bytes), bytes[8], bytes.substr(9)};
+  return OuterJoinKey{serdes::read_big_endian<int64_t>(bytes.data()), bytes[8], bytes.substr(9)};
 }
 // The values of one buffer record, in order; nullopt when a length is negative or runs past
 // the end.
@@ -132,7 +133,7 @@ inline std::optional<std::vector<std::string_view>> parse_outer_join_values(std:
   std::vector<std::string_view> values;
   while (!list.empty()) {
     if (list.size() < 4) return std::nullopt;
-    const int32_t len = read_be32(list);
+    const auto len = serdes::read_big_endian<int32_t>(list.data());
     list.remove_prefix(4);
     if (len < 0 || static_cast<size_t>(len) > list.size()) return std::nullopt;
     values.push_back(list.substr(0, static_cast<size_t>(len)));
@@ -260,7 +261,7 @@ class StreamStreamJoinProcessor final
 
   void outer_key(TimestampMs ts, char side, std::string_view key, std::string& out) const {
     out.clear();
-    append_be64(out, ts);
+    serdes::append_big_endian(out, ts);
     out.push_back(side);
     out.append(key);
   }
@@ -270,7 +271,7 @@ class StreamStreamJoinProcessor final
     auto existing = outer_->get(outer_key_buf_);
     if (!existing.ok()) throw_store_error("join store", spec_.outer_store, existing.status());
     std::string list = existing->value_or(std::string());
-    append_be32(list, static_cast<int32_t>(value_buf_.size()));
+    serdes::append_big_endian(list, static_cast<int32_t>(value_buf_.size()));
     list.append(value_buf_);
     if (auto st = outer_->put(outer_key_buf_, list); !st.ok()) {
       throw_store_error("join store", spec_.outer_store, st);
