@@ -23,8 +23,6 @@
 
 namespace sluice::dsl_detail {
 
-enum class JoinKind { kInner, kLeft, kOuter };
-
 // Calls a user joiner for one join kind with the key first if it takes one. Inner joiners take
 // (const VL&, const VR&), left joiners (const VL&, const std::optional<VR>&), outer joiners
 // (const std::optional<VL>&, const std::optional<VR>&); each optionally with const K& first.
