@@ -113,14 +113,9 @@ class KGroupedStream {
         stream_.repartition_if_required(grouped_.name.empty() ? store : grouped_.name, rp);
     const std::string name = b->name(Named{}, "KSTREAM-AGGREGATE-");
 
-    SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde
-                     : grouped_.key_serde   ? grouped_.key_serde
-                                            : input.key_serde();
-    SerdePtr<VR> vs = materialized.value_serde;
-    if constexpr (std::is_same_v<VR, V>) {
-      if (!vs) vs = grouped_.value_serde ? grouped_.value_serde : input.value_serde();
-    }
-    dsl_detail::complete_store_serdes(b, ks, vs, store, what);
+    auto [ks, vs] = dsl_detail::aggregate_serdes<K, V, VR>(b, materialized, grouped_.key_serde,
+                                                           grouped_.value_serde, input.key_serde(),
+                                                           input.value_serde(), store, what);
 
     ProcessorSupplier<K, V, K, Change<VR>> supplier =
         [store, ks, vs, add]() -> std::unique_ptr<Processor<K, V, K, Change<VR>>> {

@@ -37,8 +37,7 @@ namespace dsl_detail {
 
 // What every windowed aggregation resolves first: store and node names (Kafka Streams'
 // KSTREAM-AGGREGATE-STATE-STORE-/KSTREAM-AGGREGATE-), the input (repartitioned when a key
-// change came before), and the store serdes (Materialized, else Grouped, else the stream's,
-// else DefaultSerde).
+// change came before), and the store serdes (dsl_detail::aggregate_serdes).
 template <typename K, typename V, typename VR>
 struct WindowedSetup {
   std::string store;
@@ -61,14 +60,9 @@ WindowedSetup<K, V, VR> windowed_setup(InternalStreamsBuilder* b, const KStream<
   KStream<K, V> input =
       stream.repartition_if_required(grouped.name.empty() ? store : grouped.name, rp);
   std::string name = b->name(Named{}, "KSTREAM-AGGREGATE-");
-  SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde
-                   : grouped.key_serde    ? grouped.key_serde
-                                          : input.key_serde();
-  SerdePtr<VR> vs = materialized.value_serde;
-  if constexpr (std::is_same_v<VR, V>) {
-    if (!vs) vs = grouped.value_serde ? grouped.value_serde : input.value_serde();
-  }
-  complete_store_serdes(b, ks, vs, store, what);
+  auto [ks, vs] =
+      aggregate_serdes<K, V, VR>(b, materialized, grouped.key_serde, grouped.value_serde,
+                                 input.key_serde(), input.value_serde(), store, what);
   return WindowedSetup<K, V, VR>{std::move(store), std::move(input), std::move(name), std::move(ks),
                                  std::move(vs)};
 }
