@@ -18,6 +18,7 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/dsl/detail/lambda.h"
 #include "sluice/dsl/detail/store_views.h"
 
@@ -394,13 +395,11 @@ class ChangeSerde final : public Serde<Change<V>> {
     out.old_value.reset();
     if (flags & 1) {
       out.new_value.emplace();
-      if (auto st = inner_->deserialize(topic, data.substr(5, n), *out.new_value); !st.ok())
-        return st;
+      SLUICE_RETURN_IF_ERROR(inner_->deserialize(topic, data.substr(5, n), *out.new_value));
     }
     if (flags & 2) {
       out.old_value.emplace();
-      if (auto st = inner_->deserialize(topic, data.substr(5 + n), *out.old_value); !st.ok())
-        return st;
+      SLUICE_RETURN_IF_ERROR(inner_->deserialize(topic, data.substr(5 + n), *out.old_value));
     }
     return absl::OkStatus();
   }
