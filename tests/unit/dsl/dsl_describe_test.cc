@@ -248,53 +248,40 @@ TEST(DslDescribe, ForeignKeyJoinNodesStoreAndTopics) {
 struct NoDefaultSerde {
   int n = 0;
 };
+// build()'s error: empty when it succeeded.
+std::string build_error(const StreamsBuilder& builder) {
+  auto topology = builder.build();
+  return topology.ok() ? std::string() : std::string(topology.status().message());
+}
+
 TEST(DslDescribe, AggregationWithoutAValueSerdeFailsBuildNamingTheStore) {
   using ::testing::HasSubstr;
   auto add = [](const std::string&, const std::string&, NoDefaultSerde a) { return a; };
   auto init = [] { return NoDefaultSerde{}; };
-  {
-    StreamsBuilder builder;
-    builder.stream("T", Consumed::with(strings(), strings())).group_by_key().aggregate(init, add);
-    auto topology = builder.build();
-    ASSERT_FALSE(topology.ok());
-    EXPECT_THAT(std::string(topology.status().message()),
-                HasSubstr("no value serde is known for store "
-                          "'KSTREAM-AGGREGATE-STATE-STORE-0000000001'"));
-  }
-  {
-    StreamsBuilder builder;
-    builder.stream("T", Consumed::with(strings(), strings()))
-        .group_by_key()
-        .windowed_by(TimeWindows::of_size_with_no_grace(1min))
-        .aggregate(init, add, Materialized::as("windowed"));
-    auto topology = builder.build();
-    ASSERT_FALSE(topology.ok());
-    EXPECT_THAT(std::string(topology.status().message()),
-                HasSubstr("no value serde is known for store 'windowed'"));
-  }
-  {
-    StreamsBuilder builder;
-    builder.table("U", Consumed::with(strings(), strings()))
-        .group_by([](const std::string& k, const std::string& v) {
-          return KeyValue<std::string, std::string>{v, k};
-        })
-        .aggregate(init, add, add, Materialized::as("by-value"));
-    auto topology = builder.build();
-    ASSERT_FALSE(topology.ok());
-    EXPECT_THAT(std::string(topology.status().message()),
-                HasSubstr("no value serde is known for store 'by-value'"));
-  }
-  {
-    StreamsBuilder builder;
-    builder.stream("T", Consumed::with(strings(), strings()))
-        .group_by_key()
-        .cogroup(add)
-        .aggregate(init, Materialized::as("cogrouped"));
-    auto topology = builder.build();
-    ASSERT_FALSE(topology.ok());
-    EXPECT_THAT(std::string(topology.status().message()),
-                HasSubstr("no value serde is known for store 'cogrouped'"));
-  }
+  const std::string no_serde = "no value serde is known for store ";
+  StreamsBuilder plain;
+  plain.stream("T", Consumed::with(strings(), strings())).group_by_key().aggregate(init, add);
+  EXPECT_THAT(build_error(plain),
+              HasSubstr(no_serde + "'KSTREAM-AGGREGATE-STATE-STORE-0000000001'"));
+  StreamsBuilder windowed;
+  windowed.stream("T", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .windowed_by(TimeWindows::of_size_with_no_grace(1min))
+      .aggregate(init, add, Materialized::as("windowed"));
+  EXPECT_THAT(build_error(windowed), HasSubstr(no_serde + "'windowed'"));
+  StreamsBuilder table;
+  table.table("U", Consumed::with(strings(), strings()))
+      .group_by([](const std::string& k, const std::string& v) {
+        return KeyValue<std::string, std::string>{v, k};
+      })
+      .aggregate(init, add, add, Materialized::as("by-value"));
+  EXPECT_THAT(build_error(table), HasSubstr(no_serde + "'by-value'"));
+  StreamsBuilder cogrouped;
+  cogrouped.stream("T", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .cogroup(add)
+      .aggregate(init, Materialized::as("cogrouped"));
+  EXPECT_THAT(build_error(cogrouped), HasSubstr(no_serde + "'cogrouped'"));
 }
 
 // Compile-time misuse is checked by static_assert; for example
