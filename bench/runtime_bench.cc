@@ -20,8 +20,6 @@
 #include "fmt/format.h"
 #include "runtime/kafka/admin.h"
 #include "runtime/kafka/producer.h"
-// kgrouped_stream.h first: works around an include cycle with the windowed streams.
-#include "sluice/dsl/kgrouped_stream.h"
 #include "sluice/sluice.h"
 
 namespace {

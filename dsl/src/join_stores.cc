@@ -1,4 +1,7 @@
-// Join store views over the state layer's stores, the join store factories, and MurmurHash3.
+// The join store factories, and MurmurHash3.
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "sluice/dsl/detail/join_stores.h"
@@ -10,63 +13,6 @@
 #include "store_wiring_internal.h"
 
 namespace sluice::dsl_detail {
-namespace {
-
-class WindowView final : public JoinWindowBytes {
- public:
-  explicit WindowView(state::WindowBytesStore& store) : store_(store) {}
-  absl::Status put(std::string_view key, std::string_view value, TimestampMs ts) override {
-    return store_.put(key, value, ts);
-  }
-  absl::Status fetch(std::string_view key, TimestampMs from, TimestampMs to,
-                     absl::FunctionRef<void(TimestampMs, std::string_view)> visit) override {
-    auto it = store_.fetch(key, from, to);
-    for (; it->valid(); it->next()) visit(it->window().start, it->value());
-    return it->status();
-  }
-  TimestampMs observed_stream_time() const override { return store_.observed_stream_time(); }
-
- private:
-  state::WindowBytesStore& store_;
-};
-
-class KeyValueView final : public JoinKeyValueBytes {
- public:
-  explicit KeyValueView(state::KeyValueBytesStore& store) : store_(store) {}
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return store_.get(key);
-  }
-  absl::Status put(std::string_view key, std::string_view value) override {
-    return store_.put(key, value);
-  }
-  absl::Status remove(std::string_view key) override { return store_.remove(key).status(); }
-  absl::Status scan(std::string_view prefix,
-                    absl::FunctionRef<bool(std::string_view, std::string_view)> visit) override {
-    auto it = prefix.empty() ? store_.all() : store_.prefix_scan(prefix);
-    for (; it->valid(); it->next()) {
-      if (!visit(it->key(), it->value())) break;
-    }
-    return it->status();
-  }
-
- private:
-  state::KeyValueBytesStore& store_;
-};
-
-}  // namespace
-
-std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStore* store) {
-  auto* w = dynamic_cast<state::WindowBytesStore*>(store);
-  if (w == nullptr) return nullptr;
-  return std::make_unique<WindowView>(*w);
-}
-
-std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStore* store) {
-  auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
-  if (kv == nullptr) return nullptr;
-  return std::make_unique<KeyValueView>(*kv);
-}
-
 namespace {
 // Join stores are change-logged (as Kafka Streams' are) and never cached: join processors
 // read their own writes and scan the stores.
@@ -113,6 +59,102 @@ StoreFactory join_key_value_store_factory(InternalStreamsBuilder& /*builder*/,
 StoreSpec join_store_spec(bool windowed, int64_t retention_ms) {
   return store_spec(join_settings(StoreType::kRocksDB),
                     windowed ? StoreSpec::Kind::kWindow : StoreSpec::Kind::kKeyValue, retention_ms);
+}
+
+void record_copartition(InternalStreamsBuilder& b, const std::string& left_node,
+                        const std::string& right_node) {
+  std::set<std::string> topics = b.topology().source_topics_upstream(left_node);
+  for (auto& t : b.topology().source_topics_upstream(right_node)) topics.insert(t);
+  b.topology().add_copartition_group(std::move(topics));
+}
+
+void add_join_table_store(InternalStreamsBuilder& b, const std::string& store,
+                          const std::string& node) {
+  b.record(b.topology().add_state_store(store,
+                                        join_key_value_store_factory(b, store, StoreType::kRocksDB),
+                                        join_store_spec(false), {node}),
+           "join");
+}
+
+StreamJoinNodes stream_join_nodes(InternalStreamsBuilder& b, JoinKind kind,
+                                  const std::string& name) {
+  const char* this_prefix = kind == JoinKind::kOuter ? "KSTREAM-OUTERTHIS-" : "KSTREAM-JOINTHIS-";
+  const char* other_prefix =
+      kind == JoinKind::kInner ? "KSTREAM-JOINOTHER-" : "KSTREAM-OUTEROTHER-";
+  StreamJoinNodes n;
+  n.this_node = name.empty() ? b.name(Named{}, this_prefix) : name + "-join-this";
+  n.other_node = name.empty() ? b.name(Named{}, other_prefix) : name + "-join-other";
+  n.merge_node = name.empty() ? b.name(Named{}, "KSTREAM-MERGE-") : name + "-merge";
+  n.base = name.empty() ? n.this_node : name;
+  return n;
+}
+
+StreamJoinStores stream_join_stores(InternalStreamsBuilder& b, JoinKind kind,
+                                    const StreamJoinNodes& nodes, const std::string& store_name) {
+  StreamJoinStores s;
+  s.left = store_name.empty() ? nodes.this_node + "-store" : store_name + "-this-join-store";
+  s.right = store_name.empty() ? nodes.other_node + "-store" : store_name + "-other-join-store";
+  if (kind != JoinKind::kInner) {
+    s.outer = store_name.empty() ? b.topology().new_node_name("KSTREAM-OUTERSHARED-") + "-store"
+                                 : store_name + "-outer-shared-join-store";
+  }
+  return s;
+}
+
+void wire_stream_join(InternalStreamsBuilder& b, const StreamJoinNodes& nodes,
+                      const StreamJoinStores& stores, const JoinWindows& windows, StoreType type,
+                      const std::string& left_input, const std::string& right_input) {
+  Topology& t = b.topology();
+  // Retention: every record stays until its window and grace have passed on both sides.
+  const int64_t retention = windows.before_ms + windows.after_ms + windows.grace_ms + 1;
+  for (const std::string& store : {stores.left, stores.right}) {
+    b.record(t.add_state_store(
+                 store, join_window_store_factory(b, store, type, retention, windows.size_ms()),
+                 join_store_spec(true, retention), {nodes.this_node, nodes.other_node}),
+             "join");
+  }
+  if (!stores.outer.empty()) {
+    b.record(t.add_state_store(stores.outer, join_key_value_store_factory(b, stores.outer, type),
+                               join_store_spec(false), {nodes.this_node, nodes.other_node}),
+             "join");
+  }
+  record_copartition(b, left_input, right_input);
+}
+
+FkJoinNames fk_join_names(InternalStreamsBuilder& b, const Named& named) {
+  FkJoinNames n;
+  n.base = named.name.empty() ? b.topology().new_node_name("KTABLE-FK-JOIN-") : named.name;
+  n.subscription_store = n.base + "-subscription-store";
+  n.registration_topic = n.base + "-subscription-registration-topic";
+  n.response_topic = n.base + "-subscription-response-topic";
+  n.send = n.base + "-subscription-send";
+  n.receive = n.base + "-subscription-receive";
+  n.foreign = n.base + "-foreign-table-change";
+  n.output = n.base + "-output";
+  return n;
+}
+
+void wire_fk_join(InternalStreamsBuilder& b, const FkJoinNames& names,
+                  const std::string& left_store, const std::string& left_node,
+                  const std::string& right_store, const std::string& right_node) {
+  Topology& t = b.topology();
+  t.add_internal_topic(names.registration_topic);
+  t.add_internal_topic(names.response_topic);
+  b.record(t.add_state_store(
+               names.subscription_store,
+               join_key_value_store_factory(b, names.subscription_store, StoreType::kRocksDB),
+               join_store_spec(false), {names.receive, names.foreign}),
+           "join");
+  if (!right_store.empty()) {
+    b.record(t.connect_processor_and_state_stores(names.receive, {right_store}), "join");
+  }
+  if (!left_store.empty()) {
+    b.record(t.connect_processor_and_state_stores(names.output, {left_store}), "join");
+  }
+  // The registration topic is read where the right table lives, the response topic where the
+  // left table lives: each must match that table's partition count.
+  record_copartition(b, names.registration_topic + "-source", right_node);
+  record_copartition(b, names.response_topic + "-source", left_node);
 }
 
 namespace {

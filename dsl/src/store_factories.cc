@@ -1,9 +1,8 @@
 // The store factories behind Materialized (in-memory or RocksDB key-value stores, decorated
-// with change-logging and caching) and the store view the table processors use.
+// with change-logging and caching).
 #include <memory>
 #include <string>
 
-#include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/internal_streams_builder.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/in_memory_stores.h"
@@ -87,47 +86,3 @@ absl::Status InternalStreamsBuilder::add_key_value_store(const std::string& stor
 }
 
 }  // namespace sluice
-
-namespace sluice::dsl_detail {
-namespace {
-
-class KeyValueBytesView final : public KeyValueBytes {
- public:
-  explicit KeyValueBytesView(state::KeyValueBytesStore& store) : store_(store) {}
-  absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
-    return store_.get(key);
-  }
-  absl::Status put(std::string_view key, std::string_view value) override {
-    return store_.put(key, value);
-  }
-  absl::Status remove(std::string_view key) override { return store_.remove(key).status(); }
-  bool set_flush_listener(BytesFlushListener listener) override {
-    auto* caching = dynamic_cast<state::CachingKeyValueStore*>(&store_);
-    if (caching == nullptr) return false;
-    if (!listener) {
-      caching->set_flush_listener(nullptr, false);
-      return true;
-    }
-    caching->set_flush_listener(
-        [l = std::move(listener)](std::string_view key, std::optional<std::string_view> new_value,
-                                  std::optional<std::string_view> old_value,
-                                  TimestampMs timestamp) {
-          l(key, new_value, old_value, timestamp);
-        },
-        true);
-    return true;
-  }
-
- private:
-  state::KeyValueBytesStore& store_;
-};
-
-}  // namespace
-
-std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store) {
-  auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
-  if (kv == nullptr) return nullptr;
-  return std::make_unique<KeyValueBytesView>(*kv);
-}
-
-}  // namespace sluice::dsl_detail

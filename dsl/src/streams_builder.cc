@@ -2,6 +2,7 @@
 #include "sluice/dsl/streams_builder.h"
 
 #include "fmt/format.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/change_logging.h"
 
 namespace sluice {
@@ -22,7 +23,7 @@ void StreamsBuilder::add_state_store(const std::string& name, StoreFactory facto
 }
 
 absl::StatusOr<Topology> StreamsBuilder::build() const {
-  if (!internal_->status().ok()) return internal_->status();
+  SLUICE_RETURN_IF_ERROR(internal_->status());
   Topology topology = internal_->topology();
   // Stores added without a StoreSpec: change-logged, as Kafka Streams' StoreBuilder; a store
   // Sluice cannot log fails here, naming it.

@@ -8,11 +8,9 @@
 #include <cstdio>
 #include <string>
 
-// First: it works around an include cycle of the windowed streams (see there).
-#include "wordcount_topology.h"
-
 #include "fmt/format.h"
 #include "sluice/sluice.h"
+#include "wordcount_topology.h"
 
 int main(int argc, char** argv) {
   if (argc < 8) {

@@ -7,8 +7,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-// kgrouped_stream.h first: works around an include cycle with the windowed streams.
-#include "sluice/dsl/kgrouped_stream.h"
 #include "sluice/sluice.h"
 
 namespace sluice::testing {

@@ -3,7 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <string>
@@ -13,6 +15,8 @@
 
 namespace sluice {
 namespace {
+
+using namespace std::chrono_literals;
 
 SerdePtr<std::string> strings() { return serdes::string(); }
 
@@ -167,6 +171,117 @@ TEST(DslDescribe, DuplicateNameIsReportedByBuild) {
   ASSERT_FALSE(topology.ok());
   EXPECT_THAT(std::string(topology.status().message()),
               ::testing::HasSubstr("node name 'same' is already used"));
+}
+
+// The names of a stream-stream join's nodes and stores (Kafka Streams'), generated and given
+// (dsl/src/join_stores.cc): a left join after a key change, so the left side is repartitioned.
+TEST(DslDescribe, StreamJoinNodesStoresAndRepartitionTopic) {
+  auto describe = [](bool named) {
+    StreamsBuilder builder;
+    auto left = builder.stream("L", Consumed::with(strings(), strings()))
+                    .select_key([](const std::string& v) { return v; });
+    auto right = builder.stream("R", Consumed::with(strings(), strings()));
+    auto joiner = [](const std::string& l, const std::optional<std::string>& r) {
+      return l + r.value_or("");
+    };
+    const auto windows = JoinWindows::of_time_difference_and_grace(100ms, 10ms);
+    if (named) {
+      left.left_join(right, joiner, windows,
+                     StreamJoined::with(strings(), strings(), strings())
+                         .with_name("j")
+                         .with_store_name("s"))
+          .to("out");
+    } else {
+      left.left_join(right, joiner, windows).to("out");
+    }
+    auto topology = builder.build();
+    EXPECT_TRUE(topology.ok()) << topology.status();
+    return topology.ok() ? topology->describe() : std::string();
+  };
+  using ::testing::HasSubstr;
+  const std::string generated = describe(false);
+  EXPECT_THAT(generated,
+              HasSubstr("Processor: KSTREAM-JOINTHIS-0000000003 (stores: "
+                        "[KSTREAM-JOINTHIS-0000000003-store, KSTREAM-OUTEROTHER-0000000004-store, "
+                        "KSTREAM-OUTERSHARED-0000000006-store])"));
+  EXPECT_THAT(generated, HasSubstr("Processor: KSTREAM-MERGE-0000000005"));
+  EXPECT_THAT(generated, HasSubstr("(topic: KSTREAM-JOINTHIS-0000000003-left-repartition)"));
+  const std::string given = describe(true);
+  EXPECT_THAT(given, HasSubstr("Processor: j-join-this (stores: [s-other-join-store, "
+                               "s-outer-shared-join-store, s-this-join-store])"));
+  EXPECT_THAT(given, HasSubstr("Processor: j-merge"));
+  EXPECT_THAT(given, HasSubstr("(topic: j-left-repartition)"));
+}
+
+// The names of a foreign-key join's nodes, store and internal topics (KIP-213's), generated
+// and given.
+TEST(DslDescribe, ForeignKeyJoinNodesStoreAndTopics) {
+  auto describe = [](const Named& named) {
+    StreamsBuilder builder;
+    auto left = builder.table("L", Consumed::with(strings(), strings()));
+    auto right = builder.table("R", Consumed::with(strings(), strings()), Materialized::as("r"));
+    left.join(
+            right, [](const std::string& v) { return v; },
+            [](const std::string& l, const std::string& r) { return l + r; }, named)
+        .to_stream()
+        .to("out");
+    auto topology = builder.build();
+    EXPECT_TRUE(topology.ok()) << topology.status();
+    return topology.ok() ? topology->describe() : std::string();
+  };
+  using ::testing::HasSubstr;
+  const std::string generated = describe(Named{});
+  EXPECT_THAT(generated, HasSubstr("Processor: KTABLE-FK-JOIN-0000000005-foreign-table-change "
+                                   "(stores: [KTABLE-FK-JOIN-0000000005-subscription-store])"));
+  EXPECT_THAT(generated,
+              HasSubstr("(topic: KTABLE-FK-JOIN-0000000005-subscription-registration-topic)"));
+  const std::string given = describe(Named::as("fk"));
+  EXPECT_THAT(given, HasSubstr("Processor: fk-subscription-receive (stores: "
+                               "[fk-subscription-store, r])"));
+  EXPECT_THAT(given, HasSubstr("Processor: fk-output (stores: [L-STATE-STORE-0000000000])"));
+  EXPECT_THAT(given, HasSubstr("Processor: fk-subscription-send"));
+  EXPECT_THAT(given, HasSubstr("(topic: fk-subscription-response-topic)"));
+}
+
+// A type without a default serde (and none given): every aggregation flavour fails build()
+// naming its store (dsl_detail::aggregate_serdes).
+struct NoDefaultSerde {
+  int n = 0;
+};
+// build()'s error: empty when it succeeded.
+std::string build_error(const StreamsBuilder& builder) {
+  auto topology = builder.build();
+  return topology.ok() ? std::string() : std::string(topology.status().message());
+}
+
+TEST(DslDescribe, AggregationWithoutAValueSerdeFailsBuildNamingTheStore) {
+  using ::testing::HasSubstr;
+  auto add = [](const std::string&, const std::string&, NoDefaultSerde a) { return a; };
+  auto init = [] { return NoDefaultSerde{}; };
+  const std::string no_serde = "no value serde is known for store ";
+  StreamsBuilder plain;
+  plain.stream("T", Consumed::with(strings(), strings())).group_by_key().aggregate(init, add);
+  EXPECT_THAT(build_error(plain),
+              HasSubstr(no_serde + "'KSTREAM-AGGREGATE-STATE-STORE-0000000001'"));
+  StreamsBuilder windowed;
+  windowed.stream("T", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .windowed_by(TimeWindows::of_size_with_no_grace(1min))
+      .aggregate(init, add, Materialized::as("windowed"));
+  EXPECT_THAT(build_error(windowed), HasSubstr(no_serde + "'windowed'"));
+  StreamsBuilder table;
+  table.table("U", Consumed::with(strings(), strings()))
+      .group_by([](const std::string& k, const std::string& v) {
+        return KeyValue<std::string, std::string>{v, k};
+      })
+      .aggregate(init, add, add, Materialized::as("by-value"));
+  EXPECT_THAT(build_error(table), HasSubstr(no_serde + "'by-value'"));
+  StreamsBuilder cogrouped;
+  cogrouped.stream("T", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .cogroup(add)
+      .aggregate(init, Materialized::as("cogrouped"));
+  EXPECT_THAT(build_error(cogrouped), HasSubstr(no_serde + "'cogrouped'"));
 }
 
 // Compile-time misuse is checked by static_assert; for example

@@ -188,9 +188,8 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initiali
   // Kafka Streams' order: the store name, the aggregate nodes, the merge node.
   const std::string store =
       b->name(materialized.store_name, "COGROUPKSTREAM-AGGREGATE-STATE-STORE-");
-  SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde : parts_.front().key_serde;
-  SerdePtr<VOut> vs = materialized.value_serde;
-  dsl_detail::complete_store_serdes(b, ks, vs, store, what);
+  auto [ks, vs] = dsl_detail::aggregate_serdes<K, VOut, VOut>(
+      b, materialized, parts_.front().key_serde, nullptr, nullptr, nullptr, store, what);
 
   dsl_detail::CogroupBuild<K, VOut> spec;
   spec.builder = b;

@@ -36,10 +36,9 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
   InternalStreamsBuilder* b = builder_;
   KTable<K, V> left = materialized_for_join();
   KTable<KO, VO> right = other_in.materialized_for_join();
-  const std::string base =
-      named.name.empty() ? b->topology().new_node_name("KTABLE-FK-JOIN-") : named.name;
+  const dsl_detail::FkJoinNames names = dsl_detail::fk_join_names(*b, named);
   dsl_detail::FkJoinSpec<K, V, KO> spec;
-  spec.subscription_store = base + "-subscription-store";
+  spec.subscription_store = names.subscription_store;
   spec.left_store = left.store_name();
   spec.right_store = right.store_name();
   spec.left_keys = dsl_detail::first_serde<K>(left.key_serde());
@@ -51,17 +50,13 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
     b->record(absl::InvalidArgumentError(fmt::format(
                   "foreign-key join '{}': the serdes of both tables must be known (give the "
                   "tables' operators a Materialized with serdes)",
-                  base)),
+                  names.base)),
               "join");
     return KTable<K, VOut>(b, left.node_name(), spec.left_keys, nullptr, "");
   }
   Topology& t = b->topology();
-  const std::string registration = base + "-subscription-registration-topic";
-  const std::string response = base + "-subscription-response-topic";
-  const std::string send = base + "-subscription-send";
-  const std::string receive = base + "-subscription-receive";
-  const std::string foreign = base + "-foreign-table-change";
-  const std::string output = base + "-output";
+  const std::string& registration = names.registration_topic;
+  const std::string& response = names.response_topic;
   using Sub = dsl_detail::SubscriptionWrapper<K>;
   using Resp = dsl_detail::SubscriptionResponse<VO>;
   SerdePtr<Sub> sub_serde =
@@ -75,13 +70,12 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
       [spec, extractor]() -> std::unique_ptr<Processor<K, Change<V>, KO, Sub>> {
     return std::make_unique<dsl_detail::SubscriptionSendProcessor<K, V, KO, FK>>(spec, extractor);
   };
-  b->record(
-      t.add_processor<K, Change<V>, KO, Sub>(send, std::move(send_supplier), {left.node_name()}),
-      "join");
-  t.add_internal_topic(registration);
-  b->record(
-      t.add_sink<KO, Sub>(registration + "-sink", registration, spec.right_keys, sub_serde, {send}),
-      "join");
+  b->record(t.add_processor<K, Change<V>, KO, Sub>(names.send, std::move(send_supplier),
+                                                   {left.node_name()}),
+            "join");
+  b->record(t.add_sink<KO, Sub>(registration + "-sink", registration, spec.right_keys, sub_serde,
+                                {names.send}),
+            "join");
   // Right side: subscriptions in, responses out.
   b->record(
       t.add_source<KO, Sub>(registration + "-source", {registration}, spec.right_keys, sub_serde),
@@ -91,27 +85,18 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
     return std::make_unique<dsl_detail::SubscriptionReceiveProcessor<K, V, KO, VO>>(spec,
                                                                                     right_lookup);
   };
-  b->record(t.add_processor<KO, Sub, K, Resp>(receive, std::move(receive_supplier),
+  b->record(t.add_processor<KO, Sub, K, Resp>(names.receive, std::move(receive_supplier),
                                               {registration + "-source"}),
             "join");
   ProcessorSupplier<KO, Change<VO>, K, Resp> foreign_supplier =
       [spec]() -> std::unique_ptr<Processor<KO, Change<VO>, K, Resp>> {
     return std::make_unique<dsl_detail::ForeignTableChangeProcessor<K, V, KO, VO>>(spec);
   };
-  b->record(t.add_processor<KO, Change<VO>, K, Resp>(foreign, std::move(foreign_supplier),
+  b->record(t.add_processor<KO, Change<VO>, K, Resp>(names.foreign, std::move(foreign_supplier),
                                                      {right.node_name()}),
             "join");
-  b->record(t.add_state_store(spec.subscription_store,
-                              dsl_detail::join_key_value_store_factory(*b, spec.subscription_store,
-                                                                       StoreType::kRocksDB),
-                              dsl_detail::join_store_spec(false), {receive, foreign}),
-            "join");
-  if (!right.store_name().empty()) {
-    b->record(t.connect_processor_and_state_stores(receive, {right.store_name()}), "join");
-  }
-  t.add_internal_topic(response);
   b->record(t.add_sink<K, Resp>(response + "-sink", response, spec.left_keys, resp_serde,
-                                {receive, foreign}),
+                                {names.receive, names.foreign}),
             "join");
   // Left side: responses in, results out.
   b->record(t.add_source<K, Resp>(response + "-source", {response}, spec.left_keys, resp_serde),
@@ -121,17 +106,12 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
     return std::make_unique<dsl_detail::ResponseResolverProcessor<K, V, KO, VO, VOut, Kind, F>>(
         spec, joiner);
   };
-  b->record(t.add_processor<K, Resp, K, Change<VOut>>(output, std::move(output_supplier),
+  b->record(t.add_processor<K, Resp, K, Change<VOut>>(names.output, std::move(output_supplier),
                                                       {response + "-source"}),
             "join");
-  if (!left.store_name().empty()) {
-    b->record(t.connect_processor_and_state_stores(output, {left.store_name()}), "join");
-  }
-  // The registration topic is read where the right table lives, the response topic where the
-  // left table lives: each must match that table's partition count.
-  dsl_detail::record_copartition(*b, registration + "-source", right.node_name());
-  dsl_detail::record_copartition(*b, response + "-source", left.node_name());
-  return KTable<K, VOut>(b, output, spec.left_keys, nullptr, "");
+  dsl_detail::wire_fk_join(*b, names, left.store_name(), left.node_name(), right.store_name(),
+                           right.node_name());
+  return KTable<K, VOut>(b, names.output, spec.left_keys, nullptr, "");
 }
 
 template <typename K, typename V>

@@ -8,7 +8,6 @@
 #define SLUICE_DSL_JOINS_H_
 
 #include <memory>
-#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -38,14 +37,6 @@ SerdePtr<T> first_serde(SerdePtr<T> a, SerdePtr<T> b = nullptr, SerdePtr<T> c = 
   }
 }
 
-// Records that the topics upstream of the two nodes must be co-partitioned.
-inline void record_copartition(InternalStreamsBuilder& b, const std::string& left_node,
-                               const std::string& right_node) {
-  std::set<std::string> topics = b.topology().source_topics_upstream(left_node);
-  for (auto& t : b.topology().source_topics_upstream(right_node)) topics.insert(t);
-  b.topology().add_copartition_group(std::move(topics));
-}
-
 }  // namespace dsl_detail
 
 // ---------------------------------------------------------------- KTable helpers
@@ -69,10 +60,7 @@ KTable<K, V> KTable<K, V>::materialized_for_join() const {
   add<Change<V>>(name, [store, ks, vs] {
     return std::make_unique<dsl_detail::TableMaterializeProcessor<K, V>>(store, ks, vs);
   });
-  b->record(b->topology().add_state_store(
-                store, dsl_detail::join_key_value_store_factory(*b, store, StoreType::kRocksDB),
-                dsl_detail::join_store_spec(false), {name}),
-            "join");
+  dsl_detail::add_join_table_store(*b, store, name);
   return KTable(b, name, ks, vs, store);
 }
 
@@ -83,7 +71,6 @@ template <dsl_detail::JoinKind Kind, typename VO, typename F>
 auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
                                 const JoinWindows& windows,
                                 const StreamJoinedOptions<K, V, VO>& sj) const {
-  using dsl_detail::JoinKind;
   static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
                 "join: the joiner must be callable as VR(const V&, const VO&) for join, "
                 "VR(const V&, const std::optional<VO>&) for left_join, "
@@ -91,16 +78,7 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
                 "optionally with const K& first");
   using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
   InternalStreamsBuilder* b = builder_;
-  const char* this_prefix = Kind == JoinKind::kOuter ? "KSTREAM-OUTERTHIS-" : "KSTREAM-JOINTHIS-";
-  const char* other_prefix =
-      Kind == JoinKind::kInner ? "KSTREAM-JOINOTHER-" : "KSTREAM-OUTEROTHER-";
-  const std::string this_name =
-      sj.name.empty() ? b->name(Named{}, this_prefix) : sj.name + "-join-this";
-  const std::string other_name =
-      sj.name.empty() ? b->name(Named{}, other_prefix) : sj.name + "-join-other";
-  const std::string merge_name =
-      sj.name.empty() ? b->name(Named{}, "KSTREAM-MERGE-") : sj.name + "-merge";
-  const std::string base = sj.name.empty() ? this_name : sj.name;
+  const dsl_detail::StreamJoinNodes nodes = dsl_detail::stream_join_nodes(*b, Kind, sj.name);
 
   RepartitionedOptions<K, V> lr;
   lr.key_serde = sj.key_serde;
@@ -108,19 +86,15 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
   RepartitionedOptions<K, VO> rr;
   rr.key_serde = sj.key_serde;
   rr.value_serde = sj.other_value_serde;
-  KStream<K, V> left = repartition_if_required(base + "-left", lr);
-  KStream<K, VO> right = other_in.repartition_if_required(base + "-right", rr);
+  KStream<K, V> left = repartition_if_required(nodes.base + "-left", lr);
+  KStream<K, VO> right = other_in.repartition_if_required(nodes.base + "-right", rr);
 
+  const dsl_detail::StreamJoinStores stores =
+      dsl_detail::stream_join_stores(*b, Kind, nodes, sj.store_name);
   dsl_detail::StreamStreamJoinSpec<K, V, VO> spec;
-  spec.left_store =
-      sj.store_name.empty() ? this_name + "-store" : sj.store_name + "-this-join-store";
-  spec.right_store =
-      sj.store_name.empty() ? other_name + "-store" : sj.store_name + "-other-join-store";
-  if (Kind != JoinKind::kInner) {
-    spec.outer_store = sj.store_name.empty()
-                           ? b->topology().new_node_name("KSTREAM-OUTERSHARED-") + "-store"
-                           : sj.store_name + "-outer-shared-join-store";
-  }
+  spec.left_store = stores.left;
+  spec.right_store = stores.right;
+  spec.outer_store = stores.outer;
   spec.before_ms = windows.before_ms;
   spec.after_ms = windows.after_ms;
   spec.grace_ms = windows.grace_ms;
@@ -134,7 +108,7 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
                               !spec.key_serde    ? "key"
                               : !spec.left_serde ? "value"
                                                  : "other value",
-                              this_name)),
+                              nodes.this_node)),
               "join");
   }
 
@@ -149,41 +123,21 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
     return std::make_unique<RightP>(spec, joiner);
   };
   Topology& t = b->topology();
-  b->record(t.add_processor<K, V, K, VOut>(this_name, std::move(left_supplier), {left.node_name()}),
-            "join");
   b->record(
-      t.add_processor<K, VO, K, VOut>(other_name, std::move(right_supplier), {right.node_name()}),
+      t.add_processor<K, V, K, VOut>(nodes.this_node, std::move(left_supplier), {left.node_name()}),
       "join");
+  b->record(t.add_processor<K, VO, K, VOut>(nodes.other_node, std::move(right_supplier),
+                                            {right.node_name()}),
+            "join");
   ProcessorSupplier<K, VOut, K, VOut> merge = [] {
     return std::make_unique<dsl_detail::PassThroughProcessor<K, VOut>>();
   };
-  b->record(
-      t.add_processor<K, VOut, K, VOut>(merge_name, std::move(merge), {this_name, other_name}),
-      "join");
-  // Retention: every record stays until its window and grace have passed on both sides.
-  const int64_t retention = windows.before_ms + windows.after_ms + windows.grace_ms + 1;
-  const StoreType type = sj.store_type;
-  b->record(
-      t.add_state_store(spec.left_store,
-                        dsl_detail::join_window_store_factory(*b, spec.left_store, type, retention,
-                                                              windows.size_ms()),
-                        dsl_detail::join_store_spec(true, retention), {this_name, other_name}),
-      "join");
-  b->record(
-      t.add_state_store(spec.right_store,
-                        dsl_detail::join_window_store_factory(*b, spec.right_store, type, retention,
-                                                              windows.size_ms()),
-                        dsl_detail::join_store_spec(true, retention), {this_name, other_name}),
-      "join");
-  if (!spec.outer_store.empty()) {
-    b->record(
-        t.add_state_store(spec.outer_store,
-                          dsl_detail::join_key_value_store_factory(*b, spec.outer_store, type),
-                          dsl_detail::join_store_spec(false), {this_name, other_name}),
-        "join");
-  }
-  dsl_detail::record_copartition(*b, left.node_name(), right.node_name());
-  return KStream<K, VOut>(b, merge_name, spec.key_serde, nullptr, false);
+  b->record(t.add_processor<K, VOut, K, VOut>(nodes.merge_node, std::move(merge),
+                                              {nodes.this_node, nodes.other_node}),
+            "join");
+  dsl_detail::wire_stream_join(*b, nodes, stores, windows, sj.store_type, left.node_name(),
+                               right.node_name());
+  return KStream<K, VOut>(b, nodes.merge_node, spec.key_serde, nullptr, false);
 }
 
 template <typename K, typename V>

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/adders.h"
 #include "sluice/dsl/detail/cogroup.h"
@@ -105,22 +106,9 @@ class KGroupedStream {
   KTable<K, VR> aggregate_impl(Add add, const MaterializedOptions<K, VR>& materialized,
                                const char* what) const {
     InternalStreamsBuilder* b = stream_.builder_;
-    const std::string store = b->name(materialized.store_name, "KSTREAM-AGGREGATE-STATE-STORE-");
-    RepartitionedOptions<K, V> rp;
-    rp.key_serde = grouped_.key_serde;
-    rp.value_serde = grouped_.value_serde;
-    KStream<K, V> input =
-        stream_.repartition_if_required(grouped_.name.empty() ? store : grouped_.name, rp);
-    const std::string name = b->name(Named{}, "KSTREAM-AGGREGATE-");
-
-    SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde
-                     : grouped_.key_serde   ? grouped_.key_serde
-                                            : input.key_serde();
-    SerdePtr<VR> vs = materialized.value_serde;
-    if constexpr (std::is_same_v<VR, V>) {
-      if (!vs) vs = grouped_.value_serde ? grouped_.value_serde : input.value_serde();
-    }
-    dsl_detail::complete_store_serdes(b, ks, vs, store, what);
+    // No windows: the setup of a windowed aggregation with a valid window.
+    auto [store, input, name, ks, vs] = dsl_detail::aggregate_setup<K, V, VR>(
+        b, stream_, grouped_, materialized, absl::OkStatus(), what);
 
     ProcessorSupplier<K, V, K, Change<VR>> supplier =
         [store, ks, vs, add]() -> std::unique_ptr<Processor<K, V, K, Change<VR>>> {

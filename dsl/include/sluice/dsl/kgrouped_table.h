@@ -114,20 +114,8 @@ class KGroupedTable {
     b->record(t.add_source<K, Change<V>>(source, {topic}, key_serde_, changes), what);
 
     const std::string name = b->name(Named{}, "KTABLE-AGGREGATE-");
-    SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde : key_serde_;
-    SerdePtr<VR> vs = materialized.value_serde;
-    if constexpr (std::is_same_v<VR, V>) {
-      if (!vs) vs = value_serde_;
-    }
-    if constexpr (HasDefaultSerde<VR>) {
-      if (!vs) vs = DefaultSerde<VR>::make();
-    }
-    if (!vs) {
-      b->record(absl::InvalidArgumentError(fmt::format(
-                    "no value serde is known for store '{}'; pass it with Materialized::with(...)",
-                    store)),
-                what);
-    }
+    auto [ks, vs] = dsl_detail::aggregate_serdes<K, V, VR>(
+        b, materialized, key_serde_, value_serde_, nullptr, nullptr, store, what);
     ProcessorSupplier<K, Change<V>, K, Change<VR>> supplier =
         [store, ks, vs, add, sub]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
       return std::make_unique<dsl_detail::TableAggregateProcessor<K, V, VR, Add, Sub>>(

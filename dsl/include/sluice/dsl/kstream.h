@@ -75,6 +75,33 @@ void complete_store_serdes(InternalStreamsBuilder* b, SerdePtr<K>& ks, SerdePtr<
               what);
   }
 }
+
+template <typename K, typename VR>
+struct StoreSerdes {
+  SerdePtr<K> keys;
+  SerdePtr<VR> values;
+};
+
+// An aggregation's store serdes, resolved here for every aggregation (count, reduce,
+// aggregate, windowed or not, cogroup, KGroupedTable): Materialized's, else the grouped input's
+// (Grouped's, else the stream's), else the type's default. The input's value serdes are
+// candidates only when the aggregate has the input's value type (reduce). Records an error
+// naming the store when one stays unknown.
+template <typename K, typename V, typename VR>
+StoreSerdes<K, VR> aggregate_serdes(InternalStreamsBuilder* b,
+                                    const MaterializedOptions<K, VR>& materialized,
+                                    SerdePtr<K> grouped_keys, SerdePtr<V> grouped_values,
+                                    SerdePtr<K> input_keys, SerdePtr<V> input_values,
+                                    const std::string& store, const char* what) {
+  StoreSerdes<K, VR> s;
+  s.keys = materialized.key_serde ? materialized.key_serde
+           : grouped_keys         ? grouped_keys
+                                  : input_keys;
+  s.values = materialized.value_serde;
+  if (!s.values) s.values = same_serde<VR>(grouped_values ? grouped_values : input_values);
+  complete_store_serdes(b, s.keys, s.values, store, what);
+  return s;
+}
 }  // namespace dsl_detail
 
 template <typename K, typename V>

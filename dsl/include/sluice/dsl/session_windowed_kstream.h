@@ -88,8 +88,8 @@ class SessionWindowedKStream {
                                          const MaterializedOptions<K, VR>& materialized,
                                          const char* what) const {
     InternalStreamsBuilder* b = builder_;
-    auto setup = dsl_detail::windowed_setup<K, V, VR>(b, stream_, grouped_, materialized,
-                                                      windows_.status(), what);
+    auto setup = dsl_detail::aggregate_setup<K, V, VR>(b, stream_, grouped_, materialized,
+                                                       windows_.status(), what);
     const std::string store = setup.store;
     SerdePtr<K> ks = setup.key_serde;
     SerdePtr<VR> vs = setup.value_serde;

@@ -35,12 +35,12 @@ namespace sluice {
 
 namespace dsl_detail {
 
-// What every windowed aggregation resolves first: store and node names (Kafka Streams'
-// KSTREAM-AGGREGATE-STATE-STORE-/KSTREAM-AGGREGATE-), the input (repartitioned when a key
-// change came before), and the store serdes (Materialized, else Grouped, else the stream's,
-// else DefaultSerde).
+// What every stream aggregation (KGroupedStream's, windowed or not) resolves first: store and node
+// names (Kafka Streams' KSTREAM-AGGREGATE-STATE-STORE-/KSTREAM-AGGREGATE-), the input
+// (repartitioned when a key change came before), and the store serdes
+// (dsl_detail::aggregate_serdes).
 template <typename K, typename V, typename VR>
-struct WindowedSetup {
+struct AggregateSetup {
   std::string store;
   KStream<K, V> input;
   std::string name;
@@ -49,10 +49,10 @@ struct WindowedSetup {
 };
 
 template <typename K, typename V, typename VR>
-WindowedSetup<K, V, VR> windowed_setup(InternalStreamsBuilder* b, const KStream<K, V>& stream,
-                                       const GroupedOptions<K, V>& grouped,
-                                       const MaterializedOptions<K, VR>& materialized,
-                                       const absl::Status& windows_status, const char* what) {
+AggregateSetup<K, V, VR> aggregate_setup(InternalStreamsBuilder* b, const KStream<K, V>& stream,
+                                         const GroupedOptions<K, V>& grouped,
+                                         const MaterializedOptions<K, VR>& materialized,
+                                         const absl::Status& windows_status, const char* what) {
   b->record(windows_status, what);
   std::string store = b->name(materialized.store_name, "KSTREAM-AGGREGATE-STATE-STORE-");
   RepartitionedOptions<K, V> rp;
@@ -61,16 +61,11 @@ WindowedSetup<K, V, VR> windowed_setup(InternalStreamsBuilder* b, const KStream<
   KStream<K, V> input =
       stream.repartition_if_required(grouped.name.empty() ? store : grouped.name, rp);
   std::string name = b->name(Named{}, "KSTREAM-AGGREGATE-");
-  SerdePtr<K> ks = materialized.key_serde ? materialized.key_serde
-                   : grouped.key_serde    ? grouped.key_serde
-                                          : input.key_serde();
-  SerdePtr<VR> vs = materialized.value_serde;
-  if constexpr (std::is_same_v<VR, V>) {
-    if (!vs) vs = grouped.value_serde ? grouped.value_serde : input.value_serde();
-  }
-  complete_store_serdes(b, ks, vs, store, what);
-  return WindowedSetup<K, V, VR>{std::move(store), std::move(input), std::move(name), std::move(ks),
-                                 std::move(vs)};
+  auto [ks, vs] =
+      aggregate_serdes<K, V, VR>(b, materialized, grouped.key_serde, grouped.value_serde,
+                                 input.key_serde(), input.value_serde(), store, what);
+  return AggregateSetup<K, V, VR>{std::move(store), std::move(input), std::move(name),
+                                  std::move(ks), std::move(vs)};
 }
 
 // The retention asked for, or `minimum`; an error when asked for less than it.
@@ -200,7 +195,7 @@ class TimeWindowedKStream {
     const absl::Status& status =
         time_windows_ ? time_windows_->status() : sliding_windows_->status();
     auto setup =
-        dsl_detail::windowed_setup<K, V, VR>(b, stream_, grouped_, materialized, status, what);
+        dsl_detail::aggregate_setup<K, V, VR>(b, stream_, grouped_, materialized, status, what);
     const std::string store = setup.store;
     SerdePtr<K> ks = setup.key_serde;
     SerdePtr<VR> vs = setup.value_serde;

@@ -26,6 +26,7 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/join_processors.h"
 #include "sluice/dsl/detail/join_stores.h"
 #include "sluice/dsl/detail/table_processors.h"
@@ -67,8 +68,8 @@ struct SubscriptionResponse {
 inline void append_hash(std::string& out, const std::optional<Hash128>& h) {
   out.push_back(h ? 1 : 0);
   if (h) {
-    append_be64(out, static_cast<int64_t>(h->h[0]));
-    append_be64(out, static_cast<int64_t>(h->h[1]));
+    serdes::append_big_endian(out, h->h[0]);
+    serdes::append_big_endian(out, h->h[1]);
   }
 }
 // Parses [has: 1][hash: 16 if has] from the front of `in`; false when truncated.
@@ -80,8 +81,8 @@ inline bool read_hash(std::string_view& in, std::optional<Hash128>& h) {
   if (!has) return true;
   if (in.size() < 16) return false;
   Hash128 v;
-  v.h[0] = static_cast<uint64_t>(read_be64(in));
-  v.h[1] = static_cast<uint64_t>(read_be64(in.substr(8)));
+  v.h[0] = serdes::read_big_endian<uint64_t>(in.data());
+  v.h[1] = serdes::read_big_endian<uint64_t>(in.data() + 8);
   in.remove_prefix(16);
   h = v;
   return true;
@@ -165,7 +166,7 @@ class SubscriptionResponseSerde final : public Serde<SubscriptionResponse<VO>> {
 // so that one prefix scan finds every left row subscribed to a foreign key.
 inline void combined_key_prefix(std::string_view fk, std::string& out) {
   out.clear();
-  append_be32(out, static_cast<int32_t>(fk.size()));
+  serdes::append_big_endian(out, static_cast<int32_t>(fk.size()));
   out.append(fk);
 }
 
@@ -249,7 +250,7 @@ class SubscriptionReceiveProcessor final
       : spec_(std::move(spec)), right_(std::move(right)) {}
   void init(ProcessorContext<K, SubscriptionResponse<VO>>& ctx) override {
     Processor<KO, SubscriptionWrapper<K>, K, SubscriptionResponse<VO>>::init(ctx);
-    store_ = join_key_value_bytes(ctx.get_state_store(spec_.subscription_store));
+    store_ = key_value_bytes(ctx.get_state_store(spec_.subscription_store));
     if (!store_) {
       throw std::logic_error(fmt::format("foreign-key join: subscription store '{}' missing",
                                          spec_.subscription_store));
@@ -273,7 +274,7 @@ class SubscriptionReceiveProcessor final
       append_hash(value_buf_, w.hash);
       st = store_->put(key_buf_, value_buf_);
     }
-    if (!st.ok()) join_store_failure(spec_.subscription_store, st);
+    if (!st.ok()) throw_store_error("join store", spec_.subscription_store, st);
     if (w.instruction == Instruction::kDeleteKeyNoPropagate) return;
     SubscriptionResponse<VO> response;
     response.hash = w.hash;
@@ -290,7 +291,7 @@ class SubscriptionReceiveProcessor final
  private:
   FkJoinSpec<K, V, KO> spec_;
   TableLookup<KO, VO> right_;
-  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::unique_ptr<KeyValueBytes> store_;
   std::string fk_buf_, pk_buf_, key_buf_, value_buf_;
 };
 
@@ -302,7 +303,7 @@ class ForeignTableChangeProcessor final
   explicit ForeignTableChangeProcessor(FkJoinSpec<K, V, KO> spec) : spec_(std::move(spec)) {}
   void init(ProcessorContext<K, SubscriptionResponse<VO>>& ctx) override {
     Processor<KO, Change<VO>, K, SubscriptionResponse<VO>>::init(ctx);
-    store_ = join_key_value_bytes(ctx.get_state_store(spec_.subscription_store));
+    store_ = key_value_bytes(ctx.get_state_store(spec_.subscription_store));
     if (!store_) {
       throw std::logic_error(fmt::format("foreign-key join: subscription store '{}' missing",
                                          spec_.subscription_store));
@@ -319,7 +320,7 @@ class ForeignTableChangeProcessor final
       subscribers_.emplace_back(std::string(key.substr(prefix_.size())), std::string(value));
       return true;
     });
-    if (!st.ok()) join_store_failure(spec_.subscription_store, st);
+    if (!st.ok()) throw_store_error("join store", spec_.subscription_store, st);
     for (const auto& [pk_bytes, value] : subscribers_) {
       std::string_view v = value;
       if (v.empty()) continue;
@@ -335,7 +336,7 @@ class ForeignTableChangeProcessor final
 
  private:
   FkJoinSpec<K, V, KO> spec_;
-  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::unique_ptr<KeyValueBytes> store_;
   std::string fk_buf_, prefix_;
   std::vector<std::pair<std::string, std::string>> subscribers_;
 };
@@ -352,7 +353,7 @@ class ResponseResolverProcessor final
       : spec_(std::move(spec)), joiner_{std::move(joiner)} {}
   void init(ProcessorContext<K, Change<VOut>>& ctx) override {
     Processor<K, SubscriptionResponse<VO>, K, Change<VOut>>::init(ctx);
-    store_ = join_key_value_bytes(ctx.get_state_store(spec_.left_store));
+    store_ = key_value_bytes(ctx.get_state_store(spec_.left_store));
     if (!store_) {
       throw std::logic_error(
           fmt::format("foreign-key join: left table store '{}' missing", spec_.left_store));
@@ -363,7 +364,7 @@ class ResponseResolverProcessor final
     const SubscriptionResponse<VO>& response = *r.value();
     spec_.left_keys->serialize(spec_.left_store, *r.key(), key_buf_);
     auto bytes = store_->get(key_buf_);
-    if (!bytes.ok()) join_store_failure(spec_.left_store, bytes.status());
+    if (!bytes.ok()) throw_store_error("join store", spec_.left_store, bytes.status());
     std::optional<Hash128> current;
     if (bytes->has_value()) current = hash_bytes(**bytes);
     if (current != response.hash) return;  // stale: the left row changed since
@@ -380,7 +381,7 @@ class ResponseResolverProcessor final
  private:
   FkJoinSpec<K, V, KO> spec_;
   Joiner<Kind, K, V, VO, VOut, F> joiner_;
-  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::unique_ptr<KeyValueBytes> store_;
   std::string key_buf_;
 };
 

@@ -16,12 +16,12 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/join_stores.h"
+#include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
 
 namespace sluice::dsl_detail {
-
-enum class JoinKind { kInner, kLeft, kOuter };
 
 // Calls a user joiner for one join kind with the key first if it takes one. Inner joiners take
 // (const VL&, const VR&), left joiners (const VL&, const std::optional<VR>&), outer joiners
@@ -84,14 +84,11 @@ struct Joiner {
   }
 };
 
-[[noreturn]] inline void join_store_failure(const std::string& store, const absl::Status& st) {
-  throw std::runtime_error(fmt::format("join store '{}': {}", store, std::string(st.message())));
-}
-
 template <typename T>
 T deserialize_or_throw(const Serde<T>& serde, const std::string& store, std::string_view bytes) {
   T out{};
-  if (auto st = serde.deserialize(store, bytes, out); !st.ok()) join_store_failure(store, st);
+  if (auto st = serde.deserialize(store, bytes, out); !st.ok())
+    throw_store_error("join store", store, st);
   return out;
 }
 
@@ -126,7 +123,7 @@ struct OuterJoinKey {
 };
 inline std::optional<OuterJoinKey> parse_outer_join_key(std::string_view bytes) {
   if (bytes.size() < 9 || (bytes[8] != kLeftSide && bytes[8] != kRightSide)) return std::nullopt;
-  return OuterJoinKey{read_be64(bytes), bytes[8], bytes.substr(9)};
+  return OuterJoinKey{serdes::read_big_endian<int64_t>(bytes.data()), bytes[8], bytes.substr(9)};
 }
 // The values of one buffer record, in order; nullopt when a length is negative or runs past
 // the end.
@@ -134,7 +131,7 @@ inline std::optional<std::vector<std::string_view>> parse_outer_join_values(std:
   std::vector<std::string_view> values;
   while (!list.empty()) {
     if (list.size() < 4) return std::nullopt;
-    const int32_t len = read_be32(list);
+    const auto len = serdes::read_big_endian<int32_t>(list.data());
     list.remove_prefix(4);
     if (len < 0 || static_cast<size_t>(len) > list.size()) return std::nullopt;
     values.push_back(list.substr(0, static_cast<size_t>(len)));
@@ -163,14 +160,14 @@ class StreamStreamJoinProcessor final
 
   void init(ProcessorContext<K, VOut>& ctx) override {
     Base::init(ctx);
-    this_store_ = join_window_bytes(ctx.get_state_store(this_name()));
-    other_store_ = join_window_bytes(ctx.get_state_store(other_name()));
+    this_store_ = window_bytes(ctx.get_state_store(this_name()));
+    other_store_ = window_bytes(ctx.get_state_store(other_name()));
     if (!this_store_ || !other_store_) {
       throw std::logic_error(fmt::format("join: window stores '{}' and '{}' must be connected",
                                          spec_.left_store, spec_.right_store));
     }
     if (!spec_.outer_store.empty()) {
-      outer_ = join_key_value_bytes(ctx.get_state_store(spec_.outer_store));
+      outer_ = key_value_bytes(ctx.get_state_store(spec_.outer_store));
       if (!outer_) {
         throw std::logic_error(fmt::format(
             "join: outer store '{}' must be a connected key-value store", spec_.outer_store));
@@ -191,7 +188,7 @@ class StreamStreamJoinProcessor final
     spec_.key_serde->serialize(this_name(), *r.key(), key_buf_);
     serde_this().serialize(this_name(), *r.value(), value_buf_);
     if (auto st = this_store_->put(key_buf_, value_buf_, ts); !st.ok()) {
-      join_store_failure(this_name(), st);
+      throw_store_error("join store", this_name(), st);
     }
     if (outer_ && ts == stream_time) emit_non_joined(stream_time);
 
@@ -201,11 +198,11 @@ class StreamStreamJoinProcessor final
     const TimestampMs to = std::max<TimestampMs>(0, ts + after);
     bool matched = false;
     matches_.clear();
-    auto st =
-        other_store_->fetch(key_buf_, from, to, [&](TimestampMs other_ts, std::string_view bytes) {
-          matches_.emplace_back(other_ts, std::string(bytes));
-        });
-    if (!st.ok()) join_store_failure(other_name(), st);
+    auto st = other_store_->for_each(key_buf_, from, to,
+                                     [&](TimestampMs other_ts, std::string_view bytes) {
+                                       matches_.emplace_back(other_ts, std::string(bytes));
+                                     });
+    if (!st.ok()) throw_store_error("join store", other_name(), st);
     for (auto& [other_ts, bytes] : matches_) {
       matched = true;
       if (outer_) remove_buffered(other_ts, IsLeft ? kRightSide : kLeftSide);
@@ -262,7 +259,7 @@ class StreamStreamJoinProcessor final
 
   void outer_key(TimestampMs ts, char side, std::string_view key, std::string& out) const {
     out.clear();
-    append_be64(out, ts);
+    serdes::append_big_endian(out, ts);
     out.push_back(side);
     out.append(key);
   }
@@ -270,19 +267,19 @@ class StreamStreamJoinProcessor final
   void buffer(TimestampMs ts) {
     outer_key(ts, IsLeft ? kLeftSide : kRightSide, key_buf_, outer_key_buf_);
     auto existing = outer_->get(outer_key_buf_);
-    if (!existing.ok()) join_store_failure(spec_.outer_store, existing.status());
+    if (!existing.ok()) throw_store_error("join store", spec_.outer_store, existing.status());
     std::string list = existing->value_or(std::string());
-    append_be32(list, static_cast<int32_t>(value_buf_.size()));
+    serdes::append_big_endian(list, static_cast<int32_t>(value_buf_.size()));
     list.append(value_buf_);
     if (auto st = outer_->put(outer_key_buf_, list); !st.ok()) {
-      join_store_failure(spec_.outer_store, st);
+      throw_store_error("join store", spec_.outer_store, st);
     }
   }
 
   void remove_buffered(TimestampMs other_ts, char side) {
     outer_key(other_ts, side, key_buf_, outer_key_buf_);
     if (auto st = outer_->remove(outer_key_buf_); !st.ok()) {
-      join_store_failure(spec_.outer_store, st);
+      throw_store_error("join store", spec_.outer_store, st);
     }
   }
 
@@ -306,18 +303,19 @@ class StreamStreamJoinProcessor final
       closed.emplace_back(std::string(key), std::string(value));
       return true;
     });
-    if (!st.ok()) join_store_failure(spec_.outer_store, st);
-    if (corrupt) join_store_failure(spec_.outer_store, absl::DataLossError(*corrupt));
+    if (!st.ok()) throw_store_error("join store", spec_.outer_store, st);
+    if (corrupt) throw_store_error("join store", spec_.outer_store, absl::DataLossError(*corrupt));
     for (const auto& [key, list] : closed) {
       const OuterJoinKey parsed = *parse_outer_join_key(key);
       const auto values = parse_outer_join_values(list);
       if (!values) {
-        join_store_failure(spec_.outer_store,
-                           absl::DataLossError(fmt::format(
-                               "the buffered values at time {} ({} bytes) are truncated",
-                               parsed.time, list.size())));
+        throw_store_error("join store", spec_.outer_store,
+                          absl::DataLossError(
+                              fmt::format("the buffered values at time {} ({} bytes) are truncated",
+                                          parsed.time, list.size())));
       }
-      if (auto rs = outer_->remove(key); !rs.ok()) join_store_failure(spec_.outer_store, rs);
+      if (auto rs = outer_->remove(key); !rs.ok())
+        throw_store_error("join store", spec_.outer_store, rs);
       const TimestampMs ts = parsed.time;
       const bool left = parsed.side == kLeftSide;
       K k = deserialize_or_throw(*spec_.key_serde, spec_.outer_store, parsed.key);
@@ -337,9 +335,9 @@ class StreamStreamJoinProcessor final
 
   StreamStreamJoinSpec<K, VL, VR> spec_;
   Joiner<Kind, K, VL, VR, VOut, F> joiner_;
-  std::unique_ptr<JoinWindowBytes> this_store_;
-  std::unique_ptr<JoinWindowBytes> other_store_;
-  std::unique_ptr<JoinKeyValueBytes> outer_;
+  std::unique_ptr<WindowBytes> this_store_;
+  std::unique_ptr<WindowBytes> other_store_;
+  std::unique_ptr<KeyValueBytes> outer_;
   std::string key_buf_, value_buf_, outer_key_buf_;
   std::vector<std::pair<TimestampMs, std::string>> matches_;
 };
@@ -368,7 +366,7 @@ class TableLookup {
 
   // `store` may be a global store (looked up through the task, not the node's connections).
   void init(StateStore* store) {
-    store_ = join_key_value_bytes(store);
+    store_ = key_value_bytes(store);
     if (!store_) {
       throw std::logic_error(
           fmt::format("join: table store '{}' is not a reachable key-value store", store_name_));
@@ -381,7 +379,7 @@ class TableLookup {
   }
   std::optional<V> get_bytes(std::string_view key) {
     auto bytes = store_->get(key);
-    if (!bytes.ok()) join_store_failure(store_name_, bytes.status());
+    if (!bytes.ok()) throw_store_error("join store", store_name_, bytes.status());
     if (!bytes->has_value()) return std::nullopt;
     return deserialize_or_throw(*values_, store_name_, **bytes);
   }
@@ -390,7 +388,7 @@ class TableLookup {
   std::string store_name_;
   SerdePtr<K> keys_;
   SerdePtr<V> values_;
-  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::unique_ptr<KeyValueBytes> store_;
   std::string key_buf_;
 };
 
@@ -524,7 +522,7 @@ class TableMaterializeProcessor final : public Processor<K, Change<V>, K, Change
       : store_name_(std::move(store)), keys_(std::move(keys)), values_(std::move(values)) {}
   void init(ProcessorContext<K, Change<V>>& ctx) override {
     Processor<K, Change<V>, K, Change<V>>::init(ctx);
-    store_ = join_key_value_bytes(ctx.get_state_store(store_name_));
+    store_ = key_value_bytes(ctx.get_state_store(store_name_));
     if (!store_) {
       throw std::logic_error(
           fmt::format("store '{}' is not a connected key-value store", store_name_));
@@ -541,7 +539,7 @@ class TableMaterializeProcessor final : public Processor<K, Change<V>, K, Change
     } else {
       st = store_->remove(key_buf_);
     }
-    if (!st.ok()) join_store_failure(store_name_, st);
+    if (!st.ok()) throw_store_error("join store", store_name_, st);
     this->context().forward(std::move(r));
   }
 
@@ -549,7 +547,7 @@ class TableMaterializeProcessor final : public Processor<K, Change<V>, K, Change
   std::string store_name_;
   SerdePtr<K> keys_;
   SerdePtr<V> values_;
-  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::unique_ptr<KeyValueBytes> store_;
   std::string key_buf_, value_buf_;
 };
 
@@ -563,7 +561,7 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
       : store_name_(std::move(store)), keys_(std::move(keys)), values_(std::move(values)) {}
   void init(ProcessorContext<K, Change<V>>& ctx) override {
     Processor<K, V, K, Change<V>>::init(ctx);
-    store_ = join_key_value_bytes(ctx.task().get_state_store(store_name_));
+    store_ = key_value_bytes(ctx.task().get_state_store(store_name_));
     if (!store_) {
       throw std::logic_error(
           fmt::format("store '{}' is not a reachable key-value store", store_name_));
@@ -573,7 +571,7 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
     if (dsl_detail::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
     keys_->serialize(store_name_, *r.key(), key_buf_);
     auto old_bytes = store_->get(key_buf_);
-    if (!old_bytes.ok()) join_store_failure(store_name_, old_bytes.status());
+    if (!old_bytes.ok()) throw_store_error("join store", store_name_, old_bytes.status());
     std::optional<V> old;
     if (old_bytes->has_value()) old = deserialize_or_throw(*values_, store_name_, **old_bytes);
     absl::Status st;
@@ -584,7 +582,7 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
       if (!old) return;
       st = store_->remove(key_buf_);
     }
-    if (!st.ok()) join_store_failure(store_name_, st);
+    if (!st.ok()) throw_store_error("join store", store_name_, st);
     Change<V> change{std::move(r.mutable_value()), std::move(old)};
     this->context().forward(std::move(r).with_value(std::optional<Change<V>>(std::move(change))));
   }
@@ -593,7 +591,7 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
   std::string store_name_;
   SerdePtr<K> keys_;
   SerdePtr<V> values_;
-  std::unique_ptr<JoinKeyValueBytes> store_;
+  std::unique_ptr<KeyValueBytes> store_;
   std::string key_buf_, value_buf_;
 };
 

@@ -25,7 +25,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fmt/format.h"
@@ -34,6 +33,7 @@
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
 #include "sluice/core/windowed.h"
+#include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
 #include "sluice/dsl/internal_streams_builder.h"
 #include "sluice/dsl/suppressed.h"
@@ -76,18 +76,6 @@ inline std::optional<SuppressedEntry> parse_suppressed_entry(std::string_view va
   return entry;
 }
 
-// The part of a key-value store the suppress buffer uses.
-class BufferBytes {
- public:
-  virtual ~BufferBytes() = default;
-  virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
-  virtual absl::Status put(std::string_view key, std::string_view value) = 0;
-  virtual absl::Status remove(std::string_view key) = 0;
-  // f(key, value) in key order until f returns false. f must not write to the store.
-  virtual absl::Status scan(absl::FunctionRef<bool(std::string_view, std::string_view)> f) = 0;
-};
-std::unique_ptr<BufferBytes> buffer_bytes(StateStore* store);
-
 template <typename K>
 struct IsWindowedKey : std::false_type {};
 template <typename K>
@@ -107,7 +95,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
 
   void init(ProcessorContext<K, Change<V>>& ctx) override {
     Processor<K, Change<V>, K, Change<V>>::init(ctx);
-    buffer_ = buffer_bytes(ctx.get_state_store(store_name_));
+    buffer_ = key_value_bytes(ctx.get_state_store(store_name_));
     if (buffer_ == nullptr) {
       throw StreamsException(
           fmt::format("suppress: store '{}' is not a connected key-value store", store_name_));
@@ -146,15 +134,14 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   }
 
   [[noreturn]] void fail(const absl::Status& st) const {
-    throw std::runtime_error(
-        fmt::format("suppress buffer '{}': {}", store_name_, std::string(st.message())));
+    throw_store_error("suppress buffer", store_name_, st);
   }
 
   // Rebuilds the in-memory index from the store (which may have been restored).
   void load() {
     loaded_ = true;
     std::optional<absl::Status> bad;
-    auto st = buffer_->scan([&](std::string_view key, std::string_view value) {
+    auto st = buffer_->scan("", [&](std::string_view key, std::string_view value) {
       if (key.size() < 8) {  // every key starts with its 8-byte buffer time
         bad = corrupt(key, value);
         return false;
@@ -241,7 +228,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
     evicted_.clear();
     int64_t count = count_, bytes = bytes_;
     min_time_ = std::numeric_limits<TimestampMs>::max();
-    auto st = buffer_->scan([&](std::string_view key, std::string_view value) {
+    auto st = buffer_->scan("", [&](std::string_view key, std::string_view value) {
       const TimestampMs t = time_of(key);
       const bool over = (spec_.buffer.max_record_count && count > *spec_.buffer.max_record_count) ||
                         (spec_.buffer.max_byte_count && bytes > *spec_.buffer.max_byte_count);
@@ -301,7 +288,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   SerdePtr<V> values_;
   SuppressedSpec spec_;
   int64_t delay_ms_;
-  std::unique_ptr<BufferBytes> buffer_;
+  std::unique_ptr<KeyValueBytes> buffer_;
   bool loaded_ = false;
   TimestampMs observed_ = -1;
   std::unordered_map<std::string, TimestampMs> index_;

@@ -5,7 +5,6 @@
 
 #include <concepts>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -19,7 +18,9 @@
 #include "fmt/format.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/dsl/detail/lambda.h"
+#include "sluice/dsl/detail/store_views.h"
 
 namespace sluice {
 
@@ -50,26 +51,6 @@ struct Change {
 };
 
 namespace dsl_detail {
-
-// The part of a task's key-value store the aggregations use. DSL headers stay free of the
-// state layer's headers (users compile against core + dsl); dsl/src binds it to
-// state::KeyValueBytesStore.
-using BytesFlushListener =
-    std::function<void(std::string_view key, std::optional<std::string_view> new_value,
-                       std::optional<std::string_view> old_value, TimestampMs timestamp)>;
-class KeyValueBytes {
- public:
-  virtual ~KeyValueBytes() = default;
-  virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
-  virtual absl::Status put(std::string_view key, std::string_view value) = 0;
-  virtual absl::Status remove(std::string_view key) = 0;
-  // When the store is a record cache: installs `listener` (empty: removes it), called with
-  // new and old value for every entry the cache writes below, and returns true. False (and
-  // nothing installed) for a store without a cache.
-  virtual bool set_flush_listener(BytesFlushListener listener) = 0;
-};
-// Null unless `store` is a key-value store; borrows it.
-std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store);
 
 // Calls f(key, value) or f(value).
 template <typename F, typename K, typename V>
@@ -148,10 +129,7 @@ class TableStore {
     return v;
   }
   void check(const absl::Status& st) const {
-    if (!st.ok()) {
-      throw std::runtime_error(
-          fmt::format("table store '{}': {}", store_name_, std::string(st.message())));
-    }
+    if (!st.ok()) throw_store_error("table store", store_name_, st);
   }
 
   std::string store_name_;
@@ -417,13 +395,11 @@ class ChangeSerde final : public Serde<Change<V>> {
     out.old_value.reset();
     if (flags & 1) {
       out.new_value.emplace();
-      if (auto st = inner_->deserialize(topic, data.substr(5, n), *out.new_value); !st.ok())
-        return st;
+      SLUICE_RETURN_IF_ERROR(inner_->deserialize(topic, data.substr(5, n), *out.new_value));
     }
     if (flags & 2) {
       out.old_value.emplace();
-      if (auto st = inner_->deserialize(topic, data.substr(5 + n), *out.old_value); !st.ok())
-        return st;
+      SLUICE_RETURN_IF_ERROR(inner_->deserialize(topic, data.substr(5 + n), *out.old_value));
     }
     return absl::OkStatus();
   }

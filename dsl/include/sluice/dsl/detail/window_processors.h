@@ -1,7 +1,6 @@
 // The processors behind windowed aggregations (Kafka Streams' KStreamWindowAggregate,
-// KStreamSlidingWindowAggregate, KStreamSessionWindowAggregate) and the window / session store
-// views they use. DSL headers stay free of the state layer: dsl/src/window_stores.cc binds the
-// views to state::WindowBytesStore / state::SessionBytesStore.
+// KStreamSlidingWindowAggregate, KStreamSessionWindowAggregate). They reach their window /
+// session stores through the views of detail/store_views.h.
 //
 // Store formats (the same as Kafka Streams', so a store can be read with state:: facades):
 // window stores hold Kafka Streams' timestamped values, [8-byte big-endian timestamp][value],
@@ -11,7 +10,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -20,7 +18,6 @@
 #include <utility>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fmt/format.h"
@@ -29,50 +26,10 @@
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
 #include "sluice/core/windowed.h"
+#include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
 
 namespace sluice::dsl_detail {
-
-// Called by a window / session record cache for each window it writes below (flush, commit,
-// eviction): the plain key bytes, the window, the new and the previous stored value (null: none).
-using WindowedBytesFlushListener = std::function<void(
-    std::string_view key, Window window, std::optional<std::string_view> new_value,
-    std::optional<std::string_view> old_value, TimestampMs timestamp)>;
-
-// The part of a window store the windowed aggregations use.
-class WindowBytes {
- public:
-  virtual ~WindowBytes() = default;
-  virtual absl::StatusOr<std::optional<std::string>> fetch(std::string_view key,
-                                                           TimestampMs window_start) = 0;
-  virtual absl::Status put(std::string_view key, std::string_view value,
-                           TimestampMs window_start) = 0;
-  // f(start, value) for the key's windows with start in [from, to], ascending by start. f must
-  // not write to the store.
-  virtual absl::Status for_each(std::string_view key, TimestampMs from, TimestampMs to,
-                                absl::FunctionRef<void(TimestampMs, std::string_view)> f) = 0;
-  // When the store is a record cache: installs `listener` (empty: removes it) and returns true;
-  // false (nothing installed) for a store without a cache.
-  virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
-};
-// Null unless `store` is a window store; borrows it.
-std::unique_ptr<WindowBytes> window_bytes(StateStore* store);
-
-// The part of a session store the session aggregations use.
-class SessionBytes {
- public:
-  virtual ~SessionBytes() = default;
-  // f(session, value) for the key's sessions with end >= earliest_end and
-  // start <= latest_start. f must not write to the store.
-  virtual absl::Status find_sessions(std::string_view key, TimestampMs earliest_end,
-                                     TimestampMs latest_start,
-                                     absl::FunctionRef<void(Window, std::string_view)> f) = 0;
-  virtual absl::Status put(std::string_view key, Window session, std::string_view value) = 0;
-  virtual absl::Status remove(std::string_view key, Window session) = 0;
-  // As WindowBytes::set_flush_listener.
-  virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
-};
-std::unique_ptr<SessionBytes> session_bytes(StateStore* store);
 
 // Late records: counted in TaskMetrics::late_records_dropped, logged for the 1st, 2nd, 4th,
 // 8th... one per processor so a flood of late data costs a counter, not a log line each.
@@ -162,11 +119,11 @@ class WindowedAggregateBase {
       : store_name_(std::move(store_name)), keys_(std::move(keys)), values_(std::move(values)) {}
 
   [[noreturn]] void fail(const absl::Status& st) const {
-    throw std::runtime_error(
-        fmt::format("windowed aggregate store '{}': {}", store_name_, std::string(st.message())));
+    throw_store_error("windowed aggregate store", store_name_, st);
   }
   [[noreturn]] void fail(std::string_view what) const {
-    throw std::runtime_error(fmt::format("windowed aggregate store '{}': {}", store_name_, what));
+    throw_store_error("windowed aggregate store", store_name_,
+                      absl::DataLossError(std::string(what)));
   }
   VR decode_value(std::string_view bytes) const {
     VR v;
