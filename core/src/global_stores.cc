@@ -1,6 +1,5 @@
-// Global stores (GlobalKTable) and co-partitioning groups of the Topology, and the global task.
+// Global stores (GlobalKTable) of the Topology, and the global task.
 #include <algorithm>
-#include <functional>
 
 #include "fmt/format.h"
 #include "sluice/core/task_topology.h"
@@ -96,29 +95,6 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
     task->store_names_.push_back(info.store);
   }
   return task;
-}
-
-std::set<std::string> Topology::source_topics_upstream(std::string_view name) const {
-  std::set<std::string> out;
-  std::set<std::string, std::less<>> seen;
-  std::function<void(std::string_view)> walk = [&](std::string_view n) {
-    if (!seen.emplace(n).second) return;
-    const TopologyNode* node = this->node(n);
-    if (node == nullptr) return;
-    if (node->kind == NodeKind::kSource) out.insert(node->topics.begin(), node->topics.end());
-    for (const auto& p : node->parents) walk(p);
-  };
-  walk(name);
-  return out;
-}
-
-void Topology::add_copartition_group(std::set<std::string> topics) {
-  if (topics.size() < 2) return;
-  if (std::find(copartition_groups_.begin(), copartition_groups_.end(), topics) !=
-      copartition_groups_.end()) {
-    return;
-  }
-  copartition_groups_.push_back(std::move(topics));
 }
 
 }  // namespace sluice
