@@ -1,5 +1,7 @@
 // StreamTask: one (sub-topology, partition) task: its partition queues, decorated stores,
 // restoration from changelogs, and store commits.
+#include "stream_task.h"
+
 #include <fstream>
 
 #include "commit_metadata.h"
