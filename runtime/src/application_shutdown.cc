@@ -1,6 +1,6 @@
 // The control topic through which one instance asks every instance of its application to shut
-// down (application_shutdown.h).
-#include "application_shutdown.h"
+// down (application_shutdown_internal.h).
+#include "application_shutdown_internal.h"
 
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"

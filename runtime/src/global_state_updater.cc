@@ -1,6 +1,6 @@
 // GlobalStateUpdater: the global task fed by a group-less consumer over every partition of
-// the global topics (see global_state_updater.h).
-#include "global_state_updater.h"
+// the global topics (see global_state_updater_internal.h).
+#include "global_state_updater_internal.h"
 
 #include <librdkafka/rdkafka.h>
 

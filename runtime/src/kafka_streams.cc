@@ -9,11 +9,11 @@
 #include <mutex>
 #include <set>
 
-#include "application_shutdown.h"
+#include "application_shutdown_internal.h"
 #include "fmt/format.h"
-#include "global_state_updater.h"
-#include "group_membership.h"
-#include "query_metadata.h"
+#include "global_state_updater_internal.h"
+#include "group_membership_internal.h"
+#include "query_metadata_internal.h"
 #include "runtime/kafka/admin.h"
 #include "sluice/core/configured_handlers.h"
 #include "sluice/core/internal_topics.h"
@@ -22,9 +22,9 @@
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
-#include "standby_updater.h"
-#include "state_directory.h"
-#include "stream_thread.h"
+#include "standby_updater_internal.h"
+#include "state_directory_internal.h"
+#include "stream_thread_internal.h"
 
 namespace sluice {
 
@@ -69,7 +69,7 @@ struct KafkaStreams::Impl {
   int64_t thread_changes = 0;
   StreamsUncaughtExceptionHandler uncaught_handler;
   // With an uncaught-exception handler: the <application.id>-shutdown control topic and the
-  // thread watching it (application_shutdown.h).
+  // thread watching it (application_shutdown_internal.h).
   std::unique_ptr<runtime_internal::ApplicationShutdownChannel> shutdown_channel;
   std::thread shutdown_watcher;
   std::atomic<bool> shutdown_watcher_stop{false};
@@ -89,12 +89,13 @@ struct KafkaStreams::Impl {
   std::map<int32_t, StreamThread::Phase> phases;
   // Store name -> sub-topology, for metadata queries.
   std::map<std::string, int32_t, std::less<>> store_subtopology;
-  // Admin client made by prepare(): describes the group (group_membership.h). Thread-safe.
+  // Admin client made by prepare(): describes the group (group_membership_internal.h). Thread-safe.
   std::unique_ptr<kafka::Admin> admin;
   std::unique_ptr<kafka::Consumer> end_offsets;
-  // <state.dir>/<application.id>: the persisted process id under its lock (state_directory.h).
-  // Kept from the constructor to destruction; start() fails with its status when the topology
-  // has state stores and the directory is unwritable or locked by another instance.
+  // <state.dir>/<application.id>: the persisted process id under its lock
+  // (state_directory_internal.h). Kept from the constructor to destruction; start() fails with its
+  // status when the topology has state stores and the directory is unwritable or locked by another
+  // instance.
   runtime_internal::StateDirectoryLock state_directory;
   // num.standby.replicas > 0: made by start(), stopped by close() after the stream threads
   // (which claim tasks from it), destroyed with the instance.
@@ -925,7 +926,7 @@ absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch
 
 namespace {
 
-// The group view for metadata queries (cached; see query_metadata.h).
+// The group view for metadata queries (cached; see query_metadata_internal.h).
 absl::StatusOr<runtime_internal::GroupView> group_view(KafkaStreams::Impl& impl) {
   if (impl.admin == nullptr) {
     return absl::UnavailableError("query metadata: the instance has not started");

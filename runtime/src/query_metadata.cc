@@ -1,11 +1,11 @@
 // Interactive-query metadata: GroupView -> KeyQueryMetadata / StreamsMetadata, and the
 // group view cache.
-#include "query_metadata.h"
+#include "query_metadata_internal.h"
 
 #include <algorithm>
 
 #include "fmt/format.h"
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 

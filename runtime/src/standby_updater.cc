@@ -1,12 +1,12 @@
 // StandbyUpdater and StandbyTask: warm standby copies of other instances' task stores.
-#include "standby_updater.h"
+#include "standby_updater_internal.h"
 
 #include "fmt/format.h"
-#include "group_membership.h"
+#include "group_membership_internal.h"
 #include "runtime/kafka/error.h"
 #include "sluice/core/log.h"
 #include "sluice/state/checkpoint.h"
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 

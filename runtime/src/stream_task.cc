@@ -1,15 +1,15 @@
 // StreamTask: one (sub-topology, partition) task: its partition queues, decorated stores,
 // restoration from changelogs, and store commits.
-#include "stream_task.h"
+#include "stream_task_internal.h"
 
 #include <fstream>
 
-#include "commit_metadata.h"
+#include "commit_metadata_internal.h"
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 #include "sluice/state/checkpoint.h"
 #include "sluice/state/key_value_store.h"
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 

@@ -1,14 +1,14 @@
 // StreamThread: the poll / restore / process / commit loop of one thread, its rebalance
 // handling, and the exactly-once and at-least-once commit protocols.
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 #include "absl/strings/cord.h"
-#include "failure_kind.h"
+#include "failure_kind_internal.h"
 #include "fmt/format.h"
-#include "group_membership.h"
+#include "group_membership_internal.h"
 #include "runtime/kafka/error.h"
 #include "sluice/runtime/metrics.h"
-#include "standby_updater.h"
+#include "standby_updater_internal.h"
 
 namespace sluice::runtime_internal {
 
@@ -154,7 +154,8 @@ absl::Status StreamThread::create_consumer() {
   kafka::ConsumerOptions copts;
   for (const auto& [k, v] : cfg.consumer_config()) copts.config[k] = v;
   copts.config["group.id"] = context_.application_id;
-  // The instance's identity and application.server ride in the client.id (group_membership.h).
+  // The instance's identity and application.server ride in the client.id
+  // (group_membership_internal.h).
   copts.config["client.id"] =
       member_client_id(name_, context_.instance_id, context_.application_server);
   // EAGER range assignment: equal partition numbers of co-partitioned topics land together.

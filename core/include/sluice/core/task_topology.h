@@ -64,7 +64,7 @@ class TaskTopology final : public TaskContext {
   std::vector<std::string> source_topics() const;
 
   // Stream time bookkeeping that must survive restarts and task moves (the runtime commits it
-  // with the input offsets, see runtime/src/commit_metadata.h).
+  // with the input offsets, see runtime/src/commit_metadata_internal.h).
   // The largest timestamp taken from `topic`/`partition` so far, -1 when none.
   TimestampMs partition_time(std::string_view topic, int32_t partition) const;
   // Before the first record: sets each partition's time and the stream time to what a previous

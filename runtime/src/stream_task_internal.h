@@ -58,7 +58,7 @@ struct InstanceContext {
   // (rocksdb.block.cache.bytes, rocksdb.write.buffer.bytes, the RocksDB config setter).
   std::shared_ptr<state::RocksDBResources> rocksdb;
   // num.standby.replicas > 0: the instance's standby copies; a thread claims a task from it
-  // before running the task actively (standby_updater.h). Null otherwise.
+  // before running the task actively (standby_updater_internal.h). Null otherwise.
   StandbyUpdater* standby = nullptr;
   // Resolved repartition topics the tasks read (purged up to committed offsets), and the
   // instance's admin client that purges them (thread-safe).
@@ -174,7 +174,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   bool started() const { return started_wall_ >= 0; }
 
   // Offsets to commit (next offsets to read) for partitions that advanced, each with the
-  // partition's stream time as metadata (commit_metadata.h). All known positions are
+  // partition's stream time as metadata (commit_metadata_internal.h). All known positions are
   // re-committed when only the task's stream time moved (idle.wall.clock.advance.ms).
   void collect_offsets(kafka::CommitMap& out) const;
   void mark_offsets_committed();

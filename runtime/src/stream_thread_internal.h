@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "failure_kind.h"
+#include "failure_kind_internal.h"
 #include "runtime/kafka/admin.h"
 #include "runtime/kafka/consumer.h"
 #include "runtime/kafka/producer.h"
@@ -33,8 +33,8 @@
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/rocksdb_store.h"
-#include "stream_task.h"
-#include "windowed_max.h"
+#include "stream_task_internal.h"
+#include "windowed_max_internal.h"
 
 namespace sluice::runtime_internal {
 
@@ -102,8 +102,8 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   // One loop turn: (re)create missing clients, poll, create pending tasks, rewind, restore a
   // slice, process, commit when due.
   absl::Status run_once();
-  // Kafka Streams' error classes (failure_kind.h): returns the backoff before the next turn,
-  // or the status that ends the thread.
+  // Kafka Streams' error classes (failure_kind_internal.h): returns the backoff before the next
+  // turn, or the status that ends the thread.
   absl::StatusOr<std::chrono::milliseconds> handle_failure(const absl::Status& cause);
   absl::Status recover_retriable(const absl::Status& cause, int64_t budget_ms);
   // After a retriable error: seeks the assigned partitions to their committed offsets and
