@@ -143,7 +143,7 @@ absl::Status json_field_error(std::string_view name, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("JSON field '{}': {}", name, what));
 }
 
-namespace serdes::json_detail {
+namespace serdes::json_internal {
 
 absl::Status parse_document(std::string_view data, nlohmann::json& out) {
   ParserLease lease;
@@ -197,7 +197,7 @@ absl::Status read_object(std::string_view data, ReadObjectFn read, void* out) {
   return absl::OkStatus();
 }
 
-}  // namespace serdes::json_detail
+}  // namespace serdes::json_internal
 
 void JsonWriter::append_string(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-namespace sluice::schema_registry::detail {
+namespace sluice::schema_registry::serdes_internal {
 
 absl::StatusOr<Schema> protobuf_schema(Client& client, const RegistryConfig& config,
                                        const google::protobuf::FileDescriptor& file,
@@ -100,4 +100,4 @@ absl::StatusOr<std::string> json_schema_title(const std::string& schema) {
   return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-}  // namespace sluice::schema_registry::detail
+}  // namespace sluice::schema_registry::serdes_internal

@@ -46,7 +46,7 @@ class SerializationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-namespace detail {
+namespace serdes_internal {
 
 // The Protobuf schema of `file` as the registry stores it (.proto text), with references to
 // its imports (each under the subject named after the import path, Confluent's default
@@ -108,7 +108,7 @@ class IdCache {
   mutable std::set<int32_t> known_;
 };
 
-}  // namespace detail
+}  // namespace serdes_internal
 
 template <typename M>
 concept ProtobufMessage = std::is_base_of_v<google::protobuf::Message, M>;
@@ -130,11 +130,11 @@ class ProtobufSchemaSerde final : public Serde<M> {
       : client_(std::move(client)),
         config_(std::move(config)),
         target_(target),
-        indexes_(detail::message_indexes(*M::descriptor())) {}
+        indexes_(serdes_internal::message_indexes(*M::descriptor())) {}
 
   void serialize(std::string_view topic, const M& value, std::string& out) const override {
     const int32_t id = ids_.id_for(topic, [&] {
-      return detail::resolve_protobuf_id(
+      return serdes_internal::resolve_protobuf_id(
           *client_, config_,
           subject_name(config_.strategy(target_), topic, target_, M::descriptor()->full_name()),
           *M::descriptor());
@@ -175,7 +175,7 @@ class ProtobufSchemaSerde final : public Serde<M> {
   RegistryConfig config_;
   SerdeTarget target_;
   std::vector<int32_t> indexes_;
-  detail::IdCache ids_;
+  serdes_internal::IdCache ids_;
 };
 
 // JsonSchemaSerde<T>: [0][schema id][compact JSON], as Confluent's KafkaJsonSchemaSerializer
@@ -192,7 +192,7 @@ class JsonSchemaSerde final : public Serde<T> {
   static absl::StatusOr<std::shared_ptr<const JsonSchemaSerde>> create(
       std::shared_ptr<Client> client, RegistryConfig config, SerdeTarget target,
       std::string schema) {
-    auto title = detail::json_schema_title(schema);
+    auto title = serdes_internal::json_schema_title(schema);
     if (!title.ok()) return title.status();
     if (title->empty() && config.strategy(target) != SubjectNameStrategy::kTopicName) {
       return absl::InvalidArgumentError(
@@ -205,7 +205,7 @@ class JsonSchemaSerde final : public Serde<T> {
 
   void serialize(std::string_view topic, const T& value, std::string& out) const override {
     const int32_t id = ids_.id_for(topic, [&] {
-      return detail::resolve_id(*client_, config_,
+      return serdes_internal::resolve_id(*client_, config_,
                                 subject_name(config_.strategy(target_), topic, target_, title_),
                                 schema_);
     });
@@ -253,7 +253,7 @@ class JsonSchemaSerde final : public Serde<T> {
   SerdeTarget target_;
   Schema schema_;
   std::string title_;
-  detail::IdCache ids_;
+  serdes_internal::IdCache ids_;
 };
 
 // A Protobuf schema-registry serde for M.
