@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "fmt/format.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
 #include "sluice/core/topology.h"
 
@@ -14,8 +15,8 @@ absl::Status Topology::add_global_store(std::string store_name, StoreFactory sto
   if (store_name.empty() || topic.empty()) {
     return absl::InvalidArgumentError("a global store needs a store name and a topic");
   }
-  if (auto st = check_new_name(source_name); !st.ok()) return st;
-  if (auto st = check_new_name(processor_name); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_new_name(source_name));
+  SLUICE_RETURN_IF_ERROR(check_new_name(processor_name));
   if (stores_.count(store_name) != 0) {
     return absl::InvalidArgumentError(fmt::format("store '{}' is already added", store_name));
   }
@@ -71,7 +72,7 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
       return absl::InternalError(fmt::format(
           "the node factories of global store '{}' made no source or no updater", info.store));
     }
-    if (auto st = source->add_child(*updater); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(source->add_child(*updater));
     std::shared_ptr<StateStore> store = nodes.store ? nodes.store() : nullptr;
     if (!store) {
       return absl::InternalError(

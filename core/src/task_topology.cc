@@ -3,6 +3,7 @@
 
 #include "fmt/format.h"
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
 
 namespace sluice {
@@ -61,7 +62,7 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
   }
   for (const auto& name : sub->nodes) {
     for (const auto& child : node(name)->children) {
-      if (auto st = made.at(name)->add_child(*made.at(child)); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(made.at(name)->add_child(*made.at(child)));
     }
   }
   for (const auto& s : sub->stores) {
@@ -269,7 +270,7 @@ absl::Status TaskTopology::advance_stream_time(TimestampMs t) {
   if (!initialized_ || closed_ || t <= stream_time_) return absl::OkStatus();
   stream_time_ = t;
   current_timestamp_ = t;  // what punctuators' forwards carry unless they set one
-  if (auto st = punctuate(stream_time_punctuations_, stream_time_); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(punctuate(stream_time_punctuations_, stream_time_));
   return punctuate(idle_stream_time_punctuations_, stream_time_);
 }
 

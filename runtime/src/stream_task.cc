@@ -7,6 +7,7 @@
 #include "commit_metadata_internal.h"
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/checkpoint.h"
 #include "sluice/state/key_value_store.h"
 #include "stream_thread_internal.h"
@@ -113,7 +114,7 @@ absl::Status StreamTask::create() {
     }
     has_unbuffered_eos_stores_ = true;
     if (was_dirty) {
-      if (auto st = wipe_store(slot, "it was not closed cleanly"); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(wipe_store(slot, "it was not closed cleanly"));
     }
   }
   if (has_unbuffered_eos_stores_) {
@@ -263,7 +264,7 @@ absl::Status StreamTask::maybe_finish_restore() {
     if (slot.restoring) return absl::OkStatus();
   }
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
-  if (auto st = topology_->init(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(topology_->init());
   restored_ = true;
   return absl::OkStatus();
 }
@@ -294,11 +295,10 @@ absl::Status StreamTask::prepare_head(PartitionQueue& q) {
         raw.headers.add(std::string(h.key), std::move(v));
       }
     }
-    auto ts = topology_->prepare(raw);
-    if (!ts.ok()) return ts.status();
-    if (ts->has_value()) {
+    SLUICE_ASSIGN_OR_RETURN(auto ts, topology_->prepare(raw));
+    if (ts.has_value()) {
       q.head_ready = true;
-      q.head_timestamp = **ts;
+      q.head_timestamp = *ts;
       return absl::OkStatus();
     }
     // Dropped at the head (handler skip, invalid timestamp): consumed all the same.
@@ -340,7 +340,7 @@ absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
   waiting_for_input_ = false;
   while (done < max_records) {
     for (auto& q : queues_) {
-      if (auto st = prepare_head(q); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(prepare_head(q));
     }
     if (!ready_to_process(now)) {
       for (const auto& q : queues_) waiting_for_input_ |= q.head_ready;
@@ -390,7 +390,7 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now,
   if (auto st = topology_->flush_stores([](StateStore& s) { return s.flush(); }); !st.ok()) {
     return st;
   }
-  if (auto st = topology_->advance_stream_time(target); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(topology_->advance_stream_time(target));
   return true;
 }
 

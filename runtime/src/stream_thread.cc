@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "group_membership_internal.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/runtime/metrics.h"
 #include "standby_updater_internal.h"
 
@@ -126,7 +127,7 @@ absl::Status StreamThread::create_clients() {
   // Only what is missing: after an abort failed only the producer is replaced, and the
   // consumer stays in the group.
   if (!consumer_) {
-    if (auto st = create_consumer(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(create_consumer());
   }
   if (!restore_consumer_) {
     kafka::ConsumerOptions ropts;
@@ -138,13 +139,12 @@ absl::Status StreamThread::create_clients() {
     ropts.config["enable.partition.eof"] = "true";
     ropts.config["isolation.level"] = "read_committed";
     ropts.config.erase("group.instance.id");
-    auto restore = kafka::Consumer::create(std::move(ropts));
-    if (!restore.ok()) return restore.status();
-    restore_consumer_ = std::move(*restore);
+    SLUICE_ASSIGN_OR_RETURN(auto restore, kafka::Consumer::create(std::move(ropts)));
+    restore_consumer_ = std::move(restore);
     restore_assignment_.clear();
   }
   if (!producer_) {
-    if (auto st = create_producer(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(create_producer());
   }
   return absl::OkStatus();
 }
@@ -168,10 +168,9 @@ absl::Status StreamThread::create_consumer() {
   // KIP-695: a partition-EOF event says a partition's fetch reached its end (caught up).
   copts.deliver_partition_eof = true;
   collect_statistics(copts, consumer_statistics_);
-  auto consumer = kafka::Consumer::create(std::move(copts));
-  if (!consumer.ok()) return consumer.status();
-  if (auto st = (*consumer)->subscribe(context_.source_topics); !st.ok()) return st;
-  consumer_ = std::move(*consumer);
+  SLUICE_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::create(std::move(copts)));
+  SLUICE_RETURN_IF_ERROR(consumer->subscribe(context_.source_topics));
+  consumer_ = std::move(consumer);
   return absl::OkStatus();
 }
 
@@ -214,13 +213,12 @@ absl::Status StreamThread::create_producer() {
     }
   };
   collect_statistics(popts, producer_statistics_);
-  auto producer = kafka::Producer::create(std::move(popts));
-  if (!producer.ok()) return producer.status();
+  SLUICE_ASSIGN_OR_RETURN(auto producer, kafka::Producer::create(std::move(popts)));
   if (cfg.exactly_once()) {
     // Fences an older producer with this transactional.id and aborts its open transaction.
-    if (auto st = (*producer)->init_transactions(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer->init_transactions(kClientTimeout));
   }
-  producer_ = std::move(*producer);
+  producer_ = std::move(producer);
   in_transaction_ = false;
   return absl::OkStatus();
 }
@@ -274,9 +272,8 @@ absl::Status StreamThread::run_loop() {
     absl::Status st = run_once();
     if (!st.ok()) {
       if (stop_.load() && absl::IsCancelled(st)) break;
-      auto next = handle_failure(st);
-      if (!next.ok()) return next.status();
-      backoff = *next;
+      SLUICE_ASSIGN_OR_RETURN(auto next, handle_failure(st));
+      backoff = next;
     }
     if (has_assignment_ && consumer_ && pending_create_.empty() && !pending_rewind_ &&
         std::all_of(tasks_.begin(), tasks_.end(), [](const auto& e) {
@@ -314,7 +311,7 @@ absl::Status StreamThread::run_once() {
     // abort: a broker that is away makes this fail retriably, and the loop comes back here
     // after a backoff.
     if (!consumer_) set_phase(Phase::kRebalancing);
-    if (auto st = create_clients(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(create_clients());
   }
   // Buffered records a task can process now, or restoration to do: poll without waiting. A
   // task that waits for another of its partitions (max.task.idle.ms) needs a fetch, so the
@@ -489,7 +486,7 @@ absl::Status StreamThread::restore_pending() {
     if (task->restored() && task->times_initialized()) continue;
     set_phase(Phase::kRebalancing);
     // Stream time as the previous owner committed it, before the first record.
-    if (auto st = task->initialize_times(*consumer_); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(task->initialize_times(*consumer_));
     if (!task->restore_begun()) {
       if (auto st = task->begin_restore(*restore_consumer_); !st.ok()) {
         return absl::Status(st.code(), fmt::format("restoring task {}: {}", id.to_string(),
@@ -498,7 +495,7 @@ absl::Status StreamThread::restore_pending() {
     }
     if (task->restored()) task->mark_started(now_ms());
   }
-  if (auto st = restore_some(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(restore_some());
   int64_t restored = 0;
   // Not snapshot(): that also asks every store for its size, too much for each loop turn.
   for (const auto& [id, task] : tasks_) restored += task->restored_records();
@@ -520,7 +517,7 @@ absl::Status StreamThread::restore_some() {
     same = a->first == b->first;
   }
   if (!same) {
-    if (auto st = restore_consumer_->assign(wanted); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(restore_consumer_->assign(wanted));
     restore_assignment_ = wanted;
   }
   if (wanted.empty()) return absl::OkStatus();
@@ -553,12 +550,12 @@ absl::Status StreamThread::restore_some() {
     const std::string_view msg_topic = msg.topic();
     const int32_t partition = msg.partition().value();
     if (task != nullptr && (msg_topic != topic || task != task_of(msg_topic, partition))) {
-      if (auto st = apply(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(apply());
     }
     if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (auto st = apply(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(apply());
       if (StreamTask* t = task_of(msg_topic, partition)) {
-        if (auto st = t->restore_reached_end(msg_topic, raw->offset); !st.ok()) return st;
+        SLUICE_RETURN_IF_ERROR(t->restore_reached_end(msg_topic, raw->offset));
       }
       task = nullptr;
       continue;
@@ -583,11 +580,11 @@ absl::Status StreamThread::restore_some() {
     }
     if (batch.size() >= kRestoreBatch) {
       StreamTask* keep = task;
-      if (auto st = apply(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(apply());
       task = keep;
     }
   }
-  if (auto st = apply(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(apply());
   const TimestampMs now = now_ms();
   for (auto& [id, t] : tasks_) {
     if (t->restored() && t->restore_begun() && !t->started()) t->mark_started(now);
@@ -597,7 +594,7 @@ absl::Status StreamThread::restore_some() {
 
 absl::Status StreamThread::ensure_transaction() {
   if (!context_.config->exactly_once() || in_transaction_) return absl::OkStatus();
-  if (auto st = producer_->begin_transaction(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(producer_->begin_transaction());
   in_transaction_ = true;
   return absl::OkStatus();
 }
@@ -609,7 +606,7 @@ absl::Status StreamThread::process_tasks() {
     bool has = false;
     for (const auto& q : task->queues()) has |= !q.records.empty();
     if (has) {
-      if (auto st = ensure_transaction(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(ensure_transaction());
       // One clock pair per batch, not per record: the mean per record is what is exported.
       const auto started = std::chrono::steady_clock::now();
       current_task_ = task.get();
@@ -690,19 +687,16 @@ absl::Status StreamThread::commit() {
   if (context_.config->exactly_once()) {
     if (!in_transaction_) return absl::OkStatus();
     if (!offsets.empty()) {
-      auto metadata = consumer_->group_metadata();
-      if (!metadata.ok()) return metadata.status();
-      if (auto st = producer_->send_offsets_to_transaction(offsets, *metadata, kClientTimeout);
-          !st.ok()) {
-        return st;
-      }
+      SLUICE_ASSIGN_OR_RETURN(auto metadata, consumer_->group_metadata());
+      SLUICE_RETURN_IF_ERROR(
+          producer_->send_offsets_to_transaction(offsets, metadata, kClientTimeout));
     }
-    if (auto st = producer_->commit_transaction(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer_->commit_transaction(kClientTimeout));
     in_transaction_ = false;
     // Kafka has the transaction: now, and only now, the stores may take its writes.
     for (auto& [id, task] : tasks_) {
       if (!task->restored()) continue;
-      if (auto st = task->commit_stores(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(task->commit_stores());
       task->mark_offsets_committed();
     }
   } else {
@@ -710,14 +704,14 @@ absl::Status StreamThread::commit() {
     // Wait for every record (outputs and changelogs) to be acknowledged, persist the stores
     // with their changelog offsets (a store flush may produce more: flush again), and only
     // then commit the input offsets.
-    if (auto st = producer_->flush(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer_->flush(kClientTimeout));
     for (auto& [id, task] : tasks_) {
       if (!task->restored()) continue;
-      if (auto st = task->commit_stores(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(task->commit_stores());
     }
-    if (auto st = producer_->flush(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer_->flush(kClientTimeout));
     if (!offsets.empty()) {
-      if (auto st = consumer_->commit(offsets); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(consumer_->commit(offsets));
     }
     for (auto& [id, task] : tasks_) task->mark_offsets_committed();
   }
@@ -817,23 +811,21 @@ absl::Status StreamThread::recover_retriable(const absl::Status& cause, int64_t 
 
 absl::Status StreamThread::rewind_if_pending() {
   if (!pending_rewind_ || !consumer_) return absl::OkStatus();
-  auto assignment = consumer_->assignment();
-  if (!assignment.ok()) return assignment.status();
-  if (!assignment->empty()) {
-    auto committed = consumer_->committed(*assignment, 10s);
-    if (!committed.ok()) return committed.status();
+  SLUICE_ASSIGN_OR_RETURN(auto assignment, consumer_->assignment());
+  if (!assignment.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(auto committed, consumer_->committed(assignment, 10s));
     const bool earliest = context_.config->consumer_config().count("auto.offset.reset") == 0 ||
                           context_.config->consumer_config().at("auto.offset.reset") != "latest";
     kafka::OffsetMap seek;
-    for (const auto& [tp, offset] : *committed) {
+    for (const auto& [tp, offset] : committed) {
       seek[tp] =
           offset ? *offset : Offset(earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END);
     }
-    if (auto st = consumer_->seek(seek, 10s); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(consumer_->seek(seek, 10s));
   }
   pending_rewind_ = false;
-  logger_.info("rewound {} partitions to their committed offsets", assignment->size());
-  create_tasks(*assignment);
+  logger_.info("rewound {} partitions to their committed offsets", assignment.size());
+  create_tasks(assignment);
   return absl::OkStatus();
 }
 

@@ -16,6 +16,7 @@
 #include "sluice/core/json_writer.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice {
 
@@ -90,7 +91,7 @@ class JsonSerde final : public Serde<T> {
       return json_internal::parse_document(data, out);
     } else {
       nlohmann::json doc;
-      if (absl::Status st = json_internal::parse_document(data, doc); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(json_internal::parse_document(data, doc));
       return convert(doc, out);
     }
   }

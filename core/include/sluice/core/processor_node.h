@@ -25,6 +25,7 @@
 #include "sluice/core/record.h"
 #include "sluice/core/record_collector.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/timestamp_extractor.h"
 
 namespace sluice {
@@ -92,7 +93,7 @@ class ProcessorNode final : public ProcessorNodeBase, public RecordReceiver<KIn,
 
   absl::Status add_child(ProcessorNodeBase& child) override {
     RecordReceiver<KOut, VOut>* receiver = nullptr;
-    if (auto st = check_child(child, receiver); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(check_child(child, receiver));
     children_.emplace_back(child.name(), receiver);
     return absl::OkStatus();
   }
@@ -164,7 +165,7 @@ class SourceNode final : public SourceNodeBase {
 
   absl::Status add_child(ProcessorNodeBase& child) override {
     RecordReceiver<K, V>* receiver = nullptr;
-    if (auto st = check_child(child, receiver); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(check_child(child, receiver));
     children_.emplace_back(child.name(), receiver);
     return absl::OkStatus();
   }

@@ -35,6 +35,7 @@
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/client.h"
 #include "sluice/schema_registry/wire_format.h"
 
@@ -150,17 +151,15 @@ class ProtobufSchemaSerde final : public Serde<M> {
 
   absl::Status deserialize(std::string_view /*topic*/, std::string_view data,
                            M& out) const override {
-    auto header = read_header(data);
-    if (!header.ok()) return header.status();
-    if (auto st = ids_.check(header->schema_id, *client_, "PROTOBUF"); !st.ok()) return st;
-    std::string_view payload = header->payload;
-    auto indexes = read_message_indexes(payload);
-    if (!indexes.ok()) return indexes.status();
+    SLUICE_ASSIGN_OR_RETURN(auto header, read_header(data));
+    SLUICE_RETURN_IF_ERROR(ids_.check(header.schema_id, *client_, "PROTOBUF"));
+    std::string_view payload = header.payload;
+    SLUICE_ASSIGN_OR_RETURN(auto indexes, read_message_indexes(payload));
     if (payload.size() > static_cast<size_t>(INT_MAX) ||
         !out.ParsePartialFromArray(payload.data(), static_cast<int>(payload.size()))) {
       return absl::InvalidArgumentError(
           fmt::format("malformed protobuf message: {} bytes after schema id {} do not parse as {}",
-                      payload.size(), header->schema_id, M::descriptor()->full_name()));
+                      payload.size(), header.schema_id, M::descriptor()->full_name()));
     }
     if (!out.IsInitialized()) {
       return absl::InvalidArgumentError(
@@ -192,22 +191,21 @@ class JsonSchemaSerde final : public Serde<T> {
   static absl::StatusOr<std::shared_ptr<const JsonSchemaSerde>> create(
       std::shared_ptr<Client> client, RegistryConfig config, SerdeTarget target,
       std::string schema) {
-    auto title = serdes_internal::json_schema_title(schema);
-    if (!title.ok()) return title.status();
-    if (title->empty() && config.strategy(target) != SubjectNameStrategy::kTopicName) {
+    SLUICE_ASSIGN_OR_RETURN(auto title, serdes_internal::json_schema_title(schema));
+    if (title.empty() && config.strategy(target) != SubjectNameStrategy::kTopicName) {
       return absl::InvalidArgumentError(
           "the JSON schema has no \"title\", which RecordNameStrategy and "
           "TopicRecordNameStrategy use as the record name");
     }
     return std::shared_ptr<const JsonSchemaSerde>(new JsonSchemaSerde(
-        std::move(client), std::move(config), target, std::move(schema), std::move(*title)));
+        std::move(client), std::move(config), target, std::move(schema), std::move(title)));
   }
 
   void serialize(std::string_view topic, const T& value, std::string& out) const override {
     const int32_t id = ids_.id_for(topic, [&] {
-      return serdes_internal::resolve_id(*client_, config_,
-                                subject_name(config_.strategy(target_), topic, target_, title_),
-                                schema_);
+      return serdes_internal::resolve_id(
+          *client_, config_, subject_name(config_.strategy(target_), topic, target_, title_),
+          schema_);
     });
     out.clear();
     write_header(id, out);
@@ -222,11 +220,10 @@ class JsonSchemaSerde final : public Serde<T> {
 
   absl::Status deserialize(std::string_view /*topic*/, std::string_view data,
                            T& out) const override {
-    auto header = read_header(data);
-    if (!header.ok()) return header.status();
-    if (auto st = ids_.check(header->schema_id, *client_, "JSON"); !st.ok()) return st;
+    SLUICE_ASSIGN_OR_RETURN(auto header, read_header(data));
+    SLUICE_RETURN_IF_ERROR(ids_.check(header.schema_id, *client_, "JSON"));
     try {
-      const std::string_view p = header->payload;
+      const std::string_view p = header.payload;
       if constexpr (std::is_same_v<T, nlohmann::json>) {
         out = nlohmann::json::parse(p.data(), p.data() + p.size());
       } else {
@@ -235,7 +232,7 @@ class JsonSchemaSerde final : public Serde<T> {
       return absl::OkStatus();
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
-          fmt::format("malformed JSON after schema id {}: {}", header->schema_id, e.what()));
+          fmt::format("malformed JSON after schema id {}: {}", header.schema_id, e.what()));
     }
   }
 
