@@ -126,8 +126,8 @@ absl::Status GlobalStateUpdater::poll_once(std::chrono::milliseconds timeout) {
 absl::Status GlobalStateUpdater::apply(const kafka::Message& m) {
   RawRecord raw;
   raw.topic = m.topic();
-  raw.partition = m.partition().value();
-  raw.offset = m.offset().value();
+  raw.partition = m.partition();
+  raw.offset = m.offset();
   raw.timestamp = m.timestamp();
   raw.key = m.key();
   raw.value = m.value();

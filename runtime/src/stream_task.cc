@@ -269,9 +269,9 @@ absl::Status StreamTask::maybe_finish_restore() {
   return absl::OkStatus();
 }
 
-PartitionQueue* StreamTask::queue_for(std::string_view topic, int32_t partition) {
+PartitionQueue* StreamTask::queue_for(std::string_view topic, Partition partition) {
   for (auto& q : queues_) {
-    if (q.tp.partition.value() == partition && q.tp.topic == topic) return &q;
+    if (q.tp.partition == partition && q.tp.topic == topic) return &q;
   }
   return nullptr;
 }
@@ -282,8 +282,8 @@ absl::Status StreamTask::prepare_head(PartitionQueue& q) {
     RawRecord& raw = q.head;
     raw = RawRecord{};
     raw.topic = msg.topic();
-    raw.partition = msg.partition().value();
-    raw.offset = msg.offset().value();
+    raw.partition = msg.partition();
+    raw.offset = msg.offset();
     // As the broker has it; a negative one is dropped by the source (or its extractor decides).
     raw.timestamp = msg.timestamp();
     raw.key = msg.key();
@@ -302,7 +302,7 @@ absl::Status StreamTask::prepare_head(PartitionQueue& q) {
       return absl::OkStatus();
     }
     // Dropped at the head (handler skip, invalid timestamp): consumed all the same.
-    q.next_offset = raw.offset + 1;
+    q.next_offset = raw.offset.value() + 1;
     q.head = RawRecord{};
     q.records.pop_front();
   }
@@ -353,7 +353,7 @@ absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
     if (best == nullptr) break;
     record_timestamp_ = best->head_timestamp;
     auto st = topology_->process(best->head);
-    best->next_offset = best->head.offset + 1;
+    best->next_offset = best->head.offset.value() + 1;
     best->head_ready = false;
     best->head = RawRecord{};
     best->records.pop_front();
@@ -406,12 +406,12 @@ void StreamTask::collect_offsets(kafka::CommitMap& out) const {
   TimestampMs max_partition_time = -1;
   for (const auto& q : queues_) {
     max_partition_time =
-        std::max(max_partition_time, topology_->partition_time(q.tp.topic, q.tp.partition.value()));
+        std::max(max_partition_time, topology_->partition_time(q.tp.topic, q.tp.partition));
   }
   for (const auto& q : queues_) {
     if (q.next_offset < 0 || (q.next_offset == q.committed_offset && !time_moved)) continue;
     CommittedTimes times;
-    times.partition_time = topology_->partition_time(q.tp.topic, q.tp.partition.value());
+    times.partition_time = topology_->partition_time(q.tp.topic, q.tp.partition);
     // Stream time moved past every partition (idle.wall.clock.advance.ms): keep that too.
     if (stream_time > max_partition_time) times.task_stream_time = stream_time;
     out[q.tp] = kafka::OffsetAndMetadata{Offset(q.next_offset), encode_commit_metadata(times)};
@@ -453,11 +453,11 @@ absl::Status StreamTask::initialize_times(kafka::Consumer& consumer) {
   return absl::OkStatus();
 }
 
-void StreamTask::on_changelog_delivered(std::string_view topic, int64_t offset) {
+void StreamTask::on_changelog_delivered(std::string_view topic, Offset offset) {
   for (auto& slot : stores_) {
     if (slot.changelog == topic) {
-      if (!slot.last_changelog_offset || *slot.last_changelog_offset < offset) {
-        slot.last_changelog_offset = offset;
+      if (!slot.last_changelog_offset || *slot.last_changelog_offset < offset.value()) {
+        slot.last_changelog_offset = offset.value();
       }
       return;
     }
@@ -546,8 +546,7 @@ absl::Status StreamTask::log(std::string_view store_name, std::string_view key,
                              std::optional<std::string_view> value, TimestampMs timestamp) {
   for (const auto& slot : stores_) {
     if (slot.name == store_name) {
-      return thread_.produce_changelog(slot.changelog, id_.partition.value(), key, value,
-                                       timestamp);
+      return thread_.produce_changelog(slot.changelog, id_.partition, key, value, timestamp);
     }
   }
   return absl::NotFoundError(

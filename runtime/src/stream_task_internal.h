@@ -151,7 +151,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   bool restored() const { return restored_; }
 
   // The queue a polled record of `tp` goes to; nullptr when this task does not read it.
-  PartitionQueue* queue_for(std::string_view topic, int32_t partition);
+  PartitionQueue* queue_for(std::string_view topic, Partition partition);
   // Processes up to `max_records` records; returns how many were processed. Stops early when
   // the task must wait for an input partition (max.task.idle.ms, KIP-695): an empty queue
   // whose partition may still have records on the broker, or one that is caught up but within
@@ -198,7 +198,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   TaskMetricsSnapshot snapshot() const;
   int64_t restored_records() const { return restored_records_.load(); }
   // Delivery report of a changelog record of this task.
-  void on_changelog_delivered(std::string_view topic, int64_t offset);
+  void on_changelog_delivered(std::string_view topic, Offset offset);
 
   // StateStoreContext
   const std::string& application_id() const override;

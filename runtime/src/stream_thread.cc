@@ -209,7 +209,7 @@ absl::Status StreamThread::create_producer() {
     if (it == context_.changelog_subtopology.end()) return;
     auto task = tasks_.find(TaskId{it->second, report.partition});
     if (task != tasks_.end()) {
-      task->second->on_changelog_delivered(report.topic, report.offset.value());
+      task->second->on_changelog_delivered(report.topic, report.offset);
     }
   };
   collect_statistics(popts, producer_statistics_);
@@ -430,7 +430,7 @@ absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_
     if (sub == context_.source_subtopology.end()) continue;
     auto task = tasks_.find(TaskId{sub->second, msg.partition()});
     if (task == tasks_.end()) continue;  // revoked meanwhile
-    PartitionQueue* q = task->second->queue_for(msg.topic(), msg.partition().value());
+    PartitionQueue* q = task->second->queue_for(msg.topic(), msg.partition());
     if (q == nullptr) continue;
     if (msg.is_partition_eof()) {
       task->second->on_partition_eof(*q);
@@ -966,7 +966,7 @@ void StreamThread::on_partitions_lost(const std::vector<TopicPartition>&) {
   close_all_tasks(false);
 }
 
-absl::Status StreamThread::produce_changelog(const std::string& topic, int32_t partition,
+absl::Status StreamThread::produce_changelog(const std::string& topic, Partition partition,
                                              std::string_view key,
                                              std::optional<std::string_view> value,
                                              TimestampMs timestamp) {
@@ -975,7 +975,7 @@ absl::Status StreamThread::produce_changelog(const std::string& topic, int32_t p
   if (st.ok()) {
     kafka::ProducerRecord rec;
     rec.topic = topic;
-    rec.partition = Partition(partition);
+    rec.partition = partition;
     rec.key = key;
     rec.value = value;
     rec.timestamp = timestamp;

@@ -88,8 +88,9 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   // While tasks are closed dirty: records their caches or punctuators emit are dropped.
   void set_suppress_output(bool suppress) { suppress_output_ = suppress; }
   // Produces a changelog record (task partition); under exactly-once inside the transaction.
-  absl::Status produce_changelog(const std::string& topic, int32_t partition, std::string_view key,
-                                 std::optional<std::string_view> value, TimestampMs timestamp);
+  absl::Status produce_changelog(const std::string& topic, Partition partition,
+                                 std::string_view key, std::optional<std::string_view> value,
+                                 TimestampMs timestamp);
   const std::string& name() const { return name_; }
   int32_t index() const { return index_; }
   // KIP-695: the partition is known to have no more records on the broker than `q` holds (a

@@ -201,8 +201,8 @@ absl::Status TopologyTestDriver::process(std::string_view topic,
   if (offset_it == next_offset_.end()) offset_it = next_offset_.emplace(topic, 0).first;
   RawRecord raw;
   raw.topic = topic;
-  raw.partition = 0;
-  raw.offset = offset_it->second++;
+  raw.partition = Partition(0);
+  raw.offset = Offset(offset_it->second++);
   raw.timestamp = timestamp;
   raw.key = key;
   raw.value = value;

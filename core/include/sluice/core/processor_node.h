@@ -127,8 +127,8 @@ class ProcessorNode final : public ProcessorNodeBase, public RecordReceiver<KIn,
 // The untyped face of a source node: the task hands it the bytes read from Kafka.
 struct RawRecord {
   std::string_view topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
+  Partition partition{0};
+  Offset offset{0};
   TimestampMs timestamp = 0;
   std::optional<std::string_view> key;  // nullopt: Kafka null
   std::optional<std::string_view> value;
@@ -215,8 +215,8 @@ class SourceNode final : public SourceNodeBase {
  private:
   struct Prepared {
     std::string topic;
-    int32_t partition;
-    int64_t offset;
+    Partition partition;
+    Offset offset;
     Record<K, V> record;
     bool same(const RawRecord& raw) const {
       return offset == raw.offset && partition == raw.partition && topic == raw.topic;
