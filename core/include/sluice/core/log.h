@@ -202,7 +202,8 @@ class Logger {
                log_internal::effective_level(level_.load(std::memory_order_relaxed));
   }
   Level level() const noexcept {
-    return static_cast<Level>(log_internal::effective_level(level_.load(std::memory_order_relaxed)));
+    return static_cast<Level>(
+        log_internal::effective_level(level_.load(std::memory_order_relaxed)));
   }
   // Fixes this logger's level (it no longer follows the process default).
   void set_level(Level level) noexcept {
