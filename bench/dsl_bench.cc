@@ -127,7 +127,7 @@ void BM_TaskFilterMapValuesTo(benchmark::State& state) {
   for (auto _ : state) {
     Int64Serde().serialize("", ++i, value);
     raw.value = value;
-    raw.offset = i;
+    raw.offset = Offset(i);
     raw.timestamp = i;
     if (!(*task)->process(raw).ok()) state.SkipWithError("process failed");
   }

@@ -4,7 +4,7 @@
 // records, the stream-stream outer join's buffer and the suppress buffer. The first byte picks the
 // format; each must decode to a value that encodes back to the same bytes, or be refused, never
 // read out of bounds.
-#include "../runtime/src/commit_metadata.h"
+#include "../runtime/src/commit_metadata_internal.h"
 #include "fuzz_check.h"
 #include "sluice/core/serdes.h"
 #include "sluice/dsl/detail/fk_join_processors.h"

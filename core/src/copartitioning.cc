@@ -1,9 +1,12 @@
-// check_copartitioning: equal partition counts for joined topics (see copartitioning.h).
+// Co-partitioning: the Topology's groups of joined topics, and check_copartitioning (equal
+// partition counts for them, see copartitioning.h).
 #include "sluice/core/copartitioning.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "fmt/format.h"
+#include "sluice/core/topology.h"
 
 namespace sluice {
 
@@ -64,6 +67,29 @@ absl::StatusOr<std::map<std::string, int32_t>> check_copartitioning(
     }
   }
   return out;
+}
+
+std::set<std::string> Topology::source_topics_upstream(std::string_view name) const {
+  std::set<std::string> out;
+  std::set<std::string, std::less<>> seen;
+  std::function<void(std::string_view)> walk = [&](std::string_view n) {
+    if (!seen.emplace(n).second) return;
+    const TopologyNode* node = this->node(n);
+    if (node == nullptr) return;
+    if (node->kind == NodeKind::kSource) out.insert(node->topics.begin(), node->topics.end());
+    for (const auto& p : node->parents) walk(p);
+  };
+  walk(name);
+  return out;
+}
+
+void Topology::add_copartition_group(std::set<std::string> topics) {
+  if (topics.size() < 2) return;
+  if (std::find(copartition_groups_.begin(), copartition_groups_.end(), topics) !=
+      copartition_groups_.end()) {
+    return;
+  }
+  copartition_groups_.push_back(std::move(topics));
 }
 
 }  // namespace sluice

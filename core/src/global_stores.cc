@@ -1,8 +1,8 @@
-// Global stores (GlobalKTable) and co-partitioning groups of the Topology, and the global task.
+// Global stores (GlobalKTable) of the Topology, and the global task.
 #include <algorithm>
-#include <functional>
 
 #include "fmt/format.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
 #include "sluice/core/topology.h"
 
@@ -15,8 +15,8 @@ absl::Status Topology::add_global_store(std::string store_name, StoreFactory sto
   if (store_name.empty() || topic.empty()) {
     return absl::InvalidArgumentError("a global store needs a store name and a topic");
   }
-  if (auto st = check_new_name(source_name); !st.ok()) return st;
-  if (auto st = check_new_name(processor_name); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_new_name(source_name));
+  SLUICE_RETURN_IF_ERROR(check_new_name(processor_name));
   if (stores_.count(store_name) != 0) {
     return absl::InvalidArgumentError(fmt::format("store '{}' is already added", store_name));
   }
@@ -72,7 +72,7 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
       return absl::InternalError(fmt::format(
           "the node factories of global store '{}' made no source or no updater", info.store));
     }
-    if (auto st = source->add_child(*updater); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(source->add_child(*updater));
     std::shared_ptr<StateStore> store = nodes.store ? nodes.store() : nullptr;
     if (!store) {
       return absl::InternalError(
@@ -96,29 +96,6 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
     task->store_names_.push_back(info.store);
   }
   return task;
-}
-
-std::set<std::string> Topology::source_topics_upstream(std::string_view name) const {
-  std::set<std::string> out;
-  std::set<std::string, std::less<>> seen;
-  std::function<void(std::string_view)> walk = [&](std::string_view n) {
-    if (!seen.emplace(n).second) return;
-    const TopologyNode* node = this->node(n);
-    if (node == nullptr) return;
-    if (node->kind == NodeKind::kSource) out.insert(node->topics.begin(), node->topics.end());
-    for (const auto& p : node->parents) walk(p);
-  };
-  walk(name);
-  return out;
-}
-
-void Topology::add_copartition_group(std::set<std::string> topics) {
-  if (topics.size() < 2) return;
-  if (std::find(copartition_groups_.begin(), copartition_groups_.end(), topics) !=
-      copartition_groups_.end()) {
-    return;
-  }
-  copartition_groups_.push_back(std::move(topics));
 }
 
 }  // namespace sluice

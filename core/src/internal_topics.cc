@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "sluice/core/copartitioning.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice {
 
@@ -192,16 +193,14 @@ absl::StatusOr<InternalTopicsPlan> plan_internal_topics(
     }
   }
   InternalTopicsPlan plan;
-  auto partitions = subtopology_partitions(topology, subtopologies, counts);
-  if (!partitions.ok()) return partitions.status();
-  plan.subtopology_partitions = std::move(*partitions);
+  SLUICE_ASSIGN_OR_RETURN(auto partitions, subtopology_partitions(topology, subtopologies, counts));
+  plan.subtopology_partitions = std::move(partitions);
   for (const auto& sub : subtopologies) {
-    if (auto st = check_sources_copartitioned(topology, app, sub, counts); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(check_sources_copartitioned(topology, app, sub, counts));
   }
-  auto sinks =
-      missing_sink_topics(topology, config, subtopologies, counts, plan.subtopology_partitions);
-  if (!sinks.ok()) return sinks.status();
-  plan.sink_topics_to_create = std::move(*sinks);
+  SLUICE_ASSIGN_OR_RETURN(auto sinks, missing_sink_topics(topology, config, subtopologies, counts,
+                                                          plan.subtopology_partitions));
+  plan.sink_topics_to_create = std::move(sinks);
 
   for (const auto& sub : subtopologies) {
     for (const auto& store : sub.stores) {

@@ -10,6 +10,7 @@
 
 #include "sluice/core/json_reader.h"
 #include "sluice/core/json_writer.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice {
 namespace {
@@ -131,7 +132,7 @@ std::string where(const char* base, simdjson::simdjson_result<const char*> locat
 absl::Status explain(std::string_view data, std::string_view simdjson_reason,
                      const std::string& location) {
   nlohmann::json doc;
-  if (absl::Status st = nlohmann_parse(data, doc); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(nlohmann_parse(data, doc));
   if (!doc.is_object()) return absl::InvalidArgumentError("not a JSON object");
   return absl::InvalidArgumentError(
       fmt::format("JSON object does not read as expected{}: {}", location, simdjson_reason));
@@ -143,7 +144,7 @@ absl::Status json_field_error(std::string_view name, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("JSON field '{}': {}", name, what));
 }
 
-namespace serdes::json_detail {
+namespace serdes::json_internal {
 
 absl::Status parse_document(std::string_view data, nlohmann::json& out) {
   ParserLease lease;
@@ -176,7 +177,7 @@ absl::Status read_object(std::string_view data, ReadObjectFn read, void* out) {
   }
   try {
     JsonObject json(object);
-    if (absl::Status st = read(out, json); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(read(out, json));
     // read() may have stopped early: walk the rest of the object (skipping values checks
     // their brackets), then nothing may follow it.
     if (doc.current_location().error() == simdjson::SUCCESS) {
@@ -197,7 +198,7 @@ absl::Status read_object(std::string_view data, ReadObjectFn read, void* out) {
   return absl::OkStatus();
 }
 
-}  // namespace serdes::json_detail
+}  // namespace serdes::json_internal
 
 void JsonWriter::append_string(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";

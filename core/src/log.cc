@@ -215,7 +215,7 @@ Level level_from_env(Level fallback) {
   return parse_level(value).value_or(fallback);
 }
 
-int detail::resolve_default_level() noexcept {
+int log_internal::resolve_default_level() noexcept {
   int expected = kUnresolved;
   const int from_env = static_cast<int>(level_from_env());
   // A concurrent set_default_level wins over the environment.
@@ -224,11 +224,11 @@ int detail::resolve_default_level() noexcept {
 }
 
 Level default_level() noexcept {
-  return static_cast<Level>(detail::effective_level(detail::kFollowDefault));
+  return static_cast<Level>(log_internal::effective_level(log_internal::kFollowDefault));
 }
 
 void set_default_level(Level level) noexcept {
-  detail::g_default_level.store(static_cast<int>(level), std::memory_order_relaxed);
+  log_internal::g_default_level.store(static_cast<int>(level), std::memory_order_relaxed);
 }
 
 std::string format_line(const LogRecord& record) {
@@ -337,7 +337,7 @@ std::string_view current_task() { return t_context.task; }
 Logger::Logger() : Logger("sluice") {}
 
 Logger::Logger(std::string component)
-    : component_(std::move(component)), level_(detail::kFollowDefault) {}
+    : component_(std::move(component)), level_(log_internal::kFollowDefault) {}
 
 Logger::Logger(std::string component, Level level, std::shared_ptr<Sink> sink)
     : component_(std::move(component)), level_(static_cast<int>(level)), sink_(std::move(sink)) {}

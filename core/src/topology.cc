@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "fmt/format.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice {
 
@@ -58,7 +59,7 @@ absl::Status Topology::link_parents(const std::string& name,
 
 absl::Status Topology::add_source_node(std::string name, std::vector<std::string> topics,
                                        NodeFactory factory) {
-  if (auto st = check_new_name(name); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_new_name(name));
   if (topics.empty()) {
     return absl::InvalidArgumentError(fmt::format("source '{}' needs at least one topic", name));
   }
@@ -83,8 +84,8 @@ absl::Status Topology::add_source_node(std::string name, std::vector<std::string
 
 absl::Status Topology::add_processor_node(std::string name, std::vector<std::string> parents,
                                           NodeFactory factory) {
-  if (auto st = check_new_name(name); !st.ok()) return st;
-  if (auto st = link_parents(name, parents); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_new_name(name));
+  SLUICE_RETURN_IF_ERROR(link_parents(name, parents));
   TopologyNode node;
   node.name = name;
   node.kind = NodeKind::kProcessor;
@@ -98,12 +99,12 @@ absl::Status Topology::add_processor_node(std::string name, std::vector<std::str
 absl::Status Topology::add_sink_node(std::string name, std::string topic,
                                      std::string extractor_description,
                                      std::vector<std::string> parents, NodeFactory factory) {
-  if (auto st = check_new_name(name); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(check_new_name(name));
   if (topic.empty() && extractor_description.empty()) {
     return absl::InvalidArgumentError(
         fmt::format("sink '{}' needs a topic or a topic name extractor", name));
   }
-  if (auto st = link_parents(name, parents); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(link_parents(name, parents));
   TopologyNode node;
   node.name = name;
   node.kind = NodeKind::kSink;
@@ -147,7 +148,7 @@ absl::Status Topology::add_state_store(std::string name, StoreFactory factory, S
   stores_.emplace(name, std::move(factory));
   store_specs_.emplace(name, std::move(spec));
   for (const auto& p : processors) {
-    if (auto st = connect_processor_and_state_stores(p, {name}); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(connect_processor_and_state_stores(p, {name}));
   }
   return absl::OkStatus();
 }

@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::kafka {
 namespace {
@@ -254,9 +255,8 @@ absl::Status Admin::delete_records(const OffsetMap& before, std::chrono::millise
   QueuePtr queue(rd_kafka_queue_new(rk_.get()));
   rd_kafka_DeleteRecords(rk_.get(), &request, 1, options->get(), queue.get());
   rd_kafka_DeleteRecords_destroy(request);
-  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
-  if (!event.ok()) return event.status();
-  const rd_kafka_DeleteRecords_result_t* result = rd_kafka_event_DeleteRecords_result(event->get());
+  SLUICE_ASSIGN_OR_RETURN(auto event, wait_result(rk_.get(), queue.get(), timeout, context));
+  const rd_kafka_DeleteRecords_result_t* result = rd_kafka_event_DeleteRecords_result(event.get());
   if (result == nullptr) return absl::InternalError(context + ": unexpected result event");
   const rd_kafka_topic_partition_list_t* offsets = rd_kafka_DeleteRecords_result_offsets(result);
   for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
@@ -318,10 +318,9 @@ Admin::describe_topic_configs(const std::vector<std::string>& topics,
   rd_kafka_DescribeConfigs(rk_.get(), resources.data(), resources.size(), options->get(),
                            queue.get());
   destroy();
-  auto event = wait_result(rk_.get(), queue.get(), timeout, context);
-  if (!event.ok()) return event.status();
+  SLUICE_ASSIGN_OR_RETURN(auto event, wait_result(rk_.get(), queue.get(), timeout, context));
   const rd_kafka_DescribeConfigs_result_t* result =
-      rd_kafka_event_DescribeConfigs_result(event->get());
+      rd_kafka_event_DescribeConfigs_result(event.get());
   if (result == nullptr) return absl::InternalError(context + ": unexpected result event");
   size_t count = 0;
   const rd_kafka_ConfigResource_t** described =
@@ -437,9 +436,7 @@ absl::StatusOr<OffsetMap> Admin::list_consumer_group_offsets(const std::string& 
       return error_status(error, context);
     }
     const rd_kafka_topic_partition_list_t* partitions = rd_kafka_group_result_partitions(groups[i]);
-    if (absl::Status s = partition_errors(partitions, context); !s.ok()) {
-      return s;
-    }
+    SLUICE_RETURN_IF_ERROR(partition_errors(partitions, context));
     for (const auto& [tp, offset] : offsets_of(partitions)) {
       if (offset) {
         out.emplace(tp, *offset);

@@ -4,6 +4,7 @@
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::kafka {
 namespace {
@@ -111,9 +112,7 @@ absl::StatusOr<ConfPtr> make_conf(const ConfigMap& config, std::string_view clie
   ConfPtr conf(rd_kafka_conf_new());
   rd_kafka_conf_set_log_cb(conf.get(), &log_callback);
   for (const auto& [key, value] : config) {
-    if (absl::Status s = set_conf(conf.get(), key, value, client); !s.ok()) {
-      return s;
-    }
+    SLUICE_RETURN_IF_ERROR(set_conf(conf.get(), key, value, client));
   }
   return conf;
 }

@@ -9,6 +9,7 @@
 
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::kafka {
 namespace {
@@ -254,9 +255,7 @@ void Consumer::handle_rebalance(rd_kafka_resp_err_t err,
 }
 
 absl::Status Consumer::subscribe(const std::vector<std::string>& topics) {
-  if (absl::Status s = check_open("subscribe"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("subscribe"));
   PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
   std::string names;
   for (const auto& t : topics) {
@@ -268,24 +267,18 @@ absl::Status Consumer::subscribe(const std::vector<std::string>& topics) {
 }
 
 absl::Status Consumer::unsubscribe() {
-  if (absl::Status s = check_open("unsubscribe"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("unsubscribe"));
   return code_status(rd_kafka_unsubscribe(rk_.get()), context("unsubscribe"));
 }
 
 absl::Status Consumer::assign(const OffsetMap& start) {
-  if (absl::Status s = check_open("assign"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("assign"));
   PartitionListPtr list = to_partition_list(start);
   return code_status(rd_kafka_assign(rk_.get(), list.get()), context("assign"));
 }
 
 absl::StatusOr<std::vector<TopicPartition>> Consumer::assignment() const {
-  if (absl::Status s = check_open("assignment"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("assignment"));
   rd_kafka_topic_partition_list_t* raw = nullptr;
   if (rd_kafka_resp_err_t err = rd_kafka_assignment(rk_.get(), &raw); err) {
     return code_status(err, context("assignment"));
@@ -295,9 +288,7 @@ absl::StatusOr<std::vector<TopicPartition>> Consumer::assignment() const {
 }
 
 absl::StatusOr<std::optional<Message>> Consumer::poll(std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("poll"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("poll"));
   if (pending_) {
     // Held back by the previous poll, which had a rebalance error to report first.
     return std::exchange(pending_, std::nullopt);
@@ -342,9 +333,7 @@ absl::Status Consumer::commit(const OffsetMap& offsets) {
 }
 
 absl::Status Consumer::commit(const CommitMap& offsets) {
-  if (absl::Status s = check_open("commit"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("commit"));
   if (offsets.empty()) {
     return absl::OkStatus();
   }
@@ -357,39 +346,29 @@ absl::Status Consumer::commit(const CommitMap& offsets) {
 
 absl::StatusOr<OptionalCommitMap> Consumer::committed_with_metadata(
     const std::vector<TopicPartition>& partitions, std::chrono::milliseconds timeout) const {
-  if (absl::Status s = check_open("committed"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("committed"));
   PartitionListPtr list = to_partition_list(partitions);
   if (rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), list.get(), to_ms(timeout)); err) {
     return code_status(err, context("committed"));
   }
-  if (absl::Status s = partition_errors(list.get(), context("committed")); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(partition_errors(list.get(), context("committed")));
   return commits_of(list.get());
 }
 
 absl::StatusOr<OptionalOffsetMap> Consumer::committed(const std::vector<TopicPartition>& partitions,
                                                       std::chrono::milliseconds timeout) const {
-  if (absl::Status s = check_open("committed"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("committed"));
   PartitionListPtr list = to_partition_list(partitions);
   if (rd_kafka_resp_err_t err = rd_kafka_committed(rk_.get(), list.get(), to_ms(timeout)); err) {
     return code_status(err, context("committed"));
   }
-  if (absl::Status s = partition_errors(list.get(), context("committed")); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(partition_errors(list.get(), context("committed")));
   return offsets_of(list.get());
 }
 
 absl::StatusOr<OptionalOffsetMap> Consumer::position(
     const std::vector<TopicPartition>& partitions) const {
-  if (absl::Status s = check_open("position"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("position"));
   PartitionListPtr list = to_partition_list(partitions);
   if (rd_kafka_resp_err_t err = rd_kafka_position(rk_.get(), list.get()); err) {
     return code_status(err, context("position"));
@@ -398,22 +377,15 @@ absl::StatusOr<OptionalOffsetMap> Consumer::position(
 }
 
 absl::Status Consumer::seek(const OffsetMap& offsets, std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("seek"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("seek"));
   PartitionListPtr list = to_partition_list(offsets);
-  if (absl::Status s = take_error(rd_kafka_seek_partitions(rk_.get(), list.get(), to_ms(timeout)),
-                                  context("seek"));
-      !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(
+      take_error(rd_kafka_seek_partitions(rk_.get(), list.get(), to_ms(timeout)), context("seek")));
   return partition_errors(list.get(), context("seek"));
 }
 
 absl::Status Consumer::pause(const std::vector<TopicPartition>& partitions) {
-  if (absl::Status s = check_open("pause"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("pause"));
   PartitionListPtr list = to_partition_list(partitions);
   if (rd_kafka_resp_err_t err = rd_kafka_pause_partitions(rk_.get(), list.get()); err) {
     return code_status(err, context("pause"));
@@ -422,9 +394,7 @@ absl::Status Consumer::pause(const std::vector<TopicPartition>& partitions) {
 }
 
 absl::Status Consumer::resume(const std::vector<TopicPartition>& partitions) {
-  if (absl::Status s = check_open("resume"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("resume"));
   PartitionListPtr list = to_partition_list(partitions);
   if (rd_kafka_resp_err_t err = rd_kafka_resume_partitions(rk_.get(), list.get()); err) {
     return code_status(err, context("resume"));
@@ -433,9 +403,7 @@ absl::Status Consumer::resume(const std::vector<TopicPartition>& partitions) {
 }
 
 absl::StatusOr<ConsumerGroupMetadata> Consumer::group_metadata() const {
-  if (absl::Status s = check_open("group_metadata"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("group_metadata"));
   rd_kafka_consumer_group_metadata_t* cgmd = rd_kafka_consumer_group_metadata(rk_.get());
   if (cgmd == nullptr) {
     return absl::FailedPreconditionError(

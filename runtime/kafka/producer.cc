@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::kafka {
 namespace {
@@ -162,9 +163,7 @@ absl::Status Producer::failure(rd_kafka_error_t* error, std::string_view context
 }
 
 absl::Status Producer::produce(const ProducerRecord& record) {
-  if (absl::Status s = check_open("produce"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("produce"));
   topic_buffer_.assign(record.topic);
   std::unique_ptr<rd_kafka_headers_t, HeadersDeleter> headers;
   if (!record.headers.empty()) {
@@ -246,17 +245,11 @@ absl::Status Producer::take_delivery_error() {
 int Producer::in_flight() const { return rk_ ? rd_kafka_outq_len(rk_.get()) : 0; }
 
 absl::Status Producer::flush(std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("flush"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("flush"));
   rd_kafka_resp_err_t err = rd_kafka_flush(rk_.get(), to_ms(timeout));
-  if (absl::Status delivery = take_delivery_error(); !delivery.ok()) {
-    return delivery;
-  }
+  SLUICE_RETURN_IF_ERROR(take_delivery_error());
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    if (absl::Status fatal = fatal_status("flush"); !fatal.ok()) {
-      return fatal;
-    }
+    SLUICE_RETURN_IF_ERROR(fatal_status("flush"));
     return explain_failure(
         rk_.get(), code_status(err, "flush",
                                fmt::format("{} records still in flight after {} ms", in_flight(),
@@ -266,17 +259,13 @@ absl::Status Producer::flush(std::chrono::milliseconds timeout) {
 }
 
 absl::Status Producer::init_transactions(std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("init_transactions"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("init_transactions"));
   return failure(rd_kafka_init_transactions(rk_.get(), to_ms(timeout)),
                  txn_context("init_transactions"));
 }
 
 absl::Status Producer::begin_transaction() {
-  if (absl::Status s = check_open("begin_transaction"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("begin_transaction"));
   // Errors of an earlier, aborted transaction's records are not this transaction's business.
   first_delivery_error_ = absl::OkStatus();
   delivery_failures_since_check_ = 0;
@@ -308,9 +297,7 @@ absl::Status Producer::send_offsets_to_transaction(const OffsetMap& offsets,
 absl::Status Producer::send_offsets_to_transaction(const CommitMap& offsets,
                                                    const ConsumerGroupMetadata& group,
                                                    std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("send_offsets_to_transaction"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("send_offsets_to_transaction"));
   PartitionListPtr list = to_partition_list(offsets);
   return failure(
       rd_kafka_send_offsets_to_transaction(rk_.get(), list.get(), group.get(), to_ms(timeout)),
@@ -318,17 +305,13 @@ absl::Status Producer::send_offsets_to_transaction(const CommitMap& offsets,
 }
 
 absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("commit_transaction"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("commit_transaction"));
   const std::string context = txn_context("commit_transaction");
   // Flush first so that a failed record of this transaction is seen before committing: the
   // caller must then abort rather than commit a transaction with a hole in it.
   rd_kafka_resp_err_t flushed = rd_kafka_flush(rk_.get(), to_ms(timeout));
   if (absl::Status delivery = take_delivery_error(); !delivery.ok()) {
-    if (absl::Status fatal = fatal_status(context); !fatal.ok()) {
-      return fatal;
-    }
+    SLUICE_RETURN_IF_ERROR(fatal_status(context));
     if (is_fatal(delivery)) {
       return delivery;
     }
@@ -338,7 +321,7 @@ absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
     // transaction could not add: TOPIC_AUTHORIZATION_FAILED); _PURGE_QUEUE would read as
     // transient and be retried until task.timeout.ms.
     if (is_purge(error_code(delivery).value_or(RD_KAFKA_RESP_ERR_NO_ERROR))) {
-      if (absl::Status own = failed_transaction_error(context); !own.ok()) return own;
+      SLUICE_RETURN_IF_ERROR(failed_transaction_error(context));
     }
     return kafka_error(KafkaErrorKind::kAbortTransaction,
                        error_code(delivery).value_or(RD_KAFKA_RESP_ERR__FAIL), context,
@@ -353,9 +336,7 @@ absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
 }
 
 absl::Status Producer::abort_transaction(std::chrono::milliseconds timeout) {
-  if (absl::Status s = check_open("abort_transaction"); !s.ok()) {
-    return s;
-  }
+  SLUICE_RETURN_IF_ERROR(check_open("abort_transaction"));
   // librdkafka 2.0.2 purges queued records and sends EndTxn(ABORT) at once, even while the
   // registration of their partitions with the transaction is still being retried (the
   // coordinator answers CONCURRENT_TRANSACTIONS while it completes the previous commit). The

@@ -1,10 +1,11 @@
 // The control topic through which one instance asks every instance of its application to shut
-// down (application_shutdown.h).
-#include "application_shutdown.h"
+// down (application_shutdown_internal.h).
+#include "application_shutdown_internal.h"
 
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 #include "runtime/kafka/producer.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::runtime_internal {
 
@@ -39,22 +40,18 @@ absl::StatusOr<std::unique_ptr<ApplicationShutdownChannel>> ApplicationShutdownC
       fmt::format("{}-{}-shutdown-watcher", config.application_id(), instance_id);
   options.config["isolation.level"] = "read_uncommitted";
   options.config.erase("group.instance.id");
-  auto consumer = kafka::Consumer::create(std::move(options));
-  if (!consumer.ok()) return consumer.status();
+  SLUICE_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::create(std::move(options)));
   int64_t low = 0;
   int64_t high = 0;
-  if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-          (*consumer)->handle(), topic.c_str(), 0, &low, &high, 30000);
+  if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer->handle(), topic.c_str(),
+                                                                 0, &low, &high, 30000);
       err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return kafka::code_status(err,
                               fmt::format("the end of the application-shutdown topic {}", topic));
   }
-  if (auto st = (*consumer)->assign({{TopicPartition{topic, Partition(0)}, Offset(high)}});
-      !st.ok()) {
-    return st;
-  }
+  SLUICE_RETURN_IF_ERROR((consumer->assign({{TopicPartition{topic, Partition(0)}, Offset(high)}})));
   return std::unique_ptr<ApplicationShutdownChannel>(
-      new ApplicationShutdownChannel(config, topic, std::move(*consumer)));
+      new ApplicationShutdownChannel(config, topic, std::move(consumer)));
 }
 
 absl::Status ApplicationShutdownChannel::request(const std::string& instance_id,
@@ -64,16 +61,15 @@ absl::Status ApplicationShutdownChannel::request(const std::string& instance_id,
   options.config.erase("transactional.id");
   options.config["client.id"] =
       fmt::format("{}-{}-shutdown-request", config_.application_id(), instance_id);
-  auto producer = kafka::Producer::create(std::move(options));
-  if (!producer.ok()) return producer.status();
+  SLUICE_ASSIGN_OR_RETURN(auto producer, kafka::Producer::create(std::move(options)));
   kafka::ProducerRecord record;
   record.topic = topic_;
   record.key = instance_id;
   record.value = cause;
-  if (auto st = (*producer)->produce(record); !st.ok()) return st;
-  if (auto st = (*producer)->flush(10s); !st.ok()) return st;
-  if (auto st = (*producer)->take_delivery_error(); !st.ok()) return st;
-  return (*producer)->close(1s);
+  SLUICE_RETURN_IF_ERROR(producer->produce(record));
+  SLUICE_RETURN_IF_ERROR(producer->flush(10s));
+  SLUICE_RETURN_IF_ERROR(producer->take_delivery_error());
+  return producer->close(1s);
 }
 
 absl::StatusOr<std::optional<std::string>> ApplicationShutdownChannel::poll(

@@ -1,5 +1,5 @@
 // Encoding and decoding of the stream time committed with each input offset.
-#include "commit_metadata.h"
+#include "commit_metadata_internal.h"
 
 #include <cstdint>
 

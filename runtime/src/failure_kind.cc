@@ -1,5 +1,5 @@
-// Classifying failures into task-migrated, retriable and fatal (see failure_kind.h).
-#include "failure_kind.h"
+// Classifying failures into task-migrated, retriable and fatal (see failure_kind_internal.h).
+#include "failure_kind_internal.h"
 
 #include "runtime/kafka/error.h"
 

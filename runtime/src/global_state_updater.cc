@@ -1,6 +1,6 @@
 // GlobalStateUpdater: the global task fed by a group-less consumer over every partition of
-// the global topics (see global_state_updater.h).
-#include "global_state_updater.h"
+// the global topics (see global_state_updater_internal.h).
+#include "global_state_updater_internal.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -8,6 +8,7 @@
 
 #include "fmt/format.h"
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/synchronized_stores.h"
 
 namespace sluice::runtime_internal {
@@ -28,9 +29,8 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
   env.wrap_global_store = [](std::shared_ptr<StateStore> store) {
     return state::with_synchronization(std::move(store));
   };
-  auto task = topology.build_global_task(std::move(env));
-  if (!task.ok()) return task.status();
-  u->task_ = std::move(*task);
+  SLUICE_ASSIGN_OR_RETURN(auto task, topology.build_global_task(std::move(env)));
+  u->task_ = std::move(task);
   u->store_context_ = std::make_unique<state::BasicStateStoreContext>(
       options.application_id, u->task_->task_id(), options.state_dir);
   u->store_context_->set_rocksdb_resources(options.rocksdb);
@@ -40,16 +40,15 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
                                                  std::string(st.message())));
     }
   }
-  if (auto st = u->task_->init(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(u->task_->init());
   for (const auto& g : topology.global_stores()) u->topics_.push_back(g.topic);
   kafka::ConsumerOptions co;
   co.config = options.consumer_config;
   // librdkafka's assign() needs a group id, but an assign-only consumer never joins the group
   // and commits nothing: every instance reads every partition.
   co.config["group.id"] = options.application_id + "-global";
-  auto consumer = kafka::Consumer::create(std::move(co));
-  if (!consumer.ok()) return consumer.status();
-  u->consumer_ = std::move(*consumer);
+  SLUICE_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::create(std::move(co)));
+  u->consumer_ = std::move(consumer);
   return u;
 }
 
@@ -98,12 +97,11 @@ absl::Status GlobalStateUpdater::restore(std::chrono::milliseconds timeout) {
     end.emplace(tp, Offset(high));
     start.emplace(tp, Offset(RD_KAFKA_OFFSET_BEGINNING));
   }
-  if (auto st = consumer_->assign(start); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(consumer_->assign(start));
   while (true) {
-    auto position = consumer_->position(partitions_);
-    if (!position.ok()) return position.status();
+    SLUICE_ASSIGN_OR_RETURN(auto position, consumer_->position(partitions_));
     std::string behind;
-    for (const auto& [tp, at] : *position) {
+    for (const auto& [tp, at] : position) {
       const Offset target = end.at(tp);
       if (target.value() > 0 && (!at || at->value() < target.value())) {
         if (!behind.empty()) behind += ", ";
@@ -115,22 +113,21 @@ absl::Status GlobalStateUpdater::restore(std::chrono::milliseconds timeout) {
       return absl::DeadlineExceededError(
           fmt::format("global stores: restoring did not reach the end of {} in time", behind));
     }
-    if (auto st = poll_once(std::chrono::milliseconds(100)); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(poll_once(std::chrono::milliseconds(100)));
   }
 }
 
 absl::Status GlobalStateUpdater::poll_once(std::chrono::milliseconds timeout) {
-  auto message = consumer_->poll(timeout);
-  if (!message.ok()) return message.status();
-  if (!message->has_value()) return absl::OkStatus();
-  return apply(**message);
+  SLUICE_ASSIGN_OR_RETURN(auto message, consumer_->poll(timeout));
+  if (!message.has_value()) return absl::OkStatus();
+  return apply(*message);
 }
 
 absl::Status GlobalStateUpdater::apply(const kafka::Message& m) {
   RawRecord raw;
   raw.topic = m.topic();
-  raw.partition = m.partition().value();
-  raw.offset = m.offset().value();
+  raw.partition = m.partition();
+  raw.offset = m.offset();
   raw.timestamp = m.timestamp();
   raw.key = m.key();
   raw.value = m.value();

@@ -1,12 +1,12 @@
 // Group membership: the client.id convention, DescribeConsumerGroups -> instances and tasks,
 // and standby placement.
-#include "group_membership.h"
+#include "group_membership_internal.h"
 
 #include <algorithm>
 #include <charconv>
 
 #include "fmt/format.h"
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 

@@ -9,22 +9,23 @@
 #include <mutex>
 #include <set>
 
-#include "application_shutdown.h"
+#include "application_shutdown_internal.h"
 #include "fmt/format.h"
-#include "global_state_updater.h"
-#include "group_membership.h"
-#include "query_metadata.h"
+#include "global_state_updater_internal.h"
+#include "group_membership_internal.h"
+#include "query_metadata_internal.h"
 #include "runtime/kafka/admin.h"
 #include "sluice/core/configured_handlers.h"
 #include "sluice/core/internal_topics.h"
 #include "sluice/core/log.h"
 #include "sluice/core/partitioner.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
-#include "standby_updater.h"
-#include "state_directory.h"
-#include "stream_thread.h"
+#include "standby_updater_internal.h"
+#include "state_directory_internal.h"
+#include "stream_thread_internal.h"
 
 namespace sluice {
 
@@ -69,7 +70,7 @@ struct KafkaStreams::Impl {
   int64_t thread_changes = 0;
   StreamsUncaughtExceptionHandler uncaught_handler;
   // With an uncaught-exception handler: the <application.id>-shutdown control topic and the
-  // thread watching it (application_shutdown.h).
+  // thread watching it (application_shutdown_internal.h).
   std::unique_ptr<runtime_internal::ApplicationShutdownChannel> shutdown_channel;
   std::thread shutdown_watcher;
   std::atomic<bool> shutdown_watcher_stop{false};
@@ -89,12 +90,13 @@ struct KafkaStreams::Impl {
   std::map<int32_t, StreamThread::Phase> phases;
   // Store name -> sub-topology, for metadata queries.
   std::map<std::string, int32_t, std::less<>> store_subtopology;
-  // Admin client made by prepare(): describes the group (group_membership.h). Thread-safe.
+  // Admin client made by prepare(): describes the group (group_membership_internal.h). Thread-safe.
   std::unique_ptr<kafka::Admin> admin;
   std::unique_ptr<kafka::Consumer> end_offsets;
-  // <state.dir>/<application.id>: the persisted process id under its lock (state_directory.h).
-  // Kept from the constructor to destruction; start() fails with its status when the topology
-  // has state stores and the directory is unwritable or locked by another instance.
+  // <state.dir>/<application.id>: the persisted process id under its lock
+  // (state_directory_internal.h). Kept from the constructor to destruction; start() fails with its
+  // status when the topology has state stores and the directory is unwritable or locked by another
+  // instance.
   runtime_internal::StateDirectoryLock state_directory;
   // num.standby.replicas > 0: made by start(), stopped by close() after the stream threads
   // (which claim tasks from it), destroyed with the instance.
@@ -136,9 +138,9 @@ struct KafkaStreams::Impl {
                  std::chrono::system_clock::now().time_since_epoch())
           .count();
     };
-    auto updater = runtime_internal::GlobalStateUpdater::create(topology, std::move(o));
-    if (!updater.ok()) return updater.status();
-    global = std::move(*updater);
+    SLUICE_ASSIGN_OR_RETURN(auto updater,
+                            runtime_internal::GlobalStateUpdater::create(topology, std::move(o)));
+    global = std::move(updater);
     if (auto st = global->restore(std::chrono::minutes(5)); !st.ok()) {
       return absl::Status(
           st.code(), fmt::format("restoring the global stores: {}", std::string(st.message())));
@@ -386,7 +388,7 @@ absl::Status KafkaStreams::Impl::prepare() {
   }
   context.state_dir = config.state_dir();
   // Stores added without a StoreSpec are change-logged (Kafka Streams' StoreBuilder default).
-  if (auto st = state::apply_default_store_logging(topology); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(state::apply_default_store_logging(topology));
   context.subtopologies = topology.subtopologies();
   auto handlers = error_handlers::from_config(config);
   context.deserialization_handler = std::move(handlers.deserialization);
@@ -395,21 +397,19 @@ absl::Status KafkaStreams::Impl::prepare() {
 
   kafka::ConfigMap admin_config;
   for (const auto& [k, v] : config.admin_config()) admin_config[k] = v;
-  auto admin = kafka::Admin::create(admin_config);
-  if (!admin.ok()) return admin.status();
+  SLUICE_ASSIGN_OR_RETURN(auto admin, kafka::Admin::create(admin_config));
 
   // Plan from the user topics' partition counts (internal_topics.h), then create what is
   // missing and validate what exists.
   const std::set<std::string> external = external_topics(topology, config);
   auto described =
-      (*admin)->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s);
+      admin->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s);
   if (!described.ok()) return described.status();
   std::map<std::string, int32_t> existing;
   for (const auto& [name, d] : *described) existing[name] = d.partition_count;
-  auto plan = plan_internal_topics(topology, config, existing);
-  if (!plan.ok()) return plan.status();
-  context.partition_counts = plan->partition_counts;
-  context.changelogs = plan->store_changelogs;
+  SLUICE_ASSIGN_OR_RETURN(auto plan, plan_internal_topics(topology, config, existing));
+  context.partition_counts = plan.partition_counts;
+  context.changelogs = plan.store_changelogs;
   for (const auto& sub : context.subtopologies) {
     for (const auto& t : sub.source_topics) {
       const std::string resolved = topology.resolve_topic(app, t);
@@ -421,7 +421,7 @@ absl::Status KafkaStreams::Impl::prepare() {
     }
     for (const auto& store_name : sub.stores) {
       store_subtopology[store_name] = sub.id;
-      if (auto it = plan->store_changelogs.find(store_name); it != plan->store_changelogs.end()) {
+      if (auto it = plan.store_changelogs.find(store_name); it != plan.store_changelogs.end()) {
         context.changelog_subtopology[it->second] = sub.id;
       }
     }
@@ -430,17 +430,16 @@ absl::Status KafkaStreams::Impl::prepare() {
     return kafka::NewTopic{p.name, p.partitions, config.replication_factor(), p.configs};
   };
   std::vector<kafka::NewTopic> wanted;
-  for (const auto* planned : {&plan->changelog_topics, &plan->repartition_topics}) {
+  for (const auto* planned : {&plan.changelog_topics, &plan.repartition_topics}) {
     for (const auto& p : *planned) wanted.push_back(to_new_topic(p));
   }
   std::vector<std::string> names;
   for (const auto& w : wanted) names.push_back(w.name);
-  auto found = (*admin)->describe_topics(names, 30s);
-  if (!found.ok()) return found.status();
+  SLUICE_ASSIGN_OR_RETURN(auto found, admin->describe_topics(names, 30s));
   std::vector<kafka::NewTopic> to_create;
   for (const auto& w : wanted) {
-    auto it = found->find(w.name);
-    if (it == found->end()) {
+    auto it = found.find(w.name);
+    if (it == found.end()) {
       to_create.push_back(w);
     } else if (it->second.partition_count != w.partitions) {
       return absl::FailedPreconditionError(
@@ -448,17 +447,16 @@ absl::Status KafkaStreams::Impl::prepare() {
                       w.name, it->second.partition_count, w.partitions));
     }
   }
-  for (const auto& p : plan->sink_topics_to_create) to_create.push_back(to_new_topic(p));
+  for (const auto& p : plan.sink_topics_to_create) to_create.push_back(to_new_topic(p));
   if (!to_create.empty()) {
-    auto created = (*admin)->create_topics(to_create, 30s);
-    if (!created.ok()) return created.status();
-    for (const auto& [name, st] : *created) {
+    SLUICE_ASSIGN_OR_RETURN(auto created, admin->create_topics(to_create, 30s));
+    for (const auto& [name, st] : created) {
       if (!st.ok() && !kafka::is_already_exists(st)) {
         return absl::Status(st.code(),
                             fmt::format("creating topic {}: {}", name, std::string(st.message())));
       }
     }
-    for (const auto& p : plan->sink_topics_to_create) {
+    for (const auto& p : plan.sink_topics_to_create) {
       log::Logger("sluice.runtime")
           .info("created sink topic {} with {} partitions ({}=true)", p.name, p.partitions,
                 StreamsConfig::kSinkTopicsAutoCreate);
@@ -476,7 +474,7 @@ absl::Status KafkaStreams::Impl::prepare() {
     if (auto dlq_topic = config.dead_letter_queue_topic()) outputs.push_back(*dlq_topic);
     std::sort(outputs.begin(), outputs.end());
     outputs.erase(std::unique(outputs.begin(), outputs.end()), outputs.end());
-    auto configs = (*admin)->describe_topic_configs(outputs, 30s);
+    auto configs = admin->describe_topic_configs(outputs, 30s);
     if (configs.ok()) {
       for (const auto& [topic, entries] : *configs) {
         auto it = entries.find("max.message.bytes");
@@ -494,7 +492,7 @@ absl::Status KafkaStreams::Impl::prepare() {
   }
   // Kept for group metadata (interactive-query hosts, standby placement) and for purging
   // repartition topics.
-  this->admin = std::move(*admin);
+  this->admin = std::move(admin);
   context.admin = this->admin.get();
   if (config.exactly_once()) {
     kafka::ConsumerOptions eopts;
@@ -504,9 +502,8 @@ absl::Status KafkaStreams::Impl::prepare() {
     eopts.config["group.id"] = fmt::format("{}-{}-end-offsets", app, instance_id);
     eopts.config["isolation.level"] = "read_uncommitted";
     eopts.config.erase("group.instance.id");
-    auto end_offsets_consumer = kafka::Consumer::create(std::move(eopts));
-    if (!end_offsets_consumer.ok()) return end_offsets_consumer.status();
-    end_offsets = std::move(*end_offsets_consumer);
+    SLUICE_ASSIGN_OR_RETURN(auto end_offsets_consumer, kafka::Consumer::create(std::move(eopts)));
+    end_offsets = std::move(end_offsets_consumer);
     context.end_offsets = end_offsets.get();
   }
   return absl::OkStatus();
@@ -816,7 +813,7 @@ absl::Status queryable(StreamsState state) {
 
 absl::StatusOr<std::optional<std::string>> KafkaStreams::query_get(std::string_view store,
                                                                    std::string_view key) const {
-  if (auto st = queryable(state()); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(queryable(state()));
   bool found_store = false;
   absl::StatusOr<std::optional<std::string>> result = std::optional<std::string>();
   for (const auto& t : impl_->live_threads()) {
@@ -878,14 +875,14 @@ absl::StatusOr<std::vector<StoreEntry>> scan_local_key_value_stores(
 absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_range(std::string_view store,
                                                                   std::string_view from,
                                                                   std::string_view to) const {
-  if (auto st = queryable(state()); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(queryable(state()));
   return scan_local_key_value_stores(
       impl_->live_threads(), store,
       [&](state::KeyValueBytesStore& kv) { return kv.range(from, to); });
 }
 
 absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_all(std::string_view store) const {
-  if (auto st = queryable(state()); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(queryable(state()));
   return scan_local_key_value_stores(impl_->live_threads(), store,
                                      [](state::KeyValueBytesStore& kv) { return kv.all(); });
 }
@@ -893,7 +890,7 @@ absl::StatusOr<std::vector<StoreEntry>> KafkaStreams::query_all(std::string_view
 absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch(
     std::string_view store, std::string_view key, TimestampMs time_from,
     TimestampMs time_to) const {
-  if (auto st = queryable(state()); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(queryable(state()));
   bool found_store = false;
   absl::Status status;
   std::vector<WindowedStoreEntry> out;
@@ -925,7 +922,7 @@ absl::StatusOr<std::vector<WindowedStoreEntry>> KafkaStreams::query_window_fetch
 
 namespace {
 
-// The group view for metadata queries (cached; see query_metadata.h).
+// The group view for metadata queries (cached; see query_metadata_internal.h).
 absl::StatusOr<runtime_internal::GroupView> group_view(KafkaStreams::Impl& impl) {
   if (impl.admin == nullptr) {
     return absl::UnavailableError("query metadata: the instance has not started");
@@ -951,7 +948,7 @@ absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
   if (sub == impl_->store_subtopology.end()) {
     return absl::NotFoundError(fmt::format("query metadata: the topology has no store {}", store));
   }
-  if (auto st = queryable(state()); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(queryable(state()));
   int32_t partitions = 0;
   for (const auto& info : impl_->context.subtopologies) {
     if (info.id != sub->second) continue;
@@ -965,24 +962,22 @@ absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
     return absl::UnavailableError("query metadata: the instance has not started");
   }
   const TaskId id{sub->second, Partition(partition_for_key(serialized_key, partitions))};
-  auto view = group_view(*impl_);
-  if (!view.ok()) return view.status();
-  auto md = runtime_internal::key_metadata(*view, id);
-  if (!md.ok()) return md.status();
+  SLUICE_ASSIGN_OR_RETURN(auto view, group_view(*impl_));
+  SLUICE_ASSIGN_OR_RETURN(auto md, runtime_internal::key_metadata(view, id));
   for (const auto& t : impl_->live_threads()) {
     t->with_tasks([&](const std::vector<runtime_internal::StreamTask*>& tasks) {
-      for (auto* task : tasks) md->local |= task->id() == id;
+      for (auto* task : tasks) md.local |= task->id() == id;
     });
   }
-  if (md->local && md->active_instance_id != impl_->instance_id) {
+  if (md.local && md.active_instance_id != impl_->instance_id) {
     // The view predates a change this instance has already applied: what runs here wins, so
     // two instances never redirect a key to each other.
-    md->active_instance_id = impl_->instance_id;
-    md->active_host.reset();
+    md.active_instance_id = impl_->instance_id;
+    md.active_host.reset();
     if (!impl_->context.application_server.empty()) {
       if (auto host = runtime_internal::parse_host_info(impl_->context.application_server);
           host.ok()) {
-        md->active_host = *host;
+        md.active_host = *host;
       }
     }
   }
@@ -990,14 +985,13 @@ absl::StatusOr<KeyQueryMetadata> KafkaStreams::query_metadata_for_key(
 }
 
 absl::StatusOr<std::vector<StreamsMetadata>> KafkaStreams::all_metadata() const {
-  if (auto st = queryable(state()); !st.ok()) return st;
-  auto view = group_view(*impl_);
-  if (!view.ok()) return view.status();
-  if (!view->stable) {
+  SLUICE_RETURN_IF_ERROR(queryable(state()));
+  SLUICE_ASSIGN_OR_RETURN(auto view, group_view(*impl_));
+  if (!view.stable) {
     return absl::UnavailableError(
         "query metadata: the consumer group is rebalancing; retry shortly");
   }
-  return runtime_internal::streams_metadata(*view, impl_->instance_id);
+  return runtime_internal::streams_metadata(view, impl_->instance_id);
 }
 
 }  // namespace sluice

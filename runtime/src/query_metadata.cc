@@ -1,11 +1,12 @@
 // Interactive-query metadata: GroupView -> KeyQueryMetadata / StreamsMetadata, and the
 // group view cache.
-#include "query_metadata.h"
+#include "query_metadata_internal.h"
 
 #include <algorithm>
 
 #include "fmt/format.h"
-#include "stream_thread.h"
+#include "sluice/core/status_macros.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 
@@ -62,10 +63,9 @@ absl::StatusOr<GroupView> GroupViewCache::get(kafka::Admin& admin, const Instanc
       now - fetched_at_ < (view_->stable ? max_age_ : max_age_ / 10)) {
     return *view_;
   }
-  auto view = describe_group(admin, context, std::chrono::seconds(5));
-  if (!view.ok()) return view.status();
-  place_standbys(*view, standby_tasks, standby_replicas);
-  view_ = *view;
+  SLUICE_ASSIGN_OR_RETURN(auto view, describe_group(admin, context, std::chrono::seconds(5)));
+  place_standbys(view, standby_tasks, standby_replicas);
+  view_ = view;
   fetched_at_ = now;
   rebalances_at_fetch_ = rebalances;
   return view;

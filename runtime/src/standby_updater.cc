@@ -1,12 +1,13 @@
 // StandbyUpdater and StandbyTask: warm standby copies of other instances' task stores.
-#include "standby_updater.h"
+#include "standby_updater_internal.h"
 
 #include "fmt/format.h"
-#include "group_membership.h"
+#include "group_membership_internal.h"
 #include "runtime/kafka/error.h"
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/checkpoint.h"
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 
@@ -135,7 +136,7 @@ absl::Status StandbyTask::apply(std::string_view changelog,
 absl::Status StandbyTask::flush() {
   for (auto& slot : slots_) {
     if (!slot.store->is_open()) continue;
-    if (auto st = slot.store->flush(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(slot.store->flush());
   }
   return absl::OkStatus();
 }
@@ -249,13 +250,12 @@ void StandbyUpdater::run() {
 }
 
 absl::Status StandbyUpdater::refresh() {
-  auto view = describe_group(admin_, context_, 5s);
-  if (!view.ok()) return view.status();
+  SLUICE_ASSIGN_OR_RETURN(auto view, describe_group(admin_, context_, 5s));
   // Mid-rebalance the assignments are about to change; keep the current copies until stable.
-  if (!view->stable) return absl::OkStatus();
-  auto me = view->instances.find(context_.instance_id);
-  if (me == view->instances.end()) return absl::OkStatus();
-  place_standbys(*view, stateful_tasks(context_), context_.config->num_standby_replicas());
+  if (!view.stable) return absl::OkStatus();
+  auto me = view.instances.find(context_.instance_id);
+  if (me == view.instances.end()) return absl::OkStatus();
+  place_standbys(view, stateful_tasks(context_), context_.config->num_standby_replicas());
   std::lock_guard lk(mu_);
   placed_ = me->second.standby_tasks;
   for (auto it = standbys_.begin(); it != standbys_.end();) {
@@ -331,7 +331,7 @@ absl::Status StandbyUpdater::poll_and_apply() {
     if (sub != context_.changelog_subtopology.end()) {
       auto task = standbys_.find(TaskId{sub->second, messages[i].partition()});
       if (task != standbys_.end()) {
-        if (auto st = task->second->apply(messages[i].topic(), batch); !st.ok()) return st;
+        SLUICE_RETURN_IF_ERROR(task->second->apply(messages[i].topic(), batch));
       }
     }
     i = j;

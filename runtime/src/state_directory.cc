@@ -1,5 +1,5 @@
-// StateDirectoryLock: see state_directory.h.
-#include "state_directory.h"
+// StateDirectoryLock: see state_directory_internal.h.
+#include "state_directory_internal.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,13 +1,16 @@
 // StreamTask: one (sub-topology, partition) task: its partition queues, decorated stores,
 // restoration from changelogs, and store commits.
+#include "stream_task_internal.h"
+
 #include <fstream>
 
-#include "commit_metadata.h"
+#include "commit_metadata_internal.h"
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/checkpoint.h"
 #include "sluice/state/key_value_store.h"
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
 
@@ -111,7 +114,7 @@ absl::Status StreamTask::create() {
     }
     has_unbuffered_eos_stores_ = true;
     if (was_dirty) {
-      if (auto st = wipe_store(slot, "it was not closed cleanly"); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(wipe_store(slot, "it was not closed cleanly"));
     }
   }
   if (has_unbuffered_eos_stores_) {
@@ -261,14 +264,14 @@ absl::Status StreamTask::maybe_finish_restore() {
     if (slot.restoring) return absl::OkStatus();
   }
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
-  if (auto st = topology_->init(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(topology_->init());
   restored_ = true;
   return absl::OkStatus();
 }
 
-PartitionQueue* StreamTask::queue_for(std::string_view topic, int32_t partition) {
+PartitionQueue* StreamTask::queue_for(std::string_view topic, Partition partition) {
   for (auto& q : queues_) {
-    if (q.tp.partition.value() == partition && q.tp.topic == topic) return &q;
+    if (q.tp.partition == partition && q.tp.topic == topic) return &q;
   }
   return nullptr;
 }
@@ -279,8 +282,8 @@ absl::Status StreamTask::prepare_head(PartitionQueue& q) {
     RawRecord& raw = q.head;
     raw = RawRecord{};
     raw.topic = msg.topic();
-    raw.partition = msg.partition().value();
-    raw.offset = msg.offset().value();
+    raw.partition = msg.partition();
+    raw.offset = msg.offset();
     // As the broker has it; a negative one is dropped by the source (or its extractor decides).
     raw.timestamp = msg.timestamp();
     raw.key = msg.key();
@@ -292,15 +295,14 @@ absl::Status StreamTask::prepare_head(PartitionQueue& q) {
         raw.headers.add(std::string(h.key), std::move(v));
       }
     }
-    auto ts = topology_->prepare(raw);
-    if (!ts.ok()) return ts.status();
-    if (ts->has_value()) {
+    SLUICE_ASSIGN_OR_RETURN(auto ts, topology_->prepare(raw));
+    if (ts.has_value()) {
       q.head_ready = true;
-      q.head_timestamp = **ts;
+      q.head_timestamp = *ts;
       return absl::OkStatus();
     }
     // Dropped at the head (handler skip, invalid timestamp): consumed all the same.
-    q.next_offset = raw.offset + 1;
+    q.next_offset = raw.offset.value() + 1;
     q.head = RawRecord{};
     q.records.pop_front();
   }
@@ -338,7 +340,7 @@ absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
   waiting_for_input_ = false;
   while (done < max_records) {
     for (auto& q : queues_) {
-      if (auto st = prepare_head(q); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(prepare_head(q));
     }
     if (!ready_to_process(now)) {
       for (const auto& q : queues_) waiting_for_input_ |= q.head_ready;
@@ -351,7 +353,7 @@ absl::StatusOr<int> StreamTask::process(int max_records, TimestampMs now) {
     if (best == nullptr) break;
     record_timestamp_ = best->head_timestamp;
     auto st = topology_->process(best->head);
-    best->next_offset = best->head.offset + 1;
+    best->next_offset = best->head.offset.value() + 1;
     best->head_ready = false;
     best->head = RawRecord{};
     best->records.pop_front();
@@ -388,7 +390,7 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now,
   if (auto st = topology_->flush_stores([](StateStore& s) { return s.flush(); }); !st.ok()) {
     return st;
   }
-  if (auto st = topology_->advance_stream_time(target); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(topology_->advance_stream_time(target));
   return true;
 }
 
@@ -404,12 +406,12 @@ void StreamTask::collect_offsets(kafka::CommitMap& out) const {
   TimestampMs max_partition_time = -1;
   for (const auto& q : queues_) {
     max_partition_time =
-        std::max(max_partition_time, topology_->partition_time(q.tp.topic, q.tp.partition.value()));
+        std::max(max_partition_time, topology_->partition_time(q.tp.topic, q.tp.partition));
   }
   for (const auto& q : queues_) {
     if (q.next_offset < 0 || (q.next_offset == q.committed_offset && !time_moved)) continue;
     CommittedTimes times;
-    times.partition_time = topology_->partition_time(q.tp.topic, q.tp.partition.value());
+    times.partition_time = topology_->partition_time(q.tp.topic, q.tp.partition);
     // Stream time moved past every partition (idle.wall.clock.advance.ms): keep that too.
     if (stream_time > max_partition_time) times.task_stream_time = stream_time;
     out[q.tp] = kafka::OffsetAndMetadata{Offset(q.next_offset), encode_commit_metadata(times)};
@@ -451,11 +453,11 @@ absl::Status StreamTask::initialize_times(kafka::Consumer& consumer) {
   return absl::OkStatus();
 }
 
-void StreamTask::on_changelog_delivered(std::string_view topic, int64_t offset) {
+void StreamTask::on_changelog_delivered(std::string_view topic, Offset offset) {
   for (auto& slot : stores_) {
     if (slot.changelog == topic) {
-      if (!slot.last_changelog_offset || *slot.last_changelog_offset < offset) {
-        slot.last_changelog_offset = offset;
+      if (!slot.last_changelog_offset || *slot.last_changelog_offset < offset.value()) {
+        slot.last_changelog_offset = offset.value();
       }
       return;
     }
@@ -544,8 +546,7 @@ absl::Status StreamTask::log(std::string_view store_name, std::string_view key,
                              std::optional<std::string_view> value, TimestampMs timestamp) {
   for (const auto& slot : stores_) {
     if (slot.name == store_name) {
-      return thread_.produce_changelog(slot.changelog, id_.partition.value(), key, value,
-                                       timestamp);
+      return thread_.produce_changelog(slot.changelog, id_.partition, key, value, timestamp);
     }
   }
   return absl::NotFoundError(

@@ -1,14 +1,15 @@
 // StreamThread: the poll / restore / process / commit loop of one thread, its rebalance
 // handling, and the exactly-once and at-least-once commit protocols.
-#include "stream_thread.h"
+#include "stream_thread_internal.h"
 
 #include "absl/strings/cord.h"
-#include "failure_kind.h"
+#include "failure_kind_internal.h"
 #include "fmt/format.h"
-#include "group_membership.h"
+#include "group_membership_internal.h"
 #include "runtime/kafka/error.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/runtime/metrics.h"
-#include "standby_updater.h"
+#include "standby_updater_internal.h"
 
 namespace sluice::runtime_internal {
 
@@ -126,7 +127,7 @@ absl::Status StreamThread::create_clients() {
   // Only what is missing: after an abort failed only the producer is replaced, and the
   // consumer stays in the group.
   if (!consumer_) {
-    if (auto st = create_consumer(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(create_consumer());
   }
   if (!restore_consumer_) {
     kafka::ConsumerOptions ropts;
@@ -138,13 +139,12 @@ absl::Status StreamThread::create_clients() {
     ropts.config["enable.partition.eof"] = "true";
     ropts.config["isolation.level"] = "read_committed";
     ropts.config.erase("group.instance.id");
-    auto restore = kafka::Consumer::create(std::move(ropts));
-    if (!restore.ok()) return restore.status();
-    restore_consumer_ = std::move(*restore);
+    SLUICE_ASSIGN_OR_RETURN(auto restore, kafka::Consumer::create(std::move(ropts)));
+    restore_consumer_ = std::move(restore);
     restore_assignment_.clear();
   }
   if (!producer_) {
-    if (auto st = create_producer(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(create_producer());
   }
   return absl::OkStatus();
 }
@@ -154,7 +154,8 @@ absl::Status StreamThread::create_consumer() {
   kafka::ConsumerOptions copts;
   for (const auto& [k, v] : cfg.consumer_config()) copts.config[k] = v;
   copts.config["group.id"] = context_.application_id;
-  // The instance's identity and application.server ride in the client.id (group_membership.h).
+  // The instance's identity and application.server ride in the client.id
+  // (group_membership_internal.h).
   copts.config["client.id"] =
       member_client_id(name_, context_.instance_id, context_.application_server);
   // EAGER range assignment: equal partition numbers of co-partitioned topics land together.
@@ -167,10 +168,9 @@ absl::Status StreamThread::create_consumer() {
   // KIP-695: a partition-EOF event says a partition's fetch reached its end (caught up).
   copts.deliver_partition_eof = true;
   collect_statistics(copts, consumer_statistics_);
-  auto consumer = kafka::Consumer::create(std::move(copts));
-  if (!consumer.ok()) return consumer.status();
-  if (auto st = (*consumer)->subscribe(context_.source_topics); !st.ok()) return st;
-  consumer_ = std::move(*consumer);
+  SLUICE_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::create(std::move(copts)));
+  SLUICE_RETURN_IF_ERROR(consumer->subscribe(context_.source_topics));
+  consumer_ = std::move(consumer);
   return absl::OkStatus();
 }
 
@@ -209,17 +209,16 @@ absl::Status StreamThread::create_producer() {
     if (it == context_.changelog_subtopology.end()) return;
     auto task = tasks_.find(TaskId{it->second, report.partition});
     if (task != tasks_.end()) {
-      task->second->on_changelog_delivered(report.topic, report.offset.value());
+      task->second->on_changelog_delivered(report.topic, report.offset);
     }
   };
   collect_statistics(popts, producer_statistics_);
-  auto producer = kafka::Producer::create(std::move(popts));
-  if (!producer.ok()) return producer.status();
+  SLUICE_ASSIGN_OR_RETURN(auto producer, kafka::Producer::create(std::move(popts)));
   if (cfg.exactly_once()) {
     // Fences an older producer with this transactional.id and aborts its open transaction.
-    if (auto st = (*producer)->init_transactions(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer->init_transactions(kClientTimeout));
   }
-  producer_ = std::move(*producer);
+  producer_ = std::move(producer);
   in_transaction_ = false;
   return absl::OkStatus();
 }
@@ -273,9 +272,8 @@ absl::Status StreamThread::run_loop() {
     absl::Status st = run_once();
     if (!st.ok()) {
       if (stop_.load() && absl::IsCancelled(st)) break;
-      auto next = handle_failure(st);
-      if (!next.ok()) return next.status();
-      backoff = *next;
+      SLUICE_ASSIGN_OR_RETURN(auto next, handle_failure(st));
+      backoff = next;
     }
     if (has_assignment_ && consumer_ && pending_create_.empty() && !pending_rewind_ &&
         std::all_of(tasks_.begin(), tasks_.end(), [](const auto& e) {
@@ -313,7 +311,7 @@ absl::Status StreamThread::run_once() {
     // abort: a broker that is away makes this fail retriably, and the loop comes back here
     // after a backoff.
     if (!consumer_) set_phase(Phase::kRebalancing);
-    if (auto st = create_clients(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(create_clients());
   }
   // Buffered records a task can process now, or restoration to do: poll without waiting. A
   // task that waits for another of its partitions (max.task.idle.ms) needs a fetch, so the
@@ -432,7 +430,7 @@ absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_
     if (sub == context_.source_subtopology.end()) continue;
     auto task = tasks_.find(TaskId{sub->second, msg.partition()});
     if (task == tasks_.end()) continue;  // revoked meanwhile
-    PartitionQueue* q = task->second->queue_for(msg.topic(), msg.partition().value());
+    PartitionQueue* q = task->second->queue_for(msg.topic(), msg.partition());
     if (q == nullptr) continue;
     if (msg.is_partition_eof()) {
       task->second->on_partition_eof(*q);
@@ -488,7 +486,7 @@ absl::Status StreamThread::restore_pending() {
     if (task->restored() && task->times_initialized()) continue;
     set_phase(Phase::kRebalancing);
     // Stream time as the previous owner committed it, before the first record.
-    if (auto st = task->initialize_times(*consumer_); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(task->initialize_times(*consumer_));
     if (!task->restore_begun()) {
       if (auto st = task->begin_restore(*restore_consumer_); !st.ok()) {
         return absl::Status(st.code(), fmt::format("restoring task {}: {}", id.to_string(),
@@ -497,7 +495,7 @@ absl::Status StreamThread::restore_pending() {
     }
     if (task->restored()) task->mark_started(now_ms());
   }
-  if (auto st = restore_some(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(restore_some());
   int64_t restored = 0;
   // Not snapshot(): that also asks every store for its size, too much for each loop turn.
   for (const auto& [id, task] : tasks_) restored += task->restored_records();
@@ -519,7 +517,7 @@ absl::Status StreamThread::restore_some() {
     same = a->first == b->first;
   }
   if (!same) {
-    if (auto st = restore_consumer_->assign(wanted); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(restore_consumer_->assign(wanted));
     restore_assignment_ = wanted;
   }
   if (wanted.empty()) return absl::OkStatus();
@@ -552,12 +550,12 @@ absl::Status StreamThread::restore_some() {
     const std::string_view msg_topic = msg.topic();
     const int32_t partition = msg.partition().value();
     if (task != nullptr && (msg_topic != topic || task != task_of(msg_topic, partition))) {
-      if (auto st = apply(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(apply());
     }
     if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      if (auto st = apply(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(apply());
       if (StreamTask* t = task_of(msg_topic, partition)) {
-        if (auto st = t->restore_reached_end(msg_topic, raw->offset); !st.ok()) return st;
+        SLUICE_RETURN_IF_ERROR(t->restore_reached_end(msg_topic, raw->offset));
       }
       task = nullptr;
       continue;
@@ -582,11 +580,11 @@ absl::Status StreamThread::restore_some() {
     }
     if (batch.size() >= kRestoreBatch) {
       StreamTask* keep = task;
-      if (auto st = apply(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(apply());
       task = keep;
     }
   }
-  if (auto st = apply(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(apply());
   const TimestampMs now = now_ms();
   for (auto& [id, t] : tasks_) {
     if (t->restored() && t->restore_begun() && !t->started()) t->mark_started(now);
@@ -596,7 +594,7 @@ absl::Status StreamThread::restore_some() {
 
 absl::Status StreamThread::ensure_transaction() {
   if (!context_.config->exactly_once() || in_transaction_) return absl::OkStatus();
-  if (auto st = producer_->begin_transaction(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(producer_->begin_transaction());
   in_transaction_ = true;
   return absl::OkStatus();
 }
@@ -608,7 +606,7 @@ absl::Status StreamThread::process_tasks() {
     bool has = false;
     for (const auto& q : task->queues()) has |= !q.records.empty();
     if (has) {
-      if (auto st = ensure_transaction(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(ensure_transaction());
       // One clock pair per batch, not per record: the mean per record is what is exported.
       const auto started = std::chrono::steady_clock::now();
       current_task_ = task.get();
@@ -689,19 +687,16 @@ absl::Status StreamThread::commit() {
   if (context_.config->exactly_once()) {
     if (!in_transaction_) return absl::OkStatus();
     if (!offsets.empty()) {
-      auto metadata = consumer_->group_metadata();
-      if (!metadata.ok()) return metadata.status();
-      if (auto st = producer_->send_offsets_to_transaction(offsets, *metadata, kClientTimeout);
-          !st.ok()) {
-        return st;
-      }
+      SLUICE_ASSIGN_OR_RETURN(auto metadata, consumer_->group_metadata());
+      SLUICE_RETURN_IF_ERROR(
+          producer_->send_offsets_to_transaction(offsets, metadata, kClientTimeout));
     }
-    if (auto st = producer_->commit_transaction(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer_->commit_transaction(kClientTimeout));
     in_transaction_ = false;
     // Kafka has the transaction: now, and only now, the stores may take its writes.
     for (auto& [id, task] : tasks_) {
       if (!task->restored()) continue;
-      if (auto st = task->commit_stores(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(task->commit_stores());
       task->mark_offsets_committed();
     }
   } else {
@@ -709,14 +704,14 @@ absl::Status StreamThread::commit() {
     // Wait for every record (outputs and changelogs) to be acknowledged, persist the stores
     // with their changelog offsets (a store flush may produce more: flush again), and only
     // then commit the input offsets.
-    if (auto st = producer_->flush(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer_->flush(kClientTimeout));
     for (auto& [id, task] : tasks_) {
       if (!task->restored()) continue;
-      if (auto st = task->commit_stores(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(task->commit_stores());
     }
-    if (auto st = producer_->flush(kClientTimeout); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(producer_->flush(kClientTimeout));
     if (!offsets.empty()) {
-      if (auto st = consumer_->commit(offsets); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(consumer_->commit(offsets));
     }
     for (auto& [id, task] : tasks_) task->mark_offsets_committed();
   }
@@ -816,23 +811,21 @@ absl::Status StreamThread::recover_retriable(const absl::Status& cause, int64_t 
 
 absl::Status StreamThread::rewind_if_pending() {
   if (!pending_rewind_ || !consumer_) return absl::OkStatus();
-  auto assignment = consumer_->assignment();
-  if (!assignment.ok()) return assignment.status();
-  if (!assignment->empty()) {
-    auto committed = consumer_->committed(*assignment, 10s);
-    if (!committed.ok()) return committed.status();
+  SLUICE_ASSIGN_OR_RETURN(auto assignment, consumer_->assignment());
+  if (!assignment.empty()) {
+    SLUICE_ASSIGN_OR_RETURN(auto committed, consumer_->committed(assignment, 10s));
     const bool earliest = context_.config->consumer_config().count("auto.offset.reset") == 0 ||
                           context_.config->consumer_config().at("auto.offset.reset") != "latest";
     kafka::OffsetMap seek;
-    for (const auto& [tp, offset] : *committed) {
+    for (const auto& [tp, offset] : committed) {
       seek[tp] =
           offset ? *offset : Offset(earliest ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END);
     }
-    if (auto st = consumer_->seek(seek, 10s); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(consumer_->seek(seek, 10s));
   }
   pending_rewind_ = false;
-  logger_.info("rewound {} partitions to their committed offsets", assignment->size());
-  create_tasks(*assignment);
+  logger_.info("rewound {} partitions to their committed offsets", assignment.size());
+  create_tasks(assignment);
   return absl::OkStatus();
 }
 
@@ -973,7 +966,7 @@ void StreamThread::on_partitions_lost(const std::vector<TopicPartition>&) {
   close_all_tasks(false);
 }
 
-absl::Status StreamThread::produce_changelog(const std::string& topic, int32_t partition,
+absl::Status StreamThread::produce_changelog(const std::string& topic, Partition partition,
                                              std::string_view key,
                                              std::optional<std::string_view> value,
                                              TimestampMs timestamp) {
@@ -982,7 +975,7 @@ absl::Status StreamThread::produce_changelog(const std::string& topic, int32_t p
   if (st.ok()) {
     kafka::ProducerRecord rec;
     rec.topic = topic;
-    rec.partition = Partition(partition);
+    rec.partition = partition;
     rec.key = key;
     rec.value = value;
     rec.timestamp = timestamp;

@@ -6,6 +6,7 @@
 
 #include "fmt/format.h"
 #include "runtime/kafka/admin.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice {
 
@@ -14,9 +15,8 @@ TopicAdmin::~TopicAdmin() = default;
 
 absl::StatusOr<std::unique_ptr<TopicAdmin>> TopicAdmin::create(const Properties& client_config) {
   kafka::ConfigMap config(client_config.begin(), client_config.end());
-  auto admin = kafka::Admin::create(config);
-  if (!admin.ok()) return admin.status();
-  return std::unique_ptr<TopicAdmin>(new TopicAdmin(std::move(*admin)));
+  SLUICE_ASSIGN_OR_RETURN(auto admin, kafka::Admin::create(config));
+  return std::unique_ptr<TopicAdmin>(new TopicAdmin(std::move(admin)));
 }
 
 absl::StatusOr<std::unique_ptr<TopicAdmin>> TopicAdmin::create(const StreamsConfig& config) {
@@ -30,18 +30,16 @@ absl::StatusOr<std::vector<std::string>> TopicAdmin::create_topics_if_missing(
   // Existing topics are not asked for: a create request for them would fail with
   // TOPIC_ALREADY_EXISTS only after the broker validated the spec (e.g. a replication factor
   // the cluster cannot satisfy), which says nothing about the topic that is there.
-  auto existing = describe_topics(names, timeout);
-  if (!existing.ok()) return existing.status();
+  SLUICE_ASSIGN_OR_RETURN(auto existing, describe_topics(names, timeout));
   std::vector<kafka::NewTopic> wanted;
   for (const auto& t : topics) {
-    if (existing->count(t.name)) continue;
+    if (existing.count(t.name)) continue;
     wanted.push_back(kafka::NewTopic{t.name, t.partitions, t.replication_factor, t.configs});
   }
   std::vector<std::string> created;
   if (wanted.empty()) return created;
-  auto results = admin_->create_topics(wanted, timeout);
-  if (!results.ok()) return results.status();
-  for (const auto& [name, status] : *results) {
+  SLUICE_ASSIGN_OR_RETURN(auto results, admin_->create_topics(wanted, timeout));
+  for (const auto& [name, status] : results) {
     if (status.ok()) {
       created.push_back(name);
     } else if (!kafka::is_already_exists(status)) {  // created meanwhile by someone else
@@ -53,10 +51,9 @@ absl::StatusOr<std::vector<std::string>> TopicAdmin::create_topics_if_missing(
 
 absl::StatusOr<std::map<std::string, TopicInfo>> TopicAdmin::describe_topics(
     const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
-  auto described = admin_->describe_topics(names, timeout);
-  if (!described.ok()) return described.status();
+  SLUICE_ASSIGN_OR_RETURN(auto described, admin_->describe_topics(names, timeout));
   std::map<std::string, TopicInfo> out;
-  for (const auto& [name, d] : *described) {
+  for (const auto& [name, d] : described) {
     out[name] = TopicInfo{name, d.partition_count, d.replication_factor};
   }
   return out;
@@ -64,11 +61,10 @@ absl::StatusOr<std::map<std::string, TopicInfo>> TopicAdmin::describe_topics(
 
 absl::StatusOr<std::map<std::string, TopicInfo>> TopicAdmin::require_topics(
     const std::vector<std::string>& names, std::chrono::milliseconds timeout) {
-  auto described = describe_topics(names, timeout);
-  if (!described.ok()) return described.status();
+  SLUICE_ASSIGN_OR_RETURN(auto described, describe_topics(names, timeout));
   std::vector<std::string> missing;
   for (const auto& n : names) {
-    if (!described->count(n)) missing.push_back(n);
+    if (!described.count(n)) missing.push_back(n);
   }
   if (!missing.empty()) {
     return absl::NotFoundError(
@@ -81,14 +77,12 @@ absl::StatusOr<std::map<std::string, TopicInfo>> TopicAdmin::require_topics(
 absl::Status TopicAdmin::delete_topics(const std::vector<std::string>& names,
                                        std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto existing = describe_topics(names, timeout);
-  if (!existing.ok()) return existing.status();
+  SLUICE_ASSIGN_OR_RETURN(auto existing, describe_topics(names, timeout));
   std::vector<std::string> present;
-  for (const auto& [name, info] : *existing) present.push_back(name);
+  for (const auto& [name, info] : existing) present.push_back(name);
   if (present.empty()) return absl::OkStatus();
-  auto results = admin_->delete_topics(present, timeout);
-  if (!results.ok()) return results.status();
-  for (const auto& [name, status] : *results) {
+  SLUICE_ASSIGN_OR_RETURN(auto results, admin_->delete_topics(present, timeout));
+  for (const auto& [name, status] : results) {
     // NOT_FOUND: deleted meanwhile by someone else.
     if (!status.ok() && status.code() != absl::StatusCode::kNotFound) return status;
   }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 
@@ -90,7 +91,7 @@ TopologyTestDriver::~TopologyTestDriver() {
 
 absl::Status TopologyTestDriver::init() {
   // Stores added without a StoreSpec are change-logged (Kafka Streams' StoreBuilder default).
-  if (auto st = state::apply_default_store_logging(topology_); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(state::apply_default_store_logging(topology_));
   cache_budget_ = std::make_unique<state::CacheBudget>(options_.cache_max_bytes_buffering);
   changelog_writer_ = std::make_unique<ChangelogCapture>(*this);
   state_dir_ = options_.state_dir;
@@ -112,11 +113,10 @@ absl::Status TopologyTestDriver::init() {
     env.deserialization_handler = options_.deserialization_exception_handler;
     env.processing_handler = options_.processing_exception_handler;
     env.wall_clock = [this] { return wall_clock_ms_; };
-    auto task = topology_.build_global_task(std::move(env));
-    if (!task.ok()) return task.status();
-    global_task = task->get();
+    SLUICE_ASSIGN_OR_RETURN(auto task, topology_.build_global_task(std::move(env)));
+    global_task = task.get();
     for (const auto& t : global_task->source_topics()) task_by_topic_.emplace(t, global_task);
-    tasks_.push_back(std::move(*task));
+    tasks_.push_back(std::move(task));
   }
   for (const auto& sub : topology_.subtopologies()) {
     TaskEnvironment env;
@@ -129,10 +129,9 @@ absl::Status TopologyTestDriver::init() {
     env.deserialization_handler = options_.deserialization_exception_handler;
     env.processing_handler = options_.processing_exception_handler;
     env.wall_clock = [this] { return wall_clock_ms_; };
-    auto task = topology_.build_task(sub.id, std::move(env));
-    if (!task.ok()) return task.status();
-    for (const auto& t : (*task)->source_topics()) task_by_topic_.emplace(t, task->get());
-    tasks_.push_back(std::move(*task));
+    SLUICE_ASSIGN_OR_RETURN(auto task, topology_.build_task(sub.id, std::move(env)));
+    for (const auto& t : task->source_topics()) task_by_topic_.emplace(t, task.get());
+    tasks_.push_back(std::move(task));
   }
   for (auto& t : tasks_) {
     auto context = std::make_unique<state::BasicStateStoreContext>(
@@ -149,7 +148,7 @@ absl::Status TopologyTestDriver::init() {
     }
   }
   for (auto& t : tasks_) {
-    if (auto st = t->init(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(t->init());
   }
   return absl::OkStatus();
 }
@@ -188,9 +187,9 @@ absl::Status TopologyTestDriver::commit() {
   // A flush can write to repartition topics, whose processing can fill other caches: repeat
   // until a round of flushes produces nothing more to process.
   while (true) {
-    if (auto st = flush_caches_of_all_tasks(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(flush_caches_of_all_tasks());
     if (internal_.empty()) return absl::OkStatus();
-    if (auto st = drain_internal(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(drain_internal());
   }
 }
 
@@ -202,8 +201,8 @@ absl::Status TopologyTestDriver::process(std::string_view topic,
   if (offset_it == next_offset_.end()) offset_it = next_offset_.emplace(topic, 0).first;
   RawRecord raw;
   raw.topic = topic;
-  raw.partition = 0;
-  raw.offset = offset_it->second++;
+  raw.partition = Partition(0);
+  raw.offset = Offset(offset_it->second++);
   raw.timestamp = timestamp;
   raw.key = key;
   raw.value = value;
@@ -213,7 +212,7 @@ absl::Status TopologyTestDriver::process(std::string_view topic,
   if (auto it = store_context_of_.find(task); it != store_context_of_.end()) {
     it->second->set_record_timestamp(timestamp);
   }
-  if (auto st = task->process(raw); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(task->process(raw));
   // Kafka Streams' driver commits after every processed record, repartitioned ones included.
   return options_.commit_every_record ? flush_caches_of_all_tasks() : absl::OkStatus();
 }
@@ -242,9 +241,9 @@ absl::Status TopologyTestDriver::advance_wall_clock_time(std::chrono::millisecon
       return st;
     }
     if (options_.commit_every_record) {
-      if (auto st = flush_caches_of_all_tasks(); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(flush_caches_of_all_tasks());
     }
-    if (auto st = drain_internal(); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(drain_internal());
   }
   return absl::OkStatus();
 }

@@ -13,6 +13,7 @@
 #include "fmt/ranges.h"
 #include "nlohmann/json.hpp"
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::schema_registry {
 namespace {
@@ -166,18 +167,14 @@ absl::StatusOr<RegistryConfig> RegistryConfig::from(const Properties& p) {
     return absl::InvalidArgumentError(fmt::format(
         "invalid config 'basic.auth.credentials.source'='{}': must be USER_INFO or URL", source));
   }
-  auto auto_register = parse_bool(p, "auto.register.schemas", false);
-  if (!auto_register.ok()) return auto_register.status();
-  c.auto_register = *auto_register;
-  auto latest = parse_bool(p, "use.latest.version", false);
-  if (!latest.ok()) return latest.status();
-  c.use_latest_version = *latest;
-  auto ks = parse_strategy(p, "key.subject.name.strategy");
-  if (!ks.ok()) return ks.status();
-  c.key_strategy = *ks;
-  auto vs = parse_strategy(p, "value.subject.name.strategy");
-  if (!vs.ok()) return vs.status();
-  c.value_strategy = *vs;
+  SLUICE_ASSIGN_OR_RETURN(auto auto_register, parse_bool(p, "auto.register.schemas", false));
+  c.auto_register = auto_register;
+  SLUICE_ASSIGN_OR_RETURN(auto latest, parse_bool(p, "use.latest.version", false));
+  c.use_latest_version = latest;
+  SLUICE_ASSIGN_OR_RETURN(auto ks, parse_strategy(p, "key.subject.name.strategy"));
+  c.key_strategy = ks;
+  SLUICE_ASSIGN_OR_RETURN(auto vs, parse_strategy(p, "value.subject.name.strategy"));
+  c.value_strategy = vs;
   c.ca_location = get("schema.registry.ssl.ca.location");
   c.certificate_location = get("schema.registry.ssl.certificate.location");
   c.key_location = get("schema.registry.ssl.key.location");
@@ -415,12 +412,11 @@ class CachingClient final : public Client {
       std::lock_guard lock(mu_);
       if (auto it = ids_.find(key); it != ids_.end()) return it->second;
     }
-    auto id = inner_->register_schema(subject, schema);
-    if (!id.ok()) return id.status();
+    SLUICE_ASSIGN_OR_RETURN(auto id, inner_->register_schema(subject, schema));
     std::lock_guard lock(mu_);
-    ids_[key] = *id;
-    schemas_.emplace(*id, schema);
-    return *id;
+    ids_[key] = id;
+    schemas_.emplace(id, schema);
+    return id;
   }
   absl::StatusOr<RegisteredSchema> lookup(const std::string& subject,
                                           const Schema& schema) override {
@@ -429,36 +425,33 @@ class CachingClient final : public Client {
       std::lock_guard lock(mu_);
       if (auto it = lookups_.find(key); it != lookups_.end()) return it->second;
     }
-    auto r = inner_->lookup(subject, schema);
-    if (!r.ok()) return r.status();
+    SLUICE_ASSIGN_OR_RETURN(auto r, inner_->lookup(subject, schema));
     std::lock_guard lock(mu_);
-    lookups_[key] = *r;
-    ids_[key] = r->id;
-    schemas_.emplace(r->id, r->schema);
-    return *r;
+    lookups_[key] = r;
+    ids_[key] = r.id;
+    schemas_.emplace(r.id, r.schema);
+    return r;
   }
   absl::StatusOr<RegisteredSchema> latest(const std::string& subject) override {
     {
       std::lock_guard lock(mu_);
       if (auto it = latest_.find(subject); it != latest_.end()) return it->second;
     }
-    auto r = inner_->latest(subject);
-    if (!r.ok()) return r.status();
+    SLUICE_ASSIGN_OR_RETURN(auto r, inner_->latest(subject));
     std::lock_guard lock(mu_);
-    latest_[subject] = *r;
-    schemas_.emplace(r->id, r->schema);
-    return *r;
+    latest_[subject] = r;
+    schemas_.emplace(r.id, r.schema);
+    return r;
   }
   absl::StatusOr<Schema> schema_by_id(int32_t id) override {
     {
       std::lock_guard lock(mu_);
       if (auto it = schemas_.find(id); it != schemas_.end()) return it->second;
     }
-    auto s = inner_->schema_by_id(id);
-    if (!s.ok()) return s.status();
+    SLUICE_ASSIGN_OR_RETURN(auto s, inner_->schema_by_id(id));
     std::lock_guard lock(mu_);
-    schemas_.emplace(id, *s);
-    return *s;
+    schemas_.emplace(id, s);
+    return s;
   }
 
  private:
@@ -511,7 +504,7 @@ MockClient::~MockClient() = default;
 absl::StatusOr<int32_t> MockClient::register_schema(const std::string& subject,
                                                     const Schema& schema) {
   std::lock_guard lock(state_->mu);
-  if (auto st = state_->check(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(state_->check());
   const int32_t id = state_->id_of(schema);
   auto& versions = state_->subjects[subject];
   if (std::find(versions.begin(), versions.end(), id) == versions.end()) versions.push_back(id);
@@ -521,7 +514,7 @@ absl::StatusOr<int32_t> MockClient::register_schema(const std::string& subject,
 absl::StatusOr<RegisteredSchema> MockClient::lookup(const std::string& subject,
                                                     const Schema& schema) {
   std::lock_guard lock(state_->mu);
-  if (auto st = state_->check(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(state_->check());
   auto it = state_->subjects.find(subject);
   if (it != state_->subjects.end()) {
     for (size_t v = 0; v < it->second.size(); ++v) {
@@ -539,7 +532,7 @@ absl::StatusOr<RegisteredSchema> MockClient::lookup(const std::string& subject,
 
 absl::StatusOr<RegisteredSchema> MockClient::latest(const std::string& subject) {
   std::lock_guard lock(state_->mu);
-  if (auto st = state_->check(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(state_->check());
   auto it = state_->subjects.find(subject);
   if (it == state_->subjects.end() || it->second.empty()) {
     return absl::NotFoundError(fmt::format(
@@ -554,7 +547,7 @@ absl::StatusOr<RegisteredSchema> MockClient::latest(const std::string& subject) 
 
 absl::StatusOr<Schema> MockClient::schema_by_id(int32_t id) {
   std::lock_guard lock(state_->mu);
-  if (auto st = state_->check(); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(state_->check());
   if (id < 1 || static_cast<size_t>(id) > state_->by_id.size()) {
     return absl::NotFoundError(fmt::format(
         "schema registry (mock) failed reading schema id {}: HTTP 404 error 40403: schema not "

@@ -1,10 +1,11 @@
 // The non-template parts of the schema-registry serdes: Protobuf schemas with references,
 // message indexes, id resolution and checks.
 #include "sluice/schema_registry/serdes.h"
+#include "sluice/core/status_macros.h"
 
 #include <algorithm>
 
-namespace sluice::schema_registry::detail {
+namespace sluice::schema_registry::serdes_internal {
 
 absl::StatusOr<Schema> protobuf_schema(Client& client, const RegistryConfig& config,
                                        const google::protobuf::FileDescriptor& file,
@@ -13,13 +14,12 @@ absl::StatusOr<Schema> protobuf_schema(Client& client, const RegistryConfig& con
   for (int i = 0; i < file.dependency_count(); ++i) {
     const google::protobuf::FileDescriptor& dep = *file.dependency(i);
     if (dep.name().starts_with("google/protobuf/")) continue;
-    auto dep_schema = protobuf_schema(client, config, dep, subject);
-    if (!dep_schema.ok()) return dep_schema.status();
+    SLUICE_ASSIGN_OR_RETURN(auto dep_schema, protobuf_schema(client, config, dep, subject));
     const std::string& dep_subject = dep.name();
     if (config.auto_register) {
-      if (auto id = client.register_schema(dep_subject, *dep_schema); !id.ok()) return id.status();
+      SLUICE_RETURN_IF_ERROR(client.register_schema(dep_subject, dep_schema));
     }
-    auto registered = client.lookup(dep_subject, *dep_schema);
+    auto registered = client.lookup(dep_subject, dep_schema);
     if (!registered.ok()) {
       const bool missing = registered.status().code() == absl::StatusCode::kNotFound;
       return absl::Status(
@@ -40,13 +40,11 @@ absl::StatusOr<int32_t> resolve_protobuf_id(Client& client, const RegistryConfig
                                             const std::string& subject,
                                             const google::protobuf::Descriptor& message) {
   if (!config.auto_register && config.use_latest_version) {
-    auto latest = client.latest(subject);
-    if (!latest.ok()) return latest.status();
-    return latest->id;
+    SLUICE_ASSIGN_OR_RETURN(auto latest, client.latest(subject));
+    return latest.id;
   }
-  auto schema = protobuf_schema(client, config, *message.file(), subject);
-  if (!schema.ok()) return schema.status();
-  return resolve_id(client, config, subject, *schema);
+  SLUICE_ASSIGN_OR_RETURN(auto schema, protobuf_schema(client, config, *message.file(), subject));
+  return resolve_id(client, config, subject, schema);
 }
 
 std::vector<int32_t> message_indexes(const google::protobuf::Descriptor& message) {
@@ -62,9 +60,8 @@ absl::StatusOr<int32_t> resolve_id(Client& client, const RegistryConfig& config,
                                    const std::string& subject, const Schema& schema) {
   if (config.auto_register) return client.register_schema(subject, schema);
   if (config.use_latest_version) {
-    auto latest = client.latest(subject);
-    if (!latest.ok()) return latest.status();
-    return latest->id;
+    SLUICE_ASSIGN_OR_RETURN(auto latest, client.latest(subject));
+    return latest.id;
   }
   auto found = client.lookup(subject, schema);
   if (found.ok()) return found->id;
@@ -100,4 +97,4 @@ absl::StatusOr<std::string> json_schema_title(const std::string& schema) {
   return it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-}  // namespace sluice::schema_registry::detail
+}  // namespace sluice::schema_registry::serdes_internal

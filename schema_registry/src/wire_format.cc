@@ -3,6 +3,7 @@
 
 #include "fmt/format.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice::schema_registry {
 
@@ -62,24 +63,22 @@ void write_message_indexes(const std::vector<int32_t>& indexes, std::string& out
 }
 
 absl::StatusOr<std::vector<int32_t>> read_message_indexes(std::string_view& data) {
-  auto count = read_varint(data);
-  if (!count.ok()) return count.status();
-  if (*count == 0) return std::vector<int32_t>{0};
+  SLUICE_ASSIGN_OR_RETURN(auto count, read_varint(data));
+  if (count == 0) return std::vector<int32_t>{0};
   // Each index takes at least one byte: a larger count than bytes left is malformed.
-  if (*count < 0 || static_cast<size_t>(*count) > data.size()) {
+  if (count < 0 || static_cast<size_t>(count) > data.size()) {
     return absl::InvalidArgumentError(fmt::format(
-        "malformed Protobuf message indexes: count {} with {} bytes left", *count, data.size()));
+        "malformed Protobuf message indexes: count {} with {} bytes left", count, data.size()));
   }
   std::vector<int32_t> indexes;
-  indexes.reserve(static_cast<size_t>(*count));
-  for (int32_t i = 0; i < *count; ++i) {
-    auto index = read_varint(data);
-    if (!index.ok()) return index.status();
-    if (*index < 0) {
+  indexes.reserve(static_cast<size_t>(count));
+  for (int32_t i = 0; i < count; ++i) {
+    SLUICE_ASSIGN_OR_RETURN(auto index, read_varint(data));
+    if (index < 0) {
       return absl::InvalidArgumentError(
-          fmt::format("malformed Protobuf message indexes: negative index {}", *index));
+          fmt::format("malformed Protobuf message indexes: negative index {}", index));
     }
-    indexes.push_back(*index);
+    indexes.push_back(index);
   }
   return indexes;
 }

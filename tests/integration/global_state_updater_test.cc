@@ -11,7 +11,7 @@
 
 #include "runtime/kafka/admin.h"
 #include "runtime/kafka/producer.h"
-#include "runtime/src/global_state_updater.h"
+#include "runtime/src/global_state_updater_internal.h"
 #include "sluice/core/serdes.h"
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/state/key_value_store.h"

@@ -1,6 +1,6 @@
 // The stream time committed with input offsets: round trips, and the bytes Kafka Streams
 // writes and reads (TopicPartitionMetadata versions 1 and 2).
-#include "commit_metadata.h"
+#include "commit_metadata_internal.h"
 
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"

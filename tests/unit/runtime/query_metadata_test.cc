@@ -8,8 +8,8 @@
 #include <string>
 
 #include "fmt/format.h"
-#include "group_membership.h"
-#include "query_metadata.h"
+#include "group_membership_internal.h"
+#include "query_metadata_internal.h"
 
 namespace sluice::runtime_internal {
 namespace {

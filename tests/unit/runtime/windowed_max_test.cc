@@ -1,6 +1,6 @@
 // WindowedMax: the max gauges of /metrics cover a sliding window (Kafka Streams' sampled Max),
 // not the whole life of the process.
-#include "windowed_max.h"
+#include "windowed_max_internal.h"
 
 #include <gtest/gtest.h>
 

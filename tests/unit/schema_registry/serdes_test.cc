@@ -117,9 +117,10 @@ TEST(ProtobufSchemaSerdeTest, FramesTheMessageAndReadsItBack) {
 }
 
 TEST(ProtobufSchemaSerdeTest, NestedMessagesCarryTheirIndexPath) {
-  EXPECT_EQ(detail::message_indexes(*Reading::descriptor()), std::vector<int32_t>{0});
-  EXPECT_EQ(detail::message_indexes(*Envelope::descriptor()), std::vector<int32_t>{1});
-  EXPECT_EQ(detail::message_indexes(*Envelope::Body::descriptor()), (std::vector<int32_t>{1, 1}));
+  EXPECT_EQ(serdes_internal::message_indexes(*Reading::descriptor()), std::vector<int32_t>{0});
+  EXPECT_EQ(serdes_internal::message_indexes(*Envelope::descriptor()), std::vector<int32_t>{1});
+  EXPECT_EQ(serdes_internal::message_indexes(*Envelope::Body::descriptor()),
+            (std::vector<int32_t>{1, 1}));
   auto client = std::make_shared<MockClient>();
   auto serde = protobuf<Envelope::Body>(client, config({{"auto.register.schemas", "true"}}),
                                         SerdeTarget::kValue);

@@ -16,6 +16,7 @@
 #include "sluice/core/json_writer.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/status_macros.h"
 
 namespace sluice {
 
@@ -33,7 +34,7 @@ concept JsonWritable = requires(JsonWriter& writer, const T& value) {
 };
 
 namespace serdes {
-namespace json_detail {
+namespace json_internal {
 
 // Parses `data` into a document: simdjson builds the tree when the text is valid; otherwise
 // nlohmann parses it, so errors (and nlohmann's acceptance of integers beyond 64 bits) are
@@ -47,14 +48,14 @@ absl::Status parse_document(std::string_view data, nlohmann::json& out);
 using ReadObjectFn = absl::Status (*)(void* out, JsonObject& object);
 absl::Status read_object(std::string_view data, ReadObjectFn read, void* out);
 
-}  // namespace json_detail
+}  // namespace json_internal
 
 // JsonSerde<T>: compact JSON text (no whitespace), UTF-8.
 //
 // Operation: serialize writes with write_json when T has one, else converts T to
 // nlohmann::json (unless it already is one) and dumps it straight into the caller's buffer.
 // deserialize reads with read_json when T has one (simdjson On-Demand straight into `out`),
-// else parses a document (simdjson, see json_detail::parse_document) and, for T other than
+// else parses a document (simdjson, see json_internal::parse_document) and, for T other than
 // nlohmann::json, converts with from_json into `out`.
 // Concurrency: stateless; any number of threads may call it at once (the simdjson parsers are
 // thread-local).
@@ -82,15 +83,15 @@ class JsonSerde final : public Serde<T> {
   absl::Status deserialize(std::string_view /*topic*/, std::string_view data,
                            T& out) const override {
     if constexpr (JsonReadable<T>) {
-      return json_detail::read_object(
+      return json_internal::read_object(
           data,
           [](void* target, JsonObject& json) { return read_json(json, *static_cast<T*>(target)); },
           &out);
     } else if constexpr (std::is_same_v<T, nlohmann::json>) {
-      return json_detail::parse_document(data, out);
+      return json_internal::parse_document(data, out);
     } else {
       nlohmann::json doc;
-      if (absl::Status st = json_detail::parse_document(data, doc); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(json_internal::parse_document(data, doc));
       return convert(doc, out);
     }
   }

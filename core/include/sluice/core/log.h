@@ -49,7 +49,7 @@ Level level_from_env(Level fallback = Level::kInfo);
 Level default_level() noexcept;
 void set_default_level(Level level) noexcept;
 
-namespace detail {
+namespace log_internal {
 inline constexpr int kFollowDefault = -1;
 inline constexpr int kUnresolved = -2;
 // kUnresolved until the first use reads SLUICE_LOG_LEVEL (constant-initialized, so loggers
@@ -61,7 +61,7 @@ inline int effective_level(int level) noexcept {
   level = g_default_level.load(std::memory_order_relaxed);
   return level != kUnresolved ? level : resolve_default_level();
 }
-}  // namespace detail
+}  // namespace log_internal
 
 // One log event as handed to a sink. The views are valid only during Sink::write.
 struct LogRecord {
@@ -199,10 +199,11 @@ class Logger {
   bool enabled(Level level) const noexcept {
     return level != Level::kOff &&
            static_cast<int>(level) >=
-               detail::effective_level(level_.load(std::memory_order_relaxed));
+               log_internal::effective_level(level_.load(std::memory_order_relaxed));
   }
   Level level() const noexcept {
-    return static_cast<Level>(detail::effective_level(level_.load(std::memory_order_relaxed)));
+    return static_cast<Level>(
+        log_internal::effective_level(level_.load(std::memory_order_relaxed)));
   }
   // Fixes this logger's level (it no longer follows the process default).
   void set_level(Level level) noexcept {
@@ -210,10 +211,10 @@ class Logger {
   }
   // Makes this logger follow the process default level again.
   void follow_default_level() noexcept {
-    level_.store(detail::kFollowDefault, std::memory_order_relaxed);
+    level_.store(log_internal::kFollowDefault, std::memory_order_relaxed);
   }
   bool follows_default_level() const noexcept {
-    return level_.load(std::memory_order_relaxed) == detail::kFollowDefault;
+    return level_.load(std::memory_order_relaxed) == log_internal::kFollowDefault;
   }
   const std::string& component() const { return component_; }
   std::shared_ptr<Sink> sink() const { return sink_; }
@@ -255,7 +256,7 @@ class Logger {
   }
 
   std::string component_;
-  std::atomic<int> level_;      // a Level, or detail::kFollowDefault
+  std::atomic<int> level_;      // a Level, or log_internal::kFollowDefault
   std::shared_ptr<Sink> sink_;  // null: the process default sink
 };
 

@@ -52,22 +52,22 @@ StreamPartitioner<Windowed<K>, V> windowed_stream_partitioner(
   };
 }
 
-namespace partitioner_detail {
+namespace partitioner_internal {
 template <typename K>
 struct WindowedKey : std::false_type {};
 template <typename K>
 struct WindowedKey<Windowed<K>> : std::true_type {
   using Inner = K;
 };
-}  // namespace partitioner_detail
+}  // namespace partitioner_internal
 
 // What a sink uses when the user gave no partitioner: Kafka Streams' StreamSinkNode picks
 // WindowedStreamPartitioner whenever the key serializer is a windowed one; otherwise empty (the
 // producer hashes the serialized key, which is Java's default partitioner).
 template <typename K, typename V>
 StreamPartitioner<K, V> default_stream_partitioner(const SerdePtr<K>& key_serde) {
-  if constexpr (partitioner_detail::WindowedKey<K>::value) {
-    using Inner = typename partitioner_detail::WindowedKey<K>::Inner;
+  if constexpr (partitioner_internal::WindowedKey<K>::value) {
+    using Inner = typename partitioner_internal::WindowedKey<K>::Inner;
     auto windowed = std::dynamic_pointer_cast<const serdes::WindowedSerializer<Inner>>(key_serde);
     if (windowed) return windowed_stream_partitioner<Inner, V>(std::move(windowed));
   }

@@ -25,6 +25,7 @@
 #include "sluice/core/record.h"
 #include "sluice/core/record_collector.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/timestamp_extractor.h"
 
 namespace sluice {
@@ -92,7 +93,7 @@ class ProcessorNode final : public ProcessorNodeBase, public RecordReceiver<KIn,
 
   absl::Status add_child(ProcessorNodeBase& child) override {
     RecordReceiver<KOut, VOut>* receiver = nullptr;
-    if (auto st = check_child(child, receiver); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(check_child(child, receiver));
     children_.emplace_back(child.name(), receiver);
     return absl::OkStatus();
   }
@@ -126,8 +127,8 @@ class ProcessorNode final : public ProcessorNodeBase, public RecordReceiver<KIn,
 // The untyped face of a source node: the task hands it the bytes read from Kafka.
 struct RawRecord {
   std::string_view topic;
-  int32_t partition = 0;
-  int64_t offset = 0;
+  Partition partition{0};
+  Offset offset{0};
   TimestampMs timestamp = 0;
   std::optional<std::string_view> key;  // nullopt: Kafka null
   std::optional<std::string_view> value;
@@ -164,7 +165,7 @@ class SourceNode final : public SourceNodeBase {
 
   absl::Status add_child(ProcessorNodeBase& child) override {
     RecordReceiver<K, V>* receiver = nullptr;
-    if (auto st = check_child(child, receiver); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(check_child(child, receiver));
     children_.emplace_back(child.name(), receiver);
     return absl::OkStatus();
   }
@@ -214,8 +215,8 @@ class SourceNode final : public SourceNodeBase {
  private:
   struct Prepared {
     std::string topic;
-    int32_t partition;
-    int64_t offset;
+    Partition partition;
+    Offset offset;
     Record<K, V> record;
     bool same(const RawRecord& raw) const {
       return offset == raw.offset && partition == raw.partition && topic == raw.topic;

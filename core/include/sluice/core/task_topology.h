@@ -64,9 +64,9 @@ class TaskTopology final : public TaskContext {
   std::vector<std::string> source_topics() const;
 
   // Stream time bookkeeping that must survive restarts and task moves (the runtime commits it
-  // with the input offsets, see runtime/src/commit_metadata.h).
+  // with the input offsets, see runtime/src/commit_metadata_internal.h).
   // The largest timestamp taken from `topic`/`partition` so far, -1 when none.
-  TimestampMs partition_time(std::string_view topic, int32_t partition) const;
+  TimestampMs partition_time(std::string_view topic, Partition partition) const;
   // Before the first record: sets each partition's time and the stream time to what a previous
   // owner committed (stream time = the larger of `stream_time` and every partition time).
   void restore_times(const std::vector<std::pair<TopicPartition, TimestampMs>>& partition_times,
@@ -114,7 +114,7 @@ class TaskTopology final : public TaskContext {
   ErrorHandlerContext error_context(std::string_view node, std::string_view error) const;
   // " (topic t, partition p, offset o)" of the source record being processed, or empty.
   std::string current_record_position() const;
-  void note_partition_time(std::string_view topic, int32_t partition, TimestampMs timestamp);
+  void note_partition_time(std::string_view topic, Partition partition, TimestampMs timestamp);
 
   TaskEnvironment env_;
   std::vector<std::unique_ptr<ProcessorNodeBase>> nodes_;
@@ -127,7 +127,7 @@ class TaskTopology final : public TaskContext {
   std::deque<Punctuation> wall_clock_punctuations_;
   struct PartitionTime {
     std::string topic;
-    int32_t partition;
+    Partition partition;
     TimestampMs time;
   };
   // Few entries (one per input partition of the task): a vector avoids per-record allocation.

@@ -46,6 +46,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/streams_config.h"
 #include "sluice/core/task_metrics.h"
 #include "sluice/core/topology.h"
@@ -414,11 +415,10 @@ class KafkaStreams {
                                        const Serde<V>& value_serde) const {
     std::string key_bytes;
     key_serde.serialize(store, key, key_bytes);
-    auto bytes = query_get(store, key_bytes);
-    if (!bytes.ok()) return bytes.status();
-    if (!bytes->has_value()) return std::optional<V>();
+    SLUICE_ASSIGN_OR_RETURN(auto bytes, query_get(store, key_bytes));
+    if (!bytes.has_value()) return std::optional<V>();
     V value{};
-    if (auto st = value_serde.deserialize(store, **bytes, value); !st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(value_serde.deserialize(store, *bytes, value));
     return std::optional<V>(std::move(value));
   }
 

@@ -28,6 +28,7 @@
 #include "sluice/core/headers.h"
 #include "sluice/core/record.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
 #include "sluice/core/topology.h"
 #include "sluice/state/state_store.h"
@@ -236,13 +237,13 @@ class TestInputTopic {
   }
   absl::Status pipe_value_list(const std::vector<V>& values) {
     for (const auto& v : values) {
-      if (auto st = pipe_input(v); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(pipe_input(v));
     }
     return absl::OkStatus();
   }
   absl::Status pipe_key_value_list(const std::vector<KeyValue<K, V>>& records) {
     for (const auto& kv : records) {
-      if (auto st = pipe_input(kv.key, kv.value); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(pipe_input(kv.key, kv.value));
     }
     return absl::OkStatus();
   }

@@ -35,6 +35,7 @@
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
 #include "sluice/core/serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/client.h"
 #include "sluice/schema_registry/wire_format.h"
 
@@ -46,7 +47,7 @@ class SerializationError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-namespace detail {
+namespace serdes_internal {
 
 // The Protobuf schema of `file` as the registry stores it (.proto text), with references to
 // its imports (each under the subject named after the import path, Confluent's default
@@ -108,7 +109,7 @@ class IdCache {
   mutable std::set<int32_t> known_;
 };
 
-}  // namespace detail
+}  // namespace serdes_internal
 
 template <typename M>
 concept ProtobufMessage = std::is_base_of_v<google::protobuf::Message, M>;
@@ -130,11 +131,11 @@ class ProtobufSchemaSerde final : public Serde<M> {
       : client_(std::move(client)),
         config_(std::move(config)),
         target_(target),
-        indexes_(detail::message_indexes(*M::descriptor())) {}
+        indexes_(serdes_internal::message_indexes(*M::descriptor())) {}
 
   void serialize(std::string_view topic, const M& value, std::string& out) const override {
     const int32_t id = ids_.id_for(topic, [&] {
-      return detail::resolve_protobuf_id(
+      return serdes_internal::resolve_protobuf_id(
           *client_, config_,
           subject_name(config_.strategy(target_), topic, target_, M::descriptor()->full_name()),
           *M::descriptor());
@@ -150,17 +151,15 @@ class ProtobufSchemaSerde final : public Serde<M> {
 
   absl::Status deserialize(std::string_view /*topic*/, std::string_view data,
                            M& out) const override {
-    auto header = read_header(data);
-    if (!header.ok()) return header.status();
-    if (auto st = ids_.check(header->schema_id, *client_, "PROTOBUF"); !st.ok()) return st;
-    std::string_view payload = header->payload;
-    auto indexes = read_message_indexes(payload);
-    if (!indexes.ok()) return indexes.status();
+    SLUICE_ASSIGN_OR_RETURN(auto header, read_header(data));
+    SLUICE_RETURN_IF_ERROR(ids_.check(header.schema_id, *client_, "PROTOBUF"));
+    std::string_view payload = header.payload;
+    SLUICE_ASSIGN_OR_RETURN(auto indexes, read_message_indexes(payload));
     if (payload.size() > static_cast<size_t>(INT_MAX) ||
         !out.ParsePartialFromArray(payload.data(), static_cast<int>(payload.size()))) {
       return absl::InvalidArgumentError(
           fmt::format("malformed protobuf message: {} bytes after schema id {} do not parse as {}",
-                      payload.size(), header->schema_id, M::descriptor()->full_name()));
+                      payload.size(), header.schema_id, M::descriptor()->full_name()));
     }
     if (!out.IsInitialized()) {
       return absl::InvalidArgumentError(
@@ -175,7 +174,7 @@ class ProtobufSchemaSerde final : public Serde<M> {
   RegistryConfig config_;
   SerdeTarget target_;
   std::vector<int32_t> indexes_;
-  detail::IdCache ids_;
+  serdes_internal::IdCache ids_;
 };
 
 // JsonSchemaSerde<T>: [0][schema id][compact JSON], as Confluent's KafkaJsonSchemaSerializer
@@ -192,22 +191,21 @@ class JsonSchemaSerde final : public Serde<T> {
   static absl::StatusOr<std::shared_ptr<const JsonSchemaSerde>> create(
       std::shared_ptr<Client> client, RegistryConfig config, SerdeTarget target,
       std::string schema) {
-    auto title = detail::json_schema_title(schema);
-    if (!title.ok()) return title.status();
-    if (title->empty() && config.strategy(target) != SubjectNameStrategy::kTopicName) {
+    SLUICE_ASSIGN_OR_RETURN(auto title, serdes_internal::json_schema_title(schema));
+    if (title.empty() && config.strategy(target) != SubjectNameStrategy::kTopicName) {
       return absl::InvalidArgumentError(
           "the JSON schema has no \"title\", which RecordNameStrategy and "
           "TopicRecordNameStrategy use as the record name");
     }
     return std::shared_ptr<const JsonSchemaSerde>(new JsonSchemaSerde(
-        std::move(client), std::move(config), target, std::move(schema), std::move(*title)));
+        std::move(client), std::move(config), target, std::move(schema), std::move(title)));
   }
 
   void serialize(std::string_view topic, const T& value, std::string& out) const override {
     const int32_t id = ids_.id_for(topic, [&] {
-      return detail::resolve_id(*client_, config_,
-                                subject_name(config_.strategy(target_), topic, target_, title_),
-                                schema_);
+      return serdes_internal::resolve_id(
+          *client_, config_, subject_name(config_.strategy(target_), topic, target_, title_),
+          schema_);
     });
     out.clear();
     write_header(id, out);
@@ -222,11 +220,10 @@ class JsonSchemaSerde final : public Serde<T> {
 
   absl::Status deserialize(std::string_view /*topic*/, std::string_view data,
                            T& out) const override {
-    auto header = read_header(data);
-    if (!header.ok()) return header.status();
-    if (auto st = ids_.check(header->schema_id, *client_, "JSON"); !st.ok()) return st;
+    SLUICE_ASSIGN_OR_RETURN(auto header, read_header(data));
+    SLUICE_RETURN_IF_ERROR(ids_.check(header.schema_id, *client_, "JSON"));
     try {
-      const std::string_view p = header->payload;
+      const std::string_view p = header.payload;
       if constexpr (std::is_same_v<T, nlohmann::json>) {
         out = nlohmann::json::parse(p.data(), p.data() + p.size());
       } else {
@@ -235,7 +232,7 @@ class JsonSchemaSerde final : public Serde<T> {
       return absl::OkStatus();
     } catch (const std::exception& e) {
       return absl::InvalidArgumentError(
-          fmt::format("malformed JSON after schema id {}: {}", header->schema_id, e.what()));
+          fmt::format("malformed JSON after schema id {}: {}", header.schema_id, e.what()));
     }
   }
 
@@ -253,7 +250,7 @@ class JsonSchemaSerde final : public Serde<T> {
   SerdeTarget target_;
   Schema schema_;
   std::string title_;
-  detail::IdCache ids_;
+  serdes_internal::IdCache ids_;
 };
 
 // A Protobuf schema-registry serde for M.

@@ -88,7 +88,7 @@ class StandbyTask final : public state::StateStoreContext,
 // One per KafkaStreams instance, on its own thread.
 //
 // Operation: every refresh (each second, and soon after a local rebalance) it describes the
-// consumer group (group_membership.h), places standbys with place_standbys and opens the
+// consumer group (group_membership_internal.h), places standbys with place_standbys and opens the
 // StandbyTasks placed on this instance, closes the ones no longer placed here, and points one
 // assign()-only consumer (read_committed, never joins a group) at their changelog partitions
 // from their stores' committed offsets. Between refreshes it polls that consumer and applies

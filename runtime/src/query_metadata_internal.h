@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "group_membership.h"
+#include "group_membership_internal.h"
 #include "sluice/runtime/kafka_streams.h"
 
 namespace sluice::runtime_internal {

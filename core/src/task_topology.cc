@@ -3,6 +3,7 @@
 
 #include "fmt/format.h"
 #include "sluice/core/log.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
 
 namespace sluice {
@@ -61,7 +62,7 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
   }
   for (const auto& name : sub->nodes) {
     for (const auto& child : node(name)->children) {
-      if (auto st = made.at(name)->add_child(*made.at(child)); !st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(made.at(name)->add_child(*made.at(child)));
     }
   }
   for (const auto& s : sub->stores) {
@@ -171,7 +172,7 @@ absl::StatusOr<std::optional<TimestampMs>> TaskTopology::prepare(const RawRecord
   return ts;
 }
 
-TimestampMs TaskTopology::partition_time(std::string_view topic, int32_t partition) const {
+TimestampMs TaskTopology::partition_time(std::string_view topic, Partition partition) const {
   for (const auto& pt : partition_times_) {
     if (pt.partition == partition && pt.topic == topic) return pt.time;
   }
@@ -183,13 +184,13 @@ void TaskTopology::restore_times(
     TimestampMs stream_time) {
   for (const auto& [tp, time] : partition_times) {
     if (time < 0) continue;
-    note_partition_time(tp.topic, tp.partition.value(), time);
+    note_partition_time(tp.topic, tp.partition, time);
     stream_time = std::max(stream_time, time);
   }
   stream_time_ = std::max(stream_time_, stream_time);
 }
 
-void TaskTopology::note_partition_time(std::string_view topic, int32_t partition,
+void TaskTopology::note_partition_time(std::string_view topic, Partition partition,
                                        TimestampMs timestamp) {
   for (auto& pt : partition_times_) {
     if (pt.partition == partition && pt.topic == topic) {
@@ -206,8 +207,8 @@ static bool log_power_of_two(int64_t n) { return (n & (n - 1)) == 0; }
 
 std::string TaskTopology::current_record_position() const {
   if (current_ == nullptr) return {};
-  return fmt::format(" (topic {}, partition {}, offset {})", current_->topic, current_->partition,
-                     current_->offset);
+  return fmt::format(" (topic {}, partition {}, offset {})", current_->topic,
+                     current_->partition.value(), current_->offset.value());
 }
 
 void TaskTopology::drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) {
@@ -269,7 +270,7 @@ absl::Status TaskTopology::advance_stream_time(TimestampMs t) {
   if (!initialized_ || closed_ || t <= stream_time_) return absl::OkStatus();
   stream_time_ = t;
   current_timestamp_ = t;  // what punctuators' forwards carry unless they set one
-  if (auto st = punctuate(stream_time_punctuations_, stream_time_); !st.ok()) return st;
+  SLUICE_RETURN_IF_ERROR(punctuate(stream_time_punctuations_, stream_time_));
   return punctuate(idle_stream_time_punctuations_, stream_time_);
 }
 
@@ -298,8 +299,8 @@ absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs
 
 std::optional<RecordMetadata> TaskTopology::record_metadata() const {
   if (current_ == nullptr) return std::nullopt;
-  return RecordMetadata{current_->topic, current_->partition, current_->offset, current_timestamp_,
-                        &current_->headers};
+  return RecordMetadata{current_->topic, current_->partition.value(), current_->offset.value(),
+                        current_timestamp_, &current_->headers};
 }
 
 TimestampMs TaskTopology::wall_clock_ms() const { return env_.wall_clock(); }
@@ -353,8 +354,8 @@ ErrorHandlerContext TaskTopology::error_context(std::string_view node,
   ErrorHandlerContext ctx;
   if (current_ != nullptr) {
     ctx.topic = current_->topic;
-    ctx.partition = current_->partition;
-    ctx.offset = current_->offset;
+    ctx.partition = current_->partition.value();
+    ctx.offset = current_->offset.value();
     ctx.timestamp = current_timestamp_;
     ctx.headers = &current_->headers;
     ctx.raw_key = current_->key;
