@@ -55,13 +55,13 @@ class KeyValueView final : public JoinKeyValueBytes {
 
 }  // namespace
 
-std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStore* store) {
+std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStoreBase* store) {
   auto* w = dynamic_cast<state::WindowBytesStore*>(store);
   if (w == nullptr) return nullptr;
   return std::make_unique<WindowView>(*w);
 }
 
-std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStore* store) {
+std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStoreBase* store) {
   auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
   if (kv == nullptr) return nullptr;
   return std::make_unique<KeyValueView>(*kv);

@@ -124,7 +124,7 @@ class KeyValueBytesView final : public KeyValueBytes {
 
 }  // namespace
 
-std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store) {
+std::unique_ptr<KeyValueBytes> key_value_bytes(StateStoreBase* store) {
   auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
   if (kv == nullptr) return nullptr;
   return std::make_unique<KeyValueBytesView>(*kv);

@@ -192,19 +192,19 @@ class BufferBytesView final : public BufferBytes {
 
 }  // namespace
 
-std::unique_ptr<WindowBytes> window_bytes(StateStore* store) {
+std::unique_ptr<WindowBytes> window_bytes(StateStoreBase* store) {
   auto* s = dynamic_cast<state::WindowBytesStore*>(store);
   if (s == nullptr) return nullptr;
   return std::make_unique<WindowBytesView>(*s);
 }
 
-std::unique_ptr<SessionBytes> session_bytes(StateStore* store) {
+std::unique_ptr<SessionBytes> session_bytes(StateStoreBase* store) {
   auto* s = dynamic_cast<state::SessionBytesStore*>(store);
   if (s == nullptr) return nullptr;
   return std::make_unique<SessionBytesView>(*s);
 }
 
-std::unique_ptr<BufferBytes> buffer_bytes(StateStore* store) {
+std::unique_ptr<BufferBytes> buffer_bytes(StateStoreBase* store) {
   auto* s = dynamic_cast<state::KeyValueBytesStore*>(store);
   if (s == nullptr) return nullptr;
   return std::make_unique<BufferBytesView>(*s);

@@ -35,7 +35,7 @@ class JoinWindowBytes {
   virtual TimestampMs observed_stream_time() const = 0;
 };
 // Null unless `store` is a window store; borrows it.
-std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStore* store);
+std::unique_ptr<JoinWindowBytes> join_window_bytes(StateStoreBase* store);
 
 // A key-value store with ordered scans (outer-join buffer, subscription store, tables).
 class JoinKeyValueBytes {
@@ -50,7 +50,7 @@ class JoinKeyValueBytes {
                             absl::FunctionRef<bool(std::string_view, std::string_view)> visit) = 0;
 };
 // Null unless `store` is a key-value store; borrows it.
-std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStore* store);
+std::unique_ptr<JoinKeyValueBytes> join_key_value_bytes(StateStoreBase* store);
 
 // Store factories for join stores: change-logged, never cached. RocksDB stores use the
 // RocksDBResources of the instance running them. Window stores keep duplicates.

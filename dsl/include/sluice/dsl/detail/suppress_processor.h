@@ -86,7 +86,7 @@ class BufferBytes {
   // f(key, value) in key order until f returns false. f must not write to the store.
   virtual absl::Status scan(absl::FunctionRef<bool(std::string_view, std::string_view)> f) = 0;
 };
-std::unique_ptr<BufferBytes> buffer_bytes(StateStore* store);
+std::unique_ptr<BufferBytes> buffer_bytes(StateStoreBase* store);
 
 template <typename K>
 struct IsWindowedKey : std::false_type {};

@@ -69,7 +69,7 @@ class KeyValueBytes {
   virtual bool set_flush_listener(BytesFlushListener listener) = 0;
 };
 // Null unless `store` is a key-value store; borrows it.
-std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store);
+std::unique_ptr<KeyValueBytes> key_value_bytes(StateStoreBase* store);
 
 // Calls f(key, value) or f(value).
 template <typename F, typename K, typename V>

@@ -56,7 +56,7 @@ class WindowBytes {
   virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
 };
 // Null unless `store` is a window store; borrows it.
-std::unique_ptr<WindowBytes> window_bytes(StateStore* store);
+std::unique_ptr<WindowBytes> window_bytes(StateStoreBase* store);
 
 // The part of a session store the session aggregations use.
 class SessionBytes {
@@ -72,7 +72,7 @@ class SessionBytes {
   // As WindowBytes::set_flush_listener.
   virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
 };
-std::unique_ptr<SessionBytes> session_bytes(StateStore* store);
+std::unique_ptr<SessionBytes> session_bytes(StateStoreBase* store);
 
 // Late records: counted in TaskMetrics::late_records_dropped, logged for the 1st, 2nd, 4th,
 // 8th... one per processor so a flood of late data costs a counter, not a log line each.
