@@ -377,6 +377,33 @@ TEST(ProcessorApi, StoreOfUnknownKindWithoutSpecFailsBuildNamingIt) {
   EXPECT_TRUE(explicit_spec.build().ok());
 }
 
+// A store core can hold (sluice::StateStoreBase) but no task can init, restore or close.
+class BaseOnlyStore final : public StateStoreBase {
+ public:
+  const std::string& name() const override { return name_; }
+  bool persistent() const override { return false; }
+  absl::Status flush() override { return absl::OkStatus(); }
+
+ private:
+  std::string name_ = "base-only";
+};
+
+TEST(ProcessorApi, StoreThatIsNotAStateStoreFailsTheDriverNamingIt) {
+  StreamsBuilder builder;
+  builder.add_state_store(
+      "base-only", [] { return std::make_shared<BaseOnlyStore>(); }, StoreSpec{});
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .process([] { return std::make_unique<CountingProcessor>(nullptr); }, Named::as("p"),
+               {"base-only"});
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  auto driver = TopologyTestDriver::create(std::move(*topology));
+  ASSERT_FALSE(driver.ok());
+  EXPECT_THAT(std::string(driver.status().message()),
+              HasSubstr("initializing store base-only of task 0_0: store 'base-only' is a "
+                        "sluice::StateStoreBase but not a sluice::StateStore"));
+}
+
 // --- process_values: fixed-key processors (KIP-820) ---
 
 // A record's key cannot be changed, only read: no with_key, no public constructor.
