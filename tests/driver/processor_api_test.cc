@@ -18,6 +18,7 @@
 #include "sluice/state/window_store.h"
 
 #include "assert_ok.h"
+#include "base_only_store.h"
 
 namespace sluice {
 namespace {
@@ -377,21 +378,10 @@ TEST(ProcessorApi, StoreOfUnknownKindWithoutSpecFailsBuildNamingIt) {
   EXPECT_TRUE(explicit_spec.build().ok());
 }
 
-// A store core can hold (sluice::StateStoreBase) but no task can init, restore or close.
-class BaseOnlyStore final : public StateStoreBase {
- public:
-  const std::string& name() const override { return name_; }
-  bool persistent() const override { return false; }
-  absl::Status flush() override { return absl::OkStatus(); }
-
- private:
-  std::string name_ = "base-only";
-};
-
 TEST(ProcessorApi, StoreThatIsNotAStateStoreFailsTheDriverNamingIt) {
   StreamsBuilder builder;
   builder.add_state_store(
-      "base-only", [] { return std::make_shared<BaseOnlyStore>(); }, StoreSpec{});
+      "base-only", [] { return std::make_shared<testing::BaseOnlyStore>(); }, StoreSpec{});
   builder.stream("in", Consumed::with(strings(), strings()))
       .process([] { return std::make_unique<CountingProcessor>(nullptr); }, Named::as("p"),
                {"base-only"});

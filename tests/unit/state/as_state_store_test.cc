@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "base_only_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sluice/state/in_memory_stores.h"
@@ -12,17 +13,6 @@ namespace sluice::state {
 namespace {
 
 using ::testing::HasSubstr;
-
-// A store that only core could hold: nothing can init, restore or close it.
-class BaseOnlyStore final : public StateStoreBase {
- public:
-  const std::string& name() const override { return name_; }
-  bool persistent() const override { return false; }
-  absl::Status flush() override { return absl::OkStatus(); }
-
- private:
-  std::string name_ = "base-only";
-};
 
 TEST(AsStateStore, GivesTheSameStoreWhenItIsAStateStore) {
   std::shared_ptr<StateStoreBase> base(make_in_memory_key_value_store("kv"));
@@ -36,7 +26,7 @@ TEST(AsStateStore, GivesTheSameStoreWhenItIsAStateStore) {
 }
 
 TEST(AsStateStore, NamesAStoreThatIsOnlyAStateStoreBase) {
-  std::shared_ptr<StateStoreBase> base = std::make_shared<BaseOnlyStore>();
+  std::shared_ptr<StateStoreBase> base = std::make_shared<sluice::testing::BaseOnlyStore>();
   absl::StatusOr<StateStore*> raw = as_state_store(base.get());
   ASSERT_FALSE(raw.ok());
   EXPECT_EQ(raw.status().code(), absl::StatusCode::kInvalidArgument);
