@@ -73,7 +73,7 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
           "the node factories of global store '{}' made no source or no updater", info.store));
     }
     SLUICE_RETURN_IF_ERROR(source->add_child(*updater));
-    std::shared_ptr<StateStore> store = nodes.store ? nodes.store() : nullptr;
+    std::shared_ptr<StateStoreBase> store = nodes.store ? nodes.store() : nullptr;
     if (!store) {
       return absl::InternalError(
           fmt::format("the factory of global store '{}' made no store", info.store));

@@ -71,7 +71,7 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
       return absl::InvalidArgumentError(fmt::format(
           "store '{}' is connected to a processor but was never added to the topology", s));
     }
-    std::shared_ptr<StateStore> store = it->second();
+    std::shared_ptr<StateStoreBase> store = it->second();
     if (!store)
       return absl::InternalError(fmt::format("the factory of store '{}' made no store", s));
     task->stores_.emplace(s, std::move(store));
@@ -110,13 +110,14 @@ void TaskTopology::close() {
   }
 }
 
-absl::Status TaskTopology::flush_stores(const std::function<absl::Status(StateStore&)>& flush) {
+absl::Status TaskTopology::flush_stores(const std::function<bool(const StateStoreBase&)>& only) {
   if (!initialized_ || closed_) return absl::OkStatus();
   for (const auto& name : store_names_) {
-    StateStore* s = store(name);
+    StateStoreBase* s = store(name);
+    if (only && !only(*s)) continue;
     absl::Status status;
     try {
-      status = flush(*s);
+      status = s->flush();
     } catch (const std::exception& e) {
       // StreamsException from a "fail" handler downstream of a cache, or a value the cache
       // could not decode.
@@ -137,7 +138,7 @@ std::vector<std::string> TaskTopology::source_topics() const {
   return out;
 }
 
-StateStore* TaskTopology::store(std::string_view name) const {
+StateStoreBase* TaskTopology::store(std::string_view name) const {
   auto it = stores_.find(name);
   return it == stores_.end() ? nullptr : it->second.get();
 }

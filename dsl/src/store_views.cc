@@ -107,7 +107,7 @@ class SessionView final : public SessionBytes {
 
 // The view of `store` as a `Store`, or null when it is of another kind.
 template <typename View, typename Store>
-std::unique_ptr<View> view_of(StateStore* store) {
+std::unique_ptr<View> view_of(StateStoreBase* store) {
   auto* s = dynamic_cast<Store*>(store);
   if (s == nullptr) return nullptr;
   return std::make_unique<View>(*s);
@@ -115,15 +115,15 @@ std::unique_ptr<View> view_of(StateStore* store) {
 
 }  // namespace
 
-std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store) {
+std::unique_ptr<KeyValueBytes> key_value_bytes(StateStoreBase* store) {
   return view_of<KeyValueView, state::KeyValueBytesStore>(store);
 }
 
-std::unique_ptr<WindowBytes> window_bytes(StateStore* store) {
+std::unique_ptr<WindowBytes> window_bytes(StateStoreBase* store) {
   return view_of<WindowView, state::WindowBytesStore>(store);
 }
 
-std::unique_ptr<SessionBytes> session_bytes(StateStore* store) {
+std::unique_ptr<SessionBytes> session_bytes(StateStoreBase* store) {
   return view_of<SessionView, state::SessionBytesStore>(store);
 }
 

@@ -26,8 +26,11 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
   env.processing_handler = options.processing_handler;
   env.wall_clock = options.wall_clock;
   // The global thread writes these stores while every stream thread reads them.
-  env.wrap_global_store = [](std::shared_ptr<StateStore> store) {
-    return state::with_synchronization(std::move(store));
+  env.wrap_global_store =
+      [](std::shared_ptr<StateStoreBase> store) -> absl::StatusOr<std::shared_ptr<StateStoreBase>> {
+    SLUICE_ASSIGN_OR_RETURN(std::shared_ptr<state::StateStore> full,
+                            state::as_state_store(std::move(store)));
+    return state::with_synchronization(std::move(full));
   };
   SLUICE_ASSIGN_OR_RETURN(auto task, topology.build_global_task(std::move(env)));
   u->task_ = std::move(task);
@@ -35,7 +38,9 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
       options.application_id, u->task_->task_id(), options.state_dir);
   u->store_context_->set_rocksdb_resources(options.rocksdb);
   for (const auto& name : u->task_->store_names()) {
-    if (auto st = u->task_->store(name)->init(*u->store_context_); !st.ok()) {
+    SLUICE_ASSIGN_OR_RETURN(state::StateStore * store,
+                            state::as_state_store(u->task_->store(name)));
+    if (auto st = store->init(*u->store_context_); !st.ok()) {
       return absl::Status(st.code(), fmt::format("initializing global store {}: {}", name,
                                                  std::string(st.message())));
     }
@@ -134,11 +139,11 @@ absl::Status GlobalStateUpdater::apply(const kafka::Message& m) {
   return task_->process(raw);
 }
 
-StateStore* GlobalStateUpdater::store(std::string_view name) const {
+StateStoreBase* GlobalStateUpdater::store(std::string_view name) const {
   return task_ ? task_->store(name) : nullptr;
 }
 
-std::function<StateStore*(std::string_view)> GlobalStateUpdater::store_lookup() const {
+std::function<StateStoreBase*(std::string_view)> GlobalStateUpdater::store_lookup() const {
   return [this](std::string_view name) { return store(name); };
 }
 
@@ -151,9 +156,9 @@ absl::Status GlobalStateUpdater::close() {
   if (consumer_) (void)consumer_->close();
   if (task_) {
     for (const auto& name : task_->store_names()) {
-      StateStore* s = task_->store(name);
-      if (s->is_open()) {
-        if (auto st = s->close(); !st.ok() && result.ok()) result = st;
+      auto s = state::as_state_store(task_->store(name));
+      if (s.ok() && (*s)->is_open()) {
+        if (auto st = (*s)->close(); !st.ok() && result.ok()) result = st;
       }
     }
   }

@@ -63,9 +63,9 @@ class GlobalStateUpdater {
   // Applies the records that arrive within `timeout` (at most one poll).
   absl::Status poll_once(std::chrono::milliseconds timeout);
   // A global store by name, or nullptr.
-  StateStore* store(std::string_view name) const;
+  StateStoreBase* store(std::string_view name) const;
   // For TaskEnvironment::global_store; valid while the updater lives.
-  std::function<StateStore*(std::string_view)> store_lookup() const;
+  std::function<StateStoreBase*(std::string_view)> store_lookup() const;
   // Closes the global task, the consumer and the stores.
   absl::Status close();
 

@@ -56,9 +56,15 @@ absl::Status StandbyTask::open() {
   topology_ = std::move(*built);
   for (const auto& name : topology_->store_names()) {
     auto cl = context_.changelogs.find(name);
-    StateStore* store = topology_->store(name);
+    StateStoreBase* store = topology_->store(name);
     if (cl == context_.changelogs.end() || store == nullptr || !store->persistent()) continue;
-    slots_.push_back(Slot{name, cl->second, store});
+    auto full = state::as_state_store(store);
+    if (!full.ok()) {
+      return absl::Status(full.status().code(),
+                          fmt::format("building standby task {}: {}", id_.to_string(),
+                                      std::string(full.status().message())));
+    }
+    slots_.push_back(Slot{name, cl->second, *full});
   }
   // A previous active run of this task that stopped uncleanly under exactly-once may have left
   // uncommitted writes in a store without a write buffer (StreamTask::create): wipe the stores

@@ -87,7 +87,13 @@ absl::Status StreamTask::create() {
   for (const auto& name : topology_->store_names()) {
     StoreSlot slot;
     slot.name = name;
-    slot.store = topology_->store(name);
+    auto store = state::as_state_store(topology_->store(name));
+    if (!store.ok()) {
+      return absl::Status(store.status().code(),
+                          fmt::format("building task {}: {}", id_.to_string(),
+                                      std::string(store.status().message())));
+    }
+    slot.store = *store;
     if (const StoreSpec* spec = ctx.topology->store_spec(name)) slot.kind = spec->kind;
     if (auto it = ctx.changelogs.find(name); it != ctx.changelogs.end())
       slot.changelog = it->second;
@@ -387,7 +393,7 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now,
   if (target <= topology_->stream_time()) return false;
   // Record caches first: what they hold reaches downstream before stream time moves on without
   // records (a suppress buffer's idle punctuation must see every update of a window it closes).
-  if (auto st = topology_->flush_stores([](StateStore& s) { return s.flush(); }); !st.ok()) {
+  if (auto st = topology_->flush_stores(); !st.ok()) {
     return st;
   }
   SLUICE_RETURN_IF_ERROR(topology_->advance_stream_time(target));
@@ -466,7 +472,7 @@ void StreamTask::on_changelog_delivered(std::string_view topic, Offset offset) {
 
 absl::Status StreamTask::flush_stores() {
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
-  return topology_->flush_stores([](StateStore& s) { return s.flush(); });
+  return topology_->flush_stores();
 }
 
 absl::Status StreamTask::commit_stores() {

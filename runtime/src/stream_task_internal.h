@@ -53,7 +53,7 @@ struct InstanceContext {
   std::shared_ptr<const DeserializationExceptionHandler> deserialization_handler;
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
   // Global stores by name (GlobalStateUpdater::store_lookup); empty without global stores.
-  std::function<StateStore*(std::string_view)> global_store;
+  std::function<StateStoreBase*(std::string_view)> global_store;
   // The block cache and write-buffer manager every RocksDB store of the instance shares
   // (rocksdb.block.cache.bytes, rocksdb.write.buffer.bytes, the RocksDB config setter).
   std::shared_ptr<state::RocksDBResources> rocksdb;

@@ -38,10 +38,9 @@ class TopologyTestDriver::ChangelogCapture final : public state::ChangelogWriter
 namespace {
 // What a commit flushes per record: the record caches only (forwarding what they absorbed).
 // RocksDB memtables are not flushed per record; closing the store does that.
-absl::Status flush_caches(StateStore& store) {
+bool is_cache(const StateStoreBase& store) {
   // Record caches and logging on flush (the suppress buffer); other stores keep their data.
-  if (dynamic_cast<state::FlushBufferedStore*>(&store) != nullptr) return store.flush();
-  return absl::OkStatus();
+  return dynamic_cast<const state::FlushBufferedStore*>(&store) != nullptr;
 }
 }  // namespace
 
@@ -73,9 +72,9 @@ TopologyTestDriver::~TopologyTestDriver() {
   for (auto& t : tasks_) {
     t->close();
     for (const auto& name : t->store_names()) {
-      StateStore* store = t->store(name);
-      if (store->is_open()) {
-        if (auto st = store->close(); !st.ok()) {
+      auto store = state::as_state_store(t->store(name));
+      if (store.ok() && (*store)->is_open()) {
+        if (auto st = (*store)->close(); !st.ok()) {
           log::Logger("sluice.runtime")
               .error("closing store {} failed: {}", log::kv("store", name),
                      std::string(st.message()));
@@ -120,7 +119,7 @@ absl::Status TopologyTestDriver::init() {
   }
   for (const auto& sub : topology_.subtopologies()) {
     TaskEnvironment env;
-    env.global_store = [global_task](std::string_view name) -> StateStore* {
+    env.global_store = [global_task](std::string_view name) -> StateStoreBase* {
       return global_task != nullptr ? global_task->store(name) : nullptr;
     };
     env.application_id = options_.application_id;
@@ -140,7 +139,9 @@ absl::Status TopologyTestDriver::init() {
     store_context_of_[t.get()] = context.get();
     store_contexts_.push_back(std::move(context));
     for (const auto& name : t->store_names()) {
-      if (auto st = t->store(name)->init(*store_contexts_.back()); !st.ok()) {
+      absl::StatusOr<state::StateStore*> store = state::as_state_store(t->store(name));
+      absl::Status st = store.ok() ? (*store)->init(*store_contexts_.back()) : store.status();
+      if (!st.ok()) {
         return absl::Status(st.code(),
                             fmt::format("initializing store {} of task {}: {}", name,
                                         t->task_id().to_string(), std::string(st.message())));
@@ -175,7 +176,7 @@ absl::Status TopologyTestDriver::pipe_raw_record(std::string_view topic,
 
 absl::Status TopologyTestDriver::flush_caches_of_all_tasks() {
   for (auto& t : tasks_) {
-    if (auto st = t->flush_stores(flush_caches); !st.ok()) {
+    if (auto st = t->flush_stores(is_cache); !st.ok()) {
       internal_.clear();
       return st;
     }
@@ -248,9 +249,10 @@ absl::Status TopologyTestDriver::advance_wall_clock_time(std::chrono::millisecon
   return absl::OkStatus();
 }
 
-StateStore* TopologyTestDriver::get_state_store(std::string_view name) const {
+state::StateStore* TopologyTestDriver::get_state_store(std::string_view name) const {
   for (const auto& t : tasks_) {
-    if (StateStore* s = t->store(name)) return s;
+    // init() accepted only state::StateStores.
+    if (StateStoreBase* s = t->store(name)) return state::as_state_store(s).value_or(nullptr);
   }
   return nullptr;
 }

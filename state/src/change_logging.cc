@@ -258,7 +258,7 @@ std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBy
   return std::make_unique<ChangeLoggingSessionStore>(std::move(inner));
 }
 
-bool is_change_logged(const StateStore& store) {
+bool is_change_logged(const StateStoreBase& store) {
   return dynamic_cast<const KeyValueLoggingBase*>(&store) != nullptr ||
          dynamic_cast<const ChangeLoggingWindowStore*>(&store) != nullptr ||
          dynamic_cast<const ChangeLoggingSessionStore*>(&store) != nullptr;

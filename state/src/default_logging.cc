@@ -38,7 +38,7 @@ StoreFactory logging_factory(StoreFactory factory) {
 
 absl::StatusOr<std::pair<StoreFactory, StoreSpec>> logged_by_default(const std::string& name,
                                                                      StoreFactory factory) {
-  std::shared_ptr<StateStore> probe = factory ? factory() : nullptr;
+  std::shared_ptr<StateStoreBase> probe = factory ? factory() : nullptr;
   if (probe == nullptr) {
     return absl::InvalidArgumentError(fmt::format("the factory of store '{}' made no store", name));
   }

@@ -33,6 +33,27 @@ absl::Status StateStore::apply_committed(std::span<const ChangelogRecord> record
   return commit(Offset(records.back().offset.value() + 1));
 }
 
+namespace {
+absl::Status not_a_state_store(const StateStoreBase* store) {
+  if (store == nullptr) return absl::InvalidArgumentError("no store (null)");
+  return absl::InvalidArgumentError(
+      fmt::format("store '{}' is a sluice::StateStoreBase but not a sluice::StateStore: custom "
+                  "stores must derive from sluice::StateStore (sluice/state/state_store.h) so that "
+                  "tasks can initialize, restore and close them",
+                  store->name()));
+}
+}  // namespace
+
+absl::StatusOr<StateStore*> as_state_store(StateStoreBase* store) {
+  if (auto* full = dynamic_cast<StateStore*>(store)) return full;
+  return not_a_state_store(store);
+}
+
+absl::StatusOr<std::shared_ptr<StateStore>> as_state_store(std::shared_ptr<StateStoreBase> store) {
+  if (auto full = std::dynamic_pointer_cast<StateStore>(store)) return full;
+  return not_a_state_store(store.get());
+}
+
 std::filesystem::path task_dir(const std::filesystem::path& state_dir,
                                std::string_view application_id, TaskId task) {
   return state_dir / std::string(application_id) / task.to_string();

@@ -18,6 +18,7 @@
 #include "sluice/state/window_store.h"
 
 #include "assert_ok.h"
+#include "base_only_store.h"
 
 namespace sluice {
 namespace {
@@ -375,6 +376,22 @@ TEST(ProcessorApi, StoreOfUnknownKindWithoutSpecFailsBuildNamingIt) {
   explicit_spec.add_state_store(
       "opaque", [] { return std::make_shared<OpaqueStore>(); }, StoreSpec{});
   EXPECT_TRUE(explicit_spec.build().ok());
+}
+
+TEST(ProcessorApi, StoreThatIsNotAStateStoreFailsTheDriverNamingIt) {
+  StreamsBuilder builder;
+  builder.add_state_store(
+      "base-only", [] { return std::make_shared<testing::BaseOnlyStore>(); }, StoreSpec{});
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .process([] { return std::make_unique<CountingProcessor>(nullptr); }, Named::as("p"),
+               {"base-only"});
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  auto driver = TopologyTestDriver::create(std::move(*topology));
+  ASSERT_FALSE(driver.ok());
+  EXPECT_THAT(std::string(driver.status().message()),
+              HasSubstr("initializing store base-only of task 0_0: store 'base-only' is a "
+                        "sluice::StateStoreBase but not a sluice::StateStore"));
 }
 
 // --- process_values: fixed-key processors (KIP-820) ---

@@ -28,7 +28,7 @@ class NullCollector final : public RecordCollector {
   std::optional<int32_t> partitions_for(std::string_view) override { return std::nullopt; }
 };
 
-std::optional<std::string> get(StateStore* store, const std::string& key) {
+std::optional<std::string> get(StateStoreBase* store, const std::string& key) {
   auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
   if (kv == nullptr) return std::nullopt;
   auto v = kv->get(key);  // string serdes: the bytes are the string
@@ -77,7 +77,7 @@ TEST(GlobalStateUpdater, RestoresAllPartitionsThenFollowsNewRecords) {
   const absl::Status restored = (*updater)->restore(60s);
   ASSERT_TRUE(restored.ok()) << restored;
 
-  StateStore* store = (*updater)->store_lookup()("products");
+  StateStoreBase* store = (*updater)->store_lookup()("products");
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(get(store, "p0"), "v0b");
   EXPECT_EQ(get(store, "p1"), std::nullopt);

@@ -120,7 +120,9 @@ class FixedKeyProcessorContext {
   TimestampMs current_system_time_ms() const { return inner_.current_system_time_ms(); }
   const std::string& node_name() const { return inner_.node_name(); }
   TaskMetrics& metrics() const { return inner_.metrics(); }
-  StateStore* get_state_store(std::string_view name) const { return inner_.get_state_store(name); }
+  StateStoreBase* get_state_store(std::string_view name) const {
+    return inner_.get_state_store(name);
+  }
 
  private:
   ProcessorContext<K, VOut>& inner_;

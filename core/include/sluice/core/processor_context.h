@@ -17,18 +17,11 @@
 #include "sluice/core/headers.h"
 #include "sluice/core/record.h"
 #include "sluice/core/record_collector.h"
+#include "sluice/core/state_store_base.h"
 #include "sluice/core/task_metrics.h"
 #include "sluice/core/types.h"
 
 namespace sluice {
-
-// Defined by the state layer (sluice/state/state_store.h). The Processor API hands out plain
-// pointers to the stores a task owns; a processor casts to the store interface it expects
-// (e.g. dynamic_cast<state::KeyValueBytesStore*>).
-namespace state {
-class StateStore;
-}  // namespace state
-using StateStore = state::StateStore;
 
 enum class PunctuationType {
   // Fires as record timestamps advance the task's stream time (deterministic, data driven).
@@ -77,7 +70,8 @@ class TaskContext {
   virtual TimestampMs wall_clock_ms() const = 0;
   // The highest timestamp seen on the current record's partition (for timestamp extractors).
   virtual TimestampMs partition_time() const = 0;
-  virtual StateStore* get_state_store(std::string_view name) = 0;
+  // The task's store, or a global store, of that name (see StateStoreBase); nullptr if none.
+  virtual StateStoreBase* get_state_store(std::string_view name) = 0;
   virtual Cancellable schedule(std::chrono::milliseconds interval, PunctuationType type,
                                std::function<void(TimestampMs)> punctuator,
                                std::string_view node_name) = 0;
@@ -147,8 +141,9 @@ class ProcessorContext {
   void drop_record(std::string_view reason) const { task_->drop_record(node_name_, reason); }
 
   // A store connected to this processor (Topology::connect_processor_and_state_stores or the
-  // DSL); nullptr for unknown or unconnected names.
-  StateStore* get_state_store(std::string_view name) const {
+  // DSL); nullptr for unknown or unconnected names. Cast it to the store interface the
+  // processor expects (e.g. dynamic_cast<state::KeyValueBytesStore*>).
+  StateStoreBase* get_state_store(std::string_view name) const {
     for (const auto& s : stores_) {
       if (s == name) return task_->get_state_store(name);
     }

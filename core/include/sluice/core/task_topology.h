@@ -45,15 +45,15 @@ class TaskTopology final : public TaskContext {
   // idle.wall.clock.advance.ms: windows of a partition that stopped receiving data still close;
   // the caller flushes the record caches first). No-op when `t` is not higher.
   absl::Status advance_stream_time(TimestampMs t);
-  // The first step of a commit (Kafka Streams' task flush): calls `flush` on every store of
-  // the task in the order the topology added them, which for the DSL is upstream before
-  // downstream. Flushing a record cache forwards its dirty entries downstream (table updates
-  // then reach sinks and repartition topics through the collector), so the caller must then
-  // send what was collected before committing offsets. The runtime and the driver pass
-  // [](StateStore& s) { return s.flush(); }; core cannot call it itself (state/ sits above
-  // core). Call it before close() on a clean shutdown; an error (a store, or a "fail"
-  // exception handler downstream) means the task must be closed dirty.
-  absl::Status flush_stores(const std::function<absl::Status(StateStore&)>& flush);
+  // The first step of a commit (Kafka Streams' task flush): flushes every store of the task
+  // (StateStoreBase::flush) in the order the topology added them, which for the DSL is upstream
+  // before downstream; with `only`, just the stores it accepts (the TopologyTestDriver's
+  // per-record commit flushes the record caches alone). Flushing a record cache forwards its
+  // dirty entries downstream (table updates then reach sinks and repartition topics through
+  // the collector), so the caller must then send what was collected before committing offsets.
+  // Call it before close() on a clean shutdown; an error (a store, or a "fail" exception
+  // handler downstream) means the task must be closed dirty.
+  absl::Status flush_stores(const std::function<bool(const StateStoreBase&)>& only = {});
   void close();
   // A record of the current source record's processing could not be produced (see
   // ProductionExceptionHandler): hands it to the handler; throws StreamsException when the
@@ -72,7 +72,7 @@ class TaskTopology final : public TaskContext {
   void restore_times(const std::vector<std::pair<TopicPartition, TimestampMs>>& partition_times,
                      TimestampMs stream_time);
   // Stores owned by this task, by name.
-  StateStore* store(std::string_view name) const;
+  StateStoreBase* store(std::string_view name) const;
   const std::vector<std::string>& store_names() const { return store_names_; }
 
   // TaskContext
@@ -83,8 +83,8 @@ class TaskTopology final : public TaskContext {
   TimestampMs wall_clock_ms() const override;
   TimestampMs partition_time() const override;
   // The task's own stores, then global stores (TaskEnvironment::global_store).
-  StateStore* get_state_store(std::string_view name) override {
-    StateStore* s = store(name);
+  StateStoreBase* get_state_store(std::string_view name) override {
+    StateStoreBase* s = store(name);
     return s != nullptr || !env_.global_store ? s : env_.global_store(name);
   }
   Cancellable schedule(std::chrono::milliseconds interval, PunctuationType type,
@@ -120,7 +120,7 @@ class TaskTopology final : public TaskContext {
   std::vector<std::unique_ptr<ProcessorNodeBase>> nodes_;
   std::vector<std::vector<std::string>> node_stores_;
   std::map<std::string, SourceNodeBase*, std::less<>> sources_by_topic_;
-  std::map<std::string, std::shared_ptr<StateStore>, std::less<>> stores_;
+  std::map<std::string, std::shared_ptr<StateStoreBase>, std::less<>> stores_;
   std::vector<std::string> store_names_;
   std::deque<Punctuation> stream_time_punctuations_;
   std::deque<Punctuation> idle_stream_time_punctuations_;

@@ -31,6 +31,7 @@
 #include "sluice/core/processor_node.h"
 #include "sluice/core/record_collector.h"
 #include "sluice/core/serde.h"
+#include "sluice/core/state_store_base.h"
 #include "sluice/core/timestamp_extractor.h"
 #include "sluice/core/types.h"
 
@@ -40,8 +41,9 @@ class TaskTopology;
 
 // Makes a fresh node for a task. Must be callable many times (once per task).
 using NodeFactory = std::function<std::unique_ptr<ProcessorNodeBase>()>;
-// Makes the store of one task. shared_ptr carries the deleter of a type core does not define.
-using StoreFactory = std::function<std::shared_ptr<StateStore>()>;
+// Makes the store of one task: a sluice::StateStore (sluice/state/state_store.h), which core
+// holds through its StateStoreBase.
+using StoreFactory = std::function<std::shared_ptr<StateStoreBase>()>;
 
 enum class NodeKind { kSource, kProcessor, kSink };
 
@@ -107,11 +109,11 @@ struct TaskEnvironment {
   // Optional: finds a global store by name (the instance's global task, see
   // Topology::build_global_task). Processors reach global stores through
   // TaskContext::get_state_store without connecting them.
-  std::function<StateStore*(std::string_view store_name)> global_store;
+  std::function<StateStoreBase*(std::string_view store_name)> global_store;
   // Optional, for the global task only: build_global_task hands every global store it makes
   // to this and keeps what it returns (the runtime wraps them so that stream threads can read
   // them while the global thread writes). An error fails build_global_task.
-  std::function<absl::StatusOr<std::shared_ptr<StateStore>>(std::shared_ptr<StateStore>)>
+  std::function<absl::StatusOr<std::shared_ptr<StateStoreBase>>(std::shared_ptr<StateStoreBase>)>
       wrap_global_store;
 };
 

@@ -137,7 +137,7 @@ class TopologyTestDriver : private RecordCollector {
   TimestampMs wall_clock_ms() const { return wall_clock_ms_; }
 
   // A store of any task by name, or nullptr.
-  StateStore* get_state_store(std::string_view name) const;
+  state::StateStore* get_state_store(std::string_view name) const;
   // The counters of all tasks added up (late records dropped, dead letters...).
   struct MetricsSnapshot {
     int64_t records_processed = 0;

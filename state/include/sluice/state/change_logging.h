@@ -38,7 +38,7 @@ std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
     std::unique_ptr<KeyValueBytesStore> inner);
 
 // True when `store` is one of the decorators above (its writes already reach a changelog).
-bool is_change_logged(const StateStore& store);
+bool is_change_logged(const StateStoreBase& store);
 
 // Kafka Streams' StoreBuilder default (logging enabled) for a store added without a StoreSpec.
 // Operation: makes one store with `factory` to see its kind (nothing is opened), then returns

@@ -1,5 +1,6 @@
-// The base of every state store: StateStore, the context a task hands a store at init, the
-// changelog writer the runtime injects, and the byte iterator stores return.
+// The base of every state store: StateStore (the full interface over core's StateStoreBase),
+// the context a task hands a store at init, the changelog writer the runtime injects, and the
+// byte iterator stores return.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sluice/core/state_store_base.h"
 #include "sluice/core/types.h"
 
 namespace sluice::state {
@@ -166,26 +168,25 @@ using KeyValueIteratorPtr = std::unique_ptr<KeyValueIterator>;
 // An iterator that yields nothing and reports `status` (OK for an empty range).
 KeyValueIteratorPtr empty_iterator(absl::Status status = absl::OkStatus());
 
-// A state store, the unit a task owns and registers under its name.
+// A state store, the unit a task owns and registers under its name: core's StateStoreBase
+// (name(), persistent(), flush(), all a Topology and its tasks need) plus what the state layer
+// and the runtime do with it (init, restore, commit, close). Custom stores derive from it
+// (sluice::StateStore).
 //
 // Operation: constructed closed; init() opens it (a persistent store opens its RocksDB
-// directory); put/get/...; commit() records how far the changelog has been applied; close().
+// directory); put/get/...; flush() makes buffered writes reach the layer below / disk;
+// commit() records how far the changelog has been applied; close().
 // Concurrency: a store belongs to one task and is used by one thread at a time; interactive
 // queries read it under the owning stream thread's lock. Global stores are the exception (one
 // writer thread, every stream thread reading): the runtime wraps them with
 // state::synchronized (synchronized_stores.h).
-class StateStore {
+class StateStore : public StateStoreBase {
  public:
-  virtual ~StateStore() = default;
-  virtual const std::string& name() const = 0;
-  virtual bool persistent() const = 0;
   // True when reads (get, fetch, range, ... and iterating what they return) may run on several
   // threads at once while no write runs: they change nothing, not even a cache's recency
   // order. state::synchronized lets such reads share a lock. Default: false.
   virtual bool thread_safe_reads() const { return false; }
   virtual absl::Status init(StateStoreContext& context) = 0;
-  // Makes buffered writes (caches, memtables) reach the layer below / disk.
-  virtual absl::Status flush() = 0;
   virtual absl::Status close() = 0;
   virtual bool is_open() const = 0;
 
@@ -210,6 +211,13 @@ class StateStore {
   virtual std::optional<Offset> committed_offset() const = 0;
 };
 
+// The full interface of a store that core hands out as a StateStoreBase (a StoreFactory's
+// product, TaskTopology::store, ProcessorContext::get_state_store). Every store Sluice makes is
+// a StateStore; a store that derives from StateStoreBase alone cannot be initialized, restored
+// or closed, and gets an InvalidArgument error naming it (a null store: an error too).
+absl::StatusOr<StateStore*> as_state_store(StateStoreBase* store);
+absl::StatusOr<std::shared_ptr<StateStore>> as_state_store(std::shared_ptr<StateStoreBase> store);
+
 // Marks a store decorator that holds writes back until flush() (to the changelog, the store
 // below or downstream): the record caches and logging on flush. A task's commit flushes every
 // store anyway; the broker-less TopologyTestDriver, which commits after every record, flushes
@@ -228,3 +236,8 @@ std::filesystem::path rocksdb_store_dir(const std::filesystem::path& state_dir,
                                         std::string_view store_name);
 
 }  // namespace sluice::state
+
+namespace sluice {
+// The name user code derives custom stores from and casts to.
+using StateStore = state::StateStore;
+}  // namespace sluice

@@ -365,7 +365,7 @@ class TableLookup {
   TableLookup& operator=(TableLookup&&) noexcept = default;
 
   // `store` may be a global store (looked up through the task, not the node's connections).
-  void init(StateStore* store) {
+  void init(StateStoreBase* store) {
     store_ = key_value_bytes(store);
     if (!store_) {
       throw std::logic_error(

@@ -48,7 +48,7 @@ class KeyValueBytes {
   virtual bool set_flush_listener(BytesFlushListener listener) = 0;
 };
 // Null unless `store` is a key-value store; borrows it.
-std::unique_ptr<KeyValueBytes> key_value_bytes(StateStore* store);
+std::unique_ptr<KeyValueBytes> key_value_bytes(StateStoreBase* store);
 
 // Operation: a window store over bytes (windowed aggregations; one side of a stream-stream
 // join, whose store keeps duplicates).
@@ -71,7 +71,7 @@ class WindowBytes {
   virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
 };
 // Null unless `store` is a window store; borrows it.
-std::unique_ptr<WindowBytes> window_bytes(StateStore* store);
+std::unique_ptr<WindowBytes> window_bytes(StateStoreBase* store);
 
 // Operation: a session store over bytes (session aggregations).
 // Concurrency: as KeyValueBytes.
@@ -89,7 +89,7 @@ class SessionBytes {
   virtual bool set_flush_listener(WindowedBytesFlushListener listener) = 0;
 };
 // Null unless `store` is a session store; borrows it.
-std::unique_ptr<SessionBytes> session_bytes(StateStore* store);
+std::unique_ptr<SessionBytes> session_bytes(StateStoreBase* store);
 
 // Operation: the processor's error for a failed store call (or a store record it cannot read):
 // throws std::runtime_error "<what> '<store>': <status message>", which the task reports as
