@@ -39,9 +39,9 @@ void session_key(std::string_view in) {
 void timestamped(std::string_view in) {
   TimestampMs ts = 0;
   std::string_view value;
-  if (!dsl_detail::decode_timestamped(in, ts, value)) return;
+  if (!dsl_internal::decode_timestamped(in, ts, value)) return;
   std::string out;
-  dsl_detail::encode_timestamped(ts, value, out);
+  dsl_internal::encode_timestamped(ts, value, out);
   FUZZ_CHECK(out == in);
 }
 
@@ -58,25 +58,26 @@ void outer_join(std::string_view in) {
   const size_t n = std::min<size_t>(static_cast<uint8_t>(in[0]), in.size() - 1);
   const std::string_view key = in.substr(1, n);
   const std::string_view list = in.substr(1 + n);
-  if (auto k = dsl_detail::parse_outer_join_key(key)) {
-    FUZZ_CHECK(k->side == dsl_detail::kLeftSide || k->side == dsl_detail::kRightSide);
+  if (auto k = dsl_internal::parse_outer_join_key(key)) {
+    FUZZ_CHECK(k->side == dsl_internal::kLeftSide || k->side == dsl_internal::kRightSide);
     FUZZ_CHECK(k->key.size() + 9 == key.size());
   }
-  auto values = dsl_detail::parse_outer_join_values(list);
+  auto values = dsl_internal::parse_outer_join_values(list);
   if (!values) return;
   std::string out;
   for (std::string_view v : *values) {
-    dsl_detail::append_be32(out, static_cast<int32_t>(v.size()));
+    dsl_internal::append_be32(out, static_cast<int32_t>(v.size()));
     out.append(v);
   }
   FUZZ_CHECK(out == list);
 }
 
 void suppressed(std::string_view in) {
-  const auto entry = dsl_detail::parse_suppressed_entry(in);
+  const auto entry = dsl_internal::parse_suppressed_entry(in);
   if (!entry) return;
   std::string out;
-  dsl_detail::encode_suppressed_entry(entry->timestamp, entry->new_value, entry->prior_value, out);
+  dsl_internal::encode_suppressed_entry(entry->timestamp, entry->new_value, entry->prior_value,
+                                        out);
   FUZZ_CHECK(out == in);
 }
 
@@ -84,8 +85,8 @@ void suppressed(std::string_view in) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
-  static const dsl_detail::SubscriptionWrapperSerde<std::string> subscriptions(serdes::string());
-  static const dsl_detail::SubscriptionResponseSerde<int64_t> responses(serdes::int64());
+  static const dsl_internal::SubscriptionWrapperSerde<std::string> subscriptions(serdes::string());
+  static const dsl_internal::SubscriptionResponseSerde<int64_t> responses(serdes::int64());
   const std::string_view in = fuzz::as_view(data + 1, size - 1);
   switch (data[0] % 8) {
     case 0:

@@ -12,7 +12,7 @@
 #include "sluice/state/window_store.h"
 #include "store_wiring_internal.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 namespace {
 // Join stores are change-logged (as Kafka Streams' are) and never cached: join processors
 // read their own writes and scan the stores.
@@ -232,4 +232,4 @@ void murmur3_128(std::string_view data, uint64_t out[2]) {
   out[1] = h2;
 }
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

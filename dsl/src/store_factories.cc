@@ -12,7 +12,7 @@
 
 namespace sluice {
 
-namespace dsl_detail {
+namespace dsl_internal {
 
 namespace {
 
@@ -53,7 +53,7 @@ StoreSpec store_spec(const StoreSettings& settings, StoreSpec::Kind kind, int64_
   return spec;
 }
 
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 StoreFactory InternalStreamsBuilder::key_value_store_factory(const std::string& store_name,
                                                              StoreType type) {
@@ -66,13 +66,13 @@ StoreFactory InternalStreamsBuilder::key_value_store_factory(const std::string& 
                                                              const StoreSettings& settings) {
   if (settings.store_type == StoreType::kInMemory) {
     return [store_name, settings]() -> std::shared_ptr<StateStore> {
-      return dsl_detail::wire_key_value_store(state::make_in_memory_key_value_store(store_name),
-                                              settings);
+      return dsl_internal::wire_key_value_store(state::make_in_memory_key_value_store(store_name),
+                                                settings);
     };
   }
   // No resources of its own: the store takes its instance's (StateStoreContext) at init.
   return [store_name, settings]() -> std::shared_ptr<StateStore> {
-    return dsl_detail::wire_key_value_store(
+    return dsl_internal::wire_key_value_store(
         state::make_rocksdb_key_value_store(store_name, nullptr), settings);
   };
 }
@@ -81,7 +81,7 @@ absl::Status InternalStreamsBuilder::add_key_value_store(const std::string& stor
                                                          const StoreSettings& settings,
                                                          std::vector<std::string> processors) {
   return topology_.add_state_store(store_name, key_value_store_factory(store_name, settings),
-                                   dsl_detail::store_spec(settings, StoreSpec::Kind::kKeyValue),
+                                   dsl_internal::store_spec(settings, StoreSpec::Kind::kKeyValue),
                                    std::move(processors));
 }
 

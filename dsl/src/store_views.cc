@@ -12,7 +12,7 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 namespace {
 
 // Installs (or, for an empty listener, removes) the listener on a record cache; false when the
@@ -131,4 +131,4 @@ void throw_store_error(std::string_view what, std::string_view store, const absl
   throw std::runtime_error(fmt::format("{} '{}': {}", what, store, std::string(status.message())));
 }
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

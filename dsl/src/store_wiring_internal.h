@@ -13,7 +13,7 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/window_store.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // logging(store) when settings.logging_enabled, then caching(...) when settings.caching_enabled
 // (the cache takes its size from the task's CacheBudget at init, else kDefaultCacheMaxBytes).
@@ -31,4 +31,4 @@ std::unique_ptr<state::SessionBytesStore> wire_session_store(
 // overridden by settings.changelog_config).
 StoreSpec store_spec(const StoreSettings& settings, StoreSpec::Kind kind, int64_t retention_ms = 0);
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

@@ -24,18 +24,18 @@ absl::Status InternalStreamsBuilder::add_window_store(const std::string& store_n
   StoreFactory factory;
   if (settings.store_type == StoreType::kInMemory) {
     factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
-      return dsl_detail::wire_window_store(state::make_in_memory_window_store(store_name, options),
-                                           settings);
+      return dsl_internal::wire_window_store(
+          state::make_in_memory_window_store(store_name, options), settings);
     };
   } else {
     factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
-      return dsl_detail::wire_window_store(
+      return dsl_internal::wire_window_store(
           state::make_rocksdb_window_store(store_name, options, nullptr), settings);
     };
   }
   return topology_.add_state_store(
       store_name, std::move(factory),
-      dsl_detail::store_spec(settings, StoreSpec::Kind::kWindow, retention_ms),
+      dsl_internal::store_spec(settings, StoreSpec::Kind::kWindow, retention_ms),
       std::move(processors));
 }
 
@@ -48,18 +48,18 @@ absl::Status InternalStreamsBuilder::add_session_store(const std::string& store_
   StoreFactory factory;
   if (settings.store_type == StoreType::kInMemory) {
     factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
-      return dsl_detail::wire_session_store(
+      return dsl_internal::wire_session_store(
           state::make_in_memory_session_store(store_name, options), settings);
     };
   } else {
     factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
-      return dsl_detail::wire_session_store(
+      return dsl_internal::wire_session_store(
           state::make_rocksdb_session_store(store_name, options, nullptr), settings);
     };
   }
   return topology_.add_state_store(
       store_name, std::move(factory),
-      dsl_detail::store_spec(settings, StoreSpec::Kind::kSession, retention_ms),
+      dsl_internal::store_spec(settings, StoreSpec::Kind::kSession, retention_ms),
       std::move(processors));
 }
 
@@ -75,7 +75,7 @@ absl::Status InternalStreamsBuilder::add_suppress_buffer_store(
     return state::with_change_logging_on_flush(state::make_in_memory_key_value_store(store_name));
   };
   return topology_.add_state_store(store_name, std::move(factory),
-                                   dsl_detail::store_spec(settings, StoreSpec::Kind::kKeyValue),
+                                   dsl_internal::store_spec(settings, StoreSpec::Kind::kKeyValue),
                                    std::move(processors));
 }
 

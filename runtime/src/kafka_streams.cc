@@ -402,11 +402,11 @@ absl::Status KafkaStreams::Impl::prepare() {
   // Plan from the user topics' partition counts (internal_topics.h), then create what is
   // missing and validate what exists.
   const std::set<std::string> external = external_topics(topology, config);
-  auto described =
-      admin->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s);
-  if (!described.ok()) return described.status();
+  SLUICE_ASSIGN_OR_RETURN(
+      auto described,
+      admin->describe_topics(std::vector<std::string>(external.begin(), external.end()), 30s));
   std::map<std::string, int32_t> existing;
-  for (const auto& [name, d] : *described) existing[name] = d.partition_count;
+  for (const auto& [name, d] : described) existing[name] = d.partition_count;
   SLUICE_ASSIGN_OR_RETURN(auto plan, plan_internal_topics(topology, config, existing));
   context.partition_counts = plan.partition_counts;
   context.changelogs = plan.store_changelogs;
@@ -468,7 +468,7 @@ absl::Status KafkaStreams::Impl::prepare() {
     std::vector<std::string> outputs = names;
     for (const auto& sub : context.subtopologies) {
       for (const auto& t : sub.sink_topics) {
-        if (!topology.is_internal_topic(t) && described->count(t)) outputs.push_back(t);
+        if (!topology.is_internal_topic(t) && described.count(t)) outputs.push_back(t);
       }
     }
     if (auto dlq_topic = config.dead_letter_queue_topic()) outputs.push_back(*dlq_topic);

@@ -185,9 +185,9 @@ absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
     // was truncated or recreated, or records below its start were deleted): the local state
     // no longer matches the changelog, so it is rebuilt from what the changelog holds.
     if (start && (start->value() > high || start->value() < low)) {
-      auto st = wipe_store(slot, fmt::format("its changelog offset {} is outside {}-{} [{}, {}]",
-                                             start->value(), slot.changelog, partition, low, high));
-      if (!st.ok()) return st;
+      SLUICE_RETURN_IF_ERROR(
+          wipe_store(slot, fmt::format("its changelog offset {} is outside {}-{} [{}, {}]",
+                                       start->value(), slot.changelog, partition, low, high)));
       start = slot.store->committed_offset();
     }
     const int64_t from = start ? std::max(start->value(), low) : low;

@@ -261,36 +261,36 @@ class HttpClient final : public Client {
 
   absl::StatusOr<int32_t> register_schema(const std::string& subject,
                                           const Schema& schema) override {
-    auto r = call("POST", fmt::format("/subjects/{}/versions", escape(subject)),
-                  schema_json(schema).dump(),
-                  fmt::format("registering a schema under subject '{}'", subject));
-    if (!r.ok()) return r.status();
-    return r->body.value("id", 0);
+    SLUICE_ASSIGN_OR_RETURN(auto r,
+                            call("POST", fmt::format("/subjects/{}/versions", escape(subject)),
+                                 schema_json(schema).dump(),
+                                 fmt::format("registering a schema under subject '{}'", subject)));
+    return r.body.value("id", 0);
   }
   absl::StatusOr<RegisteredSchema> lookup(const std::string& subject,
                                           const Schema& schema) override {
-    auto r = call("POST", fmt::format("/subjects/{}", escape(subject)), schema_json(schema).dump(),
-                  fmt::format("looking up the schema under subject '{}'", subject));
-    if (!r.ok()) return r.status();
-    RegisteredSchema reg = registered_from_json(r->body, subject);
+    SLUICE_ASSIGN_OR_RETURN(
+        auto r,
+        call("POST", fmt::format("/subjects/{}", escape(subject)), schema_json(schema).dump(),
+             fmt::format("looking up the schema under subject '{}'", subject)));
+    RegisteredSchema reg = registered_from_json(r.body, subject);
     // Some registries (Apicurio) answer a lookup without schemaType or references: it is the
     // schema that was asked about.
     if (reg.schema.schema.empty()) reg.schema.schema = schema.schema;
-    if (!r->body.contains("schemaType")) reg.schema.schema_type = schema.schema_type;
-    if (!r->body.contains("references")) reg.schema.references = schema.references;
+    if (!r.body.contains("schemaType")) reg.schema.schema_type = schema.schema_type;
+    if (!r.body.contains("references")) reg.schema.references = schema.references;
     return reg;
   }
   absl::StatusOr<RegisteredSchema> latest(const std::string& subject) override {
-    auto r = call("GET", fmt::format("/subjects/{}/versions/latest", escape(subject)), "",
-                  fmt::format("reading the latest schema of subject '{}'", subject));
-    if (!r.ok()) return r.status();
-    return registered_from_json(r->body, subject);
+    SLUICE_ASSIGN_OR_RETURN(
+        auto r, call("GET", fmt::format("/subjects/{}/versions/latest", escape(subject)), "",
+                     fmt::format("reading the latest schema of subject '{}'", subject)));
+    return registered_from_json(r.body, subject);
   }
   absl::StatusOr<Schema> schema_by_id(int32_t id) override {
-    auto r = call("GET", fmt::format("/schemas/ids/{}", id), "",
-                  fmt::format("reading schema id {}", id));
-    if (!r.ok()) return r.status();
-    return schema_from_json(r->body);
+    SLUICE_ASSIGN_OR_RETURN(auto r, call("GET", fmt::format("/schemas/ids/{}", id), "",
+                                         fmt::format("reading schema id {}", id)));
+    return schema_from_json(r.body);
   }
 
  private:

@@ -13,7 +13,7 @@
 #include "sluice/state/windowed_overlay.h"
 
 namespace sluice::state {
-namespace internal {
+namespace state_internal {
 
 RecordCache::Map::iterator RecordCache::emplace(std::string_view key) {
   auto it = entries_.try_emplace(std::string(key)).first;
@@ -115,11 +115,11 @@ absl::Status RecordCache::flush(WriteBelow write_below, AfterWrite after) {
   return absl::OkStatus();
 }
 
-}  // namespace internal
+}  // namespace state_internal
 
 namespace {
 
-using internal::RecordCache;
+using state_internal::RecordCache;
 using MergedIterator = OverlayIterator<RecordCache::Map, RecordCache::ValueOf>;
 
 absl::Status closed_error(const std::string& name) {

@@ -42,11 +42,11 @@ class LoggingBase : public Forwarding {
 };
 
 using KeyValueLogging =
-    LoggingBase<internal::ForwardingKeyValueStore<std::unique_ptr<KeyValueBytesStore>>>;
+    LoggingBase<state_internal::ForwardingKeyValueStore<std::unique_ptr<KeyValueBytesStore>>>;
 using WindowLogging =
-    LoggingBase<internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>>>;
+    LoggingBase<state_internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>>>;
 using SessionLogging =
-    LoggingBase<internal::ForwardingSessionStore<std::unique_ptr<SessionBytesStore>>>;
+    LoggingBase<state_internal::ForwardingSessionStore<std::unique_ptr<SessionBytesStore>>>;
 
 // What both key-value logging decorators share: the exactly-once buffer below (reads forward).
 class KeyValueLoggingBase : public KeyValueLogging {

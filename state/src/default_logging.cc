@@ -18,9 +18,11 @@ namespace sluice::state {
 namespace {
 
 // A store held by the factory's shared_ptr, as a store the decorator can own.
-using SharedKeyValueStore = internal::ForwardingKeyValueStore<std::shared_ptr<KeyValueBytesStore>>;
-using SharedWindowStore = internal::ForwardingWindowStore<std::shared_ptr<WindowBytesStore>>;
-using SharedSessionStore = internal::ForwardingSessionStore<std::shared_ptr<SessionBytesStore>>;
+using SharedKeyValueStore =
+    state_internal::ForwardingKeyValueStore<std::shared_ptr<KeyValueBytesStore>>;
+using SharedWindowStore = state_internal::ForwardingWindowStore<std::shared_ptr<WindowBytesStore>>;
+using SharedSessionStore =
+    state_internal::ForwardingSessionStore<std::shared_ptr<SessionBytesStore>>;
 
 // Wraps what `factory` makes in change logging, by the store's dynamic type.
 template <typename Store, typename Shared>

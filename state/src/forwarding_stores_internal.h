@@ -15,7 +15,7 @@
 #include "sluice/state/state_store.h"
 #include "sluice/state/window_store.h"
 
-namespace sluice::state::internal {
+namespace sluice::state::state_internal {
 
 template <typename Base, typename Ptr>
 class ForwardingStore : public Base {
@@ -124,4 +124,4 @@ class ForwardingSessionStore : public ForwardingStore<SessionBytesStore, Ptr> {
   TimestampMs observed_stream_time() const override { return this->inner_->observed_stream_time(); }
 };
 
-}  // namespace sluice::state::internal
+}  // namespace sluice::state::state_internal

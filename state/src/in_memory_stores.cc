@@ -7,7 +7,7 @@
 #include "segments_internal.h"
 
 namespace sluice::state {
-namespace internal {
+namespace state_internal {
 namespace {
 
 absl::Status closed_error(const std::string& name) {
@@ -241,10 +241,10 @@ class InMemorySegments final : public Segments {
 
 std::unique_ptr<Segments> make_in_memory_segments() { return std::make_unique<InMemorySegments>(); }
 
-}  // namespace internal
+}  // namespace state_internal
 
 std::unique_ptr<KeyValueBytesStore> make_in_memory_key_value_store(std::string name) {
-  return std::make_unique<internal::InMemoryKeyValueStore>(std::move(name));
+  return std::make_unique<state_internal::InMemoryKeyValueStore>(std::move(name));
 }
 
 }  // namespace sluice::state

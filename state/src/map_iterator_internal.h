@@ -9,7 +9,7 @@
 
 #include "sluice/state/state_store.h"
 
-namespace sluice::state::internal {
+namespace sluice::state::state_internal {
 
 using ByteMap = std::map<std::string, std::string, std::less<>>;
 
@@ -57,4 +57,4 @@ class MapIterator final : public KeyValueIterator {
   std::string value_;
 };
 
-}  // namespace sluice::state::internal
+}  // namespace sluice::state::state_internal

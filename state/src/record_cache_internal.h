@@ -15,7 +15,7 @@
 #include "sluice/state/caching.h"
 #include "sluice/state/state_store.h"
 
-namespace sluice::state::internal {
+namespace sluice::state::state_internal {
 
 class RecordCache {
  public:
@@ -117,4 +117,4 @@ class RecordCache {
   bool flushing_ = false;
 };
 
-}  // namespace sluice::state::internal
+}  // namespace sluice::state::state_internal

@@ -125,7 +125,7 @@ void RocksDBResources::configure(const std::string& store_name, rocksdb::Options
   if (config_.config_setter) config_.config_setter(store_name, options);
 }
 
-namespace internal {
+namespace state_internal {
 namespace {
 
 constexpr const char* kMetaFamily = "sluice.meta";
@@ -458,5 +458,5 @@ absl::Status RocksDBDatabase::close() {
   return result;
 }
 
-}  // namespace internal
+}  // namespace state_internal
 }  // namespace sluice::state

@@ -16,7 +16,7 @@
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/state_store.h"
 
-namespace sluice::state::internal {
+namespace sluice::state::state_internal {
 
 // Operation: open() creates or opens <dir> with every column family it has; writes go through
 // the WAL except restore writes, which skip it and are flushed to SST files before any later
@@ -85,4 +85,4 @@ class RocksDBDatabase {
   std::shared_ptr<std::atomic<int>> open_iterators_ = std::make_shared<std::atomic<int>>(0);
 };
 
-}  // namespace sluice::state::internal
+}  // namespace sluice::state::state_internal

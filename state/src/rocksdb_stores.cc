@@ -8,7 +8,7 @@
 #include "sluice/state/rocksdb_store.h"
 
 namespace sluice::state {
-namespace internal {
+namespace state_internal {
 namespace {
 
 rocksdb::Slice slice(std::string_view s) { return rocksdb::Slice(s.data(), s.size()); }
@@ -285,11 +285,12 @@ std::unique_ptr<Segments> make_rocksdb_segments(std::shared_ptr<RocksDBResources
   return std::make_unique<RocksDBSegments>(std::move(resources));
 }
 
-}  // namespace internal
+}  // namespace state_internal
 
 std::unique_ptr<KeyValueBytesStore> make_rocksdb_key_value_store(
     std::string name, std::shared_ptr<RocksDBResources> resources) {
-  return std::make_unique<internal::RocksDBKeyValueStore>(std::move(name), std::move(resources));
+  return std::make_unique<state_internal::RocksDBKeyValueStore>(std::move(name),
+                                                                std::move(resources));
 }
 
 }  // namespace sluice::state

@@ -15,7 +15,7 @@
 #include "sluice/state/window_store.h"
 
 namespace sluice::state {
-namespace internal {
+namespace state_internal {
 namespace {
 
 constexpr TimestampMs kMaxTime = std::numeric_limits<int64_t>::max();
@@ -551,27 +551,27 @@ class SegmentedSessionStore final : public SegmentedStore<SessionBytesStore, Ses
 };
 
 }  // namespace
-}  // namespace internal
+}  // namespace state_internal
 
 std::unique_ptr<WindowBytesStore> make_in_memory_window_store(std::string name,
                                                               WindowStoreOptions options) {
-  return std::make_unique<internal::SegmentedWindowStore>(std::move(name), options,
-                                                          internal::make_in_memory_segments());
+  return std::make_unique<state_internal::SegmentedWindowStore>(
+      std::move(name), options, state_internal::make_in_memory_segments());
 }
 std::unique_ptr<SessionBytesStore> make_in_memory_session_store(std::string name,
                                                                 SessionStoreOptions options) {
-  return std::make_unique<internal::SegmentedSessionStore>(std::move(name), options,
-                                                           internal::make_in_memory_segments());
+  return std::make_unique<state_internal::SegmentedSessionStore>(
+      std::move(name), options, state_internal::make_in_memory_segments());
 }
 std::unique_ptr<WindowBytesStore> make_rocksdb_window_store(
     std::string name, WindowStoreOptions options, std::shared_ptr<RocksDBResources> resources) {
-  return std::make_unique<internal::SegmentedWindowStore>(
-      std::move(name), options, internal::make_rocksdb_segments(std::move(resources)));
+  return std::make_unique<state_internal::SegmentedWindowStore>(
+      std::move(name), options, state_internal::make_rocksdb_segments(std::move(resources)));
 }
 std::unique_ptr<SessionBytesStore> make_rocksdb_session_store(
     std::string name, SessionStoreOptions options, std::shared_ptr<RocksDBResources> resources) {
-  return std::make_unique<internal::SegmentedSessionStore>(
-      std::move(name), options, internal::make_rocksdb_segments(std::move(resources)));
+  return std::make_unique<state_internal::SegmentedSessionStore>(
+      std::move(name), options, state_internal::make_rocksdb_segments(std::move(resources)));
 }
 
 }  // namespace sluice::state

@@ -15,7 +15,7 @@
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/state_store.h"
 
-namespace sluice::state::internal {
+namespace sluice::state::state_internal {
 
 struct SegmentWrite {
   int64_t segment = 0;
@@ -63,4 +63,4 @@ class Segments {
 std::unique_ptr<Segments> make_in_memory_segments();
 std::unique_ptr<Segments> make_rocksdb_segments(std::shared_ptr<RocksDBResources> resources);
 
-}  // namespace sluice::state::internal
+}  // namespace sluice::state::state_internal

@@ -244,7 +244,7 @@ TEST(DslDescribe, ForeignKeyJoinNodesStoreAndTopics) {
 }
 
 // A type without a default serde (and none given): every aggregation flavour fails build()
-// naming its store (dsl_detail::aggregate_serdes).
+// naming its store (dsl_internal::aggregate_serdes).
 struct NoDefaultSerde {
   int n = 0;
 };

@@ -211,8 +211,8 @@ class Spy final : public Forwarding<std::unique_ptr<Store>> {
  private:
   BufferingContext* ctx_;
 };
-using SpyWindowStore = Spy<WindowBytesStore, internal::ForwardingWindowStore>;
-using SpySessionStore = Spy<SessionBytesStore, internal::ForwardingSessionStore>;
+using SpyWindowStore = Spy<WindowBytesStore, state_internal::ForwardingWindowStore>;
+using SpySessionStore = Spy<SessionBytesStore, state_internal::ForwardingSessionStore>;
 
 std::unique_ptr<WindowBytesStore> BufferingContext::wrap_logged_window_store(
     std::unique_ptr<WindowBytesStore> inner) {
@@ -757,7 +757,7 @@ TEST(WriteBufferLazy, WindowAndSessionReadsStepOnlyOverWhatIsRead) {
   BufferingContext ctx(sluice::testing::temp_dir("lazy-window"));
   StepCounter counter;
   class CountingWindows final
-      : public internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>> {
+      : public state_internal::ForwardingWindowStore<std::unique_ptr<WindowBytesStore>> {
    public:
     CountingWindows(std::unique_ptr<WindowBytesStore> inner, StepCounter& counter)
         : ForwardingWindowStore(std::move(inner)), counter_(counter) {}

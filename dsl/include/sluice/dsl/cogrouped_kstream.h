@@ -59,7 +59,7 @@ template <typename K, typename VOut>
 class CogroupedKStream {
  public:
   CogroupedKStream(InternalStreamsBuilder* builder,
-                   std::vector<dsl_detail::CogroupPart<K, VOut>> parts)
+                   std::vector<dsl_internal::CogroupPart<K, VOut>> parts)
       : builder_(builder), parts_(std::move(parts)) {}
 
   // Adds `grouped` with aggregator(key, value, aggregate) -> new aggregate.
@@ -110,7 +110,7 @@ class CogroupedKStream {
                          const WindowSpec& windows) const;
 
   InternalStreamsBuilder* builder_;
-  std::vector<dsl_detail::CogroupPart<K, VOut>> parts_;
+  std::vector<dsl_internal::CogroupPart<K, VOut>> parts_;
 };
 
 // CogroupedKStream::windowed_by (Kafka Streams' TimeWindowedCogroupedKStream):
@@ -188,10 +188,10 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initiali
   // Kafka Streams' order: the store name, the aggregate nodes, the merge node.
   const std::string store =
       b->name(materialized.store_name, "COGROUPKSTREAM-AGGREGATE-STATE-STORE-");
-  auto [ks, vs] = dsl_detail::aggregate_serdes<K, VOut, VOut>(
+  auto [ks, vs] = dsl_internal::aggregate_serdes<K, VOut, VOut>(
       b, materialized, parts_.front().key_serde, nullptr, nullptr, nullptr, store, what);
 
-  dsl_detail::CogroupBuild<K, VOut> spec;
+  dsl_internal::CogroupBuild<K, VOut> spec;
   spec.builder = b;
   spec.store = store;
   spec.key_serde = ks;
@@ -219,12 +219,12 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initiali
   }
   if (parts_.size() > 1) b->topology().add_copartition_group(std::move(copartitioned));
 
-  dsl_detail::WindowPlan plan;
+  dsl_internal::WindowPlan plan;
   if (windows.session) {
     const SessionWindows& w = *windows.session;
     // As SessionWindowedKStream: retention gap + grace + 1, closed at end + gap + grace <
     // stream time.
-    const int64_t retention = dsl_detail::window_retention(
+    const int64_t retention = dsl_internal::window_retention(
         b, materialized.settings, store, w.inactivity_gap_ms() + w.grace_ms() + 1,
         w.inactivity_gap_ms(), w.grace_ms(), what);
     b->record(b->add_session_store(store, materialized.settings, retention, aggregates), what);
@@ -232,8 +232,8 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initiali
       b->set_window_close_delay(a, w.inactivity_gap_ms() + w.grace_ms() + 1);
     }
   } else if (time_windows || sliding_windows) {
-    plan = dsl_detail::window_plan(b, materialized.settings, store, time_windows, sliding_windows,
-                                   what);
+    plan = dsl_internal::window_plan(b, materialized.settings, store, time_windows, sliding_windows,
+                                     what);
     b->record(
         b->add_window_store(store, materialized.settings, plan.size, plan.retention, aggregates),
         what);
@@ -245,7 +245,7 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initiali
   const std::string merge = named.name.empty() ? b->name(Named{}, "COGROUPKSTREAM-MERGE-")
                                                : named.name + "-cogroup-merge";
   ProcessorSupplier<KT, Change<VOut>, KT, Change<VOut>> pass = [] {
-    return std::make_unique<dsl_detail::PassThroughProcessor<KT, Change<VOut>>>();
+    return std::make_unique<dsl_internal::PassThroughProcessor<KT, Change<VOut>>>();
   };
   b->record(b->topology().add_processor<KT, Change<VOut>, KT, Change<VOut>>(merge, std::move(pass),
                                                                             aggregates),

@@ -25,27 +25,27 @@ namespace sluice {
 // KTABLE-FK-JOIN-<n>. The registration topic is co-partitioned with the right table's
 // topics, the response topic with the left table's.
 template <typename K, typename V>
-template <dsl_detail::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
+template <dsl_internal::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
 auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joiner,
                            const Named& named) const {
-  using dsl_detail::JoinKind;
-  static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
+  using dsl_internal::JoinKind;
+  static_assert(dsl_internal::joiner_valid<Kind, K, V, VO, F>(),
                 "join: the foreign-key joiner must be callable as VR(const V&, const VO&) for "
                 "join or VR(const V&, const std::optional<VO>&) for left_join");
-  using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
+  using VOut = dsl_internal::JoinerResult<Kind, K, V, VO, F>;
   InternalStreamsBuilder* b = builder_;
   KTable<K, V> left = materialized_for_join();
   KTable<KO, VO> right = other_in.materialized_for_join();
-  const dsl_detail::FkJoinNames names = dsl_detail::fk_join_names(*b, named);
-  dsl_detail::FkJoinSpec<K, V, KO> spec;
+  const dsl_internal::FkJoinNames names = dsl_internal::fk_join_names(*b, named);
+  dsl_internal::FkJoinSpec<K, V, KO> spec;
   spec.subscription_store = names.subscription_store;
   spec.left_store = left.store_name();
   spec.right_store = right.store_name();
-  spec.left_keys = dsl_detail::first_serde<K>(left.key_serde());
-  spec.left_values = dsl_detail::first_serde<V>(left.value_serde());
-  spec.right_keys = dsl_detail::first_serde<KO>(right.key_serde());
+  spec.left_keys = dsl_internal::first_serde<K>(left.key_serde());
+  spec.left_values = dsl_internal::first_serde<V>(left.value_serde());
+  spec.right_keys = dsl_internal::first_serde<KO>(right.key_serde());
   spec.left_join = Kind == JoinKind::kLeft;
-  SerdePtr<VO> right_values = dsl_detail::first_serde<VO>(right.value_serde());
+  SerdePtr<VO> right_values = dsl_internal::first_serde<VO>(right.value_serde());
   if (!spec.left_keys || !spec.left_values || !spec.right_keys || !right_values) {
     b->record(absl::InvalidArgumentError(fmt::format(
                   "foreign-key join '{}': the serdes of both tables must be known (give the "
@@ -57,18 +57,18 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
   Topology& t = b->topology();
   const std::string& registration = names.registration_topic;
   const std::string& response = names.response_topic;
-  using Sub = dsl_detail::SubscriptionWrapper<K>;
-  using Resp = dsl_detail::SubscriptionResponse<VO>;
+  using Sub = dsl_internal::SubscriptionWrapper<K>;
+  using Resp = dsl_internal::SubscriptionResponse<VO>;
   SerdePtr<Sub> sub_serde =
-      std::make_shared<dsl_detail::SubscriptionWrapperSerde<K>>(spec.left_keys);
+      std::make_shared<dsl_internal::SubscriptionWrapperSerde<K>>(spec.left_keys);
   SerdePtr<Resp> resp_serde =
-      std::make_shared<dsl_detail::SubscriptionResponseSerde<VO>>(right_values);
-  dsl_detail::TableLookup<KO, VO> right_lookup(right.store_name(), spec.right_keys, right_values);
+      std::make_shared<dsl_internal::SubscriptionResponseSerde<VO>>(right_values);
+  dsl_internal::TableLookup<KO, VO> right_lookup(right.store_name(), spec.right_keys, right_values);
 
   // Left side: subscriptions out.
   ProcessorSupplier<K, Change<V>, KO, Sub> send_supplier =
       [spec, extractor]() -> std::unique_ptr<Processor<K, Change<V>, KO, Sub>> {
-    return std::make_unique<dsl_detail::SubscriptionSendProcessor<K, V, KO, FK>>(spec, extractor);
+    return std::make_unique<dsl_internal::SubscriptionSendProcessor<K, V, KO, FK>>(spec, extractor);
   };
   b->record(t.add_processor<K, Change<V>, KO, Sub>(names.send, std::move(send_supplier),
                                                    {left.node_name()}),
@@ -82,15 +82,15 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
       "join");
   ProcessorSupplier<KO, Sub, K, Resp> receive_supplier =
       [spec, right_lookup]() -> std::unique_ptr<Processor<KO, Sub, K, Resp>> {
-    return std::make_unique<dsl_detail::SubscriptionReceiveProcessor<K, V, KO, VO>>(spec,
-                                                                                    right_lookup);
+    return std::make_unique<dsl_internal::SubscriptionReceiveProcessor<K, V, KO, VO>>(spec,
+                                                                                      right_lookup);
   };
   b->record(t.add_processor<KO, Sub, K, Resp>(names.receive, std::move(receive_supplier),
                                               {registration + "-source"}),
             "join");
   ProcessorSupplier<KO, Change<VO>, K, Resp> foreign_supplier =
       [spec]() -> std::unique_ptr<Processor<KO, Change<VO>, K, Resp>> {
-    return std::make_unique<dsl_detail::ForeignTableChangeProcessor<K, V, KO, VO>>(spec);
+    return std::make_unique<dsl_internal::ForeignTableChangeProcessor<K, V, KO, VO>>(spec);
   };
   b->record(t.add_processor<KO, Change<VO>, K, Resp>(names.foreign, std::move(foreign_supplier),
                                                      {right.node_name()}),
@@ -103,14 +103,14 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
             "join");
   ProcessorSupplier<K, Resp, K, Change<VOut>> output_supplier =
       [spec, joiner]() -> std::unique_ptr<Processor<K, Resp, K, Change<VOut>>> {
-    return std::make_unique<dsl_detail::ResponseResolverProcessor<K, V, KO, VO, VOut, Kind, F>>(
+    return std::make_unique<dsl_internal::ResponseResolverProcessor<K, V, KO, VO, VOut, Kind, F>>(
         spec, joiner);
   };
   b->record(t.add_processor<K, Resp, K, Change<VOut>>(names.output, std::move(output_supplier),
                                                       {response + "-source"}),
             "join");
-  dsl_detail::wire_fk_join(*b, names, left.store_name(), left.node_name(), right.store_name(),
-                           right.node_name());
+  dsl_internal::wire_fk_join(*b, names, left.store_name(), left.node_name(), right.store_name(),
+                             right.node_name());
   return KTable<K, VOut>(b, names.output, spec.left_keys, nullptr, "");
 }
 
@@ -121,8 +121,8 @@ requires(std::is_invocable_v<FK&, const V&> ||
                              const V&>) auto KTable<K, V>::join(const KTable<KO, VO>& other,
                                                                 FK foreign_key_extractor, F joiner,
                                                                 const Named& named) const {
-  return fk_join<dsl_detail::JoinKind::kInner>(other, std::move(foreign_key_extractor),
-                                               std::move(joiner), named);
+  return fk_join<dsl_internal::JoinKind::kInner>(other, std::move(foreign_key_extractor),
+                                                 std::move(joiner), named);
 }
 template <typename K, typename V>
 template <typename KO, typename VO, typename FK, typename F>
@@ -132,8 +132,8 @@ requires(std::is_invocable_v<FK&, const V&> ||
                                                                      FK foreign_key_extractor,
                                                                      F joiner,
                                                                      const Named& named) const {
-  return fk_join<dsl_detail::JoinKind::kLeft>(other, std::move(foreign_key_extractor),
-                                              std::move(joiner), named);
+  return fk_join<dsl_internal::JoinKind::kLeft>(other, std::move(foreign_key_extractor),
+                                                std::move(joiner), named);
 }
 
 }  // namespace sluice

@@ -37,7 +37,7 @@ class GlobalKTable {
   SerdePtr<V> value_serde_;
 };
 
-namespace dsl_detail {
+namespace dsl_internal {
 
 // builder.global_table(topic, consumed, materialized): a global source "KSTREAM-SOURCE-n",
 // its updater "KTABLE-SOURCE-n" and the store (Materialized name, else
@@ -83,5 +83,5 @@ GlobalKTable<K, V> add_global_table(InternalStreamsBuilder& b, const std::string
   return GlobalKTable<K, V>(store, ks, vs);
 }
 
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 }  // namespace sluice

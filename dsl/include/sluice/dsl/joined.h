@@ -80,12 +80,12 @@ struct StreamJoined {
     return n;
   }
   template <typename KS, typename VS1, typename VS2>
-  static StreamJoinedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS1>,
-                             dsl_detail::SerdeType<VS2>>
+  static StreamJoinedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS1>,
+                             dsl_internal::SerdeType<VS2>>
   with(std::shared_ptr<KS> key_serde, std::shared_ptr<VS1> value_serde,
        std::shared_ptr<VS2> other_value_serde) {
-    StreamJoinedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS1>,
-                        dsl_detail::SerdeType<VS2>>
+    StreamJoinedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS1>,
+                        dsl_internal::SerdeType<VS2>>
         o;
     o.key_serde = std::move(key_serde);
     o.value_serde = std::move(value_serde);
@@ -122,7 +122,7 @@ struct JoinedName {
 struct Joined {
   static JoinedName as(std::string name) { return JoinedName{std::move(name)}; }
   template <typename KS, typename VS>
-  static JoinedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+  static JoinedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> with(
       std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
     return {std::move(key_serde), std::move(value_serde), ""};
   }

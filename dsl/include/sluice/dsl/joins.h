@@ -23,7 +23,7 @@
 #include "sluice/dsl/ktable.h"
 
 namespace sluice {
-namespace dsl_detail {
+namespace dsl_internal {
 
 template <typename T>
 SerdePtr<T> first_serde(SerdePtr<T> a, SerdePtr<T> b = nullptr, SerdePtr<T> c = nullptr) {
@@ -37,7 +37,7 @@ SerdePtr<T> first_serde(SerdePtr<T> a, SerdePtr<T> b = nullptr, SerdePtr<T> c = 
   }
 }
 
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 // ---------------------------------------------------------------- KTable helpers
 
@@ -47,8 +47,8 @@ KTable<K, V> KTable<K, V>::materialized_for_join() const {
   InternalStreamsBuilder* b = builder_;
   const std::string name = b->name(Named{}, "KTABLE-MATERIALIZE-");
   const std::string store = name + "-store";
-  SerdePtr<K> ks = dsl_detail::first_serde<K>(key_serde_);
-  SerdePtr<V> vs = dsl_detail::first_serde<V>(value_serde_);
+  SerdePtr<K> ks = dsl_internal::first_serde<K>(key_serde_);
+  SerdePtr<V> vs = dsl_internal::first_serde<V>(value_serde_);
   if (!ks || !vs) {
     b->record(absl::InvalidArgumentError(fmt::format(
                   "no {} serde is known to materialize table '{}' for a join; give the table's "
@@ -58,27 +58,27 @@ KTable<K, V> KTable<K, V>::materialized_for_join() const {
     return *this;
   }
   add<Change<V>>(name, [store, ks, vs] {
-    return std::make_unique<dsl_detail::TableMaterializeProcessor<K, V>>(store, ks, vs);
+    return std::make_unique<dsl_internal::TableMaterializeProcessor<K, V>>(store, ks, vs);
   });
-  dsl_detail::add_join_table_store(*b, store, name);
+  dsl_internal::add_join_table_store(*b, store, name);
   return KTable(b, name, ks, vs, store);
 }
 
 // ---------------------------------------------------------------- stream-stream
 
 template <typename K, typename V>
-template <dsl_detail::JoinKind Kind, typename VO, typename F>
+template <dsl_internal::JoinKind Kind, typename VO, typename F>
 auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
                                 const JoinWindows& windows,
                                 const StreamJoinedOptions<K, V, VO>& sj) const {
-  static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
+  static_assert(dsl_internal::joiner_valid<Kind, K, V, VO, F>(),
                 "join: the joiner must be callable as VR(const V&, const VO&) for join, "
                 "VR(const V&, const std::optional<VO>&) for left_join, "
                 "VR(const std::optional<V>&, const std::optional<VO>&) for outer_join, "
                 "optionally with const K& first");
-  using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
+  using VOut = dsl_internal::JoinerResult<Kind, K, V, VO, F>;
   InternalStreamsBuilder* b = builder_;
-  const dsl_detail::StreamJoinNodes nodes = dsl_detail::stream_join_nodes(*b, Kind, sj.name);
+  const dsl_internal::StreamJoinNodes nodes = dsl_internal::stream_join_nodes(*b, Kind, sj.name);
 
   RepartitionedOptions<K, V> lr;
   lr.key_serde = sj.key_serde;
@@ -89,18 +89,18 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
   KStream<K, V> left = repartition_if_required(nodes.base + "-left", lr);
   KStream<K, VO> right = other_in.repartition_if_required(nodes.base + "-right", rr);
 
-  const dsl_detail::StreamJoinStores stores =
-      dsl_detail::stream_join_stores(*b, Kind, nodes, sj.store_name);
-  dsl_detail::StreamStreamJoinSpec<K, V, VO> spec;
+  const dsl_internal::StreamJoinStores stores =
+      dsl_internal::stream_join_stores(*b, Kind, nodes, sj.store_name);
+  dsl_internal::StreamStreamJoinSpec<K, V, VO> spec;
   spec.left_store = stores.left;
   spec.right_store = stores.right;
   spec.outer_store = stores.outer;
   spec.before_ms = windows.before_ms;
   spec.after_ms = windows.after_ms;
   spec.grace_ms = windows.grace_ms;
-  spec.key_serde = dsl_detail::first_serde<K>(sj.key_serde, left.key_serde(), right.key_serde());
-  spec.left_serde = dsl_detail::first_serde<V>(sj.value_serde, left.value_serde());
-  spec.right_serde = dsl_detail::first_serde<VO>(sj.other_value_serde, right.value_serde());
+  spec.key_serde = dsl_internal::first_serde<K>(sj.key_serde, left.key_serde(), right.key_serde());
+  spec.left_serde = dsl_internal::first_serde<V>(sj.value_serde, left.value_serde());
+  spec.right_serde = dsl_internal::first_serde<VO>(sj.other_value_serde, right.value_serde());
   if (!spec.key_serde || !spec.left_serde || !spec.right_serde) {
     b->record(absl::InvalidArgumentError(
                   fmt::format("no {} serde is known for the join stores of '{}'; pass them with "
@@ -112,8 +112,8 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
               "join");
   }
 
-  using LeftP = dsl_detail::StreamStreamJoinProcessor<K, V, VO, VOut, Kind, F, true>;
-  using RightP = dsl_detail::StreamStreamJoinProcessor<K, V, VO, VOut, Kind, F, false>;
+  using LeftP = dsl_internal::StreamStreamJoinProcessor<K, V, VO, VOut, Kind, F, true>;
+  using RightP = dsl_internal::StreamStreamJoinProcessor<K, V, VO, VOut, Kind, F, false>;
   ProcessorSupplier<K, V, K, VOut> left_supplier =
       [spec, joiner]() -> std::unique_ptr<Processor<K, V, K, VOut>> {
     return std::make_unique<LeftP>(spec, joiner);
@@ -130,13 +130,13 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
                                             {right.node_name()}),
             "join");
   ProcessorSupplier<K, VOut, K, VOut> merge = [] {
-    return std::make_unique<dsl_detail::PassThroughProcessor<K, VOut>>();
+    return std::make_unique<dsl_internal::PassThroughProcessor<K, VOut>>();
   };
   b->record(t.add_processor<K, VOut, K, VOut>(nodes.merge_node, std::move(merge),
                                               {nodes.this_node, nodes.other_node}),
             "join");
-  dsl_detail::wire_stream_join(*b, nodes, stores, windows, sj.store_type, left.node_name(),
-                               right.node_name());
+  dsl_internal::wire_stream_join(*b, nodes, stores, windows, sj.store_type, left.node_name(),
+                                 right.node_name());
   return KStream<K, VOut>(b, nodes.merge_node, spec.key_serde, nullptr, false);
 }
 
@@ -145,56 +145,56 @@ template <typename VO, typename F, typename SJ>
 auto KStream<K, V>::join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
                          const SJ& joined) const {
   const StreamJoinedOptions<K, V, VO> o = joined;
-  return stream_join<dsl_detail::JoinKind::kInner>(other, std::move(joiner), windows, o);
+  return stream_join<dsl_internal::JoinKind::kInner>(other, std::move(joiner), windows, o);
 }
 template <typename K, typename V>
 template <typename VO, typename F, typename SJ>
 auto KStream<K, V>::left_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
                               const SJ& joined) const {
   const StreamJoinedOptions<K, V, VO> o = joined;
-  return stream_join<dsl_detail::JoinKind::kLeft>(other, std::move(joiner), windows, o);
+  return stream_join<dsl_internal::JoinKind::kLeft>(other, std::move(joiner), windows, o);
 }
 template <typename K, typename V>
 template <typename VO, typename F, typename SJ>
 auto KStream<K, V>::outer_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
                                const SJ& joined) const {
   const StreamJoinedOptions<K, V, VO> o = joined;
-  return stream_join<dsl_detail::JoinKind::kOuter>(other, std::move(joiner), windows, o);
+  return stream_join<dsl_internal::JoinKind::kOuter>(other, std::move(joiner), windows, o);
 }
 
 // ---------------------------------------------------------------- stream-table
 
 template <typename K, typename V>
-template <dsl_detail::JoinKind Kind, typename VT, typename F>
+template <dsl_internal::JoinKind Kind, typename VT, typename F>
 auto KStream<K, V>::table_join(const KTable<K, VT>& table_in, F joiner,
                                const JoinedOptions<K, V>& joined) const {
-  static_assert(dsl_detail::joiner_valid<Kind, K, V, VT, F>(),
+  static_assert(dsl_internal::joiner_valid<Kind, K, V, VT, F>(),
                 "join: the stream-table joiner must be callable as VR(const V&, const VT&) for "
                 "join or VR(const V&, const std::optional<VT>&) for left_join, optionally with "
                 "const K& first");
-  using VOut = dsl_detail::JoinerResult<Kind, K, V, VT, F>;
+  using VOut = dsl_internal::JoinerResult<Kind, K, V, VT, F>;
   InternalStreamsBuilder* b = builder_;
   const std::string name = b->name(
-      joined.name, Kind == dsl_detail::JoinKind::kInner ? "KSTREAM-JOIN-" : "KSTREAM-LEFTJOIN-");
+      joined.name, Kind == dsl_internal::JoinKind::kInner ? "KSTREAM-JOIN-" : "KSTREAM-LEFTJOIN-");
   RepartitionedOptions<K, V> rp;
   rp.key_serde = joined.key_serde;
   rp.value_serde = joined.value_serde;
   KStream<K, V> input = repartition_if_required(name, rp);
   KTable<K, VT> table = table_in.materialized_for_join();
-  dsl_detail::TableLookup<K, VT> lookup(table.store_name(),
-                                        dsl_detail::first_serde<K>(table.key_serde()),
-                                        dsl_detail::first_serde<VT>(table.value_serde()));
+  dsl_internal::TableLookup<K, VT> lookup(table.store_name(),
+                                          dsl_internal::first_serde<K>(table.key_serde()),
+                                          dsl_internal::first_serde<VT>(table.value_serde()));
   ProcessorSupplier<K, V, K, VOut> supplier =
       [lookup, joiner]() -> std::unique_ptr<Processor<K, V, K, VOut>> {
-    return std::make_unique<dsl_detail::StreamTableJoinProcessor<K, V, VT, VOut, Kind, F>>(lookup,
-                                                                                           joiner);
+    return std::make_unique<dsl_internal::StreamTableJoinProcessor<K, V, VT, VOut, Kind, F>>(
+        lookup, joiner);
   };
   Topology& t = b->topology();
   b->record(t.add_processor<K, V, K, VOut>(name, std::move(supplier), {input.node_name()}), "join");
   if (!table.store_name().empty()) {
     b->record(t.connect_processor_and_state_stores(name, {table.store_name()}), "join");
   }
-  dsl_detail::record_copartition(*b, input.node_name(), table.node_name());
+  dsl_internal::record_copartition(*b, input.node_name(), table.node_name());
   return KStream<K, VOut>(b, name, input.key_serde(), nullptr, false);
 }
 
@@ -202,37 +202,38 @@ template <typename K, typename V>
 template <typename VT, typename F, typename J>
 auto KStream<K, V>::join(const KTable<K, VT>& table, F joiner, const J& joined) const {
   const JoinedOptions<K, V> o = joined;
-  return table_join<dsl_detail::JoinKind::kInner>(table, std::move(joiner), o);
+  return table_join<dsl_internal::JoinKind::kInner>(table, std::move(joiner), o);
 }
 template <typename K, typename V>
 template <typename VT, typename F, typename J>
 auto KStream<K, V>::left_join(const KTable<K, VT>& table, F joiner, const J& joined) const {
   const JoinedOptions<K, V> o = joined;
-  return table_join<dsl_detail::JoinKind::kLeft>(table, std::move(joiner), o);
+  return table_join<dsl_internal::JoinKind::kLeft>(table, std::move(joiner), o);
 }
 
 // ---------------------------------------------------------------- stream-global
 
 template <typename K, typename V>
-template <dsl_detail::JoinKind Kind, typename KG, typename VG, typename M, typename F>
+template <dsl_internal::JoinKind Kind, typename KG, typename VG, typename M, typename F>
 auto KStream<K, V>::global_join(const GlobalKTable<KG, VG>& table, M mapper, F joiner,
                                 const Named& named) const {
   static_assert(std::is_invocable_v<M&, const K&, const V&> || std::is_invocable_v<M&, const V&>,
                 "join: the key mapper must be callable as KG(const K&, const V&) or KG(const V&)");
-  static_assert(dsl_detail::joiner_valid<Kind, K, V, VG, F>(),
+  static_assert(dsl_internal::joiner_valid<Kind, K, V, VG, F>(),
                 "join: the stream-global joiner must be callable as VR(const V&, const VG&) for "
                 "join or VR(const V&, const std::optional<VG>&) for left_join, optionally with "
                 "const K& first");
-  using VOut = dsl_detail::JoinerResult<Kind, K, V, VG, F>;
+  using VOut = dsl_internal::JoinerResult<Kind, K, V, VG, F>;
   InternalStreamsBuilder* b = builder_;
-  const std::string name =
-      b->name(named, Kind == dsl_detail::JoinKind::kInner ? "KSTREAM-JOIN-" : "KSTREAM-LEFTJOIN-");
-  dsl_detail::TableLookup<KG, VG> lookup(table.store_name(), table.key_serde(),
-                                         table.value_serde());
+  const std::string name = b->name(
+      named, Kind == dsl_internal::JoinKind::kInner ? "KSTREAM-JOIN-" : "KSTREAM-LEFTJOIN-");
+  dsl_internal::TableLookup<KG, VG> lookup(table.store_name(), table.key_serde(),
+                                           table.value_serde());
   ProcessorSupplier<K, V, K, VOut> supplier =
       [lookup, mapper, joiner]() -> std::unique_ptr<Processor<K, V, K, VOut>> {
-    return std::make_unique<dsl_detail::StreamGlobalJoinProcessor<K, V, KG, VG, VOut, Kind, M, F>>(
-        lookup, mapper, joiner);
+    return std::make_unique<
+        dsl_internal::StreamGlobalJoinProcessor<K, V, KG, VG, VOut, Kind, M, F>>(lookup, mapper,
+                                                                                 joiner);
   };
   b->record(b->topology().add_processor<K, V, K, VOut>(name, std::move(supplier), {node_}), "join");
   return KStream<K, VOut>(b, name, key_serde_, nullptr, repartition_required_);
@@ -242,28 +243,28 @@ template <typename K, typename V>
 template <typename KG, typename VG, typename M, typename F>
 auto KStream<K, V>::join(const GlobalKTable<KG, VG>& table, M key_mapper, F joiner,
                          const Named& named) const {
-  return global_join<dsl_detail::JoinKind::kInner>(table, std::move(key_mapper), std::move(joiner),
-                                                   named);
+  return global_join<dsl_internal::JoinKind::kInner>(table, std::move(key_mapper),
+                                                     std::move(joiner), named);
 }
 template <typename K, typename V>
 template <typename KG, typename VG, typename M, typename F>
 auto KStream<K, V>::left_join(const GlobalKTable<KG, VG>& table, M key_mapper, F joiner,
                               const Named& named) const {
-  return global_join<dsl_detail::JoinKind::kLeft>(table, std::move(key_mapper), std::move(joiner),
-                                                  named);
+  return global_join<dsl_internal::JoinKind::kLeft>(table, std::move(key_mapper), std::move(joiner),
+                                                    named);
 }
 
 // ---------------------------------------------------------------- table-table
 
 template <typename K, typename V>
-template <dsl_detail::JoinKind Kind, typename VO, typename F>
+template <dsl_internal::JoinKind Kind, typename VO, typename F>
 auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Named& named) const {
-  using dsl_detail::JoinKind;
-  static_assert(dsl_detail::joiner_valid<Kind, K, V, VO, F>(),
+  using dsl_internal::JoinKind;
+  static_assert(dsl_internal::joiner_valid<Kind, K, V, VO, F>(),
                 "join: the table-table joiner must be callable as VR(const V&, const VO&) for "
                 "join, VR(const V&, const std::optional<VO>&) for left_join, "
                 "VR(const std::optional<V>&, const std::optional<VO>&) for outer_join");
-  using VOut = dsl_detail::JoinerResult<Kind, K, V, VO, F>;
+  using VOut = dsl_internal::JoinerResult<Kind, K, V, VO, F>;
   InternalStreamsBuilder* b = builder_;
   KTable<K, V> left = materialized_for_join();
   KTable<K, VO> right = other_in.materialized_for_join();
@@ -280,14 +281,14 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
   const std::string merge_name =
       named.name.empty() ? b->name(Named{}, "KTABLE-MERGE-") : named.name;
 
-  dsl_detail::TableLookup<K, VO> right_lookup(right.store_name(),
-                                              dsl_detail::first_serde<K>(right.key_serde()),
-                                              dsl_detail::first_serde<VO>(right.value_serde()));
-  dsl_detail::TableLookup<K, V> left_lookup(left.store_name(),
-                                            dsl_detail::first_serde<K>(left.key_serde()),
-                                            dsl_detail::first_serde<V>(left.value_serde()));
-  using LeftP = dsl_detail::TableTableJoinProcessor<K, V, VO, VOut, Kind, F, true>;
-  using RightP = dsl_detail::TableTableJoinProcessor<K, V, VO, VOut, Kind, F, false>;
+  dsl_internal::TableLookup<K, VO> right_lookup(right.store_name(),
+                                                dsl_internal::first_serde<K>(right.key_serde()),
+                                                dsl_internal::first_serde<VO>(right.value_serde()));
+  dsl_internal::TableLookup<K, V> left_lookup(left.store_name(),
+                                              dsl_internal::first_serde<K>(left.key_serde()),
+                                              dsl_internal::first_serde<V>(left.value_serde()));
+  using LeftP = dsl_internal::TableTableJoinProcessor<K, V, VO, VOut, Kind, F, true>;
+  using RightP = dsl_internal::TableTableJoinProcessor<K, V, VO, VOut, Kind, F, false>;
   ProcessorSupplier<K, Change<V>, K, Change<VOut>> left_supplier =
       [right_lookup, joiner]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VOut>>> {
     return std::make_unique<LeftP>(right_lookup, joiner);
@@ -304,7 +305,7 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
                                                             {right.node_name()}),
             "join");
   ProcessorSupplier<K, Change<VOut>, K, Change<VOut>> merge = [] {
-    return std::make_unique<dsl_detail::PassThroughProcessor<K, Change<VOut>>>();
+    return std::make_unique<dsl_internal::PassThroughProcessor<K, Change<VOut>>>();
   };
   b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(merge_name, std::move(merge),
                                                               {this_name, other_name}),
@@ -315,24 +316,24 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
   if (!left.store_name().empty()) {
     b->record(t.connect_processor_and_state_stores(other_name, {left.store_name()}), "join");
   }
-  dsl_detail::record_copartition(*b, left.node_name(), right.node_name());
+  dsl_internal::record_copartition(*b, left.node_name(), right.node_name());
   return KTable<K, VOut>(b, merge_name, left.key_serde(), nullptr, "");
 }
 
 template <typename K, typename V>
 template <typename VO, typename F>
 auto KTable<K, V>::join(const KTable<K, VO>& other, F joiner, const Named& named) const {
-  return table_join<dsl_detail::JoinKind::kInner>(other, std::move(joiner), named);
+  return table_join<dsl_internal::JoinKind::kInner>(other, std::move(joiner), named);
 }
 template <typename K, typename V>
 template <typename VO, typename F>
 auto KTable<K, V>::left_join(const KTable<K, VO>& other, F joiner, const Named& named) const {
-  return table_join<dsl_detail::JoinKind::kLeft>(other, std::move(joiner), named);
+  return table_join<dsl_internal::JoinKind::kLeft>(other, std::move(joiner), named);
 }
 template <typename K, typename V>
 template <typename VO, typename F>
 auto KTable<K, V>::outer_join(const KTable<K, VO>& other, F joiner, const Named& named) const {
-  return table_join<dsl_detail::JoinKind::kOuter>(other, std::move(joiner), named);
+  return table_join<dsl_internal::JoinKind::kOuter>(other, std::move(joiner), named);
 }
 
 }  // namespace sluice

@@ -54,13 +54,13 @@ class KGroupedStream {
 
   // Records per key, as int64.
   KTable<K, int64_t> count(const MaterializedOptions<K, int64_t>& materialized = {}) const {
-    return aggregate_impl<int64_t>(dsl_detail::count_adder<K, V>(), materialized, "count");
+    return aggregate_impl<int64_t>(dsl_internal::count_adder<K, V>(), materialized, "count");
   }
 
   // new = reducer(old, value); the first value of a key is stored as it is.
   template <typename F>
   KTable<K, V> reduce(F reducer, const MaterializedOptions<K, V>& materialized = {}) const {
-    return aggregate_impl<V>(dsl_detail::reduce_adder<K, V>(reducer), materialized, "reduce");
+    return aggregate_impl<V>(dsl_internal::reduce_adder<K, V>(reducer), materialized, "reduce");
   }
 
   // new = aggregator(key, value, old or initializer()).
@@ -69,7 +69,7 @@ class KGroupedStream {
     static_assert(std::is_invocable_v<I&>, "aggregate: the initializer must be callable as VR()");
     using VR = std::remove_cvref_t<std::invoke_result_t<I&>>;
     const MaterializedOptions<K, VR> m = materialized;
-    return aggregate_impl<VR>(dsl_detail::aggregate_adder<K, V, VR>(initializer, aggregator), m,
+    return aggregate_impl<VR>(dsl_internal::aggregate_adder<K, V, VR>(initializer, aggregator), m,
                               "aggregate");
   }
 
@@ -81,7 +81,7 @@ class KGroupedStream {
   template <typename VOut = void, typename F>
   auto cogroup(F aggregator) const {
     using VR = std::conditional_t<std::is_void_v<VOut>,
-                                  typename dsl_detail::CogroupAggregate<F>::type, VOut>;
+                                  typename dsl_internal::CogroupAggregate<F>::type, VOut>;
     static_assert(!std::is_void_v<VR>,
                   "cogroup: the aggregate type is unknown (a generic aggregator); give it as "
                   "cogroup<VOut>(aggregator)");
@@ -107,13 +107,13 @@ class KGroupedStream {
                                const char* what) const {
     InternalStreamsBuilder* b = stream_.builder_;
     // No windows: the setup of a windowed aggregation with a valid window.
-    auto [store, input, name, ks, vs] = dsl_detail::aggregate_setup<K, V, VR>(
+    auto [store, input, name, ks, vs] = dsl_internal::aggregate_setup<K, V, VR>(
         b, stream_, grouped_, materialized, absl::OkStatus(), what);
 
     ProcessorSupplier<K, V, K, Change<VR>> supplier =
         [store, ks, vs, add]() -> std::unique_ptr<Processor<K, V, K, Change<VR>>> {
-      return std::make_unique<dsl_detail::StreamAggregateProcessor<K, V, VR, Add>>(store, ks, vs,
-                                                                                   add);
+      return std::make_unique<dsl_internal::StreamAggregateProcessor<K, V, VR, Add>>(store, ks, vs,
+                                                                                     add);
     };
     b->record(b->topology().add_processor<K, V, K, Change<VR>>(name, std::move(supplier),
                                                                {input.node_name()}),
@@ -127,22 +127,22 @@ class KGroupedStream {
   // This stream's part of a cogroup: adds its repartitioning (if needed) and its aggregate
   // node when the CogroupedKStream aggregates.
   template <typename VOut, typename F>
-  dsl_detail::CogroupPart<K, VOut> cogroup_part(F aggregator) const {
+  dsl_internal::CogroupPart<K, VOut> cogroup_part(F aggregator) const {
     static_assert(std::is_invocable_r_v<VOut, F&, const K&, const V&, const VOut&>,
                   "cogroup: the aggregator must be callable as "
                   "VOut(const K& key, const V& value, const VOut& aggregate)");
-    dsl_detail::CogroupPart<K, VOut> part;
+    dsl_internal::CogroupPart<K, VOut> part;
     part.grouped_name = grouped_.name;
     part.repartition_required = stream_.repartition_required();
     part.key_serde = grouped_.key_serde ? grouped_.key_serde : stream_.key_serde();
     part.add = [stream = stream_, grouped = grouped_,
-                aggregator](const dsl_detail::CogroupBuild<K, VOut>& spec) {
+                aggregator](const dsl_internal::CogroupBuild<K, VOut>& spec) {
       constexpr const char* what = "cogroup aggregate";
       RepartitionedOptions<K, V> rp;
       rp.key_serde = grouped.key_serde;
       rp.value_serde = grouped.value_serde;
       const KStream<K, V> input = stream.repartition_if_required(spec.repartition_prefix, rp);
-      auto add = dsl_detail::aggregate_adder<K, V, VOut>(spec.initializer, aggregator);
+      auto add = dsl_internal::aggregate_adder<K, V, VOut>(spec.initializer, aggregator);
       InternalStreamsBuilder* b = spec.builder;
       if (spec.session_windows) {
         using Add = decltype(add);
@@ -156,7 +156,7 @@ class KGroupedStream {
              w = *spec.session_windows, add,
              merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VOut>>> {
           return std::make_unique<
-              dsl_detail::SessionWindowAggregateProcessor<K, V, VOut, Add, Merge>>(
+              dsl_internal::SessionWindowAggregateProcessor<K, V, VOut, Add, Merge>>(
               store, ks, vs, w.inactivity_gap_ms(), w.grace_ms(), add, merge);
         };
         b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VOut>>(
@@ -165,7 +165,7 @@ class KGroupedStream {
       } else if (spec.time_windows || spec.sliding_windows) {
         b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VOut>>(
                       spec.node,
-                      dsl_detail::window_aggregate_supplier<K, V, VOut>(
+                      dsl_internal::window_aggregate_supplier<K, V, VOut>(
                           spec.store, spec.key_serde, spec.value_serde, spec.time_windows,
                           spec.sliding_windows, std::move(add)),
                       {input.node_name()}),
@@ -175,8 +175,8 @@ class KGroupedStream {
         ProcessorSupplier<K, V, K, Change<VOut>> supplier =
             [store = spec.store, ks = spec.key_serde, vs = spec.value_serde,
              add]() -> std::unique_ptr<Processor<K, V, K, Change<VOut>>> {
-          return std::make_unique<dsl_detail::StreamAggregateProcessor<K, V, VOut, Add>>(store, ks,
-                                                                                         vs, add);
+          return std::make_unique<dsl_internal::StreamAggregateProcessor<K, V, VOut, Add>>(
+              store, ks, vs, add);
         };
         b->record(b->topology().add_processor<K, V, K, Change<VOut>>(spec.node, std::move(supplier),
                                                                      {input.node_name()}),

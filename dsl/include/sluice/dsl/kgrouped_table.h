@@ -24,7 +24,7 @@ namespace sluice {
 
 // Operation: group_by adds the selecting node (KTABLE-SELECT-...); an aggregation adds the
 // repartition topic "<Grouped name or store name>-repartition", which carries each table
-// update as Change(new, old) (dsl_detail::ChangeSerde), and the aggregating node with its
+// update as Change(new, old) (dsl_internal::ChangeSerde), and the aggregating node with its
 // store. As in Kafka Streams (KTableRepartitionMap, KTableAggregate): the subtractor removes
 // the old value from its group, the adder adds the new value to its group; a row whose key
 // moves from group A to group B is subtracted from A and added to B; a deleted row is
@@ -46,8 +46,8 @@ class KGroupedTable {
   KTable<K, int64_t> count(const M& materialized = {}) const {
     const MaterializedOptions<K, int64_t> m = materialized;
     return aggregate_impl<int64_t>(
-        dsl_detail::count_adder<K, V>(), [](const K&, const V&, const int64_t& n) { return n - 1; },
-        m, "count");
+        dsl_internal::count_adder<K, V>(),
+        [](const K&, const V&, const int64_t& n) { return n - 1; }, m, "count");
   }
 
   // adder(aggregate, new value) and subtractor(aggregate, old value) return the new aggregate;
@@ -62,7 +62,7 @@ class KGroupedTable {
                   "aggregate, const V& value)");
     const MaterializedOptions<K, V> m = materialized;
     return aggregate_impl<V>(
-        dsl_detail::reduce_adder<K, V>(adder),
+        dsl_internal::reduce_adder<K, V>(adder),
         [subtractor](const K&, const V& v, const V& agg) mutable { return V(subtractor(agg, v)); },
         m, "reduce");
   }
@@ -82,7 +82,7 @@ class KGroupedTable {
                   "VR(const K& key, const V& value, const VR& aggregate)");
     const MaterializedOptions<K, VR> m = materialized;
     return aggregate_impl<VR>(
-        dsl_detail::aggregate_adder<K, V, VR>(initializer, adder),
+        dsl_internal::aggregate_adder<K, V, VR>(initializer, adder),
         [subtractor](const K& k, const V& v, const VR& agg) mutable {
           return VR(subtractor(k, v, agg));
         },
@@ -108,17 +108,17 @@ class KGroupedTable {
     // Kafka Streams' names: KSTREAM-SINK-n, KSTREAM-SOURCE-n+1, KTABLE-AGGREGATE-n+2.
     const std::string sink = b->name(Named{}, "KSTREAM-SINK-");
     const std::string source = b->name(Named{}, "KSTREAM-SOURCE-");
-    SerdePtr<Change<V>> changes = std::make_shared<dsl_detail::ChangeSerde<V>>(value_serde_);
+    SerdePtr<Change<V>> changes = std::make_shared<dsl_internal::ChangeSerde<V>>(value_serde_);
     t.add_internal_topic(topic);
     b->record(t.add_sink<K, Change<V>>(sink, topic, key_serde_, changes, {select_node_}), what);
     b->record(t.add_source<K, Change<V>>(source, {topic}, key_serde_, changes), what);
 
     const std::string name = b->name(Named{}, "KTABLE-AGGREGATE-");
-    auto [ks, vs] = dsl_detail::aggregate_serdes<K, V, VR>(
+    auto [ks, vs] = dsl_internal::aggregate_serdes<K, V, VR>(
         b, materialized, key_serde_, value_serde_, nullptr, nullptr, store, what);
     ProcessorSupplier<K, Change<V>, K, Change<VR>> supplier =
         [store, ks, vs, add, sub]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<VR>>> {
-      return std::make_unique<dsl_detail::TableAggregateProcessor<K, V, VR, Add, Sub>>(
+      return std::make_unique<dsl_internal::TableAggregateProcessor<K, V, VR, Add, Sub>>(
           store, ks, vs, add, sub);
     };
     b->record(t.add_processor<K, Change<V>, K, Change<VR>>(name, std::move(supplier), {source}),
@@ -140,24 +140,25 @@ auto KTable<K, V>::group_by(F selector, const G& grouped) const {
   static_assert(std::is_invocable_v<F&, const K&, const V&> || std::is_invocable_v<F&, const V&>,
                 "KTable::group_by: the selector must be callable as KeyValue<K2,V2>(const K&, "
                 "const V&) or KeyValue<K2,V2>(const V&)");
-  using R = std::remove_cvref_t<decltype(dsl_detail::call_kv(
+  using R = std::remove_cvref_t<decltype(dsl_internal::call_kv(
       std::declval<F&>(), std::declval<const K&>(), std::declval<const V&>()))>;
-  static_assert(dsl_detail::PairParts<R>::is_pair,
+  static_assert(dsl_internal::PairParts<R>::is_pair,
                 "KTable::group_by: the selector must return KeyValue<K2,V2> or std::pair<K2,V2>");
-  using K2 = dsl_detail::Unoptional_t<typename dsl_detail::PairParts<R>::Key>;
-  using V2 = dsl_detail::Unoptional_t<typename dsl_detail::PairParts<R>::Value>;
+  using K2 = dsl_internal::Unoptional_t<typename dsl_internal::PairParts<R>::Key>;
+  using V2 = dsl_internal::Unoptional_t<typename dsl_internal::PairParts<R>::Value>;
   const GroupedOptions<K2, V2> options = grouped;
   const std::string name = builder_->name(Named{}, "KTABLE-SELECT-");
   ProcessorSupplier<K, Change<V>, K2, Change<V2>> supplier =
       [selector]() -> std::unique_ptr<Processor<K, Change<V>, K2, Change<V2>>> {
-    return std::make_unique<dsl_detail::TableRepartitionMapProcessor<K, V, K2, V2, F>>(selector);
+    return std::make_unique<dsl_internal::TableRepartitionMapProcessor<K, V, K2, V2, F>>(selector);
   };
   builder_->record(builder_->topology().add_processor<K, Change<V>, K2, Change<V2>>(
                        name, std::move(supplier), {node_}),
                    "group_by");
-  SerdePtr<K2> ks = options.key_serde ? options.key_serde : dsl_detail::same_serde<K2>(key_serde_);
+  SerdePtr<K2> ks =
+      options.key_serde ? options.key_serde : dsl_internal::same_serde<K2>(key_serde_);
   SerdePtr<V2> vs =
-      options.value_serde ? options.value_serde : dsl_detail::same_serde<V2>(value_serde_);
+      options.value_serde ? options.value_serde : dsl_internal::same_serde<V2>(value_serde_);
   if constexpr (HasDefaultSerde<K2>) {
     if (!ks) ks = DefaultSerde<K2>::make();
   }

@@ -38,11 +38,11 @@ template <typename K, typename V>
 class KTable;
 template <typename K, typename V>
 class GlobalKTable;
-namespace dsl_detail {
+namespace dsl_internal {
 enum class JoinKind;
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
-namespace dsl_detail {
+namespace dsl_internal {
 template <typename To, typename From>
 SerdePtr<To> same_serde(const SerdePtr<From>& s) {
   if constexpr (std::is_same_v<To, From>) {
@@ -102,7 +102,7 @@ StoreSerdes<K, VR> aggregate_serdes(InternalStreamsBuilder* b,
   complete_store_serdes(b, s.keys, s.values, store, what);
   return s;
 }
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 template <typename K, typename V>
 class KStream {
@@ -140,122 +140,127 @@ class KStream {
   // (std::optional<V2> results make V2 with nulls).
   template <typename F>
   auto map_values(F mapper, const Named& named = {}) const {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "map_values: the mapper must be callable as V2(const K&, const V&) or "
                   "V2(const V&)");
-    using R = typename dsl_detail::KVResult<F, K, V>::type;
+    using R = typename dsl_internal::KVResult<F, K, V>::type;
     static_assert(!std::is_void_v<R>, "map_values: the mapper must return the new value");
-    using V2 = dsl_detail::Unoptional_t<R>;
+    using V2 = dsl_internal::Unoptional_t<R>;
     const std::string name = builder_->name(named, "KSTREAM-MAPVALUES-");
     return then<K, V2>(
         name,
-        [mapper] { return std::make_unique<dsl_detail::MapValuesProcessor<K, V, V2, F>>(mapper); },
-        key_serde_, dsl_detail::same_serde<V2>(value_serde_), repartition_required_);
+        [mapper] {
+          return std::make_unique<dsl_internal::MapValuesProcessor<K, V, V2, F>>(mapper);
+        },
+        key_serde_, dsl_internal::same_serde<V2>(value_serde_), repartition_required_);
   }
 
   // New key and value: the lambda returns KeyValue<K2,V2> or std::pair<K2,V2>.
   template <typename F>
   auto map(F mapper, const Named& named = {}) const {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "map: the mapper must be callable as KeyValue<K2,V2>(const K&, const V&) or "
                   "KeyValue<K2,V2>(const V&)");
-    using R = typename dsl_detail::KVResult<F, K, V>::type;
-    static_assert(dsl_detail::PairParts<R>::is_pair,
+    using R = typename dsl_internal::KVResult<F, K, V>::type;
+    static_assert(dsl_internal::PairParts<R>::is_pair,
                   "map: the mapper must return KeyValue<K2,V2> or std::pair<K2,V2>");
-    using K2 = dsl_detail::Unoptional_t<typename dsl_detail::PairParts<R>::Key>;
-    using V2 = dsl_detail::Unoptional_t<typename dsl_detail::PairParts<R>::Value>;
+    using K2 = dsl_internal::Unoptional_t<typename dsl_internal::PairParts<R>::Key>;
+    using V2 = dsl_internal::Unoptional_t<typename dsl_internal::PairParts<R>::Value>;
     const std::string name = builder_->name(named, "KSTREAM-MAP-");
     return then<K2, V2>(
         name,
-        [mapper] { return std::make_unique<dsl_detail::MapProcessor<K, V, K2, V2, F>>(mapper); },
-        dsl_detail::same_serde<K2>(key_serde_), dsl_detail::same_serde<V2>(value_serde_), true);
+        [mapper] { return std::make_unique<dsl_internal::MapProcessor<K, V, K2, V2, F>>(mapper); },
+        dsl_internal::same_serde<K2>(key_serde_), dsl_internal::same_serde<V2>(value_serde_), true);
   }
 
   // New key from (key, value) or (value); the value is kept.
   template <typename F>
   auto select_key(F mapper, const Named& named = {}) const {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "select_key: the mapper must be callable as K2(const K&, const V&) or "
                   "K2(const V&)");
-    using R = typename dsl_detail::KVResult<F, K, V>::type;
+    using R = typename dsl_internal::KVResult<F, K, V>::type;
     static_assert(!std::is_void_v<R>, "select_key: the mapper must return the new key");
-    using K2 = dsl_detail::Unoptional_t<R>;
+    using K2 = dsl_internal::Unoptional_t<R>;
     const std::string name = builder_->name(named, "KSTREAM-KEY-SELECT-");
     return then<K2, V>(
         name,
-        [mapper] { return std::make_unique<dsl_detail::SelectKeyProcessor<K, V, K2, F>>(mapper); },
-        dsl_detail::same_serde<K2>(key_serde_), value_serde_, true);
+        [mapper] {
+          return std::make_unique<dsl_internal::SelectKeyProcessor<K, V, K2, F>>(mapper);
+        },
+        dsl_internal::same_serde<K2>(key_serde_), value_serde_, true);
   }
 
   // Zero or more records per record: the lambda returns a range (e.g. std::vector) of
   // KeyValue<K2,V2> or std::pair<K2,V2>.
   template <typename F>
   auto flat_map(F mapper, const Named& named = {}) const {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "flat_map: the mapper must be callable as Range(const K&, const V&) or "
                   "Range(const V&)");
-    using R = typename dsl_detail::KVResult<F, K, V>::type;
-    static_assert(dsl_detail::is_range_v<R>,
+    using R = typename dsl_internal::KVResult<F, K, V>::type;
+    static_assert(dsl_internal::is_range_v<R>,
                   "flat_map: the mapper must return a range (e.g. std::vector) of KeyValue<K2,V2>");
-    using E = typename dsl_detail::RangeElement<R>::type;
-    static_assert(dsl_detail::PairParts<E>::is_pair,
+    using E = typename dsl_internal::RangeElement<R>::type;
+    static_assert(dsl_internal::PairParts<E>::is_pair,
                   "flat_map: the range elements must be KeyValue<K2,V2> or std::pair<K2,V2>");
-    using K2 = dsl_detail::Unoptional_t<typename dsl_detail::PairParts<E>::Key>;
-    using V2 = dsl_detail::Unoptional_t<typename dsl_detail::PairParts<E>::Value>;
+    using K2 = dsl_internal::Unoptional_t<typename dsl_internal::PairParts<E>::Key>;
+    using V2 = dsl_internal::Unoptional_t<typename dsl_internal::PairParts<E>::Value>;
     const std::string name = builder_->name(named, "KSTREAM-FLATMAP-");
     return then<K2, V2>(
         name,
         [mapper] {
-          return std::make_unique<dsl_detail::FlatMapProcessor<K, V, K2, V2, F>>(mapper);
+          return std::make_unique<dsl_internal::FlatMapProcessor<K, V, K2, V2, F>>(mapper);
         },
-        dsl_detail::same_serde<K2>(key_serde_), dsl_detail::same_serde<V2>(value_serde_), true);
+        dsl_internal::same_serde<K2>(key_serde_), dsl_internal::same_serde<V2>(value_serde_), true);
   }
 
   // Zero or more values per record, key kept: the lambda returns a range of V2.
   template <typename F>
   auto flat_map_values(F mapper, const Named& named = {}) const {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "flat_map_values: the mapper must be callable as Range(const K&, const V&) or "
                   "Range(const V&)");
-    using R = typename dsl_detail::KVResult<F, K, V>::type;
-    static_assert(dsl_detail::is_range_v<R>,
+    using R = typename dsl_internal::KVResult<F, K, V>::type;
+    static_assert(dsl_internal::is_range_v<R>,
                   "flat_map_values: the mapper must return a range (e.g. std::vector) of values");
-    using V2 = dsl_detail::Unoptional_t<typename dsl_detail::RangeElement<R>::type>;
+    using V2 = dsl_internal::Unoptional_t<typename dsl_internal::RangeElement<R>::type>;
     const std::string name = builder_->name(named, "KSTREAM-FLATMAPVALUES-");
     return then<K, V2>(
         name,
         [mapper] {
-          return std::make_unique<dsl_detail::FlatMapValuesProcessor<K, V, V2, F>>(mapper);
+          return std::make_unique<dsl_internal::FlatMapValuesProcessor<K, V, V2, F>>(mapper);
         },
-        key_serde_, dsl_detail::same_serde<V2>(value_serde_), repartition_required_);
+        key_serde_, dsl_internal::same_serde<V2>(value_serde_), repartition_required_);
   }
 
   // Calls action(key, value) or action(value) and passes the record on unchanged.
   template <typename F>
   KStream peek(F action, const Named& named = {}) const {
-    static_assert(dsl_detail::KVLambda<F, K, V>::valid,
+    static_assert(dsl_internal::KVLambda<F, K, V>::valid,
                   "peek: the action must be callable as void(const K&, const V&) or "
                   "void(const V&)");
     const std::string name = builder_->name(named, "KSTREAM-PEEK-");
     return then<K, V>(
-        name, [action] { return std::make_unique<dsl_detail::PeekProcessor<K, V, F>>(action); },
+        name, [action] { return std::make_unique<dsl_internal::PeekProcessor<K, V, F>>(action); },
         key_serde_, value_serde_, repartition_required_);
   }
 
   // Terminal: calls action(key, value) or action(value) for every record.
   template <typename F>
   void foreach (F action, const Named& named = {}) const {
-    static_assert(dsl_detail::KVLambda<F, K, V>::valid,
+    static_assert(dsl_internal::KVLambda<F, K, V>::valid,
                   "foreach: the action must be callable as void(const K&, const V&) or "
                   "void(const V&)");
     const std::string name = builder_->name(named, "KSTREAM-FOREACH-");
     then<Void, Void>(
-        name, [action] { return std::make_unique<dsl_detail::ForeachProcessor<K, V, F>>(action); },
+        name,
+        [action] { return std::make_unique<dsl_internal::ForeachProcessor<K, V, F>>(action); },
         nullptr, nullptr, false);
   }
 
@@ -270,7 +275,7 @@ class KStream {
     }
     const std::string name = builder_->name(named, "KSTREAM-MERGE-");
     ProcessorSupplier<K, V, K, V> supplier = [] {
-      return std::make_unique<dsl_detail::PassThroughProcessor<K, V>>();
+      return std::make_unique<dsl_internal::PassThroughProcessor<K, V>>();
     };
     builder_->record(builder_->topology().add_processor<K, V, K, V>(name, std::move(supplier),
                                                                     {node_, other.node_}),
@@ -366,7 +371,7 @@ class KStream {
       F extractor, const ProducedOptions<K, V>& produced = {},
       std::string description = "TopicNameExtractor") const {
     constexpr bool record_form = std::is_invocable_v<F&, const Record<K, V>&>;
-    static_assert(record_form || dsl_detail::KVLambda<F, K, V>::valid,
+    static_assert(record_form || dsl_internal::KVLambda<F, K, V>::valid,
                   "to: the topic extractor must be callable as std::string(const K&, const V&), "
                   "std::string(const V&) or std::string(const Record<K,V>&)");
     TopicNameExtractor<K, V> topic_of;
@@ -374,7 +379,7 @@ class KStream {
       topic_of = [extractor](const Record<K, V>& r) { return std::string(extractor(r)); };
     } else {
       topic_of = [extractor](const Record<K, V>& r) mutable {
-        using L = dsl_detail::KVLambda<F, K, V>;
+        using L = dsl_internal::KVLambda<F, K, V>;
         if (!L::callable(r)) {
           throw std::invalid_argument("the topic extractor cannot take a null key or value");
         }
@@ -406,7 +411,8 @@ class KStream {
     auto result = then<KOut, VOut>(
         name,
         [supplier]() mutable -> std::unique_ptr<Processor<K, V, KOut, VOut>> { return supplier(); },
-        dsl_detail::same_serde<KOut>(key_serde_), dsl_detail::same_serde<VOut>(value_serde_), true);
+        dsl_internal::same_serde<KOut>(key_serde_), dsl_internal::same_serde<VOut>(value_serde_),
+        true);
     if (!stores.empty()) {
       builder_->record(builder_->topology().connect_processor_and_state_stores(name, stores),
                        "process");
@@ -437,7 +443,7 @@ class KStream {
         [supplier]() mutable -> std::unique_ptr<Processor<K, V, K, VOut>> {
           return std::make_unique<FixedKeyProcessorAdapter<K, V, VOut>>(supplier());
         },
-        key_serde_, dsl_detail::same_serde<VOut>(value_serde_), repartition_required_);
+        key_serde_, dsl_internal::same_serde<VOut>(value_serde_), repartition_required_);
     if (!stores.empty()) {
       builder_->record(builder_->topology().connect_processor_and_state_stores(name, stores),
                        "process_values");
@@ -453,27 +459,27 @@ class KStream {
   template <typename, typename>
   friend class KGroupedStream;
 
-  template <dsl_detail::JoinKind Kind, typename VO, typename F>
+  template <dsl_internal::JoinKind Kind, typename VO, typename F>
   auto stream_join(const KStream<K, VO>& other, F joiner, const JoinWindows& windows,
                    const StreamJoinedOptions<K, V, VO>& joined) const;
-  template <dsl_detail::JoinKind Kind, typename VT, typename F>
+  template <dsl_internal::JoinKind Kind, typename VT, typename F>
   auto table_join(const KTable<K, VT>& table, F joiner, const JoinedOptions<K, V>& joined) const;
-  template <dsl_detail::JoinKind Kind, typename KG, typename VG, typename M, typename F>
+  template <dsl_internal::JoinKind Kind, typename KG, typename VG, typename M, typename F>
   auto global_join(const GlobalKTable<KG, VG>& table, M mapper, F joiner, const Named& named) const;
 
   template <typename F, bool Negate>
   KStream filter_impl(F predicate, const Named& named) const {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "filter: the predicate must be callable as bool(const K&, const V&) or "
                   "bool(const V&)");
-    static_assert(std::is_convertible_v<typename dsl_detail::KVResult<F, K, V>::type, bool>,
+    static_assert(std::is_convertible_v<typename dsl_internal::KVResult<F, K, V>::type, bool>,
                   "filter: the predicate must return bool");
     const std::string name = builder_->name(named, "KSTREAM-FILTER-");
     return then<K, V>(
         name,
         [predicate] {
-          return std::make_unique<dsl_detail::FilterProcessor<K, V, F, Negate>>(predicate);
+          return std::make_unique<dsl_internal::FilterProcessor<K, V, F, Negate>>(predicate);
         },
         key_serde_, value_serde_, repartition_required_);
   }
@@ -494,8 +500,8 @@ class KStream {
                                                   const std::string& what) const {
     SerdePtr<K> ks = produced.key_serde ? produced.key_serde : key_serde_;
     SerdePtr<V> vs = produced.value_serde ? produced.value_serde : value_serde_;
-    dsl_detail::default_if_null(ks);
-    dsl_detail::default_if_null(vs);
+    dsl_internal::default_if_null(ks);
+    dsl_internal::default_if_null(vs);
     if (!ks || !vs) {
       builder_->record(absl::InvalidArgumentError(fmt::format(
                            "no {} serde is known for the stream after node '{}'; pass it with "
@@ -517,7 +523,7 @@ class KStream {
     if (filter_null_keys) {
       const std::string filter = topic + "-filter";
       ProcessorSupplier<K, V, K, V> supplier = [] {
-        return std::make_unique<dsl_detail::DropNullKeyProcessor<K, V>>();
+        return std::make_unique<dsl_internal::DropNullKeyProcessor<K, V>>();
       };
       builder_->record(t.add_processor<K, V, K, V>(filter, std::move(supplier), {parent}),
                        "repartition(" + prefix + ")");
@@ -548,12 +554,12 @@ template <typename K, typename V>
 class BranchedKStream {
  public:
   BranchedKStream(KStream<K, V> parent, std::string split_name,
-                  std::shared_ptr<dsl_detail::SplitSpec<K, V>> spec)
+                  std::shared_ptr<dsl_internal::SplitSpec<K, V>> spec)
       : parent_(std::move(parent)), split_name_(std::move(split_name)), spec_(std::move(spec)) {}
 
   template <typename F>
   BranchedKStream& branch(F predicate, const Branched& branched = {}) {
-    using L = dsl_detail::KVLambda<F, K, V>;
+    using L = dsl_internal::KVLambda<F, K, V>;
     static_assert(L::valid,
                   "branch: the predicate must be callable as bool(const K&, const V&) or "
                   "bool(const V&)");
@@ -582,7 +588,7 @@ class BranchedKStream {
   void add_child(const std::string& child) {
     InternalStreamsBuilder* builder = parent_.builder_;
     ProcessorSupplier<K, V, K, V> supplier = [] {
-      return std::make_unique<dsl_detail::PassThroughProcessor<K, V>>();
+      return std::make_unique<dsl_internal::PassThroughProcessor<K, V>>();
     };
     builder->record(
         builder->topology().add_processor<K, V, K, V>(child, std::move(supplier), {split_name_}),
@@ -593,17 +599,17 @@ class BranchedKStream {
 
   KStream<K, V> parent_;
   std::string split_name_;
-  std::shared_ptr<dsl_detail::SplitSpec<K, V>> spec_;
+  std::shared_ptr<dsl_internal::SplitSpec<K, V>> spec_;
   std::map<std::string, KStream<K, V>> branches_;
 };
 
 template <typename K, typename V>
 BranchedKStream<K, V> KStream<K, V>::split(const Named& named) const {
   const std::string name = builder_->name(named, "KSTREAM-BRANCH-");
-  auto spec = std::make_shared<dsl_detail::SplitSpec<K, V>>();
+  auto spec = std::make_shared<dsl_internal::SplitSpec<K, V>>();
   // The supplier copies the spec when a task is made, after every branch() has run.
   ProcessorSupplier<K, V, K, V> supplier = [spec] {
-    return std::make_unique<dsl_detail::SplitProcessor<K, V>>(*spec);
+    return std::make_unique<dsl_internal::SplitProcessor<K, V>>(*spec);
   };
   builder_->record(
       builder_->topology().add_processor<K, V, K, V>(name, std::move(supplier), {node_}), "split");

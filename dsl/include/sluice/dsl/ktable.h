@@ -76,16 +76,16 @@ class KTable {
     static_assert(std::is_invocable_v<F&, const K&, const V&> || std::is_invocable_v<F&, const V&>,
                   "KTable::map_values: the mapper must be callable as V2(const K&, const V&) or "
                   "V2(const V&)");
-    using R = std::remove_cvref_t<decltype(dsl_detail::call_kv(
+    using R = std::remove_cvref_t<decltype(dsl_internal::call_kv(
         std::declval<F&>(), std::declval<const K&>(), std::declval<const V&>()))>;
     static_assert(!std::is_void_v<R>, "KTable::map_values: the mapper must return the new value");
     using V2 = R;
     const MaterializedOptions<K, V2> m = materialized;
     const std::string name = builder_->name(named, "KTABLE-MAPVALUES-");
-    auto [ks, vs] = result_serdes(m, dsl_detail::same_serde<V2>(value_serde_), name);
-    dsl_detail::TableStore<K, V2> table(m.store_name, ks, vs);
+    auto [ks, vs] = result_serdes(m, dsl_internal::same_serde<V2>(value_serde_), name);
+    dsl_internal::TableStore<K, V2> table(m.store_name, ks, vs);
     add<Change<V2>>(name, [mapper, table] {
-      return std::make_unique<dsl_detail::TableMapValuesProcessor<K, V, V2, F>>(mapper, table);
+      return std::make_unique<dsl_internal::TableMapValuesProcessor<K, V, V2, F>>(mapper, table);
     });
     materialize(name, m);
     return KTable<K, V2>(builder_, name, ks, vs, m.store_name);
@@ -131,14 +131,14 @@ class KTable {
   KTable suppress(const SuppressedSpec& suppressed) const {
     return KTable(
         builder_,
-        dsl_detail::add_suppress<K, V>(builder_, node_, key_serde_, value_serde_, suppressed),
+        dsl_internal::add_suppress<K, V>(builder_, node_, key_serde_, value_serde_, suppressed),
         key_serde_, value_serde_, "");
   }
 
   // Every update as a record: the new value, or a null value when the key was deleted.
   KStream<K, V> to_stream(const Named& named = {}) const {
     const std::string name = builder_->name(named, "KTABLE-TOSTREAM-");
-    add<V>(name, [] { return std::make_unique<dsl_detail::TableToStreamProcessor<K, V>>(); });
+    add<V>(name, [] { return std::make_unique<dsl_internal::TableToStreamProcessor<K, V>>(); });
     return KStream<K, V>(builder_, name, key_serde_, value_serde_, false);
   }
 
@@ -147,9 +147,9 @@ class KTable {
   friend class KGroupedTable;
   template <typename, typename>
   friend class KTable;
-  template <dsl_detail::JoinKind Kind, typename VO, typename F>
+  template <dsl_internal::JoinKind Kind, typename VO, typename F>
   auto table_join(const KTable<K, VO>& other, F joiner, const Named& named) const;
-  template <dsl_detail::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
+  template <dsl_internal::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
   auto fk_join(const KTable<KO, VO>& other, FK extractor, F joiner, const Named& named) const;
 
   template <typename F, bool Negate>
@@ -162,9 +162,10 @@ class KTable {
     const std::string name = builder_->name(named, "KTABLE-FILTER-");
     const MaterializedOptions<K, V> m = materialized ? *materialized : MaterializedOptions<K, V>{};
     auto [ks, vs] = result_serdes(m, value_serde_, name);
-    dsl_detail::TableStore<K, V> table(m.store_name, ks, vs);
+    dsl_internal::TableStore<K, V> table(m.store_name, ks, vs);
     add<Change<V>>(name, [predicate, table] {
-      return std::make_unique<dsl_detail::TableFilterProcessor<K, V, F, Negate>>(predicate, table);
+      return std::make_unique<dsl_internal::TableFilterProcessor<K, V, F, Negate>>(predicate,
+                                                                                   table);
     });
     materialize(name, m);
     return KTable(builder_, name, ks, vs, m.store_name);
@@ -177,8 +178,8 @@ class KTable {
                                                      const std::string& node) const {
     SerdePtr<K> ks = m.key_serde ? m.key_serde : key_serde_;
     SerdePtr<V2> vs = m.value_serde ? m.value_serde : parent_values;
-    dsl_detail::default_if_null(ks);
-    dsl_detail::default_if_null(vs);
+    dsl_internal::default_if_null(ks);
+    dsl_internal::default_if_null(vs);
     if (!m.store_name.empty() && (!ks || !vs)) {
       builder_->record(absl::InvalidArgumentError(fmt::format(
                            "no {} serde is known for store '{}'; pass it with Materialized::with",
@@ -230,10 +231,10 @@ const {
   const KStream<K, V> input = repartition_if_required(name, rp);
   SerdePtr<K> ks = m.key_serde ? m.key_serde : input.key_serde_;
   SerdePtr<V> vs = m.value_serde ? m.value_serde : input.value_serde_;
-  dsl_detail::complete_store_serdes(builder_, ks, vs, store, "to_table");
+  dsl_internal::complete_store_serdes(builder_, ks, vs, store, "to_table");
   ProcessorSupplier<K, V, K, Change<V>> supplier =
       [store, ks, vs]() -> std::unique_ptr<Processor<K, V, K, Change<V>>> {
-    return std::make_unique<dsl_detail::TableSourceProcessor<K, V>>(store, ks, vs);
+    return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, ks, vs);
   };
   builder_->record(builder_->topology().add_processor<K, V, K, Change<V>>(name, std::move(supplier),
                                                                           {input.node_}),

@@ -19,10 +19,10 @@
 
 namespace sluice {
 
-namespace dsl_detail {
+namespace dsl_internal {
 template <typename S>
 using SerdeType = typename std::remove_const_t<S>::Type;
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 // A processor name chosen by the user instead of a generated KSTREAM-...-0000000001.
 struct Named {
@@ -51,7 +51,7 @@ struct ConsumedOptions {
 
 struct Consumed {
   template <typename KS, typename VS>
-  static ConsumedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+  static ConsumedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> with(
       std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
     return {std::move(key_serde), std::move(value_serde), nullptr, ""};
   }
@@ -78,7 +78,7 @@ struct ProducedOptions {
 
 struct Produced {
   template <typename KS, typename VS>
-  static ProducedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+  static ProducedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> with(
       std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
     return {std::move(key_serde), std::move(value_serde), nullptr, ""};
   }
@@ -121,7 +121,7 @@ struct RepartitionedName {
 
 struct Repartitioned {
   template <typename KS, typename VS>
-  static RepartitionedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+  static RepartitionedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> with(
       std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
     return {std::move(key_serde), std::move(value_serde), nullptr, "", std::nullopt};
   }
@@ -244,9 +244,9 @@ struct Materialized {
     return MaterializedName{}.with_caching_disabled();
   }
   template <typename KS, typename VS>
-  static MaterializedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+  static MaterializedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> with(
       std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
-    MaterializedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> o;
+    MaterializedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> o;
     o.key_serde = std::move(key_serde);
     o.value_serde = std::move(value_serde);
     return o;
@@ -282,7 +282,7 @@ struct GroupedName {
 struct Grouped {
   static GroupedName as(std::string name) { return GroupedName{std::move(name)}; }
   template <typename KS, typename VS>
-  static GroupedOptions<dsl_detail::SerdeType<KS>, dsl_detail::SerdeType<VS>> with(
+  static GroupedOptions<dsl_internal::SerdeType<KS>, dsl_internal::SerdeType<VS>> with(
       std::shared_ptr<KS> key_serde, std::shared_ptr<VS> value_serde) {
     return {std::move(key_serde), std::move(value_serde), ""};
   }

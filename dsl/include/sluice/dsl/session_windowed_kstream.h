@@ -45,7 +45,7 @@ class SessionWindowedKStream {
   KTable<Windowed<K>, int64_t> count(
       const MaterializedOptions<K, int64_t>& materialized = {}) const {
     return aggregate_impl<int64_t>(
-        dsl_detail::count_adder<K, V>(),
+        dsl_internal::count_adder<K, V>(),
         [](const K&, const std::optional<int64_t>& a, const int64_t& b) {
           return a.value_or(0) + b;
         },
@@ -57,7 +57,7 @@ class SessionWindowedKStream {
   KTable<Windowed<K>, V> reduce(F reducer,
                                 const MaterializedOptions<K, V>& materialized = {}) const {
     return aggregate_impl<V>(
-        dsl_detail::reduce_adder<K, V>(reducer),
+        dsl_internal::reduce_adder<K, V>(reducer),
         [reducer](const K&, const std::optional<V>& a, const V& b) mutable {
           return a ? V(reducer(*a, b)) : b;
         },
@@ -75,7 +75,7 @@ class SessionWindowedKStream {
                   "VR(const K& key, const VR& aggregate1, const VR& aggregate2)");
     const MaterializedOptions<K, VR> m = materialized;
     return aggregate_impl<VR>(
-        dsl_detail::aggregate_adder<K, V, VR>(initializer, aggregator),
+        dsl_internal::aggregate_adder<K, V, VR>(initializer, aggregator),
         [initializer, merger](const K& k, const std::optional<VR>& a, const VR& b) mutable {
           return VR(merger(k, a ? *a : VR(initializer()), b));
         },
@@ -88,21 +88,21 @@ class SessionWindowedKStream {
                                          const MaterializedOptions<K, VR>& materialized,
                                          const char* what) const {
     InternalStreamsBuilder* b = builder_;
-    auto setup = dsl_detail::aggregate_setup<K, V, VR>(b, stream_, grouped_, materialized,
-                                                       windows_.status(), what);
+    auto setup = dsl_internal::aggregate_setup<K, V, VR>(b, stream_, grouped_, materialized,
+                                                         windows_.status(), what);
     const std::string store = setup.store;
     SerdePtr<K> ks = setup.key_serde;
     SerdePtr<VR> vs = setup.value_serde;
     const SessionWindows w = windows_;
     // Kafka Streams: retention = gap + grace; one more so a session is still in the store at
     // the last instant a record may merge into it (measured on the session end).
-    const int64_t retention = dsl_detail::window_retention(
+    const int64_t retention = dsl_internal::window_retention(
         b, materialized.settings, store, w.inactivity_gap_ms() + w.grace_ms() + 1,
         w.inactivity_gap_ms(), w.grace_ms(), what);
     ProcessorSupplier<K, V, Windowed<K>, Change<VR>> supplier =
         [store, ks, vs, w, add,
          merge]() -> std::unique_ptr<Processor<K, V, Windowed<K>, Change<VR>>> {
-      return std::make_unique<dsl_detail::SessionWindowAggregateProcessor<K, V, VR, Add, Merge>>(
+      return std::make_unique<dsl_internal::SessionWindowAggregateProcessor<K, V, VR, Add, Merge>>(
           store, ks, vs, w.inactivity_gap_ms(), w.grace_ms(), add, merge);
     };
     b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VR>>(

@@ -73,7 +73,7 @@ class StreamsBuilder {
     SerdePtr<V> vs = m.value_serde ? m.value_serde : consumed.value_serde;
     ProcessorSupplier<K, V, K, Change<V>> supplier =
         [store, ks, vs]() -> std::unique_ptr<Processor<K, V, K, Change<V>>> {
-      return std::make_unique<dsl_detail::TableSourceProcessor<K, V>>(store, ks, vs);
+      return std::make_unique<dsl_internal::TableSourceProcessor<K, V>>(store, ks, vs);
     };
     internal_->record(internal_->topology().add_processor<K, V, K, Change<V>>(
                           name, std::move(supplier), {source}),
@@ -94,7 +94,7 @@ class StreamsBuilder {
   GlobalKTable<K, V> global_table(const std::string& topic, const ConsumedOptions<K, V>& consumed,
                                   const M& materialized = {}) {
     const MaterializedOptions<K, V> m = materialized;
-    return dsl_detail::add_global_table<K, V>(*internal_, topic, consumed, m);
+    return dsl_internal::add_global_table<K, V>(*internal_, topic, consumed, m);
   }
 
   // A store that processors added with KStream::process(..., {name}) can use. Change-logged

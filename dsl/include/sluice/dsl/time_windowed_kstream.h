@@ -33,12 +33,12 @@
 
 namespace sluice {
 
-namespace dsl_detail {
+namespace dsl_internal {
 
 // What every stream aggregation (KGroupedStream's, windowed or not) resolves first: store and node
 // names (Kafka Streams' KSTREAM-AGGREGATE-STATE-STORE-/KSTREAM-AGGREGATE-), the input
 // (repartitioned when a key change came before), and the store serdes
-// (dsl_detail::aggregate_serdes).
+// (dsl_internal::aggregate_serdes).
 template <typename K, typename V, typename VR>
 struct AggregateSetup {
   std::string store;
@@ -138,7 +138,7 @@ ProcessorSupplier<K, V, Windowed<K>, Change<VR>> window_aggregate_supplier(
   };
 }
 
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 // Operation: like KGroupedStream, nothing is added until count/reduce/aggregate. Records with a
 // null key or value are skipped; records later than the grace period are dropped and counted in
@@ -166,14 +166,15 @@ class TimeWindowedKStream {
   // Records per key and window, as int64.
   KTable<Windowed<K>, int64_t> count(
       const MaterializedOptions<K, int64_t>& materialized = {}) const {
-    return aggregate_impl<int64_t>(dsl_detail::count_adder<K, V>(), materialized, "windowed count");
+    return aggregate_impl<int64_t>(dsl_internal::count_adder<K, V>(), materialized,
+                                   "windowed count");
   }
 
   // new = reducer(old, value); the first value of a window is stored as it is.
   template <typename F>
   KTable<Windowed<K>, V> reduce(F reducer,
                                 const MaterializedOptions<K, V>& materialized = {}) const {
-    return aggregate_impl<V>(dsl_detail::reduce_adder<K, V>(reducer), materialized,
+    return aggregate_impl<V>(dsl_internal::reduce_adder<K, V>(reducer), materialized,
                              "windowed reduce");
   }
 
@@ -183,7 +184,7 @@ class TimeWindowedKStream {
     static_assert(std::is_invocable_v<I&>, "aggregate: the initializer must be callable as VR()");
     using VR = std::remove_cvref_t<std::invoke_result_t<I&>>;
     const MaterializedOptions<K, VR> m = materialized;
-    return aggregate_impl<VR>(dsl_detail::aggregate_adder<K, V, VR>(initializer, aggregator), m,
+    return aggregate_impl<VR>(dsl_internal::aggregate_adder<K, V, VR>(initializer, aggregator), m,
                               "windowed aggregate");
   }
 
@@ -195,15 +196,15 @@ class TimeWindowedKStream {
     const absl::Status& status =
         time_windows_ ? time_windows_->status() : sliding_windows_->status();
     auto setup =
-        dsl_detail::aggregate_setup<K, V, VR>(b, stream_, grouped_, materialized, status, what);
+        dsl_internal::aggregate_setup<K, V, VR>(b, stream_, grouped_, materialized, status, what);
     const std::string store = setup.store;
     SerdePtr<K> ks = setup.key_serde;
     SerdePtr<VR> vs = setup.value_serde;
-    const dsl_detail::WindowPlan plan = dsl_detail::window_plan(
+    const dsl_internal::WindowPlan plan = dsl_internal::window_plan(
         b, materialized.settings, store, time_windows_, sliding_windows_, what);
     ProcessorSupplier<K, V, Windowed<K>, Change<VR>> supplier =
-        dsl_detail::window_aggregate_supplier<K, V, VR>(store, ks, vs, time_windows_,
-                                                        sliding_windows_, std::move(add));
+        dsl_internal::window_aggregate_supplier<K, V, VR>(store, ks, vs, time_windows_,
+                                                          sliding_windows_, std::move(add));
     b->record(b->topology().add_processor<K, V, Windowed<K>, Change<VR>>(
                   setup.name, std::move(supplier), {setup.input.node_name()}),
               what);

@@ -96,8 +96,7 @@ class IdCache {
       std::lock_guard lock(mu_);
       if (known_.contains(id)) return absl::OkStatus();
     }
-    absl::Status st = check_id(client, id, type);
-    if (!st.ok()) return st;
+    SLUICE_RETURN_IF_ERROR(check_id(client, id, type));
     std::lock_guard lock(mu_);
     known_.insert(id);
     return absl::OkStatus();
@@ -264,10 +263,10 @@ SerdePtr<M> protobuf(std::shared_ptr<Client> client, RegistryConfig config, Serd
 template <typename T = nlohmann::json>
 absl::StatusOr<SerdePtr<T>> json(std::shared_ptr<Client> client, RegistryConfig config,
                                  SerdeTarget target, std::string schema) {
-  auto serde =
-      JsonSchemaSerde<T>::create(std::move(client), std::move(config), target, std::move(schema));
-  if (!serde.ok()) return serde.status();
-  return SerdePtr<T>(std::move(*serde));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto serde,
+      JsonSchemaSerde<T>::create(std::move(client), std::move(config), target, std::move(schema)));
+  return SerdePtr<T>(std::move(serde));
 }
 
 }  // namespace sluice::schema_registry

@@ -58,7 +58,7 @@ class TypedWindowedIterator {
   const std::string& topic_;
 };
 
-namespace detail {
+namespace typed_stores_internal {
 // Serdes get the store name as their "topic"; scratch buffers are reused across calls so
 // steady-state puts allocate nothing here.
 template <typename K, typename V>
@@ -86,12 +86,12 @@ class TypedBase {
   SerdePtr<V> values_;
   std::string key_buf_, key_buf2_, value_buf_;
 };
-}  // namespace detail
+}  // namespace typed_stores_internal
 
 // Borrows the byte store (the task owns it); the facade must not outlive it.
 template <typename K, typename V>
-class KeyValueStore : private detail::TypedBase<K, V> {
-  using Base = detail::TypedBase<K, V>;
+class KeyValueStore : private typed_stores_internal::TypedBase<K, V> {
+  using Base = typed_stores_internal::TypedBase<K, V>;
 
  public:
   KeyValueStore(KeyValueBytesStore& store, SerdePtr<K> keys, SerdePtr<V> values)
@@ -127,8 +127,8 @@ class KeyValueStore : private detail::TypedBase<K, V> {
 };
 
 template <typename K, typename V>
-class WindowStore : private detail::TypedBase<K, V> {
-  using Base = detail::TypedBase<K, V>;
+class WindowStore : private typed_stores_internal::TypedBase<K, V> {
+  using Base = typed_stores_internal::TypedBase<K, V>;
 
  public:
   WindowStore(WindowBytesStore& store, SerdePtr<K> keys, SerdePtr<V> values)
@@ -160,8 +160,8 @@ class WindowStore : private detail::TypedBase<K, V> {
 };
 
 template <typename K, typename V>
-class SessionStore : private detail::TypedBase<K, V> {
-  using Base = detail::TypedBase<K, V>;
+class SessionStore : private typed_stores_internal::TypedBase<K, V> {
+  using Base = typed_stores_internal::TypedBase<K, V>;
 
  public:
   SessionStore(SessionBytesStore& store, SerdePtr<K> keys, SerdePtr<V> values)

@@ -8,7 +8,7 @@
 #include <optional>
 #include <type_traits>
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // count(): records per group, as int64.
 template <typename K, typename V>
@@ -37,4 +37,4 @@ auto aggregate_adder(I initializer, F aggregator) {
   };
 }
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

@@ -14,7 +14,7 @@
 #include "sluice/dsl/windows.h"
 
 namespace sluice {
-namespace dsl_detail {
+namespace dsl_internal {
 
 // The aggregate type of a cogroup aggregator: its third parameter, when it is a non-generic
 // lambda or a function; void (give VOut explicitly) otherwise.
@@ -54,6 +54,6 @@ struct CogroupPart {
   SerdePtr<K> key_serde;  // the grouped stream's, for the store when Materialized has none
 };
 
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 }  // namespace sluice

@@ -31,7 +31,7 @@
 #include "sluice/dsl/detail/join_stores.h"
 #include "sluice/dsl/detail/table_processors.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 struct Hash128 {
   uint64_t h[2] = {0, 0};
@@ -385,4 +385,4 @@ class ResponseResolverProcessor final
   std::string key_buf_;
 };
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

@@ -21,7 +21,7 @@
 #include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // Calls a user joiner for one join kind with the key first if it takes one. Inner joiners take
 // (const VL&, const VR&), left joiners (const VL&, const std::optional<VR>&), outer joiners
@@ -176,7 +176,7 @@ class StreamStreamJoinProcessor final
   }
 
   void process(Record<K, VThis> r) override {
-    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
+    if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs stream_time =
         std::max({ts, this_store_->observed_stream_time(), other_store_->observed_stream_time()});
@@ -404,7 +404,7 @@ class StreamTableJoinProcessor final : public Processor<K, V, K, VOut> {
     table_.init(ctx.get_state_store(table_.store_name()));
   }
   void process(Record<K, V> r) override {
-    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
+    if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VT> row = table_.get(*r.key());
     if (Kind == JoinKind::kInner && !row) return;
     std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
@@ -435,7 +435,7 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
     }
     std::optional<KG> global_key;
     if constexpr (std::is_invocable_v<M&, const K&, const V&>) {
-      if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
+      if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
       global_key = to_optional(mapper_(*r.key(), *r.value()));
     } else {
       global_key = to_optional(mapper_(*r.value()));
@@ -443,7 +443,7 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
     std::optional<VG> row;
     if (global_key) row = table_.get(*global_key);
     if (Kind == JoinKind::kInner && !row) return;
-    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
+    if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
     this->context().forward(std::move(r).with_value(std::move(out)));
   }
@@ -568,7 +568,7 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
     }
   }
   void process(Record<K, V> r) override {
-    if (dsl_detail::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
+    if (dsl_internal::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
     keys_->serialize(store_name_, *r.key(), key_buf_);
     auto old_bytes = store_->get(key_buf_);
     if (!old_bytes.ok()) throw_store_error("join store", store_name_, old_bytes.status());
@@ -595,4 +595,4 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
   std::string key_buf_, value_buf_;
 };
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

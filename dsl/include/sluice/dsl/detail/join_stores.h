@@ -19,7 +19,7 @@ namespace sluice {
 class InternalStreamsBuilder;
 }  // namespace sluice
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 enum class JoinKind { kInner, kLeft, kOuter };
 
@@ -97,4 +97,4 @@ void wire_fk_join(InternalStreamsBuilder& b, const FkJoinNames& names,
 // recognise stale responses. Stable across processes and machines.
 void murmur3_128(std::string_view data, uint64_t out[2]);
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

@@ -11,7 +11,7 @@
 
 #include "sluice/core/record.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // Parameter types of a callable with one non-template call operator (a non-generic lambda)
 // or of a function pointer. Generic lambdas are "unknown": they get plain references.
@@ -155,4 +155,4 @@ struct RangeElement<R, true> {
   using type = std::ranges::range_value_t<R>;
 };
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

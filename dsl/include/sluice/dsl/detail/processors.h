@@ -11,7 +11,7 @@
 #include "sluice/core/processor.h"
 #include "sluice/dsl/detail/lambda.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 template <typename K, typename V, typename F, bool Negate>
 class FilterProcessor final : public Processor<K, V, K, V> {
@@ -187,4 +187,4 @@ class SplitProcessor final : public Processor<K, V, K, V> {
   SplitSpec<K, V> spec_;
 };
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

@@ -18,7 +18,7 @@
 #include "sluice/core/processor_context.h"
 #include "sluice/core/windowed.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // Called by a key-value record cache for each entry it writes below (flush, commit, eviction):
 // the key, the new and the previous stored value (null: none) and the entry's timestamp.
@@ -97,4 +97,4 @@ std::unique_ptr<SessionBytes> session_bytes(StateStoreBase* store);
 [[noreturn]] void throw_store_error(std::string_view what, std::string_view store,
                                     const absl::Status& status);
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

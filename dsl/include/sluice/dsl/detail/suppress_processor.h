@@ -38,7 +38,7 @@
 #include "sluice/dsl/internal_streams_builder.h"
 #include "sluice/dsl/suppressed.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // A suppress buffer record's value: [record timestamp: int64 BE][flags: 1 = has a new value,
 // 2 = has a prior value][new value length: uint32 BE][new value][prior value]. The buffer is
@@ -362,4 +362,4 @@ std::string add_suppress(InternalStreamsBuilder* b, const std::string& parent,
   return name;
 }
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal

@@ -24,7 +24,7 @@
 
 namespace sluice {
 
-namespace dsl_detail {
+namespace dsl_internal {
 // Kafka Streams' "Skipping record due to null key or value" (aggregations, joins, table
 // sources): true, after counting the record in dropped records with a warning
 // (ProcessorContext::drop_record), when `r` has no key, or no value and `need_value`.
@@ -40,7 +40,7 @@ bool skip_null_key_or_value(Ctx& ctx, const R& r, bool need_value = true) {
   }
   return false;
 }
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 
 // A table update: the key's value after and before it. A null new value is a deletion.
 template <typename V>
@@ -50,7 +50,7 @@ struct Change {
   bool operator==(const Change&) const = default;
 };
 
-namespace dsl_detail {
+namespace dsl_internal {
 
 // Calls f(key, value) or f(value).
 template <typename F, typename K, typename V>
@@ -156,7 +156,7 @@ class StreamAggregateProcessor final : public Processor<K, V, K, Change<VR>> {
 
   void process(Record<K, V> r) override {
     // A null key has no row, a null value no delta.
-    if (dsl_detail::skip_null_key_or_value(this->context(), r)) return;
+    if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VR> old = table_.get(*r.key());
     std::optional<VR> next(add_(*r.key(), *r.value(), old));
     table_.put(*r.key(), next);
@@ -184,7 +184,7 @@ class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
   }
   void close() override { table_.close(); }
   void process(Record<K, V> r) override {
-    if (dsl_detail::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
+    if (dsl_internal::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
     std::optional<V> old = table_.get(*r.key());
     table_.put(*r.key(), r.value());
     Change<V> change{std::move(r.mutable_value()), std::move(old)};
@@ -419,5 +419,5 @@ class TableToStreamProcessor final : public Processor<K, Change<V>, K, V> {
   }
 };
 
-}  // namespace dsl_detail
+}  // namespace dsl_internal
 }  // namespace sluice

@@ -29,7 +29,7 @@
 #include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
 
-namespace sluice::dsl_detail {
+namespace sluice::dsl_internal {
 
 // Late records: counted in TaskMetrics::late_records_dropped, logged for the 1st, 2nd, 4th,
 // 8th... one per processor so a flood of late data costs a counter, not a log line each.
@@ -175,7 +175,7 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
 
   void process(Record<K, V> r) override {
     auto& ctx = this->context();
-    if (dsl_detail::skip_null_key_or_value(ctx, r)) return;
+    if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, ts);
     const TimestampMs close = stream_time - grace_ms_;
@@ -257,7 +257,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
 
   void process(Record<K, V> r) override {
     auto& ctx = this->context();
-    if (dsl_detail::skip_null_key_or_value(ctx, r)) return;
+    if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - grace_ms_;
@@ -455,7 +455,7 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
 
   void process(Record<K, V> r) override {
     auto& ctx = this->context();
-    if (dsl_detail::skip_null_key_or_value(ctx, r)) return;
+    if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - grace_ms_ - gap_ms_;
@@ -508,4 +508,4 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   std::vector<std::pair<Window, VR>> sessions_;
 };
 
-}  // namespace sluice::dsl_detail
+}  // namespace sluice::dsl_internal
