@@ -66,7 +66,7 @@ void outer_join(std::string_view in) {
   if (!values) return;
   std::string out;
   for (std::string_view v : *values) {
-    dsl_internal::append_be32(out, static_cast<int32_t>(v.size()));
+    serdes::append_big_endian(out, static_cast<int32_t>(v.size()));
     out.append(v);
   }
   FUZZ_CHECK(out == list);
