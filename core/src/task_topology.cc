@@ -367,17 +367,29 @@ ErrorHandlerContext TaskTopology::error_context(std::string_view node,
   return ctx;
 }
 
+namespace {
+
+// Hands a record that failed to `handler`: a kFail answer ends the task with `fail_message`
+// and the context; otherwise the record counts as dropped, and as dead-lettered when the
+// handler writes there. The three handler kinds share this shape but no base class.
+template <typename Handler>
+void apply_handler(const Handler& handler, const ErrorHandlerContext& ctx,
+                   RecordCollector& collector, const char* fail_message, TaskMetrics& metrics) {
+  if (handler.handle(ctx, collector) == HandlerResponse::kFail) {
+    throw StreamsException(error_handlers::describe_failure(fail_message, ctx));
+  }
+  TaskMetrics::add(metrics.dropped_records);
+  if (handler.writes_dead_letters()) TaskMetrics::add(metrics.dead_letter_records);
+}
+
+}  // namespace
+
 void TaskTopology::handle_processing_error(std::string_view node, std::string_view error) {
   const std::string task = env_.task_id.to_string();
   ErrorHandlerContext ctx = error_context(node, error);
   ctx.task_id = task;
-  if (env_.processing_handler->handle(ctx, *env_.collector) == HandlerResponse::kFail) {
-    throw StreamsException(error_handlers::describe_failure(
-        "Processing exception handler is set to fail upon a processing error.", ctx));
-  }
-  TaskMetrics::add(metrics_.dropped_records);
-  if (env_.processing_handler->writes_dead_letters())
-    TaskMetrics::add(metrics_.dead_letter_records);
+  apply_handler(*env_.processing_handler, ctx, *env_.collector,
+                "Processing exception handler is set to fail upon a processing error.", metrics_);
 }
 
 void TaskTopology::handle_production_error(std::string_view error) {
@@ -385,26 +397,17 @@ void TaskTopology::handle_production_error(std::string_view error) {
   // The sink that sent it is not known here: name the production itself.
   ErrorHandlerContext ctx = error_context("(record collector)", error);
   ctx.task_id = task;
-  if (env_.production_handler->handle(ctx, *env_.collector) == HandlerResponse::kFail) {
-    throw StreamsException(error_handlers::describe_failure(
-        "Production exception handler is set to fail upon a production error.", ctx));
-  }
-  TaskMetrics::add(metrics_.dropped_records);
-  if (env_.production_handler->writes_dead_letters())
-    TaskMetrics::add(metrics_.dead_letter_records);
+  apply_handler(*env_.production_handler, ctx, *env_.collector,
+                "Production exception handler is set to fail upon a production error.", metrics_);
 }
 
 void TaskTopology::handle_deserialization_error(std::string_view node, std::string_view error) {
   const std::string task = env_.task_id.to_string();
   ErrorHandlerContext ctx = error_context(node, error);
   ctx.task_id = task;
-  if (env_.deserialization_handler->handle(ctx, *env_.collector) == HandlerResponse::kFail) {
-    throw StreamsException(error_handlers::describe_failure(
-        "Deserialization exception handler is set to fail upon a deserialization error.", ctx));
-  }
-  TaskMetrics::add(metrics_.dropped_records);
-  if (env_.deserialization_handler->writes_dead_letters())
-    TaskMetrics::add(metrics_.dead_letter_records);
+  apply_handler(*env_.deserialization_handler, ctx, *env_.collector,
+                "Deserialization exception handler is set to fail upon a deserialization error.",
+                metrics_);
 }
 
 }  // namespace sluice
