@@ -11,6 +11,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "config_keys_internal.h"
 #include "fmt/format.h"
@@ -56,6 +57,7 @@ const std::set<std::string, std::less<>>& streams_keys() {
       std::string(StreamsConfig::kDeserializationExceptionHandlerNew),
       std::string(StreamsConfig::kProcessingExceptionHandler),
       std::string(StreamsConfig::kDeadLetterQueueTopic),
+      std::string(StreamsConfig::kDefaultTimestampExtractor),
       std::string(StreamsConfig::kIdleWallClockAdvanceMs),
       std::string(StreamsConfig::kRocksDbBlockCacheBytes),
       std::string(StreamsConfig::kRocksDbWriteBufferBytes),
@@ -84,7 +86,6 @@ const std::set<std::string, std::less<>>& java_only_keys() {
       "default.dsl.store",
       "default.key.serde",
       "default.value.serde",
-      "default.timestamp.extractor",
       "default.windowed.key.serde.inner",
       "default.windowed.value.serde.inner",
       "dsl.store.suppliers.class",
@@ -225,6 +226,41 @@ std::string java_handler_name(std::string_view value) {
     if (trim(value) == cls) return std::string(name);
   }
   return std::string(value);
+}
+
+// default.timestamp.extractor: Sluice's names, or the class names of Kafka Streams' built-in
+// extractors as a Java properties file has them.
+absl::Status parse_default_timestamp_extractor(const Properties& props,
+                                               DefaultTimestampExtractor& out) {
+  auto it = props.find(std::string(StreamsConfig::kDefaultTimestampExtractor));
+  if (it == props.end()) return absl::OkStatus();
+  static constexpr std::array<
+      std::tuple<std::string_view, std::string_view, DefaultTimestampExtractor>, 4>
+      kChoices = {{
+          {"fail_on_invalid", "org.apache.kafka.streams.processor.FailOnInvalidTimestamp",
+           DefaultTimestampExtractor::kFailOnInvalid},
+          {"log_and_skip_on_invalid",
+           "org.apache.kafka.streams.processor.LogAndSkipOnInvalidTimestamp",
+           DefaultTimestampExtractor::kLogAndSkipOnInvalid},
+          {"use_partition_time_on_invalid",
+           "org.apache.kafka.streams.processor.UsePartitionTimeOnInvalidTimestamp",
+           DefaultTimestampExtractor::kUsePartitionTimeOnInvalid},
+          {"wall_clock", "org.apache.kafka.streams.processor.WallclockTimestampExtractor",
+           DefaultTimestampExtractor::kWallClock},
+      }};
+  const std::string_view value = trim(it->second);
+  for (const auto& [name, java_class, choice] : kChoices) {
+    if (value == name || value == java_class) {
+      out = choice;
+      return absl::OkStatus();
+    }
+  }
+  return absl::InvalidArgumentError(fmt::format(
+      "invalid config '{}'='{}': expected fail_on_invalid, log_and_skip_on_invalid, "
+      "use_partition_time_on_invalid or wall_clock (or the class name of one of Kafka Streams' "
+      "built-in extractors); a custom extractor is a function given to Consumed "
+      "(with_timestamp_extractor)",
+      StreamsConfig::kDefaultTimestampExtractor, it->second));
 }
 
 template <typename Int>
@@ -516,6 +552,7 @@ absl::StatusOr<StreamsConfig> StreamsConfig::create(Properties props) {
                                       {"log_and_fail", "log_and_continue", "dead_letter_queue"},
                                       c.processing_handler_));
   c.dlq_topic_ = optional_string(props, kDeadLetterQueueTopic);
+  SLUICE_RETURN_IF_ERROR(parse_default_timestamp_extractor(props, c.default_timestamp_extractor_));
   for (std::string_view key : {kDeserializationExceptionHandler, kProcessingExceptionHandler}) {
     const std::string& handler =
         key == kDeserializationExceptionHandler ? c.deser_handler_ : c.processing_handler_;

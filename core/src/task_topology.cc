@@ -224,6 +224,35 @@ void TaskTopology::drop_invalid_timestamp(std::string_view node, TimestampMs tim
              {}, env_.task_id.to_string());
 }
 
+std::optional<TimestampMs> TaskTopology::on_invalid_record_timestamp(std::string_view node,
+                                                                     TimestampMs timestamp) {
+  // The global task (Topology::build_global_task) keeps such a record as it is: Kafka Streams'
+  // global tasks use no timestamp extractor and drop nothing for its timestamp.
+  if (env_.task_id.subtopology < 0) return timestamp;
+  switch (env_.default_timestamp_extractor) {
+    case DefaultTimestampExtractor::kLogAndSkipOnInvalid:
+      drop_invalid_timestamp(node, timestamp);
+      return std::nullopt;
+    case DefaultTimestampExtractor::kUsePartitionTimeOnInvalid:
+      if (const TimestampMs pt = partition_time(); pt >= 0) return pt;
+      handle_deserialization_error(
+          node, fmt::format("invalid timestamp {}: the record has none, and the partition has no "
+                            "time yet to use instead (default.timestamp.extractor "
+                            "use_partition_time_on_invalid)",
+                            timestamp));
+      return std::nullopt;
+    case DefaultTimestampExtractor::kFailOnInvalid:
+    case DefaultTimestampExtractor::kWallClock:  // not reached: the source uses the wall clock
+      break;
+  }
+  handle_deserialization_error(
+      node, fmt::format("invalid timestamp {}: the record has none (default.timestamp.extractor "
+                        "fail_on_invalid; log_and_skip_on_invalid drops such records, "
+                        "use_partition_time_on_invalid gives them the partition's time)",
+                        timestamp));
+  return std::nullopt;
+}
+
 void TaskTopology::drop_record(std::string_view node, std::string_view reason) {
   TaskMetrics::add(metrics_.dropped_records);
   const int64_t n = ++skipped_records_;

@@ -131,6 +131,7 @@ struct KafkaStreams::Impl {
     o.state_dir = config.state_dir();
     o.collector = &global_dead_letters;
     o.deserialization_handler = context.deserialization_handler;
+    o.default_timestamp_extractor = context.default_timestamp_extractor;
     o.processing_handler = context.processing_handler;
     o.rocksdb = context.rocksdb;
     o.wall_clock = [] {
@@ -392,6 +393,7 @@ absl::Status KafkaStreams::Impl::prepare() {
   context.subtopologies = topology.subtopologies();
   auto handlers = error_handlers::from_config(config);
   context.deserialization_handler = std::move(handlers.deserialization);
+  context.default_timestamp_extractor = config.default_timestamp_extractor();
   context.processing_handler = std::move(handlers.processing);
   context.production_handler = std::move(handlers.production);
 

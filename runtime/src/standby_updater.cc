@@ -45,6 +45,7 @@ absl::Status StandbyTask::open() {
   env.task_id = id_;
   env.collector = this;
   env.deserialization_handler = context_.deserialization_handler;
+  env.default_timestamp_extractor = context_.default_timestamp_extractor;
   env.processing_handler = context_.processing_handler;
   env.global_store = context_.global_store;
   auto built = context_.topology->build_task(id_.subtopology, std::move(env));

@@ -70,6 +70,7 @@ absl::Status StreamTask::create() {
   env.task_id = id_;
   env.collector = &thread_;
   env.deserialization_handler = ctx.deserialization_handler;
+  env.default_timestamp_extractor = ctx.default_timestamp_extractor;
   env.processing_handler = ctx.processing_handler;
   env.production_handler = ctx.production_handler;
   env.global_store = ctx.global_store;

@@ -51,6 +51,7 @@ struct InstanceContext {
   // Changelog topic -> the sub-topology whose task writes it (partition = task partition).
   std::map<std::string, int32_t, std::less<>> changelog_subtopology;
   std::shared_ptr<const DeserializationExceptionHandler> deserialization_handler;
+  DefaultTimestampExtractor default_timestamp_extractor = DefaultTimestampExtractor::kFailOnInvalid;
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
   // Global stores by name (GlobalStateUpdater::store_lookup); empty without global stores.
   std::function<StateStoreBase*(std::string_view)> global_store;

@@ -294,21 +294,7 @@ TEST(DslStateless, NegativeExtractedTimestampDropsRecord) {
   EXPECT_THAT(out.read_values_to_list(), ElementsAre(5));
 }
 
-// Kafka Streams drops a record whose timestamp is negative (the record's own, without an
-// extractor) with a warning and counts it in dropped-records; it is never replaced by the wall
-// clock.
-TEST(DslStateless, NegativeRecordTimestampIsDroppedAndCounted) {
-  Harness h([](auto s) { s.to("out"); });
-  auto in = h.in();
-  ASSERT_OK(in.pipe_input("k", "bad", -1));
-  ASSERT_OK(in.pipe_input("k", "good", 7));
-  auto out = h.out();
-  auto records = out.read_records_to_list();
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].value, "good");
-  EXPECT_EQ(records[0].timestamp, 7);
-  EXPECT_EQ(h.driver->metrics().dropped_records, 1);
-}
+// Negative record timestamps (default.timestamp.extractor): odd_records_test.cc.
 
 TEST(DslStateless, OutputTopicReadsToListAndToMap) {
   Harness h([](KStream<std::string, std::string> s) { s.to("out"); });

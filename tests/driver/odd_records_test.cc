@@ -1,18 +1,21 @@
 // Odd records through the TopologyTestDriver (issue #17, docs/error-handling.md): null keys
 // where a key is needed are skipped and counted in dropped records (plain aggregations:
-// DslAggregate.NullKeysAndValuesAreSkipped); negative timestamps are
-// dropped and counted; a far-future timestamp moves stream time on, closing windows; string
-// keys with invalid UTF-8 keep their bytes; JSON with invalid UTF-8 goes to the
-// deserialization handler. Oversized records and headers need a broker's max.message.bytes:
-// runtime_odd_records_test.cc.
+// DslAggregate.NullKeysAndValuesAreSkipped); negative timestamps follow
+// default.timestamp.extractor (fail through the deserialization handler by default); a far-future
+// timestamp moves stream time on, closing windows; string keys with invalid UTF-8 keep their bytes;
+// JSON with invalid UTF-8 goes to the deserialization handler. Oversized records and headers need a
+// broker's max.message.bytes: runtime_odd_records_test.cc.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "nlohmann/json.hpp"
+#include "sluice/core/error_handlers.h"
 #include "sluice/core/json_serde.h"
 #include "sluice/core/serdes.h"
 #include "sluice/core/windowed.h"
@@ -118,15 +121,298 @@ TEST(OddRecords, NullKeyIntoJoinsIsCountedAsDropped) {
   EXPECT_EQ(driver.metrics().dropped_records - before, 2);
 }
 
-TEST(OddRecords, NegativeTimestampIsDroppedAndCounted) {
+// KIP-962 (Kafka Streams 3.7): the outer side of a left or outer join passes a record with a
+// value but no key on at once, with no partner, instead of dropping it: stream-table left,
+// stream-stream left (left side only) and outer (both sides), stream-global left. Inner joins,
+// and a right side of a left join, still drop and count it.
+TEST(OddRecords, NullKeyRecordsPassLeftAndOuterJoinsWithNoPartner) {
   StreamsBuilder builder;
+  auto table = builder.table("table", Consumed::with(strings(), strings()));
+  auto global = builder.global_table("global", Consumed::with(strings(), strings()));
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  const auto show = [](const std::optional<std::string>& v) { return v ? *v : std::string("-"); };
+  left.left_join(table, [&](const std::string& s,
+                            const std::optional<std::string>& t) { return s + "/" + show(t); })
+      .to("st", Produced::with(strings(), strings()));
+  const auto window = JoinWindows::of_time_difference_without_grace(100ms);
+  left.left_join(
+          right,
+          [&](const std::string& l, const std::optional<std::string>& r) {
+            return l + "+" + show(r);
+          },
+          window)
+      .to("ss-left", Produced::with(strings(), strings()));
+  left.outer_join(
+          right,
+          [&](const std::optional<std::string>& l, const std::optional<std::string>& r) {
+            return show(l) + "*" + show(r);
+          },
+          window)
+      .to("ss-outer", Produced::with(strings(), strings()));
+  // The global row is found from the value (its first letter).
+  left.left_join(
+          global, [](const std::string& v) { return v.substr(0, 1); },
+          [&](const std::string& v, const std::optional<std::string>& g) {
+            return v + "@" + show(g);
+          })
+      .to("sg", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  auto g = driver.create_input_topic("global", strings(), strings());
+  auto l = driver.create_input_topic("left", strings(), strings());
+  auto r = driver.create_input_topic("right", strings(), strings());
+  ASSERT_OK(g.pipe_input("n", "gn", 0));
+  ASSERT_OK(l.pipe_input(kNoKey, std::optional<std::string>("n0"), 2));
+  ASSERT_OK(r.pipe_input(kNoKey, std::optional<std::string>("r0"), 3));
+  ASSERT_OK(l.pipe_input(kNoKey, std::optional<std::string>(std::nullopt), 4));  // no value
+  const auto read = [&](const std::string& topic) {
+    std::vector<std::pair<std::optional<std::string>, std::string>> got;
+    auto out = driver.create_output_topic(topic, strings(), strings());
+    while (!out.is_empty()) {
+      auto rec = out.read_record();
+      got.emplace_back(rec.key, *rec.value);
+    }
+    return got;
+  };
+  using Got = std::pair<std::optional<std::string>, std::string>;
+  EXPECT_THAT(read("st"), ElementsAre(Got{kNoKey, "n0/-"}));
+  EXPECT_THAT(read("ss-left"), ElementsAre(Got{kNoKey, "n0+-"}));
+  EXPECT_THAT(read("ss-outer"), ElementsAre(Got{kNoKey, "n0*-"}, Got{kNoKey, "-*r0"}));
+  EXPECT_THAT(read("sg"), ElementsAre(Got{kNoKey, "n0@gn"}));
+  // The right side of the left join drops r0 (1); the record without a value is dropped by
+  // each of the four joins (4).
+  EXPECT_EQ(driver.metrics().dropped_records, 5);
+}
+
+// A joiner that takes the key cannot be called without one: such a record is dropped and
+// counted, as before KIP-962 (Kafka Streams passes a null key to ValueJoinerWithKey).
+TEST(OddRecords, NullKeyRecordIntoALeftJoinWhoseJoinerTakesTheKeyIsDropped) {
+  StreamsBuilder builder;
+  auto table = builder.table("table", Consumed::with(strings(), strings()));
+  builder.stream("left", Consumed::with(strings(), strings()))
+      .left_join(table, [](const std::string& k, const std::string& s,
+                           const std::optional<std::string>&) { return k + s; })
+      .to("st", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  auto l = driver.create_input_topic("left", strings(), strings());
+  ASSERT_OK(l.pipe_input(kNoKey, std::optional<std::string>("v"), 1));
+  ASSERT_OK(l.pipe_input("k", "v", 2));
+  EXPECT_THAT(driver.create_output_topic("st", strings(), strings()).read_values_to_list(),
+              ElementsAre("kv"));
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+}
+
+// cogroup (plain, time windows, session windows): a null key, or a null value, is skipped and
+// counted like any aggregation's (Kafka Streams' CogroupedStreamAggregateBuilder uses the same
+// aggregate processors, which count it in dropped-records).
+TEST(OddRecords, NullKeyOrValueIntoACogroupIsCountedAsDropped) {
+  const auto append = [](const std::string&, const std::string& v, const std::string& agg) {
+    return agg + v;
+  };
+  for (const char* kind : {"plain", "time", "session"}) {
+    SCOPED_TRACE(kind);
+    StreamsBuilder builder;
+    auto a = builder.stream("a", Consumed::with(strings(), strings())).group_by_key();
+    auto b = builder.stream("b", Consumed::with(strings(), strings())).group_by_key();
+    auto cogrouped = a.cogroup(append).cogroup(b, append);
+    const auto init = [] { return std::string(); };
+    if (std::string(kind) == "plain") {
+      cogrouped.aggregate(init, Materialized::as("agg"))
+          .to_stream()
+          .to("out", Produced::with(strings(), strings()));
+    } else if (std::string(kind) == "time") {
+      cogrouped.windowed_by(TimeWindows::of_size_with_no_grace(10ms))
+          .aggregate(init, Materialized::as("agg"))
+          .to_stream()
+          .map([](const Windowed<std::string>& k, const std::string& v) {
+            return KeyValue<std::string, std::string>(k.key, v);
+          })
+          .to("out", Produced::with(strings(), strings()));
+    } else {
+      cogrouped.windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(10ms))
+          .aggregate(
+              init,
+              [](const std::string&, const std::string& l, const std::string& r) { return l + r; },
+              Materialized::as("agg"))
+          .to_stream()
+          .filter([](const Windowed<std::string>&, const std::optional<std::string>& v) {
+            return v.has_value();
+          })
+          .map([](const Windowed<std::string>& k, const std::optional<std::string>& v) {
+            return KeyValue<std::string, std::string>(k.key, *v);
+          })
+          .to("out", Produced::with(strings(), strings()));
+    }
+    TopologyTestDriver driver(builder.build().value());
+    ASSERT_OK(driver.pipe_raw_record("a", std::nullopt, "x", 1));
+    ASSERT_OK(driver.pipe_raw_record("b", std::nullopt, "y", 2));
+    ASSERT_OK(driver.pipe_raw_record("b", "k", std::nullopt, 3));
+    ASSERT_OK(driver.pipe_raw_record("a", "k", "v", 4));
+    auto out = driver.create_output_topic("out", strings(), strings());
+    EXPECT_THAT(out.read_values_to_list(), ElementsAre("v"));
+    EXPECT_EQ(driver.metrics().dropped_records, 3);
+  }
+}
+
+// A record without a timestamp (negative, e.g. from a client that set none): with no extractor,
+// default.timestamp.extractor decides. Its default, fail_on_invalid (Kafka Streams'
+// FailOnInvalidTimestamp), hands the record to the deserialization exception handler, whose
+// default fails naming the record.
+void add_pass_through(StreamsBuilder& builder) {
   builder.stream("in", Consumed::with(strings(), strings()))
+      .to("out", Produced::with(strings(), strings()));
+}
+Topology pass_through() {
+  StreamsBuilder builder;
+  add_pass_through(builder);
+  return builder.build().value();
+}
+
+TEST(OddRecords, NegativeRecordTimestampFailsByDefaultNamingTheRecord) {
+  TopologyTestDriver driver(pass_through());
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
+  absl::Status st = driver.pipe_raw_record("in", "k", "negative", -1);
+  ASSERT_FALSE(st.ok());
+  EXPECT_THAT(std::string(st.message()), HasSubstr("Deserialization exception handler"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("invalid timestamp -1"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("Topic: in, partition: 0, offset: 1"));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
+}
+
+TEST(OddRecords, NegativeRecordTimestampWithLogAndContinueIsDroppedAndCounted) {
+  TopologyTestDriverOptions options;
+  options.deserialization_exception_handler = error_handlers::deserialization_log_and_continue();
+  TopologyTestDriver driver(pass_through(), options);
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -5));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+}
+
+TEST(OddRecords, NegativeRecordTimestampGoesToTheDeadLetterQueueWithItsBytes) {
+  TopologyTestDriverOptions options;
+  options.deserialization_exception_handler =
+      error_handlers::deserialization_dead_letter_queue("dlq");
+  TopologyTestDriver driver(pass_through(), options);
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -1));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
+  auto dlq = driver.create_output_topic("dlq", strings(), strings());
+  auto r = dlq.read_record();
+  EXPECT_EQ(r.key, "k");
+  EXPECT_EQ(r.value, "negative");
+  EXPECT_THAT(*r.headers.last_value(kDlqHeaderMessage), HasSubstr("invalid timestamp -1"));
+  EXPECT_TRUE(dlq.is_empty());
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+  EXPECT_EQ(driver.metrics().dead_letter_records, 1);
+}
+
+// log_and_skip_on_invalid (LogAndSkipOnInvalidTimestamp): dropped and counted, whatever the
+// deserialization handler says.
+TEST(OddRecords, LogAndSkipOnInvalidTimestampDropsAndCounts) {
+  TopologyTestDriverOptions options;
+  options.default_timestamp_extractor = DefaultTimestampExtractor::kLogAndSkipOnInvalid;
+  TopologyTestDriver driver(pass_through(), options);
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -5));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+  EXPECT_EQ(driver.metrics().dead_letter_records, 0);
+}
+
+// use_partition_time_on_invalid (UsePartitionTimeOnInvalidTimestamp): the partition's time
+// instead; before the partition has one, the deserialization handler decides (Kafka Streams
+// fails).
+TEST(OddRecords, UsePartitionTimeOnInvalidTimestampTakesThePartitionsTime) {
+  TopologyTestDriverOptions options;
+  options.default_timestamp_extractor = DefaultTimestampExtractor::kUsePartitionTimeOnInvalid;
+  {
+    TopologyTestDriver fresh(pass_through(), options);
+    absl::Status first = fresh.pipe_raw_record("in", "k", "none yet", -1);
+    ASSERT_FALSE(first.ok());
+    EXPECT_THAT(std::string(first.message()), HasSubstr("the partition has no time yet"));
+  }
+  TopologyTestDriver driver(pass_through(), options);
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "a", 40));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "b", 30));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -1));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  std::vector<std::pair<std::string, TimestampMs>> got;
+  while (!out.is_empty()) {
+    auto r = out.read_record();
+    got.emplace_back(*r.value, *r.timestamp);
+  }
+  EXPECT_THAT(got, ElementsAre(std::pair<std::string, TimestampMs>{"a", 40},
+                               std::pair<std::string, TimestampMs>{"b", 30},
+                               std::pair<std::string, TimestampMs>{"negative", 40}));
+  EXPECT_EQ(driver.metrics().dropped_records, 0);
+}
+
+// wall_clock (WallclockTimestampExtractor): processing time for every record of a source
+// without its own extractor; a source with one keeps it.
+TEST(OddRecords, WallClockDefaultExtractorStampsProcessingTime) {
+  TopologyTestDriverOptions options;
+  options.default_timestamp_extractor = DefaultTimestampExtractor::kWallClock;
+  options.initial_wall_clock_ms = 1'000'000;
+  StreamsBuilder builder;
+  add_pass_through(builder);
+  builder
+      .stream("own", Consumed::with(strings(), strings())
+                         .with_timestamp_extractor(
+                             timestamp_extractors::record_timestamp<std::string, std::string>()))
+      .to("out", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value(), options);
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -1));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "old", 7));
+  ASSERT_OK(driver.pipe_raw_record("own", "k", "own", 9));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  std::vector<TimestampMs> times;
+  while (!out.is_empty()) times.push_back(*out.read_record().timestamp);
+  EXPECT_THAT(times, ElementsAre(1'000'000, 1'000'000, 9));
+}
+
+// A negative timestamp from an extractor drops the record and counts it, whatever
+// default.timestamp.extractor says (Kafka Streams' RecordQueue does the same): an extractor
+// returns one on purpose. record_timestamp() given as the extractor is therefore
+// LogAndSkipOnInvalidTimestamp.
+TEST(OddRecords, NegativeExtractedTimestampIsDroppedAndCounted) {
+  StreamsBuilder builder;
+  builder
+      .stream("in", Consumed::with(strings(), strings())
+                        .with_timestamp_extractor(
+                            timestamp_extractors::record_timestamp<std::string, std::string>()))
       .to("out", Produced::with(strings(), strings()));
   TopologyTestDriver driver(builder.build().value());
   ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -5));
   ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
   auto out = driver.create_output_topic("out", strings(), strings());
   EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+}
+
+// The explicit extractor: the partition's time for a record without one; negative (dropped,
+// counted) while the partition has none.
+TEST(OddRecords, UsePartitionTimeOnInvalidExtractorFallsBackToThePartitionsTime) {
+  StreamsBuilder builder;
+  builder
+      .stream(
+          "in",
+          Consumed::with(strings(), strings())
+              .with_timestamp_extractor(
+                  timestamp_extractors::use_partition_time_on_invalid<std::string, std::string>()))
+      .to("out", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "none yet", -1));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "a", 40));
+  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -1));
+  auto out = driver.create_output_topic("out", strings(), strings());
+  std::vector<TimestampMs> times;
+  while (!out.is_empty()) times.push_back(*out.read_record().timestamp);
+  EXPECT_THAT(times, ElementsAre(40, 40));
   EXPECT_EQ(driver.metrics().dropped_records, 1);
 }
 

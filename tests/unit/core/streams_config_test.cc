@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <tuple>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -304,11 +305,12 @@ auto.register.schemas=false
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->deserialization_exception_handler(), "log_and_continue");
   EXPECT_EQ(c->processing_exception_handler(), "log_and_fail");
+  EXPECT_EQ(c->default_timestamp_extractor(), DefaultTimestampExtractor::kWallClock);
   EXPECT_THAT(c->java_only_keys(),
-              ::testing::ElementsAre("default.key.serde", "default.timestamp.extractor",
-                                     "default.value.serde", "main.consumer.max.poll.records",
-                                     "metrics.recording.level", "rocksdb.config.setter",
-                                     "topic.min.insync.replicas", "topology.optimization"));
+              ::testing::ElementsAre("default.key.serde", "default.value.serde",
+                                     "main.consumer.max.poll.records", "metrics.recording.level",
+                                     "rocksdb.config.setter", "topic.min.insync.replicas",
+                                     "topology.optimization"));
   auto warned = sink->find("only the Java implementation");
   ASSERT_EQ(warned.size(), 1u) << "one warning for all of them";
   EXPECT_THAT(warned[0].message, HasSubstr("default.key.serde"));
@@ -435,6 +437,43 @@ TEST(StreamsConfigTest, FromEnvironmentValidatesLikeCreate) {
   auto c = StreamsConfig::from_environment(minimal());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(message(c.status()), HasSubstr("'sink.topics.auto.create'='yes'"));
+}
+
+// default.timestamp.extractor: Sluice's names and the class names of Kafka Streams' built-in
+// extractors; Kafka Streams' default (fail on an invalid timestamp) when unset; anything else
+// (a custom Java class) fails naming the key. Never a client key.
+TEST(StreamsConfigTest, DefaultTimestampExtractorTakesSluiceAndJavaNames) {
+  Properties base{{"application.id", "a"}, {"bootstrap.servers", "b:9092"}};
+  auto plain = StreamsConfig::create(base);
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->default_timestamp_extractor(), DefaultTimestampExtractor::kFailOnInvalid);
+  const std::vector<std::tuple<std::string, std::string, DefaultTimestampExtractor>> cases = {
+      {"fail_on_invalid", "FailOnInvalidTimestamp", DefaultTimestampExtractor::kFailOnInvalid},
+      {"log_and_skip_on_invalid", "LogAndSkipOnInvalidTimestamp",
+       DefaultTimestampExtractor::kLogAndSkipOnInvalid},
+      {"use_partition_time_on_invalid", "UsePartitionTimeOnInvalidTimestamp",
+       DefaultTimestampExtractor::kUsePartitionTimeOnInvalid},
+      {"wall_clock", "WallclockTimestampExtractor", DefaultTimestampExtractor::kWallClock},
+  };
+  for (const auto& [name, java_class, expected] : cases) {
+    for (const std::string& value : {name, "org.apache.kafka.streams.processor." + java_class}) {
+      Properties p = base;
+      p["default.timestamp.extractor"] = value;
+      auto c = StreamsConfig::create(p);
+      ASSERT_TRUE(c.ok()) << value << ": " << c.status();
+      EXPECT_EQ(c->default_timestamp_extractor(), expected) << value;
+      EXPECT_TRUE(c->java_only_keys().empty()) << value;
+      EXPECT_EQ(c->consumer_config().count("default.timestamp.extractor"), 0u);
+    }
+  }
+  Properties custom = base;
+  custom["default.timestamp.extractor"] = "com.example.EventTimeExtractor";
+  auto bad = StreamsConfig::create(custom);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(
+      std::string(bad.status().message()),
+      HasSubstr("invalid config 'default.timestamp.extractor'='com.example.EventTimeExtractor'"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("with_timestamp_extractor"));
 }
 
 TEST(StreamsConfigTest, SinkTopicsAutoCreateIsOffByDefaultAndNotAClientKey) {

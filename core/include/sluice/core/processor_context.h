@@ -19,6 +19,7 @@
 #include "sluice/core/record_collector.h"
 #include "sluice/core/state_store_base.h"
 #include "sluice/core/task_metrics.h"
+#include "sluice/core/timestamp_extractor.h"
 #include "sluice/core/types.h"
 
 namespace sluice {
@@ -81,6 +82,13 @@ class TaskContext {
   // A record whose (extracted) timestamp is negative is not processed: Kafka Streams drops
   // it with a warning and counts it in dropped-records; so does this.
   virtual void drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) = 0;
+  // What sources without their own extractor do (`default.timestamp.extractor`).
+  virtual DefaultTimestampExtractor default_timestamp_extractor() const = 0;
+  // A source without an extractor read a record whose own timestamp is negative: the timestamp
+  // to use instead, or nullopt when the record is not processed (dropped and counted, or
+  // handed to the deserialization exception handler, which may throw StreamsException).
+  virtual std::optional<TimestampMs> on_invalid_record_timestamp(std::string_view node,
+                                                                 TimestampMs timestamp) = 0;
   // A record a node cannot use (a null key where it needs one, a null value it cannot add):
   // Kafka Streams skips it with a warning ("Skipping record due to null key or value") and
   // counts it in dropped-records; so does this, logging the 1st, 2nd, 4th... per task.

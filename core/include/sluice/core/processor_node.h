@@ -140,9 +140,10 @@ class SourceNodeBase : public ProcessorNodeBase {
   using ProcessorNodeBase::ProcessorNodeBase;
   // Kafka Streams' RecordQueue head: deserializes the record and extracts its timestamp, the
   // one the task orders its input partitions by. nullopt when the record is not to be
-  // processed: a deserialization or extractor failure the handler said to skip, or an invalid
-  // (negative) timestamp, dropped and counted. The prepared record is kept until
-  // process_raw() is called with the same record (same topic, partition and offset); a
+  // processed: a deserialization or extractor failure the handler said to skip, a negative
+  // extracted timestamp (dropped and counted), or a negative record timestamp without an
+  // extractor, which TaskContext::on_invalid_record_timestamp decides. The prepared record is kept
+  // until process_raw() is called with the same record (same topic, partition and offset); a
   // handler that says fail throws StreamsException.
   virtual std::optional<TimestampMs> prepare_raw(const RawRecord& raw) = 0;
   // Processes a record, reusing what prepare_raw() made of it, or preparing it now.
@@ -173,14 +174,16 @@ class SourceNode final : public SourceNodeBase {
     context_.emplace(name(), std::move(stores));
     context_->bind(task);
     for (auto& [n, c] : children_) context_->add_child(n, c);
+    if (!extractor_ &&
+        task.default_timestamp_extractor() == DefaultTimestampExtractor::kWallClock) {
+      extractor_ = timestamp_extractors::wall_clock<K, V>();
+    }
   }
   std::optional<TimestampMs> prepare_raw(const RawRecord& raw) override {
     // Without an extractor the timestamp is the Kafka record's: no need to deserialize yet.
     if (!extractor_) {
-      if (raw.timestamp < 0) {
-        context_->task().drop_invalid_timestamp(name(), raw.timestamp);
-        return std::nullopt;
-      }
+      if (raw.timestamp < 0)
+        return context_->task().on_invalid_record_timestamp(name(), raw.timestamp);
       return raw.timestamp;
     }
     for (const auto& p : prepared_) {
@@ -254,9 +257,14 @@ class SourceNode final : public SourceNodeBase {
         return std::nullopt;
       }
     }
-    if (ts < 0) {
+    if (ts < 0 && extractor_) {
       task.drop_invalid_timestamp(name(), ts);
       return std::nullopt;
+    }
+    if (ts < 0) {
+      std::optional<TimestampMs> instead = task.on_invalid_record_timestamp(name(), ts);
+      if (!instead) return std::nullopt;
+      ts = *instead;
     }
     record->set_timestamp(ts);
     return record;

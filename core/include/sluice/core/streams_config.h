@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sluice/core/timestamp_extractor.h"
 
 namespace rocksdb {
 struct Options;
@@ -115,6 +116,11 @@ class StreamsConfig {
       "deserialization.exception.handler";
   static constexpr std::string_view kProcessingExceptionHandler = "processing.exception.handler";
   static constexpr std::string_view kDeadLetterQueueTopic = "errors.dead.letter.queue.topic.name";
+  // What sources without their own timestamp extractor do: fail_on_invalid (default),
+  // log_and_skip_on_invalid, use_partition_time_on_invalid or wall_clock; Kafka Streams' class
+  // names of its built-in extractors (FailOnInvalidTimestamp, ...) are accepted too
+  // (DefaultTimestampExtractor in timestamp_extractor.h).
+  static constexpr std::string_view kDefaultTimestampExtractor = "default.timestamp.extractor";
   // Sluice's own: stream time advances on an idle partition after this long (-1: never).
   static constexpr std::string_view kIdleWallClockAdvanceMs = "idle.wall.clock.advance.ms";
   // Sluice's own: the memory of all RocksDB stores of an instance. One LRU block cache of
@@ -184,6 +190,9 @@ class StreamsConfig {
   const std::string& deserialization_exception_handler() const { return deser_handler_; }
   const std::string& processing_exception_handler() const { return processing_handler_; }
   const std::optional<std::string>& dead_letter_queue_topic() const { return dlq_topic_; }
+  DefaultTimestampExtractor default_timestamp_extractor() const {
+    return default_timestamp_extractor_;
+  }
   int64_t idle_wall_clock_advance_ms() const { return idle_advance_ms_; }
   int64_t rocksdb_block_cache_bytes() const { return rocksdb_block_cache_bytes_; }
   int64_t rocksdb_write_buffer_bytes() const { return rocksdb_write_buffer_bytes_; }
@@ -239,6 +248,8 @@ class StreamsConfig {
   int32_t buffered_records_per_partition_ = 10000;
   int64_t task_timeout_ms_ = 300000;
   std::string production_handler_ = "log_and_fail";
+  DefaultTimestampExtractor default_timestamp_extractor_ =
+      DefaultTimestampExtractor::kFailOnInvalid;
   int64_t idle_advance_ms_ = -1;
   int64_t rocksdb_block_cache_bytes_ = 64 * 1024 * 1024;
   int64_t rocksdb_write_buffer_bytes_ = 32 * 1024 * 1024;

@@ -93,6 +93,11 @@ class TaskTopology final : public TaskContext {
   RecordCollector& collector() override { return *env_.collector; }
   void on_record_timestamp(TimestampMs timestamp) override;
   void drop_invalid_timestamp(std::string_view node, TimestampMs timestamp) override;
+  DefaultTimestampExtractor default_timestamp_extractor() const override {
+    return env_.default_timestamp_extractor;
+  }
+  std::optional<TimestampMs> on_invalid_record_timestamp(std::string_view node,
+                                                         TimestampMs timestamp) override;
   void drop_record(std::string_view node, std::string_view reason) override;
   void handle_processing_error(std::string_view node, std::string_view error) override;
   void handle_deserialization_error(std::string_view node, std::string_view error) override;

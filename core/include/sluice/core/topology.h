@@ -104,6 +104,8 @@ struct TaskEnvironment {
   std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
   // Optional (default: log and fail): records the runtime could not produce.
   std::shared_ptr<const ProductionExceptionHandler> production_handler;
+  // What sources without their own timestamp extractor do (`default.timestamp.extractor`).
+  DefaultTimestampExtractor default_timestamp_extractor = DefaultTimestampExtractor::kFailOnInvalid;
   // The wall clock in ms (mock time in the test driver).
   std::function<TimestampMs()> wall_clock;
   // Optional: finds a global store by name (the instance's global task, see

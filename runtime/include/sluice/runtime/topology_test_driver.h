@@ -42,6 +42,9 @@ struct TopologyTestDriverOptions {
   // Null: log and fail (Kafka Streams' defaults).
   std::shared_ptr<const DeserializationExceptionHandler> deserialization_exception_handler;
   std::shared_ptr<const ProcessingExceptionHandler> processing_exception_handler;
+  // default.timestamp.extractor: what sources without their own extractor do with a negative
+  // record timestamp (or whether they use the wall clock).
+  DefaultTimestampExtractor default_timestamp_extractor = DefaultTimestampExtractor::kFailOnInvalid;
   // Partition counts that StreamPartitioners see; topics not listed have an unknown count
   // (the partitioner is then not called).
   std::map<std::string, int32_t, std::less<>> topic_partitions;

@@ -59,8 +59,20 @@ using JoinerResult = typename JoinerResultOf<Kind, K, VL, VR, F>::type;
 // the sides the kind requires are present.
 template <JoinKind Kind, typename K, typename VL, typename VR, typename VOut, typename F>
 struct Joiner {
+  using A = JoinerArgs<Kind, K, VL, VR>;
+  // Whether the user's joiner takes the key: then it cannot be called for a record without one.
+  static constexpr bool kTakesKey = std::is_invocable_v<F&, const K&, typename A::L, typename A::R>;
   F f;
   VOut operator()(const K& key, const std::optional<VL>& l, const std::optional<VR>& r) {
+    return invoke(&key, l, r);
+  }
+  // For a record without a key (KIP-962: an outer side passes it on with no partner).
+  VOut operator()(const std::optional<VL>& l, const std::optional<VR>& r) requires(!kTakesKey) {
+    return invoke(nullptr, l, r);
+  }
+
+ private:
+  VOut invoke(const K* key, const std::optional<VL>& l, const std::optional<VR>& r) {
     decltype(auto) la = [&]() -> decltype(auto) {
       if constexpr (Kind == JoinKind::kOuter) {
         return (l);
@@ -75,14 +87,25 @@ struct Joiner {
         return (r);
       }
     }();
-    using A = JoinerArgs<Kind, K, VL, VR>;
-    if constexpr (std::is_invocable_v<F&, const K&, typename A::L, typename A::R>) {
-      return VOut(f(key, la, ra));
+    if constexpr (kTakesKey) {
+      return VOut(f(*key, la, ra));
     } else {
+      (void)key;
       return VOut(f(la, ra));
     }
   }
 };
+
+// KIP-962 (Kafka Streams 3.7): a record with a value but no key, on an outer side of a join
+// (the left of a left join, either side of an outer join), is passed on at once with no
+// partner instead of being dropped; the joiner is called without a key. Only joiners that do
+// not take the key can be called so; with one that does, the record is dropped and counted as
+// before. (A key-changing operation before the join drops such records at the repartition
+// topic first, as in Kafka Streams.)
+template <typename R>
+bool null_key_with_value(const R& r) {
+  return !r.has_key() && r.has_value();
+}
 
 template <typename T>
 T deserialize_or_throw(const Serde<T>& serde, const std::string& store, std::string_view bytes) {
@@ -176,6 +199,13 @@ class StreamStreamJoinProcessor final
   }
 
   void process(Record<K, VThis> r) override {
+    if constexpr (this_outer() && !decltype(joiner_)::kTakesKey) {
+      if (null_key_with_value(r)) {
+        std::optional<VOut> out(call_without_key(&*r.value(), nullptr));
+        this->context().forward(std::move(r).with_value(std::move(out)));
+        return;
+      }
+    }
     if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs stream_time =
@@ -245,16 +275,24 @@ class StreamStreamJoinProcessor final
   using VOther = std::conditional_t<IsLeft, VR, VL>;
   // this_v/other_v: null when absent.
   VOut call(const K& key, const VThis* this_v, const VOther* other_v) {
-    std::optional<VL> l;
-    std::optional<VR> rr;
-    if constexpr (IsLeft) {
-      if (this_v) l = *this_v;
-      if (other_v) rr = *other_v;
-    } else {
-      if (this_v) rr = *this_v;
-      if (other_v) l = *other_v;
-    }
+    auto [l, rr] = sides(this_v, other_v);
     return joiner_(key, l, rr);
+  }
+  VOut call_without_key(const VThis* this_v, const VOther* other_v) {
+    auto [l, rr] = sides(this_v, other_v);
+    return joiner_(l, rr);
+  }
+  static std::pair<std::optional<VL>, std::optional<VR>> sides(const VThis* this_v,
+                                                               const VOther* other_v) {
+    std::pair<std::optional<VL>, std::optional<VR>> out;
+    if constexpr (IsLeft) {
+      if (this_v) out.first = *this_v;
+      if (other_v) out.second = *other_v;
+    } else {
+      if (this_v) out.second = *this_v;
+      if (other_v) out.first = *other_v;
+    }
+    return out;
   }
 
   void outer_key(TimestampMs ts, char side, std::string_view key, std::string& out) const {
@@ -404,6 +442,13 @@ class StreamTableJoinProcessor final : public Processor<K, V, K, VOut> {
     table_.init(ctx.get_state_store(table_.store_name()));
   }
   void process(Record<K, V> r) override {
+    if constexpr (Kind == JoinKind::kLeft && !decltype(joiner_)::kTakesKey) {
+      if (null_key_with_value(r)) {
+        std::optional<VOut> out(joiner_(r.value(), std::optional<VT>()));
+        this->context().forward(std::move(r).with_value(std::move(out)));
+        return;
+      }
+    }
     if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     std::optional<VT> row = table_.get(*r.key());
     if (Kind == JoinKind::kInner && !row) return;
@@ -433,17 +478,31 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
       this->context().drop_record("null value");
       return;
     }
+    // Kafka Streams (KIP-962) calls the key mapper even without a key: a mapper of the value
+    // alone finds the row; one that takes the key has none to look up, so a left join passes
+    // the record on with no partner and an inner join drops it.
     std::optional<KG> global_key;
     if constexpr (std::is_invocable_v<M&, const K&, const V&>) {
-      if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
-      global_key = to_optional(mapper_(*r.key(), *r.value()));
+      if (r.has_key()) global_key = to_optional(mapper_(*r.key(), *r.value()));
     } else {
       global_key = to_optional(mapper_(*r.value()));
+    }
+    if (!global_key && Kind == JoinKind::kInner) {
+      this->context().drop_record(r.has_key() ? "null join key" : "null key");
+      return;
     }
     std::optional<VG> row;
     if (global_key) row = table_.get(*global_key);
     if (Kind == JoinKind::kInner && !row) return;
-    if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
+    if (!r.has_key()) {
+      if constexpr (!decltype(joiner_)::kTakesKey) {
+        std::optional<VOut> out(joiner_(r.value(), row));
+        this->context().forward(std::move(r).with_value(std::move(out)));
+      } else {
+        this->context().drop_record("null key (the joiner takes the key)");
+      }
+      return;
+    }
     std::optional<VOut> out(joiner_(*r.key(), r.value(), row));
     this->context().forward(std::move(r).with_value(std::move(out)));
   }
