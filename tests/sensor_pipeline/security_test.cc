@@ -80,6 +80,16 @@ struct SecureBroker {
         home, SLUICE_SOURCE_DIR, bootstrap, security_dir, args));
     note("ACL {}: {}", args, out.substr(0, 200));
   }
+  // What an operator grants the application of `o` as user sluice (Kafka Streams' documented
+  // ACLs): its topics (`prefix`), its group, its transactional ids (prefixed by the application
+  // id), idempotent writes.
+  void allow_application(const std::string& prefix, const PipelineOptions& o) const {
+    allow(fmt::format(
+        "--allow-principal User:sluice --operation All --topic {} --group {} --transactional-id "
+        "{} --resource-pattern-type prefixed",
+        prefix, o.application_id, o.application_id));
+    allow("--allow-principal User:sluice --operation IdempotentWrite --cluster");
+  }
 };
 
 const SecureBroker& broker() {
@@ -166,13 +176,7 @@ TEST_F(SecuredPipeline, ScramSha512ExactlyOnceThroughConfigurationAloneAndNoSecr
       << slurp(b.properties("sluice")).substr(0, 200);
   const std::string prefix = testing::unique_name("sec");
   PipelineOptions o = PipelineOptions::for_prefix(b.bootstrap, prefix, "exactly_once_v2", dir_);
-  // What an operator grants an application (Kafka Streams' documented ACLs): its topics, its
-  // group, its transactional ids (prefixed by the application id), idempotent writes.
-  b.allow(fmt::format(
-      "--allow-principal User:sluice --operation All --topic {} --group {} --transactional-id {} "
-      "--resource-pattern-type prefixed",
-      prefix, o.application_id, o.application_id));
-  b.allow("--allow-principal User:sluice --operation IdempotentWrite --cluster");
+  b.allow_application(prefix, o);
   const std::string password = b.password("sluice");
   ASSERT_FALSE(password.empty());
 
@@ -384,11 +388,7 @@ TEST_F(SecuredPipeline, DebiansLibrdkafkaStillWorksWithPlainOverTls) {
   const std::string prefix = testing::unique_name("secplain");
   const PipelineOptions o =
       PipelineOptions::for_prefix(b.bootstrap, prefix, "exactly_once_v2", dir_);
-  b.allow(fmt::format(
-      "--allow-principal User:sluice --operation All --topic {} --group {} --transactional-id {} "
-      "--resource-pattern-type prefixed",
-      prefix, o.application_id, o.application_id));
-  b.allow("--allow-principal User:sluice --operation IdempotentWrite --cluster");
+  b.allow_application(prefix, o);
   const std::string password = b.password("sluice");
   auto env = b.environment("sluice", password, "PLAIN");
   env.push_back(kDebianLibrdkafka);
