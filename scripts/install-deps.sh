@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Sluice needs to build, test and run the demo on Debian 12, and nothing twice:
 # when every package is present and the Kafka jars are laid out it is a fast no-op.
-# Everything comes from Debian packages, plus the Apache Kafka jars from Maven Central.
+# Everything comes from Debian packages, plus the Apache Kafka jars from Maven Central and
+# librdkafka 2.12.1's source in a Rust crate, through cargo, built into <build>/librdkafka-2.12.1
+# for the SCRAM-SHA-512 security tests (scripts/librdkafka-fixed.sh; <build> is
+# $SLUICE_BUILD_DIR, default build).
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -21,12 +24,18 @@ packages=(
   prometheus
   # curl (the registry script's readiness check) and openssl (the TLS test's certificates)
   curl openssl
+  # librdkafka 2.12.1 for the SCRAM tests (scripts/librdkafka-fixed.sh): Debian's build
+  # features (OpenSSL, Cyrus SASL, zlib, zstd, lz4)
+  libssl-dev libsasl2-dev zlib1g-dev libzstd-dev liblz4-dev
   # formatting and linting
   clang-format clang-tidy
   # the fuzz targets (make fuzz, a short run in make test): clang with libFuzzer and the
   # sanitizer runtimes
   clang-14 libclang-rt-14-dev
 )
+
+# cargo fetches librdkafka's source; Debian's when no Rust toolchain (rustup) is installed.
+command -v cargo >/dev/null || [[ -x $HOME/.cargo/bin/cargo ]] || packages+=(cargo)
 
 # Callers needing more (scripts/install-bench-deps.sh) name them here.
 read -r -a extra <<<"${SLUICE_EXTRA_PACKAGES:-}"
@@ -52,3 +61,4 @@ fi
 
 "$repo/scripts/kafka.sh" install
 "$repo/scripts/schema-registry.sh" install
+"$repo/scripts/librdkafka-fixed.sh" "${SLUICE_BUILD_DIR:-$repo/build}" >/dev/null

@@ -27,12 +27,16 @@
 #   SLUICE_KAFKA_SCRAM_USERS  sasl_ssl only: users besides admin, separated by spaces or
 #                      commas; default "sluice". Each is a SCRAM-SHA-512 user (created at
 #                      format time) and a PLAIN user with the same password.
+#   SLUICE_LIBRDKAFKA_FIXED_DIR  sasl_ssl only: where scripts/librdkafka-fixed.sh put
+#                      librdkafka 2.12.1 (default build/librdkafka-2.12.1/lib). When it holds
+#                      librdkafka.so.1, the <user>.properties say SCRAM-SHA-512, else PLAIN.
 #
 # Secured broker (SLUICE_KAFKA_SECURITY=sasl_ssl); its files are in $SLUICE_KAFKA_HOME/security:
 #   ca.pem                   the CA clients trust (ssl.ca.location)
 #   <user>.password          each user's random password (mode 600)
 #   <user>.properties        librdkafka properties for the user: security.protocol, sasl.*
-#                            (PLAIN, see below), ssl.ca.location (what --config takes)
+#                            (SCRAM-SHA-512 or PLAIN, see below), ssl.ca.location (what
+#                            --config takes); rewritten at every start
 #   admin-client.properties  the admin's Java client properties, for Kafka's tools
 #                            (kafka.sh java-tool ... --command-config it)
 #   broker.p12, truststore.p12  the broker's keystore (its key and certificate signed by the
@@ -42,9 +46,12 @@
 # over SASL_SSL as admin (SCRAM-SHA-512).
 # Why PLAIN as well: librdkafka before 2.6.1 (Debian 12 has 2.0.2) sends a wrong nonce in
 # SCRAM's client-final message (librdkafka #4895); Kafka 3.8.1-3.9 tolerated it, 4.x rejects it
-# as invalid credentials. So librdkafka clients here use PLAIN (the password travels inside
-# TLS); Java clients and newer librdkafka use SCRAM-SHA-512. start prints SSL_CA_LOCATION=... and SLUICE_KAFKA_SECURITY_DIR=...
-# before the BOOTSTRAP_SERVERS=... line.
+# as invalid credentials. With librdkafka 2.12.1 built (scripts/librdkafka-fixed.sh) the
+# <user>.properties say SCRAM-SHA-512, and a librdkafka client must run with
+# LD_LIBRARY_PATH=$SLUICE_LIBRDKAFKA_FIXED_DIR (the file's first line says so); without it they
+# say PLAIN (the password travels inside TLS), which Debian's librdkafka can do. kcat (Debian's
+# librdkafka) always uses PLAIN. start prints SSL_CA_LOCATION=... and
+# SLUICE_KAFKA_SECURITY_DIR=... before the BOOTSTRAP_SERVERS=... line.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,6 +61,7 @@ lib=${SLUICE_KAFKA_LIB:-$repo/build/kafka-lib}
 heap=${SLUICE_KAFKA_HEAP:-"-Xms256m -Xmx768m"}
 start_timeout=${SLUICE_KAFKA_START_TIMEOUT:-120}
 secdir=$home/security
+fixed_librdkafka=${SLUICE_LIBRDKAFKA_FIXED_DIR:-$repo/build/librdkafka-2.12.1/lib}
 # The broker needs JDK 17+; prefer Debian's 17 when several JDKs are installed.
 if [[ -n ${SLUICE_JAVA:-} ]]; then
   java=$SLUICE_JAVA
@@ -160,18 +168,23 @@ generate_security() {
   } >>"$home/logs/security.log" 2>&1 || die "generating certificates failed; see $home/logs/security.log"
   rm -f "$secdir/broker.csr" "$secdir/broker.ext" "$secdir/ca.srl"
   chmod 600 "$secdir"/*.key "$secdir"/*.p12
-  write_client_properties
 }
 
-# Per-user librdkafka properties and the admin's Java client properties.
+# Per-user librdkafka properties and the admin's Java client properties: SCRAM-SHA-512 when a
+# librdkafka that can do it against Kafka 4.x is built, else PLAIN (see the top).
 write_client_properties() {
-  local user
+  local user mechanism=PLAIN note="# PLAIN: SCRAM-SHA-512 needs librdkafka >= 2.6.1 (scripts/librdkafka-fixed.sh)"
+  if [[ -e $fixed_librdkafka/librdkafka.so.1 ]]; then
+    mechanism=SCRAM-SHA-512
+    note="# SCRAM-SHA-512 needs librdkafka >= 2.6.1: run clients with LD_LIBRARY_PATH=$fixed_librdkafka"
+  fi
   (
     umask 077
     for user in admin $(scram_users); do
       cat >"$secdir/$user.properties" <<EOF
+$note
 security.protocol=SASL_SSL
-sasl.mechanism=PLAIN
+sasl.mechanism=$mechanism
 sasl.username=$user
 sasl.password=$(cat "$secdir/$user.password")
 ssl.ca.location=$secdir/ca.pem
@@ -281,6 +294,7 @@ cmd_start() {
       [[ -f $home/data/meta.properties && ! -f $home/security.mode ]] &&
         die "$home holds a plaintext instance; use another SLUICE_KAFKA_HOME for sasl_ssl"
       generate_security
+      write_client_properties
       ;;
     *) die "SLUICE_KAFKA_SECURITY=$mode: expected plaintext or sasl_ssl" ;;
   esac

@@ -2,6 +2,7 @@
 // with sensor metadata, malformed readings to a dead-letter topic; metrics, health, topology
 // and interactive queries over HTTP. Runs until SIGTERM/SIGINT, then closes cleanly (exit 0).
 // See README.md in this folder for flags and semantics.
+#include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -90,7 +91,8 @@ int main(int argc, char** argv) {
   {
     std::string described = config->describe();
     for (char& c : described) c = c == '\n' ? ' ' : c;
-    logger.info("starting with {}", described);
+    // The librdkafka actually loaded (LD_LIBRARY_PATH can swap it), not the one built against.
+    logger.info("starting (librdkafka {}) with {}", rd_kafka_version_str(), described);
   }
 
   if (auto st = create_topics(cfg, *config, logger); !st.ok()) {

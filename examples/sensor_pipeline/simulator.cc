@@ -351,6 +351,8 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
 
   std::map<std::string, std::string> client = client_properties(flags);
+  // The librdkafka actually loaded (LD_LIBRARY_PATH can swap it), not the one built against.
+  logger.info("starting (librdkafka {})", rd_kafka_version_str());
 
   // Topics first, so partition counts are ours and not the broker's auto-create default.
   {

@@ -41,7 +41,8 @@ void note_connection_failure(const rd_kafka_t* rk, const char* facility, const c
   }
   const std::string_view text(message);
   if (text.find("SASL authentication error") != std::string_view::npos) {
-    record_client_error(rk, RD_KAFKA_RESP_ERR__AUTHENTICATION, text);
+    record_client_error(rk, RD_KAFKA_RESP_ERR__AUTHENTICATION,
+                        sasl_failure_reason(text, rd_kafka_version()));
   } else if (text.find("SSL handshake failed") != std::string_view::npos) {
     record_client_error(rk, RD_KAFKA_RESP_ERR__SSL, text);
   }
@@ -62,6 +63,19 @@ void log_callback(const rd_kafka_t* rk, int level, const char* facility, const c
 }
 
 }  // namespace
+
+std::string sasl_failure_reason(std::string_view message, int librdkafka_version) {
+  constexpr int kScramNonceFixed = 0x020601ff;  // librdkafka 2.6.1
+  if (librdkafka_version >= kScramNonceFixed || message.find("SCRAM") == std::string_view::npos) {
+    return std::string(message);
+  }
+  return fmt::format(
+      "{} (librdkafka {}.{}.{} sends a wrong nonce in SCRAM's final message, librdkafka #4895, "
+      "and Kafka 4.x rejects it whatever the password: use librdkafka 2.6.1 or later, or "
+      "sasl.mechanism=PLAIN over TLS)",
+      message, (librdkafka_version >> 24) & 0xff, (librdkafka_version >> 16) & 0xff,
+      (librdkafka_version >> 8) & 0xff);
+}
 
 LibrdkafkaLogLine librdkafka_log_line(int syslog_level, std::string_view facility,
                                       std::string_view message) {

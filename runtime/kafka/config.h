@@ -47,6 +47,13 @@ struct LibrdkafkaLogLine {
 LibrdkafkaLogLine librdkafka_log_line(int syslog_level, std::string_view facility,
                                       std::string_view message);
 
+// The reason recorded for a failed SASL handshake (error.h), from librdkafka's log line
+// `message`: the message itself, and when it is a SCRAM failure and the loaded librdkafka
+// (`librdkafka_version`, as rd_kafka_version() returns it) is older than 2.6.1, why it
+// failed whatever the password: such a librdkafka sends a wrong nonce in SCRAM's client-final
+// message (librdkafka #4895), which Kafka 4.x rejects as invalid credentials.
+std::string sasl_failure_reason(std::string_view message, int librdkafka_version);
+
 // Sets one property on an existing conf, with the same error rules as make_conf.
 absl::Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
                       std::string_view client);

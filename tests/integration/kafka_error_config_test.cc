@@ -166,6 +166,26 @@ TEST(KafkaLogTest, CoordinatorLoadOnAFreshBrokerIsInfoThatSaysSo) {
             log::Level::kError);
 }
 
+// The line librdkafka logs when Kafka refuses a SCRAM handshake (as 2.0.2 and 2.12.1 both
+// write it): before 2.6.1 the refusal is librdkafka's own wrong nonce, and the reason says so.
+TEST(KafkaLogTest, ScramFailureOfALibrdkafkaBefore261SaysWhy) {
+  const std::string scram =
+      "sasl_ssl://127.0.0.1:19093/bootstrap: SASL authentication error: Authentication failed "
+      "during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512";
+  const std::string debian = sasl_failure_reason(scram, 0x020002ff);  // 2.0.2
+  EXPECT_THAT(debian, ::testing::StartsWith(scram));
+  EXPECT_THAT(debian, HasSubstr("librdkafka 2.0.2 sends a wrong nonce"));
+  EXPECT_THAT(debian, HasSubstr("librdkafka #4895"));
+  EXPECT_THAT(debian, HasSubstr("2.6.1 or later"));
+  EXPECT_THAT(sasl_failure_reason(scram, 0x020600ff), HasSubstr("librdkafka 2.6.0 sends"));
+  // Fixed versions, and other mechanisms, keep librdkafka's message as it is.
+  EXPECT_EQ(sasl_failure_reason(scram, 0x020601ff), scram);
+  EXPECT_EQ(sasl_failure_reason(scram, 0x020c01ff), scram);
+  const std::string plain =
+      "SASL authentication error: Authentication failed: Invalid username or password";
+  EXPECT_EQ(sasl_failure_reason(plain, 0x020002ff), plain);
+}
+
 TEST(KafkaTypesTest, PartitionListsRoundTripAndMissingOffsetsAreNullopt) {
   const TopicPartition a{"orders", Partition(0)};
   const TopicPartition b{"orders", Partition(3)};

@@ -7,9 +7,14 @@
 // /metrics or /topology.
 //
 // Users (created by kafka.sh): admin (super user; the test's ACLs and read-backs), sluice and
-// limited (ACLs set per test). librdkafka 2.0 clients authenticate with PLAIN over TLS; see
-// scripts/kafka.sh for why not SCRAM.
+// limited (ACLs set per test). They authenticate with SCRAM-SHA-512, which Debian 12's
+// librdkafka 2.0.2 cannot do against Kafka 4.x (librdkafka #4895): every child process (the
+// pipeline, the simulator, the Python read-backs) runs the same binaries on librdkafka 2.12.1
+// (scripts/librdkafka-fixed.sh) through LD_LIBRARY_PATH, and each test checks which librdkafka
+// its processes loaded. Two tests run on Debian's own librdkafka: SCRAM ends with an
+// authentication error, PLAIN over TLS still works.
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -24,6 +29,31 @@
 namespace sluice::examples::sensor::e2e {
 namespace {
 
+// The librdkafka of the SCRAM clients: scripts/librdkafka-fixed.sh's build (the ctest fixture
+// fixed_librdkafka makes it), or SLUICE_LIBRDKAFKA_FIXED_DIR.
+constexpr char kFixedVersion[] = "2.12.1";
+std::string fixed_librdkafka_dir() {
+  const char* dir = std::getenv("SLUICE_LIBRDKAFKA_FIXED_DIR");
+  return dir != nullptr && *dir != '\0' ? dir : SLUICE_LIBRDKAFKA_FIXED_DIR;
+}
+// Debian's librdkafka, which the binaries are built against: the version its header names.
+std::string debian_version() {
+  return fmt::format("{}.{}.{}", (RD_KAFKA_VERSION >> 24) & 0xff, (RD_KAFKA_VERSION >> 16) & 0xff,
+                     (RD_KAFKA_VERSION >> 8) & 0xff);
+}
+// A child's environment entry that makes it load Debian's librdkafka again.
+const std::string kDebianLibrdkafka = "LD_LIBRARY_PATH=";
+
+// The librdkafka version a pipeline or simulator loaded, from its start-up line
+// ("starting (librdkafka X)"); empty when the log has none.
+std::string loaded_librdkafka(const std::string& log) {
+  const std::string marker = "starting (librdkafka ";
+  const size_t at = log.find(marker);
+  if (at == std::string::npos) return "";
+  const size_t from = at + marker.size();
+  return log.substr(from, log.find(')', from) - from);
+}
+
 struct SecureBroker {
   std::string home, bootstrap, security_dir;
   std::string password(const std::string& user) const {
@@ -37,8 +67,9 @@ struct SecureBroker {
     return security_dir + "/" + user + ".properties";
   }
   // The environment a container gets from a ConfigMap and a Secret.
-  std::vector<std::string> environment(const std::string& user, const std::string& password) const {
-    return {"SECURITY_PROTOCOL=SASL_SSL", "SASL_MECHANISM=PLAIN", "SASL_USERNAME=" + user,
+  std::vector<std::string> environment(const std::string& user, const std::string& password,
+                                       const std::string& mechanism = "SCRAM-SHA-512") const {
+    return {"SECURITY_PROTOCOL=SASL_SSL", "SASL_MECHANISM=" + mechanism, "SASL_USERNAME=" + user,
             "SASL_PASSWORD=" + password, "SSL_CA_LOCATION=" + security_dir + "/ca.pem"};
   }
   // Kafka's AclCommand as admin: `args` after --add.
@@ -48,6 +79,16 @@ struct SecureBroker {
         "--bootstrap-server {} --command-config {}/admin-client.properties --add {} 2>&1",
         home, SLUICE_SOURCE_DIR, bootstrap, security_dir, args));
     note("ACL {}: {}", args, out.substr(0, 200));
+  }
+  // What an operator grants the application of `o` as user sluice (Kafka Streams' documented
+  // ACLs): its topics (`prefix`), its group, its transactional ids (prefixed by the application
+  // id), idempotent writes.
+  void allow_application(const std::string& prefix, const PipelineOptions& o) const {
+    allow(fmt::format(
+        "--allow-principal User:sluice --operation All --topic {} --group {} --transactional-id "
+        "{} --resource-pattern-type prefixed",
+        prefix, o.application_id, o.application_id));
+    allow("--allow-principal User:sluice --operation IdempotentWrite --cluster");
   }
 };
 
@@ -62,6 +103,8 @@ const SecureBroker& broker() {
     s.bootstrap = s.bootstrap.substr(0, s.bootstrap.find_first_of("\r\n"));
     // kafka_tool.py and read_topic.py read the topics back as admin.
     ::setenv("KAFKA_TOOL_CONFIG", s.properties("admin").c_str(), 1);
+    // Every child loads librdkafka 2.12.1 (SCRAM) unless a test gives it kDebianLibrdkafka.
+    ::setenv("LD_LIBRARY_PATH", fixed_librdkafka_dir().c_str(), 1);
     return s;
   }();
   return b;
@@ -75,6 +118,10 @@ class SecuredPipeline : public ::testing::Test {
       GTEST_FAIL()
           << "no secured broker: run through ctest (fixture secure_kafka) or set "
              "SLUICE_KAFKA_HOME to an instance started with SLUICE_KAFKA_SECURITY=sasl_ssl";
+    }
+    if (!std::filesystem::exists(fixed_librdkafka_dir() + "/librdkafka.so.1")) {
+      GTEST_FAIL() << "no librdkafka " << kFixedVersion << " in " << fixed_librdkafka_dir()
+                   << ": run scripts/librdkafka-fixed.sh (ctest fixture fixed_librdkafka)";
     }
     dir_ = testing::unique_name("/tmp/sluice-security");
     std::filesystem::create_directories(dir_);
@@ -121,17 +168,15 @@ std::unique_ptr<ChildProcess> start_pipeline(const std::string& prefix, const st
 
 int exit_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
-TEST_F(SecuredPipeline, ExactlyOnceThroughConfigurationAloneAndNoSecretShows) {
+TEST_F(SecuredPipeline, ScramSha512ExactlyOnceThroughConfigurationAloneAndNoSecretShows) {
   const SecureBroker& b = broker();
+  // kafka.sh wrote SCRAM-SHA-512 into the user's properties: the fixed librdkafka is there.
+  EXPECT_NE(slurp(b.properties("sluice")).find("\nsasl.mechanism=SCRAM-SHA-512\n"),
+            std::string::npos)
+      << slurp(b.properties("sluice")).substr(0, 200);
   const std::string prefix = testing::unique_name("sec");
   PipelineOptions o = PipelineOptions::for_prefix(b.bootstrap, prefix, "exactly_once_v2", dir_);
-  // What an operator grants an application (Kafka Streams' documented ACLs): its topics, its
-  // group, its transactional ids (prefixed by the application id), idempotent writes.
-  b.allow(fmt::format(
-      "--allow-principal User:sluice --operation All --topic {} --group {} --transactional-id {} "
-      "--resource-pattern-type prefixed",
-      prefix, o.application_id, o.application_id));
-  b.allow("--allow-principal User:sluice --operation IdempotentWrite --cluster");
+  b.allow_application(prefix, o);
   const std::string password = b.password("sluice");
   ASSERT_FALSE(password.empty());
 
@@ -168,6 +213,8 @@ TEST_F(SecuredPipeline, ExactlyOnceThroughConfigurationAloneAndNoSecretShows) {
   const std::string topology =
       run(fmt::format("curl -s --max-time 10 http://127.0.0.1:{}/topology", metrics_port));
   EXPECT_NE(metrics.find("sluice_"), std::string::npos) << metrics.substr(0, 300);
+  EXPECT_NE(metrics.find(fmt::format("librdkafka=\"{}\"", kFixedVersion)), std::string::npos)
+      << "the running instance reports the librdkafka it loaded";
   EXPECT_FALSE(topology.empty());
 
   const std::string summary = simulator.stop();
@@ -184,11 +231,18 @@ TEST_F(SecuredPipeline, ExactlyOnceThroughConfigurationAloneAndNoSecretShows) {
   expect_processes_clean(by_file);
   expect_processes_clean(by_env);
 
-  // No secret anywhere: logs of both instances and the simulator, /metrics, /topology.
+  // Every process ran on librdkafka 2.12.1, so SCRAM-SHA-512 was what authenticated them.
   std::string logs = slurp(dir_ + "/simulator.log");
+  EXPECT_EQ(loaded_librdkafka(logs), kFixedVersion) << logs.substr(0, 500);
   for (const auto* fleet : {&by_file, &by_env}) {
-    for (const auto& log : fleet->logs()) logs += slurp(log);
+    for (const auto& log : fleet->logs()) {
+      const std::string text = slurp(log);
+      EXPECT_EQ(loaded_librdkafka(text), kFixedVersion) << log;
+      EXPECT_NE(text.find("sasl.mechanism=SCRAM-SHA-512"), std::string::npos) << log;
+      logs += text;
+    }
   }
+  // No secret anywhere: logs of both instances and the simulator, /metrics, /topology.
   EXPECT_NE(logs.find("sasl.password=[redacted]"), std::string::npos)
       << "the start-up line names the key, not the value";
   for (const std::string& secret : {password, b.password("admin"), b.password("store")}) {
@@ -198,6 +252,7 @@ TEST_F(SecuredPipeline, ExactlyOnceThroughConfigurationAloneAndNoSecretShows) {
   }
 }
 
+// A wrong SCRAM-SHA-512 password, on librdkafka 2.12.1.
 TEST_F(SecuredPipeline, WrongPasswordEndsPipelineAndSimulatorWithAnAuthenticationError) {
   const SecureBroker& b = broker();
   const std::string prefix = testing::unique_name("secpw");
@@ -208,9 +263,11 @@ TEST_F(SecuredPipeline, WrongPasswordEndsPipelineAndSimulatorWithAnAuthenticatio
   const auto status = wait_for_exit(*pipeline, std::chrono::seconds(180));
   const std::string log = slurp(dir_ + "/pipeline.log");
   ASSERT_TRUE(status.has_value()) << "the pipeline still ran after 180 s:\n" << log;
+  EXPECT_EQ(loaded_librdkafka(log), kFixedVersion) << log;
   EXPECT_NE(exit_code(*status), 0) << log;
   EXPECT_TRUE(contains_ci(log, "authentication with the broker")) << log;
   EXPECT_TRUE(contains_ci(log, "sasl.password")) << log;
+  EXPECT_EQ(log.find("librdkafka #4895"), std::string::npos) << "2.12.1 has the fix:\n" << log;
   EXPECT_EQ(log.find(wrong), std::string::npos) << log;
 
   ChildProcess simulator({SENSOR_SIMULATOR_PATH, "--bootstrap-servers", b.bootstrap, "--topic",
@@ -219,6 +276,7 @@ TEST_F(SecuredPipeline, WrongPasswordEndsPipelineAndSimulatorWithAnAuthenticatio
   const auto sim_status = wait_for_exit(simulator, std::chrono::seconds(180));
   const std::string sim_log = slurp(dir_ + "/simulator.log");
   ASSERT_TRUE(sim_status.has_value()) << "the simulator still ran after 180 s:\n" << sim_log;
+  EXPECT_EQ(loaded_librdkafka(sim_log), kFixedVersion) << sim_log;
   EXPECT_NE(exit_code(*sim_status), 0) << sim_log;
   EXPECT_TRUE(contains_ci(sim_log, "authentication with the broker")) << sim_log;
   EXPECT_EQ(sim_log.find(wrong), std::string::npos) << sim_log;
@@ -294,6 +352,67 @@ TEST_F(SecuredPipeline, MissingWriteAclOnTheOutputEndsTheApp) {
         << line;
   }
   EXPECT_EQ(log.find("giving up"), std::string::npos) << log;
+}
+
+// Debian 12's own librdkafka (2.0.2) with the right SCRAM-SHA-512 password: its client-final
+// message carries a wrong nonce (librdkafka #4895), Kafka 4.x refuses it, and the app ends
+// with the authentication error instead of hanging.
+TEST_F(SecuredPipeline, DebiansLibrdkafkaFailsScramWithAnAuthenticationError) {
+  const SecureBroker& b = broker();
+  ASSERT_NE(debian_version(), kFixedVersion) << "built against the fixed librdkafka's header";
+  const std::string prefix = testing::unique_name("secdeb");
+  const std::string password = b.password("sluice");
+  auto env = b.environment("sluice", password);
+  env.push_back(kDebianLibrdkafka);
+
+  auto pipeline = start_pipeline(prefix, dir_, {}, env, dir_ + "/pipeline.log");
+  const auto status = wait_for_exit(*pipeline, std::chrono::seconds(180));
+  const std::string log = slurp(dir_ + "/pipeline.log");
+  ASSERT_TRUE(status.has_value()) << "the pipeline still ran after 180 s:\n" << log;
+  EXPECT_EQ(loaded_librdkafka(log), debian_version()) << log;
+  EXPECT_NE(log.find("sasl.mechanism=SCRAM-SHA-512"), std::string::npos) << log;
+  EXPECT_NE(exit_code(*status), 0) << log;
+  EXPECT_TRUE(contains_ci(log, "authentication with the broker")) << log;
+  EXPECT_TRUE(contains_ci(log, "invalid credentials with SASL mechanism SCRAM-SHA-512")) << log;
+  // The error says why the right password failed.
+  EXPECT_NE(log.find(fmt::format("librdkafka {} sends a wrong nonce", debian_version())),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find(password), std::string::npos) << log;
+}
+
+// Debian's own librdkafka still authenticates with PLAIN inside TLS: the simulator writes the
+// input and the pipeline processes it, both on 2.0.2.
+TEST_F(SecuredPipeline, DebiansLibrdkafkaStillWorksWithPlainOverTls) {
+  const SecureBroker& b = broker();
+  const std::string prefix = testing::unique_name("secplain");
+  const PipelineOptions o =
+      PipelineOptions::for_prefix(b.bootstrap, prefix, "exactly_once_v2", dir_);
+  b.allow_application(prefix, o);
+  const std::string password = b.password("sluice");
+  auto env = b.environment("sluice", password, "PLAIN");
+  env.push_back(kDebianLibrdkafka);
+
+  ChildProcess simulator(
+      {SENSOR_SIMULATOR_PATH, "--bootstrap-servers", b.bootstrap, "--topic", o.input_topic,
+       "--metadata-topic", o.metadata_topic, "--keyed", "--count", "200", "--rate", "0"},
+      dir_ + "/simulator.log", environment_with(env));
+  const auto sim_status = wait_for_exit(simulator, std::chrono::seconds(120));
+  const std::string sim_log = slurp(dir_ + "/simulator.log");
+  ASSERT_TRUE(sim_status.has_value()) << "the simulator still ran after 120 s:\n" << sim_log;
+  EXPECT_EQ(loaded_librdkafka(sim_log), debian_version()) << sim_log;
+  EXPECT_EQ(exit_code(*sim_status), 0) << sim_log;
+
+  auto pipeline = start_pipeline(prefix, dir_, {}, env, dir_ + "/pipeline.log");
+  EXPECT_TRUE(wait_for_output({}, b.bootstrap, o.stats_topic, 120))
+      << slurp(dir_ + "/pipeline.log");
+  const int status = pipeline->stop();
+  const std::string log = slurp(dir_ + "/pipeline.log");
+  EXPECT_EQ(loaded_librdkafka(log), debian_version()) << log;
+  EXPECT_NE(log.find("sasl.mechanism=PLAIN"), std::string::npos) << log;
+  EXPECT_EQ(exit_code(status), 0) << log;
+  EXPECT_EQ(log.find(password), std::string::npos) << log;
+  EXPECT_EQ(sim_log.find(password), std::string::npos) << sim_log;
 }
 
 }  // namespace
