@@ -290,18 +290,11 @@ absl::Status RocksDBDatabase::load_meta() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<rocksdb::ColumnFamilyHandle*> RocksDBDatabase::column_family(const std::string& name,
-                                                                            bool create) {
+rocksdb::ColumnFamilyHandle* RocksDBDatabase::column_family(const std::string& name) const {
   for (auto* h : handles_) {
     if (h->GetName() == name) return h;
   }
-  if (!create) return nullptr;
-  rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s = db_->CreateColumnFamily(cf_options_, name, &handle);
-  if (!s.ok()) return error(fmt::format("creating column family '{}'", name), s);
-  handles_.push_back(handle);
-  resources_->register_database(db_.get(), handles_);
-  return handle;
+  return nullptr;
 }
 
 std::vector<std::string> RocksDBDatabase::extra_column_families() const {

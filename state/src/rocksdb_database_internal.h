@@ -33,8 +33,8 @@ class RocksDBDatabase {
   ~RocksDBDatabase();
 
   rocksdb::ColumnFamilyHandle* default_cf() const { return db_->DefaultColumnFamily(); }
-  // The named column family, created when `create`; nullptr when absent and not created.
-  absl::StatusOr<rocksdb::ColumnFamilyHandle*> column_family(const std::string& name, bool create);
+  // The named column family; nullptr when absent.
+  rocksdb::ColumnFamilyHandle* column_family(const std::string& name) const;
   // Names of the data column families besides "default" and the meta family.
   std::vector<std::string> extra_column_families() const;
   absl::Status drop_column_family(const std::string& name);

@@ -225,8 +225,9 @@ class RocksDBSegments final : public Segments {
     rocksdb::WriteBatch batch;
     auto end = segments_.lower_bound(segment);
     for (auto it = segments_.begin(); it != end; ++it) {
-      // Segment ids are never negative (window starts and session ends are not), so every
-      // prefix has a successor; the last possible id's keys are deleted one by one.
+      // Only id -1 (eight 0xff bytes) has no next prefix to end the range at; window starts and
+      // session ends are never negative, so it never occurs, but its keys are deleted one by
+      // one rather than not at all.
       std::optional<std::string> next = next_prefix(*it);
       if (!next) {
         SLUICE_RETURN_IF_ERROR(delete_each(batch, *it));
@@ -345,7 +346,7 @@ class RocksDBSegments final : public Segments {
         return absl::DataLossError(
             fmt::format("state store '{}' has an unexpected column family '{}'", name_, family));
       }
-      SLUICE_ASSIGN_OR_RETURN(auto cf, db_->column_family(family, false));
+      rocksdb::ColumnFamilyHandle* cf = db_->column_family(family);
       rocksdb::WriteBatch batch;
       {
         KeyValueIteratorPtr it = db_->iterate(cf, std::nullopt, std::nullopt);
