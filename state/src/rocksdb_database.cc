@@ -157,30 +157,22 @@ std::optional<std::string> prefix_successor(std::string_view prefix) {
   return s;
 }
 
+// Iterates [seek, upper) of `cf` (from the first key when no `seek`, to the end when no
+// `upper`), yielding keys without their first `strip` bytes.
 class RocksDBIterator final : public KeyValueIterator {
  public:
   RocksDBIterator(const RocksDBDatabase& owner, rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf,
-                  std::optional<std::string_view> from, std::optional<std::string_view> to,
-                  std::optional<std::string_view> prefix, std::shared_ptr<std::atomic<int>> counter)
-      : owner_(owner), counter_(std::move(counter)) {
+                  std::optional<std::string> seek, std::optional<std::string> upper, size_t strip,
+                  std::shared_ptr<std::atomic<int>> counter)
+      : owner_(owner), counter_(std::move(counter)), upper_(std::move(upper)), strip_(strip) {
     ++*counter_;
-    if (prefix) {
-      prefix_ = std::string(*prefix);
-      upper_ = prefix_successor(*prefix);
-    } else if (to) {
-      // [from, to] inclusive == [from, to + "\0") exclusive.
-      upper_ = std::string(*to);
-      upper_->push_back('\0');
-    }
     if (upper_) {
       upper_slice_ = slice(*upper_);
       options_.iterate_upper_bound = &upper_slice_;
     }
     it_.reset(db.NewIterator(options_, cf));
-    if (prefix) {
-      it_->Seek(slice(*prefix));
-    } else if (from) {
-      it_->Seek(slice(*from));
+    if (seek) {
+      it_->Seek(slice(*seek));
     } else {
       it_->SeekToFirst();
     }
@@ -190,7 +182,7 @@ class RocksDBIterator final : public KeyValueIterator {
     --*counter_;
   }
   bool valid() const override { return it_->Valid(); }
-  std::string_view key() const override { return it_->key().ToStringView(); }
+  std::string_view key() const override { return it_->key().ToStringView().substr(strip_); }
   std::string_view value() const override { return it_->value().ToStringView(); }
   void next() override { it_->Next(); }
   absl::Status status() const override {
@@ -201,12 +193,20 @@ class RocksDBIterator final : public KeyValueIterator {
  private:
   const RocksDBDatabase& owner_;
   std::shared_ptr<std::atomic<int>> counter_;
-  std::optional<std::string> prefix_;
   std::optional<std::string> upper_;
+  size_t strip_;
   rocksdb::Slice upper_slice_;
   rocksdb::ReadOptions options_;
   std::unique_ptr<rocksdb::Iterator> it_;
 };
+
+// [from, to] inclusive == [from, to + "\0") exclusive.
+std::string exclusive_upper(std::string_view prefix, std::string_view to) {
+  std::string upper;
+  upper.reserve(prefix.size() + to.size() + 1);
+  upper.append(prefix).append(to).push_back('\0');
+  return upper;
+}
 
 }  // namespace
 
@@ -290,18 +290,11 @@ absl::Status RocksDBDatabase::load_meta() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<rocksdb::ColumnFamilyHandle*> RocksDBDatabase::column_family(const std::string& name,
-                                                                            bool create) {
+rocksdb::ColumnFamilyHandle* RocksDBDatabase::column_family(const std::string& name) const {
   for (auto* h : handles_) {
     if (h->GetName() == name) return h;
   }
-  if (!create) return nullptr;
-  rocksdb::ColumnFamilyHandle* handle = nullptr;
-  rocksdb::Status s = db_->CreateColumnFamily(cf_options_, name, &handle);
-  if (!s.ok()) return error(fmt::format("creating column family '{}'", name), s);
-  handles_.push_back(handle);
-  resources_->register_database(db_.get(), handles_);
-  return handle;
+  return nullptr;
 }
 
 std::vector<std::string> RocksDBDatabase::extra_column_families() const {
@@ -371,11 +364,32 @@ KeyValueIteratorPtr RocksDBDatabase::iterate(rocksdb::ColumnFamilyHandle* cf,
                                              std::optional<std::string_view> from,
                                              std::optional<std::string_view> to,
                                              std::optional<std::string_view> prefix) {
+  if (prefix) return iterate_prefixed(cf, *prefix, std::nullopt, std::nullopt, 0);
   if (!db_) {
     return empty_iterator(
         absl::FailedPreconditionError(fmt::format("state store '{}' is not open", store_name_)));
   }
-  return std::make_unique<RocksDBIterator>(*this, *db_, cf, from, to, prefix, open_iterators_);
+  std::optional<std::string> seek, upper;
+  if (from) seek = std::string(*from);
+  if (to) upper = exclusive_upper({}, *to);
+  return std::make_unique<RocksDBIterator>(*this, *db_, cf, std::move(seek), std::move(upper), 0,
+                                           open_iterators_);
+}
+
+KeyValueIteratorPtr RocksDBDatabase::iterate_prefixed(rocksdb::ColumnFamilyHandle* cf,
+                                                      std::string_view prefix,
+                                                      std::optional<std::string_view> from,
+                                                      std::optional<std::string_view> to,
+                                                      size_t strip) {
+  if (!db_) {
+    return empty_iterator(
+        absl::FailedPreconditionError(fmt::format("state store '{}' is not open", store_name_)));
+  }
+  std::string seek(prefix);
+  if (from) seek.append(*from);
+  std::optional<std::string> upper = to ? exclusive_upper(prefix, *to) : prefix_successor(prefix);
+  return std::make_unique<RocksDBIterator>(*this, *db_, cf, std::move(seek), std::move(upper),
+                                           strip, open_iterators_);
 }
 
 absl::Status RocksDBDatabase::write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,

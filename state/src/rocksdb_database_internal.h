@@ -33,8 +33,8 @@ class RocksDBDatabase {
   ~RocksDBDatabase();
 
   rocksdb::ColumnFamilyHandle* default_cf() const { return db_->DefaultColumnFamily(); }
-  // The named column family, created when `create`; nullptr when absent and not created.
-  absl::StatusOr<rocksdb::ColumnFamilyHandle*> column_family(const std::string& name, bool create);
+  // The named column family; nullptr when absent.
+  rocksdb::ColumnFamilyHandle* column_family(const std::string& name) const;
   // Names of the data column families besides "default" and the meta family.
   std::vector<std::string> extra_column_families() const;
   absl::Status drop_column_family(const std::string& name);
@@ -47,6 +47,12 @@ class RocksDBDatabase {
   KeyValueIteratorPtr iterate(rocksdb::ColumnFamilyHandle* cf, std::optional<std::string_view> from,
                               std::optional<std::string_view> to,
                               std::optional<std::string_view> prefix = std::nullopt);
+  // Keys starting with `prefix` whose rest lies in [from, to] (inclusive; unbounded when
+  // absent), yielded without their first `strip` bytes (the prefix, when strip ==
+  // prefix.size()).
+  KeyValueIteratorPtr iterate_prefixed(rocksdb::ColumnFamilyHandle* cf, std::string_view prefix,
+                                       std::optional<std::string_view> from,
+                                       std::optional<std::string_view> to, size_t strip);
   // Writes `batch` plus, when given, the offset, the stream time and the latest duplicate
   // sequence number of a window store, atomically. `restoring` skips the WAL.
   absl::Status write(rocksdb::WriteBatch& batch, std::optional<Offset> offset,
@@ -55,6 +61,8 @@ class RocksDBDatabase {
   std::optional<Offset> committed_offset() const { return offset_; }
   TimestampMs committed_stream_time() const { return stream_time_; }
   std::optional<int32_t> committed_duplicate_seq() const { return duplicate_seq_; }
+  // True while writes made with the WAL disabled (restoring) are not yet flushed.
+  bool unlogged_writes() const { return unlogged_writes_; }
   absl::StatusOr<uint64_t> approximate_num_entries(rocksdb::ColumnFamilyHandle* cf);
   // Persists writes made with the WAL disabled; a no-op otherwise (logged writes are durable).
   absl::Status flush();

@@ -1,9 +1,13 @@
-// The RocksDB key-value store and RocksDB segments (one column family per time segment).
+// The RocksDB key-value store and RocksDB segments (logical segments: one column family, keys
+// prefixed with their segment id).
 #include <charconv>
+#include <limits>
+#include <set>
 
 #include "fmt/format.h"
 #include "rocksdb_database_internal.h"
 #include "segments_internal.h"
+#include "sluice/core/serdes.h"
 #include "sluice/core/status_macros.h"
 #include "sluice/state/rocksdb_store.h"
 
@@ -142,8 +146,17 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   StoreMetrics* metrics_ = nullptr;
 };
 
-// Segment <id> is column family "segment.<id>"; dropping a column family deletes its files at
-// once, which is what "expired segments are dropped wholesale" needs.
+// Logical segments (Kafka Streams' LogicalKeyValueSegments): every segment lives in the default
+// column family, its keys prefixed with the segment id as 8 bytes big-endian. Dropping a segment
+// is one DeleteRange over its prefix: no column family to create or drop, so no OPTIONS file
+// rewritten and no MANIFEST or directory synced per segment. The ids are found again at open by
+// seeking from prefix to prefix (Kafka Streams forgets them on restart and never drops those
+// segments).
+//
+// Earlier builds kept segment <id> in its own column family "segment.<id>"; open() moves such a
+// family's entries under their prefix (one WriteBatch per segment, then one flush of the whole
+// database before any family is dropped, so a crash at any point leaves every entry in the old
+// family, the new layout, or both; moving again rewrites identical entries).
 class RocksDBSegments final : public Segments {
  public:
   explicit RocksDBSegments(std::shared_ptr<RocksDBResources> resources)
@@ -155,16 +168,13 @@ class RocksDBSegments final : public Segments {
     SLUICE_ASSIGN_OR_RETURN(db_, RocksDBDatabase::open(store_dir(context, store_name), store_name,
                                                        resources_for(resources_, context)));
     segments_.clear();
-    for (const auto& family : db_->extra_column_families()) {
-      auto id = parse(family);
-      if (!id) {
-        return absl::DataLossError(fmt::format(
-            "state store '{}' has an unexpected column family '{}'", store_name, family));
-      }
-      SLUICE_ASSIGN_OR_RETURN(auto handle, db_->column_family(family, false));
-      segments_.emplace(*id, handle);
+    absl::Status s = migrate_column_families();
+    if (s.ok()) s = find_segments();
+    if (!s.ok()) {
+      (void)db_->close();
+      db_.reset();
     }
-    return absl::OkStatus();
+    return s;
   }
   absl::Status close() override {
     if (!db_) return absl::OkStatus();
@@ -178,49 +188,61 @@ class RocksDBSegments final : public Segments {
   bool is_open() const override { return db_ != nullptr; }
   absl::Status flush() override { return db_ ? db_->flush() : closed_error(name_); }
   std::vector<int64_t> segment_ids() const override {
-    std::vector<int64_t> ids;
-    for (const auto& [id, _] : segments_) ids.push_back(id);
-    return ids;
+    return std::vector<int64_t>(segments_.begin(), segments_.end());
   }
   absl::StatusOr<uint64_t> approximate_num_entries() override {
     if (!db_) return closed_error(name_);
-    uint64_t total = 0;
-    for (const auto& [id, cf] : segments_) {
-      SLUICE_ASSIGN_OR_RETURN(uint64_t n, db_->approximate_num_entries(cf));
-      total += n;
-    }
-    return total;
+    return db_->approximate_num_entries(db_->default_cf());
   }
   absl::Status put(int64_t segment, std::string_view key, std::string_view value) override {
     if (!db_) return closed_error(name_);
-    SLUICE_ASSIGN_OR_RETURN(auto cf, family(segment, true));
-    return db_->put(cf, key, value);
+    SLUICE_RETURN_IF_ERROR(db_->put(db_->default_cf(), stored(segment, key), value));
+    segments_.insert(segment);
+    return absl::OkStatus();
   }
   absl::Status remove(int64_t segment, std::string_view key) override {
     if (!db_) return closed_error(name_);
-    auto it = segments_.find(segment);
-    if (it == segments_.end()) return absl::OkStatus();
-    return db_->remove(it->second, key);
+    if (!segments_.contains(segment)) return absl::OkStatus();
+    return db_->remove(db_->default_cf(), stored(segment, key));
   }
   absl::StatusOr<std::optional<std::string>> get(int64_t segment, std::string_view key) override {
     if (!db_) return closed_error(name_);
-    auto it = segments_.find(segment);
-    if (it == segments_.end()) return std::optional<std::string>();
-    return db_->get(it->second, key);
+    if (!segments_.contains(segment)) return std::optional<std::string>();
+    // Reads may run on several threads: a key of its own, not the write buffer.
+    std::string stored_key = segment_prefix(segment);
+    stored_key.append(key);
+    return db_->get(db_->default_cf(), stored_key);
   }
   KeyValueIteratorPtr range(int64_t segment, std::optional<std::string_view> from,
                             std::optional<std::string_view> to) override {
     if (!db_) return empty_iterator(closed_error(name_));
-    auto it = segments_.find(segment);
-    if (it == segments_.end()) return empty_iterator();
-    return db_->iterate(it->second, from, to);
+    if (!segments_.contains(segment)) return empty_iterator();
+    const std::string prefix = segment_prefix(segment);
+    return db_->iterate_prefixed(db_->default_cf(), prefix, from, to, prefix.size());
   }
   absl::Status drop_before(int64_t segment) override {
     if (!db_) return closed_error(name_);
-    while (!segments_.empty() && segments_.begin()->first < segment) {
-      SLUICE_RETURN_IF_ERROR(db_->drop_column_family(family_name(segments_.begin()->first)));
-      segments_.erase(segments_.begin());
+    rocksdb::WriteBatch batch;
+    auto end = segments_.lower_bound(segment);
+    for (auto it = segments_.begin(); it != end; ++it) {
+      // Only id -1 (eight 0xff bytes) has no next prefix to end the range at; window starts and
+      // session ends are never negative, so it never occurs, but its keys are deleted one by
+      // one rather than not at all.
+      std::optional<std::string> next = next_prefix(*it);
+      if (!next) {
+        SLUICE_RETURN_IF_ERROR(delete_each(batch, *it));
+        continue;
+      }
+      rocksdb::Status s = batch.DeleteRange(db_->default_cf(), segment_prefix(*it), *next);
+      if (!s.ok()) return db_->error("segment delete range", s);
     }
+    if (batch.Count() == 0) return absl::OkStatus();
+    // Written like the writes before it: while restored (unlogged) writes wait for their flush,
+    // a logged write would flush them now; the drop is lost with them in a crash, and so is the
+    // offset they carry, which restoration then replays from.
+    SLUICE_RETURN_IF_ERROR(
+        db_->write(batch, std::nullopt, std::nullopt, /*restoring=*/db_->unlogged_writes()));
+    segments_.erase(segments_.begin(), end);
     return absl::OkStatus();
   }
   absl::Status apply_restore(std::span<const SegmentWrite> writes, Offset next_offset,
@@ -229,10 +251,16 @@ class RocksDBSegments final : public Segments {
     if (!db_) return closed_error(name_);
     rocksdb::WriteBatch batch;
     for (const auto& w : writes) {
-      SLUICE_ASSIGN_OR_RETURN(auto cf, family(w.segment, w.value.has_value()));
-      if (cf == nullptr) continue;  // deleting from a segment that does not exist
-      rocksdb::Status s =
-          w.value ? batch.Put(cf, slice(w.key), slice(*w.value)) : batch.Delete(cf, slice(w.key));
+      // A segment exists from its first put on (a failed write leaves an id without keys, which
+      // reads as an empty segment).
+      if (w.value) {
+        segments_.insert(w.segment);
+      } else if (!segments_.contains(w.segment)) {
+        continue;  // deleting from a segment that does not exist
+      }
+      const rocksdb::Slice key = slice(stored(w.segment, w.key));
+      rocksdb::Status s = w.value ? batch.Put(db_->default_cf(), key, slice(*w.value))
+                                  : batch.Delete(db_->default_cf(), key);
       if (!s.ok()) return db_->error("restore batch", s);
     }
     return db_->write(batch, next_offset, stream_time, /*restoring=*/!durable, duplicate_seq);
@@ -255,7 +283,87 @@ class RocksDBSegments final : public Segments {
   }
 
  private:
-  static std::string family_name(int64_t id) { return fmt::format("segment.{}", id); }
+  static constexpr size_t kPrefixSize = sizeof(uint64_t);
+
+  static std::string segment_prefix(int64_t segment) {
+    std::string out;
+    serdes::append_big_endian(out, segment);
+    return out;
+  }
+  // The prefix of the next segment id (as unsigned bytes); nullopt after the last one.
+  static std::optional<std::string> next_prefix(int64_t segment) {
+    const auto u = static_cast<uint64_t>(segment);
+    if (u == std::numeric_limits<uint64_t>::max()) return std::nullopt;
+    std::string out;
+    serdes::append_big_endian(out, u + 1);
+    return out;
+  }
+  // `key` under `segment`'s prefix, in a buffer reused across writes (single-threaded).
+  std::string_view stored(int64_t segment, std::string_view key) {
+    scratch_.clear();
+    serdes::append_big_endian(scratch_, segment);
+    scratch_.append(key);
+    return scratch_;
+  }
+
+  absl::Status delete_each(rocksdb::WriteBatch& batch, int64_t segment) {
+    KeyValueIteratorPtr it = db_->iterate_prefixed(db_->default_cf(), segment_prefix(segment),
+                                                   std::nullopt, std::nullopt, 0);
+    for (; it->valid(); it->next()) {
+      rocksdb::Status s = batch.Delete(db_->default_cf(), slice(it->key()));
+      if (!s.ok()) return db_->error("segment delete", s);
+    }
+    return it->status();
+  }
+
+  // The segment ids that hold keys: from the first key, jump to the next id's prefix.
+  absl::Status find_segments() {
+    std::optional<std::string> from;
+    while (true) {
+      std::optional<std::string_view> seek;
+      if (from) seek = *from;
+      KeyValueIteratorPtr it = db_->iterate(db_->default_cf(), seek, std::nullopt);
+      if (!it->valid()) return it->status();
+      if (it->key().size() < kPrefixSize) {
+        return absl::DataLossError(
+            fmt::format("state store '{}' has a {}-byte key, shorter than its segment prefix",
+                        name_, it->key().size()));
+      }
+      const auto id = serdes::read_big_endian<int64_t>(it->key().data());
+      segments_.insert(id);
+      from = next_prefix(id);
+      if (!from) return absl::OkStatus();
+    }
+  }
+
+  // Moves the column families "segment.<id>" of an earlier build into the logical layout.
+  absl::Status migrate_column_families() {
+    std::vector<std::string> families = db_->extra_column_families();
+    if (families.empty()) return absl::OkStatus();
+    for (const auto& family : families) {
+      auto id = parse(family);
+      if (!id) {
+        return absl::DataLossError(
+            fmt::format("state store '{}' has an unexpected column family '{}'", name_, family));
+      }
+      rocksdb::ColumnFamilyHandle* cf = db_->column_family(family);
+      rocksdb::WriteBatch batch;
+      {
+        KeyValueIteratorPtr it = db_->iterate(cf, std::nullopt, std::nullopt);
+        for (; it->valid(); it->next()) {
+          rocksdb::Status s =
+              batch.Put(db_->default_cf(), slice(stored(*id, it->key())), slice(it->value()));
+          if (!s.ok()) return db_->error("segment migration batch", s);
+        }
+        SLUICE_RETURN_IF_ERROR(it->status());
+      }
+      // Unlogged, as a restore: the flush below makes all of it durable at once.
+      SLUICE_RETURN_IF_ERROR(db_->write(batch, std::nullopt, std::nullopt, /*restoring=*/true));
+    }
+    SLUICE_RETURN_IF_ERROR(db_->flush());
+    for (const auto& family : families) SLUICE_RETURN_IF_ERROR(db_->drop_column_family(family));
+    return absl::OkStatus();
+  }
   static std::optional<int64_t> parse(std::string_view family) {
     constexpr std::string_view kPrefix = "segment.";
     if (!family.starts_with(kPrefix)) return std::nullopt;
@@ -265,18 +373,12 @@ class RocksDBSegments final : public Segments {
     if (ec != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
     return id;
   }
-  absl::StatusOr<rocksdb::ColumnFamilyHandle*> family(int64_t segment, bool create) {
-    if (auto it = segments_.find(segment); it != segments_.end()) return it->second;
-    if (!create) return nullptr;
-    SLUICE_ASSIGN_OR_RETURN(auto cf, db_->column_family(family_name(segment), true));
-    segments_.emplace(segment, cf);
-    return cf;
-  }
 
   std::string name_;
   std::shared_ptr<RocksDBResources> resources_;
   std::unique_ptr<RocksDBDatabase> db_;
-  std::map<int64_t, rocksdb::ColumnFamilyHandle*> segments_;
+  std::set<int64_t> segments_;
+  std::string scratch_;
 };
 
 }  // namespace

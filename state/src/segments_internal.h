@@ -54,7 +54,8 @@ class Segments {
   virtual std::optional<Offset> committed_offset() const = 0;
   // The duplicate sequence number stored by the last commit/restore; nullopt when none.
   virtual std::optional<int32_t> committed_duplicate_seq() const = 0;
-  // Entries over all segments (RocksDB: estimate-num-keys per column family).
+  // Entries over all segments (RocksDB: estimate-num-keys, which may count the keys of dropped
+  // segments until compaction).
   virtual absl::StatusOr<uint64_t> approximate_num_entries() = 0;
   // The stream time stored by the last commit/restore; -1 when none.
   virtual TimestampMs committed_stream_time() const = 0;
