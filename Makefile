@@ -21,7 +21,7 @@ TEST_FUZZ_SECONDS ?= 5
 all: build
 
 deps:
-	@SLUICE_BUILD_DIR=$(BUILD_DIR) scripts/install-deps.sh
+	@scripts/install-deps.sh
 
 build: deps
 	@if [ ! -f $(BUILD_DIR)/build.ninja ]; then \

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what Sluice needs to build, test and run the demo on Debian 12, and nothing twice:
 # when every package is present and the Kafka jars are laid out it is a fast no-op.
-# Everything comes from Debian packages, plus the Apache Kafka jars from Maven Central and
-# librdkafka 2.12.1's source in a Rust crate, through cargo, built into <build>/librdkafka-2.12.1
-# for the SCRAM-SHA-512 security tests (scripts/librdkafka-fixed.sh; <build> is
-# $SLUICE_BUILD_DIR, default build).
+# Everything comes from Debian packages, plus the Apache Kafka jars from Maven Central. The
+# SCRAM-SHA-512 security tests also need librdkafka 2.12.1, built from its source in a Rust crate
+# fetched through cargo (scripts/librdkafka-fixed.sh); their ctest fixture builds it, so make demo
+# and make image do not wait for it. Its build packages are installed here.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -61,4 +61,3 @@ fi
 
 "$repo/scripts/kafka.sh" install
 "$repo/scripts/schema-registry.sh" install
-"$repo/scripts/librdkafka-fixed.sh" "${SLUICE_BUILD_DIR:-$repo/build}" >/dev/null
