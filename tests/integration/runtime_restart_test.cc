@@ -445,6 +445,55 @@ TEST(RuntimeOrdering, NegativeExtractedTimestampsAreDroppedAndCounted) {
   ASSERT_TRUE(streams.close(30s).ok());
 }
 
+// A record without a timestamp (-1 on the broker) and a source without an extractor: by
+// default (fail_on_invalid) the deserialization handler gets it, here the dead-letter queue;
+// with default.timestamp.extractor=use_partition_time_on_invalid it takes the partition's time.
+TEST(RuntimeOrdering, RecordWithoutATimestampFollowsDefaultTimestampExtractor) {
+  const TimestampMs base = wall_now() - 60'000;
+  for (const bool partition_time : {false, true}) {
+    SCOPED_TRACE(partition_time ? "use_partition_time_on_invalid" : "fail_on_invalid");
+    const std::string app = unique_name("rs-nots");
+    const std::string input = unique_name("rs-nots-in");
+    const std::string output = unique_name("rs-nots-out");
+    const std::string dlq = unique_name("rs-nots-dlq");
+    create_topic(input, 1);
+    create_topic(output, 1);
+    create_topic(dlq, 1);
+    produce_all(input, {{"k", "a", base}, {"k", "none", -1}, {"k", "b", base + 2}});
+    StreamsBuilder builder;
+    builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+        .to(output, Produced::with(serdes::string(), serdes::string()));
+    auto topology = builder.build();
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    Properties extra = {{"deserialization.exception.handler", "dead_letter_queue"},
+                        {"errors.dead.letter.queue.topic.name", dlq}};
+    if (partition_time) {
+      extra["default.timestamp.extractor"] =
+          "org.apache.kafka.streams.processor.UsePartitionTimeOnInvalidTimestamp";
+    }
+    KafkaStreams streams(std::move(*topology), config_for(app, temp_dir("rs-nots-state"), extra));
+    ASSERT_TRUE(streams.start().ok());
+    const size_t expected = partition_time ? 3 : 2;
+    std::vector<std::pair<std::string, TimestampMs>> got;
+    read_committed_until(
+        output, 1,
+        [&](const kafka::Message& m) {
+          got.emplace_back(m.value() ? std::string(*m.value()) : "<null>", m.timestamp());
+        },
+        [&] { return got.size() >= expected; }, 120s, 2s);
+    using Got = std::pair<std::string, TimestampMs>;
+    if (partition_time) {
+      EXPECT_EQ(got, (std::vector<Got>{{"a", base}, {"none", base}, {"b", base + 2}}));
+    } else {
+      EXPECT_EQ(got, (std::vector<Got>{{"a", base}, {"b", base + 2}}));
+      auto dead = read_values(dlq, 1, [](const Values& v) { return total(v) >= 1; });
+      EXPECT_EQ(dead["k"], (std::vector<std::string>{"none"}));
+    }
+    ASSERT_NE(streams.state(), StreamsState::kError) << streams.error();
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+}
+
 // ---- 4. A store whose changelog offset is outside the changelog is rebuilt. ----
 
 // Runs word count over `lines` lines under exactly-once and closes cleanly.
