@@ -23,6 +23,9 @@ constexpr auto kClientTimeout = 30s;
 // polled often (a restore never holds the thread for long).
 constexpr int kRestoreRecordsPerTurn = 10000;
 constexpr size_t kRestoreBatch = 1000;
+// wake_starved_fetcher(): at most one wake-up request per interval, and how long it may wait.
+constexpr auto kFetcherWakeInterval = 100ms;
+constexpr auto kFetcherWakeTimeout = 50ms;
 
 // `prefix: <status message>`, keeping the status's code and payloads (the Kafka error kind the
 // failure classification reads).
@@ -405,8 +408,39 @@ void StreamThread::wait_for_retry(std::chrono::milliseconds backoff) {
   }
 }
 
+void StreamThread::wake_starved_fetcher() {
+  if (!consumer_ || consumer_->queued() > 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_fetcher_wake_ < kFetcherWakeInterval) return;
+  // A partition with records on the broker beyond what this thread took (the last fetch's
+  // high watermark above the next offset to read, and no partition-EOF since), none of them
+  // buffered here or in librdkafka, and not paused: its fetcher is not fetching.
+  std::vector<const PartitionQueue*> starved;
+  for (const auto& [id, task] : tasks_) {
+    for (const auto& q : task->queues()) {
+      if (q.paused || q.caught_up || !q.records.empty() || q.next_offset < 0) continue;
+      int64_t low = 0;
+      int64_t high = -1;
+      if (rd_kafka_get_watermark_offsets(consumer_->handle(), q.tp.topic.c_str(),
+                                         q.tp.partition.value(), &low,
+                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        continue;
+      }
+      if (high > q.next_offset) starved.push_back(&q);
+    }
+  }
+  if (starved.empty()) return;
+  last_fetcher_wake_ = now;
+  // Round robin: with several brokers, each turn wakes the leader of another starved partition.
+  const PartitionQueue& q = *starved[fetcher_wake_cursor_++ % starved.size()];
+  if (auto st = consumer_->wake_fetcher(q.tp, kFetcherWakeTimeout); !st.ok()) {
+    logger_.debug("{}", std::string(st.message()));
+  }
+}
+
 absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_t max_messages) {
   last_poll_wall_ = now_ms();
+  if (timeout.count() > 0) wake_starved_fetcher();
   // Pausing drops librdkafka's prefetched messages for the partition and a resumed partition
   // may wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
   const size_t max_buffered =
