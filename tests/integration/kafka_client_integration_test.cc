@@ -129,6 +129,14 @@ ProducerRecord value_record(const std::string& topic, std::string_view value) {
   return {.topic = topic, .partition = Partition(0), .key = "k", .value = value};
 }
 
+// Values "0", "1", ... "count - 1" to partition 0 of `topic`, flushed.
+void produce_numbered(Producer& producer, const std::string& topic, int count) {
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(producer.produce(value_record(topic, std::to_string(i))).ok());
+  }
+  ASSERT_TRUE(producer.flush(kTimeout).ok());
+}
+
 TEST(KafkaAdminTest, CreatesDescribesAndDeletesTopics) {
   auto admin = make_admin();
   ASSERT_NE(admin, nullptr);
@@ -606,10 +614,7 @@ TEST(KafkaConsumerTest, CommitSeekPositionPauseResume) {
   const TopicPartition tp{topic, Partition(0)};
   auto producer = make_producer();
   ASSERT_NE(producer, nullptr);
-  for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(producer->produce(value_record(topic, std::to_string(i))).ok());
-  }
-  ASSERT_TRUE(producer->flush(kTimeout).ok());
+  produce_numbered(*producer, topic, 10);
 
   const std::string group = testing::unique_name("seek-group");
   auto consumer = make_consumer(group);
@@ -656,10 +661,7 @@ TEST(KafkaConsumerTest, WakingTheFetcherKeepsEveryRecordInOrder) {
   auto producer = make_producer();
   ASSERT_NE(producer, nullptr);
   constexpr int kRecords = 2000;
-  for (int i = 0; i < kRecords; ++i) {
-    ASSERT_TRUE(producer->produce(value_record(topic, std::to_string(i))).ok());
-  }
-  ASSERT_TRUE(producer->flush(kTimeout).ok());
+  produce_numbered(*producer, topic, kRecords);
 
   auto consumer =
       make_consumer(testing::unique_name("wake-fetcher-group"),
