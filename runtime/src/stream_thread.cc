@@ -350,6 +350,8 @@ absl::Status StreamThread::run_once() {
   if (waiting || ready < max_buffered) {
     const size_t budget =
         waiting ? kMaxPollBatch : std::min<size_t>(kMaxPollBatch, max_buffered - ready);
+    // The thread is about to wait for records, or a task waits for another partition's.
+    if (waiting || (!has_work && !restoring)) wake_starved_fetcher();
     st = poll_records(has_work || restoring ? 0ms : 50ms, budget);
   }
   if (st.ok() && !rebalance_error_.ok()) st = std::exchange(rebalance_error_, absl::OkStatus());
@@ -440,7 +442,6 @@ void StreamThread::wake_starved_fetcher() {
 
 absl::Status StreamThread::poll_records(std::chrono::milliseconds timeout, size_t max_messages) {
   last_poll_wall_ = now_ms();
-  if (timeout.count() > 0) wake_starved_fetcher();
   // Pausing drops librdkafka's prefetched messages for the partition and a resumed partition
   // may wait out a fetch long poll, so pause rarely (docs/ARCHITECTURE.md, "Tasks").
   const size_t max_buffered =

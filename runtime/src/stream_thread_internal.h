@@ -126,9 +126,10 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   void leave_group_if_static();
   // Takes at most `max_messages` records (and events) from the consumer into the task queues.
   absl::Status poll_records(std::chrono::milliseconds timeout, size_t max_messages);
-  // Before the thread waits for records: when librdkafka's queue is empty too but a partition
-  // is known to have more on the broker, the fetcher is backing off (Consumer::wake_fetcher);
-  // wake it rather than wait up to 1 s. At most once per kFetcherWakeInterval.
+  // Before the thread waits for records (or a task waits for another partition's): when
+  // librdkafka's queue is empty too but a partition is known to have more on the broker, the
+  // fetcher is backing off (Consumer::wake_fetcher); wake it rather than wait up to 1 s. At
+  // most once per kFetcherWakeInterval.
   void wake_starved_fetcher();
   // Restored, with its times read back, and not waiting for another of its partitions.
   static bool can_process(const StreamTask& task);
