@@ -146,6 +146,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::create(ConsumerOptions optio
   consumer->rk_.reset(rk);
   // One queue for everything: rebalances and errors are served by rd_kafka_consumer_poll().
   rd_kafka_poll_set_consumer(rk);
+  consumer->queue_.reset(rd_kafka_queue_get_consumer(rk));
   return consumer;
 }
 
@@ -326,6 +327,22 @@ absl::StatusOr<std::optional<Message>> Consumer::poll(std::chrono::milliseconds 
   return code_status(raw->err, context(where), rd_kafka_message_errstr(raw));
 }
 
+size_t Consumer::queued() const {
+  return closed_ || !queue_ ? 0 : rd_kafka_queue_length(queue_.get());
+}
+
+absl::Status Consumer::wake_fetcher(const TopicPartition& partition,
+                                    std::chrono::milliseconds timeout) {
+  SLUICE_RETURN_IF_ERROR(check_open("wake_fetcher"));
+  int64_t low = 0;
+  int64_t high = 0;
+  return code_status(
+      rd_kafka_query_watermark_offsets(rk_.get(), partition.topic.c_str(),
+                                       partition.partition.value(), &low, &high, to_ms(timeout)),
+      context(fmt::format("waking the fetcher of {}-{}", partition.topic,
+                          partition.partition.value())));
+}
+
 absl::Status Consumer::commit(const OffsetMap& offsets) {
   CommitMap commits;
   for (const auto& [tp, offset] : offsets) commits[tp] = OffsetAndMetadata{offset, {}};
@@ -439,6 +456,7 @@ absl::Status Consumer::close() {
   }
   closed_ = true;
   pending_.reset();
+  queue_.reset();
   absl::Status status = code_status(rd_kafka_consumer_close(rk_.get()), context("close"));
   if (status.ok() && !rebalance_error_.ok()) {
     status = std::exchange(rebalance_error_, absl::OkStatus());

@@ -149,6 +149,21 @@ class Consumer {
   std::string member_id() const;
   const std::string& group_id() const { return group_id_; }
 
+  // Records and events waiting in librdkafka's consumer queue (what poll() returns next
+  // without a fetch).
+  size_t queued() const;
+
+  // Wakes the fetcher of `partition`'s leader: librdkafka 2.0.x stops fetching while its
+  // prefetch queue is above queued.min.messages or queued.max.messages.kbytes and looks again
+  // only when the leader's broker thread wakes up, which is after up to 1 s when no request is
+  // in flight (librdkafka 2.2 made this fetch.queue.backoff.ms). A queue that holds less than
+  // 1 s of the application's consumption then runs empty while the broker has records. Any
+  // request to the leader wakes its broker thread, which then fetches for all of its
+  // partitions below the thresholds: this sends one (ListOffsets, as
+  // rd_kafka_query_watermark_offsets) and waits up to `timeout` for its answer. Changes no
+  // position, pause or prefetched record. The caller decides when a partition is starved.
+  absl::Status wake_fetcher(const TopicPartition& partition, std::chrono::milliseconds timeout);
+
   // Revokes the assignment (listener called) and leaves the group. Idempotent.
   absl::Status close();
 
@@ -167,6 +182,11 @@ class Consumer {
   ConsumerOptions options_;
   std::string group_id_;
   HandlePtr rk_;
+  // The consumer queue poll() reads (rd_kafka_poll_set_consumer); for queued().
+  struct QueueDeleter {
+    void operator()(rd_kafka_queue_t* q) const noexcept { rd_kafka_queue_destroy(q); }
+  };
+  std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue_;
   bool closed_ = false;
   absl::Status rebalance_error_;
   std::optional<Message> pending_;  // a record polled together with a rebalance error

@@ -21,6 +21,9 @@ int to_ms(std::chrono::milliseconds timeout) {
   return static_cast<int>(std::min<int64_t>(timeout.count(), INT32_MAX));
 }
 
+// produce() serves delivery reports after this many records (raw_relay.c: once per batch).
+constexpr int64_t kRecordsPerDeliveryPoll = 64;
+
 struct HeadersDeleter {
   void operator()(rd_kafka_headers_t* h) const noexcept { rd_kafka_headers_destroy(h); }
 };
@@ -162,9 +165,36 @@ absl::Status Producer::failure(rd_kafka_error_t* error, std::string_view context
   return explain_failure(rk_.get(), take_error(error, context));
 }
 
+rd_kafka_topic_t* Producer::topic_handle(std::string_view topic) {
+  if (last_topic_ < topics_.size() && topics_[last_topic_].first == topic) {
+    return topics_[last_topic_].second;
+  }
+  for (size_t i = 0; i < topics_.size(); ++i) {
+    if (topics_[i].first == topic) {
+      last_topic_ = i;
+      return topics_[i].second;
+    }
+  }
+  std::string name(topic);
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
+  if (rkt == nullptr) return nullptr;
+  topics_.emplace_back(std::move(name), rkt);
+  last_topic_ = topics_.size() - 1;
+  return rkt;
+}
+
+void Producer::destroy_topic_handles() noexcept {
+  for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
+  topics_.clear();
+  last_topic_ = 0;
+}
+
 absl::Status Producer::produce(const ProducerRecord& record) {
   SLUICE_RETURN_IF_ERROR(check_open("produce"));
-  topic_buffer_.assign(record.topic);
+  rd_kafka_topic_t* rkt = topic_handle(record.topic);
+  if (rkt == nullptr) {
+    return code_status(rd_kafka_last_error(), fmt::format("produce to topic '{}'", record.topic));
+  }
   std::unique_ptr<rd_kafka_headers_t, HeadersDeleter> headers;
   if (!record.headers.empty()) {
     headers.reset(rd_kafka_headers_new(record.headers.size()));
@@ -176,8 +206,8 @@ absl::Status Producer::produce(const ProducerRecord& record) {
   }
   rd_kafka_vu_t vus[7];
   size_t n = 0;
-  vus[n].vtype = RD_KAFKA_VTYPE_TOPIC;
-  vus[n++].u.cstr = topic_buffer_.c_str();
+  vus[n].vtype = RD_KAFKA_VTYPE_RKT;
+  vus[n++].u.rkt = rkt;
   vus[n].vtype = RD_KAFKA_VTYPE_PARTITION;
   vus[n++].u.i32 = record.partition ? record.partition->value() : RD_KAFKA_PARTITION_UA;
   vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
@@ -201,19 +231,29 @@ absl::Status Producer::produce(const ProducerRecord& record) {
     vus[n++].u.headers = headers.get();
   }
 
-  const auto deadline = std::chrono::steady_clock::now() + options_.max_block;
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // read once the queue is full
   for (;;) {
     rd_kafka_error_t* error = rd_kafka_produceva(rk_.get(), vus, n);
     if (error == nullptr) {
       (void)headers.release();  // librdkafka owns them now
-      rd_kafka_poll(rk_.get(), 0);
+      // Delivery reports wait in librdkafka's queue until served; serving them is a lock and
+      // a queue scan, so not after every record (flush(), poll() and the transaction calls
+      // serve all of them, and a full queue below serves them at once).
+      if (++unpolled_ >= kRecordsPerDeliveryPoll) {
+        unpolled_ = 0;
+        rd_kafka_poll(rk_.get(), 0);
+      }
       return absl::OkStatus();
     }
-    if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL &&
-        std::chrono::steady_clock::now() < deadline) {
-      rd_kafka_error_destroy(error);
-      rd_kafka_poll(rk_.get(), 100);
-      continue;
+    if (rd_kafka_error_code(error) == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!deadline) deadline = now + options_.max_block;
+      if (now < *deadline) {
+        rd_kafka_error_destroy(error);
+        unpolled_ = 0;
+        rd_kafka_poll(rk_.get(), 100);
+        continue;
+      }
     }
     return failure(error, fmt::format("produce to topic '{}'", record.topic));
   }
@@ -367,6 +407,7 @@ absl::Status Producer::close(std::chrono::milliseconds timeout) {
   } else {
     status = take_delivery_error();
   }
+  destroy_topic_handles();
   rk_.reset();
   return status;
 }

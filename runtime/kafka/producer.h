@@ -12,6 +12,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -65,8 +67,9 @@ struct ProducerOptions {
 //
 // Operation: produce() enqueues a copy of the record in librdkafka and returns; librdkafka
 // batches and sends it. Delivery reports are served by polling INSIDE our own calls (there is
-// no background thread): produce() polls without waiting after every record, and flush(),
-// poll(), commit_transaction() and close() serve all pending reports. A failed delivery is
+// no background thread): produce() polls without waiting after every 64th record (and while
+// librdkafka's queue is full), and flush(), poll(), commit_transaction() and close() serve all
+// pending reports. Records are produced through a topic handle kept per topic. A failed delivery is
 // counted and its first error kept until take_delivery_error() or flush() returns it, so it
 // is never lost. With transactional.id set, the transactional API (init_transactions, begin,
 // send_offsets_to_transaction, commit, abort) is available; without it the producer is
@@ -153,8 +156,16 @@ class Producer {
 
   ProducerOptions options_;
   std::string transactional_id_;
-  std::string topic_buffer_;  // NUL-terminated copy of the topic, reused across produce()
+  // The topic handle of `topic`, created on first use and kept until close(): producing by
+  // name makes librdkafka look the topic up (under its lock) and copy nothing less per record.
+  // nullptr with errno set when librdkafka refuses the name.
+  rd_kafka_topic_t* topic_handle(std::string_view topic);
+  void destroy_topic_handles() noexcept;
+
   HandlePtr rk_;
+  std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;
+  size_t last_topic_ = 0;  // index in topics_ of the last produce()'s topic
+  int64_t unpolled_ = 0;   // records produced since produce() last served delivery reports
   // The transaction's own error when librdkafka has failed it (OK when it has not, or when no
   // transaction is open), read without changing the transaction.
   absl::Status failed_transaction_error(std::string_view context);

@@ -23,6 +23,9 @@ constexpr auto kClientTimeout = 30s;
 // polled often (a restore never holds the thread for long).
 constexpr int kRestoreRecordsPerTurn = 10000;
 constexpr size_t kRestoreBatch = 1000;
+// wake_starved_fetcher(): at most one wake-up request per interval, and how long it may wait.
+constexpr auto kFetcherWakeInterval = 100ms;
+constexpr auto kFetcherWakeTimeout = 50ms;
 
 // `prefix: <status message>`, keeping the status's code and payloads (the Kafka error kind the
 // failure classification reads).
@@ -347,6 +350,8 @@ absl::Status StreamThread::run_once() {
   if (waiting || ready < max_buffered) {
     const size_t budget =
         waiting ? kMaxPollBatch : std::min<size_t>(kMaxPollBatch, max_buffered - ready);
+    // The thread is about to wait for records, or a task waits for another partition's.
+    if (waiting || (!has_work && !restoring)) wake_starved_fetcher();
     st = poll_records(has_work || restoring ? 0ms : 50ms, budget);
   }
   if (st.ok() && !rebalance_error_.ok()) st = std::exchange(rebalance_error_, absl::OkStatus());
@@ -402,6 +407,36 @@ void StreamThread::wait_for_retry(std::chrono::milliseconds backoff) {
   const auto until = std::chrono::steady_clock::now() + backoff;
   while (!stop_.load() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(50ms, backoff));
+  }
+}
+
+void StreamThread::wake_starved_fetcher() {
+  if (!consumer_ || consumer_->queued() > 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_fetcher_wake_ < kFetcherWakeInterval) return;
+  // A partition with records on the broker beyond what this thread took (the last fetch's
+  // high watermark above the next offset to read, and no partition-EOF since), none of them
+  // buffered here or in librdkafka, and not paused: its fetcher is not fetching.
+  std::vector<const PartitionQueue*> starved;
+  for (const auto& [id, task] : tasks_) {
+    for (const auto& q : task->queues()) {
+      if (q.paused || q.caught_up || !q.records.empty() || q.next_offset < 0) continue;
+      int64_t low = 0;
+      int64_t high = -1;
+      if (rd_kafka_get_watermark_offsets(consumer_->handle(), q.tp.topic.c_str(),
+                                         q.tp.partition.value(), &low,
+                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        continue;
+      }
+      if (high > q.next_offset) starved.push_back(&q);
+    }
+  }
+  if (starved.empty()) return;
+  last_fetcher_wake_ = now;
+  // Round robin: with several brokers, each turn wakes the leader of another starved partition.
+  const PartitionQueue& q = *starved[fetcher_wake_cursor_++ % starved.size()];
+  if (auto st = consumer_->wake_fetcher(q.tp, kFetcherWakeTimeout); !st.ok()) {
+    logger_.debug("{}", std::string(st.message()));
   }
 }
 

@@ -126,6 +126,11 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   void leave_group_if_static();
   // Takes at most `max_messages` records (and events) from the consumer into the task queues.
   absl::Status poll_records(std::chrono::milliseconds timeout, size_t max_messages);
+  // Before the thread waits for records (or a task waits for another partition's): when
+  // librdkafka's queue is empty too but a partition is known to have more on the broker, the
+  // fetcher is backing off (Consumer::wake_fetcher); wake it rather than wait up to 1 s. At
+  // most once per kFetcherWakeInterval.
+  void wake_starved_fetcher();
   // Restored, with its times read back, and not waiting for another of its partitions.
   static bool can_process(const StreamTask& task);
   absl::Status restore_pending();
@@ -232,6 +237,8 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   absl::Status error_;                       // run()'s thread only
   bool has_assignment_ = false;
   TimestampMs last_poll_wall_ = -1;  // wall clock at the start of the last poll_records()
+  std::chrono::steady_clock::time_point last_fetcher_wake_{};
+  size_t fetcher_wake_cursor_ = 0;  // where wake_starved_fetcher() starts looking (round robin)
 };
 
 }  // namespace sluice::runtime_internal
