@@ -280,17 +280,6 @@ TEST(OddRecords, NegativeRecordTimestampFailsByDefaultNamingTheRecord) {
   EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
 }
 
-TEST(OddRecords, NegativeRecordTimestampWithLogAndContinueIsDroppedAndCounted) {
-  TopologyTestDriverOptions options;
-  options.deserialization_exception_handler = error_handlers::deserialization_log_and_continue();
-  TopologyTestDriver driver(pass_through(), options);
-  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -5));
-  ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
-  auto out = driver.create_output_topic("out", strings(), strings());
-  EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
-  EXPECT_EQ(driver.metrics().dropped_records, 1);
-}
-
 TEST(OddRecords, NegativeRecordTimestampGoesToTheDeadLetterQueueWithItsBytes) {
   TopologyTestDriverOptions options;
   options.deserialization_exception_handler =
@@ -310,18 +299,22 @@ TEST(OddRecords, NegativeRecordTimestampGoesToTheDeadLetterQueueWithItsBytes) {
   EXPECT_EQ(driver.metrics().dead_letter_records, 1);
 }
 
-// log_and_skip_on_invalid (LogAndSkipOnInvalidTimestamp): dropped and counted, whatever the
-// deserialization handler says.
-TEST(OddRecords, LogAndSkipOnInvalidTimestampDropsAndCounts) {
-  TopologyTestDriverOptions options;
-  options.default_timestamp_extractor = DefaultTimestampExtractor::kLogAndSkipOnInvalid;
-  TopologyTestDriver driver(pass_through(), options);
-  ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -5));
-  ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
-  auto out = driver.create_output_topic("out", strings(), strings());
-  EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
-  EXPECT_EQ(driver.metrics().dropped_records, 1);
-  EXPECT_EQ(driver.metrics().dead_letter_records, 0);
+// Dropped and counted: fail_on_invalid with log_and_continue, and log_and_skip_on_invalid
+// (LogAndSkipOnInvalidTimestamp) whatever the deserialization handler says.
+TEST(OddRecords, NegativeRecordTimestampIsDroppedByLogAndContinueOrLogAndSkip) {
+  TopologyTestDriverOptions continuing;
+  continuing.deserialization_exception_handler = error_handlers::deserialization_log_and_continue();
+  TopologyTestDriverOptions skipping;
+  skipping.default_timestamp_extractor = DefaultTimestampExtractor::kLogAndSkipOnInvalid;
+  for (const auto& options : {continuing, skipping}) {
+    TopologyTestDriver driver(pass_through(), options);
+    ASSERT_OK(driver.pipe_raw_record("in", "k", "negative", -5));
+    ASSERT_OK(driver.pipe_raw_record("in", "k", "fine", 5));
+    auto out = driver.create_output_topic("out", strings(), strings());
+    EXPECT_THAT(out.read_values_to_list(), ElementsAre("fine"));
+    EXPECT_EQ(driver.metrics().dropped_records, 1);
+    EXPECT_EQ(driver.metrics().dead_letter_records, 0);
+  }
 }
 
 // use_partition_time_on_invalid (UsePartitionTimeOnInvalidTimestamp): the partition's time
