@@ -42,7 +42,11 @@ if [[ $kind == ci ]]; then
 fi
 case $kind in
   asan)
+    # -Wno-maybe-uninitialized: under -fsanitize=address g++ 12 reports false positives inside
+    # libstdc++ itself (std::function moved in <regex>'s NFA, seen in log_test.cc), which
+    # -Werror turns into a failed build; GCC documents the warning as unreliable there.
     flags="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+    compile_only=-Wno-maybe-uninitialized
     default_targets=all
     default_args=(-L 'unit|driver|integration')
     ;;
@@ -59,12 +63,13 @@ case $kind in
   *) echo "sanitize: unknown kind '$kind' (asan or tsan)" >&2; exit 2 ;;
 esac
 build=$repo/build-$kind
-if [[ ! -f $build/build.ninja ]]; then
-  # -O1: a sanitizer build compiles faster and runs close to -O2 speed.
-  cmake -S "$repo" -B "$build" -G Ninja -DSLUICE_WERROR=ON -DSLUICE_BUILD_BENCHMARKS=OFF \
-    -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >/dev/null || exit 1
-fi
+# Configured on every run (a no-op when nothing changed), so a build directory made by an older
+# version of this script takes its current flags. -O1: a sanitizer build compiles faster and
+# runs close to -O2 speed.
+cmake -S "$repo" -B "$build" -G Ninja -DSLUICE_WERROR=ON -DSLUICE_BUILD_BENCHMARKS=OFF \
+  -DCMAKE_CXX_FLAGS="$flags${compile_only:+ $compile_only}" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+  -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >/dev/null || exit 1
 read -r -d '' -a targets <<<"${SANITIZE_TARGETS:-$default_targets}"
 cmake --build "$build" --target "${targets[@]}" || exit 1
 
