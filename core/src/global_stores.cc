@@ -60,6 +60,10 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
     environment.processing_handler = error_handlers::processing_log_and_fail();
   }
   if (!environment.wall_clock) environment.wall_clock = [] { return TimestampMs{0}; };
+  // A global store's records keep their own timestamps: Kafka Streams' GlobalStateUpdateTask
+  // uses no timestamp extractor, so default.timestamp.extractor (wall_clock included) does not
+  // apply here, and TaskTopology::on_invalid_record_timestamp keeps a negative one as it is.
+  environment.default_timestamp_extractor = DefaultTimestampExtractor::kFailOnInvalid;
   environment.task_id = TaskId{-1, Partition(0)};
   std::unique_ptr<TaskTopology> task(new TaskTopology(std::move(environment)));
   for (size_t i = 0; i < global_stores_.size(); ++i) {

@@ -23,7 +23,6 @@ absl::StatusOr<std::unique_ptr<GlobalStateUpdater>> GlobalStateUpdater::create(
   env.application_id = options.application_id;
   env.collector = options.collector;
   env.deserialization_handler = options.deserialization_handler;
-  env.default_timestamp_extractor = options.default_timestamp_extractor;
   env.processing_handler = options.processing_handler;
   env.wall_clock = options.wall_clock;
   // The global thread writes these stores while every stream thread reads them.

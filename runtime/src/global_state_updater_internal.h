@@ -44,8 +44,6 @@ class GlobalStateUpdater {
     // Where dead-letter records of the error handlers go; must outlive the updater.
     RecordCollector* collector = nullptr;
     std::shared_ptr<const DeserializationExceptionHandler> deserialization_handler;
-    DefaultTimestampExtractor default_timestamp_extractor =
-        DefaultTimestampExtractor::kFailOnInvalid;
     std::shared_ptr<const ProcessingExceptionHandler> processing_handler;
     std::function<TimestampMs()> wall_clock;
     // The instance's RocksDB block cache and write-buffer manager (null: the process default).

@@ -131,7 +131,6 @@ struct KafkaStreams::Impl {
     o.state_dir = config.state_dir();
     o.collector = &global_dead_letters;
     o.deserialization_handler = context.deserialization_handler;
-    o.default_timestamp_extractor = context.default_timestamp_extractor;
     o.processing_handler = context.processing_handler;
     o.rocksdb = context.rocksdb;
     o.wall_clock = [] {

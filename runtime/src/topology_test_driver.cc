@@ -110,7 +110,6 @@ absl::Status TopologyTestDriver::init() {
     env.application_id = options_.application_id;
     env.collector = this;
     env.deserialization_handler = options_.deserialization_exception_handler;
-    env.default_timestamp_extractor = options_.default_timestamp_extractor;
     env.processing_handler = options_.processing_exception_handler;
     env.wall_clock = [this] { return wall_clock_ms_; };
     SLUICE_ASSIGN_OR_RETURN(auto task, topology_.build_global_task(std::move(env)));

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -17,10 +18,13 @@
 #include "nlohmann/json.hpp"
 #include "sluice/core/error_handlers.h"
 #include "sluice/core/json_serde.h"
+#include "sluice/core/processor_node.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/topology.h"
 #include "sluice/core/windowed.h"
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
+#include "sluice/state/in_memory_stores.h"
 
 #include "assert_ok.h"
 
@@ -366,6 +370,58 @@ TEST(OddRecords, WallClockDefaultExtractorStampsProcessingTime) {
   std::vector<TimestampMs> times;
   while (!out.is_empty()) times.push_back(*out.read_record().timestamp);
   EXPECT_THAT(times, ElementsAre(1'000'000, 1'000'000, 9));
+}
+
+// A global store's records keep their own timestamps under every default.timestamp.extractor,
+// wall_clock included: Kafka Streams' GlobalStateUpdateTask uses no extractor. The updater here
+// is a processor of the global task that writes down each record's timestamp.
+class TimestampRecorder final
+    : public Processor<std::string, std::string, std::string, std::string> {
+ public:
+  explicit TimestampRecorder(std::shared_ptr<std::vector<TimestampMs>> seen)
+      : seen_(std::move(seen)) {}
+  void process(Record<std::string, std::string> record) override {
+    seen_->push_back(record.timestamp());
+  }
+
+ private:
+  std::shared_ptr<std::vector<TimestampMs>> seen_;
+};
+
+TEST(OddRecords, GlobalStoreRecordsKeepTheirOwnTimestampsUnderEveryDefaultExtractor) {
+  for (const DefaultTimestampExtractor kind :
+       {DefaultTimestampExtractor::kWallClock, DefaultTimestampExtractor::kFailOnInvalid,
+        DefaultTimestampExtractor::kLogAndSkipOnInvalid,
+        DefaultTimestampExtractor::kUsePartitionTimeOnInvalid}) {
+    auto seen = std::make_shared<std::vector<TimestampMs>>();
+    Topology topology;
+    ASSERT_OK(topology.add_global_store(
+        "global-store",
+        [] {
+          return std::shared_ptr<StateStoreBase>(
+              state::make_in_memory_key_value_store("global-store"));
+        },
+        "global-source", "global",
+        [] {
+          return std::make_unique<SourceNode<std::string, std::string>>(
+              "global-source", strings(), strings(),
+              TimestampExtractor<std::string, std::string>{});
+        },
+        "global-updater",
+        [seen] {
+          return std::make_unique<
+              ProcessorNode<std::string, std::string, std::string, std::string>>(
+              "global-updater", std::make_unique<TimestampRecorder>(seen));
+        }));
+    TopologyTestDriverOptions options;
+    options.default_timestamp_extractor = kind;
+    options.initial_wall_clock_ms = 1'000'000;
+    TopologyTestDriver driver(std::move(topology), options);
+    ASSERT_OK(driver.pipe_raw_record("global", "k", "old", 7));
+    ASSERT_OK(driver.pipe_raw_record("global", "k", "none", -1));
+    EXPECT_THAT(*seen, ElementsAre(7, -1)) << static_cast<int>(kind);
+    EXPECT_EQ(driver.metrics().dropped_records, 0) << static_cast<int>(kind);
+  }
 }
 
 // A negative timestamp from an extractor drops the record and counts it, whatever
