@@ -1,6 +1,7 @@
 // The sensor pipeline's configuration, readings, statistics and JSON (see pipeline_lib.h).
 #include "examples/sensor_pipeline/pipeline_lib.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -662,7 +663,60 @@ void SensorStats::add(const Reading& r) {
   humidity.sum += r.humidity;
 }
 
-SerdePtr<SensorStats> sensor_stats_serde() { return serdes::json<SensorStats>(); }
+namespace {
+
+// The binary layout (pipeline_lib.h): a format byte, then eight-byte big-endian fields.
+constexpr char kStatsFormatV1 = 0x01;
+
+void put_u64(char* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(static_cast<uint8_t>(v >> (56 - 8 * i)));
+}
+uint64_t get_u64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
+  return v;
+}
+
+class SensorStatsSerde final : public Serde<SensorStats> {
+ public:
+  void serialize(std::string_view, const SensorStats& s, std::string& out) const override {
+    char buf[kSensorStatsBinarySize];
+    buf[0] = kStatsFormatV1;
+    put_u64(buf + 1, static_cast<uint64_t>(s.count));
+    const double fields[] = {s.temperature.min, s.temperature.max, s.temperature.sum,
+                             s.humidity.min,    s.humidity.max,    s.humidity.sum};
+    for (size_t i = 0; i < 6; ++i) put_u64(buf + 9 + 8 * i, std::bit_cast<uint64_t>(fields[i]));
+    out.assign(buf, sizeof(buf));
+  }
+  absl::Status deserialize(std::string_view topic, std::string_view data,
+                           SensorStats& out) const override {
+    // Earlier builds stored JSON: their state directories and changelogs still restore.
+    if (!data.empty() && data.front() == '{') return json_.deserialize(topic, data, out);
+    if (data.size() != kSensorStatsBinarySize) {
+      return absl::InvalidArgumentError(
+          fmt::format("sensor stats: expected {} bytes (format 1) or a JSON object, got {} bytes",
+                      kSensorStatsBinarySize, data.size()));
+    }
+    if (data.front() != kStatsFormatV1) {
+      return absl::InvalidArgumentError(
+          fmt::format("sensor stats: unknown format byte 0x{:02x} (expected 0x01)",
+                      static_cast<uint8_t>(data.front())));
+    }
+    const char* p = data.data();
+    out.count = static_cast<int64_t>(get_u64(p + 1));
+    double* fields[] = {&out.temperature.min, &out.temperature.max, &out.temperature.sum,
+                        &out.humidity.min,    &out.humidity.max,    &out.humidity.sum};
+    for (size_t i = 0; i < 6; ++i) *fields[i] = std::bit_cast<double>(get_u64(p + 9 + 8 * i));
+    return absl::OkStatus();
+  }
+
+ private:
+  serdes::JsonSerde<SensorStats> json_;
+};
+
+}  // namespace
+
+SerdePtr<SensorStats> sensor_stats_serde() { return std::make_shared<const SensorStatsSerde>(); }
 
 SerdePtr<SensorMetadata> sensor_metadata_serde() {
   return std::make_shared<const SensorMetadataSerde>();
