@@ -11,6 +11,7 @@
 #include "reading.pb.h"
 #include "sluice/core/json_reader.h"
 #include "sluice/core/json_serde.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/serdes.h"
 
 namespace sluice::examples::sensor {
@@ -717,6 +718,25 @@ class SensorStatsSerde final : public Serde<SensorStats> {
 }  // namespace
 
 SerdePtr<SensorStats> sensor_stats_serde() { return std::make_shared<const SensorStatsSerde>(); }
+
+absl::StatusOr<std::string> stats_windows_json(const std::vector<WindowedStoreEntry>& windows) {
+  const SensorStatsSerde serde;
+  std::string out;
+  JsonWriter w(out);
+  w.begin_array();
+  for (const WindowedStoreEntry& e : windows) {
+    SensorStats s;
+    const std::string_view stored = e.value;
+    if (stored.size() < 8) return absl::DataLossError("sensor stats: truncated stored value");
+    SLUICE_RETURN_IF_ERROR(serde.deserialize("", stored.substr(8), s));
+    w.begin_object().member("window_start", e.window.start).member("window_end", e.window.end);
+    w.key("value");
+    write_json(w, s);
+    w.end_object();
+  }
+  w.end_array();
+  return out;
+}
 
 SerdePtr<SensorMetadata> sensor_metadata_serde() {
   return std::make_shared<const SensorMetadataSerde>();

@@ -17,6 +17,7 @@
 #include "sluice/core/serde.h"
 #include "sluice/core/streams_config.h"
 #include "sluice/core/windowed.h"
+#include "sluice/runtime/kafka_streams.h"
 #include "sluice/schema_registry/client.h"
 
 namespace sluice::examples::sensor {
@@ -138,6 +139,12 @@ inline constexpr size_t kSensorStatsBinarySize = 57;
 // serdes::json<SensorStats>() over these two; read for old state, no longer written.
 absl::Status read_json(JsonObject& json, SensorStats& out);
 void write_json(JsonWriter& w, const SensorStats& s);
+
+// The answer to /stores/sensor-stats-store/<sensor> from the windows a local query returned
+// (values as stored: 8-byte window timestamp, then the aggregate): a JSON array of
+// {"window_start", "window_end", "value"} with value in the old stored JSON form above, as the
+// endpoint showed when the aggregate was stored as JSON. An undecodable value is an error.
+absl::StatusOr<std::string> stats_windows_json(const std::vector<WindowedStoreEntry>& windows);
 
 // sensor-stats value: {"sensor_id", "window_start", "window_end" (epoch ms), "count",
 // "temperature": {"min","max","avg"}, "humidity": {"min","max","avg"}}.

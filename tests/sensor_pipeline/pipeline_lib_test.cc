@@ -367,6 +367,31 @@ TEST(StatsTest, ReadsTheOldJsonStoredForm) {
   EXPECT_FALSE(serde->deserialize("store", R"({"count": 1})", back).ok());
 }
 
+// /stores/sensor-stats-store/<sensor> shows the binary aggregate (and an old JSON one) as JSON.
+TEST(StatsTest, StoreQueryAnswerShowsTheStatsAsJson) {
+  SensorStats s;
+  s.add({1, 20.0, 40.0, 0});
+  s.add({1, 24.0, 50.0, 0});
+  std::string binary, old_json;
+  sensor_stats_serde()->serialize("", s, binary);
+  serdes::json<SensorStats>()->serialize("", s, old_json);
+  auto stored = [](TimestampMs ts, const std::string& value) {
+    std::string out;
+    serdes::append_big_endian(out, ts);
+    return out + value;
+  };
+  std::vector<WindowedStoreEntry> windows = {{"1", Window{0, 60000}, stored(59000, binary)},
+                                             {"1", Window{60000, 120000}, stored(61000, old_json)}};
+  auto body = stats_windows_json(windows);
+  ASSERT_TRUE(body.ok()) << body.status();
+  const std::string value = R"({"count":2,"humidity":{"max":50.0,"min":40.0,"sum":90.0},)"
+                            R"("temperature":{"max":24.0,"min":20.0,"sum":44.0}})";
+  EXPECT_EQ(*body, R"([{"window_start":0,"window_end":60000,"value":)" + value +
+                       R"(},{"window_start":60000,"window_end":120000,"value":)" + value + "}]");
+  windows[0].value = "short";
+  EXPECT_FALSE(stats_windows_json(windows).ok());
+}
+
 TEST(AlertTest, MetadataOrNulls) {
   const std::string alert = alert_json("7", Window{0, 60000}, 29.5, 28.0, std::nullopt);
   EXPECT_EQ(alert, R"({"sensor_id":"7","window_start":0,"window_end":60000,"avg_temperature":29.5,)"
