@@ -294,6 +294,7 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
   }
   absl::Status init(StateStoreContext& context) override {
     stream_time_ = -1;  // a reopened (e.g. wiped) store starts over, as the store below does
+    swept_below_ = -1;
     return CacheLayer<Store, Public>::init(context);
   }
   // Reported (joins take it as their stream time): the store's, or the cache's when ahead.
@@ -324,12 +325,16 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
   }
   absl::Status flush_dirty() override {
     std::optional<std::string> old;
-    return cache_.flush(
+    SLUICE_RETURN_IF_ERROR(cache_.flush(
         [&](const std::string& key, const RecordCache::Entry& e) { return below(key, e, old); },
-        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); }));
+    drop_expired();
+    return absl::OkStatus();
   }
   // Parses a cache key into the plain key and the window / session.
   virtual bool parse(std::string_view cache_key, std::string_view& key, Window& window) const = 0;
+  // What min_live() is compared with: the window's start (windows), its end (sessions).
+  virtual TimestampMs expiry_time(Window window) const = 0;
   virtual absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
                                                                  Window window) = 0;
   virtual absl::Status write_below(std::string_view key, Window window,
@@ -367,8 +372,32 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
     listener_(key, window, new_view, old_view, e.timestamp);
   }
 
+  // Drops the clean entries the cache's stream time expired. No read returns them (fetches and
+  // iterators start at min_live()) and a put to an expired window is dropped on arrival, so
+  // without this they stay until the byte budget evicts them: in a backlog replay every window
+  // ever touched, which makes the map, looked up twice per record, several times larger than
+  // the live windows. Runs after a flush (dirty entries are written first), when min_live()
+  // moved since the last sweep.
+  void drop_expired() {
+    if (stream_time_ < 0 || cache_.size() == 0) return;
+    const TimestampMs live = min_live();
+    if (live <= swept_below_) return;
+    swept_below_ = live;
+    expired_.clear();
+    for (const auto& [cache_key, e] : cache_.entries()) {
+      std::string_view key;
+      Window window;
+      if (!e.dirty && parse(cache_key, key, window) && expiry_time(window) < live) {
+        expired_.push_back(cache_key);
+      }
+    }
+    for (const std::string& cache_key : expired_) cache_.erase(cache_key);
+  }
+
   WindowedCacheFlushListener listener_;
   bool send_old_values_ = false;
+  TimestampMs swept_below_ = -1;
+  std::vector<std::string> expired_;
 };
 
 class WindowCache final : public WindowedCachingBase<WindowBytesStore, CachingWindowStore> {
@@ -428,6 +457,7 @@ class WindowCache final : public WindowedCachingBase<WindowBytesStore, CachingWi
     window = Window{parsed->start, parsed->start + inner_->options().window_size_ms};
     return true;
   }
+  TimestampMs expiry_time(Window window) const override { return window.start; }
   absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
                                                          Window window) override {
     return inner_->fetch(key, window.start);
@@ -496,6 +526,7 @@ class SessionCache final : public WindowedCachingBase<SessionBytesStore, Caching
     window = parsed->session;
     return true;
   }
+  TimestampMs expiry_time(Window window) const override { return window.end; }
   absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
                                                          Window window) override {
     return inner_->fetch_session(key, window);
