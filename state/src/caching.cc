@@ -17,13 +17,14 @@ namespace state_internal {
 
 RecordCache::Map::iterator RecordCache::emplace(std::string_view key) {
   auto it = entries_.try_emplace(std::string(key)).first;
+  index_.emplace(std::string_view(it->first), it);
   it->second.lru = lru_.insert(lru_.end(), &it->first);
   it->second.dirty_pos = dirty_.end();
   return it;
 }
 
 void RecordCache::insert_clean(std::string_view key, std::optional<std::string> value) {
-  auto it = entries_.find(key);
+  auto it = find(key);
   if (it != entries_.end()) return;
   it = emplace(key);
   it->second.value = std::move(value);
@@ -31,7 +32,7 @@ void RecordCache::insert_clean(std::string_view key, std::optional<std::string> 
 }
 
 void RecordCache::write(std::string_view key, std::optional<std::string_view> value) {
-  auto it = entries_.find(key);
+  auto it = find(key);
   if (it == entries_.end()) {
     it = emplace(key);
   } else {
@@ -59,15 +60,17 @@ void RecordCache::write(std::string_view key, std::optional<std::string_view> va
 }
 
 void RecordCache::erase(std::string_view key) {
-  auto it = entries_.find(key);
+  auto it = find(key);
   if (it == entries_.end()) return;
   if (it->second.dirty) dirty_.erase(it->second.dirty_pos);
   lru_.erase(it->second.lru);
   sub_bytes(entry_bytes(it->first, it->second.value));
+  index_.erase(std::string_view(it->first));
   entries_.erase(it);
 }
 
 void RecordCache::clear() {
+  index_.clear();
   entries_.clear();
   lru_.clear();
   dirty_.clear();
@@ -76,7 +79,7 @@ void RecordCache::clear() {
 
 absl::Status RecordCache::evict(WriteBelow write_below, AfterWrite after) {
   while (over_budget() && !lru_.empty()) {
-    auto it = entries_.find(*lru_.front());
+    auto it = find(*lru_.front());
     if (it->second.dirty) {
       // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
       if (flushing_) return absl::OkStatus();
@@ -104,7 +107,7 @@ absl::Status RecordCache::flush(WriteBelow write_below, AfterWrite after) {
   } restore{this, saved};
   while (!dirty_.empty()) {
     const std::string& key = *dirty_.front();
-    Entry& e = entries_.find(key)->second;
+    Entry& e = find(key)->second;
     if (context_ != nullptr) context_->set_record_timestamp(e.timestamp);
     SLUICE_RETURN_IF_ERROR(write_below(key, e));
     dirty_.pop_front();
