@@ -11,6 +11,7 @@
 #include "reading.pb.h"
 #include "sluice/core/json_reader.h"
 #include "sluice/core/json_serde.h"
+#include "sluice/core/serdes.h"
 #include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/serdes.h"
 
@@ -669,25 +670,16 @@ namespace {
 // The binary layout (pipeline_lib.h): a format byte, then eight-byte big-endian fields.
 constexpr char kStatsFormatV1 = 0x01;
 
-void put_u64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>(static_cast<uint8_t>(v >> (56 - 8 * i)));
-}
-uint64_t get_u64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(p[i]);
-  return v;
-}
-
 class SensorStatsSerde final : public Serde<SensorStats> {
  public:
   void serialize(std::string_view, const SensorStats& s, std::string& out) const override {
-    char buf[kSensorStatsBinarySize];
-    buf[0] = kStatsFormatV1;
-    put_u64(buf + 1, static_cast<uint64_t>(s.count));
-    const double fields[] = {s.temperature.min, s.temperature.max, s.temperature.sum,
-                             s.humidity.min,    s.humidity.max,    s.humidity.sum};
-    for (size_t i = 0; i < 6; ++i) put_u64(buf + 9 + 8 * i, std::bit_cast<uint64_t>(fields[i]));
-    out.assign(buf, sizeof(buf));
+    out.clear();
+    out.push_back(kStatsFormatV1);
+    serdes::append_big_endian(out, s.count);
+    for (double d : {s.temperature.min, s.temperature.max, s.temperature.sum, s.humidity.min,
+                     s.humidity.max, s.humidity.sum}) {
+      serdes::append_big_endian(out, std::bit_cast<uint64_t>(d));
+    }
   }
   absl::Status deserialize(std::string_view topic, std::string_view data,
                            SensorStats& out) const override {
@@ -704,10 +696,12 @@ class SensorStatsSerde final : public Serde<SensorStats> {
                       static_cast<uint8_t>(data.front())));
     }
     const char* p = data.data();
-    out.count = static_cast<int64_t>(get_u64(p + 1));
+    out.count = serdes::read_big_endian<int64_t>(p + 1);
     double* fields[] = {&out.temperature.min, &out.temperature.max, &out.temperature.sum,
                         &out.humidity.min,    &out.humidity.max,    &out.humidity.sum};
-    for (size_t i = 0; i < 6; ++i) *fields[i] = std::bit_cast<double>(get_u64(p + 9 + 8 * i));
+    for (size_t i = 0; i < 6; ++i) {
+      *fields[i] = std::bit_cast<double>(serdes::read_big_endian<uint64_t>(p + 9 + 8 * i));
+    }
     return absl::OkStatus();
   }
 
