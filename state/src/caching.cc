@@ -380,9 +380,9 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
   // without this they stay until the byte budget evicts them: in a backlog replay every window
   // ever touched, which makes the map, looked up twice per record, several times larger than
   // the live windows. Runs after a flush (dirty entries are written first), when min_live()
-  // moved since the last sweep.
+  // moved since the last sweep, and never inside one (a listener flushing this store again).
   void drop_expired() {
-    if (stream_time_ < 0 || cache_.size() == 0) return;
+    if (stream_time_ < 0 || cache_.size() == 0 || cache_.flushing()) return;
     const TimestampMs live = min_live();
     if (live <= swept_below_) return;
     swept_below_ = live;

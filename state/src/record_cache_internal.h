@@ -60,6 +60,8 @@ class RecordCache {
   size_t bytes() const { return bytes_; }
   size_t size() const { return entries_.size(); }
   bool has_dirty() const { return !dirty_.empty(); }
+  // True inside flush() (a listener running): entries must not be erased under it.
+  bool flushing() const { return flushing_; }
 
   // The entry or null; no change to the LRU order.
   const Entry* peek(std::string_view key) const {
