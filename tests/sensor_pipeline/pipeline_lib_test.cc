@@ -1,6 +1,7 @@
 // The sensor pipeline's parts: configuration sources and precedence, reading parsing (what
-// goes to the DLQ), statistics and their JSON, and the whole topology through the
-// TopologyTestDriver (windows, late records, dead letters, alerts with metadata).
+// goes to the DLQ), statistics, their stored binary form (and the old JSON one) and their JSON,
+// and the whole topology through the TopologyTestDriver (windows, late records, dead letters,
+// alerts with metadata, a window stored by an older build).
 #include "examples/sensor_pipeline/pipeline_lib.h"
 
 #include <gtest/gtest.h>
