@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -131,6 +132,19 @@ int main(int argc, char** argv) {
     options.port = cfg.metrics_port;
     http = std::make_unique<sluice::ObservabilityServer>(options, metrics);
     http->attach(streams, &dot_source);
+    // The window store holds the aggregate in binary: show it as JSON (the generic /stores
+    // answers redirects, unknown keys and errors).
+    const std::string stats_path = fmt::format("/stores/{}/", sensor::kStatsStore);
+    http->http().handle(stats_path, [&streams, stats_path](const sluice::HttpRequest& request) {
+      const std::string_view key = std::string_view(request.path).substr(stats_path.size());
+      auto windows = streams.query_window_fetch(sensor::kStatsStore, key, 0,
+                                                std::numeric_limits<sluice::TimestampMs>::max());
+      if (windows.ok() && !windows->empty()) {
+        auto body = sensor::stats_windows_json(*windows);
+        if (body.ok()) return sluice::HttpResponse::json(200, *body + "\n");
+      }
+      return sluice::store_query_response(streams, sensor::kStatsStore, key);
+    });
     if (auto st = http->start(); !st.ok()) {
       logger.error("{}", std::string(st.message()));
       return 1;

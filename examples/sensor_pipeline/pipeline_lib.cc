@@ -1,6 +1,7 @@
 // The sensor pipeline's configuration, readings, statistics and JSON (see pipeline_lib.h).
 #include "examples/sensor_pipeline/pipeline_lib.h"
 
+#include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -10,6 +11,8 @@
 #include "reading.pb.h"
 #include "sluice/core/json_reader.h"
 #include "sluice/core/json_serde.h"
+#include "sluice/core/serdes.h"
+#include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/serdes.h"
 
 namespace sluice::examples::sensor {
@@ -662,7 +665,72 @@ void SensorStats::add(const Reading& r) {
   humidity.sum += r.humidity;
 }
 
-SerdePtr<SensorStats> sensor_stats_serde() { return serdes::json<SensorStats>(); }
+namespace {
+
+// The binary layout (pipeline_lib.h): a format byte, then eight-byte big-endian fields.
+constexpr char kStatsFormatV1 = 0x01;
+
+class SensorStatsSerde final : public Serde<SensorStats> {
+ public:
+  void serialize(std::string_view, const SensorStats& s, std::string& out) const override {
+    out.clear();
+    out.push_back(kStatsFormatV1);
+    serdes::append_big_endian(out, s.count);
+    for (double d : {s.temperature.min, s.temperature.max, s.temperature.sum, s.humidity.min,
+                     s.humidity.max, s.humidity.sum}) {
+      serdes::append_big_endian(out, std::bit_cast<uint64_t>(d));
+    }
+  }
+  absl::Status deserialize(std::string_view topic, std::string_view data,
+                           SensorStats& out) const override {
+    // Earlier builds stored JSON: their state directories and changelogs still restore.
+    if (!data.empty() && data.front() == '{') return json_.deserialize(topic, data, out);
+    if (data.size() != kSensorStatsBinarySize) {
+      return absl::InvalidArgumentError(
+          fmt::format("sensor stats: expected {} bytes (format 1) or a JSON object, got {} bytes",
+                      kSensorStatsBinarySize, data.size()));
+    }
+    if (data.front() != kStatsFormatV1) {
+      return absl::InvalidArgumentError(
+          fmt::format("sensor stats: unknown format byte 0x{:02x} (expected 0x01)",
+                      static_cast<uint8_t>(data.front())));
+    }
+    const char* p = data.data();
+    out.count = serdes::read_big_endian<int64_t>(p + 1);
+    double* fields[] = {&out.temperature.min, &out.temperature.max, &out.temperature.sum,
+                        &out.humidity.min,    &out.humidity.max,    &out.humidity.sum};
+    for (size_t i = 0; i < 6; ++i) {
+      *fields[i] = std::bit_cast<double>(serdes::read_big_endian<uint64_t>(p + 9 + 8 * i));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  serdes::JsonSerde<SensorStats> json_;
+};
+
+}  // namespace
+
+SerdePtr<SensorStats> sensor_stats_serde() { return std::make_shared<const SensorStatsSerde>(); }
+
+absl::StatusOr<std::string> stats_windows_json(const std::vector<WindowedStoreEntry>& windows) {
+  const SensorStatsSerde serde;
+  std::string out;
+  JsonWriter w(out);
+  w.begin_array();
+  for (const WindowedStoreEntry& e : windows) {
+    SensorStats s;
+    const std::string_view stored = e.value;
+    if (stored.size() < 8) return absl::DataLossError("sensor stats: truncated stored value");
+    SLUICE_RETURN_IF_ERROR(serde.deserialize("", stored.substr(8), s));
+    w.begin_object().member("window_start", e.window.start).member("window_end", e.window.end);
+    w.key("value");
+    write_json(w, s);
+    w.end_object();
+  }
+  w.end_array();
+  return out;
+}
 
 SerdePtr<SensorMetadata> sensor_metadata_serde() {
   return std::make_shared<const SensorMetadataSerde>();

@@ -4,6 +4,7 @@
 // alert JSON, and the topology itself.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "sluice/core/serde.h"
 #include "sluice/core/streams_config.h"
 #include "sluice/core/windowed.h"
+#include "sluice/runtime/kafka_streams.h"
 #include "sluice/schema_registry/client.h"
 
 namespace sluice::examples::sensor {
@@ -122,11 +124,27 @@ struct SensorStats {
   double avg_humidity() const { return count == 0 ? 0 : humidity.sum / count; }
 };
 
-// The aggregate as stored (JSON with sums, so averages stay exact across restores):
-// serdes::json<SensorStats>() over the two functions below.
+// The aggregate as stored in the window store, its changelog and the suppress buffer: sums,
+// not averages, so averages stay exact across restores. Binary, 57 bytes: a format byte 0x01,
+// then count (int64) and temperature min, max, sum and humidity min, max, sum (IEEE-754 doubles,
+// bit for bit), each 8 bytes big-endian (Java's ByteBuffer order; the Kafka Streams peer in
+// bench/peers/ stores the same 56 bytes without the format byte). Reading also accepts the JSON
+// form that builds before it stored (a value starting with '{', which the format byte never
+// is), so old state directories and changelogs restore and are rewritten in binary as windows
+// update. Any other size or format byte fails deserialization with a message saying what was
+// expected.
 SerdePtr<SensorStats> sensor_stats_serde();
+inline constexpr size_t kSensorStatsBinarySize = 57;
+// The old stored JSON form, {"count", "humidity": {"max","min","sum"}, "temperature": {...}}:
+// serdes::json<SensorStats>() over these two; read for old state, no longer written.
 absl::Status read_json(JsonObject& json, SensorStats& out);
 void write_json(JsonWriter& w, const SensorStats& s);
+
+// The answer to /stores/sensor-stats-store/<sensor> from the windows a local query returned
+// (values as stored: 8-byte window timestamp, then the aggregate): a JSON array of
+// {"window_start", "window_end", "value"} with value in the old stored JSON form above, as the
+// endpoint showed when the aggregate was stored as JSON. An undecodable value is an error.
+absl::StatusOr<std::string> stats_windows_json(const std::vector<WindowedStoreEntry>& windows);
 
 // sensor-stats value: {"sensor_id", "window_start", "window_end" (epoch ms), "count",
 // "temperature": {"min","max","avg"}, "humidity": {"min","max","avg"}}.

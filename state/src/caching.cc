@@ -17,13 +17,14 @@ namespace state_internal {
 
 RecordCache::Map::iterator RecordCache::emplace(std::string_view key) {
   auto it = entries_.try_emplace(std::string(key)).first;
+  index_.emplace(std::string_view(it->first), it);
   it->second.lru = lru_.insert(lru_.end(), &it->first);
   it->second.dirty_pos = dirty_.end();
   return it;
 }
 
 void RecordCache::insert_clean(std::string_view key, std::optional<std::string> value) {
-  auto it = entries_.find(key);
+  auto it = find(key);
   if (it != entries_.end()) return;
   it = emplace(key);
   it->second.value = std::move(value);
@@ -31,7 +32,7 @@ void RecordCache::insert_clean(std::string_view key, std::optional<std::string> 
 }
 
 void RecordCache::write(std::string_view key, std::optional<std::string_view> value) {
-  auto it = entries_.find(key);
+  auto it = find(key);
   if (it == entries_.end()) {
     it = emplace(key);
   } else {
@@ -59,15 +60,17 @@ void RecordCache::write(std::string_view key, std::optional<std::string_view> va
 }
 
 void RecordCache::erase(std::string_view key) {
-  auto it = entries_.find(key);
+  auto it = find(key);
   if (it == entries_.end()) return;
   if (it->second.dirty) dirty_.erase(it->second.dirty_pos);
   lru_.erase(it->second.lru);
   sub_bytes(entry_bytes(it->first, it->second.value));
+  index_.erase(std::string_view(it->first));
   entries_.erase(it);
 }
 
 void RecordCache::clear() {
+  index_.clear();
   entries_.clear();
   lru_.clear();
   dirty_.clear();
@@ -76,7 +79,7 @@ void RecordCache::clear() {
 
 absl::Status RecordCache::evict(WriteBelow write_below, AfterWrite after) {
   while (over_budget() && !lru_.empty()) {
-    auto it = entries_.find(*lru_.front());
+    auto it = find(*lru_.front());
     if (it->second.dirty) {
       // Evicting mid-flush (a listener writing back) would lose a dirty entry; overflow a bit.
       if (flushing_) return absl::OkStatus();
@@ -104,7 +107,7 @@ absl::Status RecordCache::flush(WriteBelow write_below, AfterWrite after) {
   } restore{this, saved};
   while (!dirty_.empty()) {
     const std::string& key = *dirty_.front();
-    Entry& e = entries_.find(key)->second;
+    Entry& e = find(key)->second;
     if (context_ != nullptr) context_->set_record_timestamp(e.timestamp);
     SLUICE_RETURN_IF_ERROR(write_below(key, e));
     dirty_.pop_front();
@@ -294,6 +297,7 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
   }
   absl::Status init(StateStoreContext& context) override {
     stream_time_ = -1;  // a reopened (e.g. wiped) store starts over, as the store below does
+    swept_below_ = -1;
     return CacheLayer<Store, Public>::init(context);
   }
   // Reported (joins take it as their stream time): the store's, or the cache's when ahead.
@@ -324,12 +328,16 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
   }
   absl::Status flush_dirty() override {
     std::optional<std::string> old;
-    return cache_.flush(
+    SLUICE_RETURN_IF_ERROR(cache_.flush(
         [&](const std::string& key, const RecordCache::Entry& e) { return below(key, e, old); },
-        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); }));
+    drop_expired();
+    return absl::OkStatus();
   }
   // Parses a cache key into the plain key and the window / session.
   virtual bool parse(std::string_view cache_key, std::string_view& key, Window& window) const = 0;
+  // What min_live() is compared with: the window's start (windows), its end (sessions).
+  virtual TimestampMs expiry_time(Window window) const = 0;
   virtual absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
                                                                  Window window) = 0;
   virtual absl::Status write_below(std::string_view key, Window window,
@@ -367,8 +375,32 @@ class WindowedCachingBase : public CacheLayer<Store, Public> {
     listener_(key, window, new_view, old_view, e.timestamp);
   }
 
+  // Drops the clean entries the cache's stream time expired. No read returns them (fetches and
+  // iterators start at min_live()) and a put to an expired window is dropped on arrival, so
+  // without this they stay until the byte budget evicts them: in a backlog replay every window
+  // ever touched, which makes the map, looked up twice per record, several times larger than
+  // the live windows. Runs after a flush (dirty entries are written first), when min_live()
+  // moved since the last sweep, and never inside one (a listener flushing this store again).
+  void drop_expired() {
+    if (stream_time_ < 0 || cache_.size() == 0 || cache_.flushing()) return;
+    const TimestampMs live = min_live();
+    if (live <= swept_below_) return;
+    swept_below_ = live;
+    expired_.clear();
+    for (const auto& [cache_key, e] : cache_.entries()) {
+      std::string_view key;
+      Window window;
+      if (!e.dirty && parse(cache_key, key, window) && expiry_time(window) < live) {
+        expired_.push_back(cache_key);
+      }
+    }
+    for (const std::string& cache_key : expired_) cache_.erase(cache_key);
+  }
+
   WindowedCacheFlushListener listener_;
   bool send_old_values_ = false;
+  TimestampMs swept_below_ = -1;
+  std::vector<std::string> expired_;
 };
 
 class WindowCache final : public WindowedCachingBase<WindowBytesStore, CachingWindowStore> {
@@ -428,6 +460,7 @@ class WindowCache final : public WindowedCachingBase<WindowBytesStore, CachingWi
     window = Window{parsed->start, parsed->start + inner_->options().window_size_ms};
     return true;
   }
+  TimestampMs expiry_time(Window window) const override { return window.start; }
   absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
                                                          Window window) override {
     return inner_->fetch(key, window.start);
@@ -496,6 +529,7 @@ class SessionCache final : public WindowedCachingBase<SessionBytesStore, Caching
     window = parsed->session;
     return true;
   }
+  TimestampMs expiry_time(Window window) const override { return window.end; }
   absl::StatusOr<std::optional<std::string>> fetch_below(std::string_view key,
                                                          Window window) override {
     return inner_->fetch_session(key, window);

@@ -1,6 +1,8 @@
 // The bookkeeping every record cache shares (key-value, window and session stores): entries keyed
 // by store key bytes, an LRU list, the dirty entries in last-write order, bytes charged to the
-// thread's CacheBudget, and flushing dirty entries below. Not installed.
+// thread's CacheBudget, and flushing dirty entries below. Entries live in an ordered map (range
+// reads overlay it on the store below) with a hash index beside it for point look-ups, which
+// every cached put and get does. Not installed.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -57,15 +60,17 @@ class RecordCache {
   size_t bytes() const { return bytes_; }
   size_t size() const { return entries_.size(); }
   bool has_dirty() const { return !dirty_.empty(); }
+  // True inside flush() (a listener running): entries must not be erased under it.
+  bool flushing() const { return flushing_; }
 
   // The entry or null; no change to the LRU order.
   const Entry* peek(std::string_view key) const {
-    auto it = entries_.find(key);
-    return it == entries_.end() ? nullptr : &it->second;
+    auto it = index_.find(key);
+    return it == index_.end() ? nullptr : &it->second->second;
   }
   // The entry or null; a hit becomes the most recently used.
   const Entry* get(std::string_view key) {
-    auto it = entries_.find(key);
+    auto it = find(key);
     if (it == entries_.end()) {
       StoreMetrics::add(metrics_, &StoreMetrics::cache_misses);
       return nullptr;
@@ -94,6 +99,10 @@ class RecordCache {
   }
   static constexpr size_t kEntryOverhead = 64;
   Map::iterator emplace(std::string_view key);
+  Map::iterator find(std::string_view key) {
+    auto it = index_.find(key);
+    return it == index_.end() ? entries_.end() : it->second;
+  }
   void add_bytes(size_t n) {
     bytes_ += n;
     if (budget_ != nullptr) budget_->charge(n);
@@ -111,6 +120,8 @@ class RecordCache {
   CacheBudget* budget_ = nullptr;
   StoreMetrics* metrics_ = nullptr;
   Map entries_;
+  // Keyed by views of the map's own keys (map nodes never move).
+  std::unordered_map<std::string_view, Map::iterator> index_;
   std::list<const std::string*> lru_;
   std::list<const std::string*> dirty_;
   size_t bytes_ = 0;

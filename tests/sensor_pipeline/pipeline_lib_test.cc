@@ -1,10 +1,12 @@
 // The sensor pipeline's parts: configuration sources and precedence, reading parsing (what
-// goes to the DLQ), statistics and their JSON, and the whole topology through the
-// TopologyTestDriver (windows, late records, dead letters, alerts with metadata).
+// goes to the DLQ), statistics, their stored binary form (and the old JSON one) and their JSON,
+// and the whole topology through the TopologyTestDriver (windows, late records, dead letters,
+// alerts with metadata, a window stored by an older build).
 #include "examples/sensor_pipeline/pipeline_lib.h"
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <fstream>
 #include <map>
 
@@ -15,6 +17,7 @@
 #include "sluice/core/error_handlers.h"
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/schema_registry/serdes.h"
+#include "sluice/state/window_store.h"
 #include "test_support.h"
 
 namespace sluice::examples::sensor {
@@ -298,6 +301,98 @@ TEST(StatsTest, AggregatesAndRoundTrips) {
             R"("humidity":{"min":40.0,"max":50.0,"avg":45.0}})");
 }
 
+// The stored aggregate: 57 bytes, format byte 0x01, then count and the six doubles big-endian.
+TEST(StatsTest, BinaryStoredFormatRoundTripsBitForBit) {
+  SensorStats s;
+  s.count = 0x0102030405060708;
+  s.temperature = {-12.5, 0.1 + 0.2, 1e300};
+  s.humidity = {0.0, -0.0, 123456.789};
+  auto serde = sensor_stats_serde();
+  std::string bytes = "left over from the previous record";
+  serde->serialize("store", s, bytes);
+  ASSERT_EQ(bytes.size(), kSensorStatsBinarySize);
+  EXPECT_EQ(bytes.substr(0, 9), std::string("\x01\x01\x02\x03\x04\x05\x06\x07\x08", 9));
+  // -12.5 is 0xC029000000000000.
+  EXPECT_EQ(bytes.substr(9, 8), std::string("\xC0\x29\x00\x00\x00\x00\x00\x00", 8));
+  SensorStats back;
+  ASSERT_TRUE(serde->deserialize("store", bytes, back).ok());
+  EXPECT_EQ(back.count, s.count);
+  const double want[] = {-12.5, 0.1 + 0.2, 1e300, 0.0, -0.0, 123456.789};
+  const double got[] = {back.temperature.min, back.temperature.max, back.temperature.sum,
+                        back.humidity.min,    back.humidity.max,    back.humidity.sum};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_EQ(std::bit_cast<uint64_t>(got[i]), std::bit_cast<uint64_t>(want[i])) << i;
+  }
+}
+
+TEST(StatsTest, BinaryStoredFormatRejectsWrongSizeAndFormatByte) {
+  auto serde = sensor_stats_serde();
+  std::string bytes;
+  serde->serialize("store", SensorStats{}, bytes);
+  SensorStats out;
+  for (const std::string& bad : {std::string(), bytes.substr(0, 56), bytes + "x"}) {
+    absl::Status st = serde->deserialize("store", bad, out);
+    EXPECT_FALSE(st.ok()) << bad.size();
+    EXPECT_NE(std::string(st.message()).find("expected 57 bytes"), std::string::npos) << st;
+    EXPECT_NE(std::string(st.message()).find("got " + std::to_string(bad.size()) + " bytes"),
+              std::string::npos)
+        << st;
+  }
+  std::string unknown = bytes;
+  unknown[0] = '\x02';
+  absl::Status st = serde->deserialize("store", unknown, out);
+  EXPECT_NE(std::string(st.message()).find("unknown format byte 0x02"), std::string::npos) << st;
+}
+
+// State written by earlier builds (JSON in the store and its changelog) still reads, and is
+// written back in binary.
+TEST(StatsTest, ReadsTheOldJsonStoredForm) {
+  SensorStats s;
+  s.add({1, 20.0, 40.0, 0});
+  s.add({1, 24.5, 50.25, 0});
+  std::string old_bytes;
+  serdes::json<SensorStats>()->serialize("store", s, old_bytes);
+  ASSERT_EQ(old_bytes.front(), '{');
+  auto serde = sensor_stats_serde();
+  SensorStats back;
+  ASSERT_TRUE(serde->deserialize("store", old_bytes, back).ok());
+  EXPECT_EQ(back.count, 2);
+  EXPECT_EQ(back.temperature.min, 20.0);
+  EXPECT_EQ(back.temperature.max, 24.5);
+  EXPECT_EQ(back.temperature.sum, 44.5);
+  EXPECT_EQ(back.humidity.sum, 90.25);
+  std::string rewritten;
+  serde->serialize("store", back, rewritten);
+  EXPECT_EQ(rewritten.size(), kSensorStatsBinarySize);
+  // A JSON value that is not the stored form is still an error.
+  EXPECT_FALSE(serde->deserialize("store", R"({"count": 1})", back).ok());
+}
+
+// /stores/sensor-stats-store/<sensor> shows the binary aggregate (and an old JSON one) as JSON.
+TEST(StatsTest, StoreQueryAnswerShowsTheStatsAsJson) {
+  SensorStats s;
+  s.add({1, 20.0, 40.0, 0});
+  s.add({1, 24.0, 50.0, 0});
+  std::string binary, old_json;
+  sensor_stats_serde()->serialize("", s, binary);
+  serdes::json<SensorStats>()->serialize("", s, old_json);
+  auto stored = [](TimestampMs ts, const std::string& value) {
+    std::string out;
+    serdes::append_big_endian(out, ts);
+    return out + value;
+  };
+  std::vector<WindowedStoreEntry> windows = {{"1", Window{0, 60000}, stored(59000, binary)},
+                                             {"1", Window{60000, 120000}, stored(61000, old_json)}};
+  auto body = stats_windows_json(windows);
+  ASSERT_TRUE(body.ok()) << body.status();
+  const std::string value = R"({"count":2,"humidity":{"max":50.0,"min":40.0,"sum":90.0},)"
+                            R"("temperature":{"max":24.0,"min":20.0,"sum":44.0}})";
+  EXPECT_EQ(*body, R"([{"window_start":0,"window_end":60000,"value":)" + value +
+                       R"(},{"window_start":60000,"window_end":120000,"value":)" + value + "}]");
+  windows[0].value = "short";
+  EXPECT_FALSE(stats_windows_json(windows).ok());
+}
+
 TEST(AlertTest, MetadataOrNulls) {
   const std::string alert = alert_json("7", Window{0, 60000}, 29.5, 28.0, std::nullopt);
   EXPECT_EQ(alert, R"({"sensor_id":"7","window_start":0,"window_end":60000,"avg_temperature":29.5,)"
@@ -376,6 +471,55 @@ TEST(PipelineTopologyTest, WindowsLateRecordsDeadLettersAndAlerts) {
   EXPECT_EQ(dlq->value, "not json");
   EXPECT_EQ(driver.metrics().late_records_dropped, 1);
   EXPECT_EQ(driver.metrics().dead_letter_records, 1);
+}
+
+// A window whose aggregate an earlier build stored as JSON (restored from its changelog) goes on
+// counting, and its closed window reports the old readings and the new one together.
+TEST(PipelineTopologyTest, OldJsonAggregateInTheStoreKeepsCounting) {
+  auto cfg = parse_pipeline_config({}, env({}), kNoEnviron);
+  ASSERT_TRUE(cfg.ok());
+  auto topology = build_pipeline_topology(*cfg, {});
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  TopologyTestDriverOptions options;
+  options.application_id = "sensor-pipeline";
+  TopologyTestDriver driver(std::move(*topology), options);
+  auto* store = dynamic_cast<state::WindowBytesStore*>(driver.get_state_store(kStatsStore));
+  ASSERT_NE(store, nullptr);
+
+  const int64_t base = 1764087600000;  // a minute boundary
+  SensorStats old;
+  old.add({1, 26.0, 40.0, base + 1000});
+  old.add({1, 30.0, 44.0, base + 2000});
+  std::string old_json;
+  serdes::json<SensorStats>()->serialize("", old, old_json);
+  // The DSL's window store value: the window's timestamp (8 bytes big-endian), then the
+  // aggregate (Kafka Streams' ValueAndTimestamp).
+  std::string old_bytes;
+  serdes::append_big_endian(old_bytes, base + 2000);
+  old_bytes += old_json;
+  auto put = store->put("1", old_bytes, base);
+  ASSERT_TRUE(put.ok()) << put;
+
+  auto pipe = [&](const std::string& value) {
+    auto st = driver.pipe_raw_record("sensor-data", std::nullopt, value, 0);
+    ASSERT_TRUE(st.ok()) << st;
+  };
+  pipe(reading_json(1, 22.0, 42.0, base + 3000));
+  auto stored = store->fetch("1", base);
+  ASSERT_TRUE(stored.ok() && stored->has_value());
+  EXPECT_EQ((*stored)->size(), 8 + kSensorStatsBinarySize);  // written back in binary
+  pipe(reading_json(2, 20.0, 50.0, base + 71000));           // closes [base, base + 60 s)
+
+  auto out = driver.read_output("sensor-stats");
+  ASSERT_TRUE(out.has_value());
+  auto stats = json::parse(*out->value);
+  EXPECT_EQ(stats["sensor_id"], "1");
+  EXPECT_EQ(stats["count"], 3);
+  EXPECT_DOUBLE_EQ(stats["temperature"]["min"].get<double>(), 22.0);
+  EXPECT_DOUBLE_EQ(stats["temperature"]["max"].get<double>(), 30.0);
+  EXPECT_DOUBLE_EQ(stats["temperature"]["avg"].get<double>(), 26.0);
+  EXPECT_DOUBLE_EQ(stats["humidity"]["avg"].get<double>(), 42.0);
+  EXPECT_FALSE(driver.read_output("sensor-stats").has_value());
 }
 
 }  // namespace

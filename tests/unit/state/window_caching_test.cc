@@ -277,6 +277,38 @@ TEST_F(WindowCachingTest, WindowCachesShareTheThreadBudget) {
   for (int i = 0; i < 200; ++i) EXPECT_EQ(drain(s->fetch(fmt::format("k{}", i))).size(), 1u);
 }
 
+// A flush drops the clean entries the cache's stream time expired (a backlog replay would
+// otherwise keep every window ever touched until the byte budget evicts), and reads stay the
+// same: expired windows were invisible already.
+TEST_F(WindowCachingTest, FlushDropsExpiredWindowsAndSessionsFromTheCache) {
+  auto ctx = context(nullptr);
+  auto w = with_caching(make_in_memory_window_store("w", options_), 1 << 20);
+  auto s = with_caching(make_in_memory_session_store("s", session_options_), 1 << 20);
+  ASSERT_TRUE(w->init(ctx).ok());
+  ASSERT_TRUE(s->init(ctx).ok());
+  for (int i = 0; i < 50; ++i) {  // windows and sessions 0 .. 4,900: all live at 4,900
+    ASSERT_TRUE(w->put(fmt::format("k{}", i % 5), "v", i * 100).ok());
+    ASSERT_TRUE(s->put(fmt::format("k{}", i % 5), Window{i * 100, i * 100}, "v").ok());
+  }
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(s->flush().ok());
+  const size_t window_bytes = w->cached_bytes(), session_bytes = s->cached_bytes();
+  // Stream time 7,000: retention 5,000 expires everything before 2,001.
+  ASSERT_TRUE(w->put("k0", "v", 7'000).ok());
+  ASSERT_TRUE(s->put("k0", Window{7'000, 7'000}, "v").ok());
+  const auto window_reads = drain(w->fetch_all(0, 100'000));
+  const auto session_reads = drain(s->fetch("k1"));
+  ASSERT_TRUE(w->flush().ok());
+  ASSERT_TRUE(s->flush().ok());
+  // The 21 windows and sessions starting (ending) at 0 .. 2,000 are gone, one of each was
+  // added: 30 entries of one size each.
+  EXPECT_EQ(w->cached_bytes(), window_bytes / 50 * 30);
+  EXPECT_EQ(s->cached_bytes(), session_bytes / 50 * 30);
+  EXPECT_EQ(drain(w->fetch_all(0, 100'000)), window_reads);
+  EXPECT_EQ(drain(s->fetch("k1")), session_reads);
+  EXPECT_EQ(window_reads.size(), 30u);
+}
+
 TEST_F(WindowCachingTest, LoggingOnFlushLogsEachKeyOncePerFlush) {
   RecordingChangelogWriter log;
   auto ctx = context(&log);
