@@ -14,8 +14,17 @@ namespace sluice::state {
 namespace {
 
 TEST(CacheBudget, CachesShareOneBudgetAndEvictTheirOwnEntries) {
-  CacheBudget budget(1000);
+  const std::string value(100, 'v');
   BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/nonexistent");
+  size_t entry_bytes = 0;  // what a cache charges for one of the entries below
+  {
+    auto probe = with_caching(make_in_memory_key_value_store("probe"), 1u << 20);
+    ASSERT_OK(probe->init(ctx));
+    ASSERT_OK(probe->put("a0", value));
+    entry_bytes = probe->cached_bytes();
+  }
+  // Room for 8 entries: a's 5, and 3 of b's 10.
+  CacheBudget budget(8 * entry_bytes);
   ctx.set_cache_budget(&budget);
   // Per-store fallback sizes are huge: only the shared budget can make them evict.
   auto a = with_caching(make_in_memory_key_value_store("a"), 1u << 30);
@@ -25,7 +34,6 @@ TEST(CacheBudget, CachesShareOneBudgetAndEvictTheirOwnEntries) {
       [&](std::string_view key, auto, auto, TimestampMs) { flushed_a.emplace_back(key); }, false);
   ASSERT_OK(a->init(ctx));
   ASSERT_OK(b->init(ctx));
-  const std::string value(100, 'v');
   for (int i = 0; i < 5; ++i) ASSERT_OK(a->put("a" + std::to_string(i), value));
   EXPECT_EQ(budget.used_bytes(), a->cached_bytes());
   EXPECT_TRUE(flushed_a.empty());

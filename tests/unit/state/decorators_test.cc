@@ -205,6 +205,15 @@ TEST_F(DecoratorTest, FlushListenerSeesNewAndOldValuesInWriteOrder) {
   EXPECT_EQ(seen.size(), 3u);  // nothing dirty, nothing forwarded
 }
 
+// What a cache charges for one entry of this key and value size, measured on a probe cache.
+size_t cached_entry_bytes(std::string_view key, size_t value_size) {
+  BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/nonexistent");
+  auto probe = with_caching(make_in_memory_key_value_store("probe"), 1u << 20);
+  EXPECT_TRUE(probe->init(ctx).ok());
+  EXPECT_TRUE(probe->put(key, std::string(value_size, 'v')).ok());
+  return probe->cached_bytes();
+}
+
 // Counts the reads that reach the store under a cache.
 class CountingStore final : public testing::ForwardingKeyValueStore {
  public:
@@ -223,7 +232,7 @@ class CountingStore final : public testing::ForwardingKeyValueStore {
 TEST_F(DecoratorTest, CachePeekNeverEvictsFlushesOrForwards) {
   for (bool control : {false, true}) {
     SCOPED_TRACE(control ? "get (control)" : "peek");
-    auto cached = with_caching(make_in_memory_key_value_store("kv"), 2048);
+    auto cached = with_caching(make_in_memory_key_value_store("kv"), 4096);
     ASSERT_TRUE(cached->init(context_).ok());
     int forwarded = 0;
     cached->set_flush_listener([&](std::string_view, std::optional<std::string_view>,
@@ -258,8 +267,8 @@ TEST_F(DecoratorTest, CachePeekNeverEvictsFlushesOrForwards) {
 TEST_F(DecoratorTest, CachePeekLeavesTheLruOrder) {
   auto counting_owned = std::make_unique<CountingStore>(make_in_memory_key_value_store("kv"));
   CountingStore* counting = counting_owned.get();
-  // Room for three entries of this size (key + value + 64 bytes each).
-  auto cached = with_caching(std::move(counting_owned), 3 * (2 + 100 + 64));
+  // Room for three entries of this size (key + value + the cache's bookkeeping each).
+  auto cached = with_caching(std::move(counting_owned), 3 * cached_entry_bytes("k0", 100));
   ASSERT_TRUE(cached->init(context_).ok());
   for (const char* k : {"k0", "k1", "k2"}) ASSERT_TRUE(cached->put(k, std::string(100, 'v')).ok());
   ASSERT_TRUE(cached->flush().ok());  // clean: eviction drops them without flushing

@@ -111,7 +111,7 @@ TEST(StoreMetrics, WindowStoreCountsPutsFetchesAndRanges) {
 
 TEST(StoreMetrics, CacheCountsHitsMissesAndEvictionsAndAbsorbsPuts) {
   CountingContext ctx("/nonexistent");
-  CacheBudget budget(400);  // room for about two 100-byte entries
+  CacheBudget budget(1000);  // room for two small entries and two 100-byte ones
   ctx.set_cache_budget(&budget);
   auto cache = with_caching(make_in_memory_key_value_store("c"), 1u << 30);
   ASSERT_OK(cache->init(ctx));

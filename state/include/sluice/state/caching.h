@@ -23,10 +23,10 @@ using CacheFlushListener =
                        std::optional<std::string_view> old_value, TimestampMs timestamp)>;
 
 // One byte budget shared by the record caches of one stream thread: Kafka Streams' ThreadCache
-// size, cache.max.bytes.buffering. Each cache charges its entries (key + value + ~64 bytes)
-// here; a write that takes the total over the budget makes the cache being written evict its
-// own least-recently-used entries (flushing dirty ones first), as Kafka's ThreadCache evicts
-// from the namespace being written. Hand it to stores through
+// size, cache.max.bytes.buffering. Each cache charges its entries (key + value + ~230 bytes of
+// bookkeeping) here; a write that takes the total over the budget makes the cache being written
+// evict its own least-recently-used entries (flushing dirty ones first), as Kafka's ThreadCache
+// evicts from the namespace being written. Hand it to stores through
 // StateStoreContext::cache_budget(); it must outlive them.
 // Concurrency: one thread (the stream thread owning the tasks).
 class CacheBudget {
