@@ -619,7 +619,8 @@ TEST(RuntimeRestart, RestorationWaitsForAnOpenTransactionOfAPreviousOwner) {
   rec.topic = changelog;
   rec.partition = Partition(0);
   rec.key = "zzz";
-  rec.value = std::string(8, '\0');
+  const std::string value(8, '\0');  // rec holds a view: the bytes must outlive produce()
+  rec.value = value;
   ASSERT_TRUE((*zombie)->produce(rec).ok());
   ASSERT_TRUE((*zombie)->flush(30s).ok());
   // The next owner (the same state directory) counts 10 more lines: it must wait for the open
