@@ -11,6 +11,13 @@ endfunction()
 # Configure flags for projects built against the installed package: no optimization (the
 # tests check that they build, link and run, not how fast), ccache when there is one.
 set(PACKAGE_CONFIGURE_FLAGS -G Ninja -DCMAKE_PREFIX_PATH=${PREFIX} -DCMAKE_BUILD_TYPE=)
+# The Sluice build's own compiler and linker flags (a sanitizer build's -fsanitize=...).
+if(PACKAGE_CXX_FLAGS)
+  list(APPEND PACKAGE_CONFIGURE_FLAGS "-DCMAKE_CXX_FLAGS=${PACKAGE_CXX_FLAGS}")
+endif()
+if(PACKAGE_LINKER_FLAGS)
+  list(APPEND PACKAGE_CONFIGURE_FLAGS "-DCMAKE_EXE_LINKER_FLAGS=${PACKAGE_LINKER_FLAGS}")
+endif()
 find_program(PACKAGE_CCACHE ccache)
 if(PACKAGE_CCACHE)
   list(APPEND PACKAGE_CONFIGURE_FLAGS -DCMAKE_CXX_COMPILER_LAUNCHER=${PACKAGE_CCACHE})
