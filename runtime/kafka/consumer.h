@@ -53,6 +53,9 @@ class Message {
   struct Deleter {
     void operator()(rd_kafka_message_t* m) const noexcept { rd_kafka_message_destroy(m); }
   };
+  // False only when the record is known to carry no headers, read from the record's bytes
+  // without librdkafka's header parse (which allocates even for zero headers).
+  bool may_have_headers() const;
   rd_kafka_headers_t* header_list() const;
   std::unique_ptr<rd_kafka_message_t, Deleter> msg_;
 };
