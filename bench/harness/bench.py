@@ -13,6 +13,8 @@ Environment (all optional):
                             so that windows close; 0 skips the latency phase)
     BENCH_LATENCY_RATE      records/s of the paced phase (10000)
     BENCH_LATENCY_WARMUP    seconds of paced input before the measured part (10)
+    BENCH_BROKER_WARMUP     seconds of paced traffic through the broker alone before the first
+                            latency run (30; 0 skips)
     BENCH_KS_JAVA_OPTS      JVM options of the Kafka Streams peer ("-Xms1g -Xmx1g")
     BENCH_KAFKA_HOME        the broker's instance directory (<build>/bench-kafka, wiped first)
     BENCH_MACHINE_NOTE      a sentence about the machine, written into the report
@@ -393,6 +395,8 @@ class Runner:
         self.latency_s = float(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
         self.latency_rate = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
         self.latency_warmup_s = float(os.environ.get("BENCH_LATENCY_WARMUP", "10"))
+        self.broker_warmup_s = float(os.environ.get("BENCH_BROKER_WARMUP", "30"))
+        self.broker_warm = False
         self.ks_java_opts = os.environ.get("BENCH_KS_JAVA_OPTS", "-Xms1g -Xmx1g").split()
         self.work = os.path.join(self.build, "bench")
         self.logs = os.path.join(self.work, "logs")
@@ -527,7 +531,29 @@ class Runner:
         log("  (not settled after %d s; stopping anyway)" % limit_s)
         return False
 
+    def warm_broker(self):
+        """Paced traffic through the broker alone, as a latency run has it (the paced producer,
+        the read_committed reader), once before the first latency run. The throughput runs
+        warm the broker for large batches only: without this, the first latency run of a
+        fresh broker, whichever peer it measures, had a p99 several times the later runs' (on
+        its input side and its app side alike; bench/README.md, "Stateless at_least_once
+        p99")."""
+        if self.broker_warm or self.broker_warmup_s <= 0:
+            return
+        self.broker_warm = True
+        topic = "bench-broker-warmup-%s" % self.stamp
+        self.broker.create_topics([topic])
+        log("warming the broker: %.0f s of paced traffic on %s" % (self.broker_warmup_s, topic))
+        reader = LatencyReader(self.broker.bootstrap, [topic])
+        producer = multiprocessing.get_context("spawn").Process(
+            target=paced_producer,
+            args=(self.broker.bootstrap, topic, 1000, self.latency_rate, self.broker_warmup_s, 5))
+        producer.start()
+        producer.join(self.broker_warmup_s + 120)
+        reader.stop()
+
     def latency(self, impl, workload, guarantee, result):
+        self.warm_broker()
         _, metadata, sensors = self.inputs(workload)
         seconds = self.latency_s if workload != "windowed" else max(self.latency_s, 80.0)
         app_id = "bench-lat-%s-%s-%s-%s" % (workload, GUARANTEE_SHORT[guarantee], impl,
