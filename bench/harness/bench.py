@@ -13,6 +13,8 @@ Environment (all optional):
                             so that windows close; 0 skips the latency phase)
     BENCH_LATENCY_RATE      records/s of the paced phase (10000)
     BENCH_LATENCY_WARMUP    seconds of paced input before the measured part (10)
+    BENCH_BROKER_WARMUP     seconds of paced traffic through the broker alone before the first
+                            latency run (30; 0 skips)
     BENCH_KS_JAVA_OPTS      JVM options of the Kafka Streams peer ("-Xms1g -Xmx1g")
     BENCH_KAFKA_HOME        the broker's instance directory (<build>/bench-kafka, wiped first)
     BENCH_MACHINE_NOTE      a sentence about the machine, written into the report
@@ -310,18 +312,32 @@ def paced_producer(bootstrap, topic, sensors, rate, seconds, seed):
 
 class LatencyReader:
     """Reads the output topics with read_committed from the beginning and keeps, per record,
-    (time it became readable - its timestamp) in ms."""
+    (time it became readable - its timestamp) in ms. Reads the input topic too, so that an
+    output whose key and timestamp are an input record's (stateless, join, raw) splits into the
+    input side (paced producer -> readable on the input) and the app's side (readable on the
+    input -> readable on the output): a tail on the input side is the harness's or the
+    broker's, not the app's."""
 
-    def __init__(self, bootstrap, topics):
-        self.consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency",
-                                  "isolation.level": "read_committed",
-                                  "enable.auto.commit": False, "fetch.wait.max.ms": 10})
-        self.consumer.assign([TopicPartition(t, p, outputs.OFFSET_BEGINNING)
-                              for t in topics for p in range(PARTITIONS)])
-        self.samples = []  # (record timestamp ms, latency ms)
+    def __init__(self, bootstrap, topics, input_topic=None):
+        self.consumer = self._consumer(bootstrap, topics)
+        self.input = self._consumer(bootstrap, [input_topic]) if input_topic else None
+        self.samples = []  # (record timestamp ms, latency ms, key)
+        self.input_seen = {}  # (key, timestamp) -> time readable on the input, ms
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        self.threads = [threading.Thread(target=self._run, daemon=True)]
+        if self.input:
+            self.threads.append(threading.Thread(target=self._run_input, daemon=True))
+        for t in self.threads:
+            t.start()
+
+    @staticmethod
+    def _consumer(bootstrap, topics):
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-latency",
+                             "isolation.level": "read_committed",
+                             "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+        consumer.assign([TopicPartition(t, p, outputs.OFFSET_BEGINNING)
+                         for t in topics for p in range(PARTITIONS)])
+        return consumer
 
     def _run(self):
         while not self.stopping.is_set():
@@ -330,12 +346,32 @@ class LatencyReader:
                     continue
                 now_ms = time.time() * 1000.0
                 ts = m.timestamp()[1]
-                self.samples.append((ts, now_ms - ts))
+                self.samples.append((ts, now_ms - ts, m.key()))
+
+    def _run_input(self):
+        while not self.stopping.is_set():
+            for m in self.input.consume(10000, timeout=0.1):
+                if m.error():
+                    continue
+                self.input_seen[(m.key(), m.timestamp()[1])] = time.time() * 1000.0
+
+    def app_side(self, since_ms):
+        """Per output after `since_ms` whose input record was seen: (readable on the output -
+        readable on the input) in ms."""
+        out = []
+        for ts, latency, key in self.samples:
+            t_in = self.input_seen.get((key, ts))
+            if ts >= since_ms and t_in is not None:
+                out.append(ts + latency - t_in)
+        return out
 
     def stop(self):
         self.stopping.set()
-        self.thread.join(30)
+        for t in self.threads:
+            t.join(30)
         self.consumer.close()
+        if self.input:
+            self.input.close()
 
 
 def percentile(sorted_values, q):
@@ -359,6 +395,8 @@ class Runner:
         self.latency_s = float(os.environ.get("BENCH_LATENCY_SECONDS", "30"))
         self.latency_rate = int(os.environ.get("BENCH_LATENCY_RATE", "10000"))
         self.latency_warmup_s = float(os.environ.get("BENCH_LATENCY_WARMUP", "10"))
+        self.broker_warmup_s = float(os.environ.get("BENCH_BROKER_WARMUP", "30"))
+        self.broker_warm = False
         self.ks_java_opts = os.environ.get("BENCH_KS_JAVA_OPTS", "-Xms1g -Xmx1g").split()
         self.work = os.path.join(self.build, "bench")
         self.logs = os.path.join(self.work, "logs")
@@ -493,7 +531,29 @@ class Runner:
         log("  (not settled after %d s; stopping anyway)" % limit_s)
         return False
 
+    def warm_broker(self):
+        """Paced traffic through the broker alone, as a latency run has it (the paced producer,
+        the read_committed reader), once before the first latency run. The throughput runs
+        warm the broker for large batches only: without this, the first latency run of a
+        fresh broker, whichever peer it measures, had a p99 several times the later runs' (on
+        its input side and its app side alike; bench/README.md, "Stateless at_least_once
+        p99")."""
+        if self.broker_warm or self.broker_warmup_s <= 0:
+            return
+        self.broker_warm = True
+        topic = "bench-broker-warmup-%s" % self.stamp
+        self.broker.create_topics([topic])
+        log("warming the broker: %.0f s of paced traffic on %s" % (self.broker_warmup_s, topic))
+        reader = LatencyReader(self.broker.bootstrap, [topic])
+        producer = multiprocessing.get_context("spawn").Process(
+            target=paced_producer,
+            args=(self.broker.bootstrap, topic, 1000, self.latency_rate, self.broker_warmup_s, 5))
+        producer.start()
+        producer.join(self.broker_warmup_s + 120)
+        reader.stop()
+
     def latency(self, impl, workload, guarantee, result):
+        self.warm_broker()
         _, metadata, sensors = self.inputs(workload)
         seconds = self.latency_s if workload != "windowed" else max(self.latency_s, 80.0)
         app_id = "bench-lat-%s-%s-%s-%s" % (workload, GUARANTEE_SHORT[guarantee], impl,
@@ -509,7 +569,9 @@ class Runner:
         try:
             if not app.wait_event("ready", 300):
                 raise RuntimeError("%s never became ready; see its log" % app_id)
-            reader = LatencyReader(self.broker.bootstrap, topics)
+            # A window is no input record: the input side only for the other workloads.
+            reader = LatencyReader(self.broker.bootstrap, topics,
+                                   input_topic if workload != "windowed" else None)
             start_ms = time.time() * 1000.0  # input timestamps start after this
             producer = multiprocessing.get_context("spawn").Process(
                 target=paced_producer,
@@ -525,18 +587,27 @@ class Runner:
         # fetches): count the outputs whose timestamp is later (for windows: whose last
         # reading came later; all windows of one closing round share nearly one timestamp,
         # so the cut must come from the input's start, not from the first output).
-        lat = sorted(l for ts, l in reader.samples
-                     if ts >= start_ms + self.latency_warmup_s * 1000)
+        since = start_ms + self.latency_warmup_s * 1000
+        lat = sorted(l for ts, l, _ in reader.samples if ts >= since)
+        app_side = sorted(reader.app_side(since))
+        # Only where outputs are input records (stateless, join, raw; not windows).
+        if len(app_side) < 0.9 * len(lat):
+            app_side = []
         result["latency"] = {
             "rate": self.latency_rate, "seconds": seconds, "warmup_s": self.latency_warmup_s,
             "samples": len(lat),
             "p50_ms": percentile(lat, 0.50), "p99_ms": percentile(lat, 0.99),
             "max_ms": lat[-1] if lat else None, "exit": code,
             "outputs": len(reader.samples),
+            "app_p50_ms": percentile(app_side, 0.50), "app_p99_ms": percentile(app_side, 0.99),
+            "app_max_ms": app_side[-1] if app_side else None,
         }
-        log("  latency at %d/s: p50 %s ms, p99 %s ms (%d samples)" % (
-            self.latency_rate, _fmt(result["latency"]["p50_ms"]),
-            _fmt(result["latency"]["p99_ms"]), len(lat)))
+        log("  latency at %d/s: p50 %s ms, p99 %s ms, max %s ms (%d samples); app side "
+            "(input readable -> output readable): p50 %s, p99 %s, max %s ms" % (
+                self.latency_rate, _fmt(result["latency"]["p50_ms"]),
+                _fmt(result["latency"]["p99_ms"]), _fmt(result["latency"]["max_ms"]), len(lat),
+                _fmt(result["latency"]["app_p50_ms"]), _fmt(result["latency"]["app_p99_ms"]),
+                _fmt(result["latency"]["app_max_ms"])))
         shutil.rmtree(os.path.join(self.work, "state", app_id), ignore_errors=True)
 
     def check_outputs(self, workload, guarantee, by_impl):

@@ -56,7 +56,40 @@ TimestampType Message::timestamp_type() const {
   }
 }
 
+bool Message::may_have_headers() const {
+  const rd_kafka_message_t* m = msg_.get();
+  // A consumed record's key and value point into librdkafka's fetch buffer (it never copies
+  // them), which holds the record as the broker sent it. In a v2 record (every record a Kafka
+  // 4 broker serves) the value is preceded by its length as a zigzag varint and followed by
+  // the header count, a zigzag varint too: 0x00 is "no headers". The check that the bytes
+  // before the value encode its length is what makes reading the byte after it safe: in the
+  // v0/v1 formats (an older broker's old segments) the value is preceded by a 4-byte
+  // big-endian length instead, which never encodes like a 1-3 byte varint of the same length
+  // (its high bytes are zero where a varint's first bytes have the continuation bit set), and
+  // may be the last bytes of the buffer. Anything else (no value, an empty or large one, an
+  // event) asks librdkafka.
+  constexpr size_t kMaxFastValue = size_t{1} << 20;  // so that 2 * len fits 3 varint bytes
+  if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR || m->payload == nullptr || m->len == 0 ||
+      m->len >= kMaxFastValue) {
+    return true;
+  }
+  const auto* value = static_cast<const unsigned char*>(m->payload);
+  unsigned char encoded[3];
+  size_t n = 0;
+  for (uint64_t zigzag = static_cast<uint64_t>(m->len) << 1;;) {
+    const auto low = static_cast<unsigned char>(zigzag & 0x7f);
+    zigzag >>= 7;
+    encoded[n++] = zigzag != 0 ? static_cast<unsigned char>(low | 0x80) : low;
+    if (zigzag == 0) break;
+  }
+  if (std::memcmp(value - n, encoded, n) != 0) return true;
+  return value[m->len] != 0;
+}
+
 rd_kafka_headers_t* Message::header_list() const {
+  // rd_kafka_message_headers() parses lazily, but for a record without headers it still
+  // allocates a parse buffer to read the count 0 and frees it, on every call.
+  if (!may_have_headers()) return nullptr;
   rd_kafka_headers_t* headers = nullptr;
   if (rd_kafka_message_headers(msg_.get(), &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return nullptr;

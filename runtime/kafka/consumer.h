@@ -53,6 +53,11 @@ class Message {
   struct Deleter {
     void operator()(rd_kafka_message_t* m) const noexcept { rd_kafka_message_destroy(m); }
   };
+  // False only when the record is known to carry no headers, read from the record's bytes
+  // without librdkafka's header parse (which allocates even for zero headers). Relies on the
+  // value pointing into librdkafka's fetch buffer (it always does, unless an on_consume
+  // interceptor plugin replaced it).
+  bool may_have_headers() const;
   rd_kafka_headers_t* header_list() const;
   std::unique_ptr<rd_kafka_message_t, Deleter> msg_;
 };

@@ -83,7 +83,12 @@ int Producer::on_statistics(rd_kafka_t* /*rk*/, char* json, size_t json_len,
 void Producer::on_delivery(rd_kafka_t* /*rk*/, const rd_kafka_message_t* msg,
                            void* opaque) noexcept {
   auto* self = static_cast<Producer*>(opaque);
-  const char* topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "";
+  // One report per record: the name's length is measured once per topic handle, not per report.
+  if (msg->rkt != nullptr && msg->rkt != self->report_rkt_) {
+    self->report_rkt_ = msg->rkt;
+    self->report_topic_ = rd_kafka_topic_name(msg->rkt);
+  }
+  const std::string_view topic = msg->rkt != nullptr ? self->report_topic_ : std::string_view();
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     self->record_delivery_failure(msg->err, topic, msg->partition, rd_kafka_err2str(msg->err));
   }
@@ -187,6 +192,8 @@ void Producer::destroy_topic_handles() noexcept {
   for (auto& [name, rkt] : topics_) rd_kafka_topic_destroy(rkt);
   topics_.clear();
   last_topic_ = 0;
+  report_rkt_ = nullptr;
+  report_topic_ = {};
 }
 
 absl::Status Producer::produce(const ProducerRecord& record) {

@@ -166,6 +166,10 @@ class Producer {
   std::vector<std::pair<std::string, rd_kafka_topic_t*>> topics_;
   size_t last_topic_ = 0;  // index in topics_ of the last produce()'s topic
   int64_t unpolled_ = 0;   // records produced since produce() last served delivery reports
+  // The topic of the last delivery report, by handle (every record goes through a handle in
+  // topics_, which outlives its reports).
+  const rd_kafka_topic_t* report_rkt_ = nullptr;
+  std::string_view report_topic_;
   // The transaction's own error when librdkafka has failed it (OK when it has not, or when no
   // transaction is open), read without changing the transaction.
   absl::Status failed_transaction_error(std::string_view context);

@@ -207,7 +207,8 @@ absl::Status StreamThread::create_producer() {
     }
   }
   popts.on_delivery = [this](const kafka::DeliveryReport& report) {
-    if (!report.ok()) return;
+    // One report per record sent: a topology without changelogs has nothing to look up.
+    if (!report.ok() || context_.changelog_subtopology.empty()) return;
     auto it = context_.changelog_subtopology.find(report.topic);
     if (it == context_.changelog_subtopology.end()) return;
     auto task = tasks_.find(TaskId{it->second, report.partition});
@@ -645,7 +646,9 @@ absl::Status StreamThread::process_tasks() {
       // One clock pair per batch, not per record: the mean per record is what is exported.
       const auto started = std::chrono::steady_clock::now();
       current_task_ = task.get();
+      batch_wall_ms_ = now_ms();
       auto n = task->process(kProcessBatch, now);
+      batch_wall_ms_ = -1;
       current_task_ = nullptr;
       if (!n.ok()) return n.status();
       // A changelog record that could not be sent is never a handler's to skip: the store
@@ -1048,7 +1051,10 @@ absl::Status StreamThread::check_record_size(std::string_view topic,
 void StreamThread::observe_e2e_latency(const OutgoingRecord& record) {
   // Results only: a repartition topic is an intermediate hop, not a terminal node.
   if (context_.repartition_sources.contains(record.topic)) return;
-  const int64_t latency = std::max<int64_t>(0, now_ms() - record.timestamp);
+  // The clock as read at the start of the batch being processed (Kafka Streams' cached system
+  // time, read once per loop iteration), else now (punctuators, cache flushes at commit).
+  const TimestampMs wall = batch_wall_ms_ >= 0 ? batch_wall_ms_ : now_ms();
+  const int64_t latency = std::max<int64_t>(0, wall - record.timestamp);
   e2e_buckets_[bucket_of(kE2eLatencyBucketsMs, latency)].fetch_add(1, std::memory_order_relaxed);
   e2e_count_.fetch_add(1, std::memory_order_relaxed);
   e2e_sum_ms_.fetch_add(latency, std::memory_order_relaxed);

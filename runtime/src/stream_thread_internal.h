@@ -227,6 +227,9 @@ class StreamThread final : public RecordCollector, public kafka::RebalanceListen
   std::atomic<int64_t> e2e_count_{0};
   std::atomic<int64_t> e2e_sum_ms_{0};
   void observe_e2e_latency(const OutgoingRecord& record);
+  // Wall clock (ms) read when the batch being processed began, -1 outside of one: one clock
+  // read per batch instead of one per result.
+  TimestampMs batch_wall_ms_ = -1;
   std::atomic<int64_t> aborts_{0};
   std::atomic<int64_t> migrations_{0};
   std::atomic<int64_t> retries_{0};

@@ -286,6 +286,71 @@ TEST(KafkaClientTest, MessageAccessorsReadHeadersByName) {
   EXPECT_FALSE(message->header(3).has_value());
 }
 
+// Message reads "no headers" from the record's bytes instead of asking librdkafka (which
+// allocates to parse a header count of zero): records with and without headers, interleaved in
+// one batch, must come back exactly as sent, whatever the batch's compression, the value's
+// length (1, 2 and 3-byte length varints; a value of zeros; none; empty) and whether the value
+// is null.
+TEST(KafkaClientTest, HeadersOfMixedRecordsSurviveEveryBatchShape) {
+  auto admin = make_admin();
+  ASSERT_NE(admin, nullptr);
+  using H = std::pair<std::string, std::optional<std::string>>;
+  struct Case {
+    std::optional<std::string> value;
+    std::vector<H> headers;
+  };
+  const std::string zeros(3, '\0');
+  const std::vector<Case> cases = {
+      {"plain", {}},
+      {"with", {H{"h", "1"}}},
+      {std::nullopt, {H{"tombstone", std::nullopt}}},
+      {"", {H{"empty", ""}}},
+      {std::nullopt, {}},
+      {"", {}},
+      {zeros, {}},
+      {zeros, {H{"z", zeros}}},
+      {std::string(100, 'm'), {}},
+      {std::string(100, 'm'), {H{"a", "1"}, H{"b", std::nullopt}, H{"a", "3"}}},
+      {std::string(200'000, 'l'), {}},
+      {std::string(200'000, 'l'), {H{"big", std::string(1000, 'v')}}},
+      {"last", {}},
+  };
+  for (const std::string compression : {"none", "gzip", "lz4", "zstd"}) {
+    SCOPED_TRACE(compression);
+    const std::string topic = create_topic(*admin, "mixed-headers");
+    // One batch: nothing leaves before the flush.
+    auto producer = make_producer({{"compression.type", compression}, {"linger.ms", "5000"}});
+    ASSERT_NE(producer, nullptr);
+    for (const Case& c : cases) {
+      std::vector<HeaderView> views;
+      for (const auto& [k, v] : c.headers) {
+        views.push_back(HeaderView{k, v ? std::optional<std::string_view>(*v) : std::nullopt});
+      }
+      std::optional<std::string_view> value;
+      if (c.value) value = *c.value;
+      ASSERT_TRUE(producer
+                      ->produce({.topic = topic,
+                                 .partition = Partition(0),
+                                 .key = "k",
+                                 .value = value,
+                                 .headers = views})
+                      .ok());
+    }
+    ASSERT_TRUE(producer->flush(kTimeout).ok());
+
+    auto consumer = make_consumer(testing::unique_name("mixed-headers-group"));
+    ASSERT_NE(consumer, nullptr);
+    ASSERT_TRUE(consumer->assign({{TopicPartition{topic, Partition(0)}, Offset(0)}}).ok());
+    std::vector<Received> got = poll_count(*consumer, cases.size());
+    ASSERT_EQ(got.size(), cases.size());
+    for (size_t i = 0; i < cases.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_EQ(got[i].value, cases[i].value);
+      EXPECT_EQ(got[i].headers, cases[i].headers);
+    }
+  }
+}
+
 TEST(KafkaClientTest, DeliveryFailureIsNeverLost) {
   // The topic does not exist and the broker does not create topics, so the record cannot
   // be delivered: the error comes from produce() or, once enqueued, from flush().

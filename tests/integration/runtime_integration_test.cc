@@ -285,6 +285,66 @@ TEST(KafkaStreamsIntegration, MetricsEndpointExportsLatenessStoreCacheAndLibrdka
   ASSERT_TRUE(streams.close(30s).ok());
 }
 
+// Appends "/<header count>/<last value of header x, or ->" to the value and forwards the
+// record with its headers as they came.
+class HeaderEcho final : public Processor<std::string, std::string, std::string, std::string> {
+ public:
+  void process(Record<std::string, std::string> r) override {
+    const std::string text = fmt::format("{}/{}/{}", *r.value(), r.headers().size(),
+                                         r.headers().last_value("x").value_or("-"));
+    context().forward(std::move(r).with_value(text));
+  }
+};
+
+// Input headers reach processors and the output as they were sent, for records with and
+// without headers interleaved in one batch (the consumer tells "no headers" from the record's
+// bytes, and asks librdkafka otherwise).
+TEST(KafkaStreamsIntegration, InputHeadersReachProcessorsAndTheOutput) {
+  const std::string app = unique_name("rt-headers");
+  const std::string input = unique_name("rt-headers-in");
+  const std::string output = unique_name("rt-headers-out");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  // Produced back to back, so one batch (within linger.ms), flushed once.
+  const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  produce_timed(input, {{"k", now, "a"},
+                        {"k", now, "b", {{"x", "1"}, {"y", std::nullopt}}},
+                        {"k", now, "c"},
+                        {"k", now, "d", {{"x", "2"}, {"x", "3"}}},
+                        {"k", now, "e"}});
+  using H = std::pair<std::string, std::optional<std::string>>;
+  StreamsBuilder builder;
+  builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+      .process([] { return std::make_unique<HeaderEcho>(); })
+      .to(output, Produced::with(serdes::string(), serdes::string()));
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  KafkaStreams streams(std::move(*topology),
+                       make_config(app, temp_dir("rt-headers-state"), "at_least_once"));
+  ASSERT_TRUE(streams.start().ok());
+  std::vector<std::pair<std::string, std::vector<H>>> got;
+  read_committed_until(
+      output, 1,
+      [&](const kafka::Message& m) {
+        std::vector<H> headers;
+        for (const auto& h : m.headers()) {
+          headers.emplace_back(std::string(h.key),
+                               h.value ? std::optional<std::string>(*h.value) : std::nullopt);
+        }
+        got.emplace_back(std::string(m.value().value_or("<null>")), std::move(headers));
+      },
+      [&] { return got.size() >= 5; }, 60s, 1s);
+  ASSERT_TRUE(streams.close(30s).ok());
+  const std::vector<std::pair<std::string, std::vector<H>>> expected = {
+      {"a/0/-", {}}, {"b/2/1", {H{"x", "1"}, H{"y", std::nullopt}}},
+      {"c/0/-", {}}, {"d/2/3", {H{"x", "2"}, H{"x", "3"}}},
+      {"e/0/-", {}},
+  };
+  EXPECT_EQ(got, expected);
+}
+
 TEST(KafkaStreamsIntegration, WordCountAtLeastOnce) { run_word_count("at_least_once", false); }
 
 TEST(KafkaStreamsIntegration, WordCountExactlyOnce) { run_word_count("exactly_once_v2", true); }

@@ -79,11 +79,13 @@ inline int64_t decode_long(std::string_view bytes) {
   return static_cast<int64_t>(v);
 }
 
-// A record with a key, a timestamp and a value ("x" unless given), for windowed tests.
+// A record with a key, a timestamp, a value ("x" unless given) and headers (none unless
+// given; the views must outlive produce_timed), for windowed tests.
 struct TimedRecord {
   std::string key;
   TimestampMs timestamp;
   std::string value = "x";
+  std::vector<kafka::HeaderView> headers = {};
 };
 
 inline void produce_timed(const std::string& topic, const std::vector<TimedRecord>& records) {
@@ -95,6 +97,7 @@ inline void produce_timed(const std::string& topic, const std::vector<TimedRecor
     rec.key = r.key;
     rec.value = r.value;
     rec.timestamp = r.timestamp;
+    rec.headers = r.headers;
     auto st = (*producer)->produce(rec);
     ASSERT_TRUE(st.ok()) << st;
   }
