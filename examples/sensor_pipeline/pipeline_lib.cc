@@ -1,10 +1,12 @@
 // The sensor pipeline's configuration, readings, statistics and JSON (see pipeline_lib.h).
 #include "examples/sensor_pipeline/pipeline_lib.h"
 
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdlib>
 #include <set>
+#include <utility>
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -670,15 +672,21 @@ namespace {
 // The binary layout (pipeline_lib.h): a format byte, then eight-byte big-endian fields.
 constexpr char kStatsFormatV1 = 0x01;
 
+// The six doubles after the count, in stored order (one list for writing and reading).
+template <typename Stats>  // SensorStats or const SensorStats
+std::array<decltype(&std::declval<Stats&>().temperature.min), 6> stored_doubles(Stats& s) {
+  return {&s.temperature.min, &s.temperature.max, &s.temperature.sum,
+          &s.humidity.min,    &s.humidity.max,    &s.humidity.sum};
+}
+
 class SensorStatsSerde final : public Serde<SensorStats> {
  public:
   void serialize(std::string_view, const SensorStats& s, std::string& out) const override {
     out.clear();
     out.push_back(kStatsFormatV1);
     serdes::append_big_endian(out, s.count);
-    for (double d : {s.temperature.min, s.temperature.max, s.temperature.sum, s.humidity.min,
-                     s.humidity.max, s.humidity.sum}) {
-      serdes::append_big_endian(out, std::bit_cast<uint64_t>(d));
+    for (const double* d : stored_doubles(s)) {
+      serdes::append_big_endian(out, std::bit_cast<uint64_t>(*d));
     }
   }
   absl::Status deserialize(std::string_view topic, std::string_view data,
@@ -695,12 +703,11 @@ class SensorStatsSerde final : public Serde<SensorStats> {
           fmt::format("sensor stats: unknown format byte 0x{:02x} (expected 0x01)",
                       static_cast<uint8_t>(data.front())));
     }
-    const char* p = data.data();
-    out.count = serdes::read_big_endian<int64_t>(p + 1);
-    double* fields[] = {&out.temperature.min, &out.temperature.max, &out.temperature.sum,
-                        &out.humidity.min,    &out.humidity.max,    &out.humidity.sum};
-    for (size_t i = 0; i < 6; ++i) {
-      *fields[i] = std::bit_cast<double>(serdes::read_big_endian<uint64_t>(p + 9 + 8 * i));
+    const char* p = data.data() + 1;
+    out.count = serdes::read_big_endian<int64_t>(p);
+    for (double* d : stored_doubles(out)) {
+      p += 8;
+      *d = std::bit_cast<double>(serdes::read_big_endian<uint64_t>(p));
     }
     return absl::OkStatus();
   }
