@@ -24,6 +24,7 @@
 //   SLUICE_CHAOS_GUARANTEES=...    comma-separated (default exactly_once_v2,at_least_once)
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -265,6 +266,53 @@ TEST(SensorPipelineChaosTest, KillsZombieBrokerRestartAndScalingKeepWindowsExact
   std::fflush(stdout);
   broker.stop();
   if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
+// Judges a kept run again: a failing run keeps its directory (its broker's data, the
+// instances' logs). Run with --gtest_also_run_disabled_tests and
+// SLUICE_CHAOS_REJUDGE=<dir>[,<prefix>...] (prefixes default to those of the topics in the
+// broker, e.g. chaos-alos-16002-2-56337). It starts the kept broker and prints what the test
+// printed, with the examples; it asserts nothing.
+TEST(SensorPipelineChaosTest, DISABLED_RejudgeAKeptRun) {
+  const std::string spec = env_or("SLUICE_CHAOS_REJUDGE", "");
+  if (spec.empty()) GTEST_SKIP() << "SLUICE_CHAOS_REJUDGE=<dir> names the kept run";
+  std::vector<std::string> parts;
+  {
+    std::istringstream in(spec);
+    std::string part;
+    while (std::getline(in, part, ',')) parts.push_back(part);
+  }
+  const std::string dir = parts[0];
+  std::vector<std::pair<std::string, std::string>> runs;  // prefix, guarantee
+  if (parts.size() > 1) {
+    for (size_t i = 1; i < parts.size(); ++i) {
+      runs.emplace_back(parts[i], parts[i].find("-eos-") != std::string::npos ? "exactly_once_v2"
+                                                                              : "at_least_once");
+    }
+  } else {
+    for (const auto& entry : std::filesystem::directory_iterator(dir + "/kafka/data")) {
+      const std::string name = entry.path().filename().string();
+      const auto at = name.rfind("-data-");
+      if (name.rfind("chaos-", 0) != 0 || at == std::string::npos) continue;
+      const std::string prefix = name.substr(0, at);
+      const std::string g =
+          prefix.rfind("chaos-eos-", 0) == 0 ? "exactly_once_v2" : "at_least_once";
+      if (std::find(runs.begin(), runs.end(), std::make_pair(prefix, g)) == runs.end()) {
+        runs.emplace_back(prefix, g);
+      }
+    }
+  }
+  OwnBroker broker(dir + "/kafka");
+  ASSERT_TRUE(broker.start()) << "the kept broker did not start (" << dir << "/kafka)";
+  for (const auto& [prefix, guarantee] : runs) {
+    PipelineOptions o =
+        PipelineOptions::for_prefix(broker.bootstrap(), prefix, guarantee, dir + "/" + guarantee);
+    PipelineFleet fleet(o);
+    const Outcome outcome = judge(fleet, ProgressMonitor::Stall{},
+                                  fmt::format("REJUDGE {} {}", guarantee, prefix), 120);
+    std::printf("%s\n", outcome.summary.c_str());
+  }
+  broker.stop();
 }
 
 }  // namespace
