@@ -321,6 +321,10 @@ absl::StatusOr<std::vector<TopicPartition>> Consumer::assignment() const {
   return partitions_of(list.get());
 }
 
+bool Consumer::assignment_lost() const {
+  return rk_ != nullptr && rd_kafka_assignment_lost(rk_.get()) != 0;
+}
+
 absl::StatusOr<std::optional<Message>> Consumer::poll(std::chrono::milliseconds timeout) {
   SLUICE_RETURN_IF_ERROR(check_open("poll"));
   if (pending_) {

@@ -123,6 +123,9 @@ class Consumer {
   // Manual assignment without group management, starting at `start` offsets.
   absl::Status assign(const OffsetMap& start);
   absl::StatusOr<std::vector<TopicPartition>> assignment() const;
+  // True once librdkafka considers the assignment lost (the session timed out, the coordinator
+  // dropped the member) and before the rebalance that follows reaches the listener.
+  bool assignment_lost() const;
 
   // A record, nullopt when none arrived within `timeout`, or an error: a broker/partition
   // error for the record, or a failure in the last rebalance (listener threw, assign failed).

@@ -476,11 +476,17 @@ absl::Status StreamTask::flush_stores() {
   return topology_->flush_stores();
 }
 
-absl::Status StreamTask::commit_stores() {
+bool StreamTask::log_flush_buffers_at_commit() const {
+  return !thread_.context().config->exactly_once();
+}
+
+absl::Status StreamTask::commit_stores(bool with_changelog_offsets) {
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
   for (auto& slot : stores_) {
     std::optional<Offset> offset;
-    if (slot.last_changelog_offset) offset = Offset(*slot.last_changelog_offset + 1);
+    if (slot.last_changelog_offset && with_changelog_offsets) {
+      offset = Offset(*slot.last_changelog_offset + 1);
+    }
     absl::Status st = slot.store->commit(offset);  // flushes caches; a buffer ignores it
     if (st.ok() && slot.buffer != nullptr) st = slot.buffer->apply_pending(offset);
     if (!st.ok()) {

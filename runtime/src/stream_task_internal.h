@@ -184,9 +184,11 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   void on_partition_eof(PartitionQueue& q) { q.caught_up = true; }
   // Before the offsets are committed: flush record caches (they forward downstream and log).
   absl::Status flush_stores();
-  // After the producer flushed (at-least-once) or the transaction committed (exactly-once):
-  // persist the stores with their changelog offsets.
-  absl::Status commit_stores();
+  // After the transaction committed (exactly-once): persist the stores with their changelog
+  // offsets. At least once it runs twice (see StreamThread::commit): after the producer
+  // flushed, without the offsets (the suppress buffers log then), and again, with them, once
+  // the input offsets are committed.
+  absl::Status commit_stores(bool with_changelog_offsets = true);
   // Exactly-once abort: forget buffered writes.
   void drop_buffers();
   void close_clean();
@@ -211,6 +213,7 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   state::CacheBudget* cache_budget() override;
   std::shared_ptr<state::RocksDBResources> rocksdb_resources() override;
   state::StoreMetrics* store_metrics(std::string_view name) override;
+  bool log_flush_buffers_at_commit() const override;
   std::unique_ptr<state::KeyValueBytesStore> wrap_logged_key_value_store(
       std::unique_ptr<state::KeyValueBytesStore> inner) override;
   std::unique_ptr<state::WindowBytesStore> wrap_logged_window_store(

@@ -708,6 +708,16 @@ absl::Status StreamThread::maybe_commit(bool force) {
 
 absl::Status StreamThread::commit() {
   if (!producer_ || !consumer_) return absl::OkStatus();
+  // At least once nothing fences a member the group has dropped (exactly-once fences its
+  // producer): a process paused past its session timeout, resumed, would flush its caches and
+  // buffers into the changelogs its tasks' new owners write, and their restores would take
+  // its stale values. Once librdkafka knows, the tasks close dirty instead (task migrated).
+  // librdkafka may learn it only after this commit; the rest is at-least-once's as in Kafka
+  // Streams: records the new owner processes again.
+  if (!context_.config->exactly_once() && consumer_->assignment_lost()) {
+    return kafka::code_status(RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST,
+                              "commit: the group no longer counts this member");
+  }
   const auto started = std::chrono::steady_clock::now();
   // Record caches first: what they forward (table updates) and log must be in this commit.
   for (auto& [id, task] : tasks_) {
@@ -739,19 +749,34 @@ absl::Status StreamThread::commit() {
     }
   } else {
     if (!processed_since_commit_ && offsets.empty()) return absl::OkStatus();
-    // Wait for every record (outputs and changelogs) to be acknowledged, persist the stores
-    // with their changelog offsets (a store flush may produce more: flush again), and only
-    // then commit the input offsets.
+    // 1. Wait for every record sent so far (outputs, what the caches logged) to be
+    //    acknowledged.
+    // 2. Commit the stores without their changelog offsets: the suppress buffers log now
+    //    (StateStoreContext::log_flush_buffers_at_commit), after what they emitted is on the
+    //    broker, so a crash never leaves a buffer restored without an entry the output lacks.
+    //    Flush again.
+    // 3. Commit the input offsets.
+    // 4. Only then record the changelog offsets in the stores. A store's offset says "the local
+    //    state holds the changelog up to here"; recorded before the group took the commit, it
+    //    would also cover what another owner wrote in between: a member the group had already
+    //    dropped (a paused process, a session timeout) whose commit then fails, and which later
+    //    gets the task back, would skip those records on restore and count on without them
+    //    (the chaos test saw windows short by exactly the other owner's updates). Kafka Streams
+    //    too writes its checkpoint only after the offsets are committed.
     SLUICE_RETURN_IF_ERROR(producer_->flush(kClientTimeout));
     for (auto& [id, task] : tasks_) {
       if (!task->restored()) continue;
-      SLUICE_RETURN_IF_ERROR(task->commit_stores());
+      SLUICE_RETURN_IF_ERROR(task->commit_stores(/*with_changelog_offsets=*/false));
     }
     SLUICE_RETURN_IF_ERROR(producer_->flush(kClientTimeout));
     if (!offsets.empty()) {
       SLUICE_RETURN_IF_ERROR(consumer_->commit(offsets));
     }
-    for (auto& [id, task] : tasks_) task->mark_offsets_committed();
+    for (auto& [id, task] : tasks_) {
+      task->mark_offsets_committed();
+      if (!task->restored()) continue;
+      SLUICE_RETURN_IF_ERROR(task->commit_stores(/*with_changelog_offsets=*/true));
+    }
   }
   processed_since_commit_ = false;
   // Progress is durable again: the retry budget (task.timeout.ms) starts over.

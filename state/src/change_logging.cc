@@ -161,7 +161,8 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     return KeyValueLoggingBase::init(context);
   }
   absl::Status flush() override {
-    SLUICE_RETURN_IF_ERROR(log_dirty());
+    // At least once the log waits for commit() (StateStoreContext::log_flush_buffers_at_commit).
+    if (!context_->log_flush_buffers_at_commit()) SLUICE_RETURN_IF_ERROR(log_dirty());
     return inner_->flush();
   }
   absl::Status close() override {

@@ -344,5 +344,35 @@ TEST_F(WindowCachingTest, LoggingOnFlushLogsEachKeyOncePerFlush) {
   EXPECT_EQ(drain(rebuilt->all()), drain(store->all()));
 }
 
+// At least once the runtime commits the stores only after everything sent before was
+// acknowledged; a suppress buffer's log (the removal of an entry it emitted) must wait for
+// that, so flush() logs nothing and commit() logs each key once.
+TEST_F(WindowCachingTest, LoggingOnFlushWaitsForTheCommitWhenTheTaskCommitsAtLeastOnce) {
+  RecordingChangelogWriter log;
+  auto ctx = context(&log);
+  ctx.set_log_flush_buffers_at_commit(true);
+  auto store = with_change_logging_on_flush(make_in_memory_key_value_store("buf"));
+  ASSERT_TRUE(store->init(ctx).ok());
+  ctx.set_record_timestamp(100);
+  ASSERT_TRUE(store->put("emitted", "w").ok());
+  ASSERT_TRUE(store->put("held", "v1").ok());
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_TRUE(log.records.empty());
+  ctx.set_record_timestamp(200);
+  ASSERT_TRUE(store->remove("emitted").ok());
+  ASSERT_TRUE(store->put("held", "v2").ok());
+  ASSERT_TRUE(store->flush().ok());
+  EXPECT_TRUE(log.records.empty());
+  ASSERT_TRUE(store->commit(std::nullopt).ok());
+  ASSERT_EQ(log.records.size(), 2u);
+  EXPECT_EQ(log.records[0].key, "emitted");
+  EXPECT_EQ(log.records[0].value, std::nullopt);
+  EXPECT_EQ(log.records[1].key, "held");
+  EXPECT_EQ(log.records[1].value, "v2");
+  EXPECT_EQ(log.records[1].timestamp, 200);
+  ASSERT_TRUE(store->commit(std::nullopt).ok());
+  EXPECT_EQ(log.records.size(), 2u);  // nothing new written
+}
+
 }  // namespace
 }  // namespace sluice::state

@@ -91,6 +91,15 @@ class StateStoreContext {
   // their only stream time; an active task's stores expire by the writes of its own processing
   // (see WindowBytesStore).
   virtual bool standby() const { return false; }
+  // True when the task commits at least once (no transaction): a store that logs its writes
+  // once per flush (with_change_logging_on_flush, the suppress buffer) then logs them at
+  // commit(), which the runtime calls only after everything sent before it was acknowledged,
+  // and not at flush(). So the buffer's removal of an entry it emitted never reaches the
+  // changelog before the emitted record reaches its topic: a crash in between would otherwise
+  // restore a buffer without the entry while the output lacks it, and replaying from the
+  // committed offsets re-emits it only if a record updates that key again. Under exactly-once
+  // (false) the log belongs in the transaction, at flush(), as Kafka Streams does.
+  virtual bool log_flush_buffers_at_commit() const { return false; }
   // Exactly-once: a change-logging key-value store calls this once at init with the store it
   // logs for and uses what it returns instead, so the runtime can put its write buffer between
   // the changelog and the bytes store (writes reach the bytes store only after the Kafka
@@ -127,6 +136,8 @@ class BasicStateStoreContext final : public StateStoreContext {
   }
   bool standby() const override { return standby_; }
   void set_standby(bool standby) { standby_ = standby; }
+  bool log_flush_buffers_at_commit() const override { return log_at_commit_; }
+  void set_log_flush_buffers_at_commit(bool at_commit) { log_at_commit_ = at_commit; }
 
  private:
   std::string application_id_;
@@ -137,6 +148,7 @@ class BasicStateStoreContext final : public StateStoreContext {
   std::shared_ptr<RocksDBResources> rocksdb_;
   TimestampMs timestamp_ = 0;
   bool standby_ = false;
+  bool log_at_commit_ = false;
 };
 
 // One record read back from a changelog topic during restoration. Keys are in the store's own
