@@ -259,6 +259,86 @@ TEST(KafkaStreamsWindows, AtLeastOnceReplayBehindRestoredCachedWindowStoreLosesN
   replay_behind_restored_window_store(/*caching=*/true);
 }
 
+// At-least-once, a window emitted by a suppress buffer whose output fails (the chaos test's
+// missing windows after a SIGKILL in the commit): the window's records are committed, then the
+// output topic is deleted and the record that closes the window arrives. The buffer emits the
+// window; its send cannot succeed, the instance stops. The buffer's removal of the window must
+// not have reached its changelog: a second instance restores the buffer, replays the closing
+// record from the committed offsets and emits the window. The buffer used to log the removal
+// in the same flush that sent the window, and the removal was on the broker before the send
+// failed: the restored buffer had no window and nothing emitted it again.
+TEST(KafkaStreamsWindows, AtLeastOnceSuppressedWindowWhoseOutputFailedIsEmittedAfterRestart) {
+  const std::string app = unique_name("rt-alos-supp-out");
+  const std::string input = unique_name("rt-alos-supp-out-in");
+  const std::string output = unique_name("rt-alos-supp-out-out");
+  create_topic(input, 1);
+  create_topic(output, 1);
+  constexpr auto kSize = 10s;
+  const TimestampMs w = (wall_now() / 10'000) * 10'000 - 120'000;
+  // Window W holds 5 records of k; W+1 one record, which does not close W (grace 3 s).
+  std::vector<TimedRecord> before;
+  for (int i = 0; i < 5; ++i) before.push_back({"k", w + i * 1'000});
+  before.push_back({"k", w + 11'000});
+  auto config = [&](const std::map<std::string, std::string>& extra) {
+    Properties props{{"bootstrap.servers", bootstrap_servers()},
+                     {"application.id", app},
+                     {"state.dir", temp_dir("rt-alos-supp-out-state")},
+                     {"processing.guarantee", "at_least_once"},
+                     {"commit.interval.ms", "500"},
+                     {"consumer.session.timeout.ms", "10000"}};
+    for (const auto& [k, v] : extra) props[k] = v;
+    auto c = StreamsConfig::create(std::move(props));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return *c;
+  };
+  auto topology = [&] {
+    auto t = window_count_topology(input, output, TimeWindows::of_size_and_grace(kSize, 3s),
+                                   /*suppress=*/true, /*caching=*/true);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return std::move(*t);
+  };
+  auto committed_offset = [&]() -> int64_t {
+    auto c = kafka::Consumer::create(
+        {.config = {{"bootstrap.servers", bootstrap_servers()}, {"group.id", app}}});
+    if (!c.ok()) return -1;
+    auto got = (*c)->committed({TopicPartition{input, Partition(0)}}, 10s);
+    (void)(*c)->close();
+    if (!got.ok() || got->empty() || !got->begin()->second) return -1;
+    return got->begin()->second->value();
+  };
+
+  produce_timed(input, before);
+  {
+    KafkaStreams first(topology(), config({{"producer.topic.metadata.propagation.max.ms", "3000"},
+                                           {"task.timeout.ms", "5000"}}));
+    ASSERT_TRUE(first.start().ok());
+    ASSERT_TRUE(first.wait_until_running(60s)) << to_string(first.state());
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (committed_offset() < 6 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(200ms);
+    }
+    ASSERT_EQ(committed_offset(), 6) << "the window's records were not committed";
+    auto admin = kafka::Admin::create({{"bootstrap.servers", bootstrap_servers()}});
+    ASSERT_TRUE(admin.ok()) << admin.status();
+    ASSERT_TRUE((*admin)->delete_topics({output}, 30s).ok());
+    produce_timed(input, {{"k", w + 20'000}});  // closes W
+    EXPECT_EQ(first.wait_until_stopped(120s), StreamsState::kError)
+        << "the window's send to the deleted output should have failed";
+    (void)first.close(30s);
+    EXPECT_EQ(committed_offset(), 6) << "the closing record's offset was committed";
+  }
+  create_topic(output, 1);
+  KafkaStreams second(topology(), config({}));
+  ASSERT_TRUE(second.start().ok());
+  ASSERT_TRUE(second.wait_until_running(60s)) << to_string(second.state());
+  const std::string window = fmt::format("k@{}", w);
+  auto got = read_window_counts(
+      output, 1, kSize, [&](const WindowCounts& g) { return g.contains(window); }, 60s, 2s);
+  ASSERT_TRUE(second.close(30s).ok());
+  ASSERT_TRUE(got.contains(window)) << "window W was never emitted";
+  EXPECT_EQ(got[window], std::vector<int64_t>{5});
+}
+
 // The window store's record cache on the real broker (exactly_once_v2): a pre-loaded backlog
 // counted with caching on writes far fewer changelog records than with caching off, both give
 // the same final counts, and an instance restarted on an empty state directory restores the
