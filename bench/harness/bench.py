@@ -500,6 +500,11 @@ class Runner:
             "output": sum(sizes.get(t, 0) for t in topics),
         }
         result["input_bytes"] = sizes.get(input_topic, 0)
+        # Per topic, the application id taken off (the same names for every peer).
+        result["bytes_by_topic"] = {
+            (k[len(app_id) + 1:] if k.startswith(app_id + "-") else k): v
+            for k, v in sorted(sizes.items())
+            if k.startswith(app_id) or k in topics}
         result["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
         bt = result["busiest_thread"] or {"name": "?", "on_cpu": 0, "runnable": 0, "blocked": 0}
         log("  %.0f records/s, %.2f CPU s/M, CPU/wall %.2f, %.0f MB peak RSS, load %s, %s" % (
