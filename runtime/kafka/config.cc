@@ -64,6 +64,8 @@ void log_callback(const rd_kafka_t* rk, int level, const char* facility, const c
 
 }  // namespace
 
+std::string_view librdkafka_version_string() { return rd_kafka_version_str(); }
+
 std::string sasl_failure_reason(std::string_view message, int librdkafka_version) {
   constexpr int kScramNonceFixed = 0x020601ff;  // librdkafka 2.6.1
   if (librdkafka_version >= kScramNonceFixed || message.find("SCRAM") == std::string_view::npos) {

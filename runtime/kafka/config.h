@@ -54,6 +54,9 @@ LibrdkafkaLogLine librdkafka_log_line(int syslog_level, std::string_view facilit
 // message (librdkafka #4895), which Kafka 4.x rejects as invalid credentials.
 std::string sasl_failure_reason(std::string_view message, int librdkafka_version);
 
+// The loaded librdkafka's version, as rd_kafka_version_str() gives it ("2.0.2").
+std::string_view librdkafka_version_string();
+
 // Sets one property on an existing conf, with the same error rules as make_conf.
 absl::Status set_conf(rd_kafka_conf_t* conf, const std::string& key, const std::string& value,
                       std::string_view client);

@@ -321,6 +321,64 @@ absl::StatusOr<std::vector<TopicPartition>> Consumer::assignment() const {
   return partitions_of(list.get());
 }
 
+std::optional<Message> Consumer::poll_event(std::chrono::milliseconds timeout) {
+  if (!rk_) return std::nullopt;
+  rd_kafka_message_t* raw = rd_kafka_consumer_poll(rk_.get(), static_cast<int>(timeout.count()));
+  if (raw == nullptr) return std::nullopt;
+  return Message(raw);
+}
+
+absl::StatusOr<Watermarks> Consumer::query_watermarks(const std::string& topic, Partition partition,
+                                                      std::chrono::milliseconds timeout) const {
+  SLUICE_RETURN_IF_ERROR(check_open("query_watermarks"));
+  Watermarks w;
+  if (rd_kafka_resp_err_t err =
+          rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition.value(), &w.low,
+                                           &w.high, static_cast<int>(timeout.count()));
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return code_status(err, context(fmt::format("watermarks of {}-{}", topic, partition.value())));
+  }
+  return w;
+}
+
+std::optional<Watermarks> Consumer::cached_watermarks(const std::string& topic,
+                                                      Partition partition) const {
+  if (!rk_) return std::nullopt;
+  Watermarks w{.low = 0, .high = -1};
+  if (rd_kafka_get_watermark_offsets(rk_.get(), topic.c_str(), partition.value(), &w.low,
+                                     &w.high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::nullopt;
+  }
+  return w;
+}
+
+absl::StatusOr<std::vector<TopicPartition>> Consumer::partitions_of_topics(
+    const std::vector<std::string>& topics, std::chrono::milliseconds timeout) const {
+  SLUICE_RETURN_IF_ERROR(check_open("metadata"));
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_resp_err_t err = rd_kafka_metadata(rk_.get(), /*all_topics=*/1, nullptr, &md,
+                                                  static_cast<int>(timeout.count()));
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return code_status(err, context("reading topic metadata"));
+  }
+  std::unique_ptr<const rd_kafka_metadata_t, void (*)(const rd_kafka_metadata_t*)> owned(
+      md, &rd_kafka_metadata_destroy);
+  std::vector<TopicPartition> out;
+  for (const std::string& topic : topics) {
+    const rd_kafka_metadata_topic_t* found = nullptr;
+    for (int i = 0; i < md->topic_cnt && found == nullptr; ++i) {
+      if (topic == md->topics[i].topic) found = &md->topics[i];
+    }
+    if (found == nullptr || found->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+      return absl::NotFoundError(fmt::format("topic '{}' does not exist", topic));
+    }
+    for (int p = 0; p < found->partition_cnt; ++p) {
+      out.push_back(TopicPartition{topic, Partition(found->partitions[p].id)});
+    }
+  }
+  return out;
+}
+
 bool Consumer::assignment_lost() const {
   return rk_ != nullptr && rd_kafka_assignment_lost(rk_.get()) != 0;
 }

@@ -47,6 +47,9 @@ class Message {
   // the consumer's fetch position reached the end of topic()/partition() (the last stable
   // offset under read_committed). Such a Message has no key, value or offset to process.
   bool is_partition_eof() const { return msg_->err == RD_KAFKA_RESP_ERR__PARTITION_EOF; }
+  // RD_KAFKA_RESP_ERR_NO_ERROR for a record, _PARTITION_EOF for an EOF event, else the
+  // per-partition consume error this event reports (Consumer::poll_event).
+  rd_kafka_resp_err_t error() const { return msg_->err; }
   const rd_kafka_message_t* raw() const { return msg_.get(); }
 
  private:
@@ -60,6 +63,13 @@ class Message {
   bool may_have_headers() const;
   rd_kafka_headers_t* header_list() const;
   std::unique_ptr<rd_kafka_message_t, Deleter> msg_;
+};
+
+// A partition's low and high watermarks (log start offset and high watermark; the last
+// stable offset under read_committed where librdkafka reports it so).
+struct Watermarks {
+  int64_t low = 0;
+  int64_t high = 0;
 };
 
 // Told about partitions joining and leaving this consumer's assignment. Called on the thread
@@ -132,6 +142,22 @@ class Consumer {
   // Partition EOF events (enable.partition.eof) are skipped unless
   // ConsumerOptions::deliver_partition_eof asks for them.
   absl::StatusOr<std::optional<Message>> poll(std::chrono::milliseconds timeout);
+  // For assign()-only consumers that read changelogs (restoration, standby copies): the next
+  // event as it comes, a record, a partition-EOF event or a per-partition consume error
+  // (Message::error), or nullopt when none arrived within `timeout`. Nothing is skipped or
+  // turned into a status; rebalance callbacks are served as in poll().
+  std::optional<Message> poll_event(std::chrono::milliseconds timeout);
+
+  // Asks `topic`/`partition`'s leader for its watermarks, waiting up to `timeout`.
+  absl::StatusOr<Watermarks> query_watermarks(const std::string& topic, Partition partition,
+                                              std::chrono::milliseconds timeout) const;
+  // The watermarks the last fetch response for the partition reported, without I/O; nullopt
+  // before one arrived (or when librdkafka does not know the partition).
+  std::optional<Watermarks> cached_watermarks(const std::string& topic, Partition partition) const;
+  // Every partition of each of `topics`, from the cluster's metadata (waiting up to `timeout`);
+  // NotFound naming the first topic that does not exist.
+  absl::StatusOr<std::vector<TopicPartition>> partitions_of_topics(
+      const std::vector<std::string>& topics, std::chrono::milliseconds timeout) const;
 
   // Commits `offsets` (next offsets to read) synchronously for this consumer's group.
   absl::Status commit(const OffsetMap& offsets);

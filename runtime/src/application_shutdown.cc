@@ -41,15 +41,14 @@ absl::StatusOr<std::unique_ptr<ApplicationShutdownChannel>> ApplicationShutdownC
   options.config["isolation.level"] = "read_uncommitted";
   options.config.erase("group.instance.id");
   SLUICE_ASSIGN_OR_RETURN(auto consumer, kafka::Consumer::create(std::move(options)));
-  int64_t low = 0;
-  int64_t high = 0;
-  if (rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(consumer->handle(), topic.c_str(),
-                                                                 0, &low, &high, 30000);
-      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return kafka::code_status(err,
-                              fmt::format("the end of the application-shutdown topic {}", topic));
+  auto marks = consumer->query_watermarks(topic, Partition(0), std::chrono::seconds(30));
+  if (!marks.ok()) {
+    return absl::Status(marks.status().code(),
+                        fmt::format("the end of the application-shutdown topic {}: {}", topic,
+                                    std::string(marks.status().message())));
   }
-  SLUICE_RETURN_IF_ERROR((consumer->assign({{TopicPartition{topic, Partition(0)}, Offset(high)}})));
+  SLUICE_RETURN_IF_ERROR(
+      (consumer->assign({{TopicPartition{topic, Partition(0)}, Offset(marks->high)}})));
   return std::unique_ptr<ApplicationShutdownChannel>(
       new ApplicationShutdownChannel(config, topic, std::move(consumer)));
 }

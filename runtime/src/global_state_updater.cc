@@ -66,40 +66,27 @@ GlobalStateUpdater::~GlobalStateUpdater() {
 
 absl::Status GlobalStateUpdater::restore(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  const int timeout_ms = static_cast<int>(timeout.count());
   // Partitions of every global topic, from cluster metadata.
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(consumer_->handle(), 1, nullptr, &md, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::UnavailableError(
-        fmt::format("global stores: reading topic metadata failed: {}", rd_kafka_err2str(err)));
+  const std::set<std::string> distinct(topics_.begin(), topics_.end());
+  auto partitions = consumer_->partitions_of_topics(
+      std::vector<std::string>(distinct.begin(), distinct.end()), timeout);
+  if (!partitions.ok()) {
+    return absl::Status(
+        partitions.status().code(),
+        fmt::format("global stores: {}", std::string(partitions.status().message())));
   }
-  partitions_.clear();
-  std::set<std::string> missing(topics_.begin(), topics_.end());
-  for (int i = 0; i < md->topic_cnt; ++i) {
-    const auto& t = md->topics[i];
-    if (missing.erase(t.topic) == 0) continue;
-    for (int p = 0; p < t.partition_cnt; ++p) {
-      partitions_.push_back(TopicPartition{t.topic, Partition(t.partitions[p].id)});
-    }
-  }
-  rd_kafka_metadata_destroy(md);
-  if (!missing.empty()) {
-    return absl::NotFoundError(fmt::format("global topic '{}' does not exist", *missing.begin()));
-  }
+  partitions_ = std::move(*partitions);
   // End offsets now: restoration reads up to them.
   kafka::OffsetMap end;
   kafka::OffsetMap start;
   for (const auto& tp : partitions_) {
-    int64_t low = 0;
-    int64_t high = 0;
-    err = rd_kafka_query_watermark_offsets(consumer_->handle(), tp.topic.c_str(),
-                                           tp.partition.value(), &low, &high, timeout_ms);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return absl::UnavailableError(fmt::format("global topic partition {}: end offset: {}",
-                                                tp.to_string(), rd_kafka_err2str(err)));
+    auto marks = consumer_->query_watermarks(tp.topic, tp.partition, timeout);
+    if (!marks.ok()) {
+      return absl::Status(marks.status().code(),
+                          fmt::format("global topic partition {}: end offset: {}", tp.to_string(),
+                                      std::string(marks.status().message())));
     }
-    end.emplace(tp, Offset(high));
+    end.emplace(tp, Offset(marks->high));
     start.emplace(tp, Offset(RD_KAFKA_OFFSET_BEGINNING));
   }
   SLUICE_RETURN_IF_ERROR(consumer_->assign(start));

@@ -1,7 +1,7 @@
 // MetricsRegistry: StreamsMetricsSnapshot -> Prometheus families at scrape time.
 #include "sluice/runtime/metrics.h"
 
-#include <librdkafka/rdkafka.h>
+#include "runtime/kafka/config.h"
 
 #include <algorithm>
 #include <array>
@@ -108,7 +108,9 @@ std::vector<MetricFamily> streams_metric_families(const StreamsMetricsSnapshot& 
   FamilyBuilder b;
   const Labels base{{"application", application}, {"instance_id", instance}};
   b.gauge("sluice_build_info", "Always 1; the labels name the Sluice and librdkafka versions",
-          with(base, {{"version", SLUICE_VERSION}, {"librdkafka", rd_kafka_version_str()}}), 1.0);
+          with(base, {{"version", SLUICE_VERSION},
+                      {"librdkafka", std::string(kafka::librdkafka_version_string())}}),
+          1.0);
   for (StreamsState s :
        {StreamsState::kCreated, StreamsState::kRebalancing, StreamsState::kRunning,
         StreamsState::kPendingShutdown, StreamsState::kNotRunning, StreamsState::kError}) {

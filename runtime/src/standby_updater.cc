@@ -303,12 +303,13 @@ absl::Status StandbyUpdater::poll_and_apply() {
   if (!consumer_) return absl::OkStatus();
   std::vector<kafka::Message> messages;
   for (int i = 0; i < kMaxPollBatch; ++i) {
-    rd_kafka_message_t* raw = rd_kafka_consumer_poll(consumer_->handle(), i == 0 ? 100 : 0);
-    if (raw == nullptr) break;
-    kafka::Message msg(raw);
-    if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) continue;
-    if (raw->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      auto st = kafka::code_status(raw->err, "standby changelog fetch");
+    std::optional<kafka::Message> event =
+        consumer_->poll_event(std::chrono::milliseconds(i == 0 ? 100 : 0));
+    if (!event) break;
+    kafka::Message& msg = *event;
+    if (msg.is_partition_eof()) continue;
+    if (msg.error() != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto st = kafka::code_status(msg.error(), "standby changelog fetch");
       if (kafka::is_retriable(st)) continue;
       return st;
     }
@@ -357,16 +358,14 @@ std::vector<StandbyTaskSnapshot> StandbyUpdater::metrics() const {
     task->positions(positions);
     int64_t lag = 0;
     for (const auto& [tp, committed] : positions) {
-      int64_t low = 0;
-      int64_t high = -1;
-      if (!consumer_ ||
-          rd_kafka_get_watermark_offsets(consumer_->handle(), tp.topic.c_str(),
-                                         tp.partition.value(), &low,
-                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-          high < 0) {
+      std::optional<kafka::Watermarks> marks;
+      if (consumer_) marks = consumer_->cached_watermarks(tp.topic, tp.partition);
+      if (!marks || marks->high < 0) {
         lag = -1;
         break;
       }
+      const int64_t low = marks->low;
+      const int64_t high = marks->high;
       // The consumer's position passes transaction markers; the store's offset does not.
       int64_t position = std::max<int64_t>(committed.value(), low);
       if (auto pos = consumer_->position({tp}); pos.ok()) {

@@ -171,17 +171,16 @@ absl::Status StreamTask::begin_restore(kafka::Consumer& consumer) {
     // (restore_reached_end). Kafka Streams does the same (StoreChangelogReader lists end
     // offsets read_uncommitted, KAFKA-10167). Without transactions both answers are the same.
     kafka::Consumer* end_offsets = thread_.context().end_offsets;
-    int64_t low = 0;
-    int64_t high = 0;
-    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        end_offsets != nullptr ? end_offsets->handle() : consumer.handle(), slot.changelog.c_str(),
-        partition, &low, &high, 10000);
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    auto marks = (end_offsets != nullptr ? *end_offsets : consumer)
+                     .query_watermarks(slot.changelog, id_.partition, std::chrono::seconds(10));
+    if (!marks.ok()) {
       restore_begun_ = false;  // try again on the next turn
-      return kafka::code_status(
-          err, fmt::format("restoring store {} of task {}: watermarks of {}-{}", slot.name,
-                           id_.to_string(), slot.changelog, partition));
+      return absl::Status(marks.status().code(),
+                          fmt::format("restoring store {} of task {}: {}", slot.name,
+                                      id_.to_string(), std::string(marks.status().message())));
     }
+    const int64_t low = marks->low;
+    const int64_t high = marks->high;
     // Kafka Streams treats a local offset outside the changelog as corruption (the changelog
     // was truncated or recreated, or records below its start were deleted): the local state
     // no longer matches the changelog, so it is rebuilt from what the changelog holds.

@@ -422,14 +422,9 @@ void StreamThread::wake_starved_fetcher() {
   for (const auto& [id, task] : tasks_) {
     for (const auto& q : task->queues()) {
       if (q.paused || q.caught_up || !q.records.empty() || q.next_offset < 0) continue;
-      int64_t low = 0;
-      int64_t high = -1;
-      if (rd_kafka_get_watermark_offsets(consumer_->handle(), q.tp.topic.c_str(),
-                                         q.tp.partition.value(), &low,
-                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        continue;
-      }
-      if (high > q.next_offset) starved.push_back(&q);
+      auto marks = consumer_->cached_watermarks(q.tp.topic, q.tp.partition);
+      if (!marks) continue;
+      if (marks->high > q.next_offset) starved.push_back(&q);
     }
   }
   if (starved.empty()) return;
@@ -491,14 +486,8 @@ bool StreamThread::caught_up(const PartitionQueue& q) const {
   // next offset to read means nothing more is on the broker (exact for read_uncommitted; under
   // read_committed a transaction marker can sit at the end, and the EOF event decides).
   if (!consumer_ || q.next_offset < 0) return false;
-  int64_t low = 0;
-  int64_t high = -1;
-  if (rd_kafka_get_watermark_offsets(consumer_->handle(), q.tp.topic.c_str(),
-                                     q.tp.partition.value(), &low,
-                                     &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return false;
-  }
-  return high >= 0 && high <= q.next_offset;
+  auto marks = consumer_->cached_watermarks(q.tp.topic, q.tp.partition);
+  return marks && marks->high >= 0 && marks->high <= q.next_offset;
 }
 
 void StreamThread::resume_paused(StreamTask& task) {
@@ -579,25 +568,26 @@ absl::Status StreamThread::restore_some() {
   };
   for (int i = 0; i < kRestoreRecordsPerTurn; ++i) {
     // Wait briefly for data only when nothing else needs the thread.
-    rd_kafka_message_t* raw = rd_kafka_consumer_poll(
-        restore_consumer_->handle(), i == 0 ? static_cast<int>(restore_wait_.count()) : 0);
-    if (raw == nullptr) break;
-    kafka::Message msg(raw);
+    std::optional<kafka::Message> event = restore_consumer_->poll_event(
+        i == 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(restore_wait_)
+               : std::chrono::milliseconds(0));
+    if (!event) break;
+    kafka::Message msg = std::move(*event);
     const std::string_view msg_topic = msg.topic();
     const int32_t partition = msg.partition().value();
     if (task != nullptr && (msg_topic != topic || task != task_of(msg_topic, partition))) {
       SLUICE_RETURN_IF_ERROR(apply());
     }
-    if (raw->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+    if (msg.is_partition_eof()) {
       SLUICE_RETURN_IF_ERROR(apply());
       if (StreamTask* t = task_of(msg_topic, partition)) {
-        SLUICE_RETURN_IF_ERROR(t->restore_reached_end(msg_topic, raw->offset));
+        SLUICE_RETURN_IF_ERROR(t->restore_reached_end(msg_topic, msg.offset().value()));
       }
       task = nullptr;
       continue;
     }
-    if (raw->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      auto st = kafka::code_status(raw->err, "restoring from the changelogs");
+    if (msg.error() != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      auto st = kafka::code_status(msg.error(), "restoring from the changelogs");
       if (kafka::is_retriable(st)) continue;
       return st;
     }
@@ -1190,14 +1180,8 @@ ThreadMetricsSnapshot StreamThread::metrics() const {
     for (const auto& q : task->queues()) {
       int64_t lag = -1;
       if (consumer_ && q.next_offset >= 0) {
-        int64_t low = 0;
-        int64_t high = 0;
-        if (rd_kafka_get_watermark_offsets(consumer_->handle(), q.tp.topic.c_str(),
-                                           q.tp.partition.value(), &low,
-                                           &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            high >= 0) {
-          lag = std::max<int64_t>(0, high - q.next_offset);
-        }
+        auto marks = consumer_->cached_watermarks(q.tp.topic, q.tp.partition);
+        if (marks && marks->high >= 0) lag = std::max<int64_t>(0, marks->high - q.next_offset);
       }
       s.lag[q.tp] = lag;
     }
