@@ -54,10 +54,25 @@ bool last_counts_are(const WindowCounts& got, const std::map<std::string, int64_
   return true;
 }
 
-// `commit_interval_ms` < 0: the guarantee's default.
+// An application id and its input and output topics (created, `partitions` each), named
+// after `app_prefix`.
+struct AppTopics {
+  std::string app, input, output;
+};
+AppTopics app_and_topics(const std::string& app_prefix, const std::string& topic_prefix,
+                         int32_t partitions) {
+  AppTopics t{unique_name(app_prefix), unique_name(topic_prefix + "-in"),
+              unique_name(topic_prefix + "-out")};
+  create_topic(t.input, partitions);
+  create_topic(t.output, partitions);
+  return t;
+}
+
+// `commit_interval_ms` < 0: the guarantee's default. `extra` on top.
 StreamsConfig window_config(const std::string& app, int64_t idle_advance_ms,
                             const std::string& guarantee = "exactly_once_v2",
-                            int64_t commit_interval_ms = -1) {
+                            int64_t commit_interval_ms = -1,
+                            const std::map<std::string, std::string>& extra = {}) {
   Properties props{{"bootstrap.servers", bootstrap_servers()},
                    {"application.id", app},
                    {"state.dir", temp_dir("rt-win-state")},
@@ -65,6 +80,7 @@ StreamsConfig window_config(const std::string& app, int64_t idle_advance_ms,
                    {"consumer.session.timeout.ms", "10000"},
                    {"idle.wall.clock.advance.ms", std::to_string(idle_advance_ms)}};
   if (commit_interval_ms >= 0) props["commit.interval.ms"] = std::to_string(commit_interval_ms);
+  for (const auto& [k, v] : extra) props[k] = v;
   auto config = StreamsConfig::create(std::move(props));
   EXPECT_TRUE(config.ok()) << config.status();
   return *config;
@@ -89,11 +105,7 @@ absl::StatusOr<Topology> window_count_topology(const std::string& input, const s
 }
 
 TEST(KafkaStreamsWindows, TumblingWindowCountExactlyOnce) {
-  const std::string app = unique_name("rt-win");
-  const std::string input = unique_name("rt-win-in");
-  const std::string output = unique_name("rt-win-out");
-  create_topic(input, 2);
-  create_topic(output, 2);
+  const auto [app, input, output] = app_and_topics("rt-win", "rt-win", 2);
   constexpr auto kSize = 10s;
   // Three 10 s windows a few minutes back, records out of order within them (the grace of one
   // hour keeps every one of them).
@@ -129,11 +141,7 @@ TEST(KafkaStreamsWindows, TumblingWindowCountExactlyOnce) {
 // within `wait` after all input was processed.
 WindowCounts run_idle_input(int64_t idle_advance_ms, std::chrono::milliseconds wait,
                             std::map<std::string, int64_t>& expected) {
-  const std::string app = unique_name("rt-idle");
-  const std::string input = unique_name("rt-idle-in");
-  const std::string output = unique_name("rt-idle-out");
-  create_topic(input, 2);
-  create_topic(output, 2);
+  const auto [app, input, output] = app_and_topics("rt-idle", "rt-idle", 2);
   constexpr auto kSize = 2s;
   const TimestampMs window = (wall_now() / 2000) * 2000;
   std::vector<TimedRecord> records;
@@ -190,11 +198,8 @@ TEST(KafkaStreamsWindows, WithoutIdleAdvanceSuppressedWindowStaysOpen) {
 // the DSL's record cache (the second test) the cache did the same: its put of W was dropped as
 // expired, so W was never emitted again (the chaos test's missing windows with caches on).
 void replay_behind_restored_window_store(bool caching) {
-  const std::string app = unique_name(caching ? "rt-alos-replay-cached" : "rt-alos-replay");
-  const std::string input = unique_name("rt-alos-replay-in");
-  const std::string output = unique_name("rt-alos-replay-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] =
+      app_and_topics(caching ? "rt-alos-replay-cached" : "rt-alos-replay", "rt-alos-replay", 1);
   constexpr auto kSize = 10s;
   const TimestampMs w = (wall_now() / 10'000) * 10'000 - 120'000;
   std::vector<TimedRecord> records;
@@ -268,11 +273,7 @@ TEST(KafkaStreamsWindows, AtLeastOnceReplayBehindRestoredCachedWindowStoreLosesN
 // in the same flush that sent the window, and the removal was on the broker before the send
 // failed: the restored buffer had no window and nothing emitted it again.
 TEST(KafkaStreamsWindows, AtLeastOnceSuppressedWindowWhoseOutputFailedIsEmittedAfterRestart) {
-  const std::string app = unique_name("rt-alos-supp-out");
-  const std::string input = unique_name("rt-alos-supp-out-in");
-  const std::string output = unique_name("rt-alos-supp-out-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("rt-alos-supp-out", "rt-alos-supp-out", 1);
   constexpr auto kSize = 10s;
   const TimestampMs w = (wall_now() / 10'000) * 10'000 - 120'000;
   // Window W holds 5 records of k; W+1 one record, which does not close W (grace 3 s).
@@ -280,16 +281,7 @@ TEST(KafkaStreamsWindows, AtLeastOnceSuppressedWindowWhoseOutputFailedIsEmittedA
   for (int i = 0; i < 5; ++i) before.push_back({"k", w + i * 1'000});
   before.push_back({"k", w + 11'000});
   auto config = [&](const std::map<std::string, std::string>& extra) {
-    Properties props{{"bootstrap.servers", bootstrap_servers()},
-                     {"application.id", app},
-                     {"state.dir", temp_dir("rt-alos-supp-out-state")},
-                     {"processing.guarantee", "at_least_once"},
-                     {"commit.interval.ms", "500"},
-                     {"consumer.session.timeout.ms", "10000"}};
-    for (const auto& [k, v] : extra) props[k] = v;
-    auto c = StreamsConfig::create(std::move(props));
-    EXPECT_TRUE(c.ok()) << c.status();
-    return *c;
+    return window_config(app, -1, "at_least_once", 500, extra);
   };
   auto topology = [&] {
     auto t = window_count_topology(input, output, TimeWindows::of_size_and_grace(kSize, 3s),
@@ -354,11 +346,8 @@ TEST(KafkaStreamsWindows, WindowCacheWritesFewerChangelogRecordsAndRestoresTheSa
     records.push_back(std::move(r));
   }
   auto run = [&](bool caching) -> size_t {
-    const std::string app = unique_name(caching ? "rt-wcache-on" : "rt-wcache-off");
-    const std::string input = unique_name("rt-wcache-in");
-    const std::string output = unique_name("rt-wcache-out");
-    create_topic(input, 2);
-    create_topic(output, 2);
+    const auto [app, input, output] =
+        app_and_topics(caching ? "rt-wcache-on" : "rt-wcache-off", "rt-wcache", 2);
     produce_timed(input, records);  // a backlog, as in the benchmark
     auto build = [&]() {
       StreamsBuilder builder;
