@@ -5,6 +5,7 @@
 #include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
 #include "sluice/core/topology.h"
+#include "task_environment_internal.h"
 
 namespace sluice {
 
@@ -50,16 +51,7 @@ absl::Status Topology::add_global_store(std::string store_name, StoreFactory sto
 absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_global_task(
     TaskEnvironment environment) const {
   if (global_stores_.empty()) return absl::NotFoundError("the topology has no global store");
-  if (environment.collector == nullptr) {
-    return absl::InvalidArgumentError("TaskEnvironment.collector must be set");
-  }
-  if (!environment.deserialization_handler) {
-    environment.deserialization_handler = error_handlers::deserialization_log_and_fail();
-  }
-  if (!environment.processing_handler) {
-    environment.processing_handler = error_handlers::processing_log_and_fail();
-  }
-  if (!environment.wall_clock) environment.wall_clock = [] { return TimestampMs{0}; };
+  SLUICE_RETURN_IF_ERROR(topology_internal::complete_task_environment(environment));
   // A global store's records keep their own timestamps: Kafka Streams' GlobalStateUpdateTask
   // uses no timestamp extractor, so default.timestamp.extractor (wall_clock included) does not
   // apply here, and TaskTopology::on_invalid_record_timestamp keeps a negative one as it is.

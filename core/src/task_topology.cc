@@ -5,11 +5,13 @@
 #include "sluice/core/log.h"
 #include "sluice/core/status_macros.h"
 #include "sluice/core/task_topology.h"
+#include "task_environment_internal.h"
 
 namespace sluice {
 
-absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
-    int32_t subtopology, TaskEnvironment environment) const {
+namespace topology_internal {
+
+absl::Status complete_task_environment(TaskEnvironment& environment) {
   if (environment.collector == nullptr) {
     return absl::InvalidArgumentError("TaskEnvironment.collector must be set");
   }
@@ -23,6 +25,14 @@ absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
     environment.production_handler = error_handlers::production_log_and_fail();
   }
   if (!environment.wall_clock) environment.wall_clock = [] { return TimestampMs{0}; };
+  return absl::OkStatus();
+}
+
+}  // namespace topology_internal
+
+absl::StatusOr<std::unique_ptr<TaskTopology>> Topology::build_task(
+    int32_t subtopology, TaskEnvironment environment) const {
+  SLUICE_RETURN_IF_ERROR(topology_internal::complete_task_environment(environment));
 
   const auto subs = subtopologies();
   auto sub = std::find_if(subs.begin(), subs.end(),
