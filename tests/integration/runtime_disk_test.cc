@@ -105,11 +105,7 @@ TEST(RuntimeDisk, UnwritableStateDirectoryFailsStartNamingThePath) {
 
 TEST(RuntimeDisk, StateDirectoryLockedByAnotherLiveInstanceIsNamed) {
   const std::string state = temp_dir("disk-lock");
-  const std::string app = unique_name("disk-lock");
-  const std::string input = unique_name("disk-lock-in");
-  const std::string output = unique_name("disk-lock-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("disk-lock", "disk-lock", 1);
   auto first_topology = word_count_topology(input, output, "counts");
   ASSERT_TRUE(first_topology.ok());
   auto first = std::make_unique<KafkaStreams>(std::move(*first_topology), disk_config(app, state));
@@ -157,11 +153,7 @@ TEST(RuntimeDisk, FullDiskEndsTheInstanceNamingTheCauseAndARestartGoesOnExactly)
   const std::string state = temp_dir("disk-full");
   TmpfsMount tmpfs(state, "size=32m");
   if (!tmpfs.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here";
-  const std::string app = unique_name("disk-full");
-  const std::string input = unique_name("disk-full-in");
-  const std::string output = unique_name("disk-full-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("disk-full", "disk-full", 1);
   produce_lines(input, 0, 40);
   count_to_the_end(app, input, output, state, 40);
   {

@@ -20,9 +20,7 @@ namespace {
 // key/value records stamped now (the broker deletes records older than 7 days).
 void produce_pairs(const std::string& topic,
                    const std::vector<std::pair<std::string, std::string>>& records) {
-  const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+  const TimestampMs now = wall_now();
   std::vector<TimedRecord> timed;
   for (const auto& [key, value] : records) timed.push_back(TimedRecord{key, now, value});
   produce_timed(topic, timed);

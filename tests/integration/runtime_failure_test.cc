@@ -24,12 +24,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-TimestampMs wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Values whose text starts with "hdr" are sent with three 1 KB headers.
 void produce_values(const std::string& topic, const std::vector<std::string>& values) {
   auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});

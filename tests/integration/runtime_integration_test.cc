@@ -187,10 +187,7 @@ TEST(KafkaStreamsIntegration, MetricsEndpointExportsLatenessStoreCacheAndLibrdka
     auto producer =
         kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
     ASSERT_TRUE(producer.ok()) << producer.status();
-    const int64_t start = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count() -
-                          kLines * 1000;
+    const int64_t start = wall_now() - kLines * 1000;
     for (int i = 0; i < kLines; ++i) {
       const std::string key = fmt::format("line-{}", i);
       const std::string value = input_line(i);
@@ -300,15 +297,9 @@ class HeaderEcho final : public Processor<std::string, std::string, std::string,
 // without headers interleaved in one batch (the consumer tells "no headers" from the record's
 // bytes, and asks librdkafka otherwise).
 TEST(KafkaStreamsIntegration, InputHeadersReachProcessorsAndTheOutput) {
-  const std::string app = unique_name("rt-headers");
-  const std::string input = unique_name("rt-headers-in");
-  const std::string output = unique_name("rt-headers-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("rt-headers", "rt-headers", 1);
   // Produced back to back, so one batch (within linger.ms), flushed once.
-  const TimestampMs now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+  const TimestampMs now = wall_now();
   produce_timed(input, {{"k", now, "a"},
                         {"k", now, "b", {{"x", "1"}, {"y", std::nullopt}}},
                         {"k", now, "c"},

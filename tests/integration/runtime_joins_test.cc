@@ -28,12 +28,6 @@ struct Input {
   TimestampMs timestamp = 0;  // 0: the producer's clock
 };
 
-TimestampMs wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void produce(const std::string& topic, const std::vector<Input>& records) {
   auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
   ASSERT_TRUE(producer.ok()) << producer.status();

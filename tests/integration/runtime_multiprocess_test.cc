@@ -90,11 +90,7 @@ void wait_for_output(const std::string& output, int32_t partitions, size_t n) {
 }
 
 TEST(KafkaStreamsMultiProcess, KillNineAndRestartIsExactlyOnce) {
-  const std::string app = unique_name("rt-mp-crash");
-  const std::string input = unique_name("rt-mp-crash-in");
-  const std::string output = unique_name("rt-mp-crash-out");
-  create_topic(input, 4);
-  create_topic(output, 4);
+  const auto [app, input, output] = app_and_topics("rt-mp-crash", "rt-mp-crash", 4);
   const std::string dir_a = temp_dir("rt-mp-a");
   const std::string dir_b = temp_dir("rt-mp-b");
   produce_lines(input, 0, 2000);
@@ -124,11 +120,7 @@ TEST(KafkaStreamsMultiProcess, KillNineAndRestartIsExactlyOnce) {
 }
 
 TEST(KafkaStreamsMultiProcess, InstancesJoinAndLeave) {
-  const std::string app = unique_name("rt-mp-scale");
-  const std::string input = unique_name("rt-mp-scale-in");
-  const std::string output = unique_name("rt-mp-scale-out");
-  create_topic(input, 4);
-  create_topic(output, 4);
+  const auto [app, input, output] = app_and_topics("rt-mp-scale", "rt-mp-scale", 4);
   produce_lines(input, 0, 1000);
   // Dynamic membership ("-"): leaving is immediate.
   App a = spawn(app, input, output, temp_dir("rt-mp-s-a"), "-");

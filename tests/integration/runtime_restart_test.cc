@@ -18,12 +18,6 @@
 namespace sluice::testing {
 namespace {
 
-TimestampMs wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct Produced1 {
   std::string key;
   std::string value;
@@ -221,11 +215,7 @@ int64_t late_dropped(const KafkaStreams& streams) {
 // `move`: the second run is another instance with empty local state (the task moved), not a
 // restart of the same one.
 void late_record_after_restart_is_dropped(bool move) {
-  const std::string app = unique_name("rs-time");
-  const std::string input = unique_name("rs-time-in");
-  const std::string output = unique_name("rs-time-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("rs-time", "rs-time", 1);
   const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
   const std::string state_a = temp_dir("rs-time-a");
   const std::string first = fmt::format("k@{}", t);
@@ -274,11 +264,7 @@ TEST(RuntimeRestart, StreamTimeMovesWithTheTask) { late_record_after_restart_is_
 // stream time and advanced it by the wall-clock time before its backlog arrived would find
 // the backlog's first record late (window closed) and emit the window without it.
 TEST(RuntimeRestart, IdleAdvanceWaitsForTheBacklogAfterARestart) {
-  const std::string app = unique_name("rs-idle");
-  const std::string input = unique_name("rs-idle-in");
-  const std::string output = unique_name("rs-idle-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("rs-idle", "rs-idle", 1);
   const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
   const std::string first = fmt::format("k@{}", t);
   const std::string second = fmt::format("k@{}", t + 20'000);
@@ -417,11 +403,7 @@ TEST(RuntimeOrdering, StreamTableJoinWaitsForTheTableBacklog) {
 }
 
 TEST(RuntimeOrdering, NegativeExtractedTimestampsAreDroppedAndCounted) {
-  const std::string app = unique_name("rs-neg");
-  const std::string input = unique_name("rs-neg-in");
-  const std::string output = unique_name("rs-neg-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("rs-neg", "rs-neg", 1);
   const TimestampMs base = wall_now() - 60'000;
   produce_all(input, {{"k", std::to_string(base), base},
                       {"k", "-5", base + 1},

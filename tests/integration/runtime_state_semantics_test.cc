@@ -16,12 +16,6 @@
 namespace sluice::testing {
 namespace {
 
-TimestampMs wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct OutputRecord {
   int32_t partition = 0;
   std::string key;  // raw key bytes
@@ -131,11 +125,7 @@ TEST(KafkaStreamsStateSemantics, WindowedOutputOnInnerKeyPartition) {
 // dirty entry and forward twenty counts to the output from the query's thread. The output must
 // stay empty until close() commits, and the query must see the cached counts.
 TEST(KafkaStreamsStateSemantics, QueryOfCachingStoreForwardsNothing) {
-  const std::string app = unique_name("rt-iqcache");
-  const std::string input = unique_name("rt-iqcache-in");
-  const std::string output = unique_name("rt-iqcache-out");
-  create_topic(input, 1);
-  create_topic(output, 1);
+  const auto [app, input, output] = app_and_topics("rt-iqcache", "rt-iqcache", 1);
   StreamsBuilder builder;
   builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
       .group_by_key()

@@ -33,6 +33,27 @@ inline void create_topic(const std::string& name, int32_t partitions,
   ASSERT_TRUE(st.ok()) << st;
 }
 
+// Now, in ms since the epoch: records stamped near it survive the broker's retention check.
+inline TimestampMs wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// An application id and its input and output topics (created, `partitions` each), named
+// after `app_prefix` and `topic_prefix` ("<topic_prefix>-in", "-out", made unique).
+struct AppTopics {
+  std::string app, input, output;
+};
+inline AppTopics app_and_topics(const std::string& app_prefix, const std::string& topic_prefix,
+                                int32_t partitions) {
+  AppTopics t{unique_name(app_prefix), unique_name(topic_prefix + "-in"),
+              unique_name(topic_prefix + "-out")};
+  create_topic(t.input, partitions);
+  create_topic(t.output, partitions);
+  return t;
+}
+
 // Line i of the input: 5 words from a 37-word vocabulary, deterministic.
 inline std::string input_line(int i) {
   std::string line;

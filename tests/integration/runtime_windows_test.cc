@@ -15,12 +15,6 @@
 namespace sluice::testing {
 namespace {
 
-TimestampMs wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // "key@window start" -> the counts read, in order (read_committed), until `done` or `timeout`,
 // then `settle` more.
 using WindowCounts = std::map<std::string, std::vector<int64_t>>;
@@ -52,20 +46,6 @@ bool last_counts_are(const WindowCounts& got, const std::map<std::string, int64_
     if (it == got.end() || it->second.empty() || it->second.back() != n) return false;
   }
   return true;
-}
-
-// An application id and its input and output topics (created, `partitions` each), named
-// after `app_prefix`.
-struct AppTopics {
-  std::string app, input, output;
-};
-AppTopics app_and_topics(const std::string& app_prefix, const std::string& topic_prefix,
-                         int32_t partitions) {
-  AppTopics t{unique_name(app_prefix), unique_name(topic_prefix + "-in"),
-              unique_name(topic_prefix + "-out")};
-  create_topic(t.input, partitions);
-  create_topic(t.output, partitions);
-  return t;
 }
 
 // `commit_interval_ms` < 0: the guarantee's default. `extra` on top.
