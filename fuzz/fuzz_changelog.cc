@@ -1,9 +1,9 @@
 // Bytes Sluice reads back from changelog and internal topics, or from offset commits: window
-// and session store keys (Kafka Streams' key schemas), timestamped window values, the stream
-// time committed with the offsets, the foreign-key join's subscription and response
-// records, the stream-stream outer join's buffer and the suppress buffer. The first byte picks the
-// format; each must decode to a value that encodes back to the same bytes, or be refused, never
-// read out of bounds.
+// and session store keys (Kafka Streams' key schemas), timestamped window values (stored and
+// logged), the stream time committed with the offsets, the foreign-key join's subscription and
+// response records, the stream-stream outer join's buffer and the suppress buffer. The first byte
+// picks the format; each must decode to a value that encodes back to the same bytes, or be
+// refused, never read out of bounds.
 #include "../runtime/src/commit_metadata_internal.h"
 #include "fuzz_check.h"
 #include "sluice/core/serdes.h"
@@ -11,6 +11,7 @@
 #include "sluice/dsl/detail/join_processors.h"
 #include "sluice/dsl/detail/suppress_processor.h"
 #include "sluice/dsl/detail/window_processors.h"
+#include "sluice/state/change_logging.h"
 #include "sluice/state/window_store.h"
 
 using namespace sluice;
@@ -37,12 +38,24 @@ void session_key(std::string_view in) {
 }
 
 void timestamped(std::string_view in) {
+  // As a changelog value (any bytes, any record timestamp): read without going out of bounds.
+  std::string restored;
+  (void)state::timestamped_stored_value(in, 1'796'584'160'000, restored);
+
   TimestampMs ts = 0;
   std::string_view value;
   if (!dsl_internal::decode_timestamped(in, ts, value)) return;
   std::string out;
   dsl_internal::encode_timestamped(ts, value, out);
   FUZZ_CHECK(out == in);
+  // As a stored value: its changelog form never starts like the stored form, and restores to it.
+  std::string scratch;
+  TimestampMs stamped = 0;
+  auto logged = state::timestamped_changelog_value(in, scratch, stamped);
+  FUZZ_CHECK(logged.ok());
+  FUZZ_CHECK(stamped == ts);
+  FUZZ_CHECK(!logged->empty() && (*logged)[0] != '\x00' && (*logged)[0] != '\xFF');
+  FUZZ_CHECK(state::timestamped_stored_value(*logged, stamped, restored) == in);
 }
 
 void commit_metadata(std::string_view in) {

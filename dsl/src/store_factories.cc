@@ -17,9 +17,10 @@ namespace dsl_internal {
 namespace {
 
 // logging(store), then caching(...): the same for every store kind.
-template <typename Bytes>
-std::unique_ptr<Bytes> wire(std::unique_ptr<Bytes> bytes, const StoreSettings& settings) {
-  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes));
+template <typename Bytes, typename... LoggingOptions>
+std::unique_ptr<Bytes> wire(std::unique_ptr<Bytes> bytes, const StoreSettings& settings,
+                            LoggingOptions... logging) {
+  if (settings.logging_enabled) bytes = state::with_change_logging(std::move(bytes), logging...);
   if (settings.caching_enabled)
     bytes = state::with_caching(std::move(bytes), state::kDefaultCacheMaxBytes);
   return bytes;
@@ -33,8 +34,9 @@ std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
 }
 
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
-    std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings) {
-  return wire(std::move(bytes), settings);
+    std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings,
+    state::LoggedValues values) {
+  return wire(std::move(bytes), settings, values);
 }
 
 std::unique_ptr<state::SessionBytesStore> wire_session_store(

@@ -20,9 +20,12 @@ namespace sluice::dsl_internal {
 std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
     std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings);
 // Window and session stores: the same, with the window / session record cache (Kafka Streams'
-// CachingWindowStore / CachingSessionStore).
+// CachingWindowStore / CachingSessionStore). `values`: how the window store's values are laid
+// out, for its changelog (kTimestamped for the windowed aggregations, whose values carry their
+// timestamp; the join stores' are plain).
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
-    std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings);
+    std::unique_ptr<state::WindowBytesStore> bytes, const StoreSettings& settings,
+    state::LoggedValues values);
 std::unique_ptr<state::SessionBytesStore> wire_session_store(
     std::unique_ptr<state::SessionBytesStore> bytes, const StoreSettings& settings);
 

@@ -25,12 +25,14 @@ absl::Status InternalStreamsBuilder::add_window_store(const std::string& store_n
   if (settings.store_type == StoreType::kInMemory) {
     factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
       return dsl_internal::wire_window_store(
-          state::make_in_memory_window_store(store_name, options), settings);
+          state::make_in_memory_window_store(store_name, options), settings,
+          state::LoggedValues::kTimestamped);
     };
   } else {
     factory = [store_name, settings, options]() -> std::shared_ptr<StateStore> {
       return dsl_internal::wire_window_store(
-          state::make_rocksdb_window_store(store_name, options, nullptr), settings);
+          state::make_rocksdb_window_store(store_name, options, nullptr), settings,
+          state::LoggedValues::kTimestamped);
     };
   }
   return topology_.add_state_store(
@@ -72,7 +74,9 @@ absl::Status InternalStreamsBuilder::add_suppress_buffer_store(
   settings.store_type = StoreType::kInMemory;
   settings.caching_enabled = false;
   StoreFactory factory = [store_name]() -> std::shared_ptr<StateStore> {
-    return state::with_change_logging_on_flush(state::make_in_memory_key_value_store(store_name));
+    // Its values start with the record's timestamp (encode_suppressed_entry).
+    return state::with_change_logging_on_flush(state::make_in_memory_key_value_store(store_name),
+                                               state::LoggedValues::kTimestamped);
   };
   return topology_.add_state_store(store_name, std::move(factory),
                                    dsl_internal::store_spec(settings, StoreSpec::Kind::kKeyValue),

@@ -132,7 +132,8 @@ struct SensorStats {
 // form that builds before it stored (a value starting with '{', which the format byte never
 // is), so old state directories and changelogs restore and are rewritten in binary as windows
 // update. Any other size or format byte fails deserialization with a message saying what was
-// expected.
+// expected. The format byte also spares the changelogs a byte: a timestamped store logs a value
+// starting with 0x00 (a count's first byte) with a 0xFE in front (state::LoggedValues).
 SerdePtr<SensorStats> sensor_stats_serde();
 inline constexpr size_t kSensorStatsBinarySize = 57;
 // The old stored JSON form, {"count", "humidity": {"max","min","sum"}, "temperature": {...}}:

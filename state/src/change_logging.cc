@@ -7,16 +7,21 @@
 
 #include "fmt/format.h"
 #include "forwarding_stores_internal.h"
+#include "sluice/core/serdes.h"
 
 namespace sluice::state {
 
 namespace {
 
-// What every logging decorator adds to a forwarding store: the writer from init(), and log().
+constexpr char kEscape = '\xFE';
+
+// What every logging decorator adds to a forwarding store: the writer from init(), log(), and
+// the changelog form of timestamped values (LoggedValues) both ways.
 template <typename Forwarding>
 class LoggingBase : public Forwarding {
  public:
   using Forwarding::Forwarding;
+  void set_logged_values(LoggedValues values) { values_ = values; }
   absl::Status init(StateStoreContext& context) override {
     writer_ = context.changelog_writer();
     if (writer_ == nullptr) {
@@ -31,14 +36,45 @@ class LoggingBase : public Forwarding {
   absl::Status apply_committed(std::span<const ChangelogRecord> records) override {
     return StateStore::apply_committed(records);
   }
+  // Changelog records to the store below, timestamped values back in their stored form.
+  absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
+    if (values_ == LoggedValues::kAsStored) return this->inner_->restore_batch(records);
+    restored_.assign(records.begin(), records.end());
+    if (restored_values_.size() < records.size()) restored_values_.resize(records.size());
+    for (size_t i = 0; i < restored_.size(); ++i) {
+      auto& r = restored_[i];
+      if (r.value) r.value = timestamped_stored_value(*r.value, r.timestamp, restored_values_[i]);
+    }
+    return this->inner_->restore_batch(restored_);
+  }
 
  protected:
+  // Logs `value` stamped with the current record's timestamp; a timestamped value goes in its
+  // changelog form, stamped with its own timestamp.
   absl::Status log(std::string_view key, std::optional<std::string_view> value) {
-    return writer_->log(this->inner_->name(), key, value, context_->record_timestamp());
+    return log(key, value, context_->record_timestamp());
+  }
+  absl::Status log(std::string_view key, std::optional<std::string_view> value,
+                   TimestampMs timestamp) {
+    if (value && values_ == LoggedValues::kTimestamped) {
+      auto logged = timestamped_changelog_value(*value, value_scratch_, timestamp);
+      if (!logged.ok()) {
+        return absl::InvalidArgumentError(fmt::format("state store '{}': {}", this->inner_->name(),
+                                                      std::string(logged.status().message())));
+      }
+      value = *logged;
+    }
+    return writer_->log(this->inner_->name(), key, value, timestamp);
   }
   ChangelogWriter* writer_ = nullptr;
   StateStoreContext* context_ = nullptr;
   std::string scratch_;
+
+ private:
+  LoggedValues values_ = LoggedValues::kAsStored;
+  std::string value_scratch_;
+  std::vector<ChangelogRecord> restored_;
+  std::vector<std::string> restored_values_;
 };
 
 using KeyValueLogging =
@@ -172,7 +208,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
   }
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     SLUICE_RETURN_IF_ERROR(log_dirty());
-    return inner_->restore_batch(records);
+    return KeyValueLoggingBase::restore_batch(records);
   }
   absl::Status commit(std::optional<Offset> offset) override {
     SLUICE_RETURN_IF_ERROR(log_dirty());
@@ -223,7 +259,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
       }
       std::optional<std::string_view> v;
       if (*value) v = **value;
-      if (absl::Status s = writer_->log(inner_->name(), key, v, dirty_.at(key)); !s.ok()) {
+      if (absl::Status s = log(key, v, dirty_.at(key)); !s.ok()) {
         result = s;
         break;
       }
@@ -245,18 +281,51 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
 }  // namespace
 
 std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
-    std::unique_ptr<KeyValueBytesStore> inner) {
-  return std::make_unique<FlushLoggingKeyValueStore>(std::move(inner));
+    std::unique_ptr<KeyValueBytesStore> inner, LoggedValues values) {
+  auto store = std::make_unique<FlushLoggingKeyValueStore>(std::move(inner));
+  store->set_logged_values(values);
+  return store;
 }
 
 std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner) {
   return std::make_unique<ChangeLoggingKeyValueStore>(std::move(inner));
 }
-std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner) {
-  return std::make_unique<ChangeLoggingWindowStore>(std::move(inner));
+std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner,
+                                                      LoggedValues values) {
+  auto store = std::make_unique<ChangeLoggingWindowStore>(std::move(inner));
+  store->set_logged_values(values);
+  return store;
 }
 std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner) {
   return std::make_unique<ChangeLoggingSessionStore>(std::move(inner));
+}
+
+absl::StatusOr<std::string_view> timestamped_changelog_value(std::string_view stored,
+                                                             std::string& scratch,
+                                                             TimestampMs& timestamp) {
+  if (stored.size() < 8) {
+    return absl::InvalidArgumentError(fmt::format(
+        "a timestamped value must start with an 8-byte timestamp, got {} bytes", stored.size()));
+  }
+  timestamp = serdes::read_big_endian<int64_t>(stored.data());
+  const std::string_view value = stored.substr(8);
+  if (!value.empty() && value[0] != '\x00' && value[0] != kEscape && value[0] != '\xFF') {
+    return value;
+  }
+  scratch.assign(1, kEscape);
+  scratch.append(value);
+  return std::string_view(scratch);
+}
+
+std::string_view timestamped_stored_value(std::string_view logged, TimestampMs record_timestamp,
+                                          std::string& scratch) {
+  // The stored form, as earlier builds logged it (or a record too short to be anything).
+  if (logged.empty() || logged[0] == '\x00' || logged[0] == '\xFF') return logged;
+  if (logged[0] == kEscape) logged.remove_prefix(1);
+  scratch.clear();
+  serdes::append_big_endian(scratch, static_cast<int64_t>(record_timestamp));
+  scratch.append(logged);
+  return scratch;
 }
 
 bool is_change_logged(const StateStoreBase& store) {

@@ -389,6 +389,12 @@ TEST(DslWindows, StoresAreChangeLoggedWithRetention) {
   serdes::append_big_endian<int64_t>(key, 0);
   serdes::append_big_endian<int32_t>(key, 0);
   EXPECT_EQ(*record.key, key);
+  // The value is the count without the stored timestamp, which the record carries; a value
+  // starting with 0x00 (a count's first byte) gets a 0xFE in front (LoggedValues::kTimestamped).
+  std::string count = "\xFE";
+  serdes::append_big_endian<int64_t>(count, 1);
+  EXPECT_EQ(*record.value, count);
+  EXPECT_EQ(record.timestamp, 5);
   EXPECT_TRUE(changelog.is_empty());
   EXPECT_EQ(
       driver.create_output_topic("sluice-test-s-changelog", strings(), strings()).queue_size(), 1u);

@@ -5,6 +5,7 @@
 
 #include "fmt/format.h"
 #include "gtest/gtest.h"
+#include "sluice/core/serdes.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
 #include "sluice/state/in_memory_stores.h"
@@ -90,6 +91,117 @@ TEST_F(DecoratorTest, WindowStoreRebuiltFromChangelogEqualsOriginal) {
   EXPECT_EQ(drain(rebuilt->all()), drain(original->all()));
   EXPECT_EQ(drain(rebuilt->all()).size(), 50u);
   EXPECT_EQ(rebuilt->observed_stream_time(), original->observed_stream_time());
+}
+
+// [8-byte big-endian timestamp][value]: a timestamped store's value.
+std::string timestamped(int64_t timestamp, std::string_view value) {
+  std::string out;
+  serdes::append_big_endian(out, timestamp);
+  out.append(value);
+  return out;
+}
+
+// A timestamped window store logs each value without its timestamp, which the record carries
+// (Kafka Streams' ChangeLoggingTimestampedWindowBytesStore); a value that is empty or starts with
+// 0x00, 0xFE or 0xFF gets a 0xFE in front, so it cannot pass for the stored form. Restoring gives
+// the stored values back, from the new records and from the stored form earlier builds logged.
+TEST_F(DecoratorTest, TimestampedWindowStoreLogsValuesWithoutTheirTimestamp) {
+  WindowStoreOptions options;
+  options.retention_ms = 1'000'000;
+  options.window_size_ms = 100;
+  auto original = with_change_logging(make_in_memory_window_store("win", options),
+                                      LoggedValues::kTimestamped);
+  ASSERT_TRUE(original->init(context_).ok());
+  context_.set_record_timestamp(5);  // the record being processed; the values carry their own
+  const int64_t ts = 1'796'584'160'123;
+  ASSERT_TRUE(original->put("a", timestamped(ts, "\x01stats"), 0).ok());
+  ASSERT_TRUE(original->put("b", timestamped(ts + 1, std::string("\x00\x00\x07", 3)), 0).ok());
+  ASSERT_TRUE(original->put("c", timestamped(ts + 2, ""), 100).ok());
+  ASSERT_TRUE(original->put("d", timestamped(ts + 3, "\xFE"), 100).ok());
+  ASSERT_TRUE(original->put("e", timestamped(ts + 4, "\xFFx"), 100).ok());
+  ASSERT_TRUE(original->put("a", std::nullopt, 0).ok());
+  ASSERT_TRUE(original->put("a", timestamped(-1, "{\"n\":1}"), 200).ok());
+  ASSERT_TRUE(original->put("f", timestamped(ts + 5, ""), 100).ok());
+
+  ASSERT_EQ(writer_.records.size(), 8u);
+  const std::vector<std::pair<std::optional<std::string>, TimestampMs>> logged = {
+      {"\x01stats", ts},
+      {std::string("\xFE\x00\x00\x07", 4), ts + 1},
+      {"\xFE", ts + 2},
+      {"\xFE\xFE", ts + 3},
+      {"\xFE\xFFx", ts + 4},
+      {std::nullopt, 5},  // a tombstone keeps the record's timestamp
+      {"{\"n\":1}", -1},
+      {"\xFE", ts + 5},
+  };
+  for (size_t i = 0; i < logged.size(); ++i) {
+    EXPECT_EQ(writer_.records[i].value, logged[i].first) << i;
+    EXPECT_EQ(writer_.records[i].timestamp, logged[i].second) << i;
+  }
+
+  // Restored through a decorator of the same kind: the stored values come back.
+  auto changelog = writer_.as_changelog();
+  // Two records in the stored form, as builds before this format logged them.
+  const std::string old_form = timestamped(ts + 9, "\x01old");
+  changelog.push_back(ChangelogRecord{changelog[1].key, old_form, 5, Offset(8)});
+  const std::string old_negative = timestamped(-7, "neg");
+  changelog.push_back(ChangelogRecord{changelog[2].key, old_negative, 5, Offset(9)});
+  RecordingChangelogWriter unused;
+  BasicStateStoreContext restore_context("app", TaskId{0, Partition(0)}, dir_, &unused);
+  auto rebuilt = with_change_logging(
+      make_rocksdb_window_store("win", options, RocksDBResources::create()),
+      LoggedValues::kTimestamped);
+  ASSERT_TRUE(rebuilt->init(restore_context).ok());
+  ASSERT_TRUE(rebuilt->restore_batch(changelog).ok());
+  EXPECT_TRUE(unused.records.empty());  // restoring does not log
+  EXPECT_EQ(drain(rebuilt->all()),
+            (std::vector<testing::Windowed>{
+                {"a", 200, 300, timestamped(-1, "{\"n\":1}")},
+                {"b", 0, 100, old_form},
+                {"c", 100, 200, old_negative},
+                {"d", 100, 200, timestamped(ts + 3, "\xFE")},
+                {"e", 100, 200, timestamped(ts + 4, "\xFFx")},
+                {"f", 100, 200, timestamped(ts + 5, "")},
+            }));
+}
+
+TEST_F(DecoratorTest, TimestampedValueTooShortForItsTimestampFailsTheLogNamingTheStore) {
+  WindowStoreOptions options;
+  options.retention_ms = 1'000'000;
+  options.window_size_ms = 100;
+  auto store = with_change_logging(make_in_memory_window_store("win", options),
+                                   LoggedValues::kTimestamped);
+  ASSERT_TRUE(store->init(context_).ok());
+  absl::Status s = store->put("a", std::string_view("1234567"), 0);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'win'"), std::string_view::npos) << s;
+  EXPECT_NE(s.message().find("7 bytes"), std::string_view::npos) << s;
+}
+
+// The suppress buffer's store: each dirty key once per flush, its value without the timestamp.
+TEST_F(DecoratorTest, TimestampedFlushLoggingStoreLogsValuesWithoutTheirTimestamp) {
+  auto original = with_change_logging_on_flush(make_in_memory_key_value_store("buf"),
+                                               LoggedValues::kTimestamped);
+  ASSERT_TRUE(original->init(context_).ok());
+  context_.set_record_timestamp(40);
+  ASSERT_TRUE(original->put("k1", timestamped(40, "\x01" "first")).ok());
+  ASSERT_TRUE(original->put("k1", timestamped(41, "\x03" "second")).ok());
+  ASSERT_TRUE(original->put("k2", timestamped(42, std::string("\x00", 1))).ok());
+  ASSERT_TRUE(original->commit(std::nullopt).ok());
+  ASSERT_EQ(writer_.records.size(), 2u);
+  EXPECT_EQ(writer_.records[0].value, std::optional<std::string>("\x03" "second"));
+  EXPECT_EQ(writer_.records[0].timestamp, 41);
+  EXPECT_EQ(writer_.records[1].value, std::optional<std::string>(std::string("\xFE\x00", 2)));
+  EXPECT_EQ(writer_.records[1].timestamp, 42);
+
+  RecordingChangelogWriter unused;
+  BasicStateStoreContext restore_context("app", TaskId{0, Partition(0)}, dir_, &unused);
+  auto rebuilt = with_change_logging_on_flush(make_in_memory_key_value_store("buf"),
+                                              LoggedValues::kTimestamped);
+  ASSERT_TRUE(rebuilt->init(restore_context).ok());
+  ASSERT_TRUE(rebuilt->restore_batch(writer_.as_changelog()).ok());
+  EXPECT_EQ(drain(rebuilt->all()), drain(original->all()));
+  EXPECT_EQ(drain(rebuilt->all()).size(), 2u);
 }
 
 TEST_F(DecoratorTest, SessionStoreRebuiltFromChangelogEqualsOriginal) {

@@ -43,14 +43,17 @@ class InternalStreamsBuilder {
                                    std::vector<std::string> processors);
 
   // Windowed aggregations (dsl/src/window_stores.cc): a window / session store decorated as
-  // `settings` say (logging on by default; no cache for windowed stores yet), registered with
-  // its StoreSpec (changelog compact,delete with retention.ms = retention + 1 day).
+  // `settings` say (logging and caching on by default), registered with its StoreSpec (changelog
+  // compact,delete with retention.ms = retention + 1 day). The window store's values are
+  // timestamped ([timestamp][value]) and its changelog carries them without the timestamp
+  // (state::LoggedValues::kTimestamped); session values are plain.
   absl::Status add_window_store(const std::string& store_name, const StoreSettings& settings,
                                 int64_t window_size_ms, int64_t retention_ms,
                                 std::vector<std::string> processors);
   absl::Status add_session_store(const std::string& store_name, const StoreSettings& settings,
                                  int64_t retention_ms, std::vector<std::string> processors);
-  // The in-memory, change-logged key-value store a suppress() buffer lives in.
+  // The in-memory, change-logged key-value store a suppress() buffer lives in (its entries start
+  // with their timestamp: logged as LoggedValues::kTimestamped).
   absl::Status add_suppress_buffer_store(const std::string& store_name,
                                          std::vector<std::string> processors);
   // Windowed tables: a window of a table coming out of `node` is closed once

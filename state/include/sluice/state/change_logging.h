@@ -22,8 +22,21 @@ namespace sluice::state {
 // window_store.h) for windowed stores, so restore_batch() takes them back verbatim.
 // restore_batch() does not log. write_batch() logs every write: a runtime that applies writes
 // already in the changelog (exactly-once, after the transaction commits) calls the inner store.
+//
+// `values` says how the store's values are laid out, and so what its changelog carries
+// (LoggedValues below); the window and flush-logging decorators take it.
+enum class LoggedValues {
+  // Each value is logged byte for byte.
+  kAsStored,
+  // Each value is [8-byte big-endian timestamp][value] (Kafka Streams' ValueAndTimestamp, the
+  // DSL's windowed aggregations and the suppress buffer). The changelog record carries the value
+  // without its timestamp, which travels as the record's own timestamp, as in Kafka Streams'
+  // ChangeLoggingTimestamped*BytesStore; restoring puts it back (timestamped_changelog_value).
+  kTimestamped,
+};
 std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner);
-std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner);
+std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner,
+                                                      LoggedValues values = LoggedValues::kAsStored);
 std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner);
 
 // Logging on flush, as Kafka Streams' InMemoryTimeOrderedKeyValueBuffer logs its dirty keys:
@@ -35,7 +48,23 @@ std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBy
 // exactly-once the runtime's write buffer goes below it; the logs happen inside the transaction
 // because a task flushes its stores before committing).
 std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
-    std::unique_ptr<KeyValueBytesStore> inner);
+    std::unique_ptr<KeyValueBytesStore> inner, LoggedValues values = LoggedValues::kAsStored);
+
+// The changelog format of a LoggedValues::kTimestamped store. A stored value
+// [timestamp][value] is logged as `value`, or as 0xFE followed by `value` when `value` is empty
+// or starts with 0x00, 0xFE or 0xFF, in a record stamped with `timestamp`. Earlier builds logged
+// the stored form itself; its first byte is 0x00 or 0xFF (a timestamp in [-2^56, 2^56) ms), which
+// the format above never starts with, so a restore reads both.
+// timestamped_changelog_value: the changelog value of `stored` (a view into `stored` or
+// `scratch`), with the timestamp the record must carry in `timestamp`; InvalidArgument when
+// `stored` is shorter than 8 bytes.
+absl::StatusOr<std::string_view> timestamped_changelog_value(std::string_view stored,
+                                                             std::string& scratch,
+                                                             TimestampMs& timestamp);
+// timestamped_stored_value: the stored form of changelog value `logged` read from a record
+// stamped `record_timestamp` (a view into `logged` or `scratch`).
+std::string_view timestamped_stored_value(std::string_view logged, TimestampMs record_timestamp,
+                                          std::string& scratch);
 
 // True when `store` is one of the decorators above (its writes already reach a changelog).
 bool is_change_logged(const StateStoreBase& store);
