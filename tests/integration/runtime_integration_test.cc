@@ -346,27 +346,29 @@ TEST(KafkaStreamsIntegration, WordCountExactlyOnceWithCaching) {
   run_word_count("exactly_once_v2", false, /*caching=*/true);
 }
 
-// A backlog many times the buffer limit (buffered.records.per.partition=50 against 6,000 lines
+// A backlog many times the buffer limit (buffered.records.per.partition=50 against 1,500 lines
 // already on the input): the thread takes records from the consumer only while it has fewer
-// than the limit buffered, and commits every 20 ms, so the backlog is counted over many
-// transactions; every word's updates still read 1, 2, ..., n, and the group's committed
-// offsets reach the input's end.
+// than the limit buffered, and with commit.interval.ms=0 commits after every pass of its loop,
+// so the backlog is counted over at least 1,500 / 50 transactions however fast the machine
+// (an interval in milliseconds made the count of commits depend on the speed); every word's
+// updates still read 1, 2, ..., n, and the group's committed offsets reach the input's end.
 TEST(KafkaStreamsIntegration, BacklogBeyondTheBufferLimitIsCountedExactlyOnceAcrossCommits) {
   WordCountRun run;
   create_topic(run.input, 3);
   create_topic(run.output, 3);
-  produce_lines(run.input, 0, 6000);
+  constexpr int kLines = 1500;
+  produce_lines(run.input, 0, kLines);
   auto streams =
       start_word_count(run, "exactly_once_v2",
-                       {{"buffered.records.per.partition", "50"}, {"commit.interval.ms", "20"}});
-  const auto expected = expected_counts(6000);
+                       {{"buffered.records.per.partition", "50"}, {"commit.interval.ms", "0"}});
+  const auto expected = expected_counts(kLines);
   auto got =
       read_counts(run.output, 3, [&](const auto& g) { return final_counts_reached(g, expected); });
   expect_exact_sequences(got, expected);
   const auto metrics = streams->metrics();
   ASSERT_EQ(metrics.threads.size(), 1u);
-  EXPECT_GE(metrics.threads[0].records_processed, 6000 + 30000);  // lines, then words
-  EXPECT_GT(metrics.threads[0].commits, 5);
+  EXPECT_GE(metrics.threads[0].records_processed, kLines * 6);  // lines, then 5 words each
+  EXPECT_GE(metrics.threads[0].commits, kLines / 50);
   ASSERT_TRUE(streams->close(30s).ok());
   auto consumer = kafka::Consumer::create(
       {.config = {{"bootstrap.servers", bootstrap_servers()}, {"group.id", run.app}}});
@@ -380,7 +382,7 @@ TEST(KafkaStreamsIntegration, BacklogBeyondTheBufferLimitIsCountedExactlyOnceAcr
     ASSERT_TRUE(offset.has_value()) << tp.partition.value();
     total += offset->value();
   }
-  EXPECT_EQ(total, 6000);  // every line's offset committed, none beyond
+  EXPECT_EQ(total, kLines);  // every line's offset committed, none beyond
 }
 
 // State deleted between runs is rebuilt from the changelog: the counts continue where they
