@@ -74,9 +74,10 @@ absl::Status InternalStreamsBuilder::add_suppress_buffer_store(
   settings.store_type = StoreType::kInMemory;
   settings.caching_enabled = false;
   StoreFactory factory = [store_name]() -> std::shared_ptr<StateStore> {
-    // Its values start with the record's timestamp (encode_suppressed_entry).
-    return state::with_change_logging_on_flush(state::make_in_memory_key_value_store(store_name),
-                                               state::LoggedValues::kTimestamped);
+    // Keys [time][key] (SuppressProcessor::hold), values [timestamp][entry]
+    // (encode_suppressed_entry): logged as Kafka Streams' buffer logs them.
+    return state::with_time_ordered_buffer_logging(
+        state::make_in_memory_key_value_store(store_name));
   };
   return topology_.add_state_store(store_name, std::move(factory),
                                    dsl_internal::store_spec(settings, StoreSpec::Kind::kKeyValue),

@@ -188,13 +188,16 @@ class ChangeLoggingSessionStore final : public SessionLogging {
 };
 
 // Logs each written key once per flush (Kafka Streams' time-ordered buffer's dirty keys).
+// `time_keyed`: the time-ordered buffer's changelog form (with_time_ordered_buffer_logging).
 class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public FlushBufferedStore {
  public:
-  using KeyValueLoggingBase::KeyValueLoggingBase;
+  FlushLoggingKeyValueStore(std::unique_ptr<KeyValueBytesStore> inner, bool time_keyed)
+      : KeyValueLoggingBase(std::move(inner)), time_keyed_(time_keyed) {}
   absl::Status init(StateStoreContext& context) override {
     dirty_.clear();
     order_.clear();
-    return KeyValueLoggingBase::init(context);
+    SLUICE_RETURN_IF_ERROR(KeyValueLoggingBase::init(context));
+    return time_keyed_ ? index_buffered_keys() : absl::OkStatus();
   }
   absl::Status flush() override {
     // At least once the log waits for commit() (StateStoreContext::log_flush_buffers_at_commit).
@@ -208,7 +211,11 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
   }
   absl::Status restore_batch(std::span<const ChangelogRecord> records) override {
     SLUICE_RETURN_IF_ERROR(log_dirty());
-    return KeyValueLoggingBase::restore_batch(records);
+    if (!time_keyed_) return KeyValueLoggingBase::restore_batch(records);
+    // The index must describe the store: rebuilt when it was written since (not in the
+    // runtime, which restores before a task processes, and standbys never process).
+    if (written_since_index_) SLUICE_RETURN_IF_ERROR(index_buffered_keys());
+    return inner_->restore_batch(buffer_form(records));
   }
   absl::Status commit(std::optional<Offset> offset) override {
     SLUICE_RETURN_IF_ERROR(log_dirty());
@@ -239,6 +246,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
 
  private:
   void mark(std::string_view key) {
+    written_since_index_ = true;
     const TimestampMs ts = context_->record_timestamp();
     auto [it, inserted] = dirty_.try_emplace(std::string(key), ts);
     if (inserted) {
@@ -259,7 +267,9 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
       }
       std::optional<std::string_view> v;
       if (*value) v = **value;
-      if (absl::Status s = log(key, v, dirty_.at(key)); !s.ok()) {
+      absl::Status s = time_keyed_ ? log_buffered(key, v, dirty_.at(key))
+                                   : log(key, v, dirty_.at(key));
+      if (!s.ok()) {
         result = s;
         break;
       }
@@ -273,18 +283,114 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     return result;
   }
 
+  // [time][key], [timestamp][entry] -> key, 0xFE [time][entry] stamped with timestamp.
+  absl::Status log_buffered(std::string_view store_key, std::optional<std::string_view> value,
+                            TimestampMs timestamp) {
+    if (store_key.size() < 8 || (value && value->size() < 8)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "state store '{}': a time-ordered buffer's keys and values start with 8 bytes of time "
+          "(key of {} bytes, value of {} bytes)",
+          inner_->name(), store_key.size(), value ? value->size() : 0));
+    }
+    std::optional<std::string_view> logged;
+    if (value) {
+      timestamp = serdes::read_big_endian<int64_t>(value->data());
+      value_scratch_.assign(1, kEscape);
+      value_scratch_.append(store_key.substr(0, 8));
+      value_scratch_.append(value->substr(8));
+      logged = value_scratch_;
+    }
+    return writer_->log(inner_->name(), store_key.substr(8), logged, timestamp);
+  }
+
+  // The changelog records of a time-ordered buffer as store records (records_ views into
+  // keys_ and values_). A tombstone's key is found through index_; a put of a key held under
+  // another time also removes that entry. Records in the stored form, from earlier builds,
+  // pass as they are.
+  std::span<const ChangelogRecord> buffer_form(std::span<const ChangelogRecord> records) {
+    records_.clear();
+    records_.reserve(records.size() * 2);
+    if (keys_.size() < records.size() * 2) keys_.resize(records.size() * 2);
+    if (values_.size() < records.size()) values_.resize(records.size());
+    size_t next_key = 0;
+    auto store_key = [&](std::string_view time, std::string_view key) -> std::string_view {
+      std::string& k = keys_[next_key++];
+      k.assign(time);
+      k.append(key);
+      return k;
+    };
+    for (size_t i = 0; i < records.size(); ++i) {
+      const ChangelogRecord& r = records[i];
+      const std::string_view key = r.key;
+      if (r.value && r.value->size() >= 9 && (*r.value)[0] == kEscape) {
+        const std::string_view time = r.value->substr(1, 8);
+        auto [it, inserted] = index_.try_emplace(std::string(key), time);
+        if (!inserted && it->second != time) {
+          records_.push_back(ChangelogRecord{store_key(it->second, key), std::nullopt,
+                                             r.timestamp, r.offset});
+          it->second.assign(time);
+        }
+        std::string& v = values_[i];
+        v.clear();
+        serdes::append_big_endian(v, static_cast<int64_t>(r.timestamp));
+        v.append(r.value->substr(9));
+        records_.push_back(ChangelogRecord{store_key(time, key), v, r.timestamp, r.offset});
+      } else if (!r.value) {
+        if (auto it = index_.find(std::string(key)); it != index_.end()) {
+          records_.push_back(
+              ChangelogRecord{store_key(it->second, key), std::nullopt, r.timestamp, r.offset});
+          index_.erase(it);
+        } else {
+          forget_stored_form(key);
+          records_.push_back(r);
+        }
+      } else {
+        if (key.size() >= 8) index_[std::string(key.substr(8))].assign(key.substr(0, 8));
+        records_.push_back(r);
+      }
+    }
+    return records_;
+  }
+  // A stored-form tombstone [time][key]: the key is no longer held under that time.
+  void forget_stored_form(std::string_view store_key) {
+    if (store_key.size() < 8) return;
+    auto it = index_.find(std::string(store_key.substr(8)));
+    if (it != index_.end() && it->second == store_key.substr(0, 8)) index_.erase(it);
+  }
+  absl::Status index_buffered_keys() {
+    index_.clear();
+    auto it = inner_->all();
+    for (; it->valid(); it->next()) {
+      const std::string_view k = it->key();
+      if (k.size() >= 8) index_[std::string(k.substr(8))].assign(k.substr(0, 8));
+    }
+    written_since_index_ = false;
+    return it->status();
+  }
+
+  const bool time_keyed_;
   // Key -> record timestamp of its last write; order_ points at the keys in first-write order.
   std::unordered_map<std::string, TimestampMs> dirty_;
   std::vector<const std::string*> order_;
+  // The time-ordered buffer's: key (without the time) -> its 8 bytes of time in the store key.
+  std::unordered_map<std::string, std::string> index_;
+  bool written_since_index_ = false;
+  std::string value_scratch_;
+  std::vector<ChangelogRecord> records_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> values_;
 };
 
 }  // namespace
 
 std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
-    std::unique_ptr<KeyValueBytesStore> inner, LoggedValues values) {
-  auto store = std::make_unique<FlushLoggingKeyValueStore>(std::move(inner));
-  store->set_logged_values(values);
-  return store;
+    std::unique_ptr<KeyValueBytesStore> inner) {
+  return std::make_unique<FlushLoggingKeyValueStore>(std::move(inner), /*time_keyed=*/false);
+}
+
+std::unique_ptr<KeyValueBytesStore> with_time_ordered_buffer_logging(
+    std::unique_ptr<KeyValueBytesStore> inner) {
+  return std::make_unique<FlushLoggingKeyValueStore>(std::move(inner), /*time_keyed=*/true);
 }
 
 std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner) {

@@ -178,30 +178,72 @@ TEST_F(DecoratorTest, TimestampedValueTooShortForItsTimestampFailsTheLogNamingTh
   EXPECT_NE(s.message().find("7 bytes"), std::string_view::npos) << s;
 }
 
-// The suppress buffer's store: each dirty key once per flush, its value without the timestamp.
-TEST_F(DecoratorTest, TimestampedFlushLoggingStoreLogsValuesWithoutTheirTimestamp) {
-  auto original = with_change_logging_on_flush(make_in_memory_key_value_store("buf"),
-                                               LoggedValues::kTimestamped);
+// The suppress buffer's store (keys [time][key], values [timestamp][entry]) logs as Kafka
+// Streams' time-ordered buffer: each dirty key once per flush under the key without its time
+// (a tombstone is no longer than the key), the value as 0xFE [time][entry] stamped with the
+// timestamp. Restoring finds the tombstones' entries by key, moves a key put under another
+// time, and takes the stored form earlier builds logged as it is.
+TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
+  auto original = with_time_ordered_buffer_logging(make_in_memory_key_value_store("buf"));
   ASSERT_TRUE(original->init(context_).ok());
+  const std::string t1 = timestamped(100, ""), t2 = timestamped(200, "");
   context_.set_record_timestamp(40);
-  ASSERT_TRUE(original->put("k1", timestamped(40, "\x01" "first")).ok());
-  ASSERT_TRUE(original->put("k1", timestamped(41, "\x03" "second")).ok());
-  ASSERT_TRUE(original->put("k2", timestamped(42, std::string("\x00", 1))).ok());
+  ASSERT_TRUE(original->put(t1 + "k1", timestamped(40, "\x01" "first")).ok());
+  ASSERT_TRUE(original->put(t1 + "k1", timestamped(41, "\x03" "second")).ok());
+  ASSERT_TRUE(original->put(t2 + "k2", timestamped(42, "x")).ok());
   ASSERT_TRUE(original->commit(std::nullopt).ok());
-  ASSERT_EQ(writer_.records.size(), 2u);
-  EXPECT_EQ(writer_.records[0].value, std::optional<std::string>("\x03" "second"));
+  context_.set_record_timestamp(50);
+  ASSERT_TRUE(original->remove(t1 + "k1").ok());
+  ASSERT_TRUE(original->commit(std::nullopt).ok());
+
+  ASSERT_EQ(writer_.records.size(), 3u);
+  EXPECT_EQ(writer_.records[0].key, "k1");
+  EXPECT_EQ(writer_.records[0].value, "\xFE" + t1 + "\x03" "second");
   EXPECT_EQ(writer_.records[0].timestamp, 41);
-  EXPECT_EQ(writer_.records[1].value, std::optional<std::string>(std::string("\xFE\x00", 2)));
+  EXPECT_EQ(writer_.records[1].key, "k2");
+  EXPECT_EQ(writer_.records[1].value, "\xFE" + t2 + "x");
   EXPECT_EQ(writer_.records[1].timestamp, 42);
+  EXPECT_EQ(writer_.records[2].key, "k1");
+  EXPECT_EQ(writer_.records[2].value, std::nullopt);
+  EXPECT_EQ(writer_.records[2].timestamp, 50);
 
   RecordingChangelogWriter unused;
   BasicStateStoreContext restore_context("app", TaskId{0, Partition(0)}, dir_, &unused);
-  auto rebuilt = with_change_logging_on_flush(make_in_memory_key_value_store("buf"),
-                                              LoggedValues::kTimestamped);
+  auto rebuilt = with_time_ordered_buffer_logging(make_in_memory_key_value_store("buf"));
   ASSERT_TRUE(rebuilt->init(restore_context).ok());
   ASSERT_TRUE(rebuilt->restore_batch(writer_.as_changelog()).ok());
   EXPECT_EQ(drain(rebuilt->all()), drain(original->all()));
-  EXPECT_EQ(drain(rebuilt->all()).size(), 2u);
+  EXPECT_EQ(drain(rebuilt->all()), (KeyValues{{t2 + "k2", timestamped(42, "x")}}));
+
+  // Then: k2 put again under another time; records in the stored form (a put that stays, a put
+  // and its tombstone); a tombstone for a key the store took through put() after the restore.
+  const std::string t3 = timestamped(300, ""), t4 = timestamped(400, "");
+  const std::string moved = "\xFE" + t3 + "y";
+  const std::string old_kept = timestamped(43, "\x01" "kept");
+  const std::string old_gone = timestamped(44, "\x01" "gone");
+  std::vector<ChangelogRecord> more = {
+      {"k2", moved, 45, Offset(3)},
+      {t4 + "k4", old_kept, 43, Offset(4)},
+      {t4 + "k5", old_gone, 44, Offset(5)},
+      {t4 + "k5", std::nullopt, 44, Offset(6)},
+  };
+  ASSERT_TRUE(rebuilt->restore_batch(more).ok());
+  EXPECT_EQ(drain(rebuilt->all()), (KeyValues{{t3 + "k2", timestamped(45, "y")},
+                                              {t4 + "k4", old_kept}}));
+  ASSERT_TRUE(rebuilt->put(t1 + "k6", timestamped(46, "z")).ok());
+  std::vector<ChangelogRecord> tombstones = {{"k6", std::nullopt, 47, Offset(7)},
+                                             {"k4", std::nullopt, 47, Offset(8)}};
+  ASSERT_TRUE(rebuilt->restore_batch(tombstones).ok());
+  EXPECT_EQ(drain(rebuilt->all()), (KeyValues{{t3 + "k2", timestamped(45, "y")}}));
+}
+
+TEST_F(DecoratorTest, TimeOrderedBufferRefusesAKeyShorterThanItsTime) {
+  auto store = with_time_ordered_buffer_logging(make_in_memory_key_value_store("buf"));
+  ASSERT_TRUE(store->init(context_).ok());
+  ASSERT_TRUE(store->put("short", timestamped(1, "v")).ok());
+  absl::Status s = store->commit(std::nullopt);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("'buf'"), std::string_view::npos) << s;
 }
 
 TEST_F(DecoratorTest, SessionStoreRebuiltFromChangelogEqualsOriginal) {

@@ -52,8 +52,8 @@ class InternalStreamsBuilder {
                                 std::vector<std::string> processors);
   absl::Status add_session_store(const std::string& store_name, const StoreSettings& settings,
                                  int64_t retention_ms, std::vector<std::string> processors);
-  // The in-memory, change-logged key-value store a suppress() buffer lives in (its entries start
-  // with their timestamp: logged as LoggedValues::kTimestamped).
+  // The in-memory, change-logged key-value store a suppress() buffer lives in (logged as a
+  // time-ordered buffer: state::with_time_ordered_buffer_logging).
   absl::Status add_suppress_buffer_store(const std::string& store_name,
                                          std::vector<std::string> processors);
   // Windowed tables: a window of a table coming out of `node` is closed once

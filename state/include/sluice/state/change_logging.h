@@ -23,13 +23,13 @@ namespace sluice::state {
 // restore_batch() does not log. write_batch() logs every write: a runtime that applies writes
 // already in the changelog (exactly-once, after the transaction commits) calls the inner store.
 //
-// `values` says how the store's values are laid out, and so what its changelog carries
-// (LoggedValues below); the window and flush-logging decorators take it.
+// `values` says how a window store's values are laid out, and so what its changelog carries
+// (LoggedValues below).
 enum class LoggedValues {
   // Each value is logged byte for byte.
   kAsStored,
   // Each value is [8-byte big-endian timestamp][value] (Kafka Streams' ValueAndTimestamp, the
-  // DSL's windowed aggregations and the suppress buffer). The changelog record carries the value
+  // DSL's windowed aggregations). The changelog record carries the value
   // without its timestamp, which travels as the record's own timestamp, as in Kafka Streams'
   // ChangeLoggingTimestamped*BytesStore; restoring puts it back (timestamped_changelog_value).
   kTimestamped,
@@ -48,7 +48,17 @@ std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBy
 // exactly-once the runtime's write buffer goes below it; the logs happen inside the transaction
 // because a task flushes its stores before committing).
 std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
-    std::unique_ptr<KeyValueBytesStore> inner, LoggedValues values = LoggedValues::kAsStored);
+    std::unique_ptr<KeyValueBytesStore> inner);
+// The same for a time-ordered buffer (the suppress buffer), logged as Kafka Streams'
+// InMemoryTimeOrderedKeyValueChangeBuffer logs: the store's keys are [8-byte time][key] and its
+// values [8-byte big-endian timestamp][entry]. The changelog key is the key without the time,
+// so a tombstone costs no more than the key; a value is logged as 0xFE, the 8-byte time, then
+// the entry, in a record stamped with the timestamp. Restoring puts keys and values back
+// together, with an index from key to time for the tombstones (the store's buffered keys,
+// rebuilt at init). Records logged by earlier builds (the store key and value as they were; the
+// value's first byte 0x00 or 0xFF) restore as they are.
+std::unique_ptr<KeyValueBytesStore> with_time_ordered_buffer_logging(
+    std::unique_ptr<KeyValueBytesStore> inner);
 
 // The changelog format of a LoggedValues::kTimestamped store. A stored value
 // [timestamp][value] is logged as `value`, or as 0xFE followed by `value` when `value` is empty
