@@ -35,13 +35,13 @@ StoreFactory join_window_store_factory(InternalStreamsBuilder& /*builder*/, cons
   if (type == StoreType::kInMemory) {
     return [name, options, settings]() -> std::shared_ptr<StateStore> {
       return wire_window_store(state::make_in_memory_window_store(name, options), settings,
-                             state::LoggedValues::kAsStored);
+                               state::LoggedValues::kAsStored);
     };
   }
   // No resources of its own: the store takes its instance's at init.
   return [name, options, settings]() -> std::shared_ptr<StateStore> {
     return wire_window_store(state::make_rocksdb_window_store(name, options, nullptr), settings,
-                           state::LoggedValues::kAsStored);
+                             state::LoggedValues::kAsStored);
   };
 }
 

@@ -267,8 +267,8 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
       }
       std::optional<std::string_view> v;
       if (*value) v = **value;
-      absl::Status s = time_keyed_ ? log_buffered(key, v, dirty_.at(key))
-                                   : log(key, v, dirty_.at(key));
+      absl::Status s =
+          time_keyed_ ? log_buffered(key, v, dirty_.at(key)) : log(key, v, dirty_.at(key));
       if (!s.ok()) {
         result = s;
         break;
@@ -326,8 +326,8 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
         const std::string_view time = r.value->substr(1, 8);
         auto [it, inserted] = index_.try_emplace(std::string(key), time);
         if (!inserted && it->second != time) {
-          records_.push_back(ChangelogRecord{store_key(it->second, key), std::nullopt,
-                                             r.timestamp, r.offset});
+          records_.push_back(
+              ChangelogRecord{store_key(it->second, key), std::nullopt, r.timestamp, r.offset});
           it->second.assign(time);
         }
         std::string& v = values_[i];

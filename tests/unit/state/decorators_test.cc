@@ -109,8 +109,8 @@ TEST_F(DecoratorTest, TimestampedWindowStoreLogsValuesWithoutTheirTimestamp) {
   WindowStoreOptions options;
   options.retention_ms = 1'000'000;
   options.window_size_ms = 100;
-  auto original = with_change_logging(make_in_memory_window_store("win", options),
-                                      LoggedValues::kTimestamped);
+  auto original =
+      with_change_logging(make_in_memory_window_store("win", options), LoggedValues::kTimestamped);
   ASSERT_TRUE(original->init(context_).ok());
   context_.set_record_timestamp(5);  // the record being processed; the values carry their own
   const int64_t ts = 1'796'584'160'123;
@@ -125,14 +125,10 @@ TEST_F(DecoratorTest, TimestampedWindowStoreLogsValuesWithoutTheirTimestamp) {
 
   ASSERT_EQ(writer_.records.size(), 8u);
   const std::vector<std::pair<std::optional<std::string>, TimestampMs>> logged = {
-      {"\x01stats", ts},
-      {std::string("\xFE\x00\x00\x07", 4), ts + 1},
-      {"\xFE", ts + 2},
-      {"\xFE\xFE", ts + 3},
-      {"\xFE\xFFx", ts + 4},
-      {std::nullopt, 5},  // a tombstone keeps the record's timestamp
-      {"{\"n\":1}", -1},
-      {"\xFE", ts + 5},
+      {"\x01stats", ts},     {std::string("\xFE\x00\x00\x07", 4), ts + 1},
+      {"\xFE", ts + 2},      {"\xFE\xFE", ts + 3},
+      {"\xFE\xFFx", ts + 4}, {std::nullopt, 5},  // a tombstone keeps the record's timestamp
+      {"{\"n\":1}", -1},     {"\xFE", ts + 5},
   };
   for (size_t i = 0; i < logged.size(); ++i) {
     EXPECT_EQ(writer_.records[i].value, logged[i].first) << i;
@@ -148,29 +144,28 @@ TEST_F(DecoratorTest, TimestampedWindowStoreLogsValuesWithoutTheirTimestamp) {
   changelog.push_back(ChangelogRecord{changelog[2].key, old_negative, 5, Offset(9)});
   RecordingChangelogWriter unused;
   BasicStateStoreContext restore_context("app", TaskId{0, Partition(0)}, dir_, &unused);
-  auto rebuilt = with_change_logging(
-      make_rocksdb_window_store("win", options, RocksDBResources::create()),
-      LoggedValues::kTimestamped);
+  auto rebuilt =
+      with_change_logging(make_rocksdb_window_store("win", options, RocksDBResources::create()),
+                          LoggedValues::kTimestamped);
   ASSERT_TRUE(rebuilt->init(restore_context).ok());
   ASSERT_TRUE(rebuilt->restore_batch(changelog).ok());
   EXPECT_TRUE(unused.records.empty());  // restoring does not log
-  EXPECT_EQ(drain(rebuilt->all()),
-            (std::vector<testing::Windowed>{
-                {"a", 200, 300, timestamped(-1, "{\"n\":1}")},
-                {"b", 0, 100, old_form},
-                {"c", 100, 200, old_negative},
-                {"d", 100, 200, timestamped(ts + 3, "\xFE")},
-                {"e", 100, 200, timestamped(ts + 4, "\xFFx")},
-                {"f", 100, 200, timestamped(ts + 5, "")},
-            }));
+  EXPECT_EQ(drain(rebuilt->all()), (std::vector<testing::Windowed>{
+                                       {"a", 200, 300, timestamped(-1, "{\"n\":1}")},
+                                       {"b", 0, 100, old_form},
+                                       {"c", 100, 200, old_negative},
+                                       {"d", 100, 200, timestamped(ts + 3, "\xFE")},
+                                       {"e", 100, 200, timestamped(ts + 4, "\xFFx")},
+                                       {"f", 100, 200, timestamped(ts + 5, "")},
+                                   }));
 }
 
 TEST_F(DecoratorTest, TimestampedValueTooShortForItsTimestampFailsTheLogNamingTheStore) {
   WindowStoreOptions options;
   options.retention_ms = 1'000'000;
   options.window_size_ms = 100;
-  auto store = with_change_logging(make_in_memory_window_store("win", options),
-                                   LoggedValues::kTimestamped);
+  auto store =
+      with_change_logging(make_in_memory_window_store("win", options), LoggedValues::kTimestamped);
   ASSERT_TRUE(store->init(context_).ok());
   absl::Status s = store->put("a", std::string_view("1234567"), 0);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -188,8 +183,16 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
   ASSERT_TRUE(original->init(context_).ok());
   const std::string t1 = timestamped(100, ""), t2 = timestamped(200, "");
   context_.set_record_timestamp(40);
-  ASSERT_TRUE(original->put(t1 + "k1", timestamped(40, "\x01" "first")).ok());
-  ASSERT_TRUE(original->put(t1 + "k1", timestamped(41, "\x03" "second")).ok());
+  ASSERT_TRUE(original
+                  ->put(t1 + "k1", timestamped(40,
+                                               "\x01"
+                                               "first"))
+                  .ok());
+  ASSERT_TRUE(original
+                  ->put(t1 + "k1", timestamped(41,
+                                               "\x03"
+                                               "second"))
+                  .ok());
   ASSERT_TRUE(original->put(t2 + "k2", timestamped(42, "x")).ok());
   ASSERT_TRUE(original->commit(std::nullopt).ok());
   context_.set_record_timestamp(50);
@@ -198,7 +201,9 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
 
   ASSERT_EQ(writer_.records.size(), 3u);
   EXPECT_EQ(writer_.records[0].key, "k1");
-  EXPECT_EQ(writer_.records[0].value, "\xFE" + t1 + "\x03" "second");
+  EXPECT_EQ(writer_.records[0].value, "\xFE" + t1 +
+                                          "\x03"
+                                          "second");
   EXPECT_EQ(writer_.records[0].timestamp, 41);
   EXPECT_EQ(writer_.records[1].key, "k2");
   EXPECT_EQ(writer_.records[1].value, "\xFE" + t2 + "x");
@@ -219,8 +224,12 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
   // and its tombstone); a tombstone for a key the store took through put() after the restore.
   const std::string t3 = timestamped(300, ""), t4 = timestamped(400, "");
   const std::string moved = "\xFE" + t3 + "y";
-  const std::string old_kept = timestamped(43, "\x01" "kept");
-  const std::string old_gone = timestamped(44, "\x01" "gone");
+  const std::string old_kept = timestamped(43,
+                                           "\x01"
+                                           "kept");
+  const std::string old_gone = timestamped(44,
+                                           "\x01"
+                                           "gone");
   std::vector<ChangelogRecord> more = {
       {"k2", moved, 45, Offset(3)},
       {t4 + "k4", old_kept, 43, Offset(4)},
@@ -228,8 +237,8 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
       {t4 + "k5", std::nullopt, 44, Offset(6)},
   };
   ASSERT_TRUE(rebuilt->restore_batch(more).ok());
-  EXPECT_EQ(drain(rebuilt->all()), (KeyValues{{t3 + "k2", timestamped(45, "y")},
-                                              {t4 + "k4", old_kept}}));
+  EXPECT_EQ(drain(rebuilt->all()),
+            (KeyValues{{t3 + "k2", timestamped(45, "y")}, {t4 + "k4", old_kept}}));
   ASSERT_TRUE(rebuilt->put(t1 + "k6", timestamped(46, "z")).ok());
   std::vector<ChangelogRecord> tombstones = {{"k6", std::nullopt, 47, Offset(7)},
                                              {"k4", std::nullopt, 47, Offset(8)}};

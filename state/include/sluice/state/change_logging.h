@@ -35,8 +35,8 @@ enum class LoggedValues {
   kTimestamped,
 };
 std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner);
-std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner,
-                                                      LoggedValues values = LoggedValues::kAsStored);
+std::unique_ptr<WindowBytesStore> with_change_logging(
+    std::unique_ptr<WindowBytesStore> inner, LoggedValues values = LoggedValues::kAsStored);
 std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner);
 
 // Logging on flush, as Kafka Streams' InMemoryTimeOrderedKeyValueBuffer logs its dirty keys:
