@@ -351,11 +351,15 @@ absl::Status Producer::send_offsets_to_transaction(const CommitMap& offsets,
       txn_context("send_offsets_to_transaction"));
 }
 
-absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
-  SLUICE_RETURN_IF_ERROR(check_open("commit_transaction"));
-  const std::string context = txn_context("commit_transaction");
-  // Flush first so that a failed record of this transaction is seen before committing: the
-  // caller must then abort rather than commit a transaction with a hole in it.
+absl::Status Producer::flush_transaction(std::chrono::milliseconds timeout) {
+  SLUICE_RETURN_IF_ERROR(check_open("flush_transaction"));
+  return flush_transaction(timeout, txn_context("flush_transaction"));
+}
+
+absl::Status Producer::flush_transaction(std::chrono::milliseconds timeout,
+                                         const std::string& context) {
+  // A failed record of this transaction must be seen before committing: the caller must then
+  // abort rather than commit a transaction with a hole in it.
   rd_kafka_resp_err_t flushed = rd_kafka_flush(rk_.get(), to_ms(timeout));
   if (absl::Status delivery = take_delivery_error(); !delivery.ok()) {
     SLUICE_RETURN_IF_ERROR(fatal_status(context));
@@ -376,6 +380,13 @@ absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
                                    std::string(delivery.message())));
   }
   (void)flushed;  // commit_transaction flushes again and reports its own timeout
+  return absl::OkStatus();
+}
+
+absl::Status Producer::commit_transaction(std::chrono::milliseconds timeout) {
+  SLUICE_RETURN_IF_ERROR(check_open("commit_transaction"));
+  const std::string context = txn_context("commit_transaction");
+  SLUICE_RETURN_IF_ERROR(flush_transaction(timeout, context));
   absl::Status status = failure(rd_kafka_commit_transaction(rk_.get(), to_ms(timeout)), context);
   // Committed; or failed and to be aborted (the transaction stays open until abort).
   if (status.ok()) transaction_open_ = false;

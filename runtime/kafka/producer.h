@@ -123,9 +123,15 @@ class Producer {
   absl::Status send_offsets_to_transaction(const OffsetMap& offsets,
                                            const ConsumerGroupMetadata& group,
                                            std::chrono::milliseconds timeout);
-  // Flushes, then commits. A delivery error of this transaction makes it fail with
-  // requires_abort before anything is committed. When only records librdkafka purged failed
-  // (it failed the transaction itself), the transaction's own error is returned instead.
+  // Waits until every record of the open transaction is acknowledged (so every partition it
+  // wrote is registered with the transaction). A delivery error of this transaction fails
+  // with requires_abort; when only records librdkafka purged failed (it failed the
+  // transaction itself), the transaction's own error is returned instead. Records still in
+  // flight after `timeout` are not an error here: commit_transaction() waits for them again
+  // and reports its own timeout.
+  absl::Status flush_transaction(std::chrono::milliseconds timeout);
+  // flush_transaction(), then commits: a delivery error of this transaction makes it fail
+  // before anything is committed.
   absl::Status commit_transaction(std::chrono::milliseconds timeout);
   // Aborts; delivery errors of the aborted records (purged) are discarded.
   absl::Status abort_transaction(std::chrono::milliseconds timeout);
@@ -149,6 +155,7 @@ class Producer {
                                std::string_view detail) noexcept;
   std::string txn_context(std::string_view operation) const;
   absl::Status check_open(std::string_view operation) const;
+  absl::Status flush_transaction(std::chrono::milliseconds timeout, const std::string& context);
   absl::Status fatal_status(std::string_view context) const;
   // A status for a failed call; when the client is in a fatal state, that fatal error
   // (e.g. PRODUCER_FENCED) is reported instead of librdkafka's generic __FATAL.

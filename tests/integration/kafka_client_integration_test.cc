@@ -551,6 +551,55 @@ TEST(KafkaTransactionTest, FailedRecordForcesAbortInsteadOfCommit) {
       ElementsAre("after-abort"));
 }
 
+// What the exactly-once commit does before it sends the input offsets: flush_transaction()
+// waits for every record of the transaction and reports a failed one as commit_transaction()
+// would (abort), before the offsets reach the transaction.
+TEST(KafkaTransactionTest, FlushTransactionReportsAFailedRecordBeforeTheOffsetsAreSent) {
+  auto admin = make_admin();
+  ASSERT_NE(admin, nullptr);
+  const std::string topic = create_topic(*admin, "txn-flush");
+  const std::string missing = testing::unique_name("txn-flush-missing-topic");
+  const std::string group = testing::unique_name("txn-flush-group");
+  const TopicPartition input_0{topic, Partition(0)};
+  auto producer = make_producer(
+      {{"transactional.id", testing::unique_name("txn-flush")}, {"message.timeout.ms", "2000"}});
+  ASSERT_NE(producer, nullptr);
+  ASSERT_TRUE(producer->init_transactions(kTimeout).ok());
+
+  ASSERT_TRUE(producer->begin_transaction().ok());
+  ASSERT_TRUE(producer->produce(value_record(topic, "aborted")).ok());
+  ASSERT_TRUE(
+      producer->produce({.topic = missing, .partition = Partition(0), .value = "undeliverable"})
+          .ok());
+  absl::Status flushed = producer->flush_transaction(kTimeout);
+  EXPECT_TRUE(requires_abort(flushed)) << flushed;
+  EXPECT_THAT(std::string(flushed.message()), HasSubstr(missing));
+  ASSERT_TRUE(producer->abort_transaction(kTimeout).ok());
+
+  // A clean transaction: nothing is left in flight after the flush, and the offsets sent
+  // after it commit together with the record.
+  ASSERT_TRUE(producer->begin_transaction().ok());
+  ASSERT_TRUE(producer->produce(value_record(topic, "committed")).ok());
+  ASSERT_TRUE(producer->flush_transaction(kTimeout).ok());
+  EXPECT_EQ(producer->in_flight(), 0);
+  ASSERT_TRUE(producer
+                  ->send_offsets_to_transaction({{input_0, Offset(5)}},
+                                                ConsumerGroupMetadata::for_group(group), kTimeout)
+                  .ok());
+  ASSERT_TRUE(producer->commit_transaction(kTimeout).ok());
+  auto listed = admin->list_consumer_group_offsets(group, kTimeout);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(*listed, ElementsAre(std::pair{input_0, Offset(5)}));
+  auto reader = make_consumer(testing::unique_name("txn-flush-reader"),
+                              {{"isolation.level", "read_committed"}});
+  ASSERT_NE(reader, nullptr);
+  ASSERT_TRUE(reader->subscribe({topic}).ok());
+  EXPECT_THAT(
+      values_of(poll_until(
+          *reader, [](const auto& r) { return !r.empty() && r.back().value == "committed"; })),
+      ElementsAre("committed"));
+}
+
 TEST(KafkaTransactionTest, SecondProducerWithSameIdFencesTheFirst) {
   auto admin = make_admin();
   ASSERT_NE(admin, nullptr);
