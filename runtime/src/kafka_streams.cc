@@ -8,9 +8,11 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "application_shutdown_internal.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "global_state_updater_internal.h"
 #include "group_membership_internal.h"
 #include "query_metadata_internal.h"
@@ -461,6 +463,24 @@ absl::Status KafkaStreams::Impl::prepare() {
       log::Logger("sluice.runtime")
           .info("created sink topic {} with {} partitions ({}=true)", p.name, p.partitions,
                 StreamsConfig::kSinkTopicsAutoCreate);
+    }
+    // Created (by us, or by another instance starting at the same moment: ALREADY_EXISTS) is
+    // not yet visible: a broker serves metadata from its own copy, which follows the
+    // controller's a little later, and a consumer that subscribes before its broker lists a
+    // topic gets "Subscribed topic not available" (fatal). As Kafka Streams'
+    // InternalTopicManager.makeReady, wait until the metadata lists them.
+    std::vector<std::string> created_names;
+    for (const auto& t : to_create) created_names.push_back(t.name);
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    for (;;) {
+      auto listed = admin->describe_topics(created_names, 5s);
+      if (listed.ok() && listed->size() == created_names.size()) break;
+      if (std::chrono::steady_clock::now() >= deadline) {
+        return absl::DeadlineExceededError(fmt::format(
+            "created topics [{}] are still not listed by the cluster's metadata after 30 s",
+            fmt::join(created_names, ", ")));
+      }
+      std::this_thread::sleep_for(50ms);
     }
   }
   // The largest record each output topic takes: a record over it is refused before it reaches
