@@ -267,8 +267,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
       }
       std::optional<std::string_view> v;
       if (*value) v = **value;
-      absl::Status s =
-          time_keyed_ ? log_buffered(key, v, dirty_.at(key)) : log(key, v, dirty_.at(key));
+      absl::Status s = time_keyed_ ? log_buffered(key, v) : log(key, v, dirty_.at(key));
       if (!s.ok()) {
         result = s;
         break;
@@ -283,9 +282,12 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     return result;
   }
 
-  // [time][key], [timestamp][entry] -> key, 0xFE [time][entry] stamped with timestamp.
-  absl::Status log_buffered(std::string_view store_key, std::optional<std::string_view> value,
-                            TimestampMs timestamp) {
+  // [time][key], [timestamp][entry] -> key, 0xFE [time][timestamp][entry]. Every record of a
+  // flush is stamped alike (the timestamp of the record being processed; Kafka Streams' buffer
+  // takes the wall clock): within a produce batch each record's timestamp is stored as a
+  // varint delta from the batch's first, and the buffered entries' own timestamps span the
+  // stream's whole range of event time.
+  absl::Status log_buffered(std::string_view store_key, std::optional<std::string_view> value) {
     if (store_key.size() < 8 || (value && value->size() < 8)) {
       return absl::InvalidArgumentError(fmt::format(
           "state store '{}': a time-ordered buffer's keys and values start with 8 bytes of time "
@@ -294,24 +296,22 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     }
     std::optional<std::string_view> logged;
     if (value) {
-      timestamp = serdes::read_big_endian<int64_t>(value->data());
       value_scratch_.assign(1, kEscape);
       value_scratch_.append(store_key.substr(0, 8));
-      value_scratch_.append(value->substr(8));
+      value_scratch_.append(*value);
       logged = value_scratch_;
     }
-    return writer_->log(inner_->name(), store_key.substr(8), logged, timestamp);
+    return writer_->log(inner_->name(), store_key.substr(8), logged, context_->record_timestamp());
   }
 
   // The changelog records of a time-ordered buffer as store records (records_ views into
-  // keys_ and values_). A tombstone's key is found through index_; a put of a key held under
-  // another time also removes that entry. Records in the stored form, from earlier builds,
+  // keys_ and the records' values). A tombstone's key is found through index_; a put of a key held
+  // under another time also removes that entry. Records in the stored form, from earlier builds,
   // pass as they are.
   std::span<const ChangelogRecord> buffer_form(std::span<const ChangelogRecord> records) {
     records_.clear();
     records_.reserve(records.size() * 2);
     if (keys_.size() < records.size() * 2) keys_.resize(records.size() * 2);
-    if (values_.size() < records.size()) values_.resize(records.size());
     size_t next_key = 0;
     auto store_key = [&](std::string_view time, std::string_view key) -> std::string_view {
       std::string& k = keys_[next_key++];
@@ -322,7 +322,7 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
     for (size_t i = 0; i < records.size(); ++i) {
       const ChangelogRecord& r = records[i];
       const std::string_view key = r.key;
-      if (r.value && r.value->size() >= 9 && (*r.value)[0] == kEscape) {
+      if (r.value && r.value->size() >= 17 && (*r.value)[0] == kEscape) {
         const std::string_view time = r.value->substr(1, 8);
         auto [it, inserted] = index_.try_emplace(std::string(key), time);
         if (!inserted && it->second != time) {
@@ -330,11 +330,8 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
               ChangelogRecord{store_key(it->second, key), std::nullopt, r.timestamp, r.offset});
           it->second.assign(time);
         }
-        std::string& v = values_[i];
-        v.clear();
-        serdes::append_big_endian(v, static_cast<int64_t>(r.timestamp));
-        v.append(r.value->substr(9));
-        records_.push_back(ChangelogRecord{store_key(time, key), v, r.timestamp, r.offset});
+        records_.push_back(
+            ChangelogRecord{store_key(time, key), r.value->substr(9), r.timestamp, r.offset});
       } else if (!r.value) {
         if (auto it = index_.find(std::string(key)); it != index_.end()) {
           records_.push_back(
@@ -378,7 +375,6 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
   std::string value_scratch_;
   std::vector<ChangelogRecord> records_;
   std::vector<std::string> keys_;
-  std::vector<std::string> values_;
 };
 
 }  // namespace

@@ -175,9 +175,9 @@ TEST_F(DecoratorTest, TimestampedValueTooShortForItsTimestampFailsTheLogNamingTh
 
 // The suppress buffer's store (keys [time][key], values [timestamp][entry]) logs as Kafka
 // Streams' time-ordered buffer: each dirty key once per flush under the key without its time
-// (a tombstone is no longer than the key), the value as 0xFE [time][entry] stamped with the
-// timestamp. Restoring finds the tombstones' entries by key, moves a key put under another
-// time, and takes the stored form earlier builds logged as it is.
+// (a tombstone is no longer than the key), the value as 0xFE [time][value], every record of a
+// flush stamped alike. Restoring finds the tombstones' entries by key, moves a key put under
+// another time, and takes the stored form earlier builds logged as it is.
 TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
   auto original = with_time_ordered_buffer_logging(make_in_memory_key_value_store("buf"));
   ASSERT_TRUE(original->init(context_).ok());
@@ -201,13 +201,12 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
 
   ASSERT_EQ(writer_.records.size(), 3u);
   EXPECT_EQ(writer_.records[0].key, "k1");
-  EXPECT_EQ(writer_.records[0].value, "\xFE" + t1 +
-                                          "\x03"
-                                          "second");
-  EXPECT_EQ(writer_.records[0].timestamp, 41);
+  const std::string second = timestamped(41, std::string("\x03") + "second");
+  EXPECT_EQ(writer_.records[0].value, "\xFE" + t1 + second);
+  EXPECT_EQ(writer_.records[0].timestamp, 40);  // every record of a flush stamped alike
   EXPECT_EQ(writer_.records[1].key, "k2");
-  EXPECT_EQ(writer_.records[1].value, "\xFE" + t2 + "x");
-  EXPECT_EQ(writer_.records[1].timestamp, 42);
+  EXPECT_EQ(writer_.records[1].value, "\xFE" + t2 + timestamped(42, "x"));
+  EXPECT_EQ(writer_.records[1].timestamp, 40);
   EXPECT_EQ(writer_.records[2].key, "k1");
   EXPECT_EQ(writer_.records[2].value, std::nullopt);
   EXPECT_EQ(writer_.records[2].timestamp, 50);
@@ -223,7 +222,7 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
   // Then: k2 put again under another time; records in the stored form (a put that stays, a put
   // and its tombstone); a tombstone for a key the store took through put() after the restore.
   const std::string t3 = timestamped(300, ""), t4 = timestamped(400, "");
-  const std::string moved = "\xFE" + t3 + "y";
+  const std::string moved = "\xFE" + t3 + timestamped(45, "y");
   const std::string old_kept = timestamped(43,
                                            "\x01"
                                            "kept");

@@ -53,7 +53,8 @@ std::unique_ptr<KeyValueBytesStore> with_change_logging_on_flush(
 // InMemoryTimeOrderedKeyValueChangeBuffer logs: the store's keys are [8-byte time][key] and its
 // values [8-byte big-endian timestamp][entry]. The changelog key is the key without the time,
 // so a tombstone costs no more than the key; a value is logged as 0xFE, the 8-byte time, then
-// the entry, in a record stamped with the timestamp. Restoring puts keys and values back
+// the value. All records of one flush carry the same timestamp (the record being processed),
+// which keeps the batch's timestamp deltas to a byte. Restoring puts keys and values back
 // together, with an index from key to time for the tombstones (the store's buffered keys,
 // rebuilt at init). Records logged by earlier builds (the store key and value as they were; the
 // value's first byte 0x00 or 0xFF) restore as they are.
