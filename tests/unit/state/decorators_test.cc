@@ -101,14 +101,19 @@ std::string timestamped(int64_t timestamp, std::string_view value) {
   return out;
 }
 
+WindowStoreOptions hundred_ms_windows() {
+  WindowStoreOptions options;
+  options.retention_ms = 1'000'000;
+  options.window_size_ms = 100;
+  return options;
+}
+
 // A timestamped window store logs each value without its timestamp, which the record carries
 // (Kafka Streams' ChangeLoggingTimestampedWindowBytesStore); a value that is empty or starts with
 // 0x00, 0xFE or 0xFF gets a 0xFE in front, so it cannot pass for the stored form. Restoring gives
 // the stored values back, from the new records and from the stored form earlier builds logged.
 TEST_F(DecoratorTest, TimestampedWindowStoreLogsValuesWithoutTheirTimestamp) {
-  WindowStoreOptions options;
-  options.retention_ms = 1'000'000;
-  options.window_size_ms = 100;
+  const WindowStoreOptions options = hundred_ms_windows();
   auto original =
       with_change_logging(make_in_memory_window_store("win", options), LoggedValues::kTimestamped);
   ASSERT_TRUE(original->init(context_).ok());
@@ -161,11 +166,8 @@ TEST_F(DecoratorTest, TimestampedWindowStoreLogsValuesWithoutTheirTimestamp) {
 }
 
 TEST_F(DecoratorTest, TimestampedValueTooShortForItsTimestampFailsTheLogNamingTheStore) {
-  WindowStoreOptions options;
-  options.retention_ms = 1'000'000;
-  options.window_size_ms = 100;
-  auto store =
-      with_change_logging(make_in_memory_window_store("win", options), LoggedValues::kTimestamped);
+  auto store = with_change_logging(make_in_memory_window_store("win", hundred_ms_windows()),
+                                   LoggedValues::kTimestamped);
   ASSERT_TRUE(store->init(context_).ok());
   absl::Status s = store->put("a", std::string_view("1234567"), 0);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -229,11 +231,12 @@ TEST_F(DecoratorTest, TimeOrderedBufferLogsKeysWithoutTheirTime) {
   const std::string old_gone = timestamped(44,
                                            "\x01"
                                            "gone");
+  const std::string k4 = t4 + "k4", k5 = t4 + "k5";  // records view their keys
   std::vector<ChangelogRecord> more = {
       {"k2", moved, 45, Offset(3)},
-      {t4 + "k4", old_kept, 43, Offset(4)},
-      {t4 + "k5", old_gone, 44, Offset(5)},
-      {t4 + "k5", std::nullopt, 44, Offset(6)},
+      {k4, old_kept, 43, Offset(4)},
+      {k5, old_gone, 44, Offset(5)},
+      {k5, std::nullopt, 44, Offset(6)},
   };
   ASSERT_TRUE(rebuilt->restore_batch(more).ok());
   EXPECT_EQ(drain(rebuilt->all()),
