@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <set>
 #include <thread>
 #include <utility>
 
@@ -156,11 +157,20 @@ void Admin::wait_until_visible(const std::vector<NewTopic>& topics,
                                std::chrono::steady_clock::time_point deadline) {
   // The controller has created the topics, but the broker's metadata cache lags behind it
   // (KRaft propagates asynchronously); a client subscribing right away would be told
-  // "unknown topic". Wait until the metadata shows every created topic fully.
+  // "unknown topic". Wait until the metadata shows every created topic fully, and every topic
+  // reported as already existing at all: another client may have created it a moment ago
+  // (two instances of one application starting together), and its partition count is the
+  // creator's.
   std::vector<std::string> names;
+  std::set<std::string> existed;
   for (const auto& t : topics) {
-    if (auto it = results.find(t.name); it != results.end() && it->second.ok()) {
+    auto it = results.find(t.name);
+    if (it == results.end()) continue;
+    if (it->second.ok()) {
       names.push_back(t.name);
+    } else if (is_already_exists(it->second)) {
+      names.push_back(t.name);
+      existed.insert(t.name);
     }
   }
   if (names.empty()) {
@@ -180,7 +190,8 @@ void Admin::wait_until_visible(const std::vector<NewTopic>& topics,
           continue;
         }
         auto it = described->find(t.name);
-        all = all && it != described->end() && it->second.partition_count >= t.partitions;
+        all = all && it != described->end() &&
+              (existed.count(t.name) > 0 || it->second.partition_count >= t.partitions);
       }
       if (all) {
         return;

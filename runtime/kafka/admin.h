@@ -57,7 +57,8 @@ struct ConsumerGroupDescription {
 // what happened to each topic. create_topics reports a topic that already exists as
 // kAlreadyExists (see is_already_exists), delete_topics an unknown one as kNotFound.
 // create_topics returns once the created topics show in the broker's metadata with all their
-// partitions (or the timeout passed), so clients can use them right away.
+// partitions, and the ones reported as already existing show at all (another client may have
+// just created them), or the timeout passed, so clients can use them right away.
 //
 // Concurrency: calls may come from several threads (librdkafka's admin API is thread-safe and
 // each call has its own result queue).

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <mutex>
 #include <set>
-#include <thread>
 
 #include "application_shutdown_internal.h"
 #include "fmt/format.h"
@@ -464,23 +463,18 @@ absl::Status KafkaStreams::Impl::prepare() {
           .info("created sink topic {} with {} partitions ({}=true)", p.name, p.partitions,
                 StreamsConfig::kSinkTopicsAutoCreate);
     }
-    // Created (by us, or by another instance starting at the same moment: ALREADY_EXISTS) is
-    // not yet visible: a broker serves metadata from its own copy, which follows the
-    // controller's a little later, and a consumer that subscribes before its broker lists a
-    // topic gets "Subscribed topic not available" (fatal). As Kafka Streams'
-    // InternalTopicManager.makeReady, wait until the metadata lists them.
+    // create_topics waited until the broker's metadata lists each topic, also those another
+    // instance starting at the same moment created (ALREADY_EXISTS): a consumer subscribing to
+    // a topic its broker does not list yet gets "Subscribed topic not available" (fatal). As
+    // Kafka Streams' InternalTopicManager.makeReady, start-up fails instead when they are
+    // still not listed.
     std::vector<std::string> created_names;
     for (const auto& t : to_create) created_names.push_back(t.name);
-    const auto deadline = std::chrono::steady_clock::now() + 30s;
-    for (;;) {
-      auto listed = admin->describe_topics(created_names, 5s);
-      if (listed.ok() && listed->size() == created_names.size()) break;
-      if (std::chrono::steady_clock::now() >= deadline) {
-        return absl::DeadlineExceededError(fmt::format(
-            "created topics [{}] are still not listed by the cluster's metadata after 30 s",
-            fmt::join(created_names, ", ")));
-      }
-      std::this_thread::sleep_for(50ms);
+    auto listed = admin->describe_topics(created_names, 30s);
+    if (!listed.ok() || listed->size() != created_names.size()) {
+      return absl::DeadlineExceededError(fmt::format(
+          "created topics [{}] are still not listed by the cluster's metadata after 30 s",
+          fmt::join(created_names, ", ")));
     }
   }
   // The largest record each output topic takes: a record over it is refused before it reaches
