@@ -68,11 +68,11 @@ class LoggingBase : public Forwarding {
   }
   ChangelogWriter* writer_ = nullptr;
   StateStoreContext* context_ = nullptr;
-  std::string scratch_;
+  std::string scratch_;        // changelog keys
+  std::string value_scratch_;  // changelog values
 
  private:
   LoggedValues values_ = LoggedValues::kAsStored;
-  std::string value_scratch_;
   std::vector<ChangelogRecord> restored_;
   std::vector<std::string> restored_values_;
 };
@@ -372,7 +372,6 @@ class FlushLoggingKeyValueStore final : public KeyValueLoggingBase, public Flush
   // The time-ordered buffer's: key (without the time) -> its 8 bytes of time in the store key.
   std::unordered_map<std::string, std::string> index_;
   bool written_since_index_ = false;
-  std::string value_scratch_;
   std::vector<ChangelogRecord> records_;
   std::vector<std::string> keys_;
 };
