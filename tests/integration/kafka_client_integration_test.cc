@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -587,7 +588,14 @@ TEST(KafkaTransactionTest, FlushTransactionReportsAFailedRecordBeforeTheOffsetsA
                                                 ConsumerGroupMetadata::for_group(group), kTimeout)
                   .ok());
   ASSERT_TRUE(producer->commit_transaction(kTimeout).ok());
+  // The commit returns once the coordinator has decided; the offsets are readable once it has
+  // written the transaction's markers, a moment later.
   auto listed = admin->list_consumer_group_offsets(group, kTimeout);
+  for (const auto deadline = std::chrono::steady_clock::now() + kTimeout;
+       listed.ok() && listed->empty() && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    listed = admin->list_consumer_group_offsets(group, kTimeout);
+  }
   ASSERT_TRUE(listed.ok()) << listed.status();
   EXPECT_THAT(*listed, ElementsAre(std::pair{input_0, Offset(5)}));
   auto reader = make_consumer(testing::unique_name("txn-flush-reader"),
