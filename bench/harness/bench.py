@@ -427,7 +427,11 @@ class Runner:
         if alerts:
             common += ["--alerts", alerts]
         if impl == "sluice":
-            return [os.path.join(self.build, "bin", "sluice-bench-app")] + common
+            extra = []
+            for kv in os.environ.get("BENCH_SLUICE_X", "").split():
+                extra += ["-X", kv]
+            wrap = os.environ.get("BENCH_SLUICE_WRAP", "").split()
+            return wrap + [os.path.join(self.build, "bin", "sluice-bench-app")] + common + extra
         peer = os.path.join(REPO, "bench", "peers", "kafka-streams", "target")
         classpath = os.path.join(peer, "classes") + ":" + os.path.join(peer, "lib", "*")
         return (["java"] + self.ks_java_opts +
