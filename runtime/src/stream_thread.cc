@@ -3,6 +3,7 @@
 #include "stream_thread_internal.h"
 
 #include "absl/strings/cord.h"
+#include "client_defaults_internal.h"
 #include "failure_kind_internal.h"
 #include "fmt/format.h"
 #include "group_membership_internal.h"
@@ -163,6 +164,7 @@ absl::Status StreamThread::create_consumer() {
       member_client_id(name_, context_.instance_id, context_.application_server);
   // EAGER range assignment: equal partition numbers of co-partitioned topics land together.
   copts.config["partition.assignment.strategy"] = "range";
+  default_partition_fetch_bytes(copts.config);
   copts.config["isolation.level"] = cfg.exactly_once() ? "read_committed" : "read_uncommitted";
   if (cfg.group_instance_id()) {
     copts.config["group.instance.id"] = fmt::format("{}-{}", *cfg.group_instance_id(), index_);
