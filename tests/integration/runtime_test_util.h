@@ -64,8 +64,16 @@ inline std::string input_line(int i) {
   return line;
 }
 
+// The event time of line 0: an hour before the test process started. Recent, because the
+// test broker deletes records older than its retention (7 days) at its next check, output
+// topics included; one value per process, so lines produced in several calls stay in order.
+inline TimestampMs lines_base_time() {
+  static const TimestampMs base = wall_now() - 3'600'000;
+  return base;
+}
+
 // Produces lines [from, to) keyed by line number (spread over the partitions); line i's value
-// is `value_of(i)`.
+// is `value_of(i)`, its timestamp lines_base_time() + i.
 inline void produce_lines(const std::string& topic, int from, int to,
                           const std::function<std::string(int)>& value_of = input_line) {
   auto producer = kafka::Producer::create({.config = {{"bootstrap.servers", bootstrap_servers()}}});
@@ -77,7 +85,7 @@ inline void produce_lines(const std::string& topic, int from, int to,
     rec.topic = topic;
     rec.key = key;
     rec.value = value;
-    rec.timestamp = 1'700'000'000'000 + i;
+    rec.timestamp = lines_base_time() + i;
     auto st = (*producer)->produce(rec);
     ASSERT_TRUE(st.ok()) << st;
   }
