@@ -518,25 +518,42 @@ TEST(KafkaTransactionTest, OffsetsCommitWithTransactionOnly) {
   EXPECT_EQ(resumed.front().value, "3");
 }
 
+// A transactional producer inside an open transaction that holds `value` for `topic` and a
+// record for `missing`, a topic that does not exist. librdkafka has no metadata for it yet, so
+// it enqueues the record; the failure comes with the delivery report (message.timeout.ms 2 s).
+std::unique_ptr<Producer> transaction_with_an_undeliverable_record(const std::string& name,
+                                                                   const std::string& topic,
+                                                                   const std::string& value,
+                                                                   const std::string& missing) {
+  auto producer = make_producer(
+      {{"transactional.id", testing::unique_name(name)}, {"message.timeout.ms", "2000"}});
+  if (producer == nullptr) return nullptr;
+  absl::Status s = producer->init_transactions(kTimeout);
+  if (s.ok()) s = producer->begin_transaction();
+  if (s.ok()) s = producer->produce(value_record(topic, value));
+  if (s.ok()) {
+    s = producer->produce({.topic = missing, .partition = Partition(0), .value = "undeliverable"});
+  }
+  EXPECT_TRUE(s.ok()) << s;
+  return s.ok() ? std::move(producer) : nullptr;
+}
+
+// `status` is the failure of a transaction whose record for `missing` failed: abort required,
+// the topic named.
+void expect_abort_naming(const absl::Status& status, const std::string& missing) {
+  EXPECT_TRUE(requires_abort(status)) << status;
+  EXPECT_THAT(std::string(status.message()), HasSubstr(missing));
+}
+
 TEST(KafkaTransactionTest, FailedRecordForcesAbortInsteadOfCommit) {
   auto admin = make_admin();
   ASSERT_NE(admin, nullptr);
   const std::string topic = create_topic(*admin, "txn-failed-record");
   const std::string missing = testing::unique_name("txn-missing-topic");
-  auto producer = make_producer({{"transactional.id", testing::unique_name("txn-failed-record")},
-                                 {"message.timeout.ms", "2000"}});
+  auto producer =
+      transaction_with_an_undeliverable_record("txn-failed-record", topic, "good", missing);
   ASSERT_NE(producer, nullptr);
-  ASSERT_TRUE(producer->init_transactions(kTimeout).ok());
-  ASSERT_TRUE(producer->begin_transaction().ok());
-  ASSERT_TRUE(producer->produce(value_record(topic, "good")).ok());
-  // librdkafka has no metadata for the missing topic yet, so it enqueues the record; the
-  // failure comes with the delivery report.
-  ASSERT_TRUE(
-      producer->produce({.topic = missing, .partition = Partition(0), .value = "undeliverable"})
-          .ok());
-  absl::Status commit = producer->commit_transaction(kTimeout);
-  EXPECT_TRUE(requires_abort(commit)) << commit;
-  EXPECT_THAT(std::string(commit.message()), HasSubstr(missing));
+  expect_abort_naming(producer->commit_transaction(kTimeout), missing);
   ASSERT_TRUE(producer->abort_transaction(kTimeout).ok());
 
   // The producer goes on after the abort, and the aborted "good" record stays invisible.
@@ -562,19 +579,9 @@ TEST(KafkaTransactionTest, FlushTransactionReportsAFailedRecordBeforeTheOffsetsA
   const std::string missing = testing::unique_name("txn-flush-missing-topic");
   const std::string group = testing::unique_name("txn-flush-group");
   const TopicPartition input_0{topic, Partition(0)};
-  auto producer = make_producer(
-      {{"transactional.id", testing::unique_name("txn-flush")}, {"message.timeout.ms", "2000"}});
+  auto producer = transaction_with_an_undeliverable_record("txn-flush", topic, "aborted", missing);
   ASSERT_NE(producer, nullptr);
-  ASSERT_TRUE(producer->init_transactions(kTimeout).ok());
-
-  ASSERT_TRUE(producer->begin_transaction().ok());
-  ASSERT_TRUE(producer->produce(value_record(topic, "aborted")).ok());
-  ASSERT_TRUE(
-      producer->produce({.topic = missing, .partition = Partition(0), .value = "undeliverable"})
-          .ok());
-  absl::Status flushed = producer->flush_transaction(kTimeout);
-  EXPECT_TRUE(requires_abort(flushed)) << flushed;
-  EXPECT_THAT(std::string(flushed.message()), HasSubstr(missing));
+  expect_abort_naming(producer->flush_transaction(kTimeout), missing);
   ASSERT_TRUE(producer->abort_transaction(kTimeout).ok());
 
   // A clean transaction: nothing is left in flight after the flush, and the offsets sent
