@@ -471,7 +471,13 @@ absl::Status KafkaStreams::Impl::prepare() {
     std::vector<std::string> created_names;
     for (const auto& t : to_create) created_names.push_back(t.name);
     auto listed = admin->describe_topics(created_names, 30s);
-    if (!listed.ok() || listed->size() != created_names.size()) {
+    if (!listed.ok()) {
+      return absl::Status(
+          listed.status().code(),
+          fmt::format("listing the created topics [{}]: {}", fmt::join(created_names, ", "),
+                      std::string(listed.status().message())));
+    }
+    if (listed->size() != created_names.size()) {
       return absl::DeadlineExceededError(fmt::format(
           "created topics [{}] are still not listed by the cluster's metadata after 30 s",
           fmt::join(created_names, ", ")));
