@@ -314,6 +314,15 @@ absl::Status reading_error(std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("malformed sensor reading: {}", what));
 }
 
+// Milliseconds `ms` rounded to an int64 timestamp; false when not finite or out of its range
+// (std::llround's result is unspecified there).
+bool milliseconds_from_double(double ms, int64_t& out) {
+  // 2^63 is exactly representable; every double below it in magnitude fits.
+  if (!(ms > -9223372036854775808.0 && ms < 9223372036854775808.0)) return false;
+  out = std::llround(ms);
+  return true;
+}
+
 // A JSON number as written: an integer (exact) or not, and its value as a double.
 struct Number {
   bool integer = false;
@@ -382,9 +391,15 @@ absl::Status read_json(JsonObject& json, Reading& out) {
   out.temperature = temperature.d;
   out.humidity = humidity.d;
   if (has_ms) {
-    out.timestamp_ms = ts_ms.integer ? ts_ms.i : std::llround(ts_ms.d);
+    if (ts_ms.integer) {
+      out.timestamp_ms = ts_ms.i;
+    } else if (!milliseconds_from_double(ts_ms.d, out.timestamp_ms)) {
+      return reading_error("timestamp_ms out of range");
+    }
   } else if (has_s) {
-    out.timestamp_ms = ts_s.integer ? ts_s.i * 1000 : std::llround(ts_s.d * 1000.0);
+    const bool fits = ts_s.integer ? !__builtin_mul_overflow(ts_s.i, 1000, &out.timestamp_ms)
+                                   : milliseconds_from_double(ts_s.d * 1000.0, out.timestamp_ms);
+    if (!fits) return reading_error("timestamp out of range");
   } else {
     return reading_error("no timestamp or timestamp_ms");
   }
@@ -431,7 +446,11 @@ absl::StatusOr<Reading> reading_from_proto(const proto::Reading& p) {
   r.sensor_id = p.sensor_id();
   r.temperature = p.temperature();
   r.humidity = p.humidity();
-  r.timestamp_ms = p.timestamp_ms() != 0 ? p.timestamp_ms() : std::llround(p.timestamp() * 1000.0);
+  if (p.timestamp_ms() != 0) {
+    r.timestamp_ms = p.timestamp_ms();
+  } else if (!milliseconds_from_double(p.timestamp() * 1000.0, r.timestamp_ms)) {
+    return reading_error("timestamp out of range");
+  }
   if (!std::isfinite(r.temperature) || !std::isfinite(r.humidity)) {
     return reading_error("temperature or humidity is not finite");
   }

@@ -175,6 +175,37 @@ TEST(ReadingTest, MalformedReadingsSayWhatIsWrong) {
             std::string::npos);
 }
 
+// Seconds or milliseconds past what an int64 of milliseconds holds: an error, where the
+// conversion used to overflow (integer seconds times 1000) or round to an unspecified value.
+TEST(ReadingTest, TimestampsBeyondInt64MillisecondsAreMalformed) {
+  auto err = [](std::string_view bytes) {
+    auto r = parse_reading_json(bytes);
+    EXPECT_FALSE(r.ok()) << bytes << " read as " << (r.ok() ? r->timestamp_ms : 0);
+    return r.ok() ? std::string() : std::string(r.status().message());
+  };
+  const std::string head = R"({"sensor_id": 1, "temperature": 1, "humidity": 2, )";
+  EXPECT_NE(err(head + R"("timestamp": 9223372036854776})").find("timestamp out of range"),
+            std::string::npos);
+  EXPECT_NE(err(head + R"("timestamp": 9.3e15})").find("timestamp out of range"),
+            std::string::npos);
+  EXPECT_NE(err(head + R"("timestamp_ms": 1e19})").find("timestamp_ms out of range"),
+            std::string::npos);
+  EXPECT_NE(err(head + R"("timestamp_ms": -1e300})").find("timestamp_ms out of range"),
+            std::string::npos);
+  // The largest whole second that fits is read as it is.
+  auto r = parse_reading_json(head + R"("timestamp": 9223372036854775})");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->timestamp_ms, 9223372036854775000);
+  proto::Reading p;
+  p.set_sensor_id(1);
+  p.set_timestamp(1e300);
+  std::string bytes;
+  ASSERT_TRUE(p.SerializeToString(&bytes));
+  Reading out;
+  auto st = reading_serde(InputFormat::kProtobuf)->deserialize("t", bytes, out);
+  EXPECT_NE(std::string(st.message()).find("timestamp out of range"), std::string::npos) << st;
+}
+
 TEST(ReadingTest, JsonSerdeFastPathAgreesWithTheFieldRules) {
   // Any key order, unknown fields, duplicates (the last wins), fractional timestamp_ms.
   auto r = parse_reading_json(
