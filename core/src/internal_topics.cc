@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "sluice/core/copartitioning.h"
 #include "sluice/core/status_macros.h"
+#include "sluice/core/time_math.h"
 
 namespace sluice {
 
@@ -17,7 +18,7 @@ std::map<std::string, std::string> changelog_topic_configs(StoreSpec::Kind kind,
     return {{"cleanup.policy", "compact"}};
   }
   return {{"cleanup.policy", "compact,delete"},
-          {"retention.ms", std::to_string(retention_ms + additional_retention_ms)}};
+          {"retention.ms", std::to_string(saturating_add(retention_ms, additional_retention_ms))}};
 }
 
 std::map<std::string, std::string> repartition_topic_configs() {

@@ -4,6 +4,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/core/time_math.h"
 #include "sluice/dsl/detail/join_stores.h"
 #include "sluice/dsl/internal_streams_builder.h"
 #include "sluice/state/in_memory_stores.h"
@@ -108,7 +109,7 @@ void wire_stream_join(InternalStreamsBuilder& b, const StreamJoinNodes& nodes,
                       const std::string& left_input, const std::string& right_input) {
   Topology& t = b.topology();
   // Retention: every record stays until its window and grace have passed on both sides.
-  const int64_t retention = windows.before_ms + windows.after_ms + windows.grace_ms + 1;
+  const int64_t retention = saturating_add(saturating_add(windows.size_ms(), windows.grace_ms), 1);
   for (const std::string& store : {stores.left, stores.right}) {
     b.record(t.add_state_store(
                  store, join_window_store_factory(b, store, type, retention, windows.size_ms()),

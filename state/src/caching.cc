@@ -2,6 +2,7 @@
 // key-value, window or session store.
 #include "sluice/state/caching.h"
 #include "sluice/core/status_macros.h"
+#include "sluice/core/time_math.h"
 
 #include <algorithm>
 #include <limits>
@@ -457,7 +458,7 @@ class WindowCache final : public WindowedCachingBase<WindowBytesStore, CachingWi
     auto parsed = schema::parse_window_key(cache_key);
     if (!parsed) return false;
     key = parsed->key;
-    window = Window{parsed->start, parsed->start + inner_->options().window_size_ms};
+    window = Window{parsed->start, saturating_add(parsed->start, inner_->options().window_size_ms)};
     return true;
   }
   TimestampMs expiry_time(Window window) const override { return window.start; }

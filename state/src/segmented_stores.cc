@@ -10,6 +10,7 @@
 #include "fmt/format.h"
 #include "segments_internal.h"
 #include "sluice/core/status_macros.h"
+#include "sluice/core/time_math.h"
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/window_store.h"
@@ -90,7 +91,7 @@ class WindowKeySchema final : public KeySchema {
     auto parsed = schema::parse_window_key(stored);
     if (!parsed || parsed->start < from || parsed->start > to) return false;
     key = parsed->key;
-    window = Window{parsed->start, parsed->start + window_size_};
+    window = Window{parsed->start, saturating_add(parsed->start, window_size_)};
     return true;
   }
 

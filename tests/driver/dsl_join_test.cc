@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -165,6 +166,25 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   ASSERT_OK(r.pipe_input("C", "c2", 1390));  // joins c1: it is never emitted alone
   ASSERT_OK(l.pipe_input("E", "e", 2000));
   EXPECT_THAT(drain(out), ElementsAre("C:c1+c2@1390"));
+}
+
+// Time at its end (windows.h): a record within the join window of INT64_MAX is neither late
+// (its bounds used to overflow into "late") nor emitted unmatched (its window never closes).
+TEST(StreamStreamJoin, OuterJoinAtTheEndOfTime) {
+  StreamsBuilder builder;
+  outer_join_left_right(builder);
+  auto driver = make_driver(builder);
+  auto l = driver->create_input_topic("left", strings(), strings());
+  auto r = driver->create_input_topic("right", strings(), strings());
+  auto out = driver->create_output_topic("out", strings(), strings());
+  constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();
+
+  ASSERT_OK(l.pipe_input("A", "a1", kEndOfTime - 50));
+  ASSERT_OK(r.pipe_input("A", "b1", kEndOfTime));
+  ASSERT_OK(l.pipe_input("B", "x1", kEndOfTime - 10));
+  ASSERT_OK(r.pipe_input("C", "late", kEndOfTime - 1000));  // 100 ms window, no grace
+  EXPECT_THAT(drain(out), ElementsAre("A:a1+b1@9223372036854775807"));
+  EXPECT_EQ(driver->metrics().late_records_dropped, 1);
 }
 
 // The outer join's buffer is change-logged, so its records are checked when read back: a

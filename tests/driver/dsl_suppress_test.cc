@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,31 @@ TEST(DslSuppress, TimeWindowFinalResultsExactlyOnce) {
   ASSERT_OK(in.pipe_input("z", "x", 200));
   EXPECT_THAT(drain(out), ElementsAre("[z@100/110]=1@100"));
   EXPECT_EQ(driver.metrics().late_records_dropped, 1);
+}
+
+// A window ending at INT64_MAX never closes (windows.h): its result stays in the buffer even
+// at stream time INT64_MAX with no grace, where its aggregate still takes records.
+TEST(DslSuppress, WindowsAtTheEndOfTimeNeverClose) {
+  StreamsBuilder builder;
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .windowed_by(TimeWindows::of_size_with_no_grace(10ms))
+      .count(Materialized::as("counts"))
+      .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+      .to_stream()
+      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("in", strings(), strings());
+  auto out = driver.create_output_topic("out", serdes::windowed(strings(), 10ms), longs());
+  constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
+
+  ASSERT_OK(in.pipe_input("a", "x", kEndOfTime - 20));  // [...780, ...790)
+  ASSERT_OK(in.pipe_input("a", "x", kEndOfTime - 1));   // [...800, end): ...790 + 0 <= stream time
+  EXPECT_THAT(drain(out), ElementsAre("[a@9223372036854775780/9223372036854775790]=1@"
+                                      "9223372036854775787"));
+  ASSERT_OK(in.pipe_input("a", "x", kEndOfTime));  // still open at stream time INT64_MAX
+  EXPECT_THAT(drain(out), IsEmpty());
+  EXPECT_EQ(driver.metrics().late_records_dropped, 0);
 }
 
 TEST(DslSuppress, SessionFinalResultsSkipMergedSessions) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -279,6 +280,46 @@ TEST(DslWindows, SessionGraceEdge) {
   EXPECT_THAT(drain(*p.out), ElementsAre("[z@100/100]=1@100", "[a@85/85]=1@85", "[a@85/85]=null@84",
                                          "[a@84/85]=2@84"));
   EXPECT_EQ(p.driver->metrics().late_records_dropped, 1);
+}
+
+// Time at its end: a timestamp may be anything up to INT64_MAX (windows.h). The windows holding
+// it are counted (stepping through them used to overflow past INT64_MAX and never stop), a
+// window's end saturates at INT64_MAX, and such a window never closes.
+constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
+
+TEST(DslWindows, HoppingWindowsAtTheEndOfTime) {
+  auto p = time_window_count(TimeWindows::of_size_with_no_grace(10ms).advance_by(5ms));
+  ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime));  // [...800, end) and [...805, end)
+  // ...800: [...795,...805) closed at stream time INT64_MAX; [...800, end) never closes.
+  ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime - 7));
+  EXPECT_THAT(drain(*p.out),
+              ElementsAre("[a@9223372036854775800/9223372036854775807]=1@9223372036854775807",
+                          "[a@9223372036854775805/9223372036854775807]=1@9223372036854775807",
+                          "[a@9223372036854775800/9223372036854775807]=2@9223372036854775807"));
+  EXPECT_EQ(p.driver->metrics().late_records_dropped, 1);
+}
+
+TEST(DslWindows, SlidingWindowsAtTheEndOfTime) {
+  auto p = sliding_count(SlidingWindows::of_time_difference_with_no_grace(10ms));
+  ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime - 5));
+  // The right window of the record before ([...803, ...813], ending past INT64_MAX) and its
+  // own left window holding both.
+  ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime));
+  EXPECT_THAT(drain(*p.out),
+              ElementsAre("[a@9223372036854775792/9223372036854775802]=1@9223372036854775802",
+                          "[a@9223372036854775803/9223372036854775807]=1@9223372036854775807",
+                          "[a@9223372036854775797/9223372036854775807]=2@9223372036854775807"));
+  EXPECT_EQ(p.driver->metrics().late_records_dropped, 0);
+}
+
+TEST(DslWindows, SessionsAtTheEndOfTime) {
+  auto p = session_count(SessionWindows::of_inactivity_gap_with_no_grace(10ms));
+  ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime - 3));
+  ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime));  // within the gap: one session
+  EXPECT_THAT(drain(*p.out),
+              ElementsAre("[a@9223372036854775804/9223372036854775804]=1@9223372036854775804",
+                          "[a@9223372036854775804/9223372036854775804]=null@9223372036854775807",
+                          "[a@9223372036854775804/9223372036854775807]=2@9223372036854775807"));
 }
 
 // A record between a closed session and an open one only joins the open one.

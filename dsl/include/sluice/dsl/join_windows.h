@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "sluice/core/time_math.h"
+
 namespace sluice {
 
 // A left record at t joins right records with timestamps in [t - before, t + after].
@@ -43,11 +45,11 @@ struct JoinWindows {
     w.check();
     return w;
   }
-  int64_t size_ms() const { return before_ms + after_ms; }
+  int64_t size_ms() const { return saturating_add(before_ms, after_ms); }
 
  private:
   void check() const {
-    if (before_ms + after_ms < 0) {
+    if (saturating_add(before_ms, after_ms) < 0) {
       throw std::invalid_argument("JoinWindows: before + after must not be negative");
     }
   }

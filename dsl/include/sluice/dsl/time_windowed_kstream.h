@@ -10,6 +10,7 @@
 //       .to("counts", Produced::with(serdes::windowed(strings, 1min), serdes::int64()));
 // The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
 // first whichever of them a program includes, so every class is complete where it is used.
+#include "sluice/core/time_math.h"
 #include "sluice/dsl/kstream.h"
 #ifndef SLUICE_DSL_TIME_WINDOWED_KSTREAM_H_
 #define SLUICE_DSL_TIME_WINDOWED_KSTREAM_H_
@@ -74,7 +75,7 @@ inline int64_t window_retention(InternalStreamsBuilder* b, const StoreSettings& 
                                 int64_t grace_ms, const char* what) {
   if (!settings.retention) return minimum;
   const int64_t asked = settings.retention->count();
-  if (asked < size_ms + grace_ms) {
+  if (asked < saturating_add(size_ms, grace_ms)) {
     b->record(absl::InvalidArgumentError(fmt::format(
                   "the retention of window store '{}' must be at least its window size plus the "
                   "grace period: size={} ms, grace={} ms, retention={} ms",
@@ -101,19 +102,21 @@ inline WindowPlan window_plan(InternalStreamsBuilder* b, const StoreSettings& se
     const TimeWindows& w = *time_windows;
     plan.size = w.size_ms();
     // Kafka Streams: retention = size + grace unless Materialized asks for more.
-    plan.retention = window_retention(b, settings, store, w.size_ms() + w.grace_ms(), w.size_ms(),
-                                      w.grace_ms(), what);
+    plan.retention = window_retention(b, settings, store, saturating_add(w.size_ms(), w.grace_ms()),
+                                      w.size_ms(), w.grace_ms(), what);
     plan.close_delay = w.grace_ms();  // closed at end + grace <= stream time
   } else {
     const SlidingWindows& w = *sliding_windows;
     plan.size = w.time_difference_ms();
     // Kafka Streams keeps 2 * difference + grace (right windows start after the record); at
     // least difference + grace + 2 so that tiny windows outlive their close time.
-    plan.retention = window_retention(b, settings, store,
-                                      std::max(2 * w.time_difference_ms() + w.grace_ms(),
-                                               w.time_difference_ms() + w.grace_ms() + 2),
-                                      w.time_difference_ms(), w.grace_ms(), what);
-    plan.close_delay = w.grace_ms() + 1;  // closed at end + grace < stream time
+    plan.retention = window_retention(
+        b, settings, store,
+        std::max(saturating_add(saturating_add(w.time_difference_ms(), w.time_difference_ms()),
+                                w.grace_ms()),
+                 saturating_add(saturating_add(w.time_difference_ms(), w.grace_ms()), 2)),
+        w.time_difference_ms(), w.grace_ms(), what);
+    plan.close_delay = saturating_add(w.grace_ms(), 1);  // closed at end + grace < stream time
   }
   return plan;
 }

@@ -26,6 +26,14 @@ namespace sluice {
 // every window with start <= t < start + size. A window closes when
 // end + grace <= stream time; later records for it are dropped and counted
 // (TaskMetrics::late_records_dropped).
+//
+// Time at its end (all windows, stream-stream joins): a record may carry any timestamp up to
+// INT64_MAX (a producer's, or an extractor's). A window whose end would pass INT64_MAX ends at
+// INT64_MAX (as the windowed serdes read it back); a window ending there never closes (nor
+// leaves a suppress().until_window_closes() buffer, unless full); a join's bounds saturate
+// the same way, so such a record's non-joined result waits for a stream time past INT64_MAX,
+// which never comes. Kafka Streams overflows there instead (a window end below its start
+// throws; a join bound wraps to 0 and emits at once).
 class TimeWindows {
  public:
   static TimeWindows of_size_with_no_grace(std::chrono::milliseconds size) {

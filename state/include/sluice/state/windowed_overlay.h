@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/core/time_math.h"
 #include "sluice/state/window_store.h"
 
 namespace sluice::state {
@@ -71,7 +72,7 @@ WindowedIteratorPtr overlay_window_fetch(const Map& overlay, ValueOf value_of, s
   for (auto it = overlay.lower_bound(lower); it != overlay.end() && it->first <= upper; ++it) {
     auto parsed = schema::parse_window_key(it->first);
     if (!parsed || parsed->key.size() != key.size()) continue;
-    const Window w{parsed->start, parsed->start + options.window_size_ms};
+    const Window w{parsed->start, saturating_add(parsed->start, options.window_size_ms)};
     auto& e =
         entries.emplace_back(WindowedOverlayEntry{{}, std::string(key), w, value_of(it->second)});
     windowed_order(WindowedOrder::kStart, {}, w, parsed->seq, 0, e.order);
@@ -92,7 +93,7 @@ WindowedIteratorPtr overlay_window_fetch_all(const Map& overlay, ValueOf value_o
   for (const auto& [k, v] : overlay) {
     auto parsed = schema::parse_window_key(k);
     if (!parsed || parsed->start < from || parsed->start > to) continue;
-    const Window w{parsed->start, parsed->start + options.window_size_ms};
+    const Window w{parsed->start, saturating_add(parsed->start, options.window_size_ms)};
     auto& e =
         entries.emplace_back(WindowedOverlayEntry{{}, std::string(parsed->key), w, value_of(v)});
     windowed_order(WindowedOrder::kSegment, parsed->key, w, parsed->seq, interval, e.order);

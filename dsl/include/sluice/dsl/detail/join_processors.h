@@ -17,6 +17,7 @@
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/time_math.h"
 #include "sluice/dsl/detail/join_stores.h"
 #include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
@@ -211,7 +212,7 @@ class StreamStreamJoinProcessor final
     const TimestampMs stream_time =
         std::max({ts, this_store_->observed_stream_time(), other_store_->observed_stream_time()});
     const int64_t this_lookback = IsLeft ? spec_.after_ms : spec_.before_ms;
-    if (ts + this_lookback + spec_.grace_ms < stream_time) {
+    if (saturating_add(saturating_add(ts, this_lookback), spec_.grace_ms) < stream_time) {
       TaskMetrics::add(this->context().metrics().late_records_dropped);
       return;
     }
@@ -224,8 +225,8 @@ class StreamStreamJoinProcessor final
 
     const int64_t before = IsLeft ? spec_.before_ms : spec_.after_ms;
     const int64_t after = IsLeft ? spec_.after_ms : spec_.before_ms;
-    const TimestampMs from = std::max<TimestampMs>(0, ts - before);
-    const TimestampMs to = std::max<TimestampMs>(0, ts + after);
+    const TimestampMs from = std::max<TimestampMs>(0, saturating_add(ts, -before));
+    const TimestampMs to = std::max<TimestampMs>(0, saturating_add(ts, after));
     bool matched = false;
     matches_.clear();
     auto st = other_store_->for_each(key_buf_, from, to,
@@ -334,10 +335,15 @@ class StreamStreamJoinProcessor final
         return false;
       }
       const TimestampMs ts = parsed->time;
-      if (ts + min_lookback + spec_.grace_ms >= stream_time) return false;  // all later open
+      // Saturating: a time within lookback + grace of INT64_MAX never closes.
+      if (saturating_add(saturating_add(ts, min_lookback), spec_.grace_ms) >= stream_time) {
+        return false;  // all later open
+      }
       const bool left = parsed->side == kLeftSide;
       const int64_t lookback = left ? spec_.after_ms : spec_.before_ms;
-      if (ts + lookback + spec_.grace_ms >= stream_time) return true;  // this side still open
+      if (saturating_add(saturating_add(ts, lookback), spec_.grace_ms) >= stream_time) {
+        return true;  // this side still open
+      }
       closed.emplace_back(std::string(key), std::string(value));
       return true;
     });

@@ -232,7 +232,10 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
       const TimestampMs t = time_of(key);
       const bool over = (spec_.buffer.max_record_count && count > *spec_.buffer.max_record_count) ||
                         (spec_.buffer.max_byte_count && bytes > *spec_.buffer.max_byte_count);
-      if (t > expiry && !over) {
+      // A window ending at INT64_MAX never closes (windows.h), so its final result never comes.
+      const bool never_closes = spec_.kind == SuppressedSpec::Kind::kUntilWindowCloses &&
+                                t == std::numeric_limits<TimestampMs>::max();
+      if ((t > expiry || never_closes) && !over) {
         min_time_ = t;
         return false;
       }

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -25,6 +26,7 @@
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/time_math.h"
 #include "sluice/core/windowed.h"
 #include "sluice/dsl/detail/store_views.h"
 #include "sluice/dsl/detail/table_processors.h"
@@ -181,11 +183,16 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
     const TimestampMs close = stream_time - grace_ms_;
     this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
     const int64_t from = ts - size_ms_ + advance_ms_;
-    TimestampMs start = (from > 0 ? from : 0) / advance_ms_ * advance_ms_;
+    const TimestampMs first = (from > 0 ? from : 0) / advance_ms_ * advance_ms_;
     std::optional<Window> late;
-    for (; start <= ts; start += advance_ms_) {
-      const TimestampMs end = start + size_ms_;
-      if (end <= close) {
+    // Counted rather than `start += advance while start <= ts`, which overflows (and never
+    // ends) for a timestamp within `advance` of INT64_MAX; there a window's end saturates.
+    const int64_t windows = (ts - first) / advance_ms_ + 1;
+    for (int64_t i = 0; i < windows; ++i) {
+      const TimestampMs start = first + i * advance_ms_;
+      const TimestampMs end = saturating_add(start, size_ms_);
+      // A window ending at INT64_MAX (or, saturated, past it) never closes (windows.h).
+      if (end != std::numeric_limits<TimestampMs>::max() && end <= close) {
         if (!late) late = Window{start, end};
         continue;
       }
@@ -261,7 +268,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - grace_ms_;
-    if (t + 1 + diff_ <= close) {
+    if (t < saturating_add(close, -diff_)) {  // t + 1 + diff <= close, without overflow
       this->late_.drop(ctx, this->store_name_, t, Window{t - diff_, t}, stream_time);
       return;
     }
@@ -308,24 +315,25 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
 
   void process_in_order(Record<K, V>& r, TimestampMs close) {
     const TimestampMs t = r.timestamp();
-    load(std::max<TimestampMs>(0, t - 2 * diff_), t + 1);
+    load(std::max<TimestampMs>(0, t - saturating_add(diff_, diff_)), saturating_add(t, 1));
     const Agg* left_agg = nullptr;
     const Agg* right_agg = nullptr;
     bool left_created = false, right_created = false;
     std::optional<TimestampMs> previous;
+    // Compared by start (end = start + diff, which may pass INT64_MAX): t >= diff here.
+    const TimestampMs left_start = t - diff_;
     for (const Entry& w : windows_) {
-      const TimestampMs end = w.start + diff_;
-      if (end < t) {
+      if (w.start < left_start) {  // ends before t
         left_agg = &w.agg;
         previous = w.agg.timestamp;
-      } else if (end == t) {
+      } else if (w.start == left_start) {  // ends at t: the record's left window
         left_created = true;
         if (w.agg.timestamp < t) previous = w.agg.timestamp;
         update(r, w.start, w.agg, close);
       } else if (w.start <= t) {
         right_agg = &w.agg;
         update(r, w.start, w.agg, close);
-      } else if (w.start == t + 1) {
+      } else if (w.start == saturating_add(t, 1)) {
         right_created = true;
       } else {
         this->fail(
@@ -334,7 +342,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     }
     if (previous) {
       const TimestampMs previous_right = *previous + 1;
-      if (!has_start(previous_right) && previous_right + diff_ >= t) {
+      if (!has_start(previous_right) && saturating_add(previous_right, diff_) >= t) {
         update(r, previous_right, Agg{std::nullopt, t, false}, close);
       }
     }
@@ -350,7 +358,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
 
   void process_early(Record<K, V>& r, TimestampMs close) {
     const TimestampMs t = r.timestamp();
-    load(0, t + 1);
+    load(0, saturating_add(t, 1));
     const Entry* combined = nullptr;
     const Agg* right_agg = nullptr;
     bool right_created = false;
@@ -362,7 +370,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
       } else if (w.start <= t) {
         right_agg = &w.agg;
         update(r, w.start, w.agg, close);
-      } else if (w.start == t + 1) {
+      } else if (w.start == saturating_add(t, 1)) {
         right_created = true;
       } else {
         this->fail(
@@ -387,7 +395,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
 
   // Adds the record to window [start, start + diff] holding `agg`, if the window is open.
   void update(Record<K, V>& r, TimestampMs start, const Agg& agg, TimestampMs close) {
-    const TimestampMs end = start + diff_;
+    const TimestampMs end = saturating_add(start, diff_);
     if (end < close) {
       dropped_ = true;
       return;
@@ -408,11 +416,11 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     this->values_->serialize(this->store_name_, next, this->value_buf_);
     encode_timestamped(timestamp, this->value_buf_, this->stored_buf_);
     if (auto st = store_->put(this->key_buf_, this->stored_buf_, start); !st.ok()) this->fail(st);
-    this->forward_unless_cached(this->context(),
-                                Record<Windowed<K>, Change<VR>>(
-                                    Windowed<K>{*r.key(), Window{start, start + diff_}},
-                                    Change<VR>{std::optional<VR>(std::move(next)), std::move(old)},
-                                    timestamp, r.headers()));
+    this->forward_unless_cached(
+        this->context(), Record<Windowed<K>, Change<VR>>(
+                             Windowed<K>{*r.key(), Window{start, saturating_add(start, diff_)}},
+                             Change<VR>{std::optional<VR>(std::move(next)), std::move(old)},
+                             timestamp, r.headers()));
   }
 
   int64_t diff_;
@@ -458,12 +466,12 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
-    const TimestampMs close = stream_time - grace_ms_ - gap_ms_;
+    const TimestampMs close = stream_time - saturating_add(grace_ms_, gap_ms_);
     this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
 
     sessions_.clear();
     auto st = store_->find_sessions(
-        this->key_buf_, t - gap_ms_, t + gap_ms_,
+        this->key_buf_, t - gap_ms_, saturating_add(t, gap_ms_),
         [&](Window w, std::string_view v) { sessions_.emplace_back(w, this->decode_value(v)); });
     if (!st.ok()) this->fail(st);
     Window merged{t, t};
