@@ -319,7 +319,7 @@ absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs
   const size_t n = queue.size();
   for (size_t i = 0; i < n; ++i) {
     Punctuation& p = queue[i];
-    if (*p.cancelled || now < p.next) continue;
+    if (*p.cancelled || p.past_end_of_time || now < p.next) continue;
     const int64_t interval = p.interval.count();
     try {
       TaskMetrics::add(metrics_.punctuations);
@@ -328,10 +328,18 @@ absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs
       return absl::InternalError(e.what());
     }
     // Kafka Streams' PunctuationSchedule.next: skip missed intervals instead of firing
-    // repeatedly after a gap.
-    TimestampMs next = p.next + interval;
-    if (now >= next) next = p.next + ((now - p.next) / interval + 1) * interval;
-    queue[i].next = next;
+    // repeatedly after a gap. Near INT64_MAX the next time may not exist (a stream time there
+    // is a record's, docs/ARCHITECTURE.md "Time at its end"): then it never fires again.
+    Punctuation& q = queue[i];
+    const int64_t missed = now >= q.next ? (now - q.next) / interval + 1 : 1;
+    int64_t step = 0;
+    TimestampMs next = 0;
+    if (__builtin_mul_overflow(missed, interval, &step) ||
+        __builtin_add_overflow(q.next, step, &next)) {
+      q.past_end_of_time = true;
+    } else {
+      q.next = next;
+    }
   }
   std::erase_if(queue, [](const Punctuation& p) { return *p.cancelled; });
   return absl::OkStatus();
@@ -373,7 +381,7 @@ Cancellable TaskTopology::schedule(std::chrono::milliseconds interval, Punctuati
     p.next = 0;
     idle_stream_time_punctuations_.push_back(std::move(p));
   } else {
-    p.next = wall_clock_ms() + interval.count();
+    p.past_end_of_time = __builtin_add_overflow(wall_clock_ms(), interval.count(), &p.next);
     wall_clock_punctuations_.push_back(std::move(p));
   }
   return handle;

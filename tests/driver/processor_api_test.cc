@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -188,6 +189,30 @@ TEST(ProcessorApi, PunctuationAndStores) {
   // The wall-clock punctuator was cancelled by the third record before it ever fired.
   ASSERT_OK(driver.advance_wall_clock_time(std::chrono::milliseconds(500)));
   EXPECT_TRUE(out.is_empty());
+}
+
+// A stream-time punctuator near INT64_MAX (a record's timestamp can be anything up to it):
+// after firing there, its next time would pass INT64_MAX, so it never fires again (its next
+// time used to overflow to a negative one and fire at every later record).
+TEST(ProcessorApi, StreamTimePunctuationAtTheEndOfTime) {
+  std::vector<std::string> log;
+  StreamsBuilder builder;
+  builder.add_state_store("counts", [] {
+    return std::shared_ptr<StateStore>(state::make_in_memory_key_value_store("counts"));
+  });
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .process([&log] { return std::make_unique<CountingProcessor>(&log); }, Named::as("count"),
+               {"counts"})
+      .to("out", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("in", strings(), strings());
+  constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
+
+  ASSERT_OK(in.pipe_input("a", "1", 5));
+  ASSERT_OK(in.pipe_input("a", "2", kEndOfTime - 3));  // the next 10-ms boundary is past the end
+  ASSERT_OK(in.pipe_input("a", "3", kEndOfTime - 1));
+  ASSERT_OK(in.pipe_input("a", "4", kEndOfTime));
+  EXPECT_THAT(log, ElementsAre("stream@5:1", "stream@9223372036854775804:2"));
 }
 
 class TickProcessor final : public Processor<std::string, std::string, std::string, std::string> {

@@ -111,7 +111,8 @@ class TaskTopology final : public TaskContext {
     std::chrono::milliseconds interval;
     std::function<void(TimestampMs)> punctuator;
     std::shared_ptr<bool> cancelled;
-    TimestampMs next = -1;  // -1: stream-time punctuator waiting for the first stream time
+    TimestampMs next = -1;          // -1: stream-time punctuator waiting for the first stream time
+    bool past_end_of_time = false;  // the next time would pass INT64_MAX: it never fires again
   };
 
   explicit TaskTopology(TaskEnvironment env);
