@@ -8,6 +8,7 @@
 #include "fmt/format.h"
 #include "runtime/kafka/error.h"
 #include "sluice/core/status_macros.h"
+#include "sluice/core/time_math.h"
 #include "sluice/state/checkpoint.h"
 #include "sluice/state/key_value_store.h"
 #include "stream_thread_internal.h"
@@ -389,7 +390,7 @@ absl::StatusOr<bool> StreamTask::maybe_advance_idle_stream_time(TimestampMs now,
   const int64_t elapsed = std::min(now, last_poll) - since;
   if (elapsed < idle_ms) return false;
   sluice::log::ScopedLogContext context(sluice::log::ScopedLogContext::Task{id_str_});
-  const TimestampMs target = last_record_stream_time_ + elapsed;
+  const TimestampMs target = saturating_add(last_record_stream_time_, elapsed);
   if (target <= topology_->stream_time()) return false;
   // Record caches first: what they hold reaches downstream before stream time moves on without
   // records (a suppress buffer's idle punctuation must see every update of a window it closes).
