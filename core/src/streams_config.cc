@@ -479,6 +479,8 @@ Properties properties_from_environment(
               variable, key);
       continue;
     }
+    // Empty means unset, as for the well-known names (a chart or compose file's blank value).
+    if (eq + 1 == entry.size()) continue;
     props[key] = std::string(entry.substr(eq + 1));
   }
   return props;

@@ -209,6 +209,7 @@ TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
   };
   const char* environ_list[] = {"SLUICE_CONSUMER_FETCH_MAX_BYTES=42",
                                 "SLUICE_RACK_AWARE_ASSIGNMENT_NON__OVERLAP__COST=x",
+                                "SLUICE_PRODUCER_LINGER_MS=",  // empty means unset here too
                                 "PATH=/bin",
                                 "SLUICE_=ignored",
                                 "SLUICE_KAFKA_HOME=/tmp/k",
@@ -228,6 +229,7 @@ TEST(StreamsConfigTest, EnvironmentVariablesMapToKeys) {
   EXPECT_EQ(p.at("consumer.fetch.max.bytes"), "42");
   EXPECT_EQ(p.at("rack.aware.assignment.non_overlap_cost"), "x");
   EXPECT_FALSE(p.contains("num.stream.threads"));
+  EXPECT_FALSE(p.contains("producer.linger.ms"));
   EXPECT_FALSE(p.contains("path"));
   EXPECT_FALSE(p.contains("kafka.home"));  // tooling variables are not config
   EXPECT_FALSE(p.contains("log.level"));

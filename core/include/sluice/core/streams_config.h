@@ -85,6 +85,7 @@ absl::StatusOr<Properties> load_properties_file(const std::string& path);
 //   application reads itself (`application_key`, e.g. the sensor pipeline's input.topic) is
 //   skipped with a warning naming it, so a stray variable in a container does not stop
 //   start-up.
+// A variable set to the empty string counts as unset, under either kind of name.
 // `getenv` is injectable for tests; `environ` is read when it is null.
 Properties properties_from_environment(
     const std::function<const char*(const char*)>& getenv = nullptr,
