@@ -13,6 +13,7 @@
 #include "reading.pb.h"
 #include "sluice/core/json_reader.h"
 #include "sluice/core/json_serde.h"
+#include "sluice/core/protobuf_serde.h"
 #include "sluice/core/serdes.h"
 #include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/serdes.h"
@@ -433,6 +434,8 @@ absl::StatusOr<Reading> reading_from_proto(const proto::Reading& p);
 }  // namespace
 
 absl::StatusOr<Reading> parse_reading_protobuf(std::string_view bytes) {
+  static const bool routed = serdes::protobuf_internal::logs_routed();  // links the handler in
+  (void)routed;
   proto::Reading p;
   if (!p.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return reading_error("not a valid Protobuf Reading");

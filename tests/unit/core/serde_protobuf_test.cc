@@ -7,6 +7,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/serde_test.pb.h"
+#include "proto/serde_test3.pb.h"
+#include "sluice/core/log.h"
 
 namespace sluice {
 namespace {
@@ -64,6 +66,32 @@ TEST(ProtobufSerdeTest, GarbageNamesTheMessageType) {
     EXPECT_THAT(std::string(s.message()), HasSubstr(std::to_string(garbage.size()) +
                                                     " bytes do not parse as sluice.test.Reading"));
   }
+}
+
+// libprotobuf logs a string field with invalid UTF-8 (proto3 checks it) itself: that line goes
+// to Sluice's log at debug, component "libprotobuf", not to stderr; the serde's error is what
+// the deserialization handler sees.
+TEST(ProtobufSerdeTest, LibprotobufLogLinesGoToTheLogNotStderr) {
+  test::Label bad;
+  bad.set_text("ok");
+  std::string bytes = bad.SerializeAsString();
+  bytes.back() = '\xff';  // the last byte of the text: invalid UTF-8
+  auto sink = std::make_shared<log::CapturingSink>();
+  log::set_default_sink(sink);
+  const log::Level level = log::default_level();
+  log::set_default_level(log::Level::kDebug);
+  ::testing::internal::CaptureStderr();
+  test::Label out;
+  const absl::Status st = serdes::protobuf<test::Label>()->deserialize("t", bytes, out);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  log::set_default_level(level);
+  log::set_default_sink(nullptr);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("do not parse as sluice.test.Label"));
+  EXPECT_EQ(err, "");
+  const auto lines = sink->find("UTF-8");
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].component, "libprotobuf");
+  EXPECT_EQ(lines[0].level, log::Level::kDebug);
 }
 
 TEST(ProtobufSerdeTest, MissingRequiredFieldsAreNamed) {

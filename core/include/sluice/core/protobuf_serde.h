@@ -16,6 +16,16 @@
 namespace sluice {
 namespace serdes {
 
+namespace protobuf_internal {
+// True once libprotobuf's log handler sends its lines to Sluice's log, component "libprotobuf"
+// (core/src/protobuf_logs.cc, installed at static initialization): fatal ones at error, the
+// rest at debug. Those are about the data being parsed (a string field with invalid UTF-8,
+// a message over 64 MiB), and each also fails the parse, which the serde reports as its error;
+// on stderr they bypassed the log's format and level. Referenced by every serde so that the
+// handler is linked in.
+bool logs_routed();
+}  // namespace protobuf_internal
+
 template <typename M>
 concept ProtobufMessage = std::is_base_of_v<google::protobuf::MessageLite, M>;
 
@@ -32,6 +42,8 @@ concept ProtobufMessage = std::is_base_of_v<google::protobuf::MessageLite, M>;
 template <ProtobufMessage M>
 class ProtobufSerde final : public Serde<M> {
  public:
+  ProtobufSerde() { (void)protobuf_internal::logs_routed(); }
+
   void serialize(std::string_view /*topic*/, const M& value, std::string& out) const override {
     // Fails only above 2 GiB, which Kafka would reject anyway; leave an empty buffer then.
     if (!value.SerializePartialToString(&out)) {

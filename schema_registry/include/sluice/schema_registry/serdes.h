@@ -34,6 +34,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "nlohmann/json.hpp"
+#include "sluice/core/protobuf_serde.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/status_macros.h"
 #include "sluice/schema_registry/client.h"
@@ -130,7 +131,9 @@ class ProtobufSchemaSerde final : public Serde<M> {
       : client_(std::move(client)),
         config_(std::move(config)),
         target_(target),
-        indexes_(serdes_internal::message_indexes(*M::descriptor())) {}
+        indexes_(serdes_internal::message_indexes(*M::descriptor())) {
+    (void)sluice::serdes::protobuf_internal::logs_routed();  // libprotobuf's lines to the log
+  }
 
   void serialize(std::string_view topic, const M& value, std::string& out) const override {
     const int32_t id = ids_.id_for(topic, [&] {
