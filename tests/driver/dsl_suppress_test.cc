@@ -51,6 +51,20 @@ std::vector<std::string> drain(TestOutputTopic<std::string, int64_t>& out) {
   return lines;
 }
 
+// "in" counted per 10-ms window of `windows`, suppressed until each window closes, to "out".
+template <typename Windows>
+Topology final_window_counts(Windows windows) {
+  StreamsBuilder builder;
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .group_by_key()
+      .windowed_by(windows)
+      .count()
+      .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+      .to_stream()
+      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
+  return builder.build().value();
+}
+
 TEST(DslSuppress, TimeWindowFinalResultsExactlyOnce) {
   StreamsBuilder builder;
   builder.stream("in", Consumed::with(strings(), strings()))
@@ -88,15 +102,7 @@ TEST(DslSuppress, TimeWindowFinalResultsExactlyOnce) {
 // A window ending at INT64_MAX never closes (windows.h): its result stays in the buffer even
 // at stream time INT64_MAX with no grace, where its aggregate still takes records.
 TEST(DslSuppress, WindowsAtTheEndOfTimeNeverClose) {
-  StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(TimeWindows::of_size_with_no_grace(10ms))
-      .count(Materialized::as("counts"))
-      .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
-      .to_stream()
-      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
-  TopologyTestDriver driver(builder.build().value());
+  TopologyTestDriver driver(final_window_counts(TimeWindows::of_size_with_no_grace(10ms)));
   auto in = driver.create_input_topic("in", strings(), strings());
   auto out = driver.create_output_topic("out", serdes::windowed(strings(), 10ms), longs());
   constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
@@ -260,15 +266,8 @@ TEST(DslSuppress, CorruptBufferRecordFailsNamingTheStore) {
 
 // Sliding windows close when end + grace < stream time; suppress waits for exactly that.
 TEST(DslSuppress, SlidingWindowFinalResults) {
-  StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .group_by_key()
-      .windowed_by(SlidingWindows::of_time_difference_with_no_grace(10ms))
-      .count()
-      .suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
-      .to_stream()
-      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
-  TopologyTestDriver driver(builder.build().value());
+  TopologyTestDriver driver(
+      final_window_counts(SlidingWindows::of_time_difference_with_no_grace(10ms)));
   auto in = driver.create_input_topic("in", strings(), strings());
   auto out = driver.create_output_topic("out", serdes::windowed(strings(), 10ms), longs());
   ASSERT_OK(in.pipe_input("a", "x", 0));   // [0,10]

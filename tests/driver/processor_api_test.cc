@@ -154,8 +154,8 @@ class CountingProcessor final
   int seen_ = 0;
 };
 
-TEST(ProcessorApi, PunctuationAndStores) {
-  std::vector<std::string> log;
+// "in" through a CountingProcessor ("count", store "counts") to "out".
+Topology counting_topology(std::vector<std::string>& log) {
   StreamsBuilder builder;
   builder.add_state_store("counts", [] {
     return std::shared_ptr<StateStore>(state::make_in_memory_key_value_store("counts"));
@@ -164,7 +164,12 @@ TEST(ProcessorApi, PunctuationAndStores) {
       .process([&log] { return std::make_unique<CountingProcessor>(&log); }, Named::as("count"),
                {"counts"})
       .to("out", Produced::with(strings(), strings()));
-  Topology topology = builder.build().value();
+  return builder.build().value();
+}
+
+TEST(ProcessorApi, PunctuationAndStores) {
+  std::vector<std::string> log;
+  Topology topology = counting_topology(log);
   EXPECT_THAT(topology.describe(), HasSubstr("Processor: count (stores: [counts])"));
   TopologyTestDriverOptions options;
   options.initial_wall_clock_ms = 1000;
@@ -196,15 +201,7 @@ TEST(ProcessorApi, PunctuationAndStores) {
 // time used to overflow to a negative one and fire at every later record).
 TEST(ProcessorApi, StreamTimePunctuationAtTheEndOfTime) {
   std::vector<std::string> log;
-  StreamsBuilder builder;
-  builder.add_state_store("counts", [] {
-    return std::shared_ptr<StateStore>(state::make_in_memory_key_value_store("counts"));
-  });
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .process([&log] { return std::make_unique<CountingProcessor>(&log); }, Named::as("count"),
-               {"counts"})
-      .to("out", Produced::with(strings(), strings()));
-  TopologyTestDriver driver(builder.build().value());
+  TopologyTestDriver driver(counting_topology(log));
   auto in = driver.create_input_topic("in", strings(), strings());
   constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
 
