@@ -287,6 +287,33 @@ TEST(DslWindows, SessionGraceEdge) {
 // window's end saturates at INT64_MAX, and such a window never closes.
 constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
 
+// A record a processor re-stamped with a negative time (the sources drop those) belongs to no
+// window: it is not counted (the windows are counted from the first start, which is 0 here).
+class BackdatingProcessor final : public FixedKeyProcessor<std::string, std::string, std::string> {
+ public:
+  void process(FixedKeyRecord<std::string, std::string> r) override {
+    const TimestampMs t = r.value() == "back" ? -5 : r.timestamp();
+    context().forward(std::move(r).with_timestamp(t));
+  }
+};
+
+TEST(DslWindows, NegativeTimestampFromAProcessorFallsInNoWindow) {
+  StreamsBuilder builder;
+  builder.stream("in", Consumed::with(strings(), strings()))
+      .process_values([] { return std::make_unique<BackdatingProcessor>(); })
+      .group_by_key()
+      .windowed_by(TimeWindows::of_size_with_no_grace(10ms))
+      .count()
+      .to_stream()
+      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("in", strings(), strings());
+  auto out = driver.create_output_topic("out", serdes::windowed(strings(), 10ms), longs());
+  ASSERT_OK(in.pipe_input("a", "back", 3));
+  ASSERT_OK(in.pipe_input("a", "x", 4));
+  EXPECT_THAT(drain(out), ElementsAre("[a@0/10]=1@4"));
+}
+
 TEST(DslWindows, HoppingWindowsAtTheEndOfTime) {
   auto p = time_window_count(TimeWindows::of_size_with_no_grace(10ms).advance_by(5ms));
   ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime));  // [...800, end) and [...805, end)

@@ -187,7 +187,7 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
     std::optional<Window> late;
     // Counted rather than `start += advance while start <= ts`, which overflows (and never
     // ends) for a timestamp within `advance` of INT64_MAX; there a window's end saturates.
-    const int64_t windows = (ts - first) / advance_ms_ + 1;
+    const int64_t windows = ts >= first ? (ts - first) / advance_ms_ + 1 : 0;
     for (int64_t i = 0; i < windows; ++i) {
       const TimestampMs start = first + i * advance_ms_;
       const TimestampMs end = saturating_add(start, size_ms_);
