@@ -201,8 +201,6 @@ class Consumer {
   // Revokes the assignment (listener called) and leaves the group. Idempotent.
   absl::Status close();
 
-  rd_kafka_t* handle() const { return rk_.get(); }
-
  private:
   explicit Consumer(ConsumerOptions options);
   static int on_statistics(rd_kafka_t* rk, char* json, size_t json_len, void* opaque) noexcept;

@@ -496,13 +496,11 @@ TEST(KafkaStreamsIntegration, RepartitionTopicKeepsRecordsOlderThanRetention) {
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   for (const auto& topic : repartition) {
     for (int32_t p = 0; p < 2; ++p) {
-      int64_t low = -1;
-      int64_t high = -1;
-      ASSERT_EQ(rd_kafka_query_watermark_offsets((*consumer)->handle(), topic.c_str(), p, &low,
-                                                 &high, 10000),
-                RD_KAFKA_RESP_ERR_NO_ERROR);
-      EXPECT_EQ(low, 0) << topic << "-" << p << " lost records to retention (end " << high << ")";
-      EXPECT_GT(high, 0) << topic << "-" << p;
+      auto marks = (*consumer)->query_watermarks(topic, Partition(p), 10s);
+      ASSERT_TRUE(marks.ok()) << marks.status();
+      EXPECT_EQ(marks->low, 0) << topic << "-" << p << " lost records to retention (end "
+                               << marks->high << ")";
+      EXPECT_GT(marks->high, 0) << topic << "-" << p;
     }
   }
 }
@@ -533,12 +531,9 @@ TEST(KafkaStreamsIntegration, RepartitionTopicIsPurgedUpToCommittedOffsets) {
       {.config = {{"bootstrap.servers", bootstrap_servers()}, {"group.id", unique_name("wm")}}});
   ASSERT_TRUE(consumer.ok()) << consumer.status();
   auto low_of = [&](const std::string& topic, int32_t p) {
-    int64_t low = -1;
-    int64_t high = -1;
-    EXPECT_EQ(rd_kafka_query_watermark_offsets((*consumer)->handle(), topic.c_str(), p, &low, &high,
-                                               10000),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
-    return std::make_pair(low, high);
+    auto marks = (*consumer)->query_watermarks(topic, Partition(p), 10s);
+    EXPECT_TRUE(marks.ok()) << marks.status();
+    return marks.ok() ? std::make_pair(marks->low, marks->high) : std::make_pair(-1L, -1L);
   };
   // Every repartition partition that received records gets purged (the purge follows commits).
   auto deadline = std::chrono::steady_clock::now() + 60s;

@@ -559,13 +559,10 @@ TEST(RuntimeRestart, StoreBehindItsChangelogStartIsRebuilt) {
   auto consumer = kafka::Consumer::create(
       {.config = {{"bootstrap.servers", bootstrap_servers()}, {"group.id", unique_name("wm")}}});
   ASSERT_TRUE(consumer.ok());
-  int64_t low = 0;
-  int64_t high = 0;
-  ASSERT_EQ(rd_kafka_query_watermark_offsets((*consumer)->handle(), changelog.c_str(), 0, &low,
-                                             &high, 10000),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-  auto deleted =
-      (*admin)->delete_records({{TopicPartition{changelog, Partition(0)}, Offset(high - 5)}}, 30s);
+  auto marks = (*consumer)->query_watermarks(changelog, Partition(0), 10s);
+  ASSERT_TRUE(marks.ok()) << marks.status();
+  auto deleted = (*admin)->delete_records(
+      {{TopicPartition{changelog, Partition(0)}, Offset(marks->high - 5)}}, 30s);
   ASSERT_TRUE(deleted.ok()) << deleted;
   EXPECT_EQ(stored_count(app, input, output, state, word), std::nullopt)
       << "the store kept state although its changelog's start moved past its offset";
