@@ -17,6 +17,7 @@
 #include "fmt/format.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/serdes.h"
+#include "sluice/core/time_math.h"
 #include "sluice/core/types.h"
 
 namespace sluice {
@@ -120,9 +121,7 @@ class TimeWindowedSerde final : public Serde<Windowed<K>>, public WindowedSerial
     }
     const auto start = read_big_endian<int64_t>(data.data() + key_size);
     out.window.start = start;
-    out.window.end = start > std::numeric_limits<int64_t>::max() - window_size_ms_
-                         ? std::numeric_limits<int64_t>::max()
-                         : start + window_size_ms_;
+    out.window.end = saturating_add(start, window_size_ms_);
     return absl::OkStatus();
   }
 
