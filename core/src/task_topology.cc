@@ -330,15 +330,14 @@ absl::Status TaskTopology::punctuate(std::deque<Punctuation>& queue, TimestampMs
     // Kafka Streams' PunctuationSchedule.next: skip missed intervals instead of firing
     // repeatedly after a gap. Near INT64_MAX the next time may not exist (a stream time there
     // is a record's, docs/ARCHITECTURE.md "Time at its end"): then it never fires again.
-    Punctuation& q = queue[i];
-    const int64_t missed = now >= q.next ? (now - q.next) / interval + 1 : 1;
+    const int64_t missed = (now - p.next) / interval + 1;  // now >= p.next here
     int64_t step = 0;
     TimestampMs next = 0;
     if (__builtin_mul_overflow(missed, interval, &step) ||
-        __builtin_add_overflow(q.next, step, &next)) {
-      q.past_end_of_time = true;
+        __builtin_add_overflow(p.next, step, &next)) {
+      p.past_end_of_time = true;
     } else {
-      q.next = next;
+      p.next = next;
     }
   }
   std::erase_if(queue, [](const Punctuation& p) { return *p.cancelled; });
