@@ -10,7 +10,6 @@
 //           .aggregate([] { return Activity{}; }, Materialized::as("activity"));
 // The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
 // first whichever of them a program includes, so every class is complete where it is used.
-#include "sluice/core/time_math.h"
 #include "sluice/dsl/kstream.h"
 #ifndef SLUICE_DSL_COGROUPED_KSTREAM_H_
 #define SLUICE_DSL_COGROUPED_KSTREAM_H_
@@ -226,13 +225,11 @@ KTable<KT, VOut> CogroupedKStream<K, VOut>::build(std::function<VOut()> initiali
     // As SessionWindowedKStream: retention gap + grace + 1, closed at end + gap + grace <
     // stream time.
     const int64_t retention = dsl_internal::window_retention(
-        b, materialized.settings, store,
-        saturating_add(saturating_add(w.inactivity_gap_ms(), w.grace_ms()), 1),
+        b, materialized.settings, store, dsl_internal::session_close_delay(w),
         w.inactivity_gap_ms(), w.grace_ms(), what);
     b->record(b->add_session_store(store, materialized.settings, retention, aggregates), what);
     for (const auto& a : aggregates) {
-      b->set_window_close_delay(
-          a, saturating_add(saturating_add(w.inactivity_gap_ms(), w.grace_ms()), 1));
+      b->set_window_close_delay(a, dsl_internal::session_close_delay(w));
     }
   } else if (time_windows || sliding_windows) {
     plan = dsl_internal::window_plan(b, materialized.settings, store, time_windows, sliding_windows,

@@ -4,7 +4,6 @@
 // Streams' session-windowed format (serdes::session_windowed).
 // The DSL headers form one unit (kstream.h includes the rest at its end): kstream.h comes
 // first whichever of them a program includes, so every class is complete where it is used.
-#include "sluice/core/time_math.h"
 #include "sluice/dsl/kstream.h"
 #ifndef SLUICE_DSL_SESSION_WINDOWED_KSTREAM_H_
 #define SLUICE_DSL_SESSION_WINDOWED_KSTREAM_H_
@@ -98,8 +97,7 @@ class SessionWindowedKStream {
     // Kafka Streams: retention = gap + grace; one more so a session is still in the store at
     // the last instant a record may merge into it (measured on the session end).
     const int64_t retention = dsl_internal::window_retention(
-        b, materialized.settings, store,
-        saturating_add(saturating_add(w.inactivity_gap_ms(), w.grace_ms()), 1),
+        b, materialized.settings, store, dsl_internal::session_close_delay(w),
         w.inactivity_gap_ms(), w.grace_ms(), what);
     ProcessorSupplier<K, V, Windowed<K>, Change<VR>> supplier =
         [store, ks, vs, w, add,
@@ -112,8 +110,7 @@ class SessionWindowedKStream {
               what);
     b->record(b->add_session_store(store, materialized.settings, retention, {setup.name}), what);
     // Closed at end + gap + grace < stream time.
-    b->set_window_close_delay(
-        setup.name, saturating_add(saturating_add(w.inactivity_gap_ms(), w.grace_ms()), 1));
+    b->set_window_close_delay(setup.name, dsl_internal::session_close_delay(w));
     SerdePtr<Windowed<K>> windowed_keys;
     if (ks) windowed_keys = serdes::session_windowed<K>(ks);
     return KTable<Windowed<K>, VR>(b, setup.name, windowed_keys, vs, store);

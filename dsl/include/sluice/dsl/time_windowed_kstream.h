@@ -85,6 +85,13 @@ inline int64_t window_retention(InternalStreamsBuilder* b, const StoreSettings& 
   return std::max(asked, minimum);
 }
 
+// Session windows: a session is closed once end + gap + grace < stream time, i.e. end + delay
+// <= stream time; its store keeps it that long at least (Kafka Streams' retention gap + grace,
+// one more so a session is still there at the last instant a record may merge into it).
+inline int64_t session_close_delay(const SessionWindows& w) {
+  return saturating_add(saturating_add(w.inactivity_gap_ms(), w.grace_ms()), 1);
+}
+
 // A windowed aggregation's window size (the key serde's), store retention and close delay
 // (a window is closed once end + delay <= stream time), for time or sliding windows.
 struct WindowPlan {
