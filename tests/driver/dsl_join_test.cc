@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <limits>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
 #include "sluice/state/key_value_store.h"
+#include "test_support.h"
 
 #include "assert_ok.h"
 
@@ -52,7 +54,10 @@ std::unique_ptr<TopologyTestDriver> make_driver(StreamsBuilder& builder) {
 
 // ------------------------------------------------------------------ stream-stream
 
-TEST(StreamStreamJoin, InnerJoinsWithinTheWindowAndDropsLateRecords) {
+// Late records (their own window closed) are processed as in Kafka Streams: each store keeps
+// records no older than its stream time minus size (200) and grace (50); a late record joins
+// with what the other store keeps, and one too old for its own store is counted.
+TEST(StreamStreamJoin, InnerJoinsWithinTheWindowAndLateRecordsJoinWhatTheOtherSideKeeps) {
   StreamsBuilder builder;
   auto left = builder.stream("left", Consumed::with(strings(), strings()));
   auto right = builder.stream("right", Consumed::with(strings(), strings()));
@@ -70,11 +75,18 @@ TEST(StreamStreamJoin, InnerJoinsWithinTheWindowAndDropsLateRecords) {
   ASSERT_OK(r.pipe_input("A", "b2", 1200));  // a1 is 200 ms away: no join
   ASSERT_OK(l.pipe_input("A", "a2", 1150));  // joins b1 and b2
   ASSERT_OK(l.pipe_input("A", "a3", 1100));  // out of order, within grace: joins b1, b2
-  ASSERT_OK(l.pipe_input("A", "a4", 1000));  // late: 1000 + 100 + 50 < 1200
-  ASSERT_OK(r.pipe_input("A", "b3", 1040));  // late: 1040 + 100 + 50 < 1200
-  ASSERT_OK(l.pipe_input("B", "x", 1200));   // no partner
   EXPECT_THAT(drain(out), ElementsAre("A:a1+b1@1050", "A:a2+b1@1150", "A:a2+b2@1200",
                                       "A:a3+b1@1100", "A:a3+b2@1200"));
+  ASSERT_OK(l.pipe_input("A", "a4", 1000));  // late (1000 + 100 + 50 < 1200), joins b1
+  ASSERT_OK(r.pipe_input("A", "b3", 1040));  // late, joins a1, a4 (kept) and a3
+  EXPECT_THAT(drain(out),
+              ElementsAre("A:a4+b1@1050", "A:a1+b3@1040", "A:a4+b3@1040", "A:a3+b3@1100"));
+  EXPECT_EQ(driver->metrics().late_records_dropped, 0);
+  ASSERT_OK(l.pipe_input("B", "x", 1200));  // no partner
+  // Older than 1200 - 250 on both sides: neither store keeps them, so they cannot meet.
+  ASSERT_OK(l.pipe_input("A", "a5", 800));
+  ASSERT_OK(r.pipe_input("A", "b4", 850));
+  EXPECT_TRUE(out.is_empty());
   EXPECT_EQ(driver->metrics().late_records_dropped, 2);
 }
 
@@ -126,11 +138,76 @@ TEST(StreamStreamJoin, LeftJoinEmitsUnmatchedOnlyAfterTheWindowCloses) {
   ASSERT_OK(r.pipe_input("Z", "z", 1300));
   EXPECT_THAT(drain(out), ElementsAre("B:x1+null@1050", "C:c1+null@1120"));
   ASSERT_OK(l.pipe_input("D", "d1", 1250));  // out of order, within grace: buffered
+  ASSERT_OK(l.pipe_input("E", "e1", 1260));  // buffered
   EXPECT_TRUE(out.is_empty());
-  ASSERT_OK(r.pipe_input("D", "late", 1100));  // right side: 1100 + 100 + 10 < 1300, dropped
+  // Late (1160 + 100 + 10 < 1300), yet d1 is within its window and kept: they join, as in
+  // Kafka Streams, and d1 leaves the buffer.
+  ASSERT_OK(r.pipe_input("D", "late", 1160));
+  EXPECT_THAT(drain(out), ElementsAre("D:d1+late@1250"));
   ASSERT_OK(r.pipe_input("Y", "y", 1500));
-  EXPECT_THAT(drain(out), ElementsAre("D:d1+null@1250"));
-  EXPECT_EQ(driver->metrics().late_records_dropped, 1);
+  EXPECT_THAT(drain(out), ElementsAre("E:e1+null@1260"));
+  EXPECT_EQ(driver->metrics().late_records_dropped, 0);
+}
+
+// Kafka Streams' KStreamKStreamLeftJoinTest.testWindowing, its inputs and expected results
+// (100 ms, no grace): records arriving after their window closed still join what the right
+// store keeps (its stream time minus 200 ms) and, unmatched, are emitted at once.
+TEST(StreamStreamJoin, LeftJoinWindowingAsKafkaStreamsTestsIt) {
+  StreamsBuilder builder;
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  left.left_join(
+          right,
+          [](const std::string& l, const std::optional<std::string>& r) {
+            return l + "+" + opt(r);
+          },
+          JoinWindows::of_time_difference_without_grace(100ms))
+      .to("out", Produced::with(strings(), strings()));
+  auto driver = make_driver(builder);
+  auto l = driver->create_input_topic("left", strings(), strings());
+  auto r = driver->create_input_topic("right", strings(), strings());
+  auto out = driver->create_output_topic("out", strings(), strings());
+  const std::vector<std::string> keys = {"0", "1", "2", "3"};
+  auto pipe = [&](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
+                  size_t n, TimestampMs t, TimestampMs step) {
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_OK(topic.pipe_input(keys[i], prefix + keys[i], t + step * TimestampMs(i)));
+    }
+  };
+
+  pipe(l, "A", 2, 0, 0);
+  EXPECT_TRUE(out.is_empty());
+  pipe(r, "a", 4, 0, 0);
+  EXPECT_THAT(drain(out), ElementsAre("0:A0+a0@0", "1:A1+a1@0"));
+  // Upper window bound.
+  pipe(r, "b", 4, 1000, 1);
+  EXPECT_TRUE(out.is_empty());
+  pipe(l, "B", 4, 1100, 0);
+  EXPECT_THAT(drain(out),
+              ElementsAre("0:B0+b0@1100", "1:B1+b1@1100", "2:B2+b2@1100", "3:B3+b3@1100"));
+  pipe(l, "C", 4, 1101, 0);
+  EXPECT_THAT(drain(out), ElementsAre("1:C1+b1@1101", "2:C2+b2@1101", "3:C3+b3@1101"));
+  pipe(l, "D", 4, 1102, 0);
+  EXPECT_THAT(drain(out), ElementsAre("2:D2+b2@1102", "3:D3+b3@1102"));
+  pipe(l, "E", 4, 1103, 0);
+  EXPECT_THAT(drain(out), ElementsAre("3:E3+b3@1103"));
+  pipe(l, "F", 4, 1104, 0);
+  EXPECT_TRUE(out.is_empty());
+  ASSERT_OK(l.pipe_input("0", "dummy", 1405));
+  EXPECT_THAT(drain(out),
+              ElementsAre("0:C0+null@1101", "0:D0+null@1102", "1:D1+null@1102", "0:E0+null@1103",
+                          "1:E1+null@1103", "2:E2+null@1103", "0:F0+null@1104", "1:F1+null@1104",
+                          "2:F2+null@1104", "3:F3+null@1104"));
+  // Lower window bound: every record here is late.
+  pipe(l, "G", 4, 899, 0);
+  EXPECT_THAT(drain(out),
+              ElementsAre("0:G0+null@899", "1:G1+null@899", "2:G2+null@899", "3:G3+null@899"));
+  pipe(l, "H", 4, 900, 0);
+  EXPECT_THAT(drain(out),
+              ElementsAre("0:H0+b0@1000", "1:H1+null@900", "2:H2+null@900", "3:H3+null@900"));
+  pipe(l, "I", 4, 901, 0);
+  EXPECT_THAT(drain(out),
+              ElementsAre("0:I0+b0@1000", "1:I1+b1@1001", "2:I2+null@901", "3:I3+null@901"));
 }
 
 // left outer-joined with right within 100 ms (store "oj"), "<left>+<right>" to "out".
@@ -168,6 +245,42 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   EXPECT_THAT(drain(out), ElementsAre("C:c1+c2@1390"));
 }
 
+// What a join finds does not depend on a restart: a store reopened from disk keeps its restored
+// records readable until processing writes to it (state/window_store.h), yet the join reads
+// only what the other side keeps by its stream time, as it did before the restart (and as Kafka
+// Streams bounds its fetch by the store's observed time).
+TEST(StreamStreamJoin, LateRecordFindsTheSamePartnersAfterARestart) {
+  const std::filesystem::path dir = testing::temp_dir("join-restart");
+  StreamsBuilder builder;
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  left.left_join(
+          right,
+          [](const std::string& l, const std::optional<std::string>& r) {
+            return l + "+" + opt(r);
+          },
+          JoinWindows::of_time_difference_without_grace(100ms), StreamJoined::as("j"))
+      .to("out", Produced::with(strings(), strings()));
+  TopologyTestDriverOptions options;
+  options.application_id = "join-restart-test";
+  options.state_dir = dir;
+  {
+    TopologyTestDriver driver(builder.build().value(), options);
+    auto r = driver.create_input_topic("right", strings(), strings());
+    ASSERT_OK(r.pipe_input("A", "b", 1000));
+    ASSERT_OK(r.pipe_input("Z", "z", 1300));  // the right store keeps 1100 and later
+    // What the runtime does at a commit (the driver does not commit stores): the store's stream
+    // time is kept with the offset.
+    ASSERT_OK(driver.get_state_store("j-other-join-store")->commit(Offset(2)));
+  }
+  TopologyTestDriver driver(builder.build().value(), options);
+  auto l = driver.create_input_topic("left", strings(), strings());
+  auto out = driver.create_output_topic("out", strings(), strings());
+  ASSERT_OK(l.pipe_input("A", "a", 1050));  // b (1000) is within 100 ms, but no longer kept
+  EXPECT_THAT(drain(out), ElementsAre("A:a+null@1050"));
+  std::filesystem::remove_all(dir);
+}
+
 // Time at its end (windows.h): a record within the join window of INT64_MAX is neither late
 // (its bounds used to overflow into "late") nor emitted unmatched (its window never closes).
 TEST(StreamStreamJoin, OuterJoinAtTheEndOfTime) {
@@ -182,8 +295,10 @@ TEST(StreamStreamJoin, OuterJoinAtTheEndOfTime) {
   ASSERT_OK(l.pipe_input("A", "a1", kEndOfTime - 50));
   ASSERT_OK(r.pipe_input("A", "b1", kEndOfTime));
   ASSERT_OK(l.pipe_input("B", "x1", kEndOfTime - 10));
-  ASSERT_OK(r.pipe_input("C", "late", kEndOfTime - 1000));  // 100 ms window, no grace
-  EXPECT_THAT(drain(out), ElementsAre("A:a1+b1@9223372036854775807"));
+  // 100 ms window, no grace: late and too old for its store; emitted at once, unmatched.
+  ASSERT_OK(r.pipe_input("C", "late", kEndOfTime - 1000));
+  EXPECT_THAT(drain(out),
+              ElementsAre("A:a1+b1@9223372036854775807", "C:null+late@9223372036854774807"));
   EXPECT_EQ(driver->metrics().late_records_dropped, 1);
 }
 

@@ -12,9 +12,15 @@ namespace sluice {
 
 // A left record at t joins right records with timestamps in [t - before, t + after].
 // Operation: before == after == the time difference unless before()/after() change one.
-// A record is late, dropped and counted in TaskMetrics::late_records_dropped, when its own
-// window has closed: t + after + grace < stream time for a left record, t + before + grace <
-// stream time for a right one (stream time: the largest timestamp either side has seen).
+// Grace bounds how long an unmatched record of a left or outer join waits for a partner: it is
+// emitted with none once t + after + grace (a left record; t + before + grace a right one) is
+// below stream time, the largest timestamp either side has seen. Out-of-order records arriving
+// after that are processed as in Kafka Streams (KStreamKStreamJoin): each side's store keeps
+// records no older than its stream time minus size and grace (size = before + after), a record
+// joins with what the other store keeps, and an unmatched late record of an outer side is
+// emitted at once. A record too old for its own store is counted in
+// TaskMetrics::late_records_dropped (Kafka Streams: the store's expired-window-record-drop);
+// it still joins with what the other side keeps.
 struct JoinWindows {
   int64_t before_ms = 0;
   int64_t after_ms = 0;

@@ -169,8 +169,11 @@ inline std::optional<std::vector<std::string_view>> parse_outer_join_values(std:
 // whose window closed if the record advanced stream time, join with the other side's records
 // in [t - before, t + after] (reversed for the right side). Unmatched records of an outer side
 // go to the shared outer buffer and are emitted only when stream time passes t + after + grace
-// (left) or t + before + grace (right), unless a later match removes them. Late records
-// (their own window already closed) are dropped and counted.
+// (left) or t + before + grace (right), unless a later match removes them. A late record (its
+// own window already closed) is processed as Kafka Streams does: it joins with the other side's
+// records still live (no older than that side's stream time minus size and grace) and, unmatched
+// on an outer side, is emitted at once; its store keeps it only within the same bound (else it
+// is counted in late_records_dropped).
 template <typename K, typename VL, typename VR, typename VOut, JoinKind Kind, typename F,
           bool IsLeft>
 class StreamStreamJoinProcessor final
@@ -209,23 +212,27 @@ class StreamStreamJoinProcessor final
     }
     if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     const TimestampMs ts = r.timestamp();
-    const TimestampMs stream_time =
-        std::max({ts, this_store_->observed_stream_time(), other_store_->observed_stream_time()});
-    const int64_t this_lookback = IsLeft ? spec_.after_ms : spec_.before_ms;
-    if (saturating_add(saturating_add(ts, this_lookback), spec_.grace_ms) < stream_time) {
-      TaskMetrics::add(this->context().metrics().late_records_dropped);
-      return;
-    }
+    const TimestampMs other_time = other_store_->observed_stream_time();
+    const TimestampMs stream_time = std::max({ts, this_store_->observed_stream_time(), other_time});
     spec_.key_serde->serialize(this_name(), *r.key(), key_buf_);
     serde_this().serialize(this_name(), *r.value(), value_buf_);
     if (auto st = this_store_->put(key_buf_, value_buf_, ts); !st.ok()) {
       throw_store_error("join store", this_name(), st);
     }
+    // Too old for its own store to keep (the store drops the put): later records of the other
+    // side will not find it. It still joins with what the other side holds below.
+    if (ts < live_from_observed(this_store_->observed_stream_time())) {
+      TaskMetrics::add(this->context().metrics().late_records_dropped);
+    }
     if (outer_ && ts == stream_time) emit_non_joined(stream_time);
 
     const int64_t before = IsLeft ? spec_.before_ms : spec_.after_ms;
     const int64_t after = IsLeft ? spec_.after_ms : spec_.before_ms;
-    const TimestampMs from = std::max<TimestampMs>(0, saturating_add(ts, -before));
+    // Only the other side's live records: the store's own expiry follows processing's writes
+    // (a restarted store keeps its restored records readable until then), while Kafka Streams
+    // bounds every fetch by the store's observed time, restored or not.
+    const TimestampMs from =
+        std::max<TimestampMs>({0, saturating_add(ts, -before), live_from_observed(other_time)});
     const TimestampMs to = std::max<TimestampMs>(0, saturating_add(ts, after));
     bool matched = false;
     matches_.clear();
@@ -255,6 +262,12 @@ class StreamStreamJoinProcessor final
  private:
   static constexpr bool this_outer() {
     return Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && IsLeft);
+  }
+  // The oldest record time a join store with stream time `observed` keeps: its window size and
+  // grace before it (the stores' retention is size + grace + 1, join_stores.cc).
+  TimestampMs live_from_observed(TimestampMs observed) const {
+    return observed -
+           saturating_add(saturating_add(spec_.before_ms, spec_.after_ms), spec_.grace_ms);
   }
   const std::string& this_name() const { return IsLeft ? spec_.left_store : spec_.right_store; }
   const std::string& other_name() const { return IsLeft ? spec_.right_store : spec_.left_store; }
