@@ -245,6 +245,53 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   EXPECT_THAT(drain(out), ElementsAre("C:c1+c2@1390"));
 }
 
+// Kafka Streams' KStreamKStreamOuterJoinTest.testGracePeriod and
+// testEmitAllNonJoinedResultsForAsymmetricWindow, their inputs and expected results: both
+// sides' non-joined records, ordered by time then right before left, and an asymmetric window
+// closing each side by its own bound.
+TEST(StreamStreamJoin, OuterJoinGraceAndAsymmetricWindowAsKafkaStreamsTestsThem) {
+  auto run = [](JoinWindows windows) {
+    StreamsBuilder builder;
+    auto left = builder.stream("left", Consumed::with(strings(), strings()));
+    auto right = builder.stream("right", Consumed::with(strings(), strings()));
+    left.outer_join(
+            right,
+            [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
+              return opt(l) + "+" + opt(r);
+            },
+            windows)
+        .to("out", Produced::with(strings(), strings()));
+    return make_driver(builder);
+  };
+  {
+    auto driver = run(JoinWindows::of_time_difference_and_grace(100ms, 10ms));
+    auto l = driver->create_input_topic("left", strings(), strings());
+    auto r = driver->create_input_topic("right", strings(), strings());
+    auto out = driver->create_output_topic("out", strings(), strings());
+    ASSERT_OK(l.pipe_input("0", "A0", 0));
+    ASSERT_OK(r.pipe_input("1", "11", 0));
+    EXPECT_TRUE(out.is_empty());
+    ASSERT_OK(l.pipe_input("1", "A1", 101));
+    ASSERT_OK(r.pipe_input("0", "10", 101));
+    EXPECT_TRUE(out.is_empty());
+    ASSERT_OK(r.pipe_input("0", "100", 112));
+    EXPECT_THAT(drain(out), ElementsAre("1:null+11@0", "0:A0+null@0"));
+  }
+  auto driver = run(JoinWindows::of_time_difference_without_grace(5ms).after(20ms));
+  auto l = driver->create_input_topic("left", strings(), strings());
+  auto r = driver->create_input_topic("right", strings(), strings());
+  auto out = driver->create_output_topic("out", strings(), strings());
+  ASSERT_OK(l.pipe_input("0", "A0", 29));
+  ASSERT_OK(l.pipe_input("1", "A1", 30));
+  ASSERT_OK(r.pipe_input("2", "12", 31));
+  ASSERT_OK(r.pipe_input("3", "13", 36));
+  EXPECT_TRUE(out.is_empty());
+  ASSERT_OK(r.pipe_input("4", "14", 37));
+  EXPECT_THAT(drain(out), ElementsAre("2:null+12@31"));
+  ASSERT_OK(r.pipe_input("5", "15", 50));
+  EXPECT_THAT(drain(out), ElementsAre("0:A0+null@29", "3:null+13@36", "4:null+14@37"));
+}
+
 // What a join finds does not depend on a restart: a store reopened from disk keeps its restored
 // records readable until processing writes to it (state/window_store.h), yet the join reads
 // only what the other side keeps by its stream time, as it did before the restart (and as Kafka
