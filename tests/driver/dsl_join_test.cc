@@ -54,6 +54,37 @@ std::unique_ptr<TopologyTestDriver> make_driver(StreamsBuilder& builder) {
 
 // ------------------------------------------------------------------ stream-stream
 
+// "left" left-joined with "right" ("<left>+<right or null>") to "out".
+void left_join_left_right(StreamsBuilder& builder, JoinWindows windows,
+                          StreamJoinedName joined = {}) {
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  left.left_join(
+          right,
+          [](const std::string& l, const std::optional<std::string>& r) {
+            return l + "+" + opt(r);
+          },
+          windows, std::move(joined))
+      .to("out", Produced::with(strings(), strings()));
+}
+
+// "left" outer-joined with "right" (by default within 100 ms, store "oj"), "<left>+<right>"
+// to "out".
+void outer_join_left_right(
+    StreamsBuilder& builder,
+    JoinWindows windows = JoinWindows::of_time_difference_without_grace(100ms),
+    StreamJoinedName joined = StreamJoined::as("oj")) {
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  left.outer_join(
+          right,
+          [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
+            return opt(l) + "+" + opt(r);
+          },
+          windows, std::move(joined))
+      .to("out", Produced::with(strings(), strings()));
+}
+
 // Late records (their own window closed) are processed as in Kafka Streams: each store keeps
 // records no older than its stream time minus size (200) and grace (50); a late record joins
 // with what the other store keeps, and one too old for its own store is counted.
@@ -114,15 +145,7 @@ TEST(StreamStreamJoin, AsymmetricWindowWithBeforeAndAfter) {
 
 TEST(StreamStreamJoin, LeftJoinEmitsUnmatchedOnlyAfterTheWindowCloses) {
   StreamsBuilder builder;
-  auto left = builder.stream("left", Consumed::with(strings(), strings()));
-  auto right = builder.stream("right", Consumed::with(strings(), strings()));
-  left.left_join(
-          right,
-          [](const std::string& l, const std::optional<std::string>& r) {
-            return l + "+" + opt(r);
-          },
-          JoinWindows::of_time_difference_and_grace(100ms, 10ms))
-      .to("out", Produced::with(strings(), strings()));
+  left_join_left_right(builder, JoinWindows::of_time_difference_and_grace(100ms, 10ms));
   auto driver = make_driver(builder);
   auto l = driver->create_input_topic("left", strings(), strings());
   auto r = driver->create_input_topic("right", strings(), strings());
@@ -154,15 +177,7 @@ TEST(StreamStreamJoin, LeftJoinEmitsUnmatchedOnlyAfterTheWindowCloses) {
 // store keeps (its stream time minus 200 ms) and, unmatched, are emitted at once.
 TEST(StreamStreamJoin, LeftJoinWindowingAsKafkaStreamsTestsIt) {
   StreamsBuilder builder;
-  auto left = builder.stream("left", Consumed::with(strings(), strings()));
-  auto right = builder.stream("right", Consumed::with(strings(), strings()));
-  left.left_join(
-          right,
-          [](const std::string& l, const std::optional<std::string>& r) {
-            return l + "+" + opt(r);
-          },
-          JoinWindows::of_time_difference_without_grace(100ms))
-      .to("out", Produced::with(strings(), strings()));
+  left_join_left_right(builder, JoinWindows::of_time_difference_without_grace(100ms));
   auto driver = make_driver(builder);
   auto l = driver->create_input_topic("left", strings(), strings());
   auto r = driver->create_input_topic("right", strings(), strings());
@@ -210,19 +225,6 @@ TEST(StreamStreamJoin, LeftJoinWindowingAsKafkaStreamsTestsIt) {
               ElementsAre("0:I0+b0@1000", "1:I1+b1@1001", "2:I2+null@901", "3:I3+null@901"));
 }
 
-// left outer-joined with right within 100 ms (store "oj"), "<left>+<right>" to "out".
-void outer_join_left_right(StreamsBuilder& builder) {
-  auto left = builder.stream("left", Consumed::with(strings(), strings()));
-  auto right = builder.stream("right", Consumed::with(strings(), strings()));
-  left.outer_join(
-          right,
-          [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
-            return opt(l) + "+" + opt(r);
-          },
-          JoinWindows::of_time_difference_without_grace(100ms), StreamJoined::as("oj"))
-      .to("out", Produced::with(strings(), strings()));
-}
-
 TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   StreamsBuilder builder;
   outer_join_left_right(builder);
@@ -252,15 +254,7 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
 TEST(StreamStreamJoin, OuterJoinGraceAndAsymmetricWindowAsKafkaStreamsTestsThem) {
   auto run = [](JoinWindows windows) {
     StreamsBuilder builder;
-    auto left = builder.stream("left", Consumed::with(strings(), strings()));
-    auto right = builder.stream("right", Consumed::with(strings(), strings()));
-    left.outer_join(
-            right,
-            [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
-              return opt(l) + "+" + opt(r);
-            },
-            windows)
-        .to("out", Produced::with(strings(), strings()));
+    outer_join_left_right(builder, windows, {});
     return make_driver(builder);
   };
   {
@@ -299,15 +293,8 @@ TEST(StreamStreamJoin, OuterJoinGraceAndAsymmetricWindowAsKafkaStreamsTestsThem)
 TEST(StreamStreamJoin, LateRecordFindsTheSamePartnersAfterARestart) {
   const std::filesystem::path dir = testing::temp_dir("join-restart");
   StreamsBuilder builder;
-  auto left = builder.stream("left", Consumed::with(strings(), strings()));
-  auto right = builder.stream("right", Consumed::with(strings(), strings()));
-  left.left_join(
-          right,
-          [](const std::string& l, const std::optional<std::string>& r) {
-            return l + "+" + opt(r);
-          },
-          JoinWindows::of_time_difference_without_grace(100ms), StreamJoined::as("j"))
-      .to("out", Produced::with(strings(), strings()));
+  left_join_left_right(builder, JoinWindows::of_time_difference_without_grace(100ms),
+                       StreamJoined::as("j"));
   TopologyTestDriverOptions options;
   options.application_id = "join-restart-test";
   options.state_dir = dir;
