@@ -255,12 +255,12 @@ TEST_P(SessionMerging, MergesOutOfOrderRecordsAndDeletesMergedSessions) {
   EXPECT_THAT(drain(*p.out), ElementsAre("[a@0/0]=1@0", "[a@30/30]=1@30", "[a@15/15]=1@15"));
   ASSERT_OK(in.pipe_input("a", "x", 20));  // bridges [15,15] and [30,30]
   EXPECT_THAT(drain(*p.out),
-              ElementsAre("[a@15/15]=null@20", "[a@30/30]=null@20", "[a@15/30]=3@20"));
+              ElementsAre("[a@15/15]=null@15", "[a@30/30]=null@30", "[a@15/30]=3@30"));
   ASSERT_OK(in.pipe_input("a", "x", 5));  // bridges [0,0] and [15,30]
-  EXPECT_THAT(drain(*p.out), ElementsAre("[a@0/0]=null@5", "[a@15/30]=null@5", "[a@0/30]=5@5"));
-  ASSERT_OK(in.pipe_input("a", "x", 10));  // inside [0,30]: updated in place
-  EXPECT_THAT(drain(*p.out), ElementsAre("[a@0/30]=6@10"));
-  ASSERT_OK(in.pipe_input("b", "x", 40));  // other keys do not merge
+  EXPECT_THAT(drain(*p.out), ElementsAre("[a@0/0]=null@0", "[a@15/30]=null@30", "[a@0/30]=5@30"));
+  ASSERT_OK(in.pipe_input("a", "x", 10));                    // inside [0,30]: updated in place
+  EXPECT_THAT(drain(*p.out), ElementsAre("[a@0/30]=6@30"));  // stamped with the session's end
+  ASSERT_OK(in.pipe_input("b", "x", 40));                    // other keys do not merge
   EXPECT_THAT(drain(*p.out), ElementsAre("[b@40/40]=1@40"));
 }
 
@@ -277,8 +277,8 @@ TEST(DslWindows, SessionGraceEdge) {
   ASSERT_OK(p.in->pipe_input("a", "x", 85));  // 85 + 15 = stream time: open
   ASSERT_OK(p.in->pipe_input("b", "x", 84));  // one millisecond past: dropped
   ASSERT_OK(p.in->pipe_input("a", "x", 84));  // merges into [84,85], which is open
-  EXPECT_THAT(drain(*p.out), ElementsAre("[z@100/100]=1@100", "[a@85/85]=1@85", "[a@85/85]=null@84",
-                                         "[a@84/85]=2@84"));
+  EXPECT_THAT(drain(*p.out), ElementsAre("[z@100/100]=1@100", "[a@85/85]=1@85", "[a@85/85]=null@85",
+                                         "[a@84/85]=2@85"));
   EXPECT_EQ(p.driver->metrics().late_records_dropped, 1);
 }
 
@@ -345,7 +345,7 @@ TEST(DslWindows, SessionsAtTheEndOfTime) {
   ASSERT_OK(p.in->pipe_input("a", "x", kEndOfTime));  // within the gap: one session
   EXPECT_THAT(drain(*p.out),
               ElementsAre("[a@9223372036854775804/9223372036854775804]=1@9223372036854775804",
-                          "[a@9223372036854775804/9223372036854775804]=null@9223372036854775807",
+                          "[a@9223372036854775804/9223372036854775804]=null@9223372036854775804",
                           "[a@9223372036854775804/9223372036854775807]=2@9223372036854775807"));
 }
 
@@ -356,7 +356,7 @@ TEST(DslWindows, ClosedSessionsAreNotExtended) {
   ASSERT_OK(p.in->pipe_input("k", "x", 20));  // [0,0] closed: 0 + 10 < 20
   ASSERT_OK(p.in->pipe_input("k", "x", 10));
   EXPECT_THAT(drain(*p.out),
-              ElementsAre("[k@0/0]=1@0", "[k@20/20]=1@20", "[k@20/20]=null@10", "[k@10/20]=2@10"));
+              ElementsAre("[k@0/0]=1@0", "[k@20/20]=1@20", "[k@20/20]=null@20", "[k@10/20]=2@20"));
 }
 
 TEST(DslWindows, SessionAggregateAndReduce) {
@@ -386,10 +386,10 @@ TEST(DslWindows, SessionAggregateAndReduce) {
   ASSERT_OK(in.pipe_input("k", "a", 0));
   ASSERT_OK(in.pipe_input("k", "c", 20));
   ASSERT_OK(in.pipe_input("k", "b", 10));
-  EXPECT_THAT(drain(reduced), ElementsAre("[k@0/0]=a@0", "[k@20/20]=c@20", "[k@0/0]=null@10",
-                                          "[k@20/20]=null@10", "[k@0/20]=acb@10"));
-  EXPECT_THAT(drain(aggregated), ElementsAre("[k@0/0]=<a@0", "[k@20/20]=<c@20", "[k@0/0]=null@10",
-                                             "[k@20/20]=null@10", "[k@0/20]=<|<a|<cb@10"));
+  EXPECT_THAT(drain(reduced), ElementsAre("[k@0/0]=a@0", "[k@20/20]=c@20", "[k@0/0]=null@0",
+                                          "[k@20/20]=null@20", "[k@0/20]=acb@20"));
+  EXPECT_THAT(drain(aggregated), ElementsAre("[k@0/0]=<a@0", "[k@20/20]=<c@20", "[k@0/0]=null@0",
+                                             "[k@20/20]=null@20", "[k@0/20]=<|<a|<cb@20"));
 }
 
 TEST(DslWindows, InvalidWindowsFailBuildNamingTheValue) {

@@ -30,7 +30,8 @@ namespace sluice {
 // merges sessions, the merged-away sessions are forwarded as deletions (Change{null, old})
 // before the merged session's new value; with caching, a session created and merged away
 // between two commits was never forwarded and is not deleted downstream either. Records are
-// forwarded with the timestamp of the session's last update.
+// stamped with the session's end, its largest record timestamp (a deletion with the end of the
+// session it deletes), with caching or without; Kafka Streams does so without caching only.
 template <typename K, typename V>
 class SessionWindowedKStream {
  public:

@@ -73,8 +73,11 @@ inline bool decode_timestamped(std::string_view bytes, TimestampMs& timestamp,
 // as Kafka Streams' TimestampedTupleForwarder: without a record cache each update is forwarded at
 // once; with one, the processor forwards nothing and the cache's flush listener forwards
 // Change{new, old} per window when the cache flushes (commit) or evicts, old being what the store
-// held before, stamped with the window's stored timestamp (time windows) or the timestamp of the
-// session's last update.
+// held before, stamped with the window's stored timestamp (time windows: its largest record
+// timestamp) or the session's end (likewise the largest record timestamp in it; a deletion the
+// end of the session it deletes), cached or not. Kafka Streams stamps uncached session updates
+// so (maybeForwardUpdate) but cached ones with the last update's record timestamp
+// (CachingSessionStore), so caching changes its timestamps; Sluice's do not change.
 template <typename K, typename VR>
 class WindowedAggregateBase {
  protected:
@@ -88,7 +91,8 @@ class WindowedAggregateBase {
             std::optional<std::string_view> old_value, TimestampMs timestamp) {
           K k{};
           if (auto st = keys_->deserialize(store_name_, key, k); !st.ok()) fail(st);
-          TimestampMs ts = timestamp;
+          // Sessions: their end, the largest record timestamp in them (see below).
+          TimestampMs ts = timestamped ? timestamp : window.end;
           Change<VR> change{decode_stored(new_value, timestamped, &ts),
                             decode_stored(old_value, timestamped, nullptr)};
           ctx.forward(Record<Windowed<K>, Change<VR>>(Windowed<K>{std::move(k), window},
@@ -492,9 +496,11 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
         continue;
       }
       if (auto rm = store_->remove(this->key_buf_, w); !rm.ok()) this->fail(rm);
-      this->forward_unless_cached(ctx, Record<Windowed<K>, Change<VR>>(
-                                           Windowed<K>{*r.key(), w},
-                                           Change<VR>{std::nullopt, std::move(v)}, t, r.headers()));
+      // Stamped with the session's end (see WindowedAggregateBase).
+      this->forward_unless_cached(
+          ctx, Record<Windowed<K>, Change<VR>>(Windowed<K>{*r.key(), w},
+                                               Change<VR>{std::nullopt, std::move(v)}, w.end,
+                                               r.headers()));
     }
     VR next = add_(*r.key(), *r.value(), agg);
     this->values_->serialize(this->store_name_, next, this->value_buf_);
@@ -504,7 +510,8 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     this->forward_unless_cached(
         ctx, Record<Windowed<K>, Change<VR>>(
                  Windowed<K>{*r.key(), merged},
-                 Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, t, r.headers()));
+                 Change<VR>{std::optional<VR>(std::move(next)), std::move(old)}, merged.end,
+                 r.headers()));
   }
 
  private:

@@ -1,0 +1,274 @@
+// Kafka Streams' own DSL tests, their inputs and expected results, run on Sluice through the
+// TopologyTestDriver: the semantic reference checked case by case. Each test names the Kafka
+// Streams test (apache/kafka, streams/src/test/.../kstream/internals) it reproduces; where
+// Sluice differs on purpose, the test says so and checks Sluice's result.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fmt/format.h"
+#include "sluice/core/serdes.h"
+#include "sluice/core/windowed.h"
+#include "sluice/dsl/streams_builder.h"
+#include "sluice/runtime/topology_test_driver.h"
+
+#include "assert_ok.h"
+
+namespace sluice {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::ElementsAre;
+
+SerdePtr<std::string> strings() { return serdes::string(); }
+
+// Per window start, the (aggregate, timestamp) pairs the window was emitted with: Kafka's
+// gatherOutput.
+using WindowUpdates = std::map<TimestampMs, std::set<std::pair<std::string, TimestampMs>>>;
+
+struct SlidingResults {
+  WindowUpdates updates;  // every update (Kafka's EmitStrategy.onWindowUpdate)
+  WindowUpdates final;    // suppress(until_window_closes) (Kafka's EmitStrategy.onWindowClose)
+};
+
+// Key "A"'s values at their timestamps, aggregated in sliding windows with Kafka's
+// MockInitializer.STRING_INIT ("0") and MockAggregator.TOSTRING_ADDER (agg + "+" + value).
+SlidingResults sliding_aggregate(SlidingWindows windows,
+                                 const std::vector<std::pair<std::string, TimestampMs>>& input) {
+  StreamsBuilder builder;
+  auto table = builder.stream("in", Consumed::with(strings(), strings()))
+                   .group_by_key()
+                   .windowed_by(windows)
+                   .aggregate([] { return std::string("0"); },
+                              [](const std::string&, const std::string& v, const std::string& agg) {
+                                return agg + "+" + v;
+                              },
+                              Materialized::with(strings(), strings()));
+  const auto keys = serdes::windowed(strings(), windows.time_difference_ms());
+  table.to_stream().to("updates", Produced::with(keys, strings()));
+  table.suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+      .to_stream()
+      .to("final", Produced::with(keys, strings()));
+  auto topology = builder.build();
+  if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
+  TopologyTestDriver driver(std::move(*topology));
+  auto in = driver.create_input_topic("in", strings(), strings());
+  for (const auto& [value, ts] : input) {
+    const absl::Status st = in.pipe_input("A", value, ts);
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  SlidingResults results;
+  for (auto [topic, into] :
+       {std::pair{"updates", &results.updates}, std::pair{"final", &results.final}}) {
+    auto out = driver.create_output_topic(topic, keys, strings());
+    for (const auto& r : out.read_records_to_list()) {
+      (*into)[r.key->window.start].insert({r.value.value_or("null"), r.timestamp.value_or(-1)});
+    }
+  }
+  return results;
+}
+
+// KStreamSlidingWindowAggregateTest.testAggregateSmallInput: 10 ms, grace 5 ms.
+TEST(KafkaStreamsConformance, SlidingWindowAggregateSmallInput) {
+  const auto got = sliding_aggregate(
+      SlidingWindows::of_time_difference_and_grace(10ms, 5ms),
+      {{"1", 10}, {"2", 10}, {"3", 14}, {"4", 15}, {"5", 20}, {"6", 22}, {"7", 30}});
+  const WindowUpdates updates = {
+      {0, {{"0+1", 10}, {"0+1+2", 10}}},
+      {4, {{"0+1+2+3", 14}}},
+      {5, {{"0+1+2+3+4", 15}}},
+      {10, {{"0+1+2+3+4+5", 20}}},
+      {11, {{"0+3", 14}, {"0+3+4", 15}, {"0+3+4+5", 20}}},
+      {12, {{"0+3+4+5+6", 22}}},
+      {15, {{"0+4", 15}, {"0+4+5", 20}, {"0+4+5+6", 22}}},
+      {16, {{"0+5", 20}, {"0+5+6", 22}}},
+      {20, {{"0+5+6+7", 30}}},
+      {21, {{"0+6", 22}, {"0+6+7", 30}}},
+      {23, {{"0+7", 30}}},
+  };
+  EXPECT_EQ(got.updates, updates);
+  const WindowUpdates final = {
+      {0, {{"0+1+2", 10}}},        {4, {{"0+1+2+3", 14}}},  {5, {{"0+1+2+3+4", 15}}},
+      {10, {{"0+1+2+3+4+5", 20}}}, {11, {{"0+3+4+5", 20}}}, {12, {{"0+3+4+5+6", 22}}},
+  };
+  EXPECT_EQ(got.final, final);
+}
+
+// KStreamSlidingWindowAggregateTest.testEarlyRecordsSmallInput (50 ms, no grace) and
+// testEarlyNoGracePeriodSmallInput (the same inputs, the last value "6"): records earlier than
+// the time difference share the window [0, 50].
+TEST(KafkaStreamsConformance, SlidingWindowEarlyRecordsSmallInput) {
+  for (const std::string last : {"7", "6"}) {
+    SCOPED_TRACE(last);
+    const auto got = sliding_aggregate(
+        SlidingWindows::of_time_difference_with_no_grace(50ms),
+        {{"1", 0}, {"2", 5}, {"3", 6}, {"4", 3}, {"5", 13}, {"6", 10}, {last, 70}});
+    const WindowUpdates updates = {
+        {0,
+         {{"0+1", 0},
+          {"0+1+2", 5},
+          {"0+1+2+3", 6},
+          {"0+1+2+3+4", 6},
+          {"0+1+2+3+4+5", 13},
+          {"0+1+2+3+4+5+6", 13}}},
+        {1, {{"0+2", 5}, {"0+2+3", 6}, {"0+2+3+4", 6}, {"0+2+3+4+5", 13}, {"0+2+3+4+5+6", 13}}},
+        {4, {{"0+2+3", 6}, {"0+2+3+5", 13}, {"0+2+3+5+6", 13}}},
+        {6, {{"0+3", 6}, {"0+3+5", 13}, {"0+3+5+6", 13}}},
+        {7, {{"0+5", 13}, {"0+5+6", 13}}},
+        {11, {{"0+5", 13}}},
+        {20, {{"0+" + last, 70}}},
+    };
+    EXPECT_EQ(got.updates, updates);
+    const WindowUpdates final = {
+        {0, {{"0+1+2+3+4+5+6", 13}}}, {1, {{"0+2+3+4+5+6", 13}}}, {4, {{"0+2+3+5+6", 13}}},
+        {6, {{"0+3+5+6", 13}}},       {7, {{"0+5+6", 13}}},       {11, {{"0+5", 13}}},
+    };
+    EXPECT_EQ(got.final, final);
+  }
+}
+
+// KStreamSlidingWindowAggregateTest.testNoGracePeriodSmallInput: 50 ms, no grace, out of order.
+TEST(KafkaStreamsConformance, SlidingWindowNoGracePeriodSmallInput) {
+  const auto got =
+      sliding_aggregate(SlidingWindows::of_time_difference_with_no_grace(50ms),
+                        {{"1", 100}, {"2", 105}, {"3", 106}, {"4", 103}, {"5", 113}, {"6", 110}});
+  const WindowUpdates updates = {
+      {50, {{"0+1", 100}}},
+      {55, {{"0+1+2", 105}}},
+      {56, {{"0+1+2+3", 106}, {"0+1+2+3+4", 106}}},
+      {63, {{"0+1+2+3+4+5", 113}, {"0+1+2+3+4+5+6", 113}}},
+      {101,
+       {{"0+2", 105}, {"0+2+3", 106}, {"0+2+3+4", 106}, {"0+2+3+4+5", 113}, {"0+2+3+4+5+6", 113}}},
+      {104, {{"0+2+3", 106}, {"0+2+3+5", 113}, {"0+2+3+5+6", 113}}},
+      {106, {{"0+3", 106}, {"0+3+5", 113}, {"0+3+5+6", 113}}},
+      {107, {{"0+5", 113}, {"0+5+6", 113}}},
+      {111, {{"0+5", 113}}},
+  };
+  EXPECT_EQ(got.updates, updates);
+  const WindowUpdates final = {
+      {50, {{"0+1", 100}}}, {55, {{"0+1+2", 105}}}, {56, {{"0+1+2+3+4", 106}}}};
+  EXPECT_EQ(got.final, final);
+}
+
+// SuppressScenarioTest: a windowed count (caching off) to "raw", its
+// suppress(until_window_closes) to "suppressed", each record "[key@start/end]=count@timestamp".
+struct SuppressResults {
+  std::vector<std::string> raw;
+  std::vector<std::string> suppressed;
+};
+
+template <typename W>
+SuppressResults count_and_suppress(W windows, SerdePtr<Windowed<std::string>> keys,
+                                   const std::vector<std::pair<std::string, TimestampMs>>& input) {
+  StreamsBuilder builder;
+  auto counts = builder.stream("input", Consumed::with(strings(), strings()))
+                    .group_by_key()
+                    .windowed_by(windows)
+                    .count(Materialized::as("counts").with_caching_disabled());
+  counts.suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+      .to_stream()
+      .to("suppressed", Produced::with(keys, serdes::int64()));
+  counts.to_stream().to("raw", Produced::with(keys, serdes::int64()));
+  auto topology = builder.build();
+  if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
+  TopologyTestDriver driver(std::move(*topology));
+  auto in = driver.create_input_topic("input", strings(), strings());
+  for (const auto& [key, ts] : input) {
+    const absl::Status st = in.pipe_input(key, "v1", ts);
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  SuppressResults results;
+  for (auto [topic, into] :
+       {std::pair{"raw", &results.raw}, std::pair{"suppressed", &results.suppressed}}) {
+    auto out = driver.create_output_topic(topic, keys, serdes::int64());
+    for (const auto& r : out.read_records_to_list()) {
+      into->push_back(fmt::format(
+          "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
+          r.value ? std::to_string(*r.value) : std::string("null"), r.timestamp.value_or(-1)));
+    }
+  }
+  return results;
+}
+
+// SuppressScenarioTest.shouldSupportFinalResultsForTimeWindows.
+TEST(KafkaStreamsConformance, SuppressFinalResultsForTimeWindows) {
+  const auto got = count_and_suppress(
+      TimeWindows::of_size_and_grace(2ms, 1ms), serdes::windowed(strings(), 2ms),
+      {{"k1", 0}, {"k1", 1}, {"k1", 2}, {"k1", 1}, {"k1", 0}, {"k1", 5}, {"k1", 0}});
+  EXPECT_THAT(got.raw, ElementsAre("[k1@0/2]=1@0", "[k1@0/2]=2@1", "[k1@2/4]=1@2", "[k1@0/2]=3@1",
+                                   "[k1@0/2]=4@1", "[k1@4/6]=1@5"));
+  EXPECT_THAT(got.suppressed, ElementsAre("[k1@0/2]=4@1", "[k1@2/4]=1@2"));
+}
+
+// SuppressScenarioTest.shouldSupportFinalResultsForTimeWindowsWithLargeJump.
+TEST(KafkaStreamsConformance, SuppressFinalResultsForTimeWindowsWithLargeJump) {
+  const auto got =
+      count_and_suppress(TimeWindows::of_size_and_grace(2ms, 2ms), serdes::windowed(strings(), 2ms),
+                         {{"k1", 0},
+                          {"k1", 1},
+                          {"k1", 2},
+                          {"k1", 0},
+                          {"k1", 3},
+                          {"k1", 0},
+                          {"k1", 4},
+                          {"k1", 0},
+                          {"k1", 30}});
+  EXPECT_THAT(got.raw,
+              ElementsAre("[k1@0/2]=1@0", "[k1@0/2]=2@1", "[k1@2/4]=1@2", "[k1@0/2]=3@1",
+                          "[k1@2/4]=2@3", "[k1@0/2]=4@1", "[k1@4/6]=1@4", "[k1@30/32]=1@30"));
+  EXPECT_THAT(got.suppressed, ElementsAre("[k1@0/2]=4@1", "[k1@2/4]=2@3", "[k1@4/6]=1@4"));
+}
+
+// SuppressScenarioTest.shouldSupportFinalResultsForSlidingWindows (Kafka sorts the raw output by
+// key string, then timestamp, before comparing; so does this test).
+TEST(KafkaStreamsConformance, SuppressFinalResultsForSlidingWindows) {
+  auto got = count_and_suppress(SlidingWindows::of_time_difference_and_grace(5ms, 15ms),
+                                serdes::windowed(strings(), 5ms),
+                                {{"k1", 10},
+                                 {"k1", 11},
+                                 {"k1", 10},
+                                 {"k1", 13},
+                                 {"k1", 10},
+                                 {"k1", 24},
+                                 {"k1", 5},
+                                 {"k1", 7},
+                                 {"k1", 90}});
+  auto window_and_time = [](const std::string& line) {
+    return std::pair{line.substr(0, line.find('=')), std::stoll(line.substr(line.rfind('@') + 1))};
+  };
+  std::stable_sort(got.raw.begin(), got.raw.end(), [&](const auto& a, const auto& b) {
+    return window_and_time(a) < window_and_time(b);
+  });
+  EXPECT_THAT(
+      got.raw,
+      ElementsAre("[k1@11/16]=1@11", "[k1@11/16]=2@13", "[k1@12/17]=1@13", "[k1@19/24]=1@24",
+                  "[k1@5/10]=1@10", "[k1@5/10]=2@10", "[k1@5/10]=3@10", "[k1@5/10]=4@10",
+                  "[k1@5/10]=5@10", "[k1@6/11]=2@11", "[k1@6/11]=3@11", "[k1@6/11]=4@11",
+                  "[k1@6/11]=5@11", "[k1@8/13]=4@13", "[k1@8/13]=5@13", "[k1@85/90]=1@90"));
+  EXPECT_THAT(got.suppressed, ElementsAre("[k1@5/10]=5@10", "[k1@6/11]=5@11", "[k1@8/13]=5@13",
+                                          "[k1@11/16]=2@13", "[k1@12/17]=1@13", "[k1@19/24]=1@24"));
+}
+
+// SuppressScenarioTest.shouldSupportFinalResultsForSessionWindows. One difference on purpose
+// (docs/ARCHITECTURE.md): a record inside an existing session that leaves its bounds unchanged
+// (k1@1 in [0, 5]) updates the session in place, where Kafka Streams first sends a tombstone
+// for it ("[k1@0/5]=null@5" before "[k1@0/5]=3@5"; with its cache on, the default, Kafka
+// collapses the two as Sluice does). Timestamps are the sessions' ends, as Kafka's.
+TEST(KafkaStreamsConformance, SuppressFinalResultsForSessionWindows) {
+  const auto got = count_and_suppress(
+      SessionWindows::of_inactivity_gap_with_no_grace(5ms), serdes::session_windowed(strings()),
+      {{"k1", 0}, {"k1", 5}, {"k1", 1}, {"k2", 11}, {"k1", 5}, {"k1", 30}});
+  EXPECT_THAT(got.raw, ElementsAre("[k1@0/0]=1@0", "[k1@0/0]=null@0", "[k1@0/5]=2@5",
+                                   "[k1@0/5]=3@5", "[k2@11/11]=1@11", "[k1@30/30]=1@30"));
+  EXPECT_THAT(got.suppressed, ElementsAre("[k1@0/5]=3@5", "[k2@11/11]=1@11"));
+}
+
+}  // namespace
+}  // namespace sluice
