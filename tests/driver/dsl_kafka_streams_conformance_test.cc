@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -268,6 +270,98 @@ TEST(KafkaStreamsConformance, SuppressFinalResultsForSessionWindows) {
   EXPECT_THAT(got.raw, ElementsAre("[k1@0/0]=1@0", "[k1@0/0]=null@0", "[k1@0/5]=2@5",
                                    "[k1@0/5]=3@5", "[k2@11/11]=1@11", "[k1@30/30]=1@30"));
   EXPECT_THAT(got.suppressed, ElementsAre("[k1@0/5]=3@5", "[k2@11/11]=1@11"));
+}
+
+// SuppressScenarioTest's table cases: a table "input" (caching and logging off) re-keyed by
+// value and counted; the counts to "output-raw" and, suppressed by `spec`, to
+// "output-suppressed". Records read as "key=count@timestamp".
+class TableCountSuppress {
+ public:
+  explicit TableCountSuppress(SuppressedSpec spec) {
+    StreamsBuilder builder;
+    auto counts = builder
+                      .table("input", Consumed::with(strings(), strings()),
+                             Materialized::with(strings(), strings())
+                                 .with_caching_disabled()
+                                 .with_logging_disabled())
+                      .group_by([](const std::string& k, const std::string& v) {
+                        return KeyValue<std::string, std::string>{v, k};
+                      })
+                      .count();
+    counts.suppress(spec).to_stream().to("output-suppressed",
+                                         Produced::with(strings(), serdes::int64()));
+    counts.to_stream().to("output-raw", Produced::with(strings(), serdes::int64()));
+    auto topology = builder.build();
+    if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
+    driver_ = std::make_unique<TopologyTestDriver>(std::move(*topology));
+  }
+  void pipe(const std::string& key, const std::string& value, TimestampMs ts) {
+    auto in = driver_->create_input_topic("input", strings(), strings());
+    const absl::Status st = in.pipe_input(key, value, ts);
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  std::vector<std::string> drain(const std::string& topic) {
+    auto out = driver_->create_output_topic(topic, strings(), serdes::int64());
+    std::vector<std::string> lines;
+    for (const auto& r : out.read_records_to_list()) {
+      lines.push_back(fmt::format("{}={}@{}", r.key.value_or("null"),
+                                  r.value ? std::to_string(*r.value) : std::string("null"),
+                                  r.timestamp.value_or(-1)));
+    }
+    return lines;
+  }
+
+ private:
+  std::unique_ptr<TopologyTestDriver> driver_;
+};
+
+// SuppressScenarioTest.shouldImmediatelyEmitEventsWithZeroEmitAfter.
+TEST(KafkaStreamsConformance, SuppressZeroTimeLimitEmitsImmediately) {
+  TableCountSuppress t(Suppressed::until_time_limit(0ms, BufferConfig::unbounded()));
+  t.pipe("k1", "v1", 0);
+  t.pipe("k1", "v2", 1);
+  t.pipe("k2", "v1", 2);
+  const auto first = ElementsAre("v1=1@0", "v1=0@1", "v2=1@1", "v1=1@2");
+  EXPECT_THAT(t.drain("output-raw"), first);
+  EXPECT_THAT(t.drain("output-suppressed"), first);
+  t.pipe("x", "x", 3);
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("x=1@3"));
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre("x=1@3"));
+  t.pipe("x", "y", 4);
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("x=0@4", "y=1@4"));
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre("x=0@4", "y=1@4"));
+}
+
+// SuppressScenarioTest.shouldSuppressIntermediateEventsWithTimeLimit.
+TEST(KafkaStreamsConformance, SuppressIntermediateEventsWithTimeLimit) {
+  TableCountSuppress t(Suppressed::until_time_limit(2ms, BufferConfig::unbounded()));
+  t.pipe("k1", "v1", 0);
+  t.pipe("k1", "v2", 1);
+  t.pipe("k2", "v1", 2);
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("v1=1@0", "v1=0@1", "v2=1@1", "v1=1@2"));
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre("v1=1@2"));
+  t.pipe("tick", "tick", 3);  // advances stream time to 3: v2 (buffered at 1) is due
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("tick=1@3"));
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre("v2=1@1"));
+  t.pipe("tick", "tock", 4);
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("tick=0@4", "tock=1@4"));
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre());  // tick buffered since 3
+}
+
+// SuppressScenarioTest.shouldSuppressIntermediateEventsWithRecordLimit.
+TEST(KafkaStreamsConformance, SuppressIntermediateEventsWithRecordLimit) {
+  TableCountSuppress t(
+      Suppressed::until_time_limit(std::chrono::milliseconds(std::numeric_limits<int64_t>::max()),
+                                   BufferConfig::max_records(1).emit_early_when_full()));
+  t.pipe("k1", "v1", 0);
+  t.pipe("k1", "v2", 1);
+  t.pipe("k2", "v1", 2);
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("v1=1@0", "v1=0@1", "v2=1@1", "v1=1@2"));
+  // Consecutive updates of v1 collapse into the latter; the last stays until another key comes.
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre("v1=0@1", "v2=1@1"));
+  t.pipe("x", "x", 3);
+  EXPECT_THAT(t.drain("output-raw"), ElementsAre("x=1@3"));
+  EXPECT_THAT(t.drain("output-suppressed"), ElementsAre("v1=1@2"));
 }
 
 }  // namespace
