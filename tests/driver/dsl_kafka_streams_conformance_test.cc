@@ -463,5 +463,83 @@ TEST(KafkaStreamsConformance, WindowAggregateSkipsExpiredWindows) {
   EXPECT_EQ(got.late_records_dropped, 7);
 }
 
+// SessionWindowedKStreamImplTest: sessions with a 500 ms gap, no grace, over its processData
+// input; every update "[key@start/end]=value@timestamp", cached and uncached alike.
+template <typename MakeTable, typename V>
+std::vector<std::string> session_updates(MakeTable make_table, SerdePtr<V> values, bool caching) {
+  StreamsBuilder builder;
+  auto sessions = builder.stream("input", Consumed::with(strings(), strings()))
+                      .group_by_key()
+                      .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(500ms));
+  make_table(sessions, caching)
+      .to_stream()
+      .to("output", Produced::with(serdes::session_windowed(strings()), values));
+  auto topology = builder.build();
+  if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
+  TopologyTestDriver driver(std::move(*topology));
+  auto in = driver.create_input_topic("input", strings(), strings());
+  for (const auto& [key, value, ts] :
+       std::vector<std::tuple<std::string, std::string, TimestampMs>>{
+           {"1", "1", 10}, {"1", "2", 15}, {"1", "3", 600}, {"2", "1", 600}, {"2", "2", 599}}) {
+    const absl::Status st = in.pipe_input(key, value, ts);
+    EXPECT_TRUE(st.ok()) << st;
+  }
+  std::vector<std::string> lines;
+  auto out = driver.create_output_topic("output", serdes::session_windowed(strings()), values);
+  for (const auto& r : out.read_records_to_list()) {
+    lines.push_back(fmt::format(
+        "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
+        r.value ? fmt::format("{}", *r.value) : std::string("null"), r.timestamp.value_or(-1)));
+  }
+  return lines;
+}
+
+template <typename M>
+M caching_or_not(M materialized, bool caching) {
+  return caching ? materialized : materialized.with_caching_disabled();
+}
+
+// SessionWindowedKStreamImplTest.shouldCountSessionWindowedWithCachingDisabled / Enabled,
+// shouldReduceWindowed and shouldAggregateSessionWindowed (Kafka's merger: a + "+" + b).
+TEST(KafkaStreamsConformance, SessionWindowedCountReduceAggregate) {
+  for (const bool caching : {false, true}) {
+    SCOPED_TRACE(caching ? "caching" : "no caching");
+    EXPECT_THAT(
+        session_updates(
+            [](auto& sessions, bool c) {
+              return sessions.count(caching_or_not(Materialized::as("count"), c));
+            },
+            serdes::int64(), caching),
+        ElementsAre("[1@10/10]=1@10", "[1@10/10]=null@10", "[1@10/15]=2@15", "[1@600/600]=1@600",
+                    "[2@600/600]=1@600", "[2@600/600]=null@600", "[2@599/600]=2@600"));
+    EXPECT_THAT(
+        session_updates(
+            [](auto& sessions, bool c) {
+              return sessions.reduce(
+                  [](const std::string& a, const std::string& b) { return a + "+" + b; },
+                  caching_or_not(Materialized::with(strings(), strings()), c));
+            },
+            strings(), caching),
+        ElementsAre("[1@10/10]=1@10", "[1@10/10]=null@10", "[1@10/15]=1+2@15", "[1@600/600]=3@600",
+                    "[2@600/600]=1@600", "[2@600/600]=null@600", "[2@599/600]=1+2@600"));
+    EXPECT_THAT(session_updates(
+                    [](auto& sessions, bool c) {
+                      return sessions.aggregate(
+                          [] { return std::string("0"); },
+                          [](const std::string&, const std::string& v, const std::string& agg) {
+                            return agg + "+" + v;
+                          },
+                          [](const std::string&, const std::string& a, const std::string& b) {
+                            return a + "+" + b;
+                          },
+                          caching_or_not(Materialized::with(strings(), strings()), c));
+                    },
+                    strings(), caching),
+                ElementsAre("[1@10/10]=0+1@10", "[1@10/10]=null@10", "[1@10/15]=0+0+1+2@15",
+                            "[1@600/600]=0+3@600", "[2@600/600]=0+1@600", "[2@600/600]=null@600",
+                            "[2@599/600]=0+0+1+2@600"));
+  }
+}
+
 }  // namespace
 }  // namespace sluice

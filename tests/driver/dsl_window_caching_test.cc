@@ -236,7 +236,7 @@ TEST(WindowCachingDriver, SessionMergesForwardOnlyWhatDownstreamSaw) {
   ASSERT_OK(in.pipe_input("a", "x", 30));  // a new session [30,30]
   ASSERT_OK(in.pipe_input("a", "x", 15));  // merges [0,0] and [30,30] into [0,30]
   ASSERT_OK(driver.commit());
-  // Stamped with the sessions' ends (Kafka Streams' cache: the last update's time, 15).
+  // Stamped with the sessions' ends, as Kafka Streams' SessionCacheFlushListener.
   EXPECT_THAT(drain(out), ElementsAre("[a@0/0]=null@0", "[a@0/30]=3@30"));
 }
 

@@ -31,7 +31,7 @@ namespace sluice {
 // before the merged session's new value; with caching, a session created and merged away
 // between two commits was never forwarded and is not deleted downstream either. Records are
 // stamped with the session's end, its largest record timestamp (a deletion with the end of the
-// session it deletes), with caching or without; Kafka Streams does so without caching only.
+// session it deletes), with caching or without, as Kafka Streams.
 template <typename K, typename V>
 class SessionWindowedKStream {
  public:

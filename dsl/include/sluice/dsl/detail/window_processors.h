@@ -75,9 +75,8 @@ inline bool decode_timestamped(std::string_view bytes, TimestampMs& timestamp,
 // Change{new, old} per window when the cache flushes (commit) or evicts, old being what the store
 // held before, stamped with the window's stored timestamp (time windows: its largest record
 // timestamp) or the session's end (likewise the largest record timestamp in it; a deletion the
-// end of the session it deletes), cached or not. Kafka Streams stamps uncached session updates
-// so (maybeForwardUpdate) but cached ones with the last update's record timestamp
-// (CachingSessionStore), so caching changes its timestamps; Sluice's do not change.
+// end of the session it deletes), cached or not, as Kafka Streams' maybeForwardUpdate and
+// SessionCacheFlushListener.
 template <typename K, typename VR>
 class WindowedAggregateBase {
  protected:
