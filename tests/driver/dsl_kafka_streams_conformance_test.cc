@@ -686,5 +686,53 @@ TEST(KafkaStreamsConformance, TableAggregateRemovesOldBeforeAddingNew) {
               ElementsAre("1=1@10", "1=12@8" /* Kafka: @10 */, "1=2@12", "1=2@6" /* Kafka: @12 */));
 }
 
+// KStreamKStreamJoinTest.testJoin: an inner join (100 ms, no grace) of records all at time 0;
+// duplicates of a key join in the order they arrived.
+TEST(KafkaStreamsConformance, StreamStreamInnerJoin) {
+  StreamsBuilder builder;
+  builder.stream("topic1", Consumed::with(strings(), strings()))
+      .join(
+          builder.stream("topic2", Consumed::with(strings(), strings())),
+          [](const std::string& l, const std::string& r) { return l + "+" + r; },
+          JoinWindows::of_time_difference_without_grace(100ms))
+      .to("output", Produced::with(strings(), strings()));
+  auto topology = builder.build();
+  ASSERT_TRUE(topology.ok()) << topology.status();
+  TopologyTestDriver driver(std::move(*topology));
+  auto in1 = driver.create_input_topic("topic1", strings(), strings());
+  auto in2 = driver.create_input_topic("topic2", strings(), strings());
+  auto out = driver.create_output_topic("output", strings(), strings());
+  auto pipe = [](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
+                 int n) {
+    for (int i = 0; i < n; ++i) {
+      const absl::Status st = topic.pipe_input(std::to_string(i), prefix + std::to_string(i), 0);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+  };
+  auto drain = [&out] {
+    std::vector<std::string> lines;
+    for (const auto& r : out.read_records_to_list()) {
+      lines.push_back(fmt::format("{}:{}@{}", r.key.value_or("null"), r.value.value_or("null"),
+                                  r.timestamp.value_or(-1)));
+    }
+    return lines;
+  };
+  pipe(in1, "A", 2);
+  EXPECT_THAT(drain(), ElementsAre());
+  pipe(in2, "a", 2);
+  EXPECT_THAT(drain(), ElementsAre("0:A0+a0@0", "1:A1+a1@0"));
+  pipe(in1, "B", 4);
+  EXPECT_THAT(drain(), ElementsAre("0:B0+a0@0", "1:B1+a1@0"));
+  pipe(in2, "b", 4);
+  EXPECT_THAT(drain(), ElementsAre("0:A0+b0@0", "0:B0+b0@0", "1:A1+b1@0", "1:B1+b1@0", "2:B2+b2@0",
+                                   "3:B3+b3@0"));
+  pipe(in1, "C", 4);
+  EXPECT_THAT(drain(), ElementsAre("0:C0+a0@0", "0:C0+b0@0", "1:C1+a1@0", "1:C1+b1@0", "2:C2+b2@0",
+                                   "3:C3+b3@0"));
+  pipe(in2, "c", 2);
+  EXPECT_THAT(drain(), ElementsAre("0:A0+c0@0", "0:B0+c0@0", "0:C0+c0@0", "1:A1+c1@0", "1:B1+c1@0",
+                                   "1:C1+c1@0"));
+}
+
 }  // namespace
 }  // namespace sluice
