@@ -34,6 +34,30 @@ using ::testing::ElementsAre;
 
 SerdePtr<std::string> strings() { return serdes::string(); }
 
+// The records of `out` as "key=value@timestamp" (value "null" for a tombstone).
+template <typename V>
+std::vector<std::string> keyed_lines(TestOutputTopic<std::string, V>& out) {
+  std::vector<std::string> lines;
+  for (const auto& r : out.read_records_to_list()) {
+    lines.push_back(fmt::format("{}={}@{}", r.key.value_or("null"),
+                                r.value ? fmt::format("{}", *r.value) : std::string("null"),
+                                r.timestamp.value_or(-1)));
+  }
+  return lines;
+}
+
+// The records of `out` as "[key@start/end]=value@timestamp" (value "null" for a deletion).
+template <typename V>
+std::vector<std::string> window_lines(TestOutputTopic<Windowed<std::string>, V>& out) {
+  std::vector<std::string> lines;
+  for (const auto& r : out.read_records_to_list()) {
+    lines.push_back(fmt::format(
+        "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
+        r.value ? fmt::format("{}", *r.value) : std::string("null"), r.timestamp.value_or(-1)));
+  }
+  return lines;
+}
+
 // Per window start, the (aggregate, timestamp) pairs the window was emitted with: Kafka's
 // gatherOutput.
 using WindowUpdates = std::map<TimestampMs, std::set<std::pair<std::string, TimestampMs>>>;
@@ -193,11 +217,7 @@ SuppressResults count_and_suppress(W windows, SerdePtr<Windowed<std::string>> ke
   for (auto [topic, into] :
        {std::pair{"raw", &results.raw}, std::pair{"suppressed", &results.suppressed}}) {
     auto out = driver.create_output_topic(topic, keys, serdes::int64());
-    for (const auto& r : out.read_records_to_list()) {
-      into->push_back(fmt::format(
-          "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
-          r.value ? std::to_string(*r.value) : std::string("null"), r.timestamp.value_or(-1)));
-    }
+    *into = window_lines(out);
   }
   return results;
 }
@@ -305,13 +325,7 @@ class TableCountSuppress {
   }
   std::vector<std::string> drain(const std::string& topic) {
     auto out = driver_->create_output_topic(topic, strings(), serdes::int64());
-    std::vector<std::string> lines;
-    for (const auto& r : out.read_records_to_list()) {
-      lines.push_back(fmt::format("{}={}@{}", r.key.value_or("null"),
-                                  r.value ? std::to_string(*r.value) : std::string("null"),
-                                  r.timestamp.value_or(-1)));
-    }
-    return lines;
+    return keyed_lines(out);
   }
 
  private:
@@ -398,11 +412,7 @@ HoppingAggregate hopping_aggregate(
   }
   HoppingAggregate result;
   auto out = driver.create_output_topic("output", keys, strings());
-  for (const auto& r : out.read_records_to_list()) {
-    result.updates.push_back(fmt::format("[{}@{}/{}]={}@{}", r.key->key, r.key->window.start,
-                                         r.key->window.end, r.value.value_or("null"),
-                                         r.timestamp.value_or(-1)));
-  }
+  result.updates = window_lines(out);
   result.late_records_dropped = driver.metrics().late_records_dropped;
   return result;
 }
@@ -486,14 +496,8 @@ std::vector<std::string> session_updates(MakeTable make_table, SerdePtr<V> value
     const absl::Status st = in.pipe_input(key, value, ts);
     EXPECT_TRUE(st.ok()) << st;
   }
-  std::vector<std::string> lines;
   auto out = driver.create_output_topic("output", serdes::session_windowed(strings()), values);
-  for (const auto& r : out.read_records_to_list()) {
-    lines.push_back(fmt::format(
-        "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
-        r.value ? fmt::format("{}", *r.value) : std::string("null"), r.timestamp.value_or(-1)));
-  }
-  return lines;
+  return window_lines(out);
 }
 
 template <typename M>
@@ -582,14 +586,8 @@ std::vector<std::string> table_aggregate(
     const absl::Status st = in.pipe_input(key, value, ts);
     EXPECT_TRUE(st.ok()) << st;
   }
-  std::vector<std::string> lines;
   auto out = driver.create_output_topic("output", strings(), values);
-  for (const auto& r : out.read_records_to_list()) {
-    lines.push_back(fmt::format("{}={}@{}", r.key.value_or("null"),
-                                r.value ? fmt::format("{}", *r.value) : std::string("null"),
-                                r.timestamp.value_or(-1)));
-  }
-  return lines;
+  return keyed_lines(out);
 }
 
 auto same_key_and_value = [](const std::string& k, const std::string& v) {
@@ -709,29 +707,22 @@ TEST(KafkaStreamsConformance, StreamStreamInnerJoin) {
       EXPECT_TRUE(st.ok()) << st;
     }
   };
-  auto drain = [&out] {
-    std::vector<std::string> lines;
-    for (const auto& r : out.read_records_to_list()) {
-      lines.push_back(fmt::format("{}:{}@{}", r.key.value_or("null"), r.value.value_or("null"),
-                                  r.timestamp.value_or(-1)));
-    }
-    return lines;
-  };
+  auto drain = [&out] { return keyed_lines(out); };
   pipe(in1, "A", 2);
   EXPECT_THAT(drain(), ElementsAre());
   pipe(in2, "a", 2);
-  EXPECT_THAT(drain(), ElementsAre("0:A0+a0@0", "1:A1+a1@0"));
+  EXPECT_THAT(drain(), ElementsAre("0=A0+a0@0", "1=A1+a1@0"));
   pipe(in1, "B", 4);
-  EXPECT_THAT(drain(), ElementsAre("0:B0+a0@0", "1:B1+a1@0"));
+  EXPECT_THAT(drain(), ElementsAre("0=B0+a0@0", "1=B1+a1@0"));
   pipe(in2, "b", 4);
-  EXPECT_THAT(drain(), ElementsAre("0:A0+b0@0", "0:B0+b0@0", "1:A1+b1@0", "1:B1+b1@0", "2:B2+b2@0",
-                                   "3:B3+b3@0"));
+  EXPECT_THAT(drain(), ElementsAre("0=A0+b0@0", "0=B0+b0@0", "1=A1+b1@0", "1=B1+b1@0", "2=B2+b2@0",
+                                   "3=B3+b3@0"));
   pipe(in1, "C", 4);
-  EXPECT_THAT(drain(), ElementsAre("0:C0+a0@0", "0:C0+b0@0", "1:C1+a1@0", "1:C1+b1@0", "2:C2+b2@0",
-                                   "3:C3+b3@0"));
+  EXPECT_THAT(drain(), ElementsAre("0=C0+a0@0", "0=C0+b0@0", "1=C1+a1@0", "1=C1+b1@0", "2=C2+b2@0",
+                                   "3=C3+b3@0"));
   pipe(in2, "c", 2);
-  EXPECT_THAT(drain(), ElementsAre("0:A0+c0@0", "0:B0+c0@0", "0:C0+c0@0", "1:A1+c1@0", "1:B1+c1@0",
-                                   "1:C1+c1@0"));
+  EXPECT_THAT(drain(), ElementsAre("0=A0+c0@0", "0=B0+c0@0", "0=C0+c0@0", "1=A1+c1@0", "1=B1+c1@0",
+                                   "1=C1+c1@0"));
 }
 
 // KTableFilterTest.shouldPassThroughWithoutMaterialization / ...OnMaterialization
@@ -767,14 +758,8 @@ TEST(KafkaStreamsConformance, TableFilter) {
       EXPECT_TRUE(st.ok()) << st;
     }
     auto drain = [&driver](const std::string& topic) {
-      std::vector<std::string> lines;
       auto out = driver.create_output_topic(topic, strings(), serdes::int32());
-      for (const auto& r : out.read_records_to_list()) {
-        lines.push_back(fmt::format("{}={}@{}", r.key.value_or("null"),
-                                    r.value ? std::to_string(*r.value) : std::string("null"),
-                                    r.timestamp.value_or(-1)));
-      }
-      return lines;
+      return keyed_lines(out);
     };
     EXPECT_THAT(drain("out2"), ElementsAre("B=2@5", "D=4@14", "B=null@15"));
     EXPECT_THAT(drain("out3"), ElementsAre("A=1@10", "C=3@8", "A=null@18"));
