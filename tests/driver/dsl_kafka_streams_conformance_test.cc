@@ -816,5 +816,72 @@ TEST(KafkaStreamsConformance, TableTableInnerJoin) {
   EXPECT_THAT(keyed_lines(out), ElementsAre("2=null@5" /* Kafka: @10 */, "3=null@20"));
 }
 
+// KStreamSlidingWindowAggregateTest.testAggregateLargeInput: several keys, out of order; Kafka
+// sorts the output by key, then window start (a stable sort: each window's updates stay in
+// order) and compares every update (grace 50) or the final results (grace 10).
+TEST(KafkaStreamsConformance, SlidingWindowAggregateLargeInput) {
+  const std::vector<std::tuple<std::string, std::string, TimestampMs>> input = {
+      {"A", "1", 10}, {"A", "2", 20}, {"A", "3", 22}, {"A", "4", 15}, {"B", "1", 12},
+      {"B", "2", 13}, {"B", "3", 18}, {"B", "4", 19}, {"B", "5", 25}, {"B", "6", 14},
+      {"C", "1", 11}, {"C", "2", 15}, {"C", "3", 16}, {"C", "4", 21}, {"C", "5", 23},
+      {"D", "4", 11}, {"D", "2", 12}, {"D", "3", 29}, {"D", "5", 16}};
+  auto run = [&input](std::chrono::milliseconds grace, bool final) {
+    StreamsBuilder builder;
+    const auto windows = SlidingWindows::of_time_difference_and_grace(10ms, grace);
+    const auto keys = serdes::windowed(strings(), windows.time_difference_ms());
+    auto table = builder.stream("in", Consumed::with(strings(), strings()))
+                     .group_by_key()
+                     .windowed_by(windows)
+                     .aggregate([] { return std::string("0"); },
+                                [](const std::string&, const std::string& v,
+                                   const std::string& agg) { return agg + "+" + v; },
+                                Materialized::with(strings(), strings()));
+    if (final) {
+      table.suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
+          .to_stream()
+          .to("out", Produced::with(keys, strings()));
+    } else {
+      table.to_stream().to("out", Produced::with(keys, strings()));
+    }
+    TopologyTestDriver driver(builder.build().value());
+    auto in = driver.create_input_topic("in", strings(), strings());
+    for (const auto& [key, value, ts] : input) {
+      const absl::Status st = in.pipe_input(key, value, ts);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+    auto out = driver.create_output_topic("out", keys, strings());
+    std::vector<std::string> lines = window_lines(out);
+    auto key_and_start = [](const std::string& line) {
+      return std::pair{line.substr(1, line.find('@') - 1),
+                       std::stoll(line.substr(line.find('@') + 1))};
+    };
+    std::stable_sort(lines.begin(), lines.end(), [&](const auto& a, const auto& b) {
+      return key_and_start(a) < key_and_start(b);
+    });
+    return lines;
+  };
+  EXPECT_THAT(
+      run(50ms, false),
+      ElementsAre(
+          "[A@0/10]=0+1@10", "[A@5/15]=0+1+4@15", "[A@10/20]=0+1+2@20", "[A@10/20]=0+1+2+4@20",
+          "[A@11/21]=0+2@20", "[A@11/21]=0+2+4@20", "[A@12/22]=0+2+3@22", "[A@12/22]=0+2+3+4@22",
+          "[A@16/26]=0+2+3@22", "[A@21/31]=0+3@22", "[B@2/12]=0+1@12", "[B@3/13]=0+1+2@13",
+          "[B@4/14]=0+1+2+6@14", "[B@8/18]=0+1+2+3@18", "[B@8/18]=0+1+2+3+6@18",
+          "[B@9/19]=0+1+2+3+4@19", "[B@9/19]=0+1+2+3+4+6@19", "[B@13/23]=0+2@13",
+          "[B@13/23]=0+2+3@18", "[B@13/23]=0+2+3+4@19", "[B@13/23]=0+2+3+4+6@19",
+          "[B@14/24]=0+3@18", "[B@14/24]=0+3+4@19", "[B@14/24]=0+3+4+6@19", "[B@15/25]=0+3+4+5@25",
+          "[B@19/29]=0+4@19", "[B@19/29]=0+4+5@25", "[B@20/30]=0+5@25", "[C@1/11]=0+1@11",
+          "[C@5/15]=0+1+2@15", "[C@6/16]=0+1+2+3@16", "[C@11/21]=0+1+2+3+4@21", "[C@12/22]=0+2@15",
+          "[C@12/22]=0+2+3@16", "[C@12/22]=0+2+3+4@21", "[C@13/23]=0+2+3+4+5@23",
+          "[C@16/26]=0+3@16", "[C@16/26]=0+3+4@21", "[C@16/26]=0+3+4+5@23", "[C@17/27]=0+4@21",
+          "[C@17/27]=0+4+5@23", "[C@22/32]=0+5@23", "[D@1/11]=0+4@11", "[D@2/12]=0+4+2@12",
+          "[D@6/16]=0+4+2+5@16", "[D@12/22]=0+2@12", "[D@12/22]=0+2+5@16", "[D@13/23]=0+5@16",
+          "[D@19/29]=0+3@29"));
+  EXPECT_THAT(
+      run(10ms, true),
+      ElementsAre("[A@0/10]=0+1@10", "[A@5/15]=0+1+4@15", "[B@2/12]=0+1@12", "[B@3/13]=0+1+2@13",
+                  "[B@8/18]=0+1+2+3+6@18", "[C@5/15]=0+2@15", "[C@6/16]=0+2+3@16"));
+}
+
 }  // namespace
 }  // namespace sluice
