@@ -883,5 +883,73 @@ TEST(KafkaStreamsConformance, SlidingWindowAggregateLargeInput) {
                   "[B@8/18]=0+1+2+3+6@18", "[C@5/15]=0+2@15", "[C@6/16]=0+2+3@16"));
 }
 
+// KStreamKTableJoinTest (a stream inner-joined with a table): shouldNotJoinOnTableUpdates,
+// shouldJoinOnlyIfMatchFoundOnStreamUpdates and shouldClearTableEntryOnNullValueUpdates. Kafka
+// stamps table records with random times up to Integer.MAX_VALUE; fixed ones here.
+class StreamTableJoin {
+ public:
+  StreamTableJoin() {
+    StreamsBuilder builder;
+    auto table = builder.table("tableTopic", Consumed::with(strings(), strings()));
+    builder.stream("streamTopic", Consumed::with(strings(), strings()))
+        .join(table, [](const std::string& s, const std::string& t) { return s + "+" + t; })
+        .to("output", Produced::with(strings(), strings()));
+    driver_ = std::make_unique<TopologyTestDriver>(builder.build().value());
+  }
+  void to_stream(int n, const std::string& prefix) { push("streamTopic", n, prefix, 1); }
+  void to_table(int n, const std::string& prefix) { push("tableTopic", n, prefix, 1'000'003); }
+  void deletes_to_table() {
+    auto in = driver_->create_input_topic("tableTopic", strings(), strings());
+    for (int i = 0; i < 2; ++i) {
+      const absl::Status st = in.pipe_input(std::to_string(i), std::nullopt, 0);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+  }
+  std::vector<std::string> output() {
+    auto out = driver_->create_output_topic("output", strings(), strings());
+    return keyed_lines(out);
+  }
+
+ private:
+  // Key i, value prefix + i, at time i * step.
+  void push(const std::string& topic, int n, const std::string& prefix, TimestampMs step) {
+    auto in = driver_->create_input_topic(topic, strings(), strings());
+    for (int i = 0; i < n; ++i) {
+      const absl::Status st =
+          in.pipe_input(std::to_string(i), prefix + std::to_string(i), i * step);
+      EXPECT_TRUE(st.ok()) << st;
+    }
+  }
+  std::unique_ptr<TopologyTestDriver> driver_;
+};
+
+TEST(KafkaStreamsConformance, StreamTableJoinOnlyOnStreamUpdates) {
+  StreamTableJoin j;
+  j.to_stream(2, "X");
+  EXPECT_THAT(j.output(), ElementsAre());
+  j.to_table(2, "Y");
+  EXPECT_THAT(j.output(), ElementsAre());
+  j.to_stream(4, "X");
+  EXPECT_THAT(j.output(), ElementsAre("0=X0+Y0@0", "1=X1+Y1@1"));
+  j.to_table(4, "YY");
+  EXPECT_THAT(j.output(), ElementsAre());
+  j.to_stream(4, "X");
+  EXPECT_THAT(j.output(), ElementsAre("0=X0+YY0@0", "1=X1+YY1@1", "2=X2+YY2@2", "3=X3+YY3@3"));
+  j.to_table(4, "YYY");
+  EXPECT_THAT(j.output(), ElementsAre());
+}
+
+TEST(KafkaStreamsConformance, StreamTableJoinAfterTableDeletes) {
+  StreamTableJoin j;
+  j.to_table(4, "Y");
+  EXPECT_THAT(j.output(), ElementsAre());
+  j.to_stream(4, "X");
+  EXPECT_THAT(j.output(), ElementsAre("0=X0+Y0@0", "1=X1+Y1@1", "2=X2+Y2@2", "3=X3+Y3@3"));
+  j.deletes_to_table();
+  EXPECT_THAT(j.output(), ElementsAre());
+  j.to_stream(4, "XX");
+  EXPECT_THAT(j.output(), ElementsAre("2=XX2+Y2@2", "3=XX3+Y3@3"));
+}
+
 }  // namespace
 }  // namespace sluice
