@@ -766,20 +766,18 @@ TEST(KafkaStreamsConformance, TableFilter) {
   }
 }
 
-// KTableKTableInnerJoinTest.testJoin (doTestJoin). The values and which updates are sent match
-// Kafka's; the timestamps are the open difference above (Kafka stamps a result with the larger
-// of the two sides' timestamps, Sluice with the update's own): Sluice's below, Kafka's beside
-// those that differ.
-TEST(KafkaStreamsConformance, TableTableInnerJoin) {
+// KTableKTable{Inner,Left}JoinTest.testJoin (doTestJoin): eight steps of updates to
+// "topic1" (left) and "topic2" (right), the join's output after each. The values and which
+// updates are sent match Kafka's; the timestamps are the open difference above (Kafka stamps a
+// result with the larger of the two sides' timestamps, Sluice with the update's own): Sluice's
+// below, Kafka's beside those that differ.
+template <typename Join>
+std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
   StreamsBuilder builder;
   auto table1 = builder.table("topic1", Consumed::with(strings(), strings()));
   auto table2 = builder.table("topic2", Consumed::with(strings(), strings()));
-  table1.join(table2, [](const std::string& l, const std::string& r) { return l + "+" + r; })
-      .to_stream()
-      .to("output", Produced::with(strings(), strings()));
-  auto topology = builder.build();
-  ASSERT_TRUE(topology.ok()) << topology.status();
-  TopologyTestDriver driver(std::move(*topology));
+  join(table1, table2).to_stream().to("output", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
   auto in1 = driver.create_input_topic("topic1", strings(), strings());
   auto in2 = driver.create_input_topic("topic2", strings(), strings());
   auto out = driver.create_output_topic("output", strings(), strings());
@@ -788,32 +786,74 @@ TEST(KafkaStreamsConformance, TableTableInnerJoin) {
     const absl::Status st = topic.pipe_input(std::move(key), std::move(value), ts);
     EXPECT_TRUE(st.ok()) << st;
   };
-  for (int i = 0; i < 2; ++i) pipe(in1, std::to_string(i), "X" + std::to_string(i), 5 + i);
+  auto all_keys = [&](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
+                      int n, auto time_of) {
+    for (int i = 0; i < n; ++i)
+      pipe(topic, std::to_string(i), prefix + std::to_string(i), time_of(i));
+  };
+  std::vector<std::vector<std::string>> steps;
+  all_keys(in1, "X", 2, [](int i) { return 5 + i; });
   pipe(in1, std::nullopt, "SomeVal", 42);
-  EXPECT_THAT(keyed_lines(out), ElementsAre());
-  for (int i = 0; i < 2; ++i) pipe(in2, std::to_string(i), "Y" + std::to_string(i), 10 * i);
+  steps.push_back(keyed_lines(out));
+  all_keys(in2, "Y", 2, [](int i) { return 10 * i; });
   pipe(in2, std::nullopt, "AnotherVal", 73);
-  EXPECT_THAT(keyed_lines(out), ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
-  for (int i = 0; i < 4; ++i) pipe(in1, std::to_string(i), "XX" + std::to_string(i), 7);
-  EXPECT_THAT(keyed_lines(out), ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */));
-  for (int i = 0; i < 4; ++i) pipe(in2, std::to_string(i), "YY" + std::to_string(i), i * 5);
-  EXPECT_THAT(keyed_lines(out),
-              ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
-                          "2=XX2+YY2@10", "3=XX3+YY3@15"));
-  for (int i = 0; i < 4; ++i) pipe(in1, std::to_string(i), "XXX" + std::to_string(i), 6);
-  EXPECT_THAT(keyed_lines(out),
-              ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
-                          "3=XXX3+YY3@6" /* Kafka: @15 */));
+  steps.push_back(keyed_lines(out));
+  all_keys(in1, "XX", 4, [](int) { return 7; });
+  steps.push_back(keyed_lines(out));
+  all_keys(in2, "YY", 4, [](int i) { return i * 5; });
+  steps.push_back(keyed_lines(out));
+  all_keys(in1, "XXX", 4, [](int) { return 6; });
+  steps.push_back(keyed_lines(out));
   pipe(in2, "0", std::nullopt, 5);
   pipe(in2, "1", std::nullopt, 7);
-  EXPECT_THAT(keyed_lines(out), ElementsAre("0=null@5" /* Kafka: @6 */, "1=null@7"));
-  for (int i = 0; i < 4; ++i) pipe(in1, std::to_string(i), "XXXX" + std::to_string(i), 13);
-  EXPECT_THAT(keyed_lines(out), ElementsAre("2=XXXX2+YY2@13", "3=XXXX3+YY3@13" /* Kafka: @15 */));
+  steps.push_back(keyed_lines(out));
+  all_keys(in1, "XXXX", 4, [](int) { return 13; });
+  steps.push_back(keyed_lines(out));
   pipe(in1, "0", std::nullopt, 0);
   pipe(in1, "1", std::nullopt, 42);
   pipe(in1, "2", std::nullopt, 5);
   pipe(in1, "3", std::nullopt, 20);
-  EXPECT_THAT(keyed_lines(out), ElementsAre("2=null@5" /* Kafka: @10 */, "3=null@20"));
+  steps.push_back(keyed_lines(out));
+  return steps;
+}
+
+TEST(KafkaStreamsConformance, TableTableInnerJoin) {
+  const auto steps = table_table_join_steps([](auto& t1, auto& t2) {
+    return t1.join(t2, [](const std::string& l, const std::string& r) { return l + "+" + r; });
+  });
+  ASSERT_EQ(steps.size(), 8u);
+  EXPECT_THAT(steps[0], ElementsAre());
+  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
+  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */));
+  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
+                                    "2=XX2+YY2@10", "3=XX3+YY3@15"));
+  EXPECT_THAT(steps[4], ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
+                                    "3=XXX3+YY3@6" /* Kafka: @15 */));
+  EXPECT_THAT(steps[5], ElementsAre("0=null@5" /* Kafka: @6 */, "1=null@7"));
+  EXPECT_THAT(steps[6], ElementsAre("2=XXXX2+YY2@13", "3=XXXX3+YY3@13" /* Kafka: @15 */));
+  EXPECT_THAT(steps[7], ElementsAre("2=null@5" /* Kafka: @10 */, "3=null@20"));
+}
+
+TEST(KafkaStreamsConformance, TableTableLeftJoin) {
+  const auto steps = table_table_join_steps([](auto& t1, auto& t2) {
+    return t1.left_join(t2, [](const std::string& l, const std::optional<std::string>& r) {
+      return l + "+" + r.value_or("null");
+    });
+  });
+  ASSERT_EQ(steps.size(), 8u);
+  EXPECT_THAT(steps[0], ElementsAre("0=X0+null@5", "1=X1+null@6"));
+  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
+  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */, "2=XX2+null@7",
+                                    "3=XX3+null@7"));
+  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
+                                    "2=XX2+YY2@10", "3=XX3+YY3@15"));
+  EXPECT_THAT(steps[4], ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
+                                    "3=XXX3+YY3@6" /* Kafka: @15 */));
+  EXPECT_THAT(steps[5], ElementsAre("0=XXX0+null@5" /* Kafka: @6 */, "1=XXX1+null@7"));
+  EXPECT_THAT(steps[6], ElementsAre("0=XXXX0+null@13", "1=XXXX1+null@13", "2=XXXX2+YY2@13",
+                                    "3=XXXX3+YY3@13" /* Kafka: @15 */));
+  EXPECT_THAT(steps[7],
+              ElementsAre("0=null@0", "1=null@42", "2=null@5" /* Kafka: @10 */, "3=null@20"));
 }
 
 // KStreamSlidingWindowAggregateTest.testAggregateLargeInput: several keys, out of order; Kafka
