@@ -1056,5 +1056,29 @@ TEST(KafkaStreamsConformance, ForeignKeyJoinTombstones) {
   }
 }
 
+// KTableKTableOuterJoinTest.testJoin.
+TEST(KafkaStreamsConformance, TableTableOuterJoin) {
+  const auto steps = table_table_join_steps([](auto& t1, auto& t2) {
+    return t1.outer_join(
+        t2, [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
+          return l.value_or("null") + "+" + r.value_or("null");
+        });
+  });
+  ASSERT_EQ(steps.size(), 8u);
+  EXPECT_THAT(steps[0], ElementsAre("0=X0+null@5", "1=X1+null@6"));
+  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
+  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */, "2=XX2+null@7",
+                                    "3=XX3+null@7"));
+  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
+                                    "2=XX2+YY2@10", "3=XX3+YY3@15"));
+  EXPECT_THAT(steps[4], ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
+                                    "3=XXX3+YY3@6" /* Kafka: @15 */));
+  EXPECT_THAT(steps[5], ElementsAre("0=XXX0+null@5" /* Kafka: @6 */, "1=XXX1+null@7"));
+  EXPECT_THAT(steps[6], ElementsAre("0=XXXX0+null@13", "1=XXXX1+null@13", "2=XXXX2+YY2@13",
+                                    "3=XXXX3+YY3@13" /* Kafka: @15 */));
+  EXPECT_THAT(steps[7], ElementsAre("0=null@0", "1=null@42", "2=null+YY2@5" /* Kafka: @10 */,
+                                    "3=null+YY3@20"));
+}
+
 }  // namespace
 }  // namespace sluice
