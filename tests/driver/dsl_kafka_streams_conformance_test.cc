@@ -1080,5 +1080,62 @@ TEST(KafkaStreamsConformance, TableTableOuterJoin) {
                                     "3=null+YY3@20"));
 }
 
+// KStreamKStreamLeftJoinTest: testLeftExpiredNonJoinedRecordsAreEmittedByTheLeftProcessor and
+// ...ByTheRightProcessor (100 ms, no grace: a record of either side moving stream time emits
+// the unmatched left records, in time order), and testOrdering (an unmatched record is emitted
+// before the joined one that closed its window).
+TEST(KafkaStreamsConformance, StreamStreamLeftJoinEmitsExpiredNonJoinedRecords) {
+  for (const bool by_right : {false, true}) {
+    SCOPED_TRACE(by_right ? "emitted by the right processor" : "emitted by the left processor");
+    StreamsBuilder builder;
+    builder.stream("topic1", Consumed::with(strings(), strings()))
+        .left_join(
+            builder.stream("topic2", Consumed::with(strings(), strings())),
+            [](const std::string& l, const std::optional<std::string>& r) {
+              return l + "+" + r.value_or("null");
+            },
+            JoinWindows::of_time_difference_and_grace(100ms, 0ms))
+        .to("output", Produced::with(strings(), strings()));
+    TopologyTestDriver driver(builder.build().value());
+    auto in1 = driver.create_input_topic("topic1", strings(), strings());
+    auto in2 = driver.create_input_topic("topic2", strings(), strings());
+    auto out = driver.create_output_topic("output", strings(), strings());
+    auto pipe = [](TestInputTopic<std::string, std::string>& topic, const std::string& key,
+                   const std::string& value, TimestampMs ts) {
+      const absl::Status st = topic.pipe_input(key, value, ts);
+      EXPECT_TRUE(st.ok()) << st;
+    };
+    pipe(in1, "0", "A0", 1);
+    pipe(in1, "1", "A1", 2);
+    pipe(in1, "0", "A0-0", 3);
+    EXPECT_THAT(keyed_lines(out), ElementsAre());
+    pipe(in2, "1", "a1", 3);
+    EXPECT_THAT(keyed_lines(out), ElementsAre("1=A1+a1@3"));
+    pipe(by_right ? in2 : in1, "2", "dummy", 401);
+    EXPECT_THAT(keyed_lines(out), ElementsAre("0=A0+null@1", "0=A0-0+null@3"));
+    pipe(by_right ? in1 : in2, "2", "dummy", by_right ? 402 : 401);
+    EXPECT_THAT(keyed_lines(out),
+                ElementsAre(by_right ? "2=dummy+dummy@402" : "2=dummy+dummy@401"));
+  }
+  StreamsBuilder builder;
+  builder.stream("topic1", Consumed::with(strings(), strings()))
+      .left_join(
+          builder.stream("topic2", Consumed::with(strings(), strings())),
+          [](const std::string& l, const std::optional<std::string>& r) {
+            return l + "+" + r.value_or("null");
+          },
+          JoinWindows::of_time_difference_without_grace(100ms))
+      .to("output", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in1 = driver.create_input_topic("topic1", strings(), strings());
+  auto in2 = driver.create_input_topic("topic2", strings(), strings());
+  auto out = driver.create_output_topic("output", strings(), strings());
+  ASSERT_TRUE(in1.pipe_input("0", "A0", 0).ok());
+  ASSERT_TRUE(in1.pipe_input("1", "A1", 100).ok());
+  EXPECT_THAT(keyed_lines(out), ElementsAre());
+  ASSERT_TRUE(in2.pipe_input("1", "a1", 110).ok());
+  EXPECT_THAT(keyed_lines(out), ElementsAre("0=A0+null@0", "1=A1+a1@110"));
+}
+
 }  // namespace
 }  // namespace sluice
