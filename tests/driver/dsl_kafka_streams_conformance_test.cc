@@ -1156,39 +1156,52 @@ TEST(KafkaStreamsConformance, SuppressBeforeGroupBy) {
   EXPECT_THAT(keyed_lines(out), ElementsAre("A=1@0"));
 }
 
-// SuppressScenarioTest.shouldWorkBeforeJoinRight: a join reading a suppressed table sees what
-// the suppression has emitted, not what it still buffers.
-TEST(KafkaStreamsConformance, SuppressBeforeJoinRight) {
-  StreamsBuilder builder;
-  auto left = builder.table("left", Consumed::with(strings(), strings()));
-  auto right = builder.table("right", Consumed::with(strings(), strings()))
-                   .suppress(Suppressed::until_time_limit(10ms, BufferConfig::unbounded()));
-  left.outer_join(right,
-                  [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
-                    return "(" + l.value_or("null") + "," + r.value_or("null") + ")";
-                  })
-      .to_stream()
-      .to("output", Produced::with(strings(), strings()));
-  TopologyTestDriver driver(builder.build().value());
-  auto in_right = driver.create_input_topic("right", strings(), strings());
-  auto in_left = driver.create_input_topic("left", strings(), strings());
-  auto out = driver.create_output_topic("output", strings(), strings());
-  ASSERT_TRUE(in_right.pipe_input("B", "1", 0).ok());
-  ASSERT_TRUE(in_right.pipe_input("A", "1", 0).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre());  // buffered
-  ASSERT_TRUE(in_right.pipe_input("tick", "tick", 10).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre("A=(null,1)@0", "B=(null,1)@0"));
-  ASSERT_TRUE(in_right.pipe_input("A", "2", 11).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre());  // buffered
-  ASSERT_TRUE(in_left.pipe_input("A", "a", 12).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre("A=(a,1)@12"));  // the right side emitted so far
-  ASSERT_TRUE(in_left.pipe_input("B", "b", 12).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre("B=(b,1)@12"));
-  ASSERT_TRUE(in_left.pipe_input("A", "b", 13).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre("A=(b,1)@13"));
-  ASSERT_TRUE(in_right.pipe_input("tick", "tick1", 21).ok());
-  // The table-table join's timestamp is the open difference ("Aggregate timestamps").
-  EXPECT_THAT(keyed_lines(out), ElementsAre("tick=(null,tick1)@21", "A=(b,2)@11" /* Kafka: @13 */));
+// SuppressScenarioTest.shouldWorkBeforeJoinRight and ...BeforeJoinLeft: a join reading a
+// suppressed table sees what the suppression has emitted, not what it still buffers.
+TEST(KafkaStreamsConformance, SuppressBeforeJoin) {
+  for (const bool suppress_right : {true, false}) {
+    SCOPED_TRACE(suppress_right ? "right suppressed" : "left suppressed");
+    StreamsBuilder builder;
+    auto left = builder.table("left", Consumed::with(strings(), strings()));
+    auto right = builder.table("right", Consumed::with(strings(), strings()));
+    const auto limit = Suppressed::until_time_limit(10ms, BufferConfig::unbounded());
+    (suppress_right ? left : left.suppress(limit))
+        .outer_join(suppress_right ? right.suppress(limit) : right,
+                    [](const std::optional<std::string>& l, const std::optional<std::string>& r) {
+                      return "(" + l.value_or("null") + "," + r.value_or("null") + ")";
+                    })
+        .to_stream()
+        .to("output", Produced::with(strings(), strings()));
+    TopologyTestDriver driver(builder.build().value());
+    auto in_suppressed =
+        driver.create_input_topic(suppress_right ? "right" : "left", strings(), strings());
+    auto in_other =
+        driver.create_input_topic(suppress_right ? "left" : "right", strings(), strings());
+    auto out = driver.create_output_topic("output", strings(), strings());
+    // "(suppressed side's value,other's)" written in the join's (left,right) order.
+    auto pair = [suppress_right](const std::string& suppressed, const std::string& other) {
+      return suppress_right ? "(" + other + "," + suppressed + ")"
+                            : "(" + suppressed + "," + other + ")";
+    };
+    ASSERT_TRUE(in_suppressed.pipe_input("B", "1", 0).ok());
+    ASSERT_TRUE(in_suppressed.pipe_input("A", "1", 0).ok());
+    EXPECT_THAT(keyed_lines(out), ElementsAre());  // buffered
+    ASSERT_TRUE(in_suppressed.pipe_input("tick", "tick", 10).ok());
+    EXPECT_THAT(keyed_lines(out),
+                ElementsAre("A=" + pair("1", "null") + "@0", "B=" + pair("1", "null") + "@0"));
+    ASSERT_TRUE(in_suppressed.pipe_input("A", "2", 11).ok());
+    EXPECT_THAT(keyed_lines(out), ElementsAre());  // buffered
+    ASSERT_TRUE(in_other.pipe_input("A", "a", 12).ok());
+    EXPECT_THAT(keyed_lines(out), ElementsAre("A=" + pair("1", "a") + "@12"));  // emitted so far
+    ASSERT_TRUE(in_other.pipe_input("B", "b", 12).ok());
+    EXPECT_THAT(keyed_lines(out), ElementsAre("B=" + pair("1", "b") + "@12"));
+    ASSERT_TRUE(in_other.pipe_input("A", "b", 13).ok());
+    EXPECT_THAT(keyed_lines(out), ElementsAre("A=" + pair("1", "b") + "@13"));
+    ASSERT_TRUE(in_suppressed.pipe_input("tick", "tick1", 21).ok());
+    // The table-table join's timestamp is the open difference ("Aggregate timestamps").
+    EXPECT_THAT(keyed_lines(out), ElementsAre("tick=" + pair("tick1", "null") + "@21",
+                                              "A=" + pair("2", "b") + "@11" /* Kafka: @13 */));
+  }
 }
 
 }  // namespace
