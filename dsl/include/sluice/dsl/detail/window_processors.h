@@ -90,7 +90,7 @@ class WindowedAggregateBase {
             std::optional<std::string_view> old_value, TimestampMs timestamp) {
           K k{};
           if (auto st = keys_->deserialize(store_name_, key, k); !st.ok()) fail(st);
-          // Sessions: their end, the largest record timestamp in them (see below).
+          // Sessions: their end, the largest record timestamp in them (see the class comment).
           TimestampMs ts = timestamped ? timestamp : window.end;
           Change<VR> change{decode_stored(new_value, timestamped, &ts),
                             decode_stored(old_value, timestamped, nullptr)};
