@@ -95,9 +95,7 @@ auto KStream<K, V>::stream_join(const KStream<K, VO>& other_in, F joiner,
   spec.left_store = stores.left;
   spec.right_store = stores.right;
   spec.outer_store = stores.outer;
-  spec.before_ms = windows.before_ms;
-  spec.after_ms = windows.after_ms;
-  spec.grace_ms = windows.grace_ms;
+  spec.windows = windows;
   spec.key_serde = dsl_internal::first_serde<K>(sj.key_serde, left.key_serde(), right.key_serde());
   spec.left_serde = dsl_internal::first_serde<V>(sj.value_serde, left.value_serde());
   spec.right_serde = dsl_internal::first_serde<VO>(sj.other_value_serde, right.value_serde());

@@ -122,9 +122,7 @@ struct StreamStreamJoinSpec {
   std::string left_store;
   std::string right_store;
   std::string outer_store;  // empty for inner joins
-  int64_t before_ms = 0;
-  int64_t after_ms = 0;
-  int64_t grace_ms = 0;
+  JoinWindows windows;
   SerdePtr<K> key_serde;
   SerdePtr<VL> left_serde;
   SerdePtr<VR> right_serde;
@@ -226,8 +224,8 @@ class StreamStreamJoinProcessor final
     }
     if (outer_ && ts == stream_time) emit_non_joined(stream_time);
 
-    const int64_t before = IsLeft ? spec_.before_ms : spec_.after_ms;
-    const int64_t after = IsLeft ? spec_.after_ms : spec_.before_ms;
+    const int64_t before = IsLeft ? spec_.windows.before_ms : spec_.windows.after_ms;
+    const int64_t after = IsLeft ? spec_.windows.after_ms : spec_.windows.before_ms;
     // Only the other side's live records: the store's own expiry follows processing's writes
     // (a restarted store keeps its restored records readable until then), while Kafka Streams
     // bounds every fetch by the store's observed time, restored or not.
@@ -266,8 +264,7 @@ class StreamStreamJoinProcessor final
   // The oldest record time a join store with stream time `observed` keeps: its window size and
   // grace before it (the stores' retention is size + grace + 1, join_stores.cc).
   TimestampMs live_from_observed(TimestampMs observed) const {
-    return observed -
-           saturating_add(saturating_add(spec_.before_ms, spec_.after_ms), spec_.grace_ms);
+    return observed - saturating_add(spec_.windows.size_ms(), spec_.windows.grace_ms);
   }
   const std::string& this_name() const { return IsLeft ? spec_.left_store : spec_.right_store; }
   const std::string& other_name() const { return IsLeft ? spec_.right_store : spec_.left_store; }
@@ -338,7 +335,7 @@ class StreamStreamJoinProcessor final
   // Emits buffered records (either side) whose window closed before `stream_time`, oldest
   // first, and removes them from the buffer.
   void emit_non_joined(TimestampMs stream_time) {
-    const int64_t min_lookback = std::min(spec_.before_ms, spec_.after_ms);
+    const int64_t min_lookback = std::min(spec_.windows.before_ms, spec_.windows.after_ms);
     std::vector<std::pair<std::string, std::string>> closed;
     std::optional<std::string> corrupt;
     auto st = outer_->scan("", [&](std::string_view key, std::string_view value) {
@@ -349,12 +346,12 @@ class StreamStreamJoinProcessor final
       }
       const TimestampMs ts = parsed->time;
       // Saturating: a time within lookback + grace of INT64_MAX never closes.
-      if (saturating_add(saturating_add(ts, min_lookback), spec_.grace_ms) >= stream_time) {
+      if (saturating_add(saturating_add(ts, min_lookback), spec_.windows.grace_ms) >= stream_time) {
         return false;  // all later open
       }
       const bool left = parsed->side == kLeftSide;
-      const int64_t lookback = left ? spec_.after_ms : spec_.before_ms;
-      if (saturating_add(saturating_add(ts, lookback), spec_.grace_ms) >= stream_time) {
+      const int64_t lookback = left ? spec_.windows.after_ms : spec_.windows.before_ms;
+      if (saturating_add(saturating_add(ts, lookback), spec_.windows.grace_ms) >= stream_time) {
         return true;  // this side still open
       }
       closed.emplace_back(std::string(key), std::string(value));
