@@ -34,6 +34,27 @@ using ::testing::ElementsAre;
 
 SerdePtr<std::string> strings() { return serdes::string(); }
 
+// Kafka's MockInitializer.STRING_INIT, MockAggregator.TOSTRING_ADDER and TOSTRING_REMOVER, and
+// "+" joining two values (its reducers, mergers and joiners).
+const auto string_init = [] { return std::string("0"); };
+const auto to_string_adder = [](const std::string&, const std::string& v, const std::string& agg) {
+  return agg + "+" + v;
+};
+const auto to_string_remover = [](const std::string&, const std::string& v,
+                                  const std::string& agg) { return agg + "-" + v; };
+const auto plus = [](const std::string& a, const std::string& b) { return a + "+" + b; };
+const auto plus_merger = [](const std::string&, const std::string& a, const std::string& b) {
+  return a + "+" + b;
+};
+
+// Pipes one record into `topic`; the driver must accept it.
+template <typename V>
+void pipe(TestInputTopic<std::string, V>& topic, std::optional<std::string> key,
+          std::type_identity_t<std::optional<V>> value, TimestampMs ts) {
+  const absl::Status st = topic.pipe_input(std::move(key), std::move(value), ts);
+  EXPECT_TRUE(st.ok()) << st;
+}
+
 // The records of `out` as "key=value@timestamp" (value "null" for a tombstone).
 template <typename V>
 std::vector<std::string> keyed_lines(TestOutputTopic<std::string, V>& out) {
@@ -46,11 +67,12 @@ std::vector<std::string> keyed_lines(TestOutputTopic<std::string, V>& out) {
   return lines;
 }
 
-// The records of `out` as "[key@start/end]=value@timestamp" (value "null" for a deletion).
+// Windowed records as "[key@start/end]=value@timestamp" (value "null" for a deletion).
 template <typename V>
-std::vector<std::string> window_lines(TestOutputTopic<Windowed<std::string>, V>& out) {
+std::vector<std::string> window_lines(
+    const std::vector<TestRecord<Windowed<std::string>, V>>& records) {
   std::vector<std::string> lines;
-  for (const auto& r : out.read_records_to_list()) {
+  for (const auto& r : records) {
     lines.push_back(fmt::format(
         "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
         r.value ? fmt::format("{}", *r.value) : std::string("null"), r.timestamp.value_or(-1)));
@@ -67,19 +89,20 @@ struct SlidingResults {
   WindowUpdates final;    // suppress(until_window_closes) (Kafka's EmitStrategy.onWindowClose)
 };
 
-// Key "A"'s values at their timestamps, aggregated in sliding windows with Kafka's
-// MockInitializer.STRING_INIT ("0") and MockAggregator.TOSTRING_ADDER (agg + "+" + value).
-SlidingResults sliding_aggregate(SlidingWindows windows,
-                                 const std::vector<std::pair<std::string, TimestampMs>>& input) {
+using WindowRecords = std::vector<TestRecord<Windowed<std::string>, std::string>>;
+
+// The input records (key, value, timestamp) aggregated in sliding windows with Kafka's
+// STRING_INIT and TOSTRING_ADDER: every update, and the final results of
+// suppress(until_window_closes).
+std::pair<WindowRecords, WindowRecords> sliding_outputs(
+    SlidingWindows windows,
+    const std::vector<std::tuple<std::string, std::string, TimestampMs>>& input) {
   StreamsBuilder builder;
-  auto table = builder.stream("in", Consumed::with(strings(), strings()))
-                   .group_by_key()
-                   .windowed_by(windows)
-                   .aggregate([] { return std::string("0"); },
-                              [](const std::string&, const std::string& v, const std::string& agg) {
-                                return agg + "+" + v;
-                              },
-                              Materialized::with(strings(), strings()));
+  auto table =
+      builder.stream("in", Consumed::with(strings(), strings()))
+          .group_by_key()
+          .windowed_by(windows)
+          .aggregate(string_init, to_string_adder, Materialized::with(strings(), strings()));
   const auto keys = serdes::windowed(strings(), windows.time_difference_ms());
   table.to_stream().to("updates", Produced::with(keys, strings()));
   table.suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
@@ -89,15 +112,22 @@ SlidingResults sliding_aggregate(SlidingWindows windows,
   if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
   TopologyTestDriver driver(std::move(*topology));
   auto in = driver.create_input_topic("in", strings(), strings());
-  for (const auto& [value, ts] : input) {
-    const absl::Status st = in.pipe_input("A", value, ts);
-    EXPECT_TRUE(st.ok()) << st;
-  }
+  for (const auto& [key, value, ts] : input) pipe(in, key, value, ts);
+  auto updates = driver.create_output_topic("updates", keys, strings());
+  auto final = driver.create_output_topic("final", keys, strings());
+  return {updates.read_records_to_list(), final.read_records_to_list()};
+}
+
+// Key "A"'s values at their timestamps, aggregated as sliding_outputs does.
+SlidingResults sliding_aggregate(SlidingWindows windows,
+                                 const std::vector<std::pair<std::string, TimestampMs>>& input) {
+  std::vector<std::tuple<std::string, std::string, TimestampMs>> keyed;
+  for (const auto& [value, ts] : input) keyed.emplace_back("A", value, ts);
+  const auto [updates, final] = sliding_outputs(windows, keyed);
   SlidingResults results;
-  for (auto [topic, into] :
-       {std::pair{"updates", &results.updates}, std::pair{"final", &results.final}}) {
-    auto out = driver.create_output_topic(topic, keys, strings());
-    for (const auto& r : out.read_records_to_list()) {
+  for (auto [records, into] :
+       {std::pair{&updates, &results.updates}, std::pair{&final, &results.final}}) {
+    for (const auto& r : *records) {
       (*into)[r.key->window.start].insert({r.value.value_or("null"), r.timestamp.value_or(-1)});
     }
   }
@@ -209,15 +239,12 @@ SuppressResults count_and_suppress(W windows, SerdePtr<Windowed<std::string>> ke
   if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
   TopologyTestDriver driver(std::move(*topology));
   auto in = driver.create_input_topic("input", strings(), strings());
-  for (const auto& [key, ts] : input) {
-    const absl::Status st = in.pipe_input(key, "v1", ts);
-    EXPECT_TRUE(st.ok()) << st;
-  }
+  for (const auto& [key, ts] : input) pipe(in, key, "v1", ts);
   SuppressResults results;
   for (auto [topic, into] :
        {std::pair{"raw", &results.raw}, std::pair{"suppressed", &results.suppressed}}) {
     auto out = driver.create_output_topic(topic, keys, serdes::int64());
-    *into = window_lines(out);
+    *into = window_lines(out.read_records_to_list());
   }
   return results;
 }
@@ -320,8 +347,7 @@ class TableCountSuppress {
   }
   void pipe(const std::string& key, const std::string& value, TimestampMs ts) {
     auto in = driver_->create_input_topic("input", strings(), strings());
-    const absl::Status st = in.pipe_input(key, value, ts);
-    EXPECT_TRUE(st.ok()) << st;
+    sluice::pipe(in, key, value, ts);
   }
   std::vector<std::string> drain(const std::string& topic) {
     auto out = driver_->create_output_topic(topic, strings(), serdes::int64());
@@ -395,24 +421,17 @@ HoppingAggregate hopping_aggregate(
   builder.stream("topic", Consumed::with(strings(), strings()))
       .group_by_key()
       .windowed_by(windows)
-      .aggregate([init] { return init; },
-                 [](const std::string&, const std::string& v, const std::string& agg) {
-                   return agg + "+" + v;
-                 },
-                 Materialized::with(strings(), strings()))
+      .aggregate([init] { return init; }, to_string_adder, Materialized::with(strings(), strings()))
       .to_stream()
       .to("output", Produced::with(keys, strings()));
   auto topology = builder.build();
   if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
   TopologyTestDriver driver(std::move(*topology));
   auto in = driver.create_input_topic("topic", strings(), strings());
-  for (const auto& [key, value, ts] : input) {
-    const absl::Status st = in.pipe_input(key, value, ts);
-    EXPECT_TRUE(st.ok()) << st;
-  }
+  for (const auto& [key, value, ts] : input) pipe(in, key, value, ts);
   HoppingAggregate result;
   auto out = driver.create_output_topic("output", keys, strings());
-  result.updates = window_lines(out);
+  result.updates = window_lines(out.read_records_to_list());
   result.late_records_dropped = driver.metrics().late_records_dropped;
   return result;
 }
@@ -493,11 +512,10 @@ std::vector<std::string> session_updates(MakeTable make_table, SerdePtr<V> value
   for (const auto& [key, value, ts] :
        std::vector<std::tuple<std::string, std::string, TimestampMs>>{
            {"1", "1", 10}, {"1", "2", 15}, {"1", "3", 600}, {"2", "1", 600}, {"2", "2", 599}}) {
-    const absl::Status st = in.pipe_input(key, value, ts);
-    EXPECT_TRUE(st.ok()) << st;
+    pipe(in, key, value, ts);
   }
   auto out = driver.create_output_topic("output", serdes::session_windowed(strings()), values);
-  return window_lines(out);
+  return window_lines(out.read_records_to_list());
 }
 
 template <typename M>
@@ -521,9 +539,8 @@ TEST(KafkaStreamsConformance, SessionWindowedCountReduceAggregate) {
     EXPECT_THAT(
         session_updates(
             [](auto& sessions, bool c) {
-              return sessions.reduce(
-                  [](const std::string& a, const std::string& b) { return a + "+" + b; },
-                  caching_or_not(Materialized::with(strings(), strings()), c));
+              return sessions.reduce(plus,
+                                     caching_or_not(Materialized::with(strings(), strings()), c));
             },
             strings(), caching),
         ElementsAre("[1@10/10]=1@10", "[1@10/10]=null@10", "[1@10/15]=1+2@15", "[1@600/600]=3@600",
@@ -531,13 +548,7 @@ TEST(KafkaStreamsConformance, SessionWindowedCountReduceAggregate) {
     EXPECT_THAT(session_updates(
                     [](auto& sessions, bool c) {
                       return sessions.aggregate(
-                          [] { return std::string("0"); },
-                          [](const std::string&, const std::string& v, const std::string& agg) {
-                            return agg + "+" + v;
-                          },
-                          [](const std::string&, const std::string& a, const std::string& b) {
-                            return a + "+" + b;
-                          },
+                          string_init, to_string_adder, plus_merger,
                           caching_or_not(Materialized::with(strings(), strings()), c));
                     },
                     strings(), caching),
@@ -582,13 +593,16 @@ std::vector<std::string> table_aggregate(
   if (!topology.ok()) throw std::runtime_error(topology.status().ToString());
   TopologyTestDriver driver(std::move(*topology));
   auto in = driver.create_input_topic("input", strings(), strings());
-  for (const auto& [key, value, ts] : input) {
-    const absl::Status st = in.pipe_input(key, value, ts);
-    EXPECT_TRUE(st.ok()) << st;
-  }
+  for (const auto& [key, value, ts] : input) pipe(in, key, value, ts);
   auto out = driver.create_output_topic("output", strings(), values);
   return keyed_lines(out);
 }
+
+// Kafka's STRING_INIT, TOSTRING_ADDER and TOSTRING_REMOVER over a grouped table.
+const auto to_string_aggregate = [](auto grouped) {
+  return grouped.aggregate(string_init, to_string_adder, to_string_remover,
+                           Materialized::with(strings(), strings()));
+};
 
 auto same_key_and_value = [](const std::string& k, const std::string& v) {
   return KeyValue<std::string, std::string>{k, v};
@@ -599,16 +613,7 @@ auto value_as_key = [](const std::string&, const std::string& v) {
 
 // KTableAggregateTest.testAggBasic (Kafka's TOSTRING_ADDER and TOSTRING_REMOVER).
 TEST(KafkaStreamsConformance, TableAggregateBasic) {
-  const auto got = table_aggregate(same_key_and_value,
-                                   [](auto grouped) {
-                                     return grouped.aggregate(
-                                         [] { return std::string("0"); },
-                                         [](const std::string&, const std::string& v,
-                                            const std::string& agg) { return agg + "+" + v; },
-                                         [](const std::string&, const std::string& v,
-                                            const std::string& agg) { return agg + "-" + v; },
-                                         Materialized::with(strings(), strings()));
-                                   },
+  const auto got = table_aggregate(same_key_and_value, to_string_aggregate,
                                    {{"A", "1", 10},
                                     {"B", "2", 15},
                                     {"A", "3", 20},
@@ -624,16 +629,7 @@ TEST(KafkaStreamsConformance, TableAggregateBasic) {
 // KTableAggregateTest.testAggRepartition without its null-key selections (Sluice's selector
 // returns a key): a tombstone subtracts, a new key adds.
 TEST(KafkaStreamsConformance, TableAggregateRepartition) {
-  const auto got = table_aggregate(value_as_key,
-                                   [](auto grouped) {
-                                     return grouped.aggregate(
-                                         [] { return std::string("0"); },
-                                         [](const std::string&, const std::string& v,
-                                            const std::string& agg) { return agg + "+" + v; },
-                                         [](const std::string&, const std::string& v,
-                                            const std::string& agg) { return agg + "-" + v; },
-                                         Materialized::with(strings(), strings()));
-                                   },
+  const auto got = table_aggregate(value_as_key, to_string_aggregate,
                                    {{"A", "1", 10},
                                     {"A", std::nullopt, 15},
                                     {"A", "1", 12},
@@ -689,10 +685,8 @@ TEST(KafkaStreamsConformance, TableAggregateRemovesOldBeforeAddingNew) {
 TEST(KafkaStreamsConformance, StreamStreamInnerJoin) {
   StreamsBuilder builder;
   builder.stream("topic1", Consumed::with(strings(), strings()))
-      .join(
-          builder.stream("topic2", Consumed::with(strings(), strings())),
-          [](const std::string& l, const std::string& r) { return l + "+" + r; },
-          JoinWindows::of_time_difference_without_grace(100ms))
+      .join(builder.stream("topic2", Consumed::with(strings(), strings())), plus,
+            JoinWindows::of_time_difference_without_grace(100ms))
       .to("output", Produced::with(strings(), strings()));
   auto topology = builder.build();
   ASSERT_TRUE(topology.ok()) << topology.status();
@@ -700,27 +694,25 @@ TEST(KafkaStreamsConformance, StreamStreamInnerJoin) {
   auto in1 = driver.create_input_topic("topic1", strings(), strings());
   auto in2 = driver.create_input_topic("topic2", strings(), strings());
   auto out = driver.create_output_topic("output", strings(), strings());
-  auto pipe = [](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
-                 int n) {
-    for (int i = 0; i < n; ++i) {
-      const absl::Status st = topic.pipe_input(std::to_string(i), prefix + std::to_string(i), 0);
-      EXPECT_TRUE(st.ok()) << st;
-    }
+  // Keys 0..n-1, values prefix + key, all at time 0.
+  auto pipe_keys = [](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
+                      int n) {
+    for (int i = 0; i < n; ++i) pipe(topic, std::to_string(i), prefix + std::to_string(i), 0);
   };
   auto drain = [&out] { return keyed_lines(out); };
-  pipe(in1, "A", 2);
+  pipe_keys(in1, "A", 2);
   EXPECT_THAT(drain(), ElementsAre());
-  pipe(in2, "a", 2);
+  pipe_keys(in2, "a", 2);
   EXPECT_THAT(drain(), ElementsAre("0=A0+a0@0", "1=A1+a1@0"));
-  pipe(in1, "B", 4);
+  pipe_keys(in1, "B", 4);
   EXPECT_THAT(drain(), ElementsAre("0=B0+a0@0", "1=B1+a1@0"));
-  pipe(in2, "b", 4);
+  pipe_keys(in2, "b", 4);
   EXPECT_THAT(drain(), ElementsAre("0=A0+b0@0", "0=B0+b0@0", "1=A1+b1@0", "1=B1+b1@0", "2=B2+b2@0",
                                    "3=B3+b3@0"));
-  pipe(in1, "C", 4);
+  pipe_keys(in1, "C", 4);
   EXPECT_THAT(drain(), ElementsAre("0=C0+a0@0", "0=C0+b0@0", "1=C1+a1@0", "1=C1+b1@0", "2=C2+b2@0",
                                    "3=C3+b3@0"));
-  pipe(in2, "c", 2);
+  pipe_keys(in2, "c", 2);
   EXPECT_THAT(drain(), ElementsAre("0=A0+c0@0", "0=B0+c0@0", "0=C0+c0@0", "1=A1+c1@0", "1=B1+c1@0",
                                    "1=C1+c1@0"));
 }
@@ -754,8 +746,7 @@ TEST(KafkaStreamsConformance, TableFilter) {
              {"D", 4, 14},
              {"A", std::nullopt, 18},
              {"B", std::nullopt, 15}}) {
-      const absl::Status st = in.pipe_input(key, value, ts);
-      EXPECT_TRUE(st.ok()) << st;
+      pipe(in, key, value, ts);
     }
     auto drain = [&driver](const std::string& topic) {
       auto out = driver.create_output_topic(topic, strings(), serdes::int32());
@@ -781,11 +772,6 @@ std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
   auto in1 = driver.create_input_topic("topic1", strings(), strings());
   auto in2 = driver.create_input_topic("topic2", strings(), strings());
   auto out = driver.create_output_topic("output", strings(), strings());
-  auto pipe = [](TestInputTopic<std::string, std::string>& topic, std::optional<std::string> key,
-                 std::optional<std::string> value, TimestampMs ts) {
-    const absl::Status st = topic.pipe_input(std::move(key), std::move(value), ts);
-    EXPECT_TRUE(st.ok()) << st;
-  };
   auto all_keys = [&](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
                       int n, auto time_of) {
     for (int i = 0; i < n; ++i)
@@ -818,9 +804,7 @@ std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
 }
 
 TEST(KafkaStreamsConformance, TableTableInnerJoin) {
-  const auto steps = table_table_join_steps([](auto& t1, auto& t2) {
-    return t1.join(t2, [](const std::string& l, const std::string& r) { return l + "+" + r; });
-  });
+  const auto steps = table_table_join_steps([](auto& t1, auto& t2) { return t1.join(t2, plus); });
   ASSERT_EQ(steps.size(), 8u);
   EXPECT_THAT(steps[0], ElementsAre());
   EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
@@ -865,43 +849,19 @@ TEST(KafkaStreamsConformance, SlidingWindowAggregateLargeInput) {
       {"B", "2", 13}, {"B", "3", 18}, {"B", "4", 19}, {"B", "5", 25}, {"B", "6", 14},
       {"C", "1", 11}, {"C", "2", 15}, {"C", "3", 16}, {"C", "4", 21}, {"C", "5", 23},
       {"D", "4", 11}, {"D", "2", 12}, {"D", "3", 29}, {"D", "5", 16}};
-  auto run = [&input](std::chrono::milliseconds grace, bool final) {
-    StreamsBuilder builder;
-    const auto windows = SlidingWindows::of_time_difference_and_grace(10ms, grace);
-    const auto keys = serdes::windowed(strings(), windows.time_difference_ms());
-    auto table = builder.stream("in", Consumed::with(strings(), strings()))
-                     .group_by_key()
-                     .windowed_by(windows)
-                     .aggregate([] { return std::string("0"); },
-                                [](const std::string&, const std::string& v,
-                                   const std::string& agg) { return agg + "+" + v; },
-                                Materialized::with(strings(), strings()));
-    if (final) {
-      table.suppress(Suppressed::until_window_closes(BufferConfig::unbounded()))
-          .to_stream()
-          .to("out", Produced::with(keys, strings()));
-    } else {
-      table.to_stream().to("out", Produced::with(keys, strings()));
-    }
-    TopologyTestDriver driver(builder.build().value());
-    auto in = driver.create_input_topic("in", strings(), strings());
-    for (const auto& [key, value, ts] : input) {
-      const absl::Status st = in.pipe_input(key, value, ts);
-      EXPECT_TRUE(st.ok()) << st;
-    }
-    auto out = driver.create_output_topic("out", keys, strings());
-    std::vector<std::string> lines = window_lines(out);
-    auto key_and_start = [](const std::string& line) {
-      return std::pair{line.substr(1, line.find('@') - 1),
-                       std::stoll(line.substr(line.find('@') + 1))};
-    };
-    std::stable_sort(lines.begin(), lines.end(), [&](const auto& a, const auto& b) {
-      return key_and_start(a) < key_and_start(b);
+  // Kafka's order: by key, then window start (stable: a window's updates stay in order).
+  auto sorted_lines = [](WindowRecords records) {
+    std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+      return std::pair{a.key->key, a.key->window.start} <
+             std::pair{b.key->key, b.key->window.start};
     });
-    return lines;
+    return window_lines(records);
+  };
+  const auto windows = [](std::chrono::milliseconds grace) {
+    return SlidingWindows::of_time_difference_and_grace(10ms, grace);
   };
   EXPECT_THAT(
-      run(50ms, false),
+      sorted_lines(sliding_outputs(windows(50ms), input).first),
       ElementsAre(
           "[A@0/10]=0+1@10", "[A@5/15]=0+1+4@15", "[A@10/20]=0+1+2@20", "[A@10/20]=0+1+2+4@20",
           "[A@11/21]=0+2@20", "[A@11/21]=0+2+4@20", "[A@12/22]=0+2+3@22", "[A@12/22]=0+2+3+4@22",
@@ -918,7 +878,7 @@ TEST(KafkaStreamsConformance, SlidingWindowAggregateLargeInput) {
           "[D@6/16]=0+4+2+5@16", "[D@12/22]=0+2@12", "[D@12/22]=0+2+5@16", "[D@13/23]=0+5@16",
           "[D@19/29]=0+3@29"));
   EXPECT_THAT(
-      run(10ms, true),
+      sorted_lines(sliding_outputs(windows(10ms), input).second),
       ElementsAre("[A@0/10]=0+1@10", "[A@5/15]=0+1+4@15", "[B@2/12]=0+1@12", "[B@3/13]=0+1+2@13",
                   "[B@8/18]=0+1+2+3+6@18", "[C@5/15]=0+2@15", "[C@6/16]=0+2+3@16"));
 }
@@ -940,10 +900,7 @@ class StreamTableJoin {
   void to_table(int n, const std::string& prefix) { push("tableTopic", n, prefix, 1'000'003); }
   void deletes_to_table() {
     auto in = driver_->create_input_topic("tableTopic", strings(), strings());
-    for (int i = 0; i < 2; ++i) {
-      const absl::Status st = in.pipe_input(std::to_string(i), std::nullopt, 0);
-      EXPECT_TRUE(st.ok()) << st;
-    }
+    for (int i = 0; i < 2; ++i) pipe(in, std::to_string(i), std::nullopt, 0);
   }
   std::vector<std::string> output() {
     auto out = driver_->create_output_topic("output", strings(), strings());
@@ -954,11 +911,7 @@ class StreamTableJoin {
   // Key i, value prefix + i, at time i * step.
   void push(const std::string& topic, int n, const std::string& prefix, TimestampMs step) {
     auto in = driver_->create_input_topic(topic, strings(), strings());
-    for (int i = 0; i < n; ++i) {
-      const absl::Status st =
-          in.pipe_input(std::to_string(i), prefix + std::to_string(i), i * step);
-      EXPECT_TRUE(st.ok()) << st;
-    }
+    for (int i = 0; i < n; ++i) pipe(in, std::to_string(i), prefix + std::to_string(i), i * step);
   }
   std::unique_ptr<TopologyTestDriver> driver_;
 };
@@ -1019,8 +972,7 @@ class ForeignKeyJoin {
   void pipe(const std::string& topic, const std::string& key, std::optional<std::string> value,
             TimestampMs ts) {
     auto in = driver_->create_input_topic(topic, strings(), strings());
-    const absl::Status st = in.pipe_input(key, std::move(value), ts);
-    EXPECT_TRUE(st.ok()) << st;
+    sluice::pipe(in, key, std::move(value), ts);
   }
   std::map<std::string, std::string> output() {
     auto out = driver_->create_output_topic("output", strings(), strings());
@@ -1084,9 +1036,10 @@ TEST(KafkaStreamsConformance, TableTableOuterJoin) {
 // ...ByTheRightProcessor (100 ms, no grace: a record of either side moving stream time emits
 // the unmatched left records, in time order), and testOrdering (an unmatched record is emitted
 // before the joined one that closed its window).
-TEST(KafkaStreamsConformance, StreamStreamLeftJoinEmitsExpiredNonJoinedRecords) {
-  for (const bool by_right : {false, true}) {
-    SCOPED_TRACE(by_right ? "emitted by the right processor" : "emitted by the left processor");
+// "topic1" left-joined with "topic2" within 100 ms, no grace; "left+right" ("null" without a
+// partner) to "output".
+struct StreamLeftJoin {
+  static Topology topology() {
     StreamsBuilder builder;
     builder.stream("topic1", Consumed::with(strings(), strings()))
         .left_join(
@@ -1094,47 +1047,41 @@ TEST(KafkaStreamsConformance, StreamStreamLeftJoinEmitsExpiredNonJoinedRecords) 
             [](const std::string& l, const std::optional<std::string>& r) {
               return l + "+" + r.value_or("null");
             },
-            JoinWindows::of_time_difference_and_grace(100ms, 0ms))
+            JoinWindows::of_time_difference_without_grace(100ms))
         .to("output", Produced::with(strings(), strings()));
-    TopologyTestDriver driver(builder.build().value());
-    auto in1 = driver.create_input_topic("topic1", strings(), strings());
-    auto in2 = driver.create_input_topic("topic2", strings(), strings());
-    auto out = driver.create_output_topic("output", strings(), strings());
-    auto pipe = [](TestInputTopic<std::string, std::string>& topic, const std::string& key,
-                   const std::string& value, TimestampMs ts) {
-      const absl::Status st = topic.pipe_input(key, value, ts);
-      EXPECT_TRUE(st.ok()) << st;
-    };
-    pipe(in1, "0", "A0", 1);
-    pipe(in1, "1", "A1", 2);
-    pipe(in1, "0", "A0-0", 3);
-    EXPECT_THAT(keyed_lines(out), ElementsAre());
-    pipe(in2, "1", "a1", 3);
-    EXPECT_THAT(keyed_lines(out), ElementsAre("1=A1+a1@3"));
-    pipe(by_right ? in2 : in1, "2", "dummy", 401);
-    EXPECT_THAT(keyed_lines(out), ElementsAre("0=A0+null@1", "0=A0-0+null@3"));
-    pipe(by_right ? in1 : in2, "2", "dummy", by_right ? 402 : 401);
-    EXPECT_THAT(keyed_lines(out),
+    return builder.build().value();
+  }
+  TopologyTestDriver driver{topology()};
+  TestInputTopic<std::string, std::string> in1 =
+      driver.create_input_topic("topic1", strings(), strings());
+  TestInputTopic<std::string, std::string> in2 =
+      driver.create_input_topic("topic2", strings(), strings());
+  TestOutputTopic<std::string, std::string> out =
+      driver.create_output_topic("output", strings(), strings());
+};
+
+TEST(KafkaStreamsConformance, StreamStreamLeftJoinEmitsExpiredNonJoinedRecords) {
+  for (const bool by_right : {false, true}) {
+    SCOPED_TRACE(by_right ? "emitted by the right processor" : "emitted by the left processor");
+    StreamLeftJoin j;
+    pipe(j.in1, "0", "A0", 1);
+    pipe(j.in1, "1", "A1", 2);
+    pipe(j.in1, "0", "A0-0", 3);
+    EXPECT_THAT(keyed_lines(j.out), ElementsAre());
+    pipe(j.in2, "1", "a1", 3);
+    EXPECT_THAT(keyed_lines(j.out), ElementsAre("1=A1+a1@3"));
+    pipe(by_right ? j.in2 : j.in1, "2", "dummy", 401);
+    EXPECT_THAT(keyed_lines(j.out), ElementsAre("0=A0+null@1", "0=A0-0+null@3"));
+    pipe(by_right ? j.in1 : j.in2, "2", "dummy", by_right ? 402 : 401);
+    EXPECT_THAT(keyed_lines(j.out),
                 ElementsAre(by_right ? "2=dummy+dummy@402" : "2=dummy+dummy@401"));
   }
-  StreamsBuilder builder;
-  builder.stream("topic1", Consumed::with(strings(), strings()))
-      .left_join(
-          builder.stream("topic2", Consumed::with(strings(), strings())),
-          [](const std::string& l, const std::optional<std::string>& r) {
-            return l + "+" + r.value_or("null");
-          },
-          JoinWindows::of_time_difference_without_grace(100ms))
-      .to("output", Produced::with(strings(), strings()));
-  TopologyTestDriver driver(builder.build().value());
-  auto in1 = driver.create_input_topic("topic1", strings(), strings());
-  auto in2 = driver.create_input_topic("topic2", strings(), strings());
-  auto out = driver.create_output_topic("output", strings(), strings());
-  ASSERT_TRUE(in1.pipe_input("0", "A0", 0).ok());
-  ASSERT_TRUE(in1.pipe_input("1", "A1", 100).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre());
-  ASSERT_TRUE(in2.pipe_input("1", "a1", 110).ok());
-  EXPECT_THAT(keyed_lines(out), ElementsAre("0=A0+null@0", "1=A1+a1@110"));
+  StreamLeftJoin j;
+  ASSERT_TRUE(j.in1.pipe_input("0", "A0", 0).ok());
+  ASSERT_TRUE(j.in1.pipe_input("1", "A1", 100).ok());
+  EXPECT_THAT(keyed_lines(j.out), ElementsAre());
+  ASSERT_TRUE(j.in2.pipe_input("1", "a1", 110).ok());
+  EXPECT_THAT(keyed_lines(j.out), ElementsAre("0=A0+null@0", "1=A1+a1@110"));
 }
 
 // SuppressScenarioTest.shouldWorkBeforeGroupBy: a suppressed table regrouped and counted.
