@@ -39,5 +39,6 @@
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/rocksdb_store.h"
 #include "sluice/state/state_store.h"
+#include "sluice/state/timestamped_key_value_store.h"
 #include "sluice/state/typed_stores.h"
 #include "sluice/state/window_store.h"

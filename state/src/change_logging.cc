@@ -43,7 +43,16 @@ class LoggingBase : public Forwarding {
     if (restored_values_.size() < records.size()) restored_values_.resize(records.size());
     for (size_t i = 0; i < restored_.size(); ++i) {
       auto& r = restored_[i];
-      if (r.value) r.value = timestamped_stored_value(*r.value, r.timestamp, restored_values_[i]);
+      if (!r.value) continue;
+      if (values_ == LoggedValues::kTimestampedPlain) {
+        std::string& stored = restored_values_[i];
+        stored.clear();
+        serdes::append_big_endian(stored, static_cast<int64_t>(r.timestamp));
+        stored.append(*r.value);
+        r.value = stored;
+      } else {
+        r.value = timestamped_stored_value(*r.value, r.timestamp, restored_values_[i]);
+      }
     }
     return this->inner_->restore_batch(restored_);
   }
@@ -56,7 +65,16 @@ class LoggingBase : public Forwarding {
   }
   absl::Status log(std::string_view key, std::optional<std::string_view> value,
                    TimestampMs timestamp) {
-    if (value && values_ == LoggedValues::kTimestamped) {
+    if (value && values_ == LoggedValues::kTimestampedPlain) {
+      if (value->size() < 8) {
+        return absl::InvalidArgumentError(fmt::format(
+            "state store '{}': a timestamped value must start with an 8-byte timestamp, got {} "
+            "bytes",
+            this->inner_->name(), value->size()));
+      }
+      timestamp = serdes::read_big_endian<int64_t>(value->data());
+      value = value->substr(8);
+    } else if (value && values_ == LoggedValues::kTimestamped) {
       auto logged = timestamped_changelog_value(*value, value_scratch_, timestamp);
       if (!logged.ok()) {
         return absl::InvalidArgumentError(fmt::format("state store '{}': {}", this->inner_->name(),
@@ -388,8 +406,11 @@ std::unique_ptr<KeyValueBytesStore> with_time_ordered_buffer_logging(
   return std::make_unique<FlushLoggingKeyValueStore>(std::move(inner), /*time_keyed=*/true);
 }
 
-std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner) {
-  return std::make_unique<ChangeLoggingKeyValueStore>(std::move(inner));
+std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner,
+                                                        LoggedValues values) {
+  auto store = std::make_unique<ChangeLoggingKeyValueStore>(std::move(inner));
+  store->set_logged_values(values);
+  return store;
 }
 std::unique_ptr<WindowBytesStore> with_change_logging(std::unique_ptr<WindowBytesStore> inner,
                                                       LoggedValues values) {

@@ -33,6 +33,10 @@ class RocksDBDatabase {
   ~RocksDBDatabase();
 
   rocksdb::ColumnFamilyHandle* default_cf() const { return db_->DefaultColumnFamily(); }
+  // The metadata family ("sluice.meta"): stores may keep keys of their own there (a key-value
+  // store's value format), besides the offset, stream time and duplicate sequence.
+  rocksdb::ColumnFamilyHandle* meta_cf() const { return meta_; }
+  const std::filesystem::path& dir() const { return dir_; }
   // The named column family; nullptr when absent.
   rocksdb::ColumnFamilyHandle* column_family(const std::string& name) const;
   // Names of the data column families besides "default" and the meta family.

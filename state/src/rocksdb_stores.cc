@@ -32,10 +32,14 @@ std::shared_ptr<RocksDBResources> resources_for(const std::shared_ptr<RocksDBRes
   return own != nullptr ? own : context.rocksdb_resources();
 }
 
+// `timestamped`: the store's values are [8-byte timestamp][value] (make_rocksdb_timestamped_
+// key_value_store); its directory says so in the metadata family, and one written with plain
+// values (an earlier build) is converted at init.
 class RocksDBKeyValueStore final : public KeyValueBytesStore {
  public:
-  RocksDBKeyValueStore(std::string name, std::shared_ptr<RocksDBResources> resources)
-      : name_(std::move(name)), resources_(std::move(resources)) {}
+  RocksDBKeyValueStore(std::string name, std::shared_ptr<RocksDBResources> resources,
+                       bool timestamped)
+      : name_(std::move(name)), resources_(std::move(resources)), timestamped_(timestamped) {}
 
   const std::string& name() const override { return name_; }
   bool persistent() const override { return true; }
@@ -44,6 +48,11 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   absl::Status init(StateStoreContext& context) override {
     SLUICE_ASSIGN_OR_RETURN(db_, RocksDBDatabase::open(store_dir(context, name_), name_,
                                                        resources_for(resources_, context)));
+    if (absl::Status s = check_value_format(); !s.ok()) {
+      (void)db_->close();
+      db_.reset();
+      return s;
+    }
     metrics_ = context.store_metrics(name_);
     return absl::OkStatus();
   }
@@ -140,10 +149,75 @@ class RocksDBKeyValueStore final : public KeyValueBytesStore {
   }
 
  private:
+  // In the metadata family: "timestamped" once every value is [timestamp][value]; while an
+  // earlier build's plain values are being converted, the next key to convert.
+  static constexpr std::string_view kValueFormatKey = "value.format";
+  static constexpr std::string_view kTimestampedFormat = "timestamped";
+  static constexpr std::string_view kUpgradeNextKey = "value.format.upgrade.next";
+  // Bytes of converted entries per WriteBatch.
+  static constexpr size_t kUpgradeBatchBytes = 4u << 20;
+
+  absl::Status check_value_format() {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> format,
+                            db_->get(db_->meta_cf(), kValueFormatKey));
+    const bool holds_timestamped = format.has_value() && *format == kTimestampedFormat;
+    if (timestamped_) return holds_timestamped ? absl::OkStatus() : upgrade_to_timestamped();
+    if (!holds_timestamped) return absl::OkStatus();
+    return absl::FailedPreconditionError(fmt::format(
+        "state store '{}' at {} holds timestamped values (a DSL table's store) and was opened "
+        "as a plain key-value store; open it as the DSL does, or delete the directory to "
+        "rebuild the store from its changelog",
+        name_, db_->dir().string()));
+  }
+
+  // Kafka Streams' RocksDBTimestampedStore upgrade, done once at open instead of lazily: every
+  // plain value becomes [-1][value] (-1: time unknown, so the next update carries its record's
+  // own time, as before the upgrade). Batches of kUpgradeBatchBytes, each written with the next
+  // key to convert, so a crash midway resumes where it stopped; the last one records the format.
+  // A new, empty store only records the format.
+  absl::Status upgrade_to_timestamped() {
+    SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> from,
+                            db_->get(db_->meta_cf(), kUpgradeNextKey));
+    while (true) {
+      rocksdb::WriteBatch batch;
+      std::optional<std::string> resume;
+      {
+        size_t bytes = 0;
+        std::optional<std::string_view> seek;
+        if (from) seek = *from;
+        KeyValueIteratorPtr it = db_->iterate(db_->default_cf(), seek, std::nullopt);
+        for (; it->valid(); it->next()) {
+          if (bytes >= kUpgradeBatchBytes) {
+            resume.emplace(it->key());
+            break;
+          }
+          value_scratch_.clear();
+          serdes::append_big_endian(value_scratch_, int64_t{-1});
+          value_scratch_.append(it->value());
+          rocksdb::Status s = batch.Put(db_->default_cf(), slice(it->key()), slice(value_scratch_));
+          if (!s.ok()) return db_->error("timestamped upgrade", s);
+          bytes += it->key().size() + value_scratch_.size();
+        }
+        SLUICE_RETURN_IF_ERROR(it->status());
+      }
+      rocksdb::Status s = resume ? batch.Put(db_->meta_cf(), slice(kUpgradeNextKey), slice(*resume))
+                                 : batch.Delete(db_->meta_cf(), slice(kUpgradeNextKey));
+      if (s.ok() && !resume) {
+        s = batch.Put(db_->meta_cf(), slice(kValueFormatKey), slice(kTimestampedFormat));
+      }
+      if (!s.ok()) return db_->error("timestamped upgrade", s);
+      SLUICE_RETURN_IF_ERROR(db_->write(batch, std::nullopt, std::nullopt, /*restoring=*/false));
+      if (!resume) return absl::OkStatus();
+      from = std::move(resume);
+    }
+  }
+
   std::string name_;
   std::shared_ptr<RocksDBResources> resources_;
+  bool timestamped_;
   std::unique_ptr<RocksDBDatabase> db_;
   StoreMetrics* metrics_ = nullptr;
+  std::string value_scratch_;
 };
 
 // Logical segments (Kafka Streams' LogicalKeyValueSegments): every segment lives in the default
@@ -391,8 +465,14 @@ std::unique_ptr<Segments> make_rocksdb_segments(std::shared_ptr<RocksDBResources
 
 std::unique_ptr<KeyValueBytesStore> make_rocksdb_key_value_store(
     std::string name, std::shared_ptr<RocksDBResources> resources) {
-  return std::make_unique<state_internal::RocksDBKeyValueStore>(std::move(name),
-                                                                std::move(resources));
+  return std::make_unique<state_internal::RocksDBKeyValueStore>(
+      std::move(name), std::move(resources), /*timestamped=*/false);
+}
+
+std::unique_ptr<KeyValueBytesStore> make_rocksdb_timestamped_key_value_store(
+    std::string name, std::shared_ptr<RocksDBResources> resources) {
+  return std::make_unique<state_internal::RocksDBKeyValueStore>(
+      std::move(name), std::move(resources), /*timestamped=*/true);
 }
 
 }  // namespace sluice::state

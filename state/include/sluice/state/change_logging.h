@@ -23,7 +23,7 @@ namespace sluice::state {
 // restore_batch() does not log. write_batch() logs every write: a runtime that applies writes
 // already in the changelog (exactly-once, after the transaction commits) calls the inner store.
 //
-// `values` says how a window store's values are laid out, and so what its changelog carries
+// `values` says how the store's values are laid out, and so what its changelog carries
 // (LoggedValues below).
 enum class LoggedValues {
   // Each value is logged byte for byte.
@@ -33,8 +33,16 @@ enum class LoggedValues {
   // without its timestamp, which travels as the record's own timestamp, as in Kafka Streams'
   // ChangeLoggingTimestamped*BytesStore; restoring puts it back (timestamped_changelog_value).
   kTimestamped,
+  // Each value is [8-byte big-endian timestamp][value] (the DSL's key-value tables, Kafka
+  // Streams' timestamped key-value stores). The changelog record carries the value byte for
+  // byte, stamped with the stored timestamp (Kafka Streams'
+  // ChangeLoggingTimestampedKeyValueBytesStore); restoring puts the record's timestamp in front.
+  // No escape is needed: these changelogs always carried plain values, earlier builds' too,
+  // whose records restore with their own timestamp.
+  kTimestampedPlain,
 };
-std::unique_ptr<KeyValueBytesStore> with_change_logging(std::unique_ptr<KeyValueBytesStore> inner);
+std::unique_ptr<KeyValueBytesStore> with_change_logging(
+    std::unique_ptr<KeyValueBytesStore> inner, LoggedValues values = LoggedValues::kAsStored);
 std::unique_ptr<WindowBytesStore> with_change_logging(
     std::unique_ptr<WindowBytesStore> inner, LoggedValues values = LoggedValues::kAsStored);
 std::unique_ptr<SessionBytesStore> with_change_logging(std::unique_ptr<SessionBytesStore> inner);

@@ -112,6 +112,15 @@ class RocksDBResources {
 // the DSL passes): the store uses context.rocksdb_resources() at init, else process_default().
 std::unique_ptr<KeyValueBytesStore> make_rocksdb_key_value_store(
     std::string name, std::shared_ptr<RocksDBResources> resources);
+// A key-value store whose values are [8-byte big-endian timestamp][value] (the DSL's tables;
+// with_plain_values in timestamped_key_value_store.h shows it to queries as a plain store).
+// Its directory records the format: one an earlier build wrote with plain values is converted
+// at init, each value getting timestamp -1 (unknown), in batches that resume after a crash
+// (Kafka Streams' RocksDBTimestampedStore upgrades the same way, lazily). A directory holding
+// timestamped values opened by make_rocksdb_key_value_store fails init with an error naming
+// the store (a downgrade: delete the directory to rebuild the store from its changelog).
+std::unique_ptr<KeyValueBytesStore> make_rocksdb_timestamped_key_value_store(
+    std::string name, std::shared_ptr<RocksDBResources> resources);
 // Segments are column families of the store's one RocksDB instance, dropped when expired.
 std::unique_ptr<WindowBytesStore> make_rocksdb_window_store(
     std::string name, WindowStoreOptions options, std::shared_ptr<RocksDBResources> resources);
