@@ -73,9 +73,11 @@ void record_copartition(InternalStreamsBuilder& b, const std::string& left_node,
 
 void add_join_table_store(InternalStreamsBuilder& b, const std::string& store,
                           const std::string& node) {
-  b.record(b.topology().add_state_store(store,
-                                        join_key_value_store_factory(b, store, StoreType::kRocksDB),
-                                        join_store_spec(false), {node}),
+  // A table's store like any other (timestamped: table-table joins stamp their results with
+  // the larger of the two rows' timestamps), logged and not cached.
+  b.record(b.topology().add_state_store(
+               store, b.key_value_store_factory(store, join_settings(StoreType::kRocksDB)),
+               join_store_spec(false), {node}),
            "join");
 }
 

@@ -8,6 +8,7 @@
 #include "sluice/state/in_memory_stores.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/rocksdb_store.h"
+#include "sluice/state/timestamped_key_value_store.h"
 #include "store_wiring_internal.h"
 
 namespace sluice {
@@ -31,6 +32,12 @@ std::unique_ptr<Bytes> wire(std::unique_ptr<Bytes> bytes, const StoreSettings& s
 std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
     std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings) {
   return wire(std::move(bytes), settings);
+}
+
+std::unique_ptr<state::KeyValueBytesStore> wire_table_store(
+    std::unique_ptr<state::KeyValueBytesStore> timestamped, const StoreSettings& settings) {
+  return state::with_plain_values(
+      wire(std::move(timestamped), settings, state::LoggedValues::kTimestampedPlain));
 }
 
 std::unique_ptr<state::WindowBytesStore> wire_window_store(
@@ -68,14 +75,14 @@ StoreFactory InternalStreamsBuilder::key_value_store_factory(const std::string& 
                                                              const StoreSettings& settings) {
   if (settings.store_type == StoreType::kInMemory) {
     return [store_name, settings]() -> std::shared_ptr<StateStore> {
-      return dsl_internal::wire_key_value_store(state::make_in_memory_key_value_store(store_name),
-                                                settings);
+      return dsl_internal::wire_table_store(state::make_in_memory_key_value_store(store_name),
+                                            settings);
     };
   }
   // No resources of its own: the store takes its instance's (StateStoreContext) at init.
   return [store_name, settings]() -> std::shared_ptr<StateStore> {
-    return dsl_internal::wire_key_value_store(
-        state::make_rocksdb_key_value_store(store_name, nullptr), settings);
+    return dsl_internal::wire_table_store(
+        state::make_rocksdb_timestamped_key_value_store(store_name, nullptr), settings);
   };
 }
 

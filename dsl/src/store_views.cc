@@ -8,8 +8,10 @@
 #include <utility>
 
 #include "fmt/format.h"
+#include "sluice/core/serdes.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/key_value_store.h"
+#include "sluice/state/timestamped_key_value_store.h"
 #include "sluice/state/window_store.h"
 
 namespace sluice::dsl_internal {
@@ -29,9 +31,35 @@ bool set_cache_listener(StateStore& store, Listener listener) {
   return true;
 }
 
+constexpr size_t kTimestampBytes = 8;
+
 class KeyValueView final : public KeyValueBytes {
  public:
-  explicit KeyValueView(state::KeyValueBytesStore& store) : store_(store) {}
+  KeyValueView(state::KeyValueBytesStore& store, bool timestamped)
+      : store_(store), timestamped_(timestamped) {}
+  bool timestamped() const override { return timestamped_; }
+  absl::StatusOr<std::optional<RowBytes>> get_row(std::string_view key) override {
+    auto stored = store_.get(key);
+    if (!stored.ok()) return stored.status();
+    if (!stored->has_value()) return std::optional<RowBytes>();
+    std::optional<RowBytes> row(std::in_place);
+    std::string& bytes = **stored;
+    if (timestamped_) {
+      auto value = split(bytes, row->timestamp);
+      if (!value.ok()) return value.status();
+      bytes.erase(0, kTimestampBytes);  // in place: no second allocation per read
+    }
+    row->value = std::move(bytes);
+    return row;
+  }
+  absl::Status put_row(std::string_view key, std::string_view value,
+                       TimestampMs timestamp) override {
+    if (!timestamped_) return store_.put(key, value);
+    row_buf_.clear();
+    serdes::append_big_endian(row_buf_, static_cast<int64_t>(timestamp));
+    row_buf_.append(value);
+    return store_.put(key, row_buf_);
+  }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
     return store_.get(key);
   }
@@ -48,11 +76,42 @@ class KeyValueView final : public KeyValueBytes {
     return it->status();
   }
   bool set_flush_listener(BytesFlushListener listener) override {
-    return set_cache_listener<state::CachingKeyValueStore>(store_, std::move(listener));
+    if (!timestamped_ || !listener) {
+      return set_cache_listener<state::CachingKeyValueStore>(store_, std::move(listener));
+    }
+    const std::string& name = store_.name();
+    return set_cache_listener<state::CachingKeyValueStore>(
+        store_,
+        BytesFlushListener([listener = std::move(listener), &name](
+                               std::string_view key, std::optional<std::string_view> new_value,
+                               std::optional<std::string_view> old_value, TimestampMs timestamp) {
+          auto plain = [&](std::optional<std::string_view> stored, TimestampMs& ts) {
+            if (!stored) return stored;
+            auto value = split(*stored, ts);
+            if (!value.ok()) throw_store_error("table store", name, value.status());
+            return std::optional<std::string_view>(*value);
+          };
+          TimestampMs old_ts = -1;
+          new_value = plain(new_value, timestamp);
+          old_value = plain(old_value, old_ts);
+          listener(key, new_value, old_value, timestamp);
+        }));
   }
 
  private:
+  // `stored` without its timestamp, which goes to `timestamp`.
+  static absl::StatusOr<std::string_view> split(std::string_view stored, TimestampMs& timestamp) {
+    if (stored.size() < kTimestampBytes) {
+      return absl::DataLossError(fmt::format(
+          "a timestamped value has {} bytes, fewer than its 8-byte timestamp", stored.size()));
+    }
+    timestamp = serdes::read_big_endian<int64_t>(stored.data());
+    return stored.substr(kTimestampBytes);
+  }
+
   state::KeyValueBytesStore& store_;
+  bool timestamped_;
+  std::string row_buf_;
 };
 
 class WindowView final : public WindowBytes {
@@ -116,7 +175,12 @@ std::unique_ptr<View> view_of(StateStoreBase* store) {
 }  // namespace
 
 std::unique_ptr<KeyValueBytes> key_value_bytes(StateStoreBase* store) {
-  return view_of<KeyValueView, state::KeyValueBytesStore>(store);
+  if (auto* t = dynamic_cast<state::TimestampedKeyValueStore*>(store)) {
+    return std::make_unique<KeyValueView>(t->timestamped(), /*timestamped=*/true);
+  }
+  auto* kv = dynamic_cast<state::KeyValueBytesStore*>(store);
+  if (kv == nullptr) return nullptr;
+  return std::make_unique<KeyValueView>(*kv, /*timestamped=*/false);
 }
 
 std::unique_ptr<WindowBytes> window_bytes(StateStoreBase* store) {

@@ -17,8 +17,15 @@ namespace sluice::dsl_internal {
 
 // logging(store) when settings.logging_enabled, then caching(...) when settings.caching_enabled
 // (the cache takes its size from the task's CacheBudget at init, else kDefaultCacheMaxBytes).
+// The join stores' and global tables' values are plain.
 std::unique_ptr<state::KeyValueBytesStore> wire_key_value_store(
     std::unique_ptr<state::KeyValueBytesStore> bytes, const StoreSettings& settings);
+// A table's store (aggregations, table sources, materialized table operators): `timestamped`
+// holds [timestamp][value] (Kafka Streams' ValueAndTimestamp), logged as
+// state::LoggedValues::kTimestampedPlain below the cache, and shown as a plain store
+// (state::with_plain_values) to everything but the DSL's processors.
+std::unique_ptr<state::KeyValueBytesStore> wire_table_store(
+    std::unique_ptr<state::KeyValueBytesStore> timestamped, const StoreSettings& settings);
 // Window and session stores: the same, with the window / session record cache (Kafka Streams'
 // CachingWindowStore / CachingSessionStore). `values`: how the window store's values are laid
 // out, for its changelog (kTimestamped for the windowed aggregations, whose values carry their

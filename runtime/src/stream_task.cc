@@ -11,6 +11,7 @@
 #include "sluice/core/time_math.h"
 #include "sluice/state/checkpoint.h"
 #include "sluice/state/key_value_store.h"
+#include "sluice/state/timestamped_key_value_store.h"
 #include "stream_thread_internal.h"
 
 namespace sluice::runtime_internal {
@@ -612,7 +613,8 @@ TaskMetricsSnapshot StreamTask::snapshot() const {
     out.cache_hits = read(m.cache_hits);
     out.cache_misses = read(m.cache_misses);
     out.cache_evictions = read(m.cache_evictions);
-    if (const auto* cache = dynamic_cast<const state::CachingKeyValueStore*>(slot.store)) {
+    if (const auto* cache =
+            dynamic_cast<const state::CachingKeyValueStore*>(state::storage_of(slot.store))) {
       out.cached = true;
       if (!closed_) {
         out.cache_bytes = static_cast<int64_t>(cache->cached_bytes());

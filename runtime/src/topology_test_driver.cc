@@ -8,6 +8,7 @@
 #include "sluice/core/status_macros.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/change_logging.h"
+#include "sluice/state/timestamped_key_value_store.h"
 
 namespace sluice {
 
@@ -40,7 +41,7 @@ namespace {
 // RocksDB memtables are not flushed per record; closing the store does that.
 bool is_cache(const StateStoreBase& store) {
   // Record caches and logging on flush (the suppress buffer); other stores keep their data.
-  return dynamic_cast<const state::FlushBufferedStore*>(&store) != nullptr;
+  return dynamic_cast<const state::FlushBufferedStore*>(state::storage_of(&store)) != nullptr;
 }
 }  // namespace
 

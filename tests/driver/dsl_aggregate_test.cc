@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -14,6 +15,8 @@
 #include "sluice/state/typed_stores.h"
 
 #include "assert_ok.h"
+#include "fmt/format.h"
+#include "test_support.h"
 
 namespace sluice {
 namespace {
@@ -232,6 +235,57 @@ TEST(DslAggregate, GroupByKeyAfterKeyChangeRepartitionsWithGroupedSerdes) {
 struct NoSerde {
   int n = 0;
 };
+
+// Kafka Streams' KStreamAggregate / KStreamReduce: an update is stamped with the larger of the
+// record's timestamp and the stored aggregate's, so a key's aggregate never goes back in time,
+// cached or not, and the stored timestamp outlives a restart (a RocksDB store kept in the state
+// directory). The changelog carries the plain count stamped with the aggregate's timestamp.
+TEST(DslAggregate, AggregateTimestampNeverGoesBack) {
+  for (const bool caching : {false, true}) {
+    SCOPED_TRACE(caching ? "cached" : "uncached");
+    const std::filesystem::path dir = testing::temp_dir("agg-ts");
+    StreamsBuilder builder;
+    auto grouped = builder.stream("in", Consumed::with(strings(), strings())).group_by_key();
+    grouped
+        .count(caching ? Materialized::as("counts")
+                       : Materialized::as("counts").with_caching_disabled())
+        .to_stream()
+        .to("counts-out", Produced::with(strings(), longs()));
+    grouped
+        .reduce([](const std::string& a, const std::string& b) { return a + b; },
+                Materialized::as("concat").with_caching_disabled())
+        .to_stream()
+        .to("concat-out", Produced::with(strings(), strings()));
+    TopologyTestDriverOptions options;
+    options.application_id = "agg-ts";
+    options.state_dir = dir;
+    auto stamps = [](auto records) {
+      std::vector<std::string> out;
+      for (const auto& r : records) out.push_back(fmt::format("{}@{}", *r.value, *r.timestamp));
+      return out;
+    };
+    {
+      TopologyTestDriver driver(builder.build().value(), options);
+      auto in = driver.create_input_topic("in", strings(), strings());
+      auto counts = driver.create_output_topic("counts-out", strings(), longs());
+      auto concat = driver.create_output_topic("concat-out", strings(), strings());
+      auto changelog = driver.create_output_topic("agg-ts-counts-changelog", strings(), longs());
+      ASSERT_OK(in.pipe_input("k", "a", 10));
+      ASSERT_OK(in.pipe_input("k", "b", 5));
+      ASSERT_OK(in.pipe_input("k", "c", 12));
+      EXPECT_THAT(stamps(counts.read_records_to_list()), ElementsAre("1@10", "2@10", "3@12"));
+      EXPECT_THAT(stamps(concat.read_records_to_list()), ElementsAre("a@10", "ab@10", "abc@12"));
+      EXPECT_THAT(stamps(changelog.read_records_to_list()), ElementsAre("1@10", "2@10", "3@12"));
+      EXPECT_EQ(stored(driver, "counts", "k", longs()), 3);  // queries see the plain value
+    }
+    TopologyTestDriver driver(builder.build().value(), options);
+    auto in = driver.create_input_topic("in", strings(), strings());
+    auto counts = driver.create_output_topic("counts-out", strings(), longs());
+    ASSERT_OK(in.pipe_input("k", "d", 7));
+    EXPECT_THAT(stamps(counts.read_records_to_list()), ElementsAre("4@12"));
+    std::filesystem::remove_all(dir);
+  }
+}
 
 TEST(DslAggregate, MissingValueSerdeFailsBuildNamingTheStore) {
   StreamsBuilder builder;

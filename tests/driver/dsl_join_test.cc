@@ -619,6 +619,35 @@ TEST(ForeignKeyJoin, InnerJoinFollowsUpdatesMovesAndDeletes) {
   EXPECT_THAT(drain(out, false), ElementsAre("O1:P2=Gadget4"));
 }
 
+// Kafka Streams' SubscriptionJoinProcessorSupplier: the result of a left-side update is stamped
+// with the larger of the update's and the right row's timestamps; the results of a right-side
+// update with that update's own.
+TEST(ForeignKeyJoin, ResultsAreStampedWithTheLaterOfTheTwoRows) {
+  StreamsBuilder builder;
+  auto orders = builder.table("orders", Consumed::with(strings(), strings()));
+  auto products = builder.table("products", Consumed::with(strings(), strings()));
+  orders
+      .join(
+          products, [](const std::string& pid) { return pid; },
+          [](const std::string& pid, const std::string& name) { return pid + "=" + name; })
+      .to_stream()
+      .to("out", Produced::with(strings(), strings()));
+  auto driver = make_driver(builder);
+  auto o = driver->create_input_topic("orders", strings(), strings());
+  auto p = driver->create_input_topic("products", strings(), strings());
+  auto out = driver->create_output_topic("out", strings(), strings());
+
+  ASSERT_OK(p.pipe_input("P1", "Widget", 20));
+  ASSERT_OK(o.pipe_input("O1", "P1", 5));
+  EXPECT_THAT(drain(out), ElementsAre("O1:P1=Widget@20"));
+  ASSERT_OK(p.pipe_input("P1", "Widget2", 30));
+  EXPECT_THAT(drain(out), ElementsAre("O1:P1=Widget2@30"));
+  ASSERT_OK(o.pipe_input("O1", "P1", 40));
+  EXPECT_THAT(drain(out), ElementsAre("O1:P1=Widget2@40"));
+  ASSERT_OK(p.pipe_input("P1", "Widget3", 35));
+  EXPECT_THAT(drain(out), ElementsAre("O1:P1=Widget3@35"));
+}
+
 TEST(ForeignKeyJoin, LeftJoinKeepsRowsWithoutForeignRow) {
   StreamsBuilder builder;
   auto orders = builder.table("orders", Consumed::with(strings(), strings()));

@@ -568,12 +568,10 @@ struct TableValue<KTable<K, V>> {
 // A table "input" regrouped by `select` and aggregated by `aggregate_table`; every update of the
 // aggregate "key=value@timestamp".
 //
-// Open difference (docs/ARCHITECTURE.md, "Aggregate timestamps"): Kafka Streams keeps a
-// timestamp with each aggregate (a timestamped key-value store) and stamps an update with the
-// larger of the record's and the stored aggregate's, so an aggregate's timestamp never goes
-// back; Sluice's key-value stores keep no timestamp, and an update carries the record's. The
-// values match Kafka's; the timestamps below are Sluice's, with Kafka's beside those that
-// differ.
+// Timestamps as Kafka's (docs/ARCHITECTURE.md, "Aggregate timestamps"): each aggregate is
+// stored with its timestamp, and an update is stamped with the larger of the record's and the
+// stored aggregate's, so an aggregate's timestamp never goes back. Before Sluice kept
+// timestamps in its table stores, the out-of-order updates below carried their record's.
 template <typename Select, typename Aggregate>
 std::vector<std::string> table_aggregate(
     Select select, Aggregate aggregate_table,
@@ -623,7 +621,7 @@ TEST(KafkaStreamsConformance, TableAggregateBasic) {
                                     {"B", "7", 15},
                                     {"C", "8", 10}});
   EXPECT_THAT(got, ElementsAre("A=0+1@10", "B=0+2@15", "A=0+1-1+3@20", "B=0+2-2+4@18", "C=0+5@5",
-                               "D=0+6@25", "B=0+2-2+4-4+7@15" /* Kafka: @18 */, "C=0+5-5+8@10"));
+                               "D=0+6@25", "B=0+2-2+4-4+7@18", "C=0+5-5+8@10"));
 }
 
 // KTableAggregateTest.testAggRepartition without its null-key selections (Sluice's selector
@@ -636,9 +634,8 @@ TEST(KafkaStreamsConformance, TableAggregateRepartition) {
                                     {"B", "2", 20},
                                     {"B", "4", 23},
                                     {"B", "7", 22}});
-  EXPECT_THAT(got,
-              ElementsAre("1=0+1@10", "1=0+1-1@15", "1=0+1-1+1@12" /* Kafka: @15 */, "2=0+2@20",
-                          "2=0+2-2@23", "4=0+4@23", "4=0+4-4@22" /* Kafka: @23 */, "7=0+7@22"));
+  EXPECT_THAT(got, ElementsAre("1=0+1@10", "1=0+1-1@15", "1=0+1-1+1@15", "2=0+2@20", "2=0+2-2@23",
+                               "4=0+4@23", "4=0+4-4@23", "7=0+7@22"));
 }
 
 // KTableAggregateTest.testCount.
@@ -649,8 +646,8 @@ TEST(KafkaStreamsConformance, TableCount) {
                                     {"A", "blue", 12},
                                     {"C", "yellow", 15},
                                     {"D", "green", 11}});
-  EXPECT_THAT(got, ElementsAre("green=1@10", "green=2@9" /* Kafka: @10 */, "green=1@12",
-                               "blue=1@12", "yellow=1@15", "green=2@11" /* Kafka: @12 */));
+  EXPECT_THAT(got, ElementsAre("green=1@10", "green=2@10", "green=1@12", "blue=1@12", "yellow=1@15",
+                               "green=2@12"));
 }
 
 // KTableAggregateTest.testRemoveOldBeforeAddNew: an update that keeps its group key is
@@ -676,8 +673,7 @@ TEST(KafkaStreamsConformance, TableAggregateRemovesOldBeforeAddingNew) {
             Materialized::with(strings(), strings()));
       },
       {{"11", "A", 10}, {"12", "B", 8}, {"11", std::nullopt, 12}, {"12", "C", 6}});
-  EXPECT_THAT(got,
-              ElementsAre("1=1@10", "1=12@8" /* Kafka: @10 */, "1=2@12", "1=2@6" /* Kafka: @12 */));
+  EXPECT_THAT(got, ElementsAre("1=1@10", "1=12@10", "1=2@12", "1=2@12"));
 }
 
 // KStreamKStreamJoinTest.testJoin: an inner join (100 ms, no grace) of records all at time 0;
@@ -758,10 +754,8 @@ TEST(KafkaStreamsConformance, TableFilter) {
 }
 
 // KTableKTable{Inner,Left}JoinTest.testJoin (doTestJoin): eight steps of updates to
-// "topic1" (left) and "topic2" (right), the join's output after each. The values and which
-// updates are sent match Kafka's; the timestamps are the open difference above (Kafka stamps a
-// result with the larger of the two sides' timestamps, Sluice with the update's own): Sluice's
-// below, Kafka's beside those that differ.
+// "topic1" (left) and "topic2" (right), the join's output after each, as Kafka's: a result is
+// stamped with the larger of the update's timestamp and the other side's stored row's.
 template <typename Join>
 std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
   StreamsBuilder builder;
@@ -807,15 +801,14 @@ TEST(KafkaStreamsConformance, TableTableInnerJoin) {
   const auto steps = table_table_join_steps([](auto& t1, auto& t2) { return t1.join(t2, plus); });
   ASSERT_EQ(steps.size(), 8u);
   EXPECT_THAT(steps[0], ElementsAre());
-  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
-  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */));
-  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
-                                    "2=XX2+YY2@10", "3=XX3+YY3@15"));
-  EXPECT_THAT(steps[4], ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
-                                    "3=XXX3+YY3@6" /* Kafka: @15 */));
-  EXPECT_THAT(steps[5], ElementsAre("0=null@5" /* Kafka: @6 */, "1=null@7"));
-  EXPECT_THAT(steps[6], ElementsAre("2=XXXX2+YY2@13", "3=XXXX3+YY3@13" /* Kafka: @15 */));
-  EXPECT_THAT(steps[7], ElementsAre("2=null@5" /* Kafka: @10 */, "3=null@20"));
+  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@5", "1=X1+Y1@10"));
+  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@10"));
+  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@7", "1=XX1+YY1@7", "2=XX2+YY2@10", "3=XX3+YY3@15"));
+  EXPECT_THAT(steps[4],
+              ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@10", "3=XXX3+YY3@15"));
+  EXPECT_THAT(steps[5], ElementsAre("0=null@6", "1=null@7"));
+  EXPECT_THAT(steps[6], ElementsAre("2=XXXX2+YY2@13", "3=XXXX3+YY3@15"));
+  EXPECT_THAT(steps[7], ElementsAre("2=null@10", "3=null@20"));
 }
 
 TEST(KafkaStreamsConformance, TableTableLeftJoin) {
@@ -826,18 +819,15 @@ TEST(KafkaStreamsConformance, TableTableLeftJoin) {
   });
   ASSERT_EQ(steps.size(), 8u);
   EXPECT_THAT(steps[0], ElementsAre("0=X0+null@5", "1=X1+null@6"));
-  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
-  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */, "2=XX2+null@7",
-                                    "3=XX3+null@7"));
-  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
-                                    "2=XX2+YY2@10", "3=XX3+YY3@15"));
-  EXPECT_THAT(steps[4], ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
-                                    "3=XXX3+YY3@6" /* Kafka: @15 */));
-  EXPECT_THAT(steps[5], ElementsAre("0=XXX0+null@5" /* Kafka: @6 */, "1=XXX1+null@7"));
+  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@5", "1=X1+Y1@10"));
+  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@10", "2=XX2+null@7", "3=XX3+null@7"));
+  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@7", "1=XX1+YY1@7", "2=XX2+YY2@10", "3=XX3+YY3@15"));
+  EXPECT_THAT(steps[4],
+              ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@10", "3=XXX3+YY3@15"));
+  EXPECT_THAT(steps[5], ElementsAre("0=XXX0+null@6", "1=XXX1+null@7"));
   EXPECT_THAT(steps[6], ElementsAre("0=XXXX0+null@13", "1=XXXX1+null@13", "2=XXXX2+YY2@13",
-                                    "3=XXXX3+YY3@13" /* Kafka: @15 */));
-  EXPECT_THAT(steps[7],
-              ElementsAre("0=null@0", "1=null@42", "2=null@5" /* Kafka: @10 */, "3=null@20"));
+                                    "3=XXXX3+YY3@15"));
+  EXPECT_THAT(steps[7], ElementsAre("0=null@0", "1=null@42", "2=null@10", "3=null@20"));
 }
 
 // KStreamSlidingWindowAggregateTest.testAggregateLargeInput: several keys, out of order; Kafka
@@ -1018,18 +1008,15 @@ TEST(KafkaStreamsConformance, TableTableOuterJoin) {
   });
   ASSERT_EQ(steps.size(), 8u);
   EXPECT_THAT(steps[0], ElementsAre("0=X0+null@5", "1=X1+null@6"));
-  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@0" /* Kafka: @5 */, "1=X1+Y1@10"));
-  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@7" /* Kafka: @10 */, "2=XX2+null@7",
-                                    "3=XX3+null@7"));
-  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@0" /* Kafka: @7 */, "1=XX1+YY1@5" /* Kafka: @7 */,
-                                    "2=XX2+YY2@10", "3=XX3+YY3@15"));
-  EXPECT_THAT(steps[4], ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@6" /* Kafka: @10 */,
-                                    "3=XXX3+YY3@6" /* Kafka: @15 */));
-  EXPECT_THAT(steps[5], ElementsAre("0=XXX0+null@5" /* Kafka: @6 */, "1=XXX1+null@7"));
+  EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@5", "1=X1+Y1@10"));
+  EXPECT_THAT(steps[2], ElementsAre("0=XX0+Y0@7", "1=XX1+Y1@10", "2=XX2+null@7", "3=XX3+null@7"));
+  EXPECT_THAT(steps[3], ElementsAre("0=XX0+YY0@7", "1=XX1+YY1@7", "2=XX2+YY2@10", "3=XX3+YY3@15"));
+  EXPECT_THAT(steps[4],
+              ElementsAre("0=XXX0+YY0@6", "1=XXX1+YY1@6", "2=XXX2+YY2@10", "3=XXX3+YY3@15"));
+  EXPECT_THAT(steps[5], ElementsAre("0=XXX0+null@6", "1=XXX1+null@7"));
   EXPECT_THAT(steps[6], ElementsAre("0=XXXX0+null@13", "1=XXXX1+null@13", "2=XXXX2+YY2@13",
-                                    "3=XXXX3+YY3@13" /* Kafka: @15 */));
-  EXPECT_THAT(steps[7], ElementsAre("0=null@0", "1=null@42", "2=null+YY2@5" /* Kafka: @10 */,
-                                    "3=null+YY3@20"));
+                                    "3=XXXX3+YY3@15"));
+  EXPECT_THAT(steps[7], ElementsAre("0=null@0", "1=null@42", "2=null+YY2@10", "3=null+YY3@20"));
 }
 
 // KStreamKStreamLeftJoinTest: testLeftExpiredNonJoinedRecordsAreEmittedByTheLeftProcessor and
@@ -1145,9 +1132,9 @@ TEST(KafkaStreamsConformance, SuppressBeforeJoin) {
     ASSERT_TRUE(in_other.pipe_input("A", "b", 13).ok());
     EXPECT_THAT(keyed_lines(out), ElementsAre("A=" + pair("1", "b") + "@13"));
     ASSERT_TRUE(in_suppressed.pipe_input("tick", "tick1", 21).ok());
-    // The table-table join's timestamp is the open difference ("Aggregate timestamps").
+    // The join stamps A with the right row's time (13), later than the suppressed update's.
     EXPECT_THAT(keyed_lines(out), ElementsAre("tick=" + pair("tick1", "null") + "@21",
-                                              "A=" + pair("2", "b") + "@11" /* Kafka: @13 */));
+                                              "A=" + pair("2", "b") + "@13"));
   }
 }
 

@@ -3,7 +3,8 @@
 // read back (a record late before a restart stays late after it, and suppress emits a closed
 // window once); records are taken in the order of their extracted timestamps; a task waits for
 // a partition that still has records on the broker (KIP-695); negative timestamps are dropped
-// and counted; a local store whose changelog offset is outside the changelog is rebuilt.
+// and counted; a local store whose changelog offset is outside the changelog is rebuilt; a
+// key-value aggregate's timestamp comes back from its changelog.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -613,6 +614,47 @@ TEST(RuntimeRestart, RestorationWaitsForAnOpenTransactionOfAPreviousOwner) {
   ASSERT_TRUE(stored.has_value()) << "the restored store has no count for '" << word << "'";
   EXPECT_EQ(decode_long(*stored), expected.at(word))
       << "the restored store misses writes committed after an open transaction";
+}
+
+// ---- 5. A key-value aggregate's timestamp is restored with it. ----
+
+// Kafka Streams stamps an aggregate update with the larger of the record's and the stored
+// aggregate's timestamps. The stored timestamp travels in the changelog as the record's own
+// (the value is the plain count, as Kafka Streams logs it), so an instance that restores the
+// store (here a new one, with empty local state) stamps the next update as the first instance
+// would have: a record older than the aggregate does not take it back in time.
+TEST(RuntimeRestart, AggregateTimestampsAreRestoredFromTheChangelog) {
+  const auto [app, input, output] = app_and_topics("rs-aggts", "rs-aggts", 1);
+  const TimestampMs t = wall_now() - 600'000;
+  using Stamped = std::vector<std::pair<int64_t, TimestampMs>>;
+  // The counts of "w" on `topic` with their timestamps, once there are `n`.
+  auto counts_of_w = [](const std::string& topic, size_t n) {
+    Stamped got;
+    read_committed_until(
+        topic, 1,
+        [&](const kafka::Message& m) {
+          if (m.key() && *m.key() == "w" && m.value()) {
+            got.emplace_back(decode_long(*m.value()), m.timestamp());
+          }
+        },
+        [&] { return got.size() >= n; }, 120s, 1s);
+    return got;
+  };
+  auto run = [&](const std::string& state_dir, const std::vector<Produced1>& records, size_t n) {
+    auto topology = word_count_topology(input, output, "counts");
+    ASSERT_TRUE(topology.ok()) << topology.status();
+    KafkaStreams streams(std::move(*topology),
+                         config_for(app, state_dir, {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    produce_all(input, records);
+    ASSERT_EQ(counts_of_w(output, n).size(), n);
+    ASSERT_TRUE(streams.close(30s).ok());
+  };
+  run(temp_dir("rs-aggts-a"), {{"k", "w", t + 10}, {"k", "w", t + 5}}, 2);
+  run(temp_dir("rs-aggts-b"), {{"k", "w", t + 7}}, 3);
+  EXPECT_EQ(counts_of_w(output, 3), (Stamped{{1, t + 10}, {2, t + 10}, {3, t + 10}}));
+  EXPECT_EQ(counts_of_w(app + "-counts-changelog", 3),
+            (Stamped{{1, t + 10}, {2, t + 10}, {3, t + 10}}));
 }
 
 }  // namespace

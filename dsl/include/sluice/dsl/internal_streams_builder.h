@@ -31,9 +31,12 @@ class InternalStreamsBuilder {
   void record(const absl::Status& status, std::string_view context);
   const absl::Status& status() const { return status_; }
 
-  // Makes the DSL's key-value stores. RocksDB stores carry no memory resources of their own:
-  // at init they take the block cache and write-buffer manager of the instance running them
-  // (StateStoreContext::rocksdb_resources), sized by its config.
+  // Makes the DSL's table stores (aggregations, table sources, materialized table operators,
+  // tables a join reads): each value is kept with its timestamp, as Kafka Streams' timestamped
+  // key-value stores (dsl_internal::wire_table_store); queries see plain values. RocksDB stores
+  // carry no memory resources of their own: at init they take the block cache and write-buffer
+  // manager of the instance running them (StateStoreContext::rocksdb_resources), sized by its
+  // config.
   StoreFactory key_value_store_factory(const std::string& store_name, StoreType type);
   // The same, decorated as `settings` say: caching(logging(store)).
   StoreFactory key_value_store_factory(const std::string& store_name,

@@ -101,7 +101,8 @@ class TestOutputTopic;
 // update the global task's stores at once. Limitations: no topic patterns, stores are
 // created by their factories and initialized with a changelog writer that captures every
 // change-logged update as a produced record of "<application.id>-<store>-changelog"
-// (read_output / produced_topic_names; partition 0, stamped with the input record's timestamp).
+// (read_output / produced_topic_names; partition 0, stamped as the store logs it: the input
+// record's timestamp, or a timestamped value's own).
 class TopologyTestDriver : private RecordCollector {
  public:
   // Throws StreamsException if the topology cannot be instantiated; create() returns it.

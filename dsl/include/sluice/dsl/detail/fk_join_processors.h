@@ -278,14 +278,19 @@ class SubscriptionReceiveProcessor final
     if (w.instruction == Instruction::kDeleteKeyNoPropagate) return;
     SubscriptionResponse<VO> response;
     response.hash = w.hash;
+    // Kafka Streams' SubscriptionJoinProcessorSupplier: the larger of the subscription's and the
+    // right row's timestamps (the right row's is looked up for a deletion too).
+    TimestampMs ts = r.timestamp();
+    std::optional<ValueAndTimestamp<VO>> right_row = right_.get_row_bytes(fk_buf_);
+    if (right_row && right_row->timestamp > ts) ts = right_row->timestamp;
     if (w.instruction != Instruction::kDeleteKeyAndPropagate) {
-      response.foreign_value = right_.get_bytes(fk_buf_);
+      response.foreign_value = value_of(std::move(right_row));
       if (w.instruction == Instruction::kPropagateOnlyIfFkValAvailable && !response.foreign_value) {
         return;
       }
     }
-    this->context().forward(Record<K, SubscriptionResponse<VO>>(w.primary_key, std::move(response),
-                                                                r.timestamp(), r.headers()));
+    this->context().forward(
+        Record<K, SubscriptionResponse<VO>>(w.primary_key, std::move(response), ts, r.headers()));
   }
 
  private:
@@ -363,15 +368,16 @@ class ResponseResolverProcessor final
     if (!r.has_key() || !r.has_value()) return;
     const SubscriptionResponse<VO>& response = *r.value();
     spec_.left_keys->serialize(spec_.left_store, *r.key(), key_buf_);
-    auto bytes = store_->get(key_buf_);
-    if (!bytes.ok()) throw_store_error("join store", spec_.left_store, bytes.status());
+    auto row = store_->get_row(key_buf_);
+    if (!row.ok()) throw_store_error("join store", spec_.left_store, row.status());
     std::optional<Hash128> current;
-    if (bytes->has_value()) current = hash_bytes(**bytes);
+    if (row->has_value()) current = hash_bytes((*row)->value);
     if (current != response.hash) return;  // stale: the left row changed since
     Change<VOut> out;
-    if (response.foreign_value || (Kind == JoinKind::kLeft && bytes->has_value())) {
-      if (bytes->has_value()) {
-        std::optional<V> left(deserialize_or_throw(*spec_.left_values, spec_.left_store, **bytes));
+    if (response.foreign_value || (Kind == JoinKind::kLeft && row->has_value())) {
+      if (row->has_value()) {
+        std::optional<V> left(
+            deserialize_or_throw(*spec_.left_values, spec_.left_store, (*row)->value));
         out.new_value = joiner_(*r.key(), left, response.foreign_value);
       }
     }

@@ -427,15 +427,18 @@ class TableLookup {
     }
   }
   const std::string& store_name() const { return store_name_; }
-  std::optional<V> get(const K& key) {
+  std::optional<V> get(const K& key) { return value_of(get_row(key)); }
+  // The row with its timestamp (-1 when the table's store keeps none: a global table's).
+  std::optional<ValueAndTimestamp<V>> get_row(const K& key) {
     keys_->serialize(store_name_, key, key_buf_);
-    return get_bytes(key_buf_);
+    return get_row_bytes(key_buf_);
   }
-  std::optional<V> get_bytes(std::string_view key) {
-    auto bytes = store_->get(key);
-    if (!bytes.ok()) throw_store_error("join store", store_name_, bytes.status());
-    if (!bytes->has_value()) return std::nullopt;
-    return deserialize_or_throw(*values_, store_name_, **bytes);
+  std::optional<ValueAndTimestamp<V>> get_row_bytes(std::string_view key) {
+    auto row = store_->get_row(key);
+    if (!row.ok()) throw_store_error("join store", store_name_, row.status());
+    if (!row->has_value()) return std::nullopt;
+    return ValueAndTimestamp<V>{deserialize_or_throw(*values_, store_name_, (*row)->value),
+                                (*row)->timestamp};
   }
 
  private:
@@ -541,7 +544,8 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
 // updates. Follows KTableKTableInnerJoin / LeftJoin / RightJoin / OuterJoin: the new and old
 // joined values are computed against the other table's current row, so a deletion or a row
 // that stops joining yields a null new value (a tombstone downstream) and old values retract.
-// Limitation: the result timestamp is the update's own, not max(left, right).
+// The result is stamped with the larger of the update's timestamp and the other row's stored
+// one (the update's own when the other side has no row).
 template <typename K, typename VL, typename VR, typename VOut, JoinKind Kind, typename F,
           bool IsLeft>
 class TableTableJoinProcessor final
@@ -560,7 +564,10 @@ class TableTableJoinProcessor final
   void process(Record<K, Change<VThis>> r) override {
     if (!r.has_key() || !r.has_value()) return;
     const Change<VThis>& c = *r.value();
-    std::optional<VOther> other = other_.get(*r.key());
+    std::optional<ValueAndTimestamp<VOther>> other_row = other_.get_row(*r.key());
+    const TimestampMs ts =
+        other_row && other_row->timestamp > r.timestamp() ? other_row->timestamp : r.timestamp();
+    std::optional<VOther> other = value_of(std::move(other_row));
     const bool this_outer = Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && IsLeft);
     const bool other_outer = Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && !IsLeft);
     // This side's row must exist unless the other side is outer; the other side's row must
@@ -580,6 +587,7 @@ class TableTableJoinProcessor final
     out.new_value = joined(c.new_value);
     out.old_value = joined(c.old_value);
     if (!out.new_value && !out.old_value) return;
+    r.set_timestamp(ts);
     this->context().forward(std::move(r).with_value(std::optional<Change<VOut>>(std::move(out))));
   }
 
@@ -610,7 +618,7 @@ class TableMaterializeProcessor final : public Processor<K, Change<V>, K, Change
     absl::Status st;
     if (nv) {
       values_->serialize(store_name_, *nv, value_buf_);
-      st = store_->put(key_buf_, value_buf_);
+      st = store_->put_row(key_buf_, value_buf_, r.timestamp());
     } else {
       st = store_->remove(key_buf_);
     }
@@ -645,14 +653,16 @@ class GlobalTableUpdater final : public Processor<K, V, K, Change<V>> {
   void process(Record<K, V> r) override {
     if (dsl_internal::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
     keys_->serialize(store_name_, *r.key(), key_buf_);
-    auto old_bytes = store_->get(key_buf_);
-    if (!old_bytes.ok()) throw_store_error("join store", store_name_, old_bytes.status());
+    auto old_row = store_->get_row(key_buf_);
+    if (!old_row.ok()) throw_store_error("join store", store_name_, old_row.status());
     std::optional<V> old;
-    if (old_bytes->has_value()) old = deserialize_or_throw(*values_, store_name_, **old_bytes);
+    if (old_row->has_value()) {
+      old = deserialize_or_throw(*values_, store_name_, (*old_row)->value);
+    }
     absl::Status st;
     if (r.has_value()) {
       values_->serialize(store_name_, *r.value(), value_buf_);
-      st = store_->put(key_buf_, value_buf_);
+      st = store_->put_row(key_buf_, value_buf_, r.timestamp());
     } else {
       if (!old) return;
       st = store_->remove(key_buf_);

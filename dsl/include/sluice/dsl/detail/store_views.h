@@ -30,11 +30,29 @@ using WindowedBytesFlushListener = std::function<void(
     std::string_view key, Window window, std::optional<std::string_view> new_value,
     std::optional<std::string_view> old_value, TimestampMs timestamp)>;
 
+// A table row: the value's bytes and the timestamp stored with them.
+struct RowBytes {
+  std::string value;
+  TimestampMs timestamp = -1;
+};
+
 // Operation: a key-value store over bytes, with ordered scans.
+// The DSL's tables keep each value with its timestamp (Kafka Streams' ValueAndTimestamp; the
+// store is a state::TimestampedKeyValueStore and the view reaches the timestamped store below
+// its plain facade): get_row / put_row and the flush listener split and join them, and give
+// -1 as the timestamp of a store without timestamps (a global table's, one of the user's).
+// get / put / scan pass the stored bytes as they are (the join and suppress stores, which have
+// no timestamps).
 // Concurrency: a view borrows one task's store; use it on that task's thread.
 class KeyValueBytes {
  public:
   virtual ~KeyValueBytes() = default;
+  // True when the store's values carry their timestamp.
+  virtual bool timestamped() const = 0;
+  virtual absl::StatusOr<std::optional<RowBytes>> get_row(std::string_view key) = 0;
+  // `timestamp` is dropped when the store has no timestamps.
+  virtual absl::Status put_row(std::string_view key, std::string_view value,
+                               TimestampMs timestamp) = 0;
   virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
   virtual absl::Status put(std::string_view key, std::string_view value) = 0;
   virtual absl::Status remove(std::string_view key) = 0;
@@ -44,10 +62,13 @@ class KeyValueBytes {
                             absl::FunctionRef<bool(std::string_view, std::string_view)> visit) = 0;
   // When the store is a record cache: installs `listener` (empty: removes it), called with
   // new and old value for every entry the cache writes below, and returns true. False (and
-  // nothing installed) for a store without a cache.
+  // nothing installed) for a store without a cache. Values come without their timestamp; the
+  // timestamp is the new value's (Kafka Streams' TimestampedCacheFlushListener), or, for a
+  // deletion, that of the record that deleted it.
   virtual bool set_flush_listener(BytesFlushListener listener) = 0;
 };
-// Null unless `store` is a key-value store; borrows it.
+// Null unless `store` is a key-value store; borrows it (the timestamped store below it when
+// it is a state::TimestampedKeyValueStore).
 std::unique_ptr<KeyValueBytes> key_value_bytes(StateStoreBase* store);
 
 // Operation: a window store over bytes (windowed aggregations; one side of a stream-stream

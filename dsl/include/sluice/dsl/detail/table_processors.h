@@ -62,11 +62,35 @@ decltype(auto) call_kv(F& f, const K& key, const V& value) {
   }
 }
 
+// A table row: its value and the timestamp stored with it (Kafka Streams' ValueAndTimestamp).
+template <typename V>
+struct ValueAndTimestamp {
+  V value;
+  TimestampMs timestamp = -1;
+};
+
+// Kafka Streams' rule for a key-value aggregate's timestamp (KStreamAggregate, KStreamReduce,
+// KTableAggregate, KTableReduce): the larger of the record's and the stored aggregate's, so a
+// key's aggregate never goes back in time; the record's own for a new key.
+template <typename V>
+TimestampMs aggregate_timestamp(TimestampMs record,
+                                const std::optional<ValueAndTimestamp<V>>& old) {
+  return old && old->timestamp > record ? old->timestamp : record;
+}
+
+// The value of a row, without its timestamp.
+template <typename V>
+std::optional<V> value_of(std::optional<ValueAndTimestamp<V>> row) {
+  if (!row) return std::nullopt;
+  return std::optional<V>(std::move(row->value));
+}
+
 // A table's materialized store as its processor sees it (Kafka Streams' KeyValueStoreWrapper
-// plus TimestampedTupleForwarder): typed get/put over the bytes store, and forwarding that
-// depends on caching. Without a cache the processor forwards each update at once; with one,
-// forward() does nothing and the cache forwards Change(new, old) for each key when it flushes
-// (commit) or evicts, old being the value the store held before that flush.
+// plus TimestampedTupleForwarder): typed get/put of rows with their timestamps over the bytes
+// store, and forwarding that depends on caching. Without a cache the processor forwards each
+// update at once; with one, forward() does nothing and the cache forwards Change(new, old) for
+// each key when it flushes (commit) or evicts, old being the value the store held before that
+// flush, stamped with the new row's timestamp.
 template <typename K, typename V>
 class TableStore {
  public:
@@ -99,18 +123,22 @@ class TableStore {
     if (store_ != nullptr && caching_) store_->set_flush_listener(nullptr);
   }
 
-  std::optional<V> get(const K& key) {
+  std::optional<ValueAndTimestamp<V>> get(const K& key) {
     keys_->serialize(store_name_, key, key_buf_);
-    auto bytes = store_->get(key_buf_);
-    check(bytes.status());
-    return decode(*bytes);
+    auto row = store_->get_row(key_buf_);
+    check(row.status());
+    if (!row->has_value()) return std::nullopt;
+    std::optional<ValueAndTimestamp<V>> out(std::in_place);
+    check(values_->deserialize(store_name_, (*row)->value, out->value));
+    out->timestamp = (*row)->timestamp;
+    return out;
   }
   // A null value deletes the key.
-  void put(const K& key, const std::optional<V>& value) {
+  void put(const K& key, const std::optional<V>& value, TimestampMs timestamp) {
     keys_->serialize(store_name_, key, key_buf_);
     if (value) {
       values_->serialize(store_name_, *value, value_buf_);
-      check(store_->put(key_buf_, value_buf_));
+      check(store_->put_row(key_buf_, value_buf_, timestamp));
     } else {
       check(store_->remove(key_buf_));
     }
@@ -157,13 +185,16 @@ class StreamAggregateProcessor final : public Processor<K, V, K, Change<VR>> {
   void process(Record<K, V> r) override {
     // A null key has no row, a null value no delta.
     if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
-    std::optional<VR> old = table_.get(*r.key());
+    std::optional<ValueAndTimestamp<VR>> row = table_.get(*r.key());
+    const TimestampMs ts = aggregate_timestamp(r.timestamp(), row);
+    std::optional<VR> old;
+    if (row) old = std::move(row->value);
     std::optional<VR> next(add_(*r.key(), *r.value(), old));
-    table_.put(*r.key(), next);
+    table_.put(*r.key(), next, ts);
     Change<VR> change{std::move(next), std::move(old)};
     table_.forward(this->context(),
-                   Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change),
-                                         r.timestamp(), std::move(r.headers())));
+                   Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change), ts,
+                                         std::move(r.headers())));
   }
 
  private:
@@ -185,8 +216,8 @@ class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
   void close() override { table_.close(); }
   void process(Record<K, V> r) override {
     if (dsl_internal::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
-    std::optional<V> old = table_.get(*r.key());
-    table_.put(*r.key(), r.value());
+    std::optional<V> old = value_of(table_.get(*r.key()));
+    table_.put(*r.key(), r.value(), r.timestamp());
     Change<V> change{std::move(r.mutable_value()), std::move(old)};
     table_.forward(this->context(),
                    Record<K, Change<V>>(std::move(r.mutable_key()), std::move(change),
@@ -223,7 +254,7 @@ class TableFilterProcessor final : public Processor<K, Change<V>, K, Change<V>> 
       this->context().forward(std::move(r));
       return;
     }
-    table_.put(*r.key(), c.new_value);
+    table_.put(*r.key(), c.new_value, r.timestamp());
     table_.forward(this->context(), std::move(r));
   }
 
@@ -251,7 +282,7 @@ class TableMapValuesProcessor final : public Processor<K, Change<V>, K, Change<V
     if (!r.has_key() || !r.has_value()) return;
     const Change<V>& c = *r.value();
     Change<V2> out{map(*r.key(), c.new_value), map(*r.key(), c.old_value)};
-    if (table_.enabled()) table_.put(*r.key(), out.new_value);
+    if (table_.enabled()) table_.put(*r.key(), out.new_value, r.timestamp());
     auto next = std::move(r).with_value(std::optional<Change<V2>>(std::move(out)));
     if (table_.enabled()) {
       table_.forward(this->context(), std::move(next));
@@ -338,15 +369,18 @@ class TableAggregateProcessor final : public Processor<K, Change<V>, K, Change<V
     if (!r.has_key() || !r.has_value()) return;
     const Change<V>& c = *r.value();
     if (!c.new_value && !c.old_value) return;
-    std::optional<VR> old = table_.get(*r.key());
+    std::optional<ValueAndTimestamp<VR>> row = table_.get(*r.key());
+    const TimestampMs ts = aggregate_timestamp(r.timestamp(), row);
+    std::optional<VR> old;
+    if (row) old = std::move(row->value);
     std::optional<VR> agg = old;
     if (c.old_value && agg) agg.emplace(sub_(*r.key(), *c.old_value, *agg));
     if (c.new_value) agg.emplace(add_(*r.key(), *c.new_value, agg));
-    table_.put(*r.key(), agg);
+    table_.put(*r.key(), agg, ts);
     Change<VR> change{std::move(agg), std::move(old)};
     table_.forward(this->context(),
-                   Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change),
-                                         r.timestamp(), std::move(r.headers())));
+                   Record<K, Change<VR>>(std::move(r.mutable_key()), std::move(change), ts,
+                                         std::move(r.headers())));
   }
 
  private:
