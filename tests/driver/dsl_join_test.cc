@@ -580,8 +580,9 @@ TEST(GlobalTableJoin, StreamJoinsGlobalTableThroughKeyMapper) {
 
 // ------------------------------------------------------------------ foreign key
 
-TEST(ForeignKeyJoin, InnerJoinFollowsUpdatesMovesAndDeletes) {
-  StreamsBuilder builder;
+// "orders" (order -> product id) joined to "products" (product id -> name) by foreign key,
+// "pid=name" to "out".
+void orders_join_products(StreamsBuilder& builder) {
   auto orders = builder.table("orders", Consumed::with(strings(), strings()));
   auto products = builder.table("products", Consumed::with(strings(), strings()));
   orders
@@ -590,6 +591,11 @@ TEST(ForeignKeyJoin, InnerJoinFollowsUpdatesMovesAndDeletes) {
           [](const std::string& pid, const std::string& name) { return pid + "=" + name; })
       .to_stream()
       .to("out", Produced::with(strings(), strings()));
+}
+
+TEST(ForeignKeyJoin, InnerJoinFollowsUpdatesMovesAndDeletes) {
+  StreamsBuilder builder;
+  orders_join_products(builder);
   auto topology = builder.build();
   ASSERT_OK(topology.status());
   EXPECT_EQ(topology->copartition_groups().size(), 2u);
@@ -624,14 +630,7 @@ TEST(ForeignKeyJoin, InnerJoinFollowsUpdatesMovesAndDeletes) {
 // update with that update's own.
 TEST(ForeignKeyJoin, ResultsAreStampedWithTheLaterOfTheTwoRows) {
   StreamsBuilder builder;
-  auto orders = builder.table("orders", Consumed::with(strings(), strings()));
-  auto products = builder.table("products", Consumed::with(strings(), strings()));
-  orders
-      .join(
-          products, [](const std::string& pid) { return pid; },
-          [](const std::string& pid, const std::string& name) { return pid + "=" + name; })
-      .to_stream()
-      .to("out", Produced::with(strings(), strings()));
+  orders_join_products(builder);
   auto driver = make_driver(builder);
   auto o = driver->create_input_topic("orders", strings(), strings());
   auto p = driver->create_input_topic("products", strings(), strings());
