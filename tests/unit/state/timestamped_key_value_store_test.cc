@@ -103,7 +103,8 @@ TEST_F(TimestampedKeyValueStoreTest, ChangelogCarriesThePlainValueStampedWithIts
   ASSERT_OK(original->put("a", stamped(1'796'584'160'123, count_of_one)));
   ASSERT_OK(original->put("b", stamped(-1, "")));
   ASSERT_OK(original->remove("b").status());
-  std::vector<KeyValueWrite> batch{{"c", stamped(9, "\xFE")}};
+  const std::string c_value = stamped(9, "\xFE");  // a KeyValueWrite only views its value
+  std::vector<KeyValueWrite> batch{{"c", c_value}};
   ASSERT_OK(original->write_batch(batch, std::nullopt));
 
   ASSERT_EQ(writer_.records.size(), 4u);
@@ -159,7 +160,8 @@ TEST_F(TimestampedKeyValueStoreTest, PlainRocksDBStoreOfAnEarlierBuildIsConverte
   {
     auto plain = make_rocksdb_key_value_store("counts", resources_);
     ASSERT_OK(plain->init(context_));
-    std::vector<KeyValueWrite> writes{{"a", "1"}, {"b", ""}, {"c", std::string("\x00\x03", 2)}};
+    const std::string c_value("\x00\x03", 2);
+    std::vector<KeyValueWrite> writes{{"a", "1"}, {"b", ""}, {"c", c_value}};
     ASSERT_OK(plain->write_batch(writes, Offset(17)));
     ASSERT_OK(plain->close());
   }
