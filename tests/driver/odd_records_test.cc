@@ -188,8 +188,9 @@ TEST(OddRecords, NullKeyRecordsPassLeftAndOuterJoinsWithNoPartner) {
   EXPECT_EQ(driver.metrics().dropped_records, 5);
 }
 
-// A joiner that takes the key cannot be called without one: such a record is dropped and
-// counted, as before KIP-962 (Kafka Streams passes a null key to ValueJoinerWithKey).
+// A joiner that takes the key as a plain `const K&` cannot be called without one: such a record
+// is dropped and counted, as before KIP-962 (Kafka Streams passes a null key to
+// ValueJoinerWithKey; in Sluice a joiner declaring std::optional<K> gets it, next test).
 TEST(OddRecords, NullKeyRecordIntoALeftJoinWhoseJoinerTakesTheKeyIsDropped) {
   StreamsBuilder builder;
   auto table = builder.table("table", Consumed::with(strings(), strings()));
@@ -204,6 +205,67 @@ TEST(OddRecords, NullKeyRecordIntoALeftJoinWhoseJoinerTakesTheKeyIsDropped) {
   EXPECT_THAT(driver.create_output_topic("st", strings(), strings()).read_values_to_list(),
               ElementsAre("kv"));
   EXPECT_EQ(driver.metrics().dropped_records, 1);
+}
+
+// A joiner or global key mapper that declares its key std::optional<K> (dsl/README.md, "Nulls")
+// is called for records without a key too, with a null key, as Kafka Streams passes null to
+// ValueJoinerWithKey and KeyValueMapper: stream-table and stream-stream left joins pass such a
+// record on at once with no partner, and stream-global joins, inner ones too, find its row
+// through the mapper (KStreamGlobalKTableJoinTest.shouldJoinOnNullKeyWithNonNullKeyMapperValues).
+TEST(OddRecords, JoinersAndKeyMappersTakingAnOptionalKeySeeRecordsWithoutOne) {
+  using OptionalString = std::optional<std::string>;
+  const auto show = [](const OptionalString& v) { return v ? *v : std::string("-"); };
+  StreamsBuilder builder;
+  auto table = builder.table("table", Consumed::with(strings(), strings()));
+  auto global = builder.global_table("global", Consumed::with(strings(), strings()));
+  auto left = builder.stream("left", Consumed::with(strings(), strings()));
+  auto right = builder.stream("right", Consumed::with(strings(), strings()));
+  left.left_join(table, [&](const OptionalString& k, const std::string& v,
+                            const OptionalString& t) { return show(k) + ":" + v + "/" + show(t); })
+      .to("st", Produced::with(strings(), strings()));
+  left.left_join(
+          right,
+          [&](const OptionalString& k, const std::string& l, const OptionalString& r) {
+            return show(k) + ":" + l + "+" + show(r);
+          },
+          JoinWindows::of_time_difference_without_grace(100ms))
+      .to("ss", Produced::with(strings(), strings()));
+  // The global row's key is the part of the value after the comma.
+  const auto foreign_key = [](const OptionalString&, const std::string& v) {
+    return v.substr(v.find(',') + 1);
+  };
+  left.join(global, foreign_key,
+            [&](const OptionalString& k, const std::string& v, const std::string& g) {
+              return show(k) + ":" + v + "@" + g;
+            })
+      .to("sg-inner", Produced::with(strings(), strings()));
+  left.left_join(global, foreign_key,
+                 [&](const OptionalString& k, const std::string& v, const OptionalString& g) {
+                   return show(k) + ":" + v + "@" + show(g);
+                 })
+      .to("sg-left", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  auto g = driver.create_input_topic("global", strings(), strings());
+  auto l = driver.create_input_topic("left", strings(), strings());
+  ASSERT_OK(g.pipe_input("F", "gF", 0));
+  ASSERT_OK(l.pipe_input(kNoKey, OptionalString("x,F"), 1));
+  ASSERT_OK(l.pipe_input("k", "y,F", 2));
+  using Got = std::pair<OptionalString, std::string>;
+  const auto read = [&](const std::string& topic) {
+    std::vector<Got> got;
+    auto out = driver.create_output_topic(topic, strings(), strings());
+    while (!out.is_empty()) {
+      auto rec = out.read_record();
+      got.emplace_back(rec.key, *rec.value);
+    }
+    return got;
+  };
+  EXPECT_THAT(read("st"), ElementsAre(Got{kNoKey, "-:x,F/-"}, Got{"k", "k:y,F/-"}));
+  // The keyed record waits for a right partner until its window closes.
+  EXPECT_THAT(read("ss"), ElementsAre(Got{kNoKey, "-:x,F+-"}));
+  EXPECT_THAT(read("sg-inner"), ElementsAre(Got{kNoKey, "-:x,F@gF"}, Got{"k", "k:y,F@gF"}));
+  EXPECT_THAT(read("sg-left"), ElementsAre(Got{kNoKey, "-:x,F@gF"}, Got{"k", "k:y,F@gF"}));
+  EXPECT_EQ(driver.metrics().dropped_records, 0);
 }
 
 // cogroup (plain, time windows, session windows): a null key, or a null value, is skipped and

@@ -61,14 +61,18 @@ using JoinerResult = typename JoinerResultOf<Kind, K, VL, VR, F>::type;
 template <JoinKind Kind, typename K, typename VL, typename VR, typename VOut, typename F>
 struct Joiner {
   using A = JoinerArgs<Kind, K, VL, VR>;
-  // Whether the user's joiner takes the key: then it cannot be called for a record without one.
+  // Whether the user's joiner takes the key.
   static constexpr bool kTakesKey = std::is_invocable_v<F&, const K&, typename A::L, typename A::R>;
+  // Whether it can be called for a record without a key: it does not take the key, or it
+  // declares the key std::optional<K> (dsl/README.md, "Nulls") and gets a null one.
+  static constexpr bool kCallableWithoutKey = !kTakesKey || param_is_optional<F, 0>();
   F f;
   VOut operator()(const K& key, const std::optional<VL>& l, const std::optional<VR>& r) {
     return invoke(&key, l, r);
   }
   // For a record without a key (KIP-962: an outer side passes it on with no partner).
-  VOut operator()(const std::optional<VL>& l, const std::optional<VR>& r) requires(!kTakesKey) {
+  VOut operator()(const std::optional<VL>& l,
+                  const std::optional<VR>& r) requires(kCallableWithoutKey) {
     return invoke(nullptr, l, r);
   }
 
@@ -88,7 +92,9 @@ struct Joiner {
         return (r);
       }
     }();
-    if constexpr (kTakesKey) {
+    if constexpr (kTakesKey && kCallableWithoutKey) {
+      return VOut(f(key != nullptr ? std::optional<K>(*key) : std::optional<K>(), la, ra));
+    } else if constexpr (kTakesKey) {
       return VOut(f(*key, la, ra));
     } else {
       (void)key;
@@ -100,9 +106,9 @@ struct Joiner {
 // KIP-962 (Kafka Streams 3.7): a record with a value but no key, on an outer side of a join
 // (the left of a left join, either side of an outer join), is passed on at once with no
 // partner instead of being dropped; the joiner is called without a key. Only joiners that do
-// not take the key can be called so; with one that does, the record is dropped and counted as
-// before. (A key-changing operation before the join drops such records at the repartition
-// topic first, as in Kafka Streams.)
+// not take the key, or take it as std::optional<K>, can be called so; with one that takes a
+// plain key, the record is dropped and counted as before. (A key-changing operation before the join
+// drops such records at the repartition topic first, as in Kafka Streams.)
 template <typename R>
 bool null_key_with_value(const R& r) {
   return !r.has_key() && r.has_value();
@@ -201,7 +207,7 @@ class StreamStreamJoinProcessor final
   }
 
   void process(Record<K, VThis> r) override {
-    if constexpr (this_outer() && !decltype(joiner_)::kTakesKey) {
+    if constexpr (this_outer() && decltype(joiner_)::kCallableWithoutKey) {
       if (null_key_with_value(r)) {
         std::optional<VOut> out(call_without_key(&*r.value(), nullptr));
         this->context().forward(std::move(r).with_value(std::move(out)));
@@ -461,7 +467,7 @@ class StreamTableJoinProcessor final : public Processor<K, V, K, VOut> {
     table_.init(ctx.get_state_store(table_.store_name()));
   }
   void process(Record<K, V> r) override {
-    if constexpr (Kind == JoinKind::kLeft && !decltype(joiner_)::kTakesKey) {
+    if constexpr (Kind == JoinKind::kLeft && decltype(joiner_)::kCallableWithoutKey) {
       if (null_key_with_value(r)) {
         std::optional<VOut> out(joiner_(r.value(), std::optional<VT>()));
         this->context().forward(std::move(r).with_value(std::move(out)));
@@ -498,11 +504,15 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
       return;
     }
     // Kafka Streams (KIP-962) calls the key mapper even without a key: a mapper of the value
-    // alone finds the row; one that takes the key has none to look up, so a left join passes
-    // the record on with no partner and an inner join drops it.
+    // alone, or one taking the key as std::optional<K>, finds the row; one that takes a plain
+    // key has none to look up, so a left join passes the record on with no partner and an
+    // inner join drops it.
+    using Mapper = KVLambda<M, K, V>;
     std::optional<KG> global_key;
-    if constexpr (std::is_invocable_v<M&, const K&, const V&>) {
-      if (r.has_key()) global_key = to_optional(mapper_(*r.key(), *r.value()));
+    if constexpr (Mapper::with_key) {
+      if (Mapper::key_optional || r.has_key()) {
+        global_key = to_optional(mapper_(Mapper::key_arg(r), *r.value()));
+      }
     } else {
       global_key = to_optional(mapper_(*r.value()));
     }
@@ -514,7 +524,7 @@ class StreamGlobalJoinProcessor final : public Processor<K, V, K, VOut> {
     if (global_key) row = table_.get(*global_key);
     if (Kind == JoinKind::kInner && !row) return;
     if (!r.has_key()) {
-      if constexpr (!decltype(joiner_)::kTakesKey) {
+      if constexpr (decltype(joiner_)::kCallableWithoutKey) {
         std::optional<VOut> out(joiner_(r.value(), row));
         this->context().forward(std::move(r).with_value(std::move(out)));
       } else {
