@@ -750,18 +750,14 @@ void expect_join_steps(JoinWindows windows, const std::vector<JoinStep>& steps) 
 // and 1899..1903 come after stream time has passed them: they are still processed, and join
 // what the other side keeps.
 TEST(KafkaStreamsConformance, StreamStreamJoinWindowing) {
+  // clang-format off
   expect_join_steps(
       JoinWindows::of_time_difference_without_grace(100ms),
       {
           {1, "A", 0, false, 2, {}},
           {2, "a", 0, false, 2, {"0=A0+a0@0", "1=A1+a1@0"}},
           {1, "B", 1000, true, 4, {}},
-          {2,
-           "b",
-           1100,
-           false,
-           4,
-           {"0=B0+b0@1100", "1=B1+b1@1100", "2=B2+b2@1100", "3=B3+b3@1100"}},
+          {2, "b", 1100, false, 4, {"0=B0+b0@1100", "1=B1+b1@1100", "2=B2+b2@1100", "3=B3+b3@1100"}},
           {2, "c", 1101, false, 4, {"1=B1+c1@1101", "2=B2+c2@1101", "3=B3+c3@1101"}},
           {2, "d", 1102, false, 4, {"2=B2+d2@1102", "3=B3+d3@1102"}},
           {2, "e", 1103, false, 4, {"3=B3+e3@1103"}},
@@ -772,12 +768,7 @@ TEST(KafkaStreamsConformance, StreamStreamJoinWindowing) {
           {2, "j", 902, false, 4, {"0=B0+j0@1000", "1=B1+j1@1001", "2=B2+j2@1002"}},
           {2, "k", 903, false, 4, {"0=B0+k0@1000", "1=B1+k1@1001", "2=B2+k2@1002", "3=B3+k3@1003"}},
           {2, "l", 2000, true, 4, {}},
-          {1,
-           "C",
-           2100,
-           false,
-           4,
-           {"0=C0+l0@2100", "1=C1+l1@2100", "2=C2+l2@2100", "3=C3+l3@2100"}},
+          {1, "C", 2100, false, 4, {"0=C0+l0@2100", "1=C1+l1@2100", "2=C2+l2@2100", "3=C3+l3@2100"}},
           {1, "D", 2101, false, 4, {"1=D1+l1@2101", "2=D2+l2@2101", "3=D3+l3@2101"}},
           {1, "E", 2102, false, 4, {"2=E2+l2@2102", "3=E3+l3@2102"}},
           {1, "F", 2103, false, 4, {"3=F3+l3@2103"}},
@@ -786,46 +777,36 @@ TEST(KafkaStreamsConformance, StreamStreamJoinWindowing) {
           {1, "I", 1900, false, 4, {"0=I0+l0@2000"}},
           {1, "J", 1901, false, 4, {"0=J0+l0@2000", "1=J1+l1@2001"}},
           {1, "K", 1902, false, 4, {"0=K0+l0@2000", "1=K1+l1@2001", "2=K2+l2@2002"}},
-          {1,
-           "L",
-           1903,
-           false,
-           4,
-           {"0=L0+l0@2000", "1=L1+l1@2001", "2=L2+l2@2002", "3=L3+l3@2003"}},
+          {1, "L", 1903, false, 4, {"0=L0+l0@2000", "1=L1+l1@2001", "2=L2+l2@2002", "3=L3+l3@2003"}},
       });
+  // clang-format on
 }
 
 // KStreamKStreamJoinTest.testAsymmetricWindowingAfter / ...Before: the window reaches 100 ms
 // only after (before) the left record, no grace. Before the window, the first right records are
 // late (stream time 1003) and still join, as Kafka's store keeps them.
 TEST(KafkaStreamsConformance, StreamStreamJoinAsymmetricWindowAfter) {
-  expect_join_steps(JoinWindows::of_time_difference_without_grace(0ms).after(100ms),
-                    {
-                        {1, "A", 1000, true, 4, {}},
-                        {2, "a", 999, false, 4, {}},
-                        {2, "b", 1000, false, 4, {"0=A0+b0@1000"}},
-                        {2, "c", 1001, false, 4, {"0=A0+c0@1001", "1=A1+c1@1001"}},
-                        {2, "d", 1002, false, 4, {"0=A0+d0@1002", "1=A1+d1@1002", "2=A2+d2@1002"}},
-                        {2,
-                         "e",
-                         1003,
-                         false,
-                         4,
-                         {"0=A0+e0@1003", "1=A1+e1@1003", "2=A2+e2@1003", "3=A3+e3@1003"}},
-                        {2,
-                         "f",
-                         1100,
-                         false,
-                         4,
-                         {"0=A0+f0@1100", "1=A1+f1@1100", "2=A2+f2@1100", "3=A3+f3@1100"}},
-                        {2, "g", 1101, false, 4, {"1=A1+g1@1101", "2=A2+g2@1101", "3=A3+g3@1101"}},
-                        {2, "h", 1102, false, 4, {"2=A2+h2@1102", "3=A3+h3@1102"}},
-                        {2, "i", 1103, false, 4, {"3=A3+i3@1103"}},
-                        {2, "j", 1104, false, 4, {}},
-                    });
+  // clang-format off
+  expect_join_steps(
+      JoinWindows::of_time_difference_without_grace(0ms).after(100ms),
+      {
+          {1, "A", 1000, true, 4, {}},
+          {2, "a", 999, false, 4, {}},
+          {2, "b", 1000, false, 4, {"0=A0+b0@1000"}},
+          {2, "c", 1001, false, 4, {"0=A0+c0@1001", "1=A1+c1@1001"}},
+          {2, "d", 1002, false, 4, {"0=A0+d0@1002", "1=A1+d1@1002", "2=A2+d2@1002"}},
+          {2, "e", 1003, false, 4, {"0=A0+e0@1003", "1=A1+e1@1003", "2=A2+e2@1003", "3=A3+e3@1003"}},
+          {2, "f", 1100, false, 4, {"0=A0+f0@1100", "1=A1+f1@1100", "2=A2+f2@1100", "3=A3+f3@1100"}},
+          {2, "g", 1101, false, 4, {"1=A1+g1@1101", "2=A2+g2@1101", "3=A3+g3@1101"}},
+          {2, "h", 1102, false, 4, {"2=A2+h2@1102", "3=A3+h3@1102"}},
+          {2, "i", 1103, false, 4, {"3=A3+i3@1103"}},
+          {2, "j", 1104, false, 4, {}},
+      });
+  // clang-format on
 }
 
 TEST(KafkaStreamsConformance, StreamStreamJoinAsymmetricWindowBefore) {
+  // clang-format off
   expect_join_steps(
       JoinWindows::of_time_difference_without_grace(0ms).before(100ms),
       {
@@ -835,17 +816,13 @@ TEST(KafkaStreamsConformance, StreamStreamJoinAsymmetricWindowBefore) {
           {2, "c", 901, false, 4, {"0=A0+c0@1000", "1=A1+c1@1001"}},
           {2, "d", 902, false, 4, {"0=A0+d0@1000", "1=A1+d1@1001", "2=A2+d2@1002"}},
           {2, "e", 903, false, 4, {"0=A0+e0@1000", "1=A1+e1@1001", "2=A2+e2@1002", "3=A3+e3@1003"}},
-          {2,
-           "f",
-           1000,
-           false,
-           4,
-           {"0=A0+f0@1000", "1=A1+f1@1001", "2=A2+f2@1002", "3=A3+f3@1003"}},
+          {2, "f", 1000, false, 4, {"0=A0+f0@1000", "1=A1+f1@1001", "2=A2+f2@1002", "3=A3+f3@1003"}},
           {2, "g", 1001, false, 4, {"1=A1+g1@1001", "2=A2+g2@1002", "3=A3+g3@1003"}},
           {2, "h", 1002, false, 4, {"2=A2+h2@1002", "3=A3+h3@1003"}},
           {2, "i", 1003, false, 4, {"3=A3+i3@1003"}},
           {2, "j", 1004, false, 4, {}},
       });
+  // clang-format on
 }
 
 // KTableFilterTest.shouldPassThroughWithoutMaterialization / ...OnMaterialization
