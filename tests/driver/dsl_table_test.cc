@@ -8,9 +8,11 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "sluice/core/log.h"
 #include "sluice/core/serdes.h"
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
@@ -94,6 +96,38 @@ TEST(DslTable, SourceTableUpdatesAndTombstones) {
                           SKV{"bob", std::nullopt}));
   EXPECT_THAT(contents(driver.get_state_store("users-store"), strings()),
               ElementsAre(std::pair<const std::string, std::string>{"alice", "oslo"}));
+}
+
+// KTableSourceTest.kTableShouldLogOnOutOfOrder: a record older than the row it replaces is
+// applied (the table holds what came last, as Kafka's) and logged at WARN with the store, both
+// timestamps, topic, partition and offset; Kafka logs each, Sluice the 1st, 2nd, 4th... per
+// processor. An update newer than the row is not logged.
+TEST(DslTable, OutOfOrderSourceUpdateIsAppliedAndLogged) {
+  StreamsBuilder builder;
+  builder.table("topic", Consumed::with(strings(), strings()), Materialized::as("store"))
+      .to_stream()
+      .to("out", Produced::with(strings(), strings()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("topic", strings(), strings());
+  auto out = driver.create_output_topic("out", strings(), strings());
+  auto previous = log::default_sink();
+  auto capture = std::make_shared<log::CapturingSink>();
+  log::set_default_sink(capture);
+  ASSERT_OK(in.pipe_input("key", "v10", 10));
+  ASSERT_OK(in.pipe_input("key", "v5", 5));  // 1st: logged
+  ASSERT_OK(in.pipe_input("key", "v7", 7));  // newer than the row (5): not out of order
+  ASSERT_OK(in.pipe_input("key", "v6", 6));  // 2nd: logged
+  ASSERT_OK(in.pipe_input("key", "v1", 1));  // 3rd: counted only
+  log::set_default_sink(previous);
+  EXPECT_THAT(out.read_values_to_list(), ElementsAre("v10", "v5", "v7", "v6", "v1"));
+  const auto warnings = capture->find("out-of-order table update");
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_EQ(warnings[0].level, log::Level::kWarn);
+  EXPECT_THAT(warnings[0].message,
+              HasSubstr("store=store stored timestamp=10 update timestamp=5 topic=topic "
+                        "partition=0 offset=1"));
+  EXPECT_THAT(warnings[1].message, HasSubstr("stored timestamp=7 update timestamp=6"));
+  EXPECT_THAT(warnings[1].message, HasSubstr("so far: 2"));
 }
 
 TEST(DslTable, GeneratedNamesFollowKafkaStreams) {

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "fmt/format.h"
+#include "sluice/core/log.h"
 #include "sluice/core/processor.h"
 #include "sluice/core/serde.h"
 #include "sluice/core/status_macros.h"
@@ -61,6 +62,27 @@ decltype(auto) call_kv(F& f, const K& key, const V& value) {
     return f(value);
   }
 }
+
+// A warning worth a line now and then: counts occurrences and logs the 1st, 2nd, 4th, 8th...
+// per processor, so a flood costs a counter, not a log line each (late records, out-of-order
+// table updates).
+class SampledWarning {
+ public:
+  explicit SampledWarning(const char* component) : component_(component) {}
+  // Counts one occurrence; the logger when this one is to be logged, else null.
+  log::Logger* count() {
+    ++count_;
+    if ((count_ & (count_ - 1)) != 0) return nullptr;
+    if (!logger_) logger_.emplace(component_);
+    return &*logger_;
+  }
+  int64_t so_far() const { return count_; }
+
+ private:
+  const char* component_;
+  int64_t count_ = 0;
+  std::optional<log::Logger> logger_;
+};
 
 // A table row: its value and the timestamp stored with it (Kafka Streams' ValueAndTimestamp).
 template <typename V>
@@ -203,7 +225,9 @@ class StreamAggregateProcessor final : public Processor<K, V, K, Change<VR>> {
 };
 
 // builder.table(): Kafka Streams' KTableSource. Each record replaces the key's row (a null
-// value deletes it) and forwards Change(new, old from the store). Null keys are dropped.
+// value deletes it) and forwards Change(new, old from the store). Null keys are dropped. A
+// record older than the row it replaces is applied all the same and logged as an out-of-order
+// update (Kafka Streams logs each; here the 1st, 2nd, 4th... per processor).
 template <typename K, typename V>
 class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
  public:
@@ -216,7 +240,9 @@ class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
   void close() override { table_.close(); }
   void process(Record<K, V> r) override {
     if (dsl_internal::skip_null_key_or_value(this->context(), r, /*need_value=*/false)) return;
-    std::optional<V> old = value_of(table_.get(*r.key()));
+    std::optional<ValueAndTimestamp<V>> row = table_.get(*r.key());
+    if (row && r.timestamp() < row->timestamp) warn_out_of_order(row->timestamp, r.timestamp());
+    std::optional<V> old = value_of(std::move(row));
     table_.put(*r.key(), r.value(), r.timestamp());
     Change<V> change{std::move(r.mutable_value()), std::move(old)};
     table_.forward(this->context(),
@@ -225,7 +251,18 @@ class TableSourceProcessor final : public Processor<K, V, K, Change<V>> {
   }
 
  private:
+  void warn_out_of_order(TimestampMs stored, TimestampMs update) {
+    log::Logger* logger = out_of_order_.count();
+    if (logger == nullptr) return;
+    const std::optional<RecordMetadata> m = this->context().record_metadata();
+    logger->warn(
+        "out-of-order table update: store={} stored timestamp={} update timestamp={} topic={} "
+        "partition={} offset={} (out-of-order updates seen by this processor so far: {})",
+        table_.store_name(), stored, update, m ? m->topic : std::string_view("?"),
+        m ? m->partition : -1, m ? m->offset : -1, out_of_order_.so_far());
+  }
   TableStore<K, V> table_;
+  SampledWarning out_of_order_{"sluice.dsl.table"};
 };
 
 // KTable filter: a value failing the predicate becomes null, on both sides of the change;

@@ -41,18 +41,16 @@ class LateRecords {
   void drop(Ctx& ctx, std::string_view store, TimestampMs timestamp, Window window,
             TimestampMs stream_time) {
     TaskMetrics::add(ctx.metrics().late_records_dropped);
-    ++count_;
-    if ((count_ & (count_ - 1)) != 0) return;
-    if (!logger_) logger_.emplace("sluice.dsl.window");
-    logger_->warn(
+    log::Logger* logger = warning_.count();
+    if (logger == nullptr) return;
+    logger->warn(
         "skipping record for expired window: store={} timestamp={} window=[{},{}] "
         "stream_time={} (late records dropped by this processor so far: {})",
-        store, timestamp, window.start, window.end, stream_time, count_);
+        store, timestamp, window.start, window.end, stream_time, warning_.so_far());
   }
 
  private:
-  int64_t count_ = 0;
-  std::optional<log::Logger> logger_;
+  SampledWarning warning_{"sluice.dsl.window"};
 };
 
 // Kafka Streams' ValueAndTimestamp in a window store value.
