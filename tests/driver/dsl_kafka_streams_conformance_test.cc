@@ -23,6 +23,7 @@
 #include "sluice/core/windowed.h"
 #include "sluice/dsl/streams_builder.h"
 #include "sluice/runtime/topology_test_driver.h"
+#include "sluice/state/timestamped_key_value_store.h"
 
 #include "assert_ok.h"
 
@@ -648,6 +649,86 @@ TEST(KafkaStreamsConformance, TableCount) {
                                     {"D", "green", 11}});
   EXPECT_THAT(got, ElementsAre("green=1@10", "green=2@10", "green=1@12", "blue=1@12", "yellow=1@15",
                                "green=2@12"));
+}
+
+// A table store's row with its timestamp, "value@timestamp" (Kafka's
+// TopologyTestDriver.getTimestampedKeyValueStore), or "null".
+template <typename V>
+std::string stored_row(TopologyTestDriver& driver, const std::string& store, const std::string& key,
+                       const Serde<V>& serde) {
+  auto* table = dynamic_cast<state::TimestampedKeyValueStore*>(driver.get_state_store(store));
+  if (table == nullptr) return "no timestamped store " + store;
+  auto bytes = table->timestamped().peek(key);
+  if (!bytes.ok()) return bytes.status().ToString();
+  if (!bytes->has_value() || (*bytes)->size() < 8) return "null";
+  V value{};
+  if (auto st = serde.deserialize(store, std::string_view(**bytes).substr(8), value); !st.ok()) {
+    return st.ToString();
+  }
+  return fmt::format("{}@{}", value, serdes::read_big_endian<int64_t>((*bytes)->data()));
+}
+
+// KGroupedTableImplTest.shouldReduce / ...AndMaterializeResults (assertReduced): a table of
+// doubles regrouped by its own key with the integer part as value, reduced with an adder and a
+// subtractor; the last update per key and the stored row carry the largest timestamp the
+// aggregate has seen (B's last update, at 20, keeps 30).
+TEST(KafkaStreamsConformance, GroupedTableReduce) {
+  StreamsBuilder builder;
+  builder.table("input", Consumed::with(strings(), serdes::float64()))
+      .group_by(
+          [](const std::string& k, double v) {
+            return KeyValue<std::string, int32_t>{k, static_cast<int32_t>(v)};
+          },
+          Grouped::with(strings(), serdes::int32()))
+      .reduce([](int32_t agg, int32_t v) { return agg + v; },
+              [](int32_t agg, int32_t v) { return agg - v; },
+              Materialized::with(strings(), serdes::int32()).with_name("reduce"))
+      .to_stream()
+      .to("output", Produced::with(strings(), serdes::int32()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("input", strings(), serdes::float64());
+  auto out = driver.create_output_topic("output", strings(), serdes::int32());
+  // The last update per key, "value@timestamp" (Kafka's lastValueAndTimestampPerKey).
+  auto last = [&out] {
+    std::map<std::string, std::string> got;
+    for (const auto& r : out.read_records_to_list()) {
+      got[*r.key] = fmt::format("{}@{}", *r.value, *r.timestamp);
+    }
+    return got;
+  };
+  using Map = std::map<std::string, std::string>;
+  pipe(in, "A", 1.1, 10);
+  pipe(in, "B", 2.2, 11);
+  EXPECT_EQ(last(), (Map{{"A", "1@10"}, {"B", "2@11"}}));
+  pipe(in, "A", 2.6, 30);
+  pipe(in, "B", 1.3, 30);
+  pipe(in, "A", 5.7, 50);
+  pipe(in, "B", 6.2, 20);
+  EXPECT_EQ(last(), (Map{{"A", "5@50"}, {"B", "6@30"}}));
+  EXPECT_EQ(stored_row(driver, "reduce", "A", *serdes::int32()), "5@50");
+  EXPECT_EQ(stored_row(driver, "reduce", "B", *serdes::int32()), "6@30");
+}
+
+// KGroupedTableImplTest.shouldCountAndMaterializeResults / shouldAggregateAndMaterializeResults
+// (processData): a table regrouped by its value; the stored rows with their timestamps.
+TEST(KafkaStreamsConformance, GroupedTableCountAndAggregateMaterialize) {
+  StreamsBuilder builder;
+  auto grouped = builder.table("input", Consumed::with(strings(), strings()))
+                     .group_by(value_as_key, Grouped::with(strings(), strings()));
+  grouped.count(Materialized::as("count"));
+  grouped.aggregate(string_init, to_string_adder, to_string_remover,
+                    Materialized::with(strings(), strings()).with_name("aggregate"));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("input", strings(), strings());
+  pipe(in, "A", "1", 10);
+  pipe(in, "B", "1", 50);
+  pipe(in, "C", "1", 30);
+  pipe(in, "D", "2", 40);
+  pipe(in, "E", "2", 60);
+  EXPECT_EQ(stored_row(driver, "count", "1", *serdes::int64()), "3@50");
+  EXPECT_EQ(stored_row(driver, "count", "2", *serdes::int64()), "2@60");
+  EXPECT_EQ(stored_row(driver, "aggregate", "1", *strings()), "0+1+1+1@50");
+  EXPECT_EQ(stored_row(driver, "aggregate", "2", *strings()), "0+2+2@60");
 }
 
 // KTableAggregateTest.testRemoveOldBeforeAddNew: an update that keeps its group key is
