@@ -8,7 +8,6 @@
 #include <utility>
 
 #include "fmt/format.h"
-#include "sluice/core/serdes.h"
 #include "sluice/state/caching.h"
 #include "sluice/state/key_value_store.h"
 #include "sluice/state/timestamped_key_value_store.h"
@@ -31,8 +30,6 @@ bool set_cache_listener(StateStore& store, Listener listener) {
   return true;
 }
 
-constexpr size_t kTimestampBytes = 8;
-
 class KeyValueView final : public KeyValueBytes {
  public:
   KeyValueView(state::KeyValueBytesStore& store, bool timestamped)
@@ -45,9 +42,9 @@ class KeyValueView final : public KeyValueBytes {
     std::optional<RowBytes> row(std::in_place);
     std::string& bytes = **stored;
     if (timestamped_) {
-      auto value = split(bytes, row->timestamp);
-      if (!value.ok()) return value.status();
-      bytes.erase(0, kTimestampBytes);  // in place: no second allocation per read
+      std::string_view value;
+      if (!decode_timestamped(bytes, row->timestamp, value)) return too_short(bytes.size());
+      bytes.erase(0, bytes.size() - value.size());  // in place: no second allocation per read
     }
     row->value = std::move(bytes);
     return row;
@@ -55,9 +52,7 @@ class KeyValueView final : public KeyValueBytes {
   absl::Status put_row(std::string_view key, std::string_view value,
                        TimestampMs timestamp) override {
     if (!timestamped_) return store_.put(key, value);
-    row_buf_.clear();
-    serdes::append_big_endian(row_buf_, static_cast<int64_t>(timestamp));
-    row_buf_.append(value);
+    encode_timestamped(timestamp, value, row_buf_);
     return store_.put(key, row_buf_);
   }
   absl::StatusOr<std::optional<std::string>> get(std::string_view key) override {
@@ -86,10 +81,11 @@ class KeyValueView final : public KeyValueBytes {
                                std::string_view key, std::optional<std::string_view> new_value,
                                std::optional<std::string_view> old_value, TimestampMs timestamp) {
           auto plain = [&](std::optional<std::string_view> stored, TimestampMs& ts) {
-            if (!stored) return stored;
-            auto value = split(*stored, ts);
-            if (!value.ok()) throw_store_error("table store", name, value.status());
-            return std::optional<std::string_view>(*value);
+            std::string_view value;
+            if (stored && !decode_timestamped(*stored, ts, value)) {
+              throw_store_error("table store", name, too_short(stored->size()));
+            }
+            return stored ? std::optional<std::string_view>(value) : stored;
           };
           TimestampMs old_ts = -1;
           new_value = plain(new_value, timestamp);
@@ -99,14 +95,9 @@ class KeyValueView final : public KeyValueBytes {
   }
 
  private:
-  // `stored` without its timestamp, which goes to `timestamp`.
-  static absl::StatusOr<std::string_view> split(std::string_view stored, TimestampMs& timestamp) {
-    if (stored.size() < kTimestampBytes) {
-      return absl::DataLossError(fmt::format(
-          "a timestamped value has {} bytes, fewer than its 8-byte timestamp", stored.size()));
-    }
-    timestamp = serdes::read_big_endian<int64_t>(stored.data());
-    return stored.substr(kTimestampBytes);
+  static absl::Status too_short(size_t size) {
+    return absl::DataLossError(
+        fmt::format("a timestamped value has {} bytes, fewer than its 8-byte timestamp", size));
   }
 
   state::KeyValueBytesStore& store_;

@@ -660,12 +660,12 @@ std::string stored_row(TopologyTestDriver& driver, const std::string& store, con
   if (table == nullptr) return "no timestamped store " + store;
   auto bytes = table->timestamped().peek(key);
   if (!bytes.ok()) return bytes.status().ToString();
-  if (!bytes->has_value() || (*bytes)->size() < 8) return "null";
+  TimestampMs ts = -1;
+  std::string_view stored;
+  if (!bytes->has_value() || !dsl_internal::decode_timestamped(**bytes, ts, stored)) return "null";
   V value{};
-  if (auto st = serde.deserialize(store, std::string_view(**bytes).substr(8), value); !st.ok()) {
-    return st.ToString();
-  }
-  return fmt::format("{}@{}", value, serdes::read_big_endian<int64_t>((*bytes)->data()));
+  if (auto st = serde.deserialize(store, stored, value); !st.ok()) return st.ToString();
+  return fmt::format("{}@{}", value, ts);
 }
 
 // KGroupedTableImplTest.shouldReduce / ...AndMaterializeResults (assertReduced): a table of

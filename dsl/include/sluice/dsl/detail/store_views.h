@@ -16,9 +16,26 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sluice/core/processor_context.h"
+#include "sluice/core/serdes.h"
 #include "sluice/core/windowed.h"
 
 namespace sluice::dsl_internal {
+
+// Kafka Streams' ValueAndTimestamp in a stored value, [8-byte big-endian timestamp][value]: the
+// values of window stores and of the tables' key-value stores (KeyValueBytes::timestamped()).
+inline void encode_timestamped(TimestampMs timestamp, std::string_view value, std::string& out) {
+  out.clear();
+  serdes::append_big_endian(out, timestamp);
+  out.append(value);
+}
+// False when `bytes` is too short to hold the timestamp.
+inline bool decode_timestamped(std::string_view bytes, TimestampMs& timestamp,
+                               std::string_view& value) {
+  if (bytes.size() < 8) return false;
+  timestamp = serdes::read_big_endian<int64_t>(bytes.data());
+  value = bytes.substr(8);
+  return true;
+}
 
 // Called by a key-value record cache for each entry it writes below (flush, commit, eviction):
 // the key, the new and the previous stored value (null: none) and the entry's timestamp.

@@ -53,20 +53,6 @@ class LateRecords {
   SampledWarning warning_{"sluice.dsl.window"};
 };
 
-// Kafka Streams' ValueAndTimestamp in a window store value.
-inline void encode_timestamped(TimestampMs timestamp, std::string_view value, std::string& out) {
-  out.clear();
-  serdes::append_big_endian(out, timestamp);
-  out.append(value);
-}
-inline bool decode_timestamped(std::string_view bytes, TimestampMs& timestamp,
-                               std::string_view& value) {
-  if (bytes.size() < 8) return false;
-  timestamp = serdes::read_big_endian<int64_t>(bytes.data());
-  value = bytes.substr(8);
-  return true;
-}
-
 // State shared by the windowed aggregate processors: store name, serdes, buffers, and forwarding
 // as Kafka Streams' TimestampedTupleForwarder: without a record cache each update is forwarded at
 // once; with one, the processor forwards nothing and the cache's flush listener forwards
