@@ -280,9 +280,8 @@ class SubscriptionReceiveProcessor final
     response.hash = w.hash;
     // Kafka Streams' SubscriptionJoinProcessorSupplier: the larger of the subscription's and the
     // right row's timestamps (the right row's is looked up for a deletion too).
-    TimestampMs ts = r.timestamp();
     std::optional<ValueAndTimestamp<VO>> right_row = right_.get_row_bytes(fk_buf_);
-    if (right_row && right_row->timestamp > ts) ts = right_row->timestamp;
+    const TimestampMs ts = later_timestamp(r.timestamp(), right_row);
     if (w.instruction != Instruction::kDeleteKeyAndPropagate) {
       response.foreign_value = value_of(std::move(right_row));
       if (w.instruction == Instruction::kPropagateOnlyIfFkValAvailable && !response.foreign_value) {

@@ -575,8 +575,7 @@ class TableTableJoinProcessor final
     if (!r.has_key() || !r.has_value()) return;
     const Change<VThis>& c = *r.value();
     std::optional<ValueAndTimestamp<VOther>> other_row = other_.get_row(*r.key());
-    const TimestampMs ts =
-        other_row && other_row->timestamp > r.timestamp() ? other_row->timestamp : r.timestamp();
+    const TimestampMs ts = later_timestamp(r.timestamp(), other_row);
     std::optional<VOther> other = value_of(std::move(other_row));
     const bool this_outer = Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && IsLeft);
     const bool other_outer = Kind == JoinKind::kOuter || (Kind == JoinKind::kLeft && !IsLeft);

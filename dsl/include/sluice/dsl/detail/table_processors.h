@@ -91,13 +91,14 @@ struct ValueAndTimestamp {
   TimestampMs timestamp = -1;
 };
 
-// Kafka Streams' rule for a key-value aggregate's timestamp (KStreamAggregate, KStreamReduce,
-// KTableAggregate, KTableReduce): the larger of the record's and the stored aggregate's, so a
-// key's aggregate never goes back in time; the record's own for a new key.
+// The later of a record's timestamp and a stored row's; the record's when there is no row.
+// Kafka Streams' rule for a key-value aggregate update (KStreamAggregate, KStreamReduce,
+// KTableAggregate, KTableReduce: the row is the stored aggregate, so a key's aggregate never
+// goes back in time), a table-table join result (KTableKTable*Join: the other side's row) and a
+// foreign-key join result of a left update (SubscriptionJoinProcessorSupplier: the right row).
 template <typename V>
-TimestampMs aggregate_timestamp(TimestampMs record,
-                                const std::optional<ValueAndTimestamp<V>>& old) {
-  return old && old->timestamp > record ? old->timestamp : record;
+TimestampMs later_timestamp(TimestampMs record, const std::optional<ValueAndTimestamp<V>>& row) {
+  return row && row->timestamp > record ? row->timestamp : record;
 }
 
 // The value of a row, without its timestamp.
@@ -208,7 +209,7 @@ class StreamAggregateProcessor final : public Processor<K, V, K, Change<VR>> {
     // A null key has no row, a null value no delta.
     if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     std::optional<ValueAndTimestamp<VR>> row = table_.get(*r.key());
-    const TimestampMs ts = aggregate_timestamp(r.timestamp(), row);
+    const TimestampMs ts = later_timestamp(r.timestamp(), row);
     std::optional<VR> old;
     if (row) old = std::move(row->value);
     std::optional<VR> next(add_(*r.key(), *r.value(), old));
@@ -407,7 +408,7 @@ class TableAggregateProcessor final : public Processor<K, Change<V>, K, Change<V
     const Change<V>& c = *r.value();
     if (!c.new_value && !c.old_value) return;
     std::optional<ValueAndTimestamp<VR>> row = table_.get(*r.key());
-    const TimestampMs ts = aggregate_timestamp(r.timestamp(), row);
+    const TimestampMs ts = later_timestamp(r.timestamp(), row);
     std::optional<VR> old;
     if (row) old = std::move(row->value);
     std::optional<VR> agg = old;
