@@ -62,6 +62,10 @@ class KeyValueView final : public KeyValueBytes {
     return store_.put(key, value);
   }
   absl::Status remove(std::string_view key) override { return store_.remove(key).status(); }
+  absl::Status remove_row(std::string_view key, TimestampMs timestamp) override {
+    if (!timestamped_) return remove(key);
+    return store_.remove_at(key, timestamp);
+  }
   absl::Status scan(std::string_view prefix,
                     absl::FunctionRef<bool(std::string_view, std::string_view)> visit) override {
     state::KeyValueIteratorPtr it = prefix.empty() ? store_.all() : store_.prefix_scan(prefix);

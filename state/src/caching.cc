@@ -142,6 +142,7 @@ class CacheLayer : public Public {
   const std::string& name() const override { return inner_->name(); }
   bool persistent() const override { return inner_->persistent(); }
   absl::Status init(StateStoreContext& context) override {
+    context_ = &context;
     cache_.attach(context, context.store_metrics(name()));
     return inner_->init(context);
   }
@@ -172,6 +173,7 @@ class CacheLayer : public Public {
   virtual absl::Status flush_dirty() = 0;
   std::unique_ptr<Store> inner_;
   RecordCache cache_;
+  StateStoreContext* context_ = nullptr;
 };
 
 class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValueStore> {
@@ -215,6 +217,10 @@ class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValue
     SLUICE_ASSIGN_OR_RETURN(std::optional<std::string> old, get(key));
     SLUICE_RETURN_IF_ERROR(write(key, std::nullopt));
     return old;
+  }
+  absl::Status remove_at(std::string_view key, TimestampMs timestamp) override {
+    ScopedRecordTimestamp stamp(context_, timestamp);  // the cache entry's timestamp
+    return remove(key).status();
   }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {

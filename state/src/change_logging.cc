@@ -141,6 +141,10 @@ class ChangeLoggingKeyValueStore final : public KeyValueLoggingBase {
     }
     return old;
   }
+  absl::Status remove_at(std::string_view key, TimestampMs timestamp) override {
+    ScopedRecordTimestamp stamp(context_, timestamp);  // the tombstone's timestamp
+    return remove(key).status();
+  }
   absl::Status write_batch(std::span<const KeyValueWrite> writes,
                            std::optional<Offset> offset) override {
     SLUICE_RETURN_IF_ERROR(inner_->write_batch(writes, offset));

@@ -34,6 +34,14 @@ class KeyValueBytesStore : public StateStore {
   virtual absl::StatusOr<std::optional<std::string>> peek(std::string_view key) { return get(key); }
   // Deletes the key; returns the value it had.
   virtual absl::StatusOr<std::optional<std::string>> remove(std::string_view key) = 0;
+  // Deletes the key as a change made at `timestamp` rather than at the current record's time: a
+  // cache forwards the deletion, and a changelog writes its tombstone, stamped with it (Kafka
+  // Streams' put(key, null) with a timestamp on a timestamped store, as a table-table join's
+  // result store gets). The default is remove(); decorators that stamp override it.
+  virtual absl::Status remove_at(std::string_view key, TimestampMs timestamp) {
+    (void)timestamp;
+    return remove(key).status();
+  }
   // Applies all writes atomically (for persistent stores), with `changelog_offset` as the new
   // committed offset when given: under exactly-once the runtime applies a committed
   // transaction's writes this way so the store never runs ahead of Kafka.

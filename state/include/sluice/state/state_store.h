@@ -113,6 +113,26 @@ class StateStoreContext {
       std::unique_ptr<SessionBytesStore> inner);
 };
 
+// Sets `context`'s record timestamp (when there is a context) until it goes out of scope,
+// then restores it: how a store stamps one write with a timestamp of its caller's choosing.
+class ScopedRecordTimestamp {
+ public:
+  ScopedRecordTimestamp(StateStoreContext* context, TimestampMs timestamp) : context_(context) {
+    if (context_ == nullptr) return;
+    saved_ = context_->record_timestamp();
+    context_->set_record_timestamp(timestamp);
+  }
+  ~ScopedRecordTimestamp() {
+    if (context_ != nullptr) context_->set_record_timestamp(saved_);
+  }
+  ScopedRecordTimestamp(const ScopedRecordTimestamp&) = delete;
+  ScopedRecordTimestamp& operator=(const ScopedRecordTimestamp&) = delete;
+
+ private:
+  StateStoreContext* context_;
+  TimestampMs saved_ = 0;
+};
+
 class BasicStateStoreContext final : public StateStoreContext {
  public:
   BasicStateStoreContext(std::string application_id, TaskId task_id,

@@ -73,6 +73,10 @@ class KeyValueBytes {
   virtual absl::StatusOr<std::optional<std::string>> get(std::string_view key) = 0;
   virtual absl::Status put(std::string_view key, std::string_view value) = 0;
   virtual absl::Status remove(std::string_view key) = 0;
+  // remove() as a change made at `timestamp` (state::KeyValueBytesStore::remove_at): the
+  // cache forwards the deletion, the changelog writes it, stamped with it. A store without
+  // timestamps ignores it.
+  virtual absl::Status remove_row(std::string_view key, TimestampMs timestamp) = 0;
   // visit(key, value) in key order for keys starting with `prefix` (all keys for an empty
   // prefix) until it returns false. `visit` must not write to the store.
   virtual absl::Status scan(std::string_view prefix,
@@ -81,7 +85,7 @@ class KeyValueBytes {
   // new and old value for every entry the cache writes below, and returns true. False (and
   // nothing installed) for a store without a cache. Values come without their timestamp; the
   // timestamp is the new value's (Kafka Streams' TimestampedCacheFlushListener), or, for a
-  // deletion, that of the record that deleted it.
+  // deletion, remove_row's, else that of the record being processed when it was deleted.
   virtual bool set_flush_listener(BytesFlushListener listener) = 0;
 };
 // Null unless `store` is a key-value store; borrows it (the timestamped store below it when

@@ -156,14 +156,14 @@ class TableStore {
     out->timestamp = (*row)->timestamp;
     return out;
   }
-  // A null value deletes the key.
+  // A null value deletes the key (the deletion stamped with `timestamp` too).
   void put(const K& key, const std::optional<V>& value, TimestampMs timestamp) {
     keys_->serialize(store_name_, key, key_buf_);
     if (value) {
       values_->serialize(store_name_, *value, value_buf_);
       check(store_->put_row(key_buf_, value_buf_, timestamp));
     } else {
-      check(store_->remove(key_buf_));
+      check(store_->remove_row(key_buf_, timestamp));
     }
   }
   template <typename KOut, typename VOut>
