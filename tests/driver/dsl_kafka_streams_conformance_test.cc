@@ -26,60 +26,14 @@
 #include "sluice/state/timestamped_key_value_store.h"
 
 #include "assert_ok.h"
+#include "kafka_streams_conformance.h"
 
 namespace sluice {
 namespace {
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
-
-SerdePtr<std::string> strings() { return serdes::string(); }
-
-// Kafka's MockInitializer.STRING_INIT, MockAggregator.TOSTRING_ADDER and TOSTRING_REMOVER, and
-// "+" joining two values (its reducers, mergers and joiners).
-const auto string_init = [] { return std::string("0"); };
-const auto to_string_adder = [](const std::string&, const std::string& v, const std::string& agg) {
-  return agg + "+" + v;
-};
-const auto to_string_remover = [](const std::string&, const std::string& v,
-                                  const std::string& agg) { return agg + "-" + v; };
-const auto plus = [](const std::string& a, const std::string& b) { return a + "+" + b; };
-const auto plus_merger = [](const std::string&, const std::string& a, const std::string& b) {
-  return a + "+" + b;
-};
-
-// Pipes one record into `topic`; the driver must accept it.
-template <typename V>
-void pipe(TestInputTopic<std::string, V>& topic, std::optional<std::string> key,
-          std::type_identity_t<std::optional<V>> value, TimestampMs ts) {
-  const absl::Status st = topic.pipe_input(std::move(key), std::move(value), ts);
-  EXPECT_TRUE(st.ok()) << st;
-}
-
-// The records of `out` as "key=value@timestamp" (value "null" for a tombstone).
-template <typename V>
-std::vector<std::string> keyed_lines(TestOutputTopic<std::string, V>& out) {
-  std::vector<std::string> lines;
-  for (const auto& r : out.read_records_to_list()) {
-    lines.push_back(fmt::format("{}={}@{}", r.key.value_or("null"),
-                                r.value ? fmt::format("{}", *r.value) : std::string("null"),
-                                r.timestamp.value_or(-1)));
-  }
-  return lines;
-}
-
-// Windowed records as "[key@start/end]=value@timestamp" (value "null" for a deletion).
-template <typename V>
-std::vector<std::string> window_lines(
-    const std::vector<TestRecord<Windowed<std::string>, V>>& records) {
-  std::vector<std::string> lines;
-  for (const auto& r : records) {
-    lines.push_back(fmt::format(
-        "[{}@{}/{}]={}@{}", r.key->key, r.key->window.start, r.key->window.end,
-        r.value ? fmt::format("{}", *r.value) : std::string("null"), r.timestamp.value_or(-1)));
-  }
-  return lines;
-}
+using namespace kafka_streams_conformance;
 
 // Per window start, the (aggregate, timestamp) pairs the window was emitted with: Kafka's
 // gatherOutput.
@@ -949,8 +903,12 @@ TEST(KafkaStreamsConformance, TableFilter) {
 // KTableKTable{Inner,Left}JoinTest.testJoin (doTestJoin): eight steps of updates to
 // "topic1" (left) and "topic2" (right), the join's output after each, as Kafka's: a result is
 // stamped with the larger of the update's timestamp and the other side's stored row's.
+//
+// With `store` (the join given Materialized::as(store), Kafka's testQueryableJoin), the store
+// must hold, after each step, the last result per key with its timestamp.
 template <typename Join>
-std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
+std::vector<std::vector<std::string>> table_table_join_steps(Join join,
+                                                             const std::string& store = "") {
   StreamsBuilder builder;
   auto table1 = builder.table("topic1", Consumed::with(strings(), strings()));
   auto table2 = builder.table("topic2", Consumed::with(strings(), strings()));
@@ -958,7 +916,22 @@ std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
   TopologyTestDriver driver(builder.build().value());
   auto in1 = driver.create_input_topic("topic1", strings(), strings());
   auto in2 = driver.create_input_topic("topic2", strings(), strings());
-  auto out = driver.create_output_topic("output", strings(), strings());
+  auto out_topic = driver.create_output_topic("output", strings(), strings());
+  std::map<std::string, std::string> last;  // key -> "value@timestamp" or "null"
+  auto out = [&] {
+    std::vector<std::string> lines = keyed_lines(out_topic);
+    for (const std::string& line : lines) {
+      const size_t eq = line.find('=');
+      const std::string value = line.substr(eq + 1);
+      last[line.substr(0, eq)] = value.starts_with("null@") ? "null" : value;
+    }
+    for (const auto& [key, row] : last) {
+      if (!store.empty()) {
+        EXPECT_EQ(stored_row(driver, store, key, *strings()), row) << key;
+      }
+    }
+    return lines;
+  };
   auto all_keys = [&](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
                       int n, auto time_of) {
     for (int i = 0; i < n; ++i)
@@ -967,31 +940,30 @@ std::vector<std::vector<std::string>> table_table_join_steps(Join join) {
   std::vector<std::vector<std::string>> steps;
   all_keys(in1, "X", 2, [](int i) { return 5 + i; });
   pipe(in1, std::nullopt, "SomeVal", 42);
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   all_keys(in2, "Y", 2, [](int i) { return 10 * i; });
   pipe(in2, std::nullopt, "AnotherVal", 73);
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   all_keys(in1, "XX", 4, [](int) { return 7; });
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   all_keys(in2, "YY", 4, [](int i) { return i * 5; });
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   all_keys(in1, "XXX", 4, [](int) { return 6; });
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   pipe(in2, "0", std::nullopt, 5);
   pipe(in2, "1", std::nullopt, 7);
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   all_keys(in1, "XXXX", 4, [](int) { return 13; });
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   pipe(in1, "0", std::nullopt, 0);
   pipe(in1, "1", std::nullopt, 42);
   pipe(in1, "2", std::nullopt, 5);
   pipe(in1, "3", std::nullopt, 20);
-  steps.push_back(keyed_lines(out));
+  steps.push_back(out());
   return steps;
 }
 
-TEST(KafkaStreamsConformance, TableTableInnerJoin) {
-  const auto steps = table_table_join_steps([](auto& t1, auto& t2) { return t1.join(t2, plus); });
+void expect_inner_join_steps(const std::vector<std::vector<std::string>>& steps) {
   ASSERT_EQ(steps.size(), 8u);
   EXPECT_THAT(steps[0], ElementsAre());
   EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@5", "1=X1+Y1@10"));
@@ -1004,12 +976,20 @@ TEST(KafkaStreamsConformance, TableTableInnerJoin) {
   EXPECT_THAT(steps[7], ElementsAre("2=null@10", "3=null@20"));
 }
 
-TEST(KafkaStreamsConformance, TableTableLeftJoin) {
-  const auto steps = table_table_join_steps([](auto& t1, auto& t2) {
-    return t1.left_join(t2, [](const std::string& l, const std::optional<std::string>& r) {
-      return l + "+" + r.value_or("null");
-    });
-  });
+// testJoin and testQueryableJoin (the same results, the result kept in a store).
+TEST(KafkaStreamsConformance, TableTableInnerJoin) {
+  for (const bool queryable : {false, true}) {
+    SCOPED_TRACE(queryable ? "queryable" : "not materialized");
+    const auto steps = table_table_join_steps(
+        [&](auto& t1, auto& t2) {
+          return queryable ? t1.join(t2, plus, Materialized::as("joined")) : t1.join(t2, plus);
+        },
+        queryable ? "joined" : "");
+    expect_inner_join_steps(steps);
+  }
+}
+
+void expect_left_join_steps(const std::vector<std::vector<std::string>>& steps) {
   ASSERT_EQ(steps.size(), 8u);
   EXPECT_THAT(steps[0], ElementsAre("0=X0+null@5", "1=X1+null@6"));
   EXPECT_THAT(steps[1], ElementsAre("0=X0+Y0@5", "1=X1+Y1@10"));
@@ -1021,6 +1001,22 @@ TEST(KafkaStreamsConformance, TableTableLeftJoin) {
   EXPECT_THAT(steps[6], ElementsAre("0=XXXX0+null@13", "1=XXXX1+null@13", "2=XXXX2+YY2@13",
                                     "3=XXXX3+YY3@15"));
   EXPECT_THAT(steps[7], ElementsAre("0=null@0", "1=null@42", "2=null@10", "3=null@20"));
+}
+
+// testJoin, and the same with the result kept in a store.
+TEST(KafkaStreamsConformance, TableTableLeftJoin) {
+  for (const bool queryable : {false, true}) {
+    SCOPED_TRACE(queryable ? "queryable" : "not materialized");
+    const auto joiner = [](const std::string& l, const std::optional<std::string>& r) {
+      return l + "+" + r.value_or("null");
+    };
+    expect_left_join_steps(table_table_join_steps(
+        [&](auto& t1, auto& t2) {
+          return queryable ? t1.left_join(t2, joiner, Materialized::as("joined"))
+                           : t1.left_join(t2, joiner);
+        },
+        queryable ? "joined" : ""));
+  }
 }
 
 // KStreamSlidingWindowAggregateTest.testAggregateLargeInput: several keys, out of order; Kafka

@@ -213,6 +213,104 @@ TEST(DslDescribe, StreamJoinNodesStoresAndRepartitionTopic) {
   EXPECT_THAT(given, HasSubstr("(topic: j-left-repartition)"));
 }
 
+// KStreamImplTest.shouldSupportTableTableJoinWithKStreamToKTable: Kafka Streams names the
+// merge node before the two join nodes. One line differs from Kafka's: the merge node's "<--"
+// list. Kafka orders a node's neighbours by the size of the sub-graph each roots as it was when
+// the neighbour was linked, linking nodes in the order its HashMap visits them (here: JOINTHIS,
+// JOINOTHER); Sluice orders by the final sizes, then by name.
+TEST(DslDescribe, TableTableJoinNodes) {
+  StreamsBuilder builder;
+  auto table1 = builder.stream("left", Consumed::with(strings(), strings())).to_table();
+  auto table2 = builder.stream("right", Consumed::with(strings(), strings())).to_table();
+  table1.join(table2, [](const std::string& l, const std::string& r) { return l + "+" + r; })
+      .to_stream()
+      .to("output");
+  const std::string expected =
+      "Topologies:\n"
+      "   Sub-topology: 0\n"
+      "    Source: KSTREAM-SOURCE-0000000000 (topics: [left])\n"
+      "      --> KSTREAM-TOTABLE-0000000001\n"
+      "    Source: KSTREAM-SOURCE-0000000003 (topics: [right])\n"
+      "      --> KSTREAM-TOTABLE-0000000004\n"
+      "    Processor: KSTREAM-TOTABLE-0000000001 (stores: "
+      "[KSTREAM-TOTABLE-STATE-STORE-0000000002])\n"
+      "      --> KTABLE-JOINTHIS-0000000007\n"
+      "      <-- KSTREAM-SOURCE-0000000000\n"
+      "    Processor: KSTREAM-TOTABLE-0000000004 (stores: "
+      "[KSTREAM-TOTABLE-STATE-STORE-0000000005])\n"
+      "      --> KTABLE-JOINOTHER-0000000008\n"
+      "      <-- KSTREAM-SOURCE-0000000003\n"
+      "    Processor: KTABLE-JOINOTHER-0000000008 (stores: "
+      "[KSTREAM-TOTABLE-STATE-STORE-0000000002])\n"
+      "      --> KTABLE-MERGE-0000000006\n"
+      "      <-- KSTREAM-TOTABLE-0000000004\n"
+      "    Processor: KTABLE-JOINTHIS-0000000007 (stores: "
+      "[KSTREAM-TOTABLE-STATE-STORE-0000000005])\n"
+      "      --> KTABLE-MERGE-0000000006\n"
+      "      <-- KSTREAM-TOTABLE-0000000001\n"
+      "    Processor: KTABLE-MERGE-0000000006 (stores: [])\n"
+      "      --> KTABLE-TOSTREAM-0000000009\n"
+      "      <-- KTABLE-JOINOTHER-0000000008, KTABLE-JOINTHIS-0000000007\n"
+      "    Processor: KTABLE-TOSTREAM-0000000009 (stores: [])\n"
+      "      --> KSTREAM-SINK-0000000010\n"
+      "      <-- KTABLE-MERGE-0000000006\n"
+      "    Sink: KSTREAM-SINK-0000000010 (topic: output)\n"
+      "      <-- KTABLE-TOSTREAM-0000000009\n"
+      "\n";
+  EXPECT_EQ(builder.build().value().describe(), expected);
+}
+
+// StreamsBuilderTest.shouldAllowJoinMaterializedJoinedKTable: a table-table join given a
+// Materialized keeps its result in that store, on the merge node, and a stream-table join of
+// the result reads it (no store of its own). Without a name the store is generated before the
+// join's nodes (KTABLE-MERGE-STATE-STORE-n); a foreign-key join's result store is on
+// "<base>-result".
+TEST(DslDescribe, MaterializedTableJoinResults) {
+  auto joined = [](const std::string& l, const std::string& r) { return l + "+" + r; };
+  {
+    StreamsBuilder builder;
+    auto table1 = builder.table("table-topic1", Consumed::with(strings(), strings()));
+    auto table2 = builder.table("table-topic2", Consumed::with(strings(), strings()));
+    auto stream = builder.stream("stream-topic", Consumed::with(strings(), strings()));
+    auto result = table1.join(table2, joined, Materialized::as("store"));
+    EXPECT_EQ(result.store_name(), "store");
+    stream.join(result, joined).to("out");
+    Topology topology = builder.build().value();
+    const std::string d = topology.describe();
+    EXPECT_THAT(d, ::testing::HasSubstr("Processor: KTABLE-MERGE-0000000007 (stores: [store])"));
+    EXPECT_THAT(d, ::testing::HasSubstr("Processor: KSTREAM-JOIN-0000000010 (stores: [store])"));
+    EXPECT_THAT(d, ::testing::Not(::testing::HasSubstr("KTABLE-MATERIALIZE")));
+    EXPECT_TRUE(topology.store_spec("store")->logging);
+  }
+  {
+    StreamsBuilder builder;
+    auto table1 = builder.table("table-topic1", Consumed::with(strings(), strings()));
+    auto table2 = builder.table("table-topic2", Consumed::with(strings(), strings()));
+    table1.left_join(
+        table2,
+        [](const std::string& l, const std::optional<std::string>& r) {
+          return l + "+" + r.value_or("");
+        },
+        Materialized::with(strings(), strings()));
+    EXPECT_THAT(builder.build().value().describe(),
+                ::testing::HasSubstr("Processor: KTABLE-MERGE-0000000007 (stores: "
+                                     "[KTABLE-MERGE-STATE-STORE-0000000006])"));
+  }
+  StreamsBuilder builder;
+  auto left = builder.table("L", Consumed::with(strings(), strings()));
+  auto right = builder.table("R", Consumed::with(strings(), strings()));
+  auto result = left.join(
+      right, [](const std::string& v) { return v; }, joined, Materialized::as("fk-result"),
+      Named::as("fk"));
+  EXPECT_EQ(result.store_name(), "fk-result");
+  result.to_stream().to("out");
+  Topology topology = builder.build().value();
+  const std::string d = topology.describe();
+  EXPECT_THAT(d, ::testing::HasSubstr("Processor: fk-result (stores: [fk-result])"));
+  EXPECT_THAT(d, ::testing::HasSubstr("<-- fk-output"));
+  EXPECT_TRUE(topology.store_spec("fk-result")->logging);
+}
+
 // The names of a foreign-key join's nodes, store and internal topics (KIP-213's), generated
 // and given.
 TEST(DslDescribe, ForeignKeyJoinNodesStoreAndTopics) {

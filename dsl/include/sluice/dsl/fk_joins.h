@@ -25,9 +25,10 @@ namespace sluice {
 // KTABLE-FK-JOIN-<n>. The registration topic is co-partitioned with the right table's
 // topics, the response topic with the left table's.
 template <typename K, typename V>
-template <dsl_internal::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
+template <dsl_internal::JoinKind Kind, typename KO, typename VO, typename FK, typename F,
+          typename M>
 auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joiner,
-                           const Named& named) const {
+                           const Named& named, const M* materialized) const {
   using dsl_internal::JoinKind;
   static_assert(dsl_internal::joiner_valid<Kind, K, V, VO, F>(),
                 "join: the foreign-key joiner must be callable as VR(const V&, const VO&) for "
@@ -111,29 +112,68 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
             "join");
   dsl_internal::wire_fk_join(*b, names, left.store_name(), left.node_name(), right.store_name(),
                              right.node_name());
-  return KTable<K, VOut>(b, names.output, spec.left_keys, nullptr, "");
+  if (materialized == nullptr) return KTable<K, VOut>(b, names.output, spec.left_keys, nullptr, "");
+  // The result kept in a store: "<base>-result" (Kafka Streams' KTABLE-FK-JOIN-OUTPUT-n, or
+  // "<name>-result"), then the store's name.
+  const MaterializedOptions<K, VOut> m = *materialized;
+  const std::string result = names.base + "-result";
+  const std::string store = b->name(m.store_name, "KTABLE-FK-JOIN-OUTPUT-STATE-STORE-");
+  SerdePtr<K> result_keys = dsl_internal::first_serde<K>(m.key_serde, spec.left_keys);
+  SerdePtr<VOut> result_values = dsl_internal::first_serde<VOut>(m.value_serde);
+  dsl_internal::complete_store_serdes(b, result_keys, result_values, store, "join");
+  dsl_internal::TableStore<K, VOut> table(store, result_keys, result_values);
+  ProcessorSupplier<K, Change<VOut>, K, Change<VOut>> result_supplier =
+      [table]() -> std::unique_ptr<Processor<K, Change<VOut>, K, Change<VOut>>> {
+    return std::make_unique<dsl_internal::TableMaterializeProcessor<K, VOut>>(table);
+  };
+  b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(result, std::move(result_supplier),
+                                                              {names.output}),
+            "join");
+  b->record(b->add_key_value_store(store, m.settings, {result}), "join");
+  return KTable<K, VOut>(b, result, result_keys, result_values, store);
 }
 
 template <typename K, typename V>
 template <typename KO, typename VO, typename FK, typename F>
-requires(std::is_invocable_v<FK&, const V&> ||
-         std::is_invocable_v<FK&, const K&,
-                             const V&>) auto KTable<K, V>::join(const KTable<KO, VO>& other,
-                                                                FK foreign_key_extractor, F joiner,
-                                                                const Named& named) const {
+requires((std::is_invocable_v<FK&, const V&> || std::is_invocable_v<FK&, const K&, const V&>)&&(
+    !dsl_internal::JoinOptionArg<F>)) auto KTable<K, V>::join(const KTable<KO, VO>& other,
+                                                              FK foreign_key_extractor, F joiner,
+                                                              const Named& named) const {
   return fk_join<dsl_internal::JoinKind::kInner>(other, std::move(foreign_key_extractor),
                                                  std::move(joiner), named);
 }
 template <typename K, typename V>
+template <typename KO, typename VO, typename FK, typename F, dsl_internal::MaterializedArg M>
+requires(std::is_invocable_v<FK&, const V&> ||
+         std::is_invocable_v<FK&, const K&,
+                             const V&>) auto KTable<K, V>::join(const KTable<KO, VO>& other,
+                                                                FK foreign_key_extractor, F joiner,
+                                                                const M& materialized,
+                                                                const Named& named) const {
+  return fk_join<dsl_internal::JoinKind::kInner>(other, std::move(foreign_key_extractor),
+                                                 std::move(joiner), named, &materialized);
+}
+template <typename K, typename V>
 template <typename KO, typename VO, typename FK, typename F>
+requires((std::is_invocable_v<FK&, const V&> || std::is_invocable_v<FK&, const K&, const V&>)&&(
+    !dsl_internal::JoinOptionArg<F>)) auto KTable<K, V>::left_join(const KTable<KO, VO>& other,
+                                                                   FK foreign_key_extractor,
+                                                                   F joiner,
+                                                                   const Named& named) const {
+  return fk_join<dsl_internal::JoinKind::kLeft>(other, std::move(foreign_key_extractor),
+                                                std::move(joiner), named);
+}
+template <typename K, typename V>
+template <typename KO, typename VO, typename FK, typename F, dsl_internal::MaterializedArg M>
 requires(std::is_invocable_v<FK&, const V&> ||
          std::is_invocable_v<FK&, const K&,
                              const V&>) auto KTable<K, V>::left_join(const KTable<KO, VO>& other,
                                                                      FK foreign_key_extractor,
                                                                      F joiner,
+                                                                     const M& materialized,
                                                                      const Named& named) const {
   return fk_join<dsl_internal::JoinKind::kLeft>(other, std::move(foreign_key_extractor),
-                                                std::move(joiner), named);
+                                                std::move(joiner), named, &materialized);
 }
 
 }  // namespace sluice

@@ -57,8 +57,9 @@ KTable<K, V> KTable<K, V>::materialized_for_join() const {
               "join");
     return *this;
   }
-  add<Change<V>>(name, [store, ks, vs] {
-    return std::make_unique<dsl_internal::TableMaterializeProcessor<K, V>>(store, ks, vs);
+  dsl_internal::TableStore<K, V> table(store, ks, vs);
+  add<Change<V>>(name, [table] {
+    return std::make_unique<dsl_internal::TableMaterializeProcessor<K, V>>(table);
   });
   dsl_internal::add_join_table_store(*b, store, name);
   return KTable(b, name, ks, vs, store);
@@ -255,8 +256,9 @@ auto KStream<K, V>::left_join(const GlobalKTable<KG, VG>& table, M key_mapper, F
 // ---------------------------------------------------------------- table-table
 
 template <typename K, typename V>
-template <dsl_internal::JoinKind Kind, typename VO, typename F>
-auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Named& named) const {
+template <dsl_internal::JoinKind Kind, typename VO, typename F, typename M>
+auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Named& named,
+                              const M* materialized) const {
   using dsl_internal::JoinKind;
   static_assert(dsl_internal::joiner_valid<Kind, K, V, VO, F>(),
                 "join: the table-table joiner must be callable as VR(const V&, const VO&) for "
@@ -272,12 +274,19 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
   const char* other_prefix = Kind == JoinKind::kInner  ? "KTABLE-JOINOTHER-"
                              : Kind == JoinKind::kLeft ? "KTABLE-LEFTOTHER-"
                                                        : "KTABLE-OUTEROTHER-";
+  // Kafka Streams' order: the result's store, the merge node, then the two join nodes.
+  std::optional<MaterializedOptions<K, VOut>> m;
+  std::string store;
+  if (materialized != nullptr) {
+    m = *materialized;
+    store = b->name(m->store_name, "KTABLE-MERGE-STATE-STORE-");
+  }
+  const std::string merge_name =
+      named.name.empty() ? b->name(Named{}, "KTABLE-MERGE-") : named.name;
   const std::string this_name =
       named.name.empty() ? b->name(Named{}, this_prefix) : named.name + "-join-this";
   const std::string other_name =
       named.name.empty() ? b->name(Named{}, other_prefix) : named.name + "-join-other";
-  const std::string merge_name =
-      named.name.empty() ? b->name(Named{}, "KTABLE-MERGE-") : named.name;
 
   dsl_internal::TableLookup<K, VO> right_lookup(right.store_name(),
                                                 dsl_internal::first_serde<K>(right.key_serde()),
@@ -302,12 +311,24 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
   b->record(t.add_processor<K, Change<VO>, K, Change<VOut>>(other_name, std::move(right_supplier),
                                                             {right.node_name()}),
             "join");
+  SerdePtr<K> result_keys = left.key_serde();
+  SerdePtr<VOut> result_values;
   ProcessorSupplier<K, Change<VOut>, K, Change<VOut>> merge = [] {
     return std::make_unique<dsl_internal::PassThroughProcessor<K, Change<VOut>>>();
   };
+  if (m) {
+    result_keys = dsl_internal::first_serde<K>(m->key_serde, left.key_serde());
+    result_values = dsl_internal::first_serde<VOut>(m->value_serde);
+    dsl_internal::complete_store_serdes(b, result_keys, result_values, store, "join");
+    dsl_internal::TableStore<K, VOut> table(store, result_keys, result_values);
+    merge = [table] {
+      return std::make_unique<dsl_internal::TableMaterializeProcessor<K, VOut>>(table);
+    };
+  }
   b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(merge_name, std::move(merge),
                                                               {this_name, other_name}),
             "join");
+  if (m) b->record(b->add_key_value_store(store, m->settings, {merge_name}), "join");
   if (!right.store_name().empty()) {
     b->record(t.connect_processor_and_state_stores(this_name, {right.store_name()}), "join");
   }
@@ -315,7 +336,7 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
     b->record(t.connect_processor_and_state_stores(other_name, {left.store_name()}), "join");
   }
   dsl_internal::record_copartition(*b, left.node_name(), right.node_name());
-  return KTable<K, VOut>(b, merge_name, left.key_serde(), nullptr, "");
+  return KTable<K, VOut>(b, merge_name, result_keys, result_values, store);
 }
 
 template <typename K, typename V>
@@ -324,14 +345,32 @@ auto KTable<K, V>::join(const KTable<K, VO>& other, F joiner, const Named& named
   return table_join<dsl_internal::JoinKind::kInner>(other, std::move(joiner), named);
 }
 template <typename K, typename V>
+template <typename VO, typename F, dsl_internal::MaterializedArg M>
+auto KTable<K, V>::join(const KTable<K, VO>& other, F joiner, const M& materialized,
+                        const Named& named) const {
+  return table_join<dsl_internal::JoinKind::kInner>(other, std::move(joiner), named, &materialized);
+}
+template <typename K, typename V>
 template <typename VO, typename F>
 auto KTable<K, V>::left_join(const KTable<K, VO>& other, F joiner, const Named& named) const {
   return table_join<dsl_internal::JoinKind::kLeft>(other, std::move(joiner), named);
 }
 template <typename K, typename V>
+template <typename VO, typename F, dsl_internal::MaterializedArg M>
+auto KTable<K, V>::left_join(const KTable<K, VO>& other, F joiner, const M& materialized,
+                             const Named& named) const {
+  return table_join<dsl_internal::JoinKind::kLeft>(other, std::move(joiner), named, &materialized);
+}
+template <typename K, typename V>
 template <typename VO, typename F>
 auto KTable<K, V>::outer_join(const KTable<K, VO>& other, F joiner, const Named& named) const {
   return table_join<dsl_internal::JoinKind::kOuter>(other, std::move(joiner), named);
+}
+template <typename K, typename V>
+template <typename VO, typename F, dsl_internal::MaterializedArg M>
+auto KTable<K, V>::outer_join(const KTable<K, VO>& other, F joiner, const M& materialized,
+                              const Named& named) const {
+  return table_join<dsl_internal::JoinKind::kOuter>(other, std::move(joiner), named, &materialized);
 }
 
 }  // namespace sluice

@@ -101,26 +101,51 @@ class KTable {
   // Table-table joins on the key: joiner(v, vo); left_join: (v, const std::optional<VO>&);
   // outer_join: both optionals. The result is updated from both sides, with old values, and
   // a row that stops joining becomes a tombstone.
+  // With a Materialized (Materialized::as(name), ::with(serdes)...) the result is kept in a
+  // key-value store (named, else KTABLE-MERGE-STATE-STORE-n) on the join's merge node:
+  // queryable, logged and cached as Materialized says, read by later joins without another
+  // store (Kafka Streams' KTableKTableJoinMerger).
   template <typename VO, typename F>
   auto join(const KTable<K, VO>& other, F joiner, const Named& named = {}) const;
+  template <typename VO, typename F, dsl_internal::MaterializedArg M>
+  auto join(const KTable<K, VO>& other, F joiner, const M& materialized,
+            const Named& named = {}) const;
   template <typename VO, typename F>
   auto left_join(const KTable<K, VO>& other, F joiner, const Named& named = {}) const;
+  template <typename VO, typename F, dsl_internal::MaterializedArg M>
+  auto left_join(const KTable<K, VO>& other, F joiner, const M& materialized,
+                 const Named& named = {}) const;
   template <typename VO, typename F>
   auto outer_join(const KTable<K, VO>& other, F joiner, const Named& named = {}) const;
+  template <typename VO, typename F, dsl_internal::MaterializedArg M>
+  auto outer_join(const KTable<K, VO>& other, F joiner, const M& materialized,
+                  const Named& named = {}) const;
   // Foreign-key joins (KIP-213): each row joins the other table's row at
-  // foreign_key_extractor(v) (or (k, v)); joiner(v, vo), left_join: (v, optional<VO>).
+  // foreign_key_extractor(v) (or (k, v)); joiner(v, vo), left_join: (v, optional<VO>). With a
+  // Materialized the result is kept in a key-value store (named, else
+  // KTABLE-FK-JOIN-OUTPUT-STATE-STORE-n) on a "<base>-result" node after the join's output.
   template <typename KO, typename VO, typename FK, typename F>
+  requires((std::is_invocable_v<FK&, const V&> || std::is_invocable_v<FK&, const K&, const V&>)&&(
+      !dsl_internal::JoinOptionArg<F>)) auto join(const KTable<KO, VO>& other,
+                                                  FK foreign_key_extractor, F joiner,
+                                                  const Named& named = {}) const;
+  template <typename KO, typename VO, typename FK, typename F, dsl_internal::MaterializedArg M>
   requires(std::is_invocable_v<FK&, const V&> ||
            std::is_invocable_v<FK&, const K&, const V&>) auto join(const KTable<KO, VO>& other,
                                                                    FK foreign_key_extractor,
-                                                                   F joiner,
+                                                                   F joiner, const M& materialized,
                                                                    const Named& named = {}) const;
   template <typename KO, typename VO, typename FK, typename F>
+  requires((std::is_invocable_v<FK&, const V&> || std::is_invocable_v<FK&, const K&, const V&>)&&(
+      !dsl_internal::JoinOptionArg<F>)) auto left_join(const KTable<KO, VO>& other,
+                                                       FK foreign_key_extractor, F joiner,
+                                                       const Named& named = {}) const;
+  template <typename KO, typename VO, typename FK, typename F, dsl_internal::MaterializedArg M>
   requires(
       std::is_invocable_v<FK&, const V&> ||
       std::is_invocable_v<FK&, const K&, const V&>) auto left_join(const KTable<KO, VO>& other,
                                                                    FK foreign_key_extractor,
-                                                                   F joiner,
+                                                                   F joiner, const M& materialized,
                                                                    const Named& named = {}) const;
   // This table if it has a store, else a new node that keeps it in one (joins read it).
   KTable materialized_for_join() const;
@@ -147,10 +172,15 @@ class KTable {
   friend class KGroupedTable;
   template <typename, typename>
   friend class KTable;
-  template <dsl_internal::JoinKind Kind, typename VO, typename F>
-  auto table_join(const KTable<K, VO>& other, F joiner, const Named& named) const;
-  template <dsl_internal::JoinKind Kind, typename KO, typename VO, typename FK, typename F>
-  auto fk_join(const KTable<KO, VO>& other, FK extractor, F joiner, const Named& named) const;
+  // `materialized`: null, or the Materialized of the result (MaterializedName or
+  // MaterializedOptions<K, result>).
+  template <dsl_internal::JoinKind Kind, typename VO, typename F, typename M = MaterializedName>
+  auto table_join(const KTable<K, VO>& other, F joiner, const Named& named,
+                  const M* materialized = nullptr) const;
+  template <dsl_internal::JoinKind Kind, typename KO, typename VO, typename FK, typename F,
+            typename M = MaterializedName>
+  auto fk_join(const KTable<KO, VO>& other, FK extractor, F joiner, const Named& named,
+               const M* materialized = nullptr) const;
 
   template <typename F, bool Negate>
   KTable filter_impl(F predicate, const Named& named,

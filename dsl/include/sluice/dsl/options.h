@@ -253,6 +253,22 @@ struct Materialized {
   }
 };
 
+namespace dsl_internal {
+// Whether T is a Materialized argument (Materialized::as / with / ...), which tells a join's
+// Materialized overloads from the joiner and Named arguments of the others.
+template <typename T>
+inline constexpr bool kIsMaterialized = false;
+template <>
+inline constexpr bool kIsMaterialized<MaterializedName> = true;
+template <typename K, typename V>
+inline constexpr bool kIsMaterialized<MaterializedOptions<K, V>> = true;
+template <typename T>
+concept MaterializedArg = kIsMaterialized<std::remove_cvref_t<T>>;
+// A join's trailing option rather than a joiner.
+template <typename T>
+concept JoinOptionArg = MaterializedArg<T> || std::is_same_v<std::remove_cvref_t<T>, Named>;
+}  // namespace dsl_internal
+
 // Kafka Streams' Grouped: serdes for the repartition topic group_by needs, and its name
 // ("<application.id>-<name>-repartition").
 template <typename K, typename V>

@@ -605,42 +605,28 @@ class TableTableJoinProcessor final
   Joiner<Kind, K, VL, VR, VOut, F> joiner_;
 };
 
-// Keeps a table's rows in a key-value store (for tables that are joined but were not
-// materialized by the operator that made them) and forwards the updates unchanged.
+// Keeps a table's rows in a key-value store and forwards the updates: tables that are joined
+// but were not materialized by the operator that made them (KTABLE-MATERIALIZE-n), and join
+// results given a Materialized (Kafka Streams' KTableKTableJoinMerger and the foreign-key
+// join's result KTableSource). Without a cache each update goes on at once, unchanged; with
+// one the cache forwards each key's latest update when it flushes or evicts.
 template <typename K, typename V>
 class TableMaterializeProcessor final : public Processor<K, Change<V>, K, Change<V>> {
  public:
-  TableMaterializeProcessor(std::string store, SerdePtr<K> keys, SerdePtr<V> values)
-      : store_name_(std::move(store)), keys_(std::move(keys)), values_(std::move(values)) {}
+  explicit TableMaterializeProcessor(TableStore<K, V> table) : table_(std::move(table)) {}
   void init(ProcessorContext<K, Change<V>>& ctx) override {
     Processor<K, Change<V>, K, Change<V>>::init(ctx);
-    store_ = key_value_bytes(ctx.get_state_store(store_name_));
-    if (!store_) {
-      throw std::logic_error(
-          fmt::format("store '{}' is not a connected key-value store", store_name_));
-    }
+    table_.init(ctx);
   }
+  void close() override { table_.close(); }
   void process(Record<K, Change<V>> r) override {
     if (!r.has_key() || !r.has_value()) return;
-    keys_->serialize(store_name_, *r.key(), key_buf_);
-    const auto& nv = r.value()->new_value;
-    absl::Status st;
-    if (nv) {
-      values_->serialize(store_name_, *nv, value_buf_);
-      st = store_->put_row(key_buf_, value_buf_, r.timestamp());
-    } else {
-      st = store_->remove(key_buf_);
-    }
-    if (!st.ok()) throw_store_error("join store", store_name_, st);
-    this->context().forward(std::move(r));
+    table_.put(*r.key(), r.value()->new_value, r.timestamp());
+    table_.forward(this->context(), std::move(r));
   }
 
  private:
-  std::string store_name_;
-  SerdePtr<K> keys_;
-  SerdePtr<V> values_;
-  std::unique_ptr<KeyValueBytes> store_;
-  std::string key_buf_, value_buf_;
+  TableStore<K, V> table_;
 };
 
 // A table read from a topic straight into a store: the global-table updater (one per
