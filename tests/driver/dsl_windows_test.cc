@@ -191,11 +191,11 @@ TEST(DslWindows, SlidingWindowsCreation) {
   EXPECT_THAT(drain(*p.out), ElementsAre("[a@11/21]=1@15", "[a@5/15]=2@15"));
   ASSERT_OK(in.pipe_input("a", "x", 30));  // nothing within 10 before it: a fresh left window
   EXPECT_THAT(drain(*p.out), ElementsAre("[a@20/30]=1@30"));
-  // Out of order: updates the windows holding 12, creates its left window (with 10) and its
-  // right window (with 15).
+  // Out of order: updates the windows holding 12, latest first (Kafka's processReverse),
+  // creates its left window (with 10) and its right window (with 15).
   ASSERT_OK(in.pipe_input("a", "x", 12));
   EXPECT_THAT(drain(*p.out),
-              ElementsAre("[a@5/15]=3@15", "[a@11/21]=2@15", "[a@2/12]=2@12", "[a@13/23]=1@15"));
+              ElementsAre("[a@11/21]=2@15", "[a@5/15]=3@15", "[a@2/12]=2@12", "[a@13/23]=1@15"));
   // Records before the time difference share the window [0, diff].
   ASSERT_OK(in.pipe_input("b", "x", 3));
   ASSERT_OK(in.pipe_input("b", "x", 5));

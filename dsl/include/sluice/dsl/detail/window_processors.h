@@ -217,7 +217,8 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
   std::unique_ptr<WindowBytes> store_;
 };
 
-// Sliding windows (KStreamSlidingWindowAggregate, the forward-iterator variant): windows
+// Sliding windows (KStreamSlidingWindowAggregate: processReverse, and processEarly for records
+// before diff): windows
 // [start, start + diff] with both ends inclusive exist only where records are. Each record
 // updates every existing window that holds it, creates its own left window [t - diff, t] (from
 // the aggregate of the window just before when records precede it within diff), its right
@@ -309,22 +310,26 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     std::optional<TimestampMs> previous;
     // Compared by start (end = start + diff, which may pass INT64_MAX): t >= diff here.
     const TimestampMs left_start = t - diff_;
-    for (const Entry& w : windows_) {
-      if (w.start < left_start) {  // ends before t
-        left_agg = &w.agg;
-        previous = w.agg.timestamp;
+    // Latest window first, as Kafka Streams' processReverse: the windows the record falls in
+    // are updated (and forwarded) from the latest start down, and the walk stops at the first
+    // window that ends before the record.
+    for (auto it = windows_.rbegin(); it != windows_.rend(); ++it) {
+      const Entry& w = *it;
+      if (w.start == saturating_add(t, 1)) {
+        right_created = true;
+      } else if (w.start > left_start) {  // ends after t: t is in it
+        if (right_agg == nullptr) right_agg = &w.agg;
+        update(r, w.start, w.agg, close);
       } else if (w.start == left_start) {  // ends at t: the record's left window
         left_created = true;
-        if (w.agg.timestamp < t) previous = w.agg.timestamp;
         update(r, w.start, w.agg, close);
-      } else if (w.start <= t) {
-        right_agg = &w.agg;
-        update(r, w.start, w.agg, close);
-      } else if (w.start == saturating_add(t, 1)) {
-        right_created = true;
-      } else {
-        this->fail(
-            fmt::format("unexpected sliding window start {} for a record at {}", w.start, t));
+        // A record at t came before: the windows around t exist already.
+        if (w.agg.timestamp >= t) return;
+        previous = w.agg.timestamp;
+      } else {  // ends before t: the latest such window holds the record before t
+        left_agg = &w.agg;
+        previous = w.agg.timestamp;
+        break;
       }
     }
     if (previous) {
