@@ -252,37 +252,46 @@ class CachingStore final : public CacheLayer<KeyValueBytesStore, CachingKeyValue
     cache_.write(key, value);
     return evict();
   }
-  absl::Status evict() {
+  // What one entry's write below left for its forward: the old value, and whether the entry
+  // was a deletion of a key the store below does not have (nothing written, nothing forwarded).
+  struct Written {
     std::optional<std::string> old;
+    bool nothing = false;
+  };
+  absl::Status evict() {
+    Written w;
     return cache_.evict(
-        [&](const std::string& key, const RecordCache::Entry& e) {
-          return write_below(key, e, old);
-        },
-        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+        [&](const std::string& key, const RecordCache::Entry& e) { return write_below(key, e, w); },
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, w); });
   }
   absl::Status flush_dirty() override {
-    std::optional<std::string> old;
+    Written w;
     return cache_.flush(
-        [&](const std::string& key, const RecordCache::Entry& e) {
-          return write_below(key, e, old);
-        },
-        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, old); });
+        [&](const std::string& key, const RecordCache::Entry& e) { return write_below(key, e, w); },
+        [&](const std::string& key, const RecordCache::Entry& e) { forward(key, e, w); });
   }
-  absl::Status write_below(const std::string& key, const RecordCache::Entry& e,
-                           std::optional<std::string>& old) {
-    old.reset();
-    if (listener_ && send_old_values_) {
-      SLUICE_ASSIGN_OR_RETURN(old, inner_->get(key));
+  // Kafka Streams' CachingKeyValueStore.putAndMaybeForward: with a listener, a deletion reads
+  // the old value below, and a key that is absent below and in the cache (deleted before it
+  // was ever flushed, or never there) is neither written below (no tombstone in the
+  // changelog) nor forwarded: a table deleting a key it never held sends nothing on.
+  absl::Status write_below(const std::string& key, const RecordCache::Entry& e, Written& w) {
+    w.old.reset();
+    w.nothing = false;
+    if (listener_ && (send_old_values_ || !e.value)) {
+      SLUICE_ASSIGN_OR_RETURN(w.old, inner_->get(key));
+      if (!e.value && !w.old) {
+        w.nothing = true;
+        return absl::OkStatus();
+      }
     }
     if (e.value) return inner_->put(key, *e.value);
     return inner_->remove(key).status();
   }
-  void forward(const std::string& key, const RecordCache::Entry& e,
-               const std::optional<std::string>& old) {
-    if (!listener_) return;
+  void forward(const std::string& key, const RecordCache::Entry& e, const Written& w) {
+    if (!listener_ || w.nothing) return;
     std::optional<std::string_view> new_view, old_view;
     if (e.value) new_view = *e.value;
-    if (old) old_view = *old;
+    if (w.old && send_old_values_) old_view = *w.old;
     listener_(key, new_view, old_view, e.timestamp);
   }
 

@@ -370,6 +370,41 @@ TEST_F(DecoratorTest, FlushListenerSeesNewAndOldValuesInWriteOrder) {
   EXPECT_EQ(seen.size(), 3u);  // nothing dirty, nothing forwarded
 }
 
+// Kafka Streams' CachingKeyValueStore.putAndMaybeForward: with a listener, deleting a key the
+// store below does not hold (never there, or put and deleted between two flushes) writes
+// nothing below (no changelog tombstone) and forwards nothing; a deletion of a key it holds is
+// written and forwarded, stamped with the timestamp remove_at gives it.
+TEST_F(DecoratorTest, FlushSkipsDeletionsOfKeysTheStoreNeverHeld) {
+  auto cached = with_caching(with_change_logging(make_in_memory_key_value_store("kv")), 1 << 20);
+  ASSERT_TRUE(cached->init(context_).ok());
+  std::vector<std::string> seen;
+  cached->set_flush_listener(
+      [&](std::string_view key, std::optional<std::string_view> value,
+          std::optional<std::string_view> old, TimestampMs ts) {
+        seen.push_back(fmt::format("{}={}/{}@{}", key, value.value_or("null"), old.value_or("-"),
+                                   ts));
+      },
+      /*send_old_values=*/false);
+  context_.set_record_timestamp(5);
+  ASSERT_TRUE(cached->put("held", "1").ok());
+  ASSERT_TRUE(cached->remove("never").ok());
+  ASSERT_TRUE(cached->put("brief", "1").ok());
+  ASSERT_TRUE(cached->remove("brief").ok());
+  ASSERT_TRUE(cached->flush().ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"held=1/-@5"}));
+  ASSERT_EQ(writer_.records.size(), 1u);
+  EXPECT_EQ(writer_.records[0].key, "held");
+
+  context_.set_record_timestamp(6);
+  ASSERT_TRUE(cached->remove_at("held", 9).ok());
+  ASSERT_TRUE(cached->flush().ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"held=1/-@5", "held=null/-@9"}));
+  ASSERT_EQ(writer_.records.size(), 2u);
+  EXPECT_EQ(writer_.records[1].value, std::nullopt);
+  EXPECT_EQ(writer_.records[1].timestamp, 9);
+  EXPECT_EQ(context_.record_timestamp(), 6);  // restored
+}
+
 // What a cache charges for one entry of this key and value size, measured on a probe cache.
 size_t cached_entry_bytes(std::string_view key, size_t value_size) {
   BasicStateStoreContext ctx("app", TaskId{0, Partition(0)}, "/nonexistent");
