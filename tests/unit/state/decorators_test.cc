@@ -381,8 +381,8 @@ TEST_F(DecoratorTest, FlushSkipsDeletionsOfKeysTheStoreNeverHeld) {
   cached->set_flush_listener(
       [&](std::string_view key, std::optional<std::string_view> value,
           std::optional<std::string_view> old, TimestampMs ts) {
-        seen.push_back(fmt::format("{}={}/{}@{}", key, value.value_or("null"), old.value_or("-"),
-                                   ts));
+        seen.push_back(
+            fmt::format("{}={}/{}@{}", key, value.value_or("null"), old.value_or("-"), ts));
       },
       /*send_old_values=*/false);
   context_.set_record_timestamp(5);
