@@ -198,17 +198,16 @@ class SubscriptionSendProcessor final : public Processor<K, Change<V>, KO, Subsc
       KO new_fk = extract(*r.key(), *c.new_value);
       spec_.left_values->serialize(spec_.left_store, *c.new_value, buf_);
       const Hash128 hash = hash_bytes(buf_);
-      if (old_fk && !same_key(*old_fk, new_fk)) {
-        // Inner join: the old foreign key answers with a tombstone (carrying the new value's
-        // hash, so it is not stale), in case the new one has no row to answer with.
-        send(std::move(*old_fk), hash,
-             spec_.left_join ? Instruction::kDeleteKeyNoPropagate
-                             : Instruction::kDeleteKeyAndPropagate,
-             r);
-      }
+      // Kafka Streams 4.4's SubscriptionSendProcessorSupplier: a row moving to another foreign
+      // key unsubscribes from the old one without an answer, and the new one answers in any
+      // case (a tombstone for an inner join when it has no row: the result the old key gave
+      // must go), so a move gives one result. Inner join, same or first foreign key: an answer
+      // only when the key has a row.
+      const bool moved = old_fk && !same_key(*old_fk, new_fk);
+      if (moved) send(std::move(*old_fk), hash, Instruction::kDeleteKeyNoPropagate, r);
       send(std::move(new_fk), hash,
-           spec_.left_join ? Instruction::kPropagateNullIfNoFkValAvailable
-                           : Instruction::kPropagateOnlyIfFkValAvailable,
+           spec_.left_join || moved ? Instruction::kPropagateNullIfNoFkValAvailable
+                                    : Instruction::kPropagateOnlyIfFkValAvailable,
            r);
     } else if (old_fk) {
       send(std::move(*old_fk), std::nullopt, Instruction::kDeleteKeyAndPropagate, r);
@@ -279,9 +278,14 @@ class SubscriptionReceiveProcessor final
     SubscriptionResponse<VO> response;
     response.hash = w.hash;
     // Kafka Streams' SubscriptionJoinProcessorSupplier: the larger of the subscription's and the
-    // right row's timestamps (the right row's is looked up for a deletion too).
+    // right row's timestamps (the right row's is looked up for an inner join's deletion too). A
+    // left join's deletion is the subscription's own time: Kafka 4.4 unsubscribes the old key
+    // silently and answers through a null foreign key, which has no row.
     std::optional<ValueAndTimestamp<VO>> right_row = right_.get_row_bytes(fk_buf_);
-    const TimestampMs ts = later_timestamp(r.timestamp(), right_row);
+    const bool left_join_deletion =
+        spec_.left_join && w.instruction == Instruction::kDeleteKeyAndPropagate;
+    const TimestampMs ts =
+        left_join_deletion ? r.timestamp() : later_timestamp(r.timestamp(), right_row);
     if (w.instruction != Instruction::kDeleteKeyAndPropagate) {
       response.foreign_value = value_of(std::move(right_row));
       if (w.instruction == Instruction::kPropagateOnlyIfFkValAvailable && !response.foreign_value) {
