@@ -7,6 +7,8 @@
 #   make fuzz   the libFuzzer targets (fuzz/, clang, ASan+UBSan, build-fuzz/), FUZZ_SECONDS each
 #   make asan   the unit, driver and integration tests under ASan+UBSan (build-asan/)
 #   make tsan   the multi-threaded runtime tests under TSan (build-tsan/)
+#   make differential  random inputs through Kafka Streams' TopologyTestDriver and Sluice's,
+#               compared record by record (tests/differential/README.md; needs Maven, not in make test)
 #   make sanitize-ci  the subset of both that make test runs (core and state unit tests under
 #               ASan+UBSan in build-fuzz/, the synchronized stores under TSan)
 #   (docs/testing.md: what each runs and what make test runs of them)
@@ -16,7 +18,7 @@ CMAKE_FLAGS ?=
 # the same inputs, so a red run is reproducible). Then the sanitizer subset (docs/testing.md).
 TEST_FUZZ_SECONDS ?= 5
 
-.PHONY: all deps build test demo image bench format clean broker-start broker-stop fuzz asan tsan sanitize-ci
+.PHONY: all deps build test demo image bench format clean broker-start broker-stop fuzz asan tsan sanitize-ci differential
 
 all: build
 
@@ -53,6 +55,10 @@ demo: build
 # The image builds Sluice itself (docker/Dockerfile); deps brings the broker for the smoke run.
 image: deps
 	@scripts/image.sh $(BUILD_DIR)
+
+differential: build
+	@cmake --build $(BUILD_DIR) --target sluice_differential
+	@/usr/bin/python3 tests/differential/run.py --build-dir $(BUILD_DIR)
 
 bench: build
 	@scripts/install-bench-deps.sh

@@ -1,0 +1,221 @@
+// One DSL case on Kafka Streams' TopologyTestDriver: the reference side of the differential
+// test (tests/differential/README.md). Usage: Oracle <case> <args...>; reads input records
+// from stdin, one per line, pipes each and prints what the output topic received for it, in
+// the format sluice_differential prints (tests/differential/sluice_differential.cc).
+package io.sluice.differential;
+
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.Scanner;
+
+import org.apache.kafka.common.serialization.LongDeserializer;
+import org.apache.kafka.common.serialization.Serde;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.JoinWindows;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.StreamJoined;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.ValueJoiner;
+import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.WindowBytesStoreSupplier;
+import org.apache.kafka.streams.state.WindowStore;
+import org.apache.kafka.streams.test.TestRecord;
+
+public final class Oracle {
+    private static final Serde<String> S = Serdes.String();
+
+    public static void main(final String[] args) throws Exception {
+        final String kind = args[0];
+        final StreamsBuilder builder = new StreamsBuilder();
+        final Consumed<String, String> consumed = Consumed.with(S, S);
+        // Output topics and how their records print.
+        final List<String> outputs = new ArrayList<>();
+        Serde<Windowed<String>> windowed = null;
+        boolean numeric = false;
+        switch (kind) {
+            case "sliding": {  // diff grace: count per sliding window, every update
+                final long diff = Long.parseLong(args[1]);
+                windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, diff);
+                builder.stream("in", consumed).groupByKey()
+                    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(ms(diff), ms(Long.parseLong(args[2]))))
+                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>with(S, Serdes.Long()).withCachingDisabled())
+                    .toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                outputs.add("out");
+                numeric = true;
+                break;
+            }
+            case "session": {  // gap grace: count per session, uncached
+                final long gap = Long.parseLong(args[1]);
+                final long grace = Long.parseLong(args[2]);
+                windowed = WindowedSerdes.sessionWindowedSerdeFrom(String.class);
+                // Retention gap + grace + 1, as Sluice's (a session still open can be found).
+                builder.stream("in", consumed).groupByKey()
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(gap), ms(grace)))
+                    .count(Materialized.<String, Long>as(Stores.persistentSessionStore("sessions", ms(gap + grace + 1)))
+                        .withKeySerde(S).withValueSerde(Serdes.Long()).withCachingDisabled())
+                    .toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                outputs.add("out");
+                numeric = true;
+                break;
+            }
+            case "hopping": {  // size advance grace: every update, then the suppressed finals
+                final long size = Long.parseLong(args[1]);
+                windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, size);
+                final KTable<Windowed<String>, Long> counts = builder.stream("in", consumed).groupByKey()
+                    .windowedBy(TimeWindows.ofSizeAndGrace(ms(size), ms(Long.parseLong(args[3])))
+                        .advanceBy(ms(Long.parseLong(args[2]))))
+                    .count(Materialized.with(S, Serdes.Long()));
+                counts.toStream().to("updates", Produced.with(windowed, Serdes.Long()));
+                counts.suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+                    .toStream().to("final", Produced.with(windowed, Serdes.Long()));
+                outputs.add("updates");
+                outputs.add("final");
+                numeric = true;
+                break;
+            }
+            case "stream-join": {  // inner|left|outer difference grace
+                final JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(
+                    ms(Long.parseLong(args[2])), ms(Long.parseLong(args[3])));
+                // Retention size + grace + 1, as Sluice's (docs/ARCHITECTURE.md, joins).
+                final StreamJoined<String, String, String> joined = StreamJoined
+                    .<String, String, String>with(plusOne("this", w), plusOne("other", w))
+                    .withKeySerde(S).withValueSerde(S).withOtherValueSerde(S);
+                final KStream<String, String> l = builder.stream("left", consumed);
+                final KStream<String, String> r = builder.stream("right", consumed);
+                final ValueJoiner<String, String, String> j = (a, b) -> a + "+" + b;
+                final KStream<String, String> out = args[1].equals("inner") ? l.join(r, j, w, joined)
+                    : args[1].equals("left") ? l.leftJoin(r, j, w, joined) : l.outerJoin(r, j, w, joined);
+                out.to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            case "table-join": {  // inner|left|outer materialized(0|1)
+                final KTable<String, String> l = builder.table("left", consumed);
+                final KTable<String, String> r = builder.table("right", consumed);
+                final ValueJoiner<String, String, String> j = (a, b) -> a + "+" + b;
+                final boolean mat = args[2].equals("1");
+                final Materialized<String, String, KeyValueStore<Bytes, byte[]>> m =
+                    Materialized.<String, String, KeyValueStore<Bytes, byte[]>>as("joined").withKeySerde(S).withValueSerde(S);
+                final KTable<String, String> out = args[1].equals("inner") ? (mat ? l.join(r, j, m) : l.join(r, j))
+                    : args[1].equals("left") ? (mat ? l.leftJoin(r, j, m) : l.leftJoin(r, j))
+                    : (mat ? l.outerJoin(r, j, m) : l.outerJoin(r, j));
+                out.toStream().to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            case "table-aggregate": {  // a table regrouped by its value, keys added and removed
+                builder.table("left", consumed)
+                    .groupBy((k, v) -> KeyValue.pair(v, k), Grouped.with(S, S))
+                    .aggregate(() -> "", (k, v, a) -> a + "+" + v, (k, v, a) -> a + "-" + v, Materialized.with(S, S))
+                    .toStream().to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            case "fk-join": {  // inner|left: left rows' values are the foreign keys
+                final KTable<String, String> l = builder.table("left", consumed);
+                final KTable<String, String> r = builder.table("right", consumed);
+                final ValueJoiner<String, String, String> j = (a, b) -> a + "+" + b;
+                (args[1].equals("inner") ? l.join(r, v -> v, j) : l.leftJoin(r, v -> v, j))
+                    .toStream().to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            default:
+                throw new IllegalArgumentException("unknown case " + kind);
+        }
+
+        final Properties props = new Properties();
+        props.put(StreamsConfig.APPLICATION_ID_CONFIG, "differential");
+        props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "localhost:9091");
+        props.put(StreamsConfig.STATE_DIR_CONFIG, Files.createTempDirectory("differential").toString());
+        // The outer join emits non-joined records whenever stream time allows, not at most once
+        // a (wall-clock) second, which the driver's clock would turn into never.
+        props.put("__emit.interval.ms.kstreams.outer.join.spurious.results.fix__", 0L);
+        try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(), props)) {
+            final TestInputTopic<String, String> in = kind.equals("sliding") || kind.equals("session")
+                || kind.equals("hopping") ? driver.createInputTopic("in", new StringSerializer(), new StringSerializer()) : null;
+            final TestInputTopic<String, String> left = in == null
+                ? driver.createInputTopic("left", new StringSerializer(), new StringSerializer()) : null;
+            final TestInputTopic<String, String> right = in == null && !kind.equals("table-aggregate")
+                ? driver.createInputTopic("right", new StringSerializer(), new StringSerializer()) : null;
+            final Scanner sc = new Scanner(System.in);
+            int n = 0;
+            while (sc.hasNextLine()) {
+                final String line = sc.nextLine().trim();
+                if (line.isEmpty()) continue;
+                ++n;
+                // "<key> <ts>" for the windowed cases, "<L|R> <key> <ts> [<value>|null]" for the others.
+                final String[] f = line.split(" ");
+                if (in != null) {
+                    in.pipeInput(f[0], "x", Long.parseLong(f[1]));
+                } else {
+                    final String value = f.length > 3 ? (f[3].equals("null") ? null : f[3]) : f[0] + n;
+                    (f[0].equals("L") ? left : right).pipeInput(f[1], value, Long.parseLong(f[2]));
+                }
+                final StringBuilder sb = new StringBuilder(line).append(':');
+                for (final String topic : outputs) {
+                    if (outputs.size() > 1 && !topic.equals(outputs.get(0))) sb.append(" ||");
+                    if (windowed != null) {
+                        final TestOutputTopic<Windowed<String>, Long> o =
+                            driver.createOutputTopic(topic, windowed.deserializer(), new LongDeserializer());
+                        for (final TestRecord<Windowed<String>, Long> r : o.readRecordsToList()) {
+                            sb.append(" [").append(r.key().key()).append('@').append(r.key().window().start())
+                                .append('/').append(r.key().window().end()).append("]=").append(r.value())
+                                .append('@').append(r.timestamp());
+                        }
+                    } else {
+                        final TestOutputTopic<String, String> o =
+                            driver.createOutputTopic(topic, new StringDeserializer(), new StringDeserializer());
+                        for (final TestRecord<String, String> r : o.readRecordsToList()) {
+                            sb.append(' ').append(r.key()).append('=').append(r.value()).append('@').append(r.timestamp());
+                        }
+                    }
+                }
+                System.out.println(sb);
+            }
+        }
+    }
+
+    private static Duration ms(final long millis) {
+        return Duration.ofMillis(millis);
+    }
+
+    // A join store whose retention is one millisecond longer than the join windows', reported as
+    // theirs (Kafka checks that they match).
+    private static WindowBytesStoreSupplier plusOne(final String name, final JoinWindows w) {
+        final long retention = w.size() + w.gracePeriodMs();
+        final WindowBytesStoreSupplier real = Stores.persistentWindowStore(name, ms(retention + 1), ms(w.size()), true);
+        return new WindowBytesStoreSupplier() {
+            public String name() { return name; }
+            public WindowStore<Bytes, byte[]> get() { return real.get(); }
+            public String metricsScope() { return real.metricsScope(); }
+            public long segmentIntervalMs() { return real.segmentIntervalMs(); }
+            public long windowSize() { return w.size(); }
+            public boolean retainDuplicates() { return true; }
+            public long retentionPeriod() { return retention; }
+        };
+    }
+}
