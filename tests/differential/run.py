@@ -90,6 +90,27 @@ def make_case(name, r):
         if args[0] != "inner":
             lines.append("L zz 100000")  # moves stream time past every window: all non-joined out
         return args, lines
+    if name == "stream-table":
+        return [r.choice(["inner", "left"])], two_sided_input(
+            r, lambda r, side, i: None if side == "L" else r.choice([f"v{i}", f"v{i}", "null"]))
+    if name == "global-join":
+        # Stream records on L carry the global key as value; R updates the global table.
+        lines = []
+        t = r.randint(0, 30)
+        for i in range(r.randint(5, 25)):
+            t2 = max(0, t + r.randint(-25, 15))
+            t = max(t, t2)
+            if r.choice("LR") == "L":
+                lines.append(f"L {r.choice(['a', 'b'])} {t2} {r.choice(['g1', 'g2'])}")
+            else:
+                lines.append(f"R {r.choice(['g1', 'g2'])} {t2} {r.choice([f'n{i}', f'n{i}', 'null'])}")
+        return [r.choice(["inner", "left"])], lines
+    if name == "table-filter-count":
+        lines = [f"L {r.choice(['o1', 'o2', 'o3'])} {t} {r.choice(['g1', 'g2', 'g3', 'null'])}"
+                 for t in sorted(r.randint(0, 60) for _ in range(r.randint(5, 25)))]
+        return [], lines
+    if name == "suppress-time":
+        return [str(r.choice([0, 5, 10, 30])), str(r.choice([0, 0, 1, 2]))], windowed_input(r)
     if name == "table-join":
         return [r.choice(["inner", "left", "outer"]), r.choice(["0", "1"])], two_sided_input(r, table_value)
     if name == "table-aggregate":
@@ -140,7 +161,7 @@ def main():
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--seeds", type=int, default=int(os.environ.get("DIFFERENTIAL_SEEDS", "40")))
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--cases", default="sliding,session,hopping,stream-join,table-join,table-aggregate,fk-join")
+    ap.add_argument("--cases", default="sliding,session,hopping,suppress-time,stream-join,stream-table,global-join,table-join,table-aggregate,table-filter-count,fk-join")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     sluice = os.path.join(a.build_dir, "bin", "sluice_differential")

@@ -104,6 +104,53 @@ int run(const std::vector<std::string>& args) {
       (mat ? l.outer_join(r, outer, m) : l.outer_join(r, outer)).to_stream().to("out", produced);
     }
     outputs = {"out"};
+  } else if (kind == "stream-table") {
+    auto l = builder.stream("left", consumed);
+    auto r = builder.table("right", consumed);
+    if (args.at(1) == "inner") {
+      l.join(r, [](const S& a, const S& b) { return a + "+" + b; }).to("out", produced);
+    } else {
+      l.left_join(r, [](const S& a, const OS& b) {
+         return a + "+" + b.value_or("null");
+       }).to("out", produced);
+    }
+    outputs = {"out"};
+  } else if (kind == "global-join") {
+    auto l = builder.stream("left", consumed);
+    auto r = builder.global_table("right", consumed, Materialized::as("right-store"));
+    auto key = [](const S&, const S& v) { return v; };
+    if (args.at(1) == "inner") {
+      l.join(r, key, [](const S& a, const S& b) { return a + "+" + b; }).to("out", produced);
+    } else {
+      l.left_join(r, key, [](const S& a, const OS& b) {
+         return a + "+" + b.value_or("null");
+       }).to("out", produced);
+    }
+    outputs = {"out"};
+  } else if (kind == "table-filter-count") {
+    builder.table("left", consumed)
+        .filter([](const S& v) { return v.ends_with("1") || v.ends_with("2"); })
+        .group_by(
+            [](const S& k, const S& v) {
+              return KeyValue<S, S>{v, k};
+            },
+            Grouped::with(strings(), strings()))
+        .count()
+        .to_stream()
+        .map_values([](const int64_t& v) { return std::to_string(v); })
+        .to("out", produced);
+    outputs = {"out"};
+  } else if (kind == "suppress-time") {
+    const int64_t max = num(2);
+    builder.stream("in", consumed)
+        .group_by_key()
+        .count()
+        .suppress(Suppressed::until_time_limit(
+            Ms(num(1)), max == 0 ? BufferConfig::unbounded() : BufferConfig::max_records(max)))
+        .to_stream()
+        .map_values([](const int64_t& v) { return std::to_string(v); })
+        .to("out", produced);
+    outputs = {"out"};
   } else if (kind == "table-aggregate") {
     builder.table("left", consumed)
         .group_by(
@@ -142,7 +189,8 @@ int run(const std::vector<std::string>& args) {
     return 1;
   }
   TopologyTestDriver driver(std::move(*topology));
-  const bool windowed_input = kind == "sliding" || kind == "session" || kind == "hopping";
+  const bool windowed_input =
+      kind == "sliding" || kind == "session" || kind == "hopping" || kind == "suppress-time";
   std::map<std::string, TestInputTopic<S, S>> inputs;
   for (const char* topic : {"in", "left", "right"}) {
     inputs.emplace(topic, driver.create_input_topic(topic, strings(), strings()));

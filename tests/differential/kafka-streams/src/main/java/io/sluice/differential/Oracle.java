@@ -126,6 +126,41 @@ public final class Oracle {
                 outputs.add("out");
                 break;
             }
+            case "stream-table": {  // inner|left: a stream looked up in a table
+                final KStream<String, String> l = builder.stream("left", consumed);
+                final KTable<String, String> r = builder.table("right", consumed);
+                final ValueJoiner<String, String, String> j = (a, b) -> a + "+" + b;
+                (args[1].equals("inner") ? l.join(r, j) : l.leftJoin(r, j)).to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            case "global-join": {  // inner|left: a stream (values are the lookup keys) and a global table
+                final KStream<String, String> l = builder.stream("left", consumed);
+                final org.apache.kafka.streams.kstream.GlobalKTable<String, String> r = builder.globalTable("right", consumed);
+                final ValueJoiner<String, String, String> j = (a, b) -> a + "+" + b;
+                (args[1].equals("inner") ? l.join(r, (k, v) -> v, j) : l.leftJoin(r, (k, v) -> v, j))
+                    .to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            case "table-filter-count": {  // a filtered table (kept if the value ends in 1 or 2) counted per value
+                builder.table("left", consumed)
+                    .filter((k, v) -> v.endsWith("1") || v.endsWith("2"))
+                    .groupBy((k, v) -> KeyValue.pair(v, k), Grouped.with(S, S))
+                    .count(Materialized.with(S, Serdes.Long()))
+                    .toStream().mapValues(v -> Long.toString(v)).to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
+            case "suppress-time": {  // limit max-records(0: unbounded): counts per key, held back
+                final long max = Long.parseLong(args[2]);
+                builder.stream("in", consumed).groupByKey().count(Materialized.with(S, Serdes.Long()))
+                    .suppress(Suppressed.untilTimeLimit(ms(Long.parseLong(args[1])),
+                        max == 0 ? Suppressed.BufferConfig.unbounded() : Suppressed.BufferConfig.maxRecords(max).emitEarlyWhenFull()))
+                    .toStream().mapValues(v -> Long.toString(v)).to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
             case "table-aggregate": {  // a table regrouped by its value, keys added and removed
                 builder.table("left", consumed)
                     .groupBy((k, v) -> KeyValue.pair(v, k), Grouped.with(S, S))
@@ -156,10 +191,11 @@ public final class Oracle {
         props.put("__emit.interval.ms.kstreams.outer.join.spurious.results.fix__", 0L);
         try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(), props)) {
             final TestInputTopic<String, String> in = kind.equals("sliding") || kind.equals("session")
-                || kind.equals("hopping") ? driver.createInputTopic("in", new StringSerializer(), new StringSerializer()) : null;
+                || kind.equals("hopping") || kind.equals("suppress-time") ? driver.createInputTopic("in", new StringSerializer(), new StringSerializer()) : null;
             final TestInputTopic<String, String> left = in == null
                 ? driver.createInputTopic("left", new StringSerializer(), new StringSerializer()) : null;
             final TestInputTopic<String, String> right = in == null && !kind.equals("table-aggregate")
+                && !kind.equals("table-filter-count")
                 ? driver.createInputTopic("right", new StringSerializer(), new StringSerializer()) : null;
             final Scanner sc = new Scanner(System.in);
             int n = 0;
