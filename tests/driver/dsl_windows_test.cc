@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fmt/format.h"
@@ -293,7 +294,9 @@ TEST(DslWindows, SessionGraceEdge) {
 constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();  // ...775807
 
 // A record a processor re-stamped with a negative time (the sources drop those) belongs to no
-// window: it is not counted (the windows are counted from the first start, which is 0 here).
+// window, time, sliding or session: it is dropped and counted in dropped-records (Kafka
+// Streams ignores it in time windows and fails the task in the others; sliding windows used to
+// put it in [0, diff]).
 class BackdatingProcessor final : public FixedKeyProcessor<std::string, std::string, std::string> {
  public:
   void process(FixedKeyRecord<std::string, std::string> r) override {
@@ -302,21 +305,35 @@ class BackdatingProcessor final : public FixedKeyProcessor<std::string, std::str
   }
 };
 
-TEST(DslWindows, NegativeTimestampFromAProcessorFallsInNoWindow) {
+template <typename Windows>
+void expect_negative_timestamp_in_no_window(const Windows& windows, const std::string& want) {
   StreamsBuilder builder;
-  builder.stream("in", Consumed::with(strings(), strings()))
-      .process_values([] { return std::make_unique<BackdatingProcessor>(); })
-      .group_by_key()
-      .windowed_by(TimeWindows::of_size_with_no_grace(10ms))
-      .count()
-      .to_stream()
-      .to("out", Produced::with(serdes::windowed(strings(), 10ms), longs()));
+  auto grouped = builder.stream("in", Consumed::with(strings(), strings()))
+                     .process_values([] { return std::make_unique<BackdatingProcessor>(); })
+                     .group_by_key();
+  const auto keys = [] {
+    if constexpr (std::is_same_v<Windows, SessionWindows>) {
+      return serdes::session_windowed(strings());
+    } else {
+      return serdes::windowed(strings(), 10ms);
+    }
+  }();
+  grouped.windowed_by(windows).count().to_stream().to("out", Produced::with(keys, longs()));
   TopologyTestDriver driver(builder.build().value());
   auto in = driver.create_input_topic("in", strings(), strings());
-  auto out = driver.create_output_topic("out", serdes::windowed(strings(), 10ms), longs());
+  auto out = driver.create_output_topic("out", keys, longs());
   ASSERT_OK(in.pipe_input("a", "back", 3));
   ASSERT_OK(in.pipe_input("a", "x", 4));
-  EXPECT_THAT(drain(out), ElementsAre("[a@0/10]=1@4"));
+  EXPECT_THAT(drain(out), ElementsAre(want));
+  EXPECT_EQ(driver.metrics().dropped_records, 1);
+}
+
+TEST(DslWindows, NegativeTimestampFromAProcessorFallsInNoWindow) {
+  expect_negative_timestamp_in_no_window(TimeWindows::of_size_with_no_grace(10ms), "[a@0/10]=1@4");
+  expect_negative_timestamp_in_no_window(SlidingWindows::of_time_difference_with_no_grace(10ms),
+                                         "[a@0/10]=1@4");
+  expect_negative_timestamp_in_no_window(SessionWindows::of_inactivity_gap_with_no_grace(10ms),
+                                         "[a@4/4]=1@4");
 }
 
 TEST(DslWindows, HoppingWindowsAtTheEndOfTime) {

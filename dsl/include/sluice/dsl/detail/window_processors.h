@@ -125,6 +125,15 @@ class WindowedAggregateBase {
     observed_ = std::max({observed_, ctx.current_stream_time_ms(), timestamp});
     return observed_;
   }
+  // A record re-stamped with a negative time by a processor upstream (sources drop those)
+  // belongs to no window: it is dropped, logged and counted in dropped-records. Kafka Streams
+  // ignores it silently in time windows and fails the task in sliding and session windows.
+  template <typename Ctx, typename Rec>
+  static bool skip_negative_timestamp(Ctx& ctx, const Rec& r) {
+    if (r.timestamp() >= 0) return false;
+    ctx.drop_record(fmt::format("negative timestamp {}: in no window", r.timestamp()));
+    return true;
+  }
 
   std::string store_name_;
   SerdePtr<K> keys_;
@@ -165,6 +174,7 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
   void process(Record<K, V> r) override {
     auto& ctx = this->context();
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
+    if (this->skip_negative_timestamp(ctx, r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, ts);
     const TimestampMs close = stream_time - grace_ms_;
@@ -253,6 +263,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   void process(Record<K, V> r) override {
     auto& ctx = this->context();
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
+    if (this->skip_negative_timestamp(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - grace_ms_;
@@ -456,6 +467,7 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
   void process(Record<K, V> r) override {
     auto& ctx = this->context();
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
+    if (this->skip_negative_timestamp(ctx, r)) return;
     const TimestampMs t = r.timestamp();
     const TimestampMs stream_time = this->observe(ctx, t);
     const TimestampMs close = stream_time - saturating_add(grace_ms_, gap_ms_);
