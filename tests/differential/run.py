@@ -36,38 +36,39 @@ def build_peer():
     return os.path.join(PEER, "target", "classes") + ":" + os.path.join(PEER, "target", "lib", "*")
 
 
+def times(r):
+    """5 to 25 (index, timestamp) pairs: mostly rising, with out-of-order, late and early ones."""
+    t = r.randint(0, 30)
+    for i in range(r.randint(5, 25)):
+        t2 = max(0, t + r.randint(-25, 15))
+        t = max(t, t2)
+        yield i, t2
+
+
 def windowed_input(r):
     keys = r.choice([["a"], ["a", "b"]])
-    t, lines = r.randint(0, 30), []
-    for _ in range(r.randint(5, 25)):
-        t2 = max(0, t + r.randint(-25, 15))  # out of order, late and early records too
-        t = max(t, t2)
-        lines.append(f"{r.choice(keys)} {t2}")
-    return lines
+    return [f"{r.choice(keys)} {t}" for _, t in times(r)]
 
 
 def two_sided_input(r, values):
     """L/R records; values(r, side, i) gives the value column (or None for none)."""
     keys = r.choice([["a"], ["a", "b"]])
-    t, lines = r.randint(0, 30), []
-    for i in range(r.randint(5, 25)):
-        t2 = max(0, t + r.randint(-25, 15))
-        t = max(t, t2)
+    lines = []
+    for i, t in times(r):
         side = r.choice("LR")
         v = values(r, side, i)
-        lines.append(f"{side} {r.choice(keys)} {t2}" + ("" if v is None else f" {v}"))
+        lines.append(f"{side} {r.choice(keys)} {t}" + ("" if v is None else f" {v}"))
     return lines
 
 
-def fk_input(r):
-    t, lines = r.randint(0, 30), []
-    for i in range(r.randint(5, 25)):
-        t2 = max(0, t + r.randint(-25, 15))
-        t = max(t, t2)
-        if r.choice("LLR") == "L":
-            lines.append(f"L {r.choice(['o1', 'o2', 'o3'])} {t2} {r.choice(['g1', 'g2', 'g3', 'null'])}")
+def lookup_input(r, sides, left_keys, foreign_keys):
+    """L rows (keys left_keys) whose values are foreign keys (or null), R rows of those keys."""
+    lines = []
+    for i, t in times(r):
+        if r.choice(sides) == "L":
+            lines.append(f"L {r.choice(left_keys)} {t} {r.choice(foreign_keys + ['null'])}")
         else:
-            lines.append(f"R {r.choice(['g1', 'g2', 'g3'])} {t2} {r.choice(['n' + str(i), 'n' + str(i), 'null'])}")
+            lines.append(f"R {r.choice(foreign_keys)} {t} {r.choice([f'n{i}', f'n{i}', 'null'])}")
     return lines
 
 
@@ -94,17 +95,8 @@ def make_case(name, r):
         return [r.choice(["inner", "left"])], two_sided_input(
             r, lambda r, side, i: None if side == "L" else r.choice([f"v{i}", f"v{i}", "null"]))
     if name == "global-join":
-        # Stream records on L carry the global key as value; R updates the global table.
-        lines = []
-        t = r.randint(0, 30)
-        for i in range(r.randint(5, 25)):
-            t2 = max(0, t + r.randint(-25, 15))
-            t = max(t, t2)
-            if r.choice("LR") == "L":
-                lines.append(f"L {r.choice(['a', 'b'])} {t2} {r.choice(['g1', 'g2'])}")
-            else:
-                lines.append(f"R {r.choice(['g1', 'g2'])} {t2} {r.choice([f'n{i}', f'n{i}', 'null'])}")
-        return [r.choice(["inner", "left"])], lines
+        # Stream records on L carry the global key as value (or none); R updates the table.
+        return [r.choice(["inner", "left"])], lookup_input(r, "LR", ["a", "b"], ["g1", "g2"])
     if name == "table-filter-count":
         lines = [f"L {r.choice(['o1', 'o2', 'o3'])} {t} {r.choice(['g1', 'g2', 'g3', 'null'])}"
                  for t in sorted(r.randint(0, 60) for _ in range(r.randint(5, 25)))]
@@ -119,7 +111,7 @@ def make_case(name, r):
         r.shuffle(lines)
         return [], lines
     if name == "fk-join":
-        return [r.choice(["inner", "left"])], fk_input(r)
+        return [r.choice(["inner", "left"])], lookup_input(r, "LLR", ["o1", "o2", "o3"], ["g1", "g2", "g3"])
     raise ValueError(name)
 
 
