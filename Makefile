@@ -8,7 +8,7 @@
 #   make asan   the unit, driver and integration tests under ASan+UBSan (build-asan/)
 #   make tsan   the multi-threaded runtime tests under TSan (build-tsan/)
 #   make differential  random inputs through Kafka Streams' TopologyTestDriver and Sluice's,
-#               compared record by record (tests/differential/README.md; needs Maven, not in make test)
+#               compared record by record (tests/differential/README.md; make test runs 3 of each)
 #   make sanitize-ci  the subset of both that make test runs (core and state unit tests under
 #               ASan+UBSan in build-fuzz/, the synchronized stores under TSan)
 #   (docs/testing.md: what each runs and what make test runs of them)
@@ -17,6 +17,9 @@ CMAKE_FLAGS ?=
 # The short fuzz run of make test: seconds per target and a fixed seed (the same code fuzzes
 # the same inputs, so a red run is reproducible). Then the sanitizer subset (docs/testing.md).
 TEST_FUZZ_SECONDS ?= 5
+# Cases of each kind make test runs of the differential test against Kafka Streams (seeds 1..N;
+# tests/differential/README.md).
+TEST_DIFFERENTIAL_SEEDS ?= 3
 
 .PHONY: all deps build test demo image bench format clean broker-start broker-stop fuzz asan tsan sanitize-ci differential
 
@@ -33,6 +36,8 @@ build: deps
 
 test: build
 	@scripts/run-tests.sh $(BUILD_DIR)
+	@cmake --build $(BUILD_DIR) --target sluice_differential
+	@/usr/bin/python3 tests/differential/run.py --build-dir $(BUILD_DIR) --seeds $(TEST_DIFFERENTIAL_SEEDS)
 	@FUZZ_SECONDS=$(TEST_FUZZ_SECONDS) FUZZ_SEED=1 scripts/fuzz.sh
 	@scripts/sanitize.sh ci
 
