@@ -91,6 +91,12 @@ def make_case(name, r):
         if args[0] != "inner":
             lines.append("L zz 100000")  # moves stream time past every window: all non-joined out
         return args, lines
+    if name == "cogroup":
+        # A grace no input exceeds: Kafka closes a window by the time of the records reaching
+        # each cogrouped stream's own processor, Sluice by the task's (README.md).
+        return [str(r.choice([10, 20])), "1000"], two_sided_input(r, lambda *_: None)
+    if name == "repartition-reduce":
+        return [], [f"L {r.choice(['k1', 'k2'])} {t} {r.choice(['a', 'b', 'c'])}{i}" for i, t in times(r)]
     if name == "stream-table":
         return [r.choice(["inner", "left"])], two_sided_input(
             r, lambda r, side, i: None if side == "L" else r.choice([f"v{i}", f"v{i}", "null"]))
@@ -153,7 +159,7 @@ def main():
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--seeds", type=int, default=int(os.environ.get("DIFFERENTIAL_SEEDS", "40")))
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--cases", default="sliding,session,hopping,suppress-time,stream-join,stream-table,global-join,table-join,table-aggregate,table-filter-count,fk-join")
+    ap.add_argument("--cases", default="sliding,session,hopping,suppress-time,cogroup,repartition-reduce,stream-join,stream-table,global-join,table-join,table-aggregate,table-filter-count,fk-join")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     sluice = os.path.join(a.build_dir, "bin", "sluice_differential")

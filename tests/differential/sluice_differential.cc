@@ -65,6 +65,27 @@ int run(const std::vector<std::string>& args) {
         .to_stream()
         .to("final", Produced::with(windowed, serdes::int64()));
     outputs = {"updates", "final"};
+  } else if (kind == "cogroup") {
+    windowed = serdes::windowed(strings(), num(1));
+    auto l = builder.stream("left", consumed).group_by_key();
+    auto r = builder.stream("right", consumed).group_by_key();
+    l.cogroup([](const S&, const S& v, const S& a) { return a + "+" + v; })
+        .cogroup(r, [](const S&, const S& v, const S& a) { return a + "-" + v; })
+        .windowed_by(TimeWindows::of_size_and_grace(Ms(num(1)), Ms(num(2))))
+        .aggregate([] { return S("0"); }, Materialized::with(strings(), strings()))
+        .to_stream()
+        .map_values([](const S& v) { return static_cast<int64_t>(v.size()); })
+        .to("out", Produced::with(windowed, serdes::int64()));
+    outputs = {"out"};
+  } else if (kind == "repartition-reduce") {
+    builder.stream("left", consumed)
+        .select_key([](const S& v) { return v.substr(0, 1); })
+        .group_by_key(Grouped::with(strings(), strings()))
+        .reduce([](const S& a, const S& b) { return a + "," + b; },
+                Materialized::with(strings(), strings()))
+        .to_stream()
+        .to("out", produced);
+    outputs = {"out"};
   } else if (kind == "stream-join") {
     const auto w = JoinWindows::of_time_difference_and_grace(Ms(num(2)), Ms(num(3)));
     const auto sj = StreamJoined::with(strings(), strings(), strings());

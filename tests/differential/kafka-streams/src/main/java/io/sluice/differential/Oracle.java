@@ -96,6 +96,26 @@ public final class Oracle {
                 numeric = true;
                 break;
             }
+            case "cogroup": {  // size grace: L and R cogrouped (L adds, R removes) per tumbling window
+                final long size = Long.parseLong(args[1]);
+                windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, size);
+                final org.apache.kafka.streams.kstream.KGroupedStream<String, String> l = builder.stream("left", consumed).groupByKey();
+                final org.apache.kafka.streams.kstream.KGroupedStream<String, String> r = builder.stream("right", consumed).groupByKey();
+                l.<String>cogroup((k, v, a) -> a + "+" + v).cogroup(r, (k, v, a) -> a + "-" + v)
+                    .windowedBy(TimeWindows.ofSizeAndGrace(ms(size), ms(Long.parseLong(args[2]))))
+                    .aggregate(() -> "0", Materialized.with(S, S))
+                    .toStream().mapValues(v -> (long) v.length()).to("out", Produced.with(windowed, Serdes.Long()));
+                outputs.add("out");
+                numeric = true;
+                break;
+            }
+            case "repartition-reduce": {  // L records re-keyed by their value's first letter, reduced
+                builder.stream("left", consumed).selectKey((k, v) -> v.substring(0, 1))
+                    .groupByKey(Grouped.with(S, S)).reduce((a, b) -> a + "," + b, Materialized.with(S, S))
+                    .toStream().to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
             case "stream-join": {  // inner|left|outer difference grace
                 final JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(
                     ms(Long.parseLong(args[2])), ms(Long.parseLong(args[3])));
@@ -195,7 +215,7 @@ public final class Oracle {
             final TestInputTopic<String, String> left = in == null
                 ? driver.createInputTopic("left", new StringSerializer(), new StringSerializer()) : null;
             final TestInputTopic<String, String> right = in == null && !kind.equals("table-aggregate")
-                && !kind.equals("table-filter-count")
+                && !kind.equals("table-filter-count") && !kind.equals("repartition-reduce")
                 ? driver.createInputTopic("right", new StringSerializer(), new StringSerializer()) : null;
             final Scanner sc = new Scanner(System.in);
             int n = 0;
