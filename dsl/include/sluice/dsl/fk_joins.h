@@ -118,19 +118,12 @@ auto KTable<K, V>::fk_join(const KTable<KO, VO>& other_in, FK extractor, F joine
   const MaterializedOptions<K, VOut> m = *materialized;
   const std::string result = names.base + "-result";
   const std::string store = b->name(m.store_name, "KTABLE-FK-JOIN-OUTPUT-STATE-STORE-");
-  SerdePtr<K> result_keys = dsl_internal::first_serde<K>(m.key_serde, spec.left_keys);
-  SerdePtr<VOut> result_values = dsl_internal::first_serde<VOut>(m.value_serde);
-  dsl_internal::complete_store_serdes(b, result_keys, result_values, store, "join");
-  dsl_internal::TableStore<K, VOut> table(store, result_keys, result_values);
-  ProcessorSupplier<K, Change<VOut>, K, Change<VOut>> result_supplier =
-      [table]() -> std::unique_ptr<Processor<K, Change<VOut>, K, Change<VOut>>> {
-    return std::make_unique<dsl_internal::TableMaterializeProcessor<K, VOut>>(table);
-  };
-  b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(result, std::move(result_supplier),
-                                                              {names.output}),
+  auto result_store = dsl_internal::join_result_store(b, m, store, spec.left_keys);
+  b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(
+                result, std::move(result_store.processor), {names.output}),
             "join");
   b->record(b->add_key_value_store(store, m.settings, {result}), "join");
-  return KTable<K, VOut>(b, result, result_keys, result_values, store);
+  return KTable<K, VOut>(b, result, result_store.keys, result_store.values, store);
 }
 
 template <typename K, typename V>

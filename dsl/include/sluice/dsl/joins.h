@@ -37,6 +37,31 @@ SerdePtr<T> first_serde(SerdePtr<T> a, SerdePtr<T> b = nullptr, SerdePtr<T> c = 
   }
 }
 
+// A join result given a Materialized (table-table: on the merge node; foreign-key: on
+// "<base>-result"): the store's serdes (Materialized's, else `keys` and the result type's
+// default; an unknown one is recorded naming the store) and the processor that keeps each
+// update in `store` and forwards it (TableMaterializeProcessor: cached or not as the store is).
+template <typename K, typename V>
+struct JoinResultStore {
+  SerdePtr<K> keys;
+  SerdePtr<V> values;
+  ProcessorSupplier<K, Change<V>, K, Change<V>> processor;
+};
+template <typename K, typename V>
+JoinResultStore<K, V> join_result_store(InternalStreamsBuilder* b,
+                                        const MaterializedOptions<K, V>& m,
+                                        const std::string& store, SerdePtr<K> keys) {
+  JoinResultStore<K, V> r;
+  r.keys = first_serde<K>(m.key_serde, std::move(keys));
+  r.values = first_serde<V>(m.value_serde);
+  complete_store_serdes(b, r.keys, r.values, store, "join");
+  TableStore<K, V> table(store, r.keys, r.values);
+  r.processor = [table]() -> std::unique_ptr<Processor<K, Change<V>, K, Change<V>>> {
+    return std::make_unique<TableMaterializeProcessor<K, V>>(table);
+  };
+  return r;
+}
+
 }  // namespace dsl_internal
 
 // ---------------------------------------------------------------- KTable helpers
@@ -311,22 +336,12 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
   b->record(t.add_processor<K, Change<VO>, K, Change<VOut>>(other_name, std::move(right_supplier),
                                                             {right.node_name()}),
             "join");
-  SerdePtr<K> result_keys = left.key_serde();
-  SerdePtr<VOut> result_values;
-  ProcessorSupplier<K, Change<VOut>, K, Change<VOut>> merge = [] {
-    return std::make_unique<dsl_internal::PassThroughProcessor<K, Change<VOut>>>();
-  };
-  if (m) {
-    result_keys = dsl_internal::first_serde<K>(m->key_serde, left.key_serde());
-    result_values = dsl_internal::first_serde<VOut>(m->value_serde);
-    dsl_internal::complete_store_serdes(b, result_keys, result_values, store, "join");
-    dsl_internal::TableStore<K, VOut> table(store, result_keys, result_values);
-    merge = [table] {
-      return std::make_unique<dsl_internal::TableMaterializeProcessor<K, VOut>>(table);
-    };
-  }
-  b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(merge_name, std::move(merge),
-                                                              {this_name, other_name}),
+  dsl_internal::JoinResultStore<K, VOut> result{
+      left.key_serde(), nullptr,
+      [] { return std::make_unique<dsl_internal::PassThroughProcessor<K, Change<VOut>>>(); }};
+  if (m) result = dsl_internal::join_result_store(b, *m, store, left.key_serde());
+  b->record(t.add_processor<K, Change<VOut>, K, Change<VOut>>(
+                merge_name, std::move(result.processor), {this_name, other_name}),
             "join");
   if (m) b->record(b->add_key_value_store(store, m->settings, {merge_name}), "join");
   if (!right.store_name().empty()) {
@@ -336,7 +351,7 @@ auto KTable<K, V>::table_join(const KTable<K, VO>& other_in, F joiner, const Nam
     b->record(t.connect_processor_and_state_stores(other_name, {left.store_name()}), "join");
   }
   dsl_internal::record_copartition(*b, left.node_name(), right.node_name());
-  return KTable<K, VOut>(b, merge_name, result_keys, result_values, store);
+  return KTable<K, VOut>(b, merge_name, result.keys, result.values, store);
 }
 
 template <typename K, typename V>
