@@ -192,13 +192,30 @@ TimestampMs TaskTopology::partition_time(std::string_view topic, Partition parti
 
 void TaskTopology::restore_times(
     const std::vector<std::pair<TopicPartition, TimestampMs>>& partition_times,
-    TimestampMs stream_time) {
+    TimestampMs stream_time, SlotTimeLookup slot_time) {
   for (const auto& [tp, time] : partition_times) {
     if (time < 0) continue;
     note_partition_time(tp.topic, tp.partition, time);
     stream_time = std::max(stream_time, time);
   }
   stream_time_ = std::max(stream_time_, stream_time);
+  restored_slot_time_ = std::move(slot_time);
+  // Slots already asked for (restore_times normally comes first).
+  for (auto& [name, time] : slots_) {
+    std::optional<TimestampMs> restored;
+    if (restored_slot_time_) restored = restored_slot_time_(name);
+    time = std::max(time, restored.value_or(stream_time_));
+  }
+}
+
+TimestampMs& TaskTopology::stream_time_slot(std::string_view name) {
+  auto it = slots_.find(name);
+  if (it != slots_.end()) return it->second;
+  // None committed (a new task, a new processor, or a commit of an earlier version or of Kafka
+  // Streams): the task's stream time, which is what earlier versions closed windows by.
+  std::optional<TimestampMs> restored;
+  if (restored_slot_time_) restored = restored_slot_time_(name);
+  return slots_.emplace(std::string(name), restored.value_or(stream_time_)).first->second;
 }
 
 void TaskTopology::note_partition_time(std::string_view topic, Partition partition,

@@ -4,12 +4,14 @@
 #include <cstdint>
 
 #include "absl/strings/escaping.h"
+#include "fmt/format.h"
 #include "sluice/core/serdes.h"
 
 namespace sluice::runtime_internal {
 namespace {
 
 constexpr char kTaskStreamTimeKey[] = "sluice.task.stream.time";
+constexpr std::string_view kSlotPrefix = "sluice.st.";
 
 // Reads `bytes` big-endian bytes at `pos`; false when the input is too short.
 bool get_be(std::string_view in, size_t& pos, int bytes, uint64_t& v) {
@@ -20,18 +22,32 @@ bool get_be(std::string_view in, size_t& pos, int bytes, uint64_t& v) {
   return true;
 }
 
+void append_entry(std::string& raw, std::string_view key, TimestampMs value) {
+  serdes::append_big_endian(raw, static_cast<int32_t>(key.size()));
+  raw.append(key);
+  serdes::append_big_endian(raw, value);
+}
+
 }  // namespace
+
+std::string stream_time_slot_key(std::string_view name) {
+  uint64_t hash = 0xcbf29ce484222325ULL;  // FNV-1a, 64 bits
+  for (const char c : name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return fmt::format("{}{:016x}", kSlotPrefix, hash);
+}
 
 std::string encode_commit_metadata(const CommittedTimes& times) {
   std::string raw;
   raw.push_back(2);
   serdes::append_big_endian(raw, times.partition_time);
-  if (times.task_stream_time) {
-    const std::string_view key = kTaskStreamTimeKey;
-    serdes::append_big_endian(raw, int32_t{1});
-    serdes::append_big_endian(raw, static_cast<int32_t>(key.size()));
-    raw.append(key);
-    serdes::append_big_endian(raw, *times.task_stream_time);
+  const size_t entries = times.slot_times.size() + (times.task_stream_time ? 1 : 0);
+  if (entries > 0) {
+    serdes::append_big_endian(raw, static_cast<int32_t>(entries));
+    if (times.task_stream_time) append_entry(raw, kTaskStreamTimeKey, *times.task_stream_time);
+    for (const auto& [key, time] : times.slot_times) append_entry(raw, key, time);
   }
   return absl::Base64Escape(absl::string_view(raw.data(), raw.size()));
 }
@@ -60,7 +76,11 @@ CommittedTimes decode_commit_metadata(std::string_view metadata) {
     const std::string_view key(raw.data() + pos, key_size);
     pos += key_size;
     if (!get_be(raw, pos, 8, value)) return out;
-    if (key == kTaskStreamTimeKey) out.task_stream_time = static_cast<TimestampMs>(value);
+    if (key == kTaskStreamTimeKey) {
+      out.task_stream_time = static_cast<TimestampMs>(value);
+    } else if (key.starts_with(kSlotPrefix)) {
+      out.slot_times.emplace_back(std::string(key), static_cast<TimestampMs>(value));
+    }
   }
   return out;
 }

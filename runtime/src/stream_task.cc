@@ -410,7 +410,15 @@ absl::Status StreamTask::punctuate_wall_clock(TimestampMs now) {
 void StreamTask::collect_offsets(kafka::CommitMap& out) const {
   if (!topology_) return;
   const TimestampMs stream_time = topology_->stream_time();
-  const bool time_moved = stream_time > committed_stream_time_;
+  std::vector<std::pair<std::string, TimestampMs>> slot_times;
+  bool slot_moved = false;
+  for (const auto& [name, time] : topology_->stream_time_slots()) {
+    if (time < 0) continue;
+    slot_times.emplace_back(stream_time_slot_key(name), time);
+    auto it = committed_slots_.find(name);
+    slot_moved |= it == committed_slots_.end() || it->second != time;
+  }
+  const bool time_moved = stream_time > committed_stream_time_ || slot_moved;
   TimestampMs max_partition_time = -1;
   for (const auto& q : queues_) {
     max_partition_time =
@@ -422,13 +430,17 @@ void StreamTask::collect_offsets(kafka::CommitMap& out) const {
     times.partition_time = topology_->partition_time(q.tp.topic, q.tp.partition);
     // Stream time moved past every partition (idle.wall.clock.advance.ms): keep that too.
     if (stream_time > max_partition_time) times.task_stream_time = stream_time;
+    // Every partition gets every slot: a restore takes the largest of each.
+    times.slot_times = slot_times;
     out[q.tp] = kafka::OffsetAndMetadata{Offset(q.next_offset), encode_commit_metadata(times)};
   }
 }
 
 void StreamTask::mark_offsets_committed() {
   for (auto& q : queues_) q.committed_offset = q.next_offset;
-  if (topology_) committed_stream_time_ = topology_->stream_time();
+  if (!topology_) return;
+  committed_stream_time_ = topology_->stream_time();
+  committed_slots_ = topology_->stream_time_slots();
 }
 
 absl::Status StreamTask::initialize_times(kafka::Consumer& consumer) {
@@ -443,14 +455,26 @@ absl::Status StreamTask::initialize_times(kafka::Consumer& consumer) {
   }
   std::vector<std::pair<TopicPartition, TimestampMs>> times;
   TimestampMs stream_time = -1;
+  std::map<std::string, TimestampMs, std::less<>> slot_times;  // by key, the largest
   for (const auto& [tp, commit] : *committed) {
     if (!commit) continue;
     const CommittedTimes t = decode_commit_metadata(commit->metadata);
     times.emplace_back(tp, t.partition_time);
     stream_time = std::max({stream_time, t.partition_time, t.task_stream_time.value_or(-1)});
+    for (const auto& [key, time] : t.slot_times) {
+      auto [it, inserted] = slot_times.emplace(key, time);
+      if (!inserted) it->second = std::max(it->second, time);
+    }
   }
-  topology_->restore_times(times, stream_time);
+  topology_->restore_times(
+      times, stream_time,
+      [slot_times = std::move(slot_times)](std::string_view name) -> std::optional<TimestampMs> {
+        auto it = slot_times.find(stream_time_slot_key(name));
+        if (it == slot_times.end()) return std::nullopt;
+        return it->second;
+      });
   committed_stream_time_ = topology_->stream_time();
+  committed_slots_ = topology_->stream_time_slots();
   // idle.wall.clock.advance.ms continues from the committed stream time, counting from now.
   last_record_stream_time_ = committed_stream_time_;
   times_initialized_ = true;

@@ -256,6 +256,8 @@ class StreamTask final : public state::StateStoreContext, public state::Changelo
   bool times_initialized_ = false;
   // The task's stream time at the last commit (metadata is re-committed when it moved).
   TimestampMs committed_stream_time_ = -1;
+  // The stream time slots last committed, by name.
+  std::map<std::string, TimestampMs, std::less<>> committed_slots_;
   // Stream time and wall clock when the task last processed a record (idle advance).
   TimestampMs last_record_stream_time_ = -1;
   TimestampMs last_record_wall_ = -1;

@@ -125,6 +125,30 @@ int run(const std::vector<std::string>& args) {
       (mat ? l.outer_join(r, outer, m) : l.outer_join(r, outer)).to_stream().to("out", produced);
     }
     outputs = {"out"};
+  } else if (kind == "table-window") {
+    auto grouped =
+        builder.stream("left", consumed)
+            .left_join(builder.table("right", consumed),
+                       [](const S& a, const OS& b) { return a + "+" + b.value_or("null"); })
+            .group_by_key();
+    const Ms size(num(2));
+    const Ms grace(num(3));
+    const auto count = [&](auto windowed_stream) {
+      windowed_stream.count(Materialized::with_caching_disabled())
+          .to_stream()
+          .to("out", Produced::with(windowed, serdes::int64()));
+    };
+    if (args.at(1) == "session") {
+      windowed = serdes::session_windowed(strings());
+      count(grouped.windowed_by(SessionWindows::of_inactivity_gap_and_grace(size, grace)));
+    } else if (args.at(1) == "sliding") {
+      windowed = serdes::windowed(strings(), size);
+      count(grouped.windowed_by(SlidingWindows::of_time_difference_and_grace(size, grace)));
+    } else {
+      windowed = serdes::windowed(strings(), size);
+      count(grouped.windowed_by(TimeWindows::of_size_and_grace(size, grace)));
+    }
+    outputs = {"out"};
   } else if (kind == "stream-table") {
     auto l = builder.stream("left", consumed);
     auto r = builder.table("right", consumed);

@@ -26,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
 using ::testing::HasSubstr;
 
 SerdePtr<int64_t> longs() { return serdes::int64(); }
@@ -334,6 +335,51 @@ TEST(DslWindows, NegativeTimestampFromAProcessorFallsInNoWindow) {
                                          "[a@0/10]=1@4");
   expect_negative_timestamp_in_no_window(SessionWindows::of_inactivity_gap_with_no_grace(10ms),
                                          "[a@4/4]=1@4");
+}
+
+// A windowed aggregation closes windows by the largest timestamp that reached it (Kafka
+// Streams' observedStreamTime), not by the task's stream time: a table in the same task with an
+// update far ahead does not close them; the aggregation's own records do. The expected
+// records are Kafka Streams 4.4's for the same input (tests/differential, case table-window).
+template <typename Windows>
+void expect_only_the_aggregations_records_close_windows(const Windows& windows,
+                                                        const std::vector<std::string>& want) {
+  StreamsBuilder builder;
+  auto table = builder.table("table", Consumed::with(strings(), strings()));
+  auto grouped = builder.stream("in", Consumed::with(strings(), strings()))
+                     .left_join(table, [](const std::string& v,
+                                          const std::optional<std::string>&) { return v; })
+                     .group_by_key();
+  const auto keys = [] {
+    if constexpr (std::is_same_v<Windows, SessionWindows>) {
+      return serdes::session_windowed(strings());
+    } else {
+      return serdes::windowed(strings(), 10ms);
+    }
+  }();
+  grouped.windowed_by(windows).count().to_stream().to("out", Produced::with(keys, longs()));
+  TopologyTestDriver driver(builder.build().value());
+  auto in = driver.create_input_topic("in", strings(), strings());
+  auto updates = driver.create_input_topic("table", strings(), strings());
+  auto out = driver.create_output_topic("out", keys, longs());
+  ASSERT_OK(in.pipe_input("a", "x", 1));
+  ASSERT_OK(updates.pipe_input("a", "far ahead", 1'000'000));
+  ASSERT_OK(in.pipe_input("a", "x", 3));   // still open here
+  ASSERT_OK(in.pipe_input("b", "x", 40));  // the aggregation's own time: 40
+  ASSERT_OK(in.pipe_input("a", "x", 2));   // late now
+  EXPECT_THAT(drain(out), ElementsAreArray(want));
+  EXPECT_EQ(driver.metrics().late_records_dropped, 1);
+}
+
+TEST(DslWindows, OnlyTheAggregationsOwnRecordsCloseWindows) {
+  expect_only_the_aggregations_records_close_windows(
+      TimeWindows::of_size_with_no_grace(10ms), {"[a@0/10]=1@1", "[a@0/10]=2@3", "[b@40/50]=1@40"});
+  expect_only_the_aggregations_records_close_windows(
+      SlidingWindows::of_time_difference_with_no_grace(10ms),
+      {"[a@0/10]=1@1", "[a@2/12]=1@3", "[a@0/10]=2@3", "[b@30/40]=1@40"});
+  expect_only_the_aggregations_records_close_windows(
+      SessionWindows::of_inactivity_gap_with_no_grace(10ms),
+      {"[a@1/1]=1@1", "[a@1/1]=null@1", "[a@1/3]=2@3", "[b@40/40]=1@40"});
 }
 
 TEST(DslWindows, HoppingWindowsAtTheEndOfTime) {

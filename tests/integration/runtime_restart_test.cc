@@ -4,7 +4,8 @@
 // window once); records are taken in the order of their extracted timestamps; a task waits for
 // a partition that still has records on the broker (KIP-695); negative timestamps are dropped
 // and counted; a local store whose changelog offset is outside the changelog is rebuilt; a
-// key-value aggregate's timestamp comes back from its changelog.
+// key-value aggregate's timestamp comes back from its changelog; a windowed aggregation's own
+// stream time survives a restart.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -258,6 +259,70 @@ TEST(RuntimeRestart, StreamTimeSurvivesACleanRestart) {
 }
 
 TEST(RuntimeRestart, StreamTimeMovesWithTheTask) { late_record_after_restart_is_dropped(true); }
+
+// A windowed aggregation closes windows by the records that reached it (Kafka Streams'
+// per-processor observedStreamTime), not by the task's stream time, which a table in the same
+// task can move far ahead; and that time of its own is committed and read back too (Kafka
+// Streams starts it again at -1). After the restart a record for a window the aggregation had
+// closed is still late, and one for a window it had open is still counted, although the task's
+// stream time (the table's update) is past both.
+TEST(RuntimeRestart, AggregationsOwnStreamTimeSurvivesARestart) {
+  const auto [app, input, output] = app_and_topics("rs-slot", "rs-slot", 1);
+  const std::string table = unique_name("rs-slot-table");
+  create_topic(table, 1);
+  const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
+  const std::string first = fmt::format("k@{}", t);
+  const std::string second = fmt::format("k@{}", t + 10'000);
+  auto counts = [&]() {
+    StreamsBuilder builder;
+    auto sizes = builder.table(table, Consumed::with(serdes::string(), serdes::string()));
+    builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+        .left_join(sizes, [](const std::string& v, const std::optional<std::string>&) { return v; })
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(10s, 2s))
+        .count(Materialized::as("counts").with_caching_disabled())
+        .to_stream()
+        .to(output, Produced::with(serdes::windowed(serdes::string(), 10'000), serdes::int64()));
+    auto topology = builder.build();
+    EXPECT_TRUE(topology.ok()) << topology.status();
+    return std::move(topology).value();
+  };
+  const std::string state = temp_dir("rs-slot");
+  {
+    KafkaStreams streams(counts(), config_for(app, state, {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    // The aggregation's time: t+15s (the first window closed at t+12s, the second open).
+    // The task's: t+100s, from the table.
+    produce_all(input, {{"k", "a", t + 1000}, {"k", "b", t + 15'000}});
+    produce_all(table, {{"k", "far ahead", t + 100'000}});
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    auto processed = [&] {
+      int64_t n = 0;
+      for (const auto& th : streams.metrics().threads) n += th.records_processed;
+      return n;
+    };
+    while (processed() < 3 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_EQ(processed(), 3);
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+  KafkaStreams streams(counts(), config_for(app, state, {{"commit.interval.ms", "100"}}));
+  ASSERT_TRUE(streams.start().ok());
+  produce_all(input, {{"k", "late", t + 5000}, {"k", "c", t + 18'000}});
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  std::map<std::string, std::vector<int64_t>> windows;
+  while (std::chrono::steady_clock::now() < until &&
+         late_dropped(streams) + static_cast<int64_t>(windows[second].size()) < 3) {
+    windows = windows_of(output);
+  }
+  EXPECT_EQ(windows[first], std::vector<int64_t>{1})
+      << "a record for a window the aggregation had closed was counted after the restart";
+  EXPECT_EQ(windows[second], (std::vector<int64_t>{1, 2}))
+      << "the window the aggregation had open was closed by the table's time after the restart";
+  EXPECT_EQ(late_dropped(streams), 1);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
 
 // Idle wall-clock advance (issue #12, item 7) counts only time the task's input is known to be
 // at its end: not the time spent joining the group, restoring its store and fetching the

@@ -30,6 +30,34 @@ TEST(CommitMetadata, RoundTripsTaskStreamTime) {
   EXPECT_EQ(*back.task_stream_time, 5000);
 }
 
+TEST(CommitMetadata, RoundTripsStreamTimeSlots) {
+  CommittedTimes t;
+  t.partition_time = 1000;
+  t.task_stream_time = 5000;
+  t.slot_times = {{stream_time_slot_key("counts-store"), 4000},
+                  {stream_time_slot_key(std::string(500, 'x')), 3000}};
+  const std::string encoded = encode_commit_metadata(t);
+  // Fixed-length keys: a long store name costs no more than a short one.
+  EXPECT_LT(encoded.size(), 200u);
+  const CommittedTimes back = decode_commit_metadata(encoded);
+  EXPECT_EQ(back.partition_time, 1000);
+  EXPECT_EQ(back.task_stream_time, std::optional<TimestampMs>(5000));
+  EXPECT_EQ(back.slot_times, t.slot_times);
+  // Without the task stream time too.
+  t.task_stream_time.reset();
+  const CommittedTimes again = decode_commit_metadata(encode_commit_metadata(t));
+  EXPECT_FALSE(again.task_stream_time.has_value());
+  EXPECT_EQ(again.slot_times, t.slot_times);
+}
+
+TEST(CommitMetadata, StreamTimeSlotKeysAreStableAndDistinct) {
+  // Committed by one version, read by the next: the key of a name must never change.
+  EXPECT_EQ(stream_time_slot_key(""), "sluice.st.cbf29ce484222325");
+  EXPECT_EQ(stream_time_slot_key("a"), "sluice.st.af63dc4c8601ec8c");
+  EXPECT_NE(stream_time_slot_key("KSTREAM-AGGREGATE-STATE-STORE-0000000001"),
+            stream_time_slot_key("KSTREAM-AGGREGATE-STATE-STORE-0000000002"));
+}
+
 TEST(CommitMetadata, WritesKafkaStreamsVersion2Layout) {
   // Kafka Streams (TopicPartitionMetadata.encode with empty processor metadata):
   // base64([2][8-byte big-endian partition time]).
@@ -51,6 +79,7 @@ TEST(CommitMetadata, ReadsKafkaStreamsVersion1AndUnknownProcessorKeys) {
   const CommittedTimes t = decode_commit_metadata(base64(v2));
   EXPECT_EQ(t.partition_time, 7);
   EXPECT_FALSE(t.task_stream_time.has_value());
+  EXPECT_TRUE(t.slot_times.empty());
 }
 
 TEST(CommitMetadata, ForeignOrBrokenMetadataMeansUnknown) {

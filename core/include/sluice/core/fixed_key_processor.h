@@ -117,6 +117,9 @@ class FixedKeyProcessorContext {
   const std::string& application_id() const { return inner_.application_id(); }
   const TaskId& task_id() const { return inner_.task_id(); }
   TimestampMs current_stream_time_ms() const { return inner_.current_stream_time_ms(); }
+  TimestampMs& stream_time_slot(std::string_view name) const {
+    return inner_.stream_time_slot(name);
+  }
   TimestampMs current_system_time_ms() const { return inner_.current_system_time_ms(); }
   const std::string& node_name() const { return inner_.node_name(); }
   TaskMetrics& metrics() const { return inner_.metrics(); }

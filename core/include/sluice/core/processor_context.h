@@ -99,6 +99,15 @@ class TaskContext {
   virtual void handle_deserialization_error(std::string_view node, std::string_view error) = 0;
   // The task's counters (late records, dropped records...); see task_metrics.h.
   virtual TaskMetrics& metrics() = 0;
+  // A stream time of the processors' own (Kafka Streams' per-processor `observedStreamTime`),
+  // named by them: a slot that lives as long as the task, which they read and raise
+  // themselves. The windowed aggregations close windows by the one named after their store
+  // (shared by the processors of a cogroup), so records of the task's other inputs do not
+  // close them. The runtime commits every slot with the input offsets and restores it, so it
+  // survives restarts and task moves (Kafka Streams starts its own again at -1). A slot
+  // starts at what the previous owner committed for `name`, else at the task's stream time
+  // then (-1 for a new task).
+  virtual TimestampMs& stream_time_slot(std::string_view name) = 0;
 };
 
 template <typename K, typename V>
@@ -142,6 +151,11 @@ class ProcessorContext {
   const std::string& application_id() const { return task_->application_id(); }
   const TaskId& task_id() const { return task_->task_id(); }
   TimestampMs current_stream_time_ms() const { return task_->stream_time(); }
+  // TaskContext::stream_time_slot; the reference stays valid until the task closes. Name it
+  // after something of the processor's own (the windowed aggregations use their store's name).
+  TimestampMs& stream_time_slot(std::string_view name) const {
+    return task_->stream_time_slot(name);
+  }
   TimestampMs current_system_time_ms() const { return task_->wall_clock_ms(); }
   const std::string& node_name() const { return node_name_; }
   TaskMetrics& metrics() const { return task_->metrics(); }

@@ -13,8 +13,10 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,9 +70,16 @@ class TaskTopology final : public TaskContext {
   // The largest timestamp taken from `topic`/`partition` so far, -1 when none.
   TimestampMs partition_time(std::string_view topic, Partition partition) const;
   // Before the first record: sets each partition's time and the stream time to what a previous
-  // owner committed (stream time = the larger of `stream_time` and every partition time).
+  // owner committed (stream time = the larger of `stream_time` and every partition time), and
+  // each stream time slot to `slot_time(name)` (nullopt: none committed, the slot starts at
+  // the stream time).
+  using SlotTimeLookup = std::function<std::optional<TimestampMs>(std::string_view name)>;
   void restore_times(const std::vector<std::pair<TopicPartition, TimestampMs>>& partition_times,
-                     TimestampMs stream_time);
+                     TimestampMs stream_time, SlotTimeLookup slot_time = {});
+  // The stream time slots (TaskContext::stream_time_slot) processors asked for, by name.
+  const std::map<std::string, TimestampMs, std::less<>>& stream_time_slots() const {
+    return slots_;
+  }
   // Stores owned by this task, by name.
   StateStoreBase* store(std::string_view name) const;
   const std::vector<std::string>& store_names() const { return store_names_; }
@@ -99,6 +108,7 @@ class TaskTopology final : public TaskContext {
   std::optional<TimestampMs> on_invalid_record_timestamp(std::string_view node,
                                                          TimestampMs timestamp) override;
   void drop_record(std::string_view node, std::string_view reason) override;
+  TimestampMs& stream_time_slot(std::string_view name) override;
   void handle_processing_error(std::string_view node, std::string_view error) override;
   void handle_deserialization_error(std::string_view node, std::string_view error) override;
   TaskMetrics& metrics() override { return metrics_; }
@@ -138,6 +148,10 @@ class TaskTopology final : public TaskContext {
   };
   // Few entries (one per input partition of the task): a vector avoids per-record allocation.
   std::vector<PartitionTime> partition_times_;
+  // Node-based: references handed out stay valid.
+  std::map<std::string, TimestampMs, std::less<>> slots_;
+  // What restore_times found committed, for slots asked for later.
+  SlotTimeLookup restored_slot_time_;
   const RawRecord* current_ = nullptr;  // the source record being processed, if any
   TimestampMs current_timestamp_ = -1;
   TimestampMs stream_time_ = -1;

@@ -119,11 +119,24 @@ class WindowedAggregateBase {
     if (auto st = values_->deserialize(store_name_, bytes, v); !st.ok()) fail(st);
     return v;
   }
-  // Stream time as Kafka Streams: the largest timestamp this task has seen.
+  // The aggregation's stream time, as Kafka Streams' windowed aggregations keep it
+  // (`observedStreamTime`): the largest timestamp that reached the aggregation, not the task's,
+  // so records of the task's other inputs (a table, a stream it is joined with) do not close
+  // its windows. Two differences, both on purpose: it survives restarts (a stream time slot,
+  // TaskContext::stream_time_slot; Kafka Streams starts again at -1 and takes records for
+  // windows it had closed), and the processors of a cogroup share it (the slot is named after
+  // their one store; in Kafka Streams each has its own, so one stream updates windows that the
+  // other's records closed and a suppress downstream already emitted). It also follows the
+  // runtime's idle advance of stream time, as the suppress buffer does.
   template <typename Ctx>
-  TimestampMs observe(Ctx& ctx, TimestampMs timestamp) {
-    observed_ = std::max({observed_, ctx.current_stream_time_ms(), timestamp});
-    return observed_;
+  void track_stream_time(Ctx& ctx) {
+    observed_ = &ctx.stream_time_slot(store_name_);
+    ctx.schedule(std::chrono::milliseconds(1), PunctuationType::kIdleStreamTime,
+                 [this](TimestampMs stream_time) { observe(stream_time); });
+  }
+  TimestampMs observe(TimestampMs timestamp) {
+    *observed_ = std::max(*observed_, timestamp);
+    return *observed_;
   }
   // A record re-stamped with a negative time by a processor upstream (sources drop those)
   // belongs to no window: it is dropped, logged and counted in dropped-records. Kafka Streams
@@ -138,7 +151,7 @@ class WindowedAggregateBase {
   std::string store_name_;
   SerdePtr<K> keys_;
   SerdePtr<VR> values_;
-  TimestampMs observed_ = -1;
+  TimestampMs* observed_ = nullptr;  // track_stream_time()
   bool caching_ = false;
   LateRecords late_;
   std::string key_buf_, value_buf_, stored_buf_;
@@ -168,6 +181,7 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
     store_ = window_bytes(ctx.get_state_store(this->store_name_));
     if (store_ == nullptr) this->fail("not a connected window store");
     this->attach_cache(*store_, ctx, /*timestamped=*/true);
+    this->track_stream_time(ctx);
   }
   void close() override { this->detach_cache(store_.get()); }
 
@@ -176,7 +190,7 @@ class TimeWindowAggregateProcessor final : public Processor<K, V, Windowed<K>, C
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     if (this->skip_negative_timestamp(ctx, r)) return;
     const TimestampMs ts = r.timestamp();
-    const TimestampMs stream_time = this->observe(ctx, ts);
+    const TimestampMs stream_time = this->observe(ts);
     const TimestampMs close = stream_time - grace_ms_;
     this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
     const int64_t from = ts - size_ms_ + advance_ms_;
@@ -257,6 +271,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     store_ = window_bytes(ctx.get_state_store(this->store_name_));
     if (store_ == nullptr) this->fail("not a connected window store");
     this->attach_cache(*store_, ctx, /*timestamped=*/true);
+    this->track_stream_time(ctx);
   }
   void close() override { this->detach_cache(store_.get()); }
 
@@ -265,7 +280,7 @@ class SlidingWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     if (this->skip_negative_timestamp(ctx, r)) return;
     const TimestampMs t = r.timestamp();
-    const TimestampMs stream_time = this->observe(ctx, t);
+    const TimestampMs stream_time = this->observe(t);
     const TimestampMs close = stream_time - grace_ms_;
     if (t < saturating_add(close, -diff_)) {  // t + 1 + diff <= close, without overflow
       this->late_.drop(ctx, this->store_name_, t, Window{t - diff_, t}, stream_time);
@@ -461,6 +476,7 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     store_ = session_bytes(ctx.get_state_store(this->store_name_));
     if (store_ == nullptr) this->fail("not a connected session store");
     this->attach_cache(*store_, ctx, /*timestamped=*/false);
+    this->track_stream_time(ctx);
   }
   void close() override { this->detach_cache(store_.get()); }
 
@@ -469,7 +485,7 @@ class SessionWindowAggregateProcessor final : public Processor<K, V, Windowed<K>
     if (dsl_internal::skip_null_key_or_value(ctx, r)) return;
     if (this->skip_negative_timestamp(ctx, r)) return;
     const TimestampMs t = r.timestamp();
-    const TimestampMs stream_time = this->observe(ctx, t);
+    const TimestampMs stream_time = this->observe(t);
     const TimestampMs close = stream_time - saturating_add(grace_ms_, gap_ms_);
     this->keys_->serialize(this->store_name_, *r.key(), this->key_buf_);
 

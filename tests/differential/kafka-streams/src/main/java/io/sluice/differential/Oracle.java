@@ -146,6 +146,31 @@ public final class Oracle {
                 outputs.add("out");
                 break;
             }
+            case "table-window": {  // time|sliding|session size grace: a stream left-joined with a table, counted per window
+                final long size = Long.parseLong(args[2]);
+                final long grace = Long.parseLong(args[3]);
+                final org.apache.kafka.streams.kstream.KGroupedStream<String, String> g = builder.stream("left", consumed)
+                    .leftJoin(builder.table("right", consumed), (a, b) -> a + "+" + b).groupByKey();
+                if (args[1].equals("session")) {
+                    windowed = WindowedSerdes.sessionWindowedSerdeFrom(String.class);
+                    // Retention gap + grace + 1, as Sluice's (see "session").
+                    g.windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(size), ms(grace)))
+                        .count(Materialized.<String, Long>as(Stores.persistentSessionStore("sessions", ms(size + grace + 1)))
+                            .withKeySerde(S).withValueSerde(Serdes.Long()).withCachingDisabled())
+                        .toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                } else {
+                    windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, size);
+                    final Materialized<String, Long, WindowStore<Bytes, byte[]>> m =
+                        Materialized.<String, Long, WindowStore<Bytes, byte[]>>with(S, Serdes.Long()).withCachingDisabled();
+                    (args[1].equals("sliding")
+                        ? g.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(ms(size), ms(grace))).count(m)
+                        : g.windowedBy(TimeWindows.ofSizeAndGrace(ms(size), ms(grace))).count(m))
+                        .toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                }
+                outputs.add("out");
+                numeric = true;
+                break;
+            }
             case "stream-table": {  // inner|left: a stream looked up in a table
                 final KStream<String, String> l = builder.stream("left", consumed);
                 final KTable<String, String> r = builder.table("right", consumed);
