@@ -50,14 +50,19 @@ def windowed_input(r):
     return [f"{r.choice(keys)} {t}" for _, t in times(r)]
 
 
-def two_sided_input(r, values):
-    """L/R records; values(r, side, i) gives the value column (or None for none)."""
+def two_sided_input(r, values, keyless=False):
+    """L/R records; values(r, side, i) gives the value column (or None for none). With
+    `keyless`, about one record in eight has no key ("~"), some of them ahead of the others
+    (in Kafka Streams they move a join's stream time, and so make later records late)."""
     keys = r.choice([["a"], ["a", "b"]])
     lines = []
     for i, t in times(r):
         side = r.choice("LR")
         v = values(r, side, i)
-        lines.append(f"{side} {r.choice(keys)} {t}" + ("" if v is None else f" {v}"))
+        key = "~" if keyless and r.random() < 0.125 else r.choice(keys)
+        if key == "~":
+            t += r.choice([0, 20, 60])
+        lines.append(f"{side} {key} {t}" + ("" if v is None else f" {v}"))
     return lines
 
 
@@ -87,7 +92,7 @@ def make_case(name, r):
         return [str(size), str(r.choice([size, size // 2, 5])), str(r.choice([0, 5, 30]))], windowed_input(r)
     if name == "stream-join":
         args = [r.choice(["inner", "left", "outer"]), str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30]))]
-        lines = two_sided_input(r, lambda *_: None)
+        lines = two_sided_input(r, lambda *_: None, keyless=True)
         if args[0] != "inner":
             lines.append("L zz 100000")  # moves stream time past every window: all non-joined out
         return args, lines
@@ -108,7 +113,8 @@ def make_case(name, r):
         return [r.choice(["time", "sliding", "session"]), str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30]))], lines
     if name == "stream-table":
         return [r.choice(["inner", "left"])], two_sided_input(
-            r, lambda r, side, i: None if side == "L" else r.choice([f"v{i}", f"v{i}", "null"]))
+            r, lambda r, side, i: None if side == "L" else r.choice([f"v{i}", f"v{i}", "null"]),
+            keyless=True)
     if name == "global-join":
         # Stream records on L carry the global key as value (or none); R updates the table.
         return [r.choice(["inner", "left"])], lookup_input(r, "LR", ["a", "b"], ["g1", "g2"])

@@ -253,8 +253,10 @@ int run(const std::vector<std::string>& args) {
       st = inputs.at("in").pipe_input(f.at(0), S("x"), std::stoll(f.at(1)));
     } else {
       OS value = f.size() > 3 ? (f[3] == "null" ? OS() : OS(f[3])) : OS(f[0] + std::to_string(n));
+      // Key "~": a record without a key.
       st = inputs.at(f.at(0) == "L" ? "left" : "right")
-               .pipe_input(f.at(1), std::move(value), std::stoll(f.at(2)));
+               .pipe_input(f.at(1) == "~" ? OS() : OS(f.at(1)), std::move(value),
+                           std::stoll(f.at(2)));
     }
     if (!st.ok()) {
       std::cerr << st << "\n";

@@ -247,6 +247,25 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   EXPECT_THAT(drain(out), ElementsAre("C:c1+c2@1390"));
 }
 
+// Every record moves the join's stream time, a keyless one too (Kafka Streams' sharedTimeTracker
+// advances before anything else): here a keyless record at 1000 makes the keyed record at 500
+// late, so it goes out alone at once, and still joins the right record that follows. Kafka
+// Streams 4.4 gives the same records (tests/differential, case stream-join).
+TEST(StreamStreamJoin, AKeylessRecordMovesTheJoinsStreamTime) {
+  StreamsBuilder builder;
+  outer_join_left_right(builder);
+  auto driver = make_driver(builder);
+  auto l = driver->create_input_topic("left", strings(), strings());
+  auto r = driver->create_input_topic("right", strings(), strings());
+  auto out = driver->create_output_topic("out", strings(), strings());
+  ASSERT_OK(l.pipe_input(std::nullopt, "n", 1000));
+  EXPECT_THAT(drain(out), ElementsAre("<null>:n+null@1000"));
+  ASSERT_OK(l.pipe_input("A", "a", 500));
+  EXPECT_THAT(drain(out), ElementsAre("A:a+null@500"));
+  ASSERT_OK(r.pipe_input("A", "b", 520));
+  EXPECT_THAT(drain(out), ElementsAre("A:a+b@520"));
+}
+
 // Kafka Streams' KStreamKStreamOuterJoinTest.testGracePeriod and
 // testEmitAllNonJoinedResultsForAsymmetricWindow, their inputs and expected results: both
 // sides' non-joined records, ordered by time then right before left, and an asymmetric window

@@ -197,6 +197,9 @@ class StreamStreamJoinProcessor final
       throw std::logic_error(fmt::format("join: window stores '{}' and '{}' must be connected",
                                          spec_.left_store, spec_.right_store));
     }
+    // The join's stream time (Kafka Streams' sharedTimeTracker): both sides' records, keyless
+    // and null ones too, in a slot both processors name after the left store.
+    time_ = &ctx.stream_time_slot(spec_.left_store);
     if (!spec_.outer_store.empty()) {
       outer_ = key_value_bytes(ctx.get_state_store(spec_.outer_store));
       if (!outer_) {
@@ -207,6 +210,9 @@ class StreamStreamJoinProcessor final
   }
 
   void process(Record<K, VThis> r) override {
+    // Every record moves the join's stream time before anything else, as in Kafka Streams: a
+    // keyless record (which joins nothing) can make later keyed records late.
+    *time_ = std::max(*time_, r.timestamp());
     if constexpr (this_outer() && decltype(joiner_)::kCallableWithoutKey) {
       if (null_key_with_value(r)) {
         std::optional<VOut> out(call_without_key(&*r.value(), nullptr));
@@ -217,7 +223,10 @@ class StreamStreamJoinProcessor final
     if (dsl_internal::skip_null_key_or_value(this->context(), r)) return;
     const TimestampMs ts = r.timestamp();
     const TimestampMs other_time = other_store_->observed_stream_time();
-    const TimestampMs stream_time = std::max({ts, this_store_->observed_stream_time(), other_time});
+    // The stores' times too: a store restored from a changelog written before the slot existed
+    // may be ahead of it.
+    const TimestampMs stream_time =
+        std::max({*time_, this_store_->observed_stream_time(), other_time});
     spec_.key_serde->serialize(this_name(), *r.key(), key_buf_);
     serde_this().serialize(this_name(), *r.value(), value_buf_);
     if (auto st = this_store_->put(key_buf_, value_buf_, ts); !st.ok()) {
@@ -398,6 +407,7 @@ class StreamStreamJoinProcessor final
   std::unique_ptr<WindowBytes> this_store_;
   std::unique_ptr<WindowBytes> other_store_;
   std::unique_ptr<KeyValueBytes> outer_;
+  TimestampMs* time_ = nullptr;  // init(): the join's stream time slot
   std::string key_buf_, value_buf_, outer_key_buf_;
   std::vector<std::pair<TimestampMs, std::string>> matches_;
 };

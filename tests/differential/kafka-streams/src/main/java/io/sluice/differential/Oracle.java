@@ -254,7 +254,8 @@ public final class Oracle {
                     in.pipeInput(f[0], "x", Long.parseLong(f[1]));
                 } else {
                     final String value = f.length > 3 ? (f[3].equals("null") ? null : f[3]) : f[0] + n;
-                    (f[0].equals("L") ? left : right).pipeInput(f[1], value, Long.parseLong(f[2]));
+                    // Key "~": a record without a key.
+                    (f[0].equals("L") ? left : right).pipeInput(f[1].equals("~") ? null : f[1], value, Long.parseLong(f[2]));
                 }
                 final StringBuilder sb = new StringBuilder(line).append(':');
                 for (final String topic : outputs) {
