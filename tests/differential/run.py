@@ -83,10 +83,14 @@ def table_value(r, side, i):
 
 def make_case(name, r):
     """(args, input lines) of one random case."""
-    if name == "sliding":
-        return [str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30, 1000]))], windowed_input(r)
-    if name == "session":
-        return [str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30, 1000]))], windowed_input(r)
+    if name in ("sliding", "session"):
+        args = [str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30, 1000])), r.choice(["cached", "uncached"])]
+        if name == "session" and args[2] == "cached":
+            # Kafka's session cache returns sessions past the store's retention, so cached
+            # Kafka Streams merges a record into a session already closed (README.md): cached
+            # sessions are compared where none closes.
+            args[1] = "1000"
+        return args, windowed_input(r)
     if name == "hopping":
         size = r.choice([10, 20])
         return [str(size), str(r.choice([size, size // 2, 5])), str(r.choice([0, 5, 30]))], windowed_input(r)

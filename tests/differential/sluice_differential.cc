@@ -39,7 +39,8 @@ int run(const std::vector<std::string>& args) {
     builder.stream("in", consumed)
         .group_by_key()
         .windowed_by(SlidingWindows::of_time_difference_and_grace(Ms(num(1)), Ms(num(2))))
-        .count(Materialized::with_caching_disabled())
+        .count(args.at(3) == "cached" ? MaterializedName{}
+                                      : Materialized::with_caching_disabled())
         .to_stream()
         .to("out", Produced::with(windowed, serdes::int64()));
     outputs = {"out"};
@@ -48,7 +49,8 @@ int run(const std::vector<std::string>& args) {
     builder.stream("in", consumed)
         .group_by_key()
         .windowed_by(SessionWindows::of_inactivity_gap_and_grace(Ms(num(1)), Ms(num(2))))
-        .count(Materialized::with_caching_disabled())
+        .count(args.at(3) == "cached" ? MaterializedName{}
+                                      : Materialized::with_caching_disabled())
         .to_stream()
         .to("out", Produced::with(windowed, serdes::int64()));
     outputs = {"out"};

@@ -56,26 +56,30 @@ public final class Oracle {
         Serde<Windowed<String>> windowed = null;
         boolean numeric = false;
         switch (kind) {
-            case "sliding": {  // diff grace: count per sliding window, every update
+            case "sliding": {  // diff grace cached|uncached: count per sliding window
                 final long diff = Long.parseLong(args[1]);
                 windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, diff);
+                final Materialized<String, Long, WindowStore<Bytes, byte[]>> m =
+                    Materialized.<String, Long, WindowStore<Bytes, byte[]>>with(S, Serdes.Long());
                 builder.stream("in", consumed).groupByKey()
                     .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(ms(diff), ms(Long.parseLong(args[2]))))
-                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>with(S, Serdes.Long()).withCachingDisabled())
+                    .count(args[3].equals("cached") ? m.withCachingEnabled() : m.withCachingDisabled())
                     .toStream().to("out", Produced.with(windowed, Serdes.Long()));
                 outputs.add("out");
                 numeric = true;
                 break;
             }
-            case "session": {  // gap grace: count per session, uncached
+            case "session": {  // gap grace cached|uncached: count per session
                 final long gap = Long.parseLong(args[1]);
                 final long grace = Long.parseLong(args[2]);
                 windowed = WindowedSerdes.sessionWindowedSerdeFrom(String.class);
                 // Retention gap + grace + 1, as Sluice's (a session still open can be found).
+                final Materialized<String, Long, org.apache.kafka.streams.state.SessionStore<Bytes, byte[]>> m =
+                    Materialized.<String, Long>as(Stores.persistentSessionStore("sessions", ms(gap + grace + 1)))
+                        .withKeySerde(S).withValueSerde(Serdes.Long());
                 builder.stream("in", consumed).groupByKey()
                     .windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(gap), ms(grace)))
-                    .count(Materialized.<String, Long>as(Stores.persistentSessionStore("sessions", ms(gap + grace + 1)))
-                        .withKeySerde(S).withValueSerde(Serdes.Long()).withCachingDisabled())
+                    .count(args[3].equals("cached") ? m.withCachingEnabled() : m.withCachingDisabled())
                     .toStream().to("out", Produced.with(windowed, Serdes.Long()));
                 outputs.add("out");
                 numeric = true;
