@@ -127,6 +127,27 @@ int run(const std::vector<std::string>& args) {
       (mat ? l.outer_join(r, outer, m) : l.outer_join(r, outer)).to_stream().to("out", produced);
     }
     outputs = {"out"};
+  } else if (kind == "window-final") {
+    auto grouped = builder.stream("in", consumed).group_by_key();
+    const Ms size(num(2));
+    const Ms grace(num(3));
+    const auto finals = Suppressed::until_window_closes(BufferConfig::unbounded());
+    if (args.at(1) == "session") {
+      windowed = serdes::session_windowed(strings());
+      grouped.windowed_by(SessionWindows::of_inactivity_gap_and_grace(size, grace))
+          .count()
+          .suppress(finals)
+          .to_stream()
+          .to("out", Produced::with(windowed, serdes::int64()));
+    } else {
+      windowed = serdes::windowed(strings(), size);
+      grouped.windowed_by(SlidingWindows::of_time_difference_and_grace(size, grace))
+          .count()
+          .suppress(finals)
+          .to_stream()
+          .to("out", Produced::with(windowed, serdes::int64()));
+    }
+    outputs = {"out"};
   } else if (kind == "table-window") {
     auto grouped =
         builder.stream("left", consumed)
@@ -237,7 +258,8 @@ int run(const std::vector<std::string>& args) {
   }
   TopologyTestDriver driver(std::move(*topology));
   const bool windowed_input =
-      kind == "sliding" || kind == "session" || kind == "hopping" || kind == "suppress-time";
+      kind == "sliding" || kind == "session" || kind == "hopping" || kind == "suppress-time" ||
+      kind == "window-final";
   std::map<std::string, TestInputTopic<S, S>> inputs;
   for (const char* topic : {"in", "left", "right"}) {
     inputs.emplace(topic, driver.create_input_topic(topic, strings(), strings()));

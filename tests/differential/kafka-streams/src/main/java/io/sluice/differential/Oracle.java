@@ -150,6 +150,27 @@ public final class Oracle {
                 outputs.add("out");
                 break;
             }
+            case "window-final": {  // sliding|session size grace: the counts' final results through suppress
+                final long size = Long.parseLong(args[2]);
+                final long grace = Long.parseLong(args[3]);
+                final org.apache.kafka.streams.kstream.KGroupedStream<String, String> g = builder.stream("in", consumed).groupByKey();
+                final Suppressed<Windowed<?>> finals = Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded());
+                if (args[1].equals("session")) {
+                    windowed = WindowedSerdes.sessionWindowedSerdeFrom(String.class);
+                    g.windowedBy(SessionWindows.ofInactivityGapAndGrace(ms(size), ms(grace)))
+                        .count(Materialized.<String, Long>as(Stores.persistentSessionStore("sessions", ms(size + grace + 1)))
+                            .withKeySerde(S).withValueSerde(Serdes.Long()))
+                        .suppress(finals).toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                } else {
+                    windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, size);
+                    g.windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(ms(size), ms(grace)))
+                        .count(Materialized.with(S, Serdes.Long()))
+                        .suppress(finals).toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                }
+                outputs.add("out");
+                numeric = true;
+                break;
+            }
             case "table-window": {  // time|sliding|session size grace: a stream left-joined with a table, counted per window
                 final long size = Long.parseLong(args[2]);
                 final long grace = Long.parseLong(args[3]);
@@ -239,7 +260,7 @@ public final class Oracle {
         // a (wall-clock) second, which the driver's clock would turn into never.
         props.put("__emit.interval.ms.kstreams.outer.join.spurious.results.fix__", 0L);
         try (TopologyTestDriver driver = new TopologyTestDriver(builder.build(), props)) {
-            final TestInputTopic<String, String> in = kind.equals("sliding") || kind.equals("session")
+            final TestInputTopic<String, String> in = kind.equals("sliding") || kind.equals("session") || kind.equals("window-final")
                 || kind.equals("hopping") || kind.equals("suppress-time") ? driver.createInputTopic("in", new StringSerializer(), new StringSerializer()) : null;
             final TestInputTopic<String, String> left = in == null
                 ? driver.createInputTopic("left", new StringSerializer(), new StringSerializer()) : null;
