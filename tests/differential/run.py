@@ -45,9 +45,22 @@ def times(r):
         yield i, t2
 
 
-def windowed_input(r):
+def windowed_input(r, null_values=False):
+    """"<key> <ts>" lines; about one in twenty has no key ("~"), with `null_values` as many no
+    value ("<key> <ts> null"), some of those ahead of the others (neither may move an
+    aggregation's stream time). Only sliding windows get null values: Kafka's time and session
+    aggregations count them (README.md)."""
     keys = r.choice([["a"], ["a", "b"]])
-    return [f"{r.choice(keys)} {t}" for _, t in times(r)]
+    lines = []
+    for _, t in times(r):
+        odd = r.random()
+        if odd < 0.05:
+            lines.append(f"~ {t + r.choice([0, 40])}")
+        elif null_values and odd < 0.1:
+            lines.append(f"{r.choice(keys)} {t + r.choice([0, 40])} null")
+        else:
+            lines.append(f"{r.choice(keys)} {t}")
+    return lines
 
 
 def two_sided_input(r, values, keyless=False):
@@ -90,7 +103,7 @@ def make_case(name, r):
             # Kafka Streams merges a record into a session already closed (README.md): cached
             # sessions are compared where none closes.
             args[1] = "1000"
-        return args, windowed_input(r)
+        return args, windowed_input(r, null_values=name == "sliding")
     if name == "hopping":
         size = r.choice([10, 20])
         return [str(size), str(r.choice([size, size // 2, 5])), str(r.choice([0, 5, 30]))], windowed_input(r)

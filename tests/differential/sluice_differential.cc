@@ -274,7 +274,10 @@ int run(const std::vector<std::string>& args) {
     for (std::string s; fields >> s;) f.push_back(s);
     absl::Status st;
     if (windowed_input) {
-      st = inputs.at("in").pipe_input(f.at(0), S("x"), std::stoll(f.at(1)));
+      // "<key> <ts> [null]"; key "~": no key.
+      st = inputs.at("in").pipe_input(f.at(0) == "~" ? OS() : OS(f.at(0)),
+                                      f.size() > 2 && f[2] == "null" ? OS() : OS("x"),
+                                      std::stoll(f.at(1)));
     } else {
       OS value = f.size() > 3 ? (f[3] == "null" ? OS() : OS(f[3])) : OS(f[0] + std::to_string(n));
       // Key "~": a record without a key.

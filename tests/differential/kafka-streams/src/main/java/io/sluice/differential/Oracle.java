@@ -276,7 +276,8 @@ public final class Oracle {
                 // "<key> <ts>" for the windowed cases, "<L|R> <key> <ts> [<value>|null]" for the others.
                 final String[] f = line.split(" ");
                 if (in != null) {
-                    in.pipeInput(f[0], "x", Long.parseLong(f[1]));
+                    // "<key> <ts> [null]"; key "~": no key.
+                    in.pipeInput(f[0].equals("~") ? null : f[0], f.length > 2 && f[2].equals("null") ? null : "x", Long.parseLong(f[1]));
                 } else {
                     final String value = f.length > 3 ? (f[3].equals("null") ? null : f[3]) : f[0] + n;
                     // Key "~": a record without a key.
