@@ -119,7 +119,7 @@ def make_case(name, r):
         # (README.md).
         return [str(r.choice([10, 20])), "1000"], two_sided_input(r, lambda *_: None)
     if name == "repartition-reduce":
-        return [], [f"L {r.choice(['k1', 'k2'])} {t} {r.choice(['a', 'b', 'c'])}{i}" for i, t in times(r)]
+        return [], [f"L {r.choice(['k1', 'k2', 'k1', 'k2', '~'])} {t} {r.choice(['a', 'b', 'c'])}{i}" for i, t in times(r)]
     if name == "window-final":
         kind = r.choice(["sliding", "session"])
         # Sessions where none closes before the last record: cached Kafka Streams reopens
@@ -140,22 +140,22 @@ def make_case(name, r):
             keyless=True)
     if name == "global-join":
         # Stream records on L carry the global key as value (or none); R updates the table.
-        return [r.choice(["inner", "left"])], lookup_input(r, "LR", ["a", "b"], ["g1", "g2"])
+        return [r.choice(["inner", "left"])], lookup_input(r, "LR", ["a", "b", "~"], ["g1", "g2"])
     if name == "table-filter-count":
-        lines = [f"L {r.choice(['o1', 'o2', 'o3'])} {t} {r.choice(['g1', 'g2', 'g3', 'null'])}"
+        lines = [f"L {r.choice(['o1', 'o2', 'o3', 'o1', 'o2', 'o3', '~'])} {t} {r.choice(['g1', 'g2', 'g3', 'null'])}"
                  for t in sorted(r.randint(0, 60) for _ in range(r.randint(5, 25)))]
         return [], lines
     if name == "suppress-time":
         return [str(r.choice([0, 5, 10, 30])), str(r.choice([0, 0, 1, 2]))], windowed_input(r)
     if name == "table-join":
-        return [r.choice(["inner", "left", "outer"]), r.choice(["0", "1"])], two_sided_input(r, table_value)
+        return [r.choice(["inner", "left", "outer"]), r.choice(["0", "1"])], two_sided_input(r, table_value, keyless=True)
     if name == "table-aggregate":
-        lines = [f"L {r.choice(['o1', 'o2', 'o3'])} {t} {r.choice(['g1', 'g2', 'g3', 'null'])}"
+        lines = [f"L {r.choice(['o1', 'o2', 'o3', 'o1', 'o2', 'o3', '~'])} {t} {r.choice(['g1', 'g2', 'g3', 'null'])}"
                  for t in sorted(r.randint(0, 60) for _ in range(r.randint(5, 25)))]
         r.shuffle(lines)
         return [], lines
     if name == "fk-join":
-        return [r.choice(["inner", "left"])], lookup_input(r, "LLR", ["o1", "o2", "o3"], ["g1", "g2", "g3"])
+        return [r.choice(["inner", "left"])], lookup_input(r, "LLR", ["o1", "o2", "o3", "~"], ["g1", "g2", "g3"])
     raise ValueError(name)
 
 
