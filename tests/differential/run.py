@@ -134,6 +134,11 @@ def make_case(name, r):
                  " ".join(f if j != 2 else str(int(f) + 1000) for j, f in enumerate(l.split()))
                  for l in lines]
         return [r.choice(["time", "sliding", "session"]), str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30]))], lines
+    if name == "to-table":
+        return [r.choice(["inner", "left"])], two_sided_input(
+            r, lambda r, side, i: None if side == "R" else r.choice([f"v{i}", f"v{i}", "null"]), keyless=True)
+    if name == "merge-window":
+        return [str(r.choice([5, 10, 20])), str(r.choice([0, 5, 30]))], two_sided_input(r, lambda *_: None, keyless=True)
     if name == "stream-table":
         return [r.choice(["inner", "left"])], two_sided_input(
             r, lambda r, side, i: None if side == "L" else r.choice([f"v{i}", f"v{i}", "null"]),
@@ -217,7 +222,7 @@ def main():
     ap.add_argument("--build-dir", default="build")
     ap.add_argument("--seeds", type=int, default=int(os.environ.get("DIFFERENTIAL_SEEDS", "40")))
     ap.add_argument("--first-seed", type=int, default=1)
-    ap.add_argument("--cases", default="sliding,session,hopping,suppress-time,window-final,cogroup,table-window,repartition-reduce,stream-join,stream-table,global-join,table-join,table-aggregate,table-filter-count,fk-join")
+    ap.add_argument("--cases", default="sliding,session,hopping,suppress-time,window-final,cogroup,table-window,merge-window,repartition-reduce,stream-join,stream-table,to-table,global-join,table-join,table-aggregate,table-filter-count,fk-join")
     ap.add_argument("--verbose", action="store_true")
     a = ap.parse_args()
     sluice = os.path.join(a.build_dir, "bin", "sluice_differential")

@@ -170,6 +170,28 @@ int run(const std::vector<std::string>& args) {
       count(grouped.windowed_by(TimeWindows::of_size_and_grace(size, grace)));
     }
     outputs = {"out"};
+  } else if (kind == "to-table") {
+    auto t = builder.stream("left", consumed).to_table(Materialized::with(strings(), strings()));
+    t.to_stream().to("table", produced);
+    auto r = builder.stream("right", consumed);
+    if (args.at(1) == "inner") {
+      r.join(t, [](const S& a, const S& b) { return a + "+" + b; }).to("out", produced);
+    } else {
+      r.left_join(t, [](const S& a, const OS& b) {
+         return a + "+" + b.value_or("null");
+       }).to("out", produced);
+    }
+    outputs = {"table", "out"};
+  } else if (kind == "merge-window") {
+    windowed = serdes::windowed(strings(), num(1));
+    builder.stream("left", consumed)
+        .merge(builder.stream("right", consumed))
+        .group_by_key()
+        .windowed_by(TimeWindows::of_size_and_grace(Ms(num(1)), Ms(num(2))))
+        .count(Materialized::with_caching_disabled())
+        .to_stream()
+        .to("out", Produced::with(windowed, serdes::int64()));
+    outputs = {"out"};
   } else if (kind == "stream-table") {
     auto l = builder.stream("left", consumed);
     auto r = builder.table("right", consumed);

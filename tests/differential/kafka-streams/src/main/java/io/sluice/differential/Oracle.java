@@ -196,6 +196,27 @@ public final class Oracle {
                 numeric = true;
                 break;
             }
+            case "to-table": {  // inner|left: L turned into a table (a null value deletes), R looked up in it
+                final KTable<String, String> t = builder.stream("left", consumed).toTable(Materialized.with(S, S));
+                t.toStream().to("table", Produced.with(S, S));
+                final KStream<String, String> r = builder.stream("right", consumed);
+                final ValueJoiner<String, String, String> j = (a, b) -> a + "+" + b;
+                (args[1].equals("inner") ? r.join(t, j) : r.leftJoin(t, j)).to("out", Produced.with(S, S));
+                outputs.add("table");
+                outputs.add("out");
+                break;
+            }
+            case "merge-window": {  // size grace: L and R merged, counted per tumbling window
+                final long size = Long.parseLong(args[1]);
+                windowed = WindowedSerdes.timeWindowedSerdeFrom(String.class, size);
+                builder.stream("left", consumed).merge(builder.stream("right", consumed)).groupByKey()
+                    .windowedBy(TimeWindows.ofSizeAndGrace(ms(size), ms(Long.parseLong(args[2]))))
+                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>with(S, Serdes.Long()).withCachingDisabled())
+                    .toStream().to("out", Produced.with(windowed, Serdes.Long()));
+                outputs.add("out");
+                numeric = true;
+                break;
+            }
             case "stream-table": {  // inner|left: a stream looked up in a table
                 final KStream<String, String> l = builder.stream("left", consumed);
                 final KTable<String, String> r = builder.table("right", consumed);
