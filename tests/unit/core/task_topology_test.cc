@@ -128,6 +128,44 @@ TEST(TopologyTask, RecordLatenessIsStreamTimeMinusTheRecordsTimestamp) {
   EXPECT_EQ(TaskMetrics::read(m.record_lateness_sum_ms), 10005);
 }
 
+// Stream time slots (TaskContext::stream_time_slot): a processor's own stream time, started at
+// what a previous owner committed for its name, else at the task's stream time; the same
+// name is the same slot; a restore after a slot was handed out raises it.
+TEST(TopologyTask, StreamTimeSlotsStartFromWhatWasCommitted) {
+  Topology t = two_subtopologies();
+  VectorCollector collector;
+  TaskEnvironment env;
+  env.application_id = "app";
+  env.collector = &collector;
+  auto task = t.build_task(0, env);
+  ASSERT_TRUE(task.ok()) << task.status();
+  TimestampMs& early = (*task)->stream_time_slot("early");
+  EXPECT_EQ(early, -1);  // a new task
+  (*task)->restore_times({{TopicPartition{"in", Partition(0)}, 100}}, 90,
+                         [](std::string_view name) -> std::optional<TimestampMs> {
+                           if (name == "agg" || name == "early") return 40;
+                           return std::nullopt;
+                         });
+  EXPECT_EQ((*task)->stream_time(), 100);
+  EXPECT_EQ(early, 40);
+  TimestampMs& agg = (*task)->stream_time_slot("agg");
+  EXPECT_EQ(agg, 40);
+  EXPECT_EQ((*task)->stream_time_slot("none committed"), 100);
+  agg = 70;
+  EXPECT_EQ(&(*task)->stream_time_slot("agg"), &agg);
+  EXPECT_EQ((*task)->stream_time_slot("agg"), 70);
+  ASSERT_TRUE((*task)->init().ok());
+  RawRecord raw;
+  raw.topic = "in";
+  raw.key = "k";
+  raw.value = "v";
+  raw.timestamp = 500;
+  ASSERT_TRUE((*task)->process(raw).ok());
+  EXPECT_EQ((*task)->stream_time(), 500);
+  EXPECT_EQ(agg, 70) << "the task's records do not move a slot; its processor does";
+  EXPECT_EQ((*task)->stream_time_slots().size(), 3u);
+}
+
 TEST(TopologyTask, BuildTaskChecksItsArguments) {
   Topology t = two_subtopologies();
   VectorCollector collector;
