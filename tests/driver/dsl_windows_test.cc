@@ -306,19 +306,23 @@ class BackdatingProcessor final : public FixedKeyProcessor<std::string, std::str
   }
 };
 
+// The output key serde of a count over `Windows` of 10 ms (sessions: their own).
+template <typename Windows>
+SerdePtr<Windowed<std::string>> window_keys() {
+  if constexpr (std::is_same_v<Windows, SessionWindows>) {
+    return serdes::session_windowed(strings());
+  } else {
+    return serdes::windowed(strings(), 10ms);
+  }
+}
+
 template <typename Windows>
 void expect_negative_timestamp_in_no_window(const Windows& windows, const std::string& want) {
   StreamsBuilder builder;
   auto grouped = builder.stream("in", Consumed::with(strings(), strings()))
                      .process_values([] { return std::make_unique<BackdatingProcessor>(); })
                      .group_by_key();
-  const auto keys = [] {
-    if constexpr (std::is_same_v<Windows, SessionWindows>) {
-      return serdes::session_windowed(strings());
-    } else {
-      return serdes::windowed(strings(), 10ms);
-    }
-  }();
+  const auto keys = window_keys<Windows>();
   grouped.windowed_by(windows).count().to_stream().to("out", Produced::with(keys, longs()));
   TopologyTestDriver driver(builder.build().value());
   auto in = driver.create_input_topic("in", strings(), strings());
@@ -350,13 +354,7 @@ void expect_only_the_aggregations_records_close_windows(const Windows& windows,
                      .left_join(table, [](const std::string& v,
                                           const std::optional<std::string>&) { return v; })
                      .group_by_key();
-  const auto keys = [] {
-    if constexpr (std::is_same_v<Windows, SessionWindows>) {
-      return serdes::session_windowed(strings());
-    } else {
-      return serdes::windowed(strings(), 10ms);
-    }
-  }();
+  const auto keys = window_keys<Windows>();
   grouped.windowed_by(windows).count().to_stream().to("out", Produced::with(keys, longs()));
   TopologyTestDriver driver(builder.build().value());
   auto in = driver.create_input_topic("in", strings(), strings());

@@ -214,6 +214,20 @@ int64_t late_dropped(const KafkaStreams& streams) {
   return n;
 }
 
+// Records processed by all threads once `n` were, or after a minute.
+int64_t wait_for_processed(const KafkaStreams& streams, int64_t n) {
+  auto processed = [&] {
+    int64_t total = 0;
+    for (const auto& th : streams.metrics().threads) total += th.records_processed;
+    return total;
+  };
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  while (processed() < n && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  return processed();
+}
+
 // `move`: the second run is another instance with empty local state (the task moved), not a
 // restart of the same one.
 void late_record_after_restart_is_dropped(bool move) {
@@ -295,16 +309,7 @@ TEST(RuntimeRestart, AggregationsOwnStreamTimeSurvivesARestart) {
     // The task's: t+100s, from the table.
     produce_all(input, {{"k", "a", t + 1000}, {"k", "b", t + 15'000}});
     produce_all(table, {{"k", "far ahead", t + 100'000}});
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    auto processed = [&] {
-      int64_t n = 0;
-      for (const auto& th : streams.metrics().threads) n += th.records_processed;
-      return n;
-    };
-    while (processed() < 3 && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_EQ(processed(), 3);
+    ASSERT_EQ(wait_for_processed(streams, 3), 3);
     ASSERT_TRUE(streams.close(30s).ok());
   }
   KafkaStreams streams(counts(), config_for(app, state, {{"commit.interval.ms", "100"}}));
@@ -344,16 +349,7 @@ TEST(RuntimeRestart, IdleAdvanceWaitsForTheBacklogAfterARestart) {
     produce_all(
         input,
         {{"k", "a", t + 1000}, {"k", "b", t + 2000}, {"k", "c", t + 3000}, {"k", "d", t + 9000}});
-    const auto until = std::chrono::steady_clock::now() + 60s;
-    auto processed = [&] {
-      int64_t n = 0;
-      for (const auto& th : streams.metrics().threads) n += th.records_processed;
-      return n;
-    };
-    while (processed() < 4 && std::chrono::steady_clock::now() < until) {
-      std::this_thread::sleep_for(50ms);
-    }
-    ASSERT_EQ(processed(), 4);
+    ASSERT_EQ(wait_for_processed(streams, 4), 4);
     ASSERT_TRUE(streams.close(30s).ok());
   }
   // The backlog while the application is down: one more record for the open window, and one

@@ -53,6 +53,15 @@ Topology two_subtopologies() {
   return t;
 }
 
+// Task 0 of `t` (application "app"), writing to `collector`.
+absl::StatusOr<std::unique_ptr<TaskTopology>> first_task(const Topology& t,
+                                                         VectorCollector& collector) {
+  TaskEnvironment env;
+  env.application_id = "app";
+  env.collector = &collector;
+  return t.build_task(0, env);
+}
+
 TEST(TopologyTask, NamesFollowKafkaStreams) {
   Topology t;
   EXPECT_EQ(t.new_node_name("KSTREAM-FILTER-"), "KSTREAM-FILTER-0000000000");
@@ -102,10 +111,7 @@ TEST(TopologyTask, EachSubtopologyBecomesATaskReadingResolvedTopics) {
 TEST(TopologyTask, RecordLatenessIsStreamTimeMinusTheRecordsTimestamp) {
   Topology t = two_subtopologies();
   VectorCollector collector;
-  TaskEnvironment env;
-  env.application_id = "app";
-  env.collector = &collector;
-  auto task = t.build_task(0, env);
+  auto task = first_task(t, collector);
   ASSERT_TRUE(task.ok()) << task.status();
   ASSERT_TRUE((*task)->init().ok());
   RawRecord raw;
@@ -134,10 +140,7 @@ TEST(TopologyTask, RecordLatenessIsStreamTimeMinusTheRecordsTimestamp) {
 TEST(TopologyTask, StreamTimeSlotsStartFromWhatWasCommitted) {
   Topology t = two_subtopologies();
   VectorCollector collector;
-  TaskEnvironment env;
-  env.application_id = "app";
-  env.collector = &collector;
-  auto task = t.build_task(0, env);
+  auto task = first_task(t, collector);
   ASSERT_TRUE(task.ok()) << task.status();
   TimestampMs& early = (*task)->stream_time_slot("early");
   EXPECT_EQ(early, -1);  // a new task
