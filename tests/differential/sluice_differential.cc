@@ -192,6 +192,16 @@ int run(const std::vector<std::string>& args) {
         .to_stream()
         .to("out", Produced::with(windowed, serdes::int64()));
     outputs = {"out"};
+  } else if (kind == "rekey-join") {
+    const auto w = JoinWindows::of_time_difference_and_grace(Ms(num(1)), Ms(num(2)));
+    auto first_letter = [](const OS&, const S& v) { return v.substr(0, 1); };
+    auto l = builder.stream("left", consumed).select_key(first_letter);
+    auto r = builder.stream("right", consumed).select_key(first_letter);
+    l.left_join(
+         r, [](const S& a, const OS& b) { return a + "+" + b.value_or("null"); }, w,
+         StreamJoined::with(strings(), strings(), strings()))
+        .to("out", produced);
+    outputs = {"out"};
   } else if (kind == "stream-table") {
     auto l = builder.stream("left", consumed);
     auto r = builder.table("right", consumed);

@@ -217,6 +217,18 @@ public final class Oracle {
                 numeric = true;
                 break;
             }
+            case "rekey-join": {  // difference grace: L and R re-keyed by their value's first letter, joined (left)
+                final JoinWindows w = JoinWindows.ofTimeDifferenceAndGrace(
+                    ms(Long.parseLong(args[1])), ms(Long.parseLong(args[2])));
+                final StreamJoined<String, String, String> joined = StreamJoined
+                    .<String, String, String>with(plusOne("this", w), plusOne("other", w))
+                    .withKeySerde(S).withValueSerde(S).withOtherValueSerde(S);
+                final KStream<String, String> l = builder.stream("left", consumed).selectKey((k, v) -> v.substring(0, 1));
+                final KStream<String, String> r = builder.stream("right", consumed).selectKey((k, v) -> v.substring(0, 1));
+                l.leftJoin(r, (a, b) -> a + "+" + b, w, joined).to("out", Produced.with(S, S));
+                outputs.add("out");
+                break;
+            }
             case "stream-table": {  // inner|left: a stream looked up in a table
                 final KStream<String, String> l = builder.stream("left", consumed);
                 final KTable<String, String> r = builder.table("right", consumed);
