@@ -52,6 +52,17 @@ std::unique_ptr<TopologyTestDriver> make_driver(StreamsBuilder& builder) {
   return std::move(*driver);
 }
 
+// The "left" and "right" inputs and the "out" output of a join test, string keys and values.
+struct LeftRightOut {
+  TestInputTopic<std::string, std::string> l, r;
+  TestOutputTopic<std::string, std::string> out;
+};
+LeftRightOut left_right_out(TopologyTestDriver& driver) {
+  return {driver.create_input_topic("left", strings(), strings()),
+          driver.create_input_topic("right", strings(), strings()),
+          driver.create_output_topic("out", strings(), strings())};
+}
+
 // ------------------------------------------------------------------ stream-stream
 
 // "left" left-joined with "right" ("<left>+<right or null>") to "out".
@@ -97,9 +108,7 @@ TEST(StreamStreamJoin, InnerJoinsWithinTheWindowAndLateRecordsJoinWhatTheOtherSi
           JoinWindows::of_time_difference_and_grace(100ms, 50ms))
       .to("out", Produced::with(strings(), strings()));
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
 
   ASSERT_OK(l.pipe_input("A", "a1", 1000));
   ASSERT_OK(r.pipe_input("A", "b1", 1050));  // joins a1
@@ -132,9 +141,7 @@ TEST(StreamStreamJoin, AsymmetricWindowWithBeforeAndAfter) {
           StreamJoined::in_memory())
       .to("out", Produced::with(strings(), strings()));
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
   ASSERT_OK(l.pipe_input("A", "a1", 1000));
   ASSERT_OK(r.pipe_input("A", "b0", 990));   // before the left record: no join
   ASSERT_OK(r.pipe_input("A", "b1", 1100));  // exactly t + after: joins
@@ -147,9 +154,7 @@ TEST(StreamStreamJoin, LeftJoinEmitsUnmatchedOnlyAfterTheWindowCloses) {
   StreamsBuilder builder;
   left_join_left_right(builder, JoinWindows::of_time_difference_and_grace(100ms, 10ms));
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
 
   ASSERT_OK(l.pipe_input("A", "a1", 1000));
   ASSERT_OK(l.pipe_input("B", "x1", 1050));
@@ -179,9 +184,7 @@ TEST(StreamStreamJoin, LeftJoinWindowingAsKafkaStreamsTestsIt) {
   StreamsBuilder builder;
   left_join_left_right(builder, JoinWindows::of_time_difference_without_grace(100ms));
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
   const std::vector<std::string> keys = {"0", "1", "2", "3"};
   auto pipe = [&](TestInputTopic<std::string, std::string>& topic, const std::string& prefix,
                   size_t n, TimestampMs t, TimestampMs step) {
@@ -232,9 +235,7 @@ TEST(StreamStreamJoin, OuterJoinEmitsBothSidesAfterWindowClose) {
   ASSERT_OK(topology.status());
   EXPECT_THAT(topology->describe(), HasSubstr("oj-outer-shared-join-store"));
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
 
   ASSERT_OK(l.pipe_input("A", "a1", 1000));
   ASSERT_OK(r.pipe_input("B", "b1", 1010));
@@ -255,9 +256,7 @@ TEST(StreamStreamJoin, AKeylessRecordMovesTheJoinsStreamTime) {
   StreamsBuilder builder;
   outer_join_left_right(builder);
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
   ASSERT_OK(l.pipe_input(std::nullopt, "n", 1000));
   EXPECT_THAT(drain(out), ElementsAre("<null>:n+null@1000"));
   ASSERT_OK(l.pipe_input("A", "a", 500));
@@ -291,9 +290,7 @@ TEST(StreamStreamJoin, OuterJoinGraceAndAsymmetricWindowAsKafkaStreamsTestsThem)
     EXPECT_THAT(drain(out), ElementsAre("1:null+11@0", "0:A0+null@0"));
   }
   auto driver = run(JoinWindows::of_time_difference_without_grace(5ms).after(20ms));
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
   ASSERT_OK(l.pipe_input("0", "A0", 29));
   ASSERT_OK(l.pipe_input("1", "A1", 30));
   ASSERT_OK(r.pipe_input("2", "12", 31));
@@ -340,9 +337,7 @@ TEST(StreamStreamJoin, OuterJoinAtTheEndOfTime) {
   StreamsBuilder builder;
   outer_join_left_right(builder);
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
   constexpr TimestampMs kEndOfTime = std::numeric_limits<TimestampMs>::max();
 
   ASSERT_OK(l.pipe_input("A", "a1", kEndOfTime - 50));
@@ -395,9 +390,7 @@ TEST(StreamStreamJoin, KeyChangedStreamsAreRepartitionedAndCopartitioned) {
   EXPECT_THAT(topology->copartition_groups()[0],
               ElementsAre("KSTREAM-JOINTHIS-0000000003-left-repartition", "right"));
   auto driver = make_driver(builder);
-  auto l = driver->create_input_topic("left", strings(), strings());
-  auto r = driver->create_input_topic("right", strings(), strings());
-  auto out = driver->create_output_topic("out", strings(), strings());
+  auto [l, r, out] = left_right_out(*driver);
   ASSERT_OK(r.pipe_input("x", "r1", 10));
   ASSERT_OK(l.pipe_input("ignored", "xyz", 20));
   EXPECT_THAT(drain(out), ElementsAre("x:xyz+r1@20"));
