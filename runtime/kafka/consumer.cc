@@ -233,7 +233,14 @@ void Consumer::on_rebalance(rd_kafka_t* /*rk*/, rd_kafka_resp_err_t err,
 void Consumer::handle_rebalance(rd_kafka_resp_err_t err,
                                 rd_kafka_topic_partition_list_t* partitions) {
   rd_kafka_t* rk = rk_.get();
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  // NULL "on error": librdkafka's group handler no longer answers while the consumer closes,
+  // and a close during a rebalance calls back here then (strcmp on it crashed a closing
+  // instance; crash test, tests/differential/crash.py). The protocol cannot change without a
+  // restart, so the one seen before holds.
+  if (const char* protocol = rd_kafka_rebalance_protocol(rk)) {
+    cooperative_ = std::strcmp(protocol, "COOPERATIVE") == 0;
+  }
+  const bool cooperative = cooperative_;
   RebalanceListener* listener = options_.listener;
   // Listener exceptions must not stop the (un)assignment: the group would stall.
   auto notify = [&](auto&& call) {

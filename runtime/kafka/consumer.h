@@ -220,6 +220,8 @@ class Consumer {
   };
   std::unique_ptr<rd_kafka_queue_t, QueueDeleter> queue_;
   bool closed_ = false;
+  // The group's rebalance protocol as last seen (handle_rebalance); EAGER until then.
+  bool cooperative_ = false;
   absl::Status rebalance_error_;
   std::optional<Message> pending_;  // a record polled together with a rebalance error
 };
