@@ -412,8 +412,10 @@ void StreamTask::collect_offsets(kafka::CommitMap& out) const {
   const TimestampMs stream_time = topology_->stream_time();
   std::vector<std::pair<std::string, TimestampMs>> slot_times;
   bool slot_moved = false;
+  // Every slot a processor asked for, -1 included: a slot with no committed time starts at the
+  // task's stream time (commits of earlier versions), which would close an aggregation's
+  // windows by a table's records when it has seen none of its own.
   for (const auto& [name, time] : topology_->stream_time_slots()) {
-    if (time < 0) continue;
     slot_times.emplace_back(stream_time_slot_key(name), time);
     auto it = committed_slots_.find(name);
     slot_moved |= it == committed_slots_.end() || it->second != time;

@@ -280,6 +280,23 @@ TEST(RuntimeRestart, StreamTimeMovesWithTheTask) { late_record_after_restart_is_
 // Streams starts it again at -1). After the restart a record for a window the aggregation had
 // closed is still late, and one for a window it had open is still counted, although the task's
 // stream time (the table's update) is past both.
+// A stream left-joined with `table` (same task), counted per 10 s window with 2 s grace.
+Topology table_joined_window_count(const std::string& input, const std::string& table,
+                                   const std::string& output) {
+  StreamsBuilder builder;
+  auto sizes = builder.table(table, Consumed::with(serdes::string(), serdes::string()));
+  builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+      .left_join(sizes, [](const std::string& v, const std::optional<std::string>&) { return v; })
+      .group_by_key()
+      .windowed_by(TimeWindows::of_size_and_grace(10s, 2s))
+      .count(Materialized::as("counts").with_caching_disabled())
+      .to_stream()
+      .to(output, Produced::with(serdes::windowed(serdes::string(), 10'000), serdes::int64()));
+  auto topology = builder.build();
+  EXPECT_TRUE(topology.ok()) << topology.status();
+  return std::move(topology).value();
+}
+
 TEST(RuntimeRestart, AggregationsOwnStreamTimeSurvivesARestart) {
   const auto [app, input, output] = app_and_topics("rs-slot", "rs-slot", 1);
   const std::string table = unique_name("rs-slot-table");
@@ -287,20 +304,7 @@ TEST(RuntimeRestart, AggregationsOwnStreamTimeSurvivesARestart) {
   const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
   const std::string first = fmt::format("k@{}", t);
   const std::string second = fmt::format("k@{}", t + 10'000);
-  auto counts = [&]() {
-    StreamsBuilder builder;
-    auto sizes = builder.table(table, Consumed::with(serdes::string(), serdes::string()));
-    builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
-        .left_join(sizes, [](const std::string& v, const std::optional<std::string>&) { return v; })
-        .group_by_key()
-        .windowed_by(TimeWindows::of_size_and_grace(10s, 2s))
-        .count(Materialized::as("counts").with_caching_disabled())
-        .to_stream()
-        .to(output, Produced::with(serdes::windowed(serdes::string(), 10'000), serdes::int64()));
-    auto topology = builder.build();
-    EXPECT_TRUE(topology.ok()) << topology.status();
-    return std::move(topology).value();
-  };
+  auto counts = [&]() { return table_joined_window_count(input, table, output); };
   const std::string state = temp_dir("rs-slot");
   {
     KafkaStreams streams(counts(), config_for(app, state, {{"commit.interval.ms", "100"}}));
@@ -326,6 +330,41 @@ TEST(RuntimeRestart, AggregationsOwnStreamTimeSurvivesARestart) {
   EXPECT_EQ(windows[second], (std::vector<int64_t>{1, 2}))
       << "the window the aggregation had open was closed by the table's time after the restart";
   EXPECT_EQ(late_dropped(streams), 1);
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
+// The same before any record reached the aggregation: its time was still -1 when the task
+// committed (the table's record moved only the task's), and a restart must not start it at the
+// task's stream time, which would close every window before its first record (found by the
+// crash test, tests/differential/crash.py, table-window seed 3).
+TEST(RuntimeRestart, AnAggregationThatSawNoRecordStillHasNoTimeAfterARestart) {
+  const auto [app, input, output] = app_and_topics("rs-slot0", "rs-slot0", 1);
+  const std::string table = unique_name("rs-slot0-table");
+  create_topic(table, 1);
+  const TimestampMs t = (wall_now() - 600'000) / 10'000 * 10'000;  // a window start
+  const std::string state = temp_dir("rs-slot0");
+  {
+    KafkaStreams streams(table_joined_window_count(input, table, output),
+                         config_for(app, state, {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    produce_all(table, {{"k", "far ahead", t + 100'000}});
+    ASSERT_EQ(wait_for_processed(streams, 1), 1);
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+  KafkaStreams streams(table_joined_window_count(input, table, output),
+                       config_for(app, state, {{"commit.interval.ms", "100"}}));
+  ASSERT_TRUE(streams.start().ok());
+  produce_all(input, {{"k", "a", t + 1000}});
+  const std::string window = fmt::format("k@{}", t);
+  const auto until = std::chrono::steady_clock::now() + 60s;
+  std::map<std::string, std::vector<int64_t>> windows;
+  while (std::chrono::steady_clock::now() < until && late_dropped(streams) == 0 &&
+         windows[window].empty()) {
+    windows = windows_of(output);
+  }
+  EXPECT_EQ(windows[window], std::vector<int64_t>{1})
+      << "the aggregation's first record was dropped as late after the restart";
+  EXPECT_EQ(late_dropped(streams), 0);
   ASSERT_TRUE(streams.close(30s).ok());
 }
 
