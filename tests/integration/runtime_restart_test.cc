@@ -368,6 +368,52 @@ TEST(RuntimeRestart, AnAggregationThatSawNoRecordStillHasNoTimeAfterARestart) {
   ASSERT_TRUE(streams.close(30s).ok());
 }
 
+// A suppress buffer's stream time is the largest timestamp that reached it, and is committed
+// and restored as well: after a restart a record whose time limit the buffer's time already
+// passed goes out at once, as it would have without the restart. (Kafka Streams starts the
+// buffer's time again at -1 and holds such a record until a later one catches up.)
+TEST(RuntimeRestart, SuppressBuffersStreamTimeSurvivesARestart) {
+  const auto [app, input, output] = app_and_topics("rs-supp", "rs-supp", 1);
+  const TimestampMs t = wall_now() - 600'000;
+  auto topology = [&] {
+    StreamsBuilder builder;
+    builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+        .group_by_key()
+        .count(Materialized::as("n").with_caching_disabled())
+        .suppress(Suppressed::until_time_limit(5s, BufferConfig::unbounded()))
+        .to_stream()
+        .to(output, Produced::with(serdes::string(), serdes::int64()));
+    auto built = builder.build();
+    EXPECT_TRUE(built.ok()) << built.status();
+    return std::move(built).value();
+  };
+  const std::string state = temp_dir("rs-supp");
+  {
+    KafkaStreams streams(topology(), config_for(app, state, {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    // b at t+30s passes a (t+10s) on: a=1 goes out, b=1 waits until t+35s.
+    produce_all(input, {{"a", "x", t + 10'000}, {"b", "x", t + 30'000}});
+    ASSERT_EQ(wait_for_processed(streams, 2), 2);
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+  KafkaStreams streams(topology(), config_for(app, state, {{"commit.interval.ms", "100"}}));
+  ASSERT_TRUE(streams.start().ok());
+  // At the buffer's time t+30s, a=2 (stamped t+12s) is past its limit and goes out at once.
+  produce_all(input, {{"a", "x", t + 12'000}});
+  const auto counts = read_counts(
+      output, 1,
+      [](const auto& got) {
+        auto it = got.find("a");
+        return it != got.end() && it->second.size() >= 2;
+      },
+      60s);
+  EXPECT_EQ(counts.count("a") ? counts.at("a") : std::vector<int64_t>{},
+            (std::vector<int64_t>{1, 2}))
+      << "the buffer's time started again after the restart";
+  EXPECT_EQ(counts.count("b"), 0u) << "b's limit (t+35s) was not reached";
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
 // Idle wall-clock advance (issue #12, item 7) counts only time the task's input is known to be
 // at its end: not the time spent joining the group, restoring its store and fetching the
 // backlog after a restart. With the advance at 0 ms, a task that started from a committed

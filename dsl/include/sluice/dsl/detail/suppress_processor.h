@@ -100,14 +100,19 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
       throw StreamsException(
           fmt::format("suppress: store '{}' is not a connected key-value store", store_name_));
     }
+    // The buffer's stream time (see process()), kept in a stream time slot named after its
+    // store: committed with the offsets and restored, so that a restart does not start it again
+    // at -1, as Kafka Streams' does (records that the buffer would have passed on at once stay
+    // in it until a later record catches its time up, and at the end of the input forever).
+    observed_ = &ctx.stream_time_slot(store_name_);
     // Stream time can also move without a record (the runtime's idle.wall.clock.advance.ms,
     // TaskTopology::advance_stream_time, after the task's record caches were flushed): evict
     // then too, not only on arrival.
     ctx.schedule(std::chrono::milliseconds(1), PunctuationType::kIdleStreamTime,
                  [this](TimestampMs stream_time) {
                    if (!loaded_) load();
-                   if (stream_time <= observed_) return;
-                   observed_ = stream_time;
+                   if (stream_time <= *observed_) return;
+                   *observed_ = stream_time;
                    evict();
                  });
   }
@@ -121,7 +126,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
     // stream time past the window's close, and closing the window by that time would emit
     // it before its last update (and then again after it). The cache flushes in last-write
     // order, so a window's last update arrives before the update that closes it here.
-    observed_ = std::max(observed_, r.timestamp());
+    *observed_ = std::max(*observed_, r.timestamp());
     hold(r);
     evict();
   }
@@ -215,7 +220,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   }
 
   void evict() {
-    const TimestampMs expiry = observed_ - delay_ms_;
+    const TimestampMs expiry = *observed_ - delay_ms_;
     if (min_time_ > expiry && !over_limit()) return;
     if (over_limit() && spec_.buffer.when_full == BufferConfig::WhenFull::kShutDown) {
       throw StreamsException(fmt::format(
@@ -293,7 +298,7 @@ class SuppressProcessor final : public Processor<K, Change<V>, K, Change<V>> {
   int64_t delay_ms_;
   std::unique_ptr<KeyValueBytes> buffer_;
   bool loaded_ = false;
-  TimestampMs observed_ = -1;
+  TimestampMs* observed_ = nullptr;
   std::unordered_map<std::string, TimestampMs> index_;
   int64_t count_ = 0;
   int64_t bytes_ = 0;
