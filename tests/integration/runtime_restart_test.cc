@@ -414,6 +414,56 @@ TEST(RuntimeRestart, SuppressBuffersStreamTimeSurvivesARestart) {
   ASSERT_TRUE(streams.close(30s).ok());
 }
 
+// A closed session is never merged into, after a restart either: the restarted store expires
+// sessions only once processing writes again, so it still returns a session that closed before
+// the restart, and the session aggregation must skip it itself (found by the crash test,
+// tests/differential/crash.py, table-window seed 31).
+TEST(RuntimeRestart, AClosedSessionIsNotMergedIntoAfterARestart) {
+  const auto [app, input, output] = app_and_topics("rs-sess", "rs-sess", 1);
+  const TimestampMs t = (wall_now() - 600'000) / 1000 * 1000;
+  auto topology = [&] {
+    StreamsBuilder builder;
+    builder.stream(input, Consumed::with(serdes::string(), serdes::string()))
+        .group_by_key()
+        .windowed_by(SessionWindows::of_inactivity_gap_and_grace(5s, 5s))
+        .count(Materialized::as("sessions").with_caching_disabled())
+        .to_stream()
+        .to(output, Produced::with(serdes::session_windowed(serdes::string()), serdes::int64()));
+    auto built = builder.build();
+    EXPECT_TRUE(built.ok()) << built.status();
+    return std::move(built).value();
+  };
+  const std::string state = temp_dir("rs-sess");
+  {
+    KafkaStreams streams(topology(), config_for(app, state, {{"commit.interval.ms", "100"}}));
+    ASSERT_TRUE(streams.start().ok());
+    // Sessions [13s], [19s], [26s]; at stream time 26s, [13s] is closed (13 + 5 + 5 < 26).
+    produce_all(input, {{"a", "x", t + 13'000}, {"a", "x", t + 26'000}, {"a", "x", t + 19'000}});
+    ASSERT_EQ(wait_for_processed(streams, 3), 3);
+    ASSERT_TRUE(streams.close(30s).ok());
+  }
+  KafkaStreams streams(topology(), config_for(app, state, {{"commit.interval.ms", "100"}}));
+  ASSERT_TRUE(streams.start().ok());
+  // 14s merges with the open [19s] into [14s, 19s]; the closed [13s] stays as it was.
+  produce_all(input, {{"a", "x", t + 14'000}});
+  auto keys = serdes::session_windowed(serdes::string());
+  std::vector<std::string> got;
+  read_committed_until(
+      output, 1,
+      [&](const kafka::Message& m) {
+        Windowed<std::string> key;
+        ASSERT_TRUE(keys->deserialize(output, m.key().value_or(""), key).ok());
+        got.push_back(fmt::format("{}-{}={}", (key.window.start - t) / 1000,
+                                  (key.window.end - t) / 1000,
+                                  m.value() ? std::to_string(decode_long(*m.value())) : "null"));
+      },
+      [&] { return got.size() >= 5; }, 60s, 2s);
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"13-13=1", "26-26=1", "19-19=1", "19-19=null", "14-19=2"}))
+      << "a record merged into a session that had closed before the restart";
+  ASSERT_TRUE(streams.close(30s).ok());
+}
+
 // Idle wall-clock advance (issue #12, item 7) counts only time the task's input is known to be
 // at its end: not the time spent joining the group, restoring its store and fetching the
 // backlog after a restart. With the advance at 0 ms, a task that started from a committed
