@@ -88,15 +88,9 @@ TEST(TopologyTask, EachSubtopologyBecomesATaskReadingResolvedTopics) {
   ASSERT_TRUE((*first)->init().ok());
   ASSERT_TRUE((*second)->init().ok());
 
-  RawRecord raw;
-  raw.topic = "in";
-  raw.key = "k";
-  raw.value = "hello";
-  raw.timestamp = 5;
+  RawRecord raw{.topic = "in", .timestamp = 5, .key = "k", .value = "hello"};
   ASSERT_TRUE((*first)->process(raw).ok());
-  RawRecord tombstone;
-  tombstone.topic = "app-x-repartition";
-  tombstone.timestamp = 6;
+  RawRecord tombstone{.topic = "app-x-repartition", .timestamp = 6};
   ASSERT_TRUE((*second)->process(tombstone).ok());
   EXPECT_THAT(collector.sent, ElementsAre("app-x-repartition|k|HELLO|5", "final|<null>|<null>|6"));
   EXPECT_EQ((*second)->stream_time(), 6);
@@ -114,10 +108,7 @@ TEST(TopologyTask, RecordLatenessIsStreamTimeMinusTheRecordsTimestamp) {
   auto task = first_task(t, collector);
   ASSERT_TRUE(task.ok()) << task.status();
   ASSERT_TRUE((*task)->init().ok());
-  RawRecord raw;
-  raw.topic = "in";
-  raw.key = "k";
-  raw.value = "v";
+  RawRecord raw{.topic = "in", .key = "k", .value = "v"};
   // 10 s, 12 s (in order), 11.995 s (5 ms late), 2 s (10 s late), 13 s (in order).
   for (TimestampMs ts : {10000, 12000, 11995, 2000, 13000}) {
     raw.timestamp = ts;
@@ -158,11 +149,7 @@ TEST(TopologyTask, StreamTimeSlotsStartFromWhatWasCommitted) {
   EXPECT_EQ(&(*task)->stream_time_slot("agg"), &agg);
   EXPECT_EQ((*task)->stream_time_slot("agg"), 70);
   ASSERT_TRUE((*task)->init().ok());
-  RawRecord raw;
-  raw.topic = "in";
-  raw.key = "k";
-  raw.value = "v";
-  raw.timestamp = 500;
+  RawRecord raw{.topic = "in", .timestamp = 500, .key = "k", .value = "v"};
   ASSERT_TRUE((*task)->process(raw).ok());
   EXPECT_EQ((*task)->stream_time(), 500);
   EXPECT_EQ(agg, 70) << "the task's records do not move a slot; its processor does";
