@@ -17,8 +17,8 @@
 //     prints "committed" (or "timeout").
 //   sluice_differential --broker B --prefix P --base T --state-dir D --instance I
 //                       [--config key=value]... run <case> <args...>
-//     The case on KafkaStreams (application.id <prefix>, exactly_once_v2, group.instance.id I)
-//     until SIGTERM; exit 0 after a clean close.
+//     The case on KafkaStreams (application.id <prefix>, group.instance.id I, exactly_once_v2
+//     unless a --config says otherwise) until SIGTERM; exit 0 after a clean close.
 //   sluice_differential --broker B --prefix P --base T read <case> <args...>
 //     Prints each output topic's records (read_committed) as "<name>: <records>".
 #include <chrono>
@@ -349,13 +349,15 @@ InputRecord parse_line(const std::string& line, int n, bool windowed_input) {
           std::stoll(f.at(2))};
 }
 
-// One output record as both sides print it: " k=v@ts", windowed " [k@start/end]=v@ts".
-std::string token(const OS& key, const OS& value, TimestampMs ts) {
-  return fmt::format(" {}={}@{}", key.value_or("null"), value.value_or("null"), ts);
+// One output record as both sides print it: " k=v@ts", windowed " [k@start/end]=v@ts", its
+// times less `base` (the shift of the record times, see --base).
+std::string token(const OS& key, const OS& value, TimestampMs ts, TimestampMs base) {
+  return fmt::format(" {}={}@{}", key.value_or("null"), value.value_or("null"), ts - base);
 }
-std::string token(const Windowed<S>& key, std::optional<int64_t> value, TimestampMs ts) {
-  return fmt::format(" [{}@{}/{}]={}@{}", key.key, key.window.start, key.window.end,
-                     value ? fmt::format("{}", *value) : std::string("null"), ts);
+std::string token(const Windowed<S>& key, std::optional<int64_t> value, TimestampMs ts,
+                  TimestampMs base) {
+  return fmt::format(" [{}@{}/{}]={}@{}", key.key, key.window.start - base, key.window.end - base,
+                     value ? fmt::format("{}", *value) : std::string("null"), ts - base);
 }
 
 struct Options {
@@ -398,16 +400,14 @@ int run_driver(const Options& o) {
     for (const std::string& topic : c->outputs) {
       if (topic != c->outputs.front()) out += " ||";
       if (c->windowed) {
-        for (auto& r : driver.create_output_topic(topic, c->windowed, serdes::int64())
-                           .read_records_to_list()) {
-          r.key->window.start -= o.base;
-          r.key->window.end -= o.base;
-          out += token(*r.key, r.value, r.timestamp.value_or(-1) - o.base);
+        for (const auto& r : driver.create_output_topic(topic, c->windowed, serdes::int64())
+                                 .read_records_to_list()) {
+          out += token(*r.key, r.value, r.timestamp.value_or(-1), o.base);
         }
       } else {
         for (const auto& r :
              driver.create_output_topic(topic, strings(), strings()).read_records_to_list()) {
-          out += token(r.key, r.value, r.timestamp.value_or(-1) - o.base);
+          out += token(r.key, r.value, r.timestamp.value_or(-1), o.base);
         }
       }
     }
@@ -566,7 +566,6 @@ int run_read(const Options& o) {
       if (!msg->has_value()) continue;
       if ((*msg)->is_partition_eof()) break;
       const kafka::Message& m = **msg;
-      const TimestampMs ts = m.timestamp() - o.base;
       if (c->windowed) {
         Windowed<S> key;
         std::optional<int64_t> value;
@@ -579,11 +578,10 @@ int run_read(const Options& o) {
             return fail("value", st);
           }
         }
-        key.window.start -= o.base;
-        key.window.end -= o.base;
-        out += token(key, value, ts);
+        out += token(key, value, m.timestamp(), o.base);
       } else {
-        out += token(m.key() ? OS(*m.key()) : OS(), m.value() ? OS(*m.value()) : OS(), ts);
+        out += token(m.key() ? OS(*m.key()) : OS(), m.value() ? OS(*m.value()) : OS(),
+                     m.timestamp(), o.base);
       }
     }
     std::cout << out << "\n";
