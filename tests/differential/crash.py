@@ -111,7 +111,7 @@ class Instances:
     def __init__(self, command, workdir, logs):
         self.command, self.workdir, self.logs = command, workdir, logs
         self.next_id = 0
-        self.live = []  # (instance id, Popen)
+        self.live = []  # (instance id, Popen, log path, log size at its start)
 
     def start(self, instance=None):
         if instance is None:
